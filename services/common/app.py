@@ -1,0 +1,132 @@
+"""The app factory every service is built with: health, readiness, metrics, errors, telemetry."""
+
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.common.config import CommonSettings
+from services.common.db import create_engine, make_sessionmaker, resolve_database_url
+from services.common.errors import ProblemDetails, install_problem_handlers
+from services.common.schema_version import current_revision, head_revision
+from services.common.telemetry import (
+    RequestTelemetryMiddleware,
+    configure_logging,
+    metrics_response,
+)
+
+VERSION = "1.0.0"
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over the limit with 413, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = HTTPException(413, f"The request body is larger than the limit of "
+                                       f"{self.max_bytes} bytes.")
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            async def refuse_body() -> Any:
+                raise too_large
+            await self.app(scope, refuse_body, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise too_large
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        """Alive; says nothing about the database."""
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: database reachable and schema at the head",
+                responses={503: {"description": "Not ready"}})
+    async def readyz(request: Request) -> JSONResponse:
+        """Ready to serve: the database answers and its schema is at the Alembic head."""
+        expected = head_revision()
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+                current = await current_revision(conn)
+        except Exception as exc:  # any failure to reach the database means "not ready"
+            return JSONResponse({"status": "unavailable", "database": "unreachable",
+                                 "error": type(exc).__name__}, status_code=503)
+        body = {"status": "ok" if current == expected else "unavailable",
+                "database": "ok", "schema_revision": current, "expected_revision": expected}
+        return JSONResponse(body, status_code=200 if current == expected else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Any:
+        return metrics_response()
+
+    return router
+
+
+def _openapi_with_problem_schema(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes, tags=app.openapi_tags)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["ProblemDetails"] = ProblemDetails.model_json_schema()
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "An API key from `joinedup keys create`."}}
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def create_app(
+    *,
+    service: str,
+    title: str,
+    description: str,
+    settings: CommonSettings,
+    routers: Sequence[APIRouter],
+    database_url: str | None = None,
+) -> FastAPI:
+    configure_logging(settings.log_level)
+    engine = create_engine(database_url or resolve_database_url(settings), settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        await engine.dispose()
+
+    app = FastAPI(title=title, description=description, version=VERSION, lifespan=lifespan)
+    app.state.service = service
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestTelemetryMiddleware, service=service)
+    app.include_router(_health_router())
+    for router in routers:
+        app.include_router(router)
+    app.openapi = lambda: _openapi_with_problem_schema(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,39 @@
+"""The append-only audit log, written in the same transaction as the change it records."""
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import ApiPrincipal
+from services.common.models import AuditLog
+from services.common.telemetry import current_request_id, current_service
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    actor: ApiPrincipal | str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Add one audit entry; the caller's transaction commits or rolls back both together.
+
+    ``actor`` is the key that made the change, or a label such as ``"cli"`` or ``"seed"`` for
+    changes made by the operator's own commands.
+    """
+    is_key = isinstance(actor, ApiPrincipal)
+    session.add(AuditLog(
+        service=current_service.get(),
+        actor_key_id=actor.key_id if is_key else None,
+        actor=f"key:{actor.key_id}:{actor.name}" if is_key else actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+        request_id=current_request_id.get(),
+    ))
+    await session.flush()

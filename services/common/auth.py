@@ -1,0 +1,144 @@
+"""API keys: creation, verification, roles and hierarchical area scopes.
+
+A key reads ``jdu_<public id>_<secret>``. Only its SHA-256 hash is stored; the public id finds
+the row and the hashes are compared in constant time, so the stored hash never leaks by timing.
+"""
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.db import SessionDep
+from services.common.errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from services.common.models import ApiKey
+
+KEY_PREFIX = "jdu"
+ENGLAND = "E92000001"
+
+
+class Role(StrEnum):
+    admin = "admin"
+    steward = "steward"
+    submitter = "submitter"
+    signatory = "signatory"
+    assessor = "assessor"
+    viewer = "viewer"
+
+
+# Roles that act on particular areas make no sense without at least one scope.
+SCOPED_ROLES = frozenset({Role.steward, Role.submitter, Role.signatory})
+
+
+@dataclass(frozen=True)
+class ApiPrincipal:
+    """The caller, as proven by its key."""
+
+    key_id: int
+    name: str
+    role: Role
+    scopes: tuple[str, ...]
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role is Role.admin or self.role in roles
+
+    def covers(self, lineage: Sequence[str]) -> bool:
+        """Whether the key's scopes cover an area, given the area and its ancestors."""
+        return self.role is Role.admin or any(scope in lineage for scope in self.scopes)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _public_id(key: str) -> str | None:
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1]
+
+
+async def create_key(
+    session: AsyncSession, *, name: str, role: Role, scopes: Sequence[str] = ()
+) -> tuple[ApiKey, str]:
+    """Store a new key's hash and return the row with the only copy of the key itself."""
+    if not name.strip():
+        raise Unprocessable("A key needs a name.")
+    if role in SCOPED_ROLES and not scopes:
+        raise Unprocessable(f"A {role} key needs at least one --scope area code.")
+    public_id = secrets.token_hex(6)
+    key = f"{KEY_PREFIX}_{public_id}_{secrets.token_urlsafe(32)}"
+    row = ApiKey(public_id=public_id, key_hash=hash_key(key), name=name, role=role,
+                 scopes=list(dict.fromkeys(scopes)))
+    session.add(row)
+    await session.flush()
+    return row, key
+
+
+async def revoke_key(session: AsyncSession, *, key_id: int) -> ApiKey:
+    row = await session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"No API key with id {key_id}.")
+    if row.revoked_at is None:
+        await session.execute(update(ApiKey).where(ApiKey.id == key_id)
+                              .values(revoked_at=func.now()))
+        await session.refresh(row)
+    return row
+
+
+# A hash to compare against when the public id matches no key, so both paths cost the same.
+_NO_KEY_HASH = hash_key("no such key")
+
+
+async def verify_key(session: AsyncSession, key: str) -> ApiPrincipal | None:
+    public_id = _public_id(key)
+    row = None
+    if public_id is not None:
+        row = (await session.execute(select(ApiKey).where(ApiKey.public_id == public_id))).scalar()
+    matches = hmac.compare_digest(hash_key(key), row.key_hash if row else _NO_KEY_HASH)
+    if row is None or not matches or row.revoked_at is not None:
+        return None
+    return ApiPrincipal(key_id=row.id, name=row.name, role=Role(row.role),  # type: ignore[arg-type]
+                        scopes=tuple(row.scopes))
+
+
+async def authenticate(request: Request, session: SessionDep) -> ApiPrincipal:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
+    principal = await verify_key(session, key.strip())
+    if principal is None:
+        raise Unauthorized("The API key is not valid or has been revoked.")
+    request.state.principal = principal
+    return principal
+
+
+def require_role(*roles: Role):
+    """A dependency admitting keys with one of ``roles`` (admin is always admitted)."""
+
+    async def dependency(principal: Annotated[ApiPrincipal, Depends(authenticate)]) -> ApiPrincipal:
+        if not principal.has_role(*roles):
+            allowed = ", ".join(["admin", *roles])
+            raise Forbidden(f"This needs a key with role {allowed}; this key is {principal.role}.")
+        return principal
+
+    return dependency
+
+
+def require_scope(principal: ApiPrincipal, area_code: str, lineage: Sequence[str]) -> None:
+    if not principal.covers(lineage):
+        raise Forbidden(f"This key's scope ({', '.join(principal.scopes) or 'none'}) does not "
+                        f"cover area {area_code}.")
+
+
+Principal = Annotated[ApiPrincipal, Depends(authenticate)]
+AdminKey = Annotated[ApiPrincipal, Depends(require_role(Role.admin))]
+StewardKey = Annotated[ApiPrincipal, Depends(require_role(Role.steward))]

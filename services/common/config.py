@@ -1,0 +1,31 @@
+"""Settings shared by every service, read from ``JOINEDUP_*`` environment variables."""
+
+from functools import cached_property
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JOINEDUP_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL server to use; unset means the embedded one in data_dir.",
+    )
+    data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("joinedup")))
+    database_name: str = "joinedup"
+    db_pool_size: int = 10
+    db_pool_timeout_s: float = 5.0
+    max_body_bytes: int = 100 * 1024 * 1024
+    log_level: str = "INFO"
+
+    metrics_api_url: str = "http://127.0.0.1:8001"
+    targets_api_url: str = "http://127.0.0.1:8002"
+    ingest_url: str = "http://127.0.0.1:8003"
+
+    @cached_property
+    def embedded_pgdata(self) -> Path:
+        return self.data_dir / "postgres"

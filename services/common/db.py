@@ -1,0 +1,68 @@
+"""Database connection: which server, the engine, and the per-request session."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from services.common.config import CommonSettings
+from services.common.embedded import ensure_database, start_embedded
+
+# Held for the life of the process so the embedded server's handle is not released early.
+_embedded_servers: list[object] = []
+
+
+def resolve_database_url(settings: CommonSettings, *, stop_embedded_on_exit: bool = True) -> str:
+    """The libpq URL of the joinedup database, starting the embedded server if none is configured."""
+    if settings.database_url:
+        return settings.database_url
+    server = start_embedded(settings, stop_on_exit=stop_embedded_on_exit)
+    _embedded_servers.append(server)
+    ensure_database(server.get_uri(), settings.database_name)
+    return server.get_uri(settings.database_name)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Turn a libpq URL into one that selects SQLAlchemy's psycopg 3 driver."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ValueError("JOINEDUP_DATABASE_URL must be a postgresql:// URL")
+
+
+def libpq_url(url: str) -> str:
+    """Turn a SQLAlchemy URL back into one psycopg.connect accepts."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def create_engine(url: str, settings: CommonSettings) -> AsyncEngine:
+    return create_async_engine(
+        sqlalchemy_url(url),
+        pool_size=settings.db_pool_size,
+        max_overflow=0,
+        pool_timeout=settings.db_pool_timeout_s,
+        pool_pre_ping=True,
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the endpoint returns, rolled back on error.
+
+    Declared with ``scope="function"`` below so the commit happens before the response is sent:
+    a client never sees a success that was not durably stored.
+    """
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

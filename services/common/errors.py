@@ -1,0 +1,186 @@
+"""RFC 9457 problem details: the domain errors services raise, and the one place they are rendered."""
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "urn:joinedup:problem:"
+
+
+class Problem(Exception):
+    """A failure the client can understand and act on."""
+
+    status: int = 500
+    slug: str = "internal-error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Sequence[Mapping[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        slug: str | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors) if errors else None
+        self.headers = dict(headers or {})
+        self.extensions = extensions
+        if slug:
+            self.slug = slug
+
+
+class BadRequest(Problem):
+    status, slug = 400, "bad-request"
+
+
+class Unauthorized(Problem):
+    status, slug = 401, "unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(Problem):
+    status, slug = 403, "forbidden"
+
+
+class NotFound(Problem):
+    status, slug = 404, "not-found"
+
+
+class Conflict(Problem):
+    status, slug = 409, "conflict"
+
+
+class PreconditionFailed(Problem):
+    status, slug = 412, "precondition-failed"
+
+
+class PayloadTooLarge(Problem):
+    status, slug = 413, "payload-too-large"
+
+
+class Unprocessable(Problem):
+    status, slug = 422, "validation-error"
+
+
+class ServiceUnavailable(Problem):
+    status, slug = 503, "service-unavailable"
+
+    def __init__(self, detail: str, *, retry_after_s: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
+
+
+def field_error(loc: Sequence[str | int], msg: str, **more: Any) -> dict[str, Any]:
+    return {"loc": list(loc), "msg": msg, **more}
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+    instance: str | None = None,
+    extensions: Mapping[str, Any] | None = None,
+) -> JSONResponse:
+    phrase = HTTPStatus(status).phrase
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + (slug or phrase.lower().replace(" ", "-")),
+        "title": title or phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if errors is not None:
+        body["errors"] = list(errors)
+    body.update(extensions or {})
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}),
+                        media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _loc_without_body_wrapper(loc: Sequence[Any]) -> list[Any]:
+    return [part for part in loc if part != "body"] or list(loc)
+
+
+async def _on_problem(request: Request, exc: Problem) -> JSONResponse:
+    return problem_response(exc.status, exc.detail, slug=exc.slug, errors=exc.errors,
+                            headers=exc.headers, instance=request.url.path,
+                            extensions=exc.extensions)
+
+
+async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        field_error(_loc_without_body_wrapper(err.get("loc", ())), err.get("msg", "invalid"),
+                    type=err.get("type"))
+        for err in exc.errors()
+    ]
+    where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
+    return problem_response(422, f"The request is not valid: {where}", slug="validation-error",
+                            errors=errors, instance=request.url.path)
+
+
+async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"No resource at {request.url.path}"
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None),
+                            instance=request.url.path)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Never echo the exception: it may carry SQL, data or secrets. The request id links the
+    # client's report to the server log, which has the traceback.
+    request_id = getattr(request.state, "request_id", None)
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(500, "An unexpected error occurred; it has been logged.",
+                            instance=request.url.path,
+                            headers={"X-Request-ID": request_id} if request_id else None,
+                            extensions={"request_id": request_id} if request_id else None)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _on_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+class ProblemDetails(BaseModel):
+    """The body of every error response (RFC 9457)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries documenting problem+json error responses for a route."""
+    ref = {"$ref": "#/components/schemas/ProblemDetails"}
+    return {
+        status: {"description": HTTPStatus(status).phrase,
+                 "content": {PROBLEM_MEDIA_TYPE: {"schema": ref}}}
+        for status in statuses
+    }

@@ -1,0 +1,98 @@
+"""Request ids, structured logs and Prometheus metrics for every service."""
+
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+current_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+current_service: ContextVar[str] = ContextVar("service", default="cli")
+
+HTTP_REQUESTS = Counter(
+    "joinedup_http_requests_total",
+    "HTTP requests answered, by service, method, route template and status.",
+    ["service", "method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "joinedup_http_request_duration_seconds",
+    "Time to answer an HTTP request, by service, method, route template and status.",
+    ["service", "method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+# Incoming ids are echoed into logs and headers, so only short, plain ones are trusted.
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+access_log = logging.getLogger("joinedup.access")
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = current_service.get()
+        record.request_id = current_request_id.get() or "-"
+        return True
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(_ContextFilter())
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s %(service)s request_id=%(request_id)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def route_label(scope: Scope) -> str:
+    """The route template (``/v1/metrics/{code}``), never the raw path, to bound label values."""
+    route = scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
+
+
+class RequestTelemetryMiddleware:
+    """Gives each request an id (echoed as ``X-Request-ID``), logs it, and counts and times it."""
+
+    def __init__(self, app: ASGIApp, *, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        service_token = current_service.set(self.service)
+        id_token = current_request_id.set(request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"],
+                                      (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            labels = (self.service, scope["method"], route_label(scope), str(status))
+            HTTP_REQUESTS.labels(*labels).inc()
+            HTTP_DURATION.labels(*labels).observe(elapsed)
+            access_log.info("%s %s %s %.1fms", scope["method"], scope["path"], status,
+                            elapsed * 1000)
+            current_request_id.reset(id_token)
+            current_service.reset(service_token)
+
+
+def metrics_response() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,119 @@
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+MetricCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$"),
+                       Field(examples=["bcf-falls-65plus"])]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+class MetricScope(StrEnum):
+    national = "national"
+    local = "local"
+
+
+class MetricStatus(StrEnum):
+    active = "active"
+    retired = "retired"
+
+
+class Kind(StrEnum):
+    count = "count"
+    proportion = "proportion"
+    rate = "rate"
+    value = "value"
+
+
+class Direction(StrEnum):
+    higher_is_better = "higher_is_better"
+    lower_is_better = "lower_is_better"
+    neutral = "neutral"
+
+
+class Periodicity(StrEnum):
+    monthly = "monthly"
+    quarterly = "quarterly"
+    annual = "annual"
+    financial_year = "financial_year"
+
+
+class Aggregation(StrEnum):
+    sum = "sum"
+    ratio_of_sums = "ratio_of_sums"
+    population_weighted_mean = "population_weighted_mean"
+
+
+class MetricDefinitionIn(BaseModel):
+    """What a version defines; unset optional fields take defaults from the kind."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    description: Text = ""
+    domain: Name
+    mandatory: bool = False
+    kind: Kind
+    multiplier: Annotated[float, Field(gt=0)] | None = None
+    unit: Text = ""
+    direction: Direction
+    periodicity: Periodicity
+    aggregation: Aggregation | None = None
+    valid_min: float | None = None
+    valid_max: float | None = None
+    decimals: Annotated[int, Field(ge=0, le=6)] | None = None
+    submission_deadline_days: Annotated[int, Field(ge=0, le=366)] = 45
+    source: Text = ""
+
+
+class MetricCreate(MetricDefinitionIn):
+    code: MetricCode
+    scope: MetricScope
+    owner_area_code: str | None = Field(
+        default=None, description="Required for local metrics; national metrics belong to England.")
+
+
+class MetricUpdate(MetricDefinitionIn):
+    """A PUT replaces the definition; identity fields may be repeated but not changed."""
+
+    code: str | None = None
+    scope: MetricScope | None = None
+    owner_area_code: str | None = None
+
+
+class MetricDefinition(BaseModel):
+    """A complete, resolved definition: exactly what one version stores."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    description: str
+    domain: str
+    mandatory: bool
+    kind: Kind
+    multiplier: float | None
+    unit: str
+    direction: Direction
+    periodicity: Periodicity
+    aggregation: Aggregation
+    valid_min: float | None
+    valid_max: float | None
+    decimals: int
+    submission_deadline_days: int
+    source: str
+
+
+class MetricVersionPublic(MetricDefinition):
+    code: str = Field(validation_alias="metric_code")
+    version: int
+    version_created_at: datetime = Field(validation_alias="created_at")
+
+
+class MetricPublic(MetricVersionPublic):
+    scope: MetricScope
+    owner_area_code: str
+    status: MetricStatus
+    created_at: datetime = Field(validation_alias="metric_created_at")
+    retired_at: datetime | None

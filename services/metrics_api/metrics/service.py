@@ -1,0 +1,240 @@
+"""The metric catalogue: national and local metrics whose definitions are versioned."""
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common import audit
+from services.common.auth import ENGLAND, ApiPrincipal, require_scope
+from services.common.errors import Conflict, NotFound, Unprocessable, field_error
+from services.common.models import Area, Metric, MetricVersion
+from services.metrics_api.areas.service import lineage
+from services.metrics_api.metrics.schemas import (
+    Aggregation,
+    Kind,
+    MetricCreate,
+    MetricDefinition,
+    MetricDefinitionIn,
+    MetricPublic,
+    MetricScope,
+    MetricStatus,
+    MetricUpdate,
+    MetricVersionPublic,
+)
+
+DEFAULT_AGGREGATION = {Kind.count: Aggregation.sum, Kind.proportion: Aggregation.ratio_of_sums,
+                       Kind.rate: Aggregation.ratio_of_sums,
+                       Kind.value: Aggregation.population_weighted_mean}
+# Summing percentages or taking a ratio of sums without numerators would give nonsense.
+ALLOWED_AGGREGATIONS = {
+    Kind.count: {Aggregation.sum},
+    Kind.proportion: {Aggregation.ratio_of_sums, Aggregation.population_weighted_mean},
+    Kind.rate: {Aggregation.ratio_of_sums, Aggregation.population_weighted_mean},
+    Kind.value: {Aggregation.population_weighted_mean, Aggregation.sum},
+}
+RATIO_KINDS = {Kind.proportion, Kind.rate}
+LOCAL_OWNER_LEVELS = {"place", "icb"}
+
+
+def resolve_definition(body: MetricDefinitionIn, *, scope: MetricScope) -> MetricDefinition:
+    """Apply defaults and cross-field rules; every problem is reported with its field."""
+    errors = []
+    if body.kind in RATIO_KINDS and body.multiplier is None:
+        errors.append(field_error(["multiplier"],
+                                  f"a {body.kind} needs a multiplier (100 for a percentage)"))
+    if scope is MetricScope.local and body.mandatory:
+        errors.append(field_error(["mandatory"], "only national metrics can be mandatory"))
+    aggregation = body.aggregation or DEFAULT_AGGREGATION[body.kind]
+    if aggregation not in ALLOWED_AGGREGATIONS[body.kind]:
+        allowed = ", ".join(sorted(ALLOWED_AGGREGATIONS[body.kind]))
+        errors.append(field_error(["aggregation"],
+                                  f"a {body.kind} rolls up by {allowed}, not {aggregation}"))
+    valid_min = body.valid_min
+    if valid_min is None and body.kind is not Kind.value:
+        valid_min = 0.0
+    valid_max = body.valid_max
+    if valid_max is None and body.kind is Kind.proportion:
+        valid_max = body.multiplier
+    if valid_min is not None and valid_max is not None and valid_min > valid_max:
+        errors.append(field_error(["valid_min"],
+                                  f"valid_min ({valid_min}) is above valid_max ({valid_max})"))
+    if errors:
+        raise Unprocessable("The metric definition is not valid: "
+                            + "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in errors),
+                            errors=errors)
+    return MetricDefinition(
+        **body.model_dump(exclude={"aggregation", "valid_min", "valid_max", "decimals", "code",
+                                   "scope", "owner_area_code"}),
+        aggregation=aggregation, valid_min=valid_min, valid_max=valid_max,
+        decimals=body.decimals if body.decimals is not None else
+        (0 if body.kind is Kind.count else 1),
+    )
+
+
+def to_public(metric: Metric, version: MetricVersion) -> MetricPublic:
+    return MetricPublic.model_validate({
+        **version.model_dump(), "scope": metric.scope, "owner_area_code": metric.owner_area_code,
+        "status": metric.status, "metric_created_at": metric.created_at,
+        "retired_at": metric.retired_at})
+
+
+async def _get_metric(session: AsyncSession, code: str, *, for_update: bool = False) -> Metric:
+    query = select(Metric).where(Metric.code == code)
+    if for_update:
+        query = query.with_for_update()
+    metric = (await session.execute(query)).scalar()
+    if metric is None:
+        raise NotFound(f"No metric with code {code}.")
+    return metric
+
+
+async def _get_version(session: AsyncSession, code: str, version: int) -> MetricVersion:
+    row = await session.get(MetricVersion, (code, version))
+    if row is None:
+        raise NotFound(f"Metric {code} has no version {version}.")
+    return row
+
+
+async def get_metric(session: AsyncSession, *, code: str, version: int | None = None
+                     ) -> MetricPublic:
+    metric = await _get_metric(session, code)
+    return to_public(metric, await _get_version(session, code, version or metric.current_version))
+
+
+async def list_metrics(
+    session: AsyncSession, *, scope: MetricScope | None, owner: str | None,
+    status: MetricStatus | None, domain: str | None, limit: int, offset: int,
+) -> tuple[list[MetricPublic], int]:
+    query = select(Metric, MetricVersion).join(
+        MetricVersion, (MetricVersion.metric_code == Metric.code)
+        & (MetricVersion.version == Metric.current_version))
+    if scope is not None:
+        query = query.where(Metric.scope == scope)
+    if owner is not None:
+        query = query.where(Metric.owner_area_code == owner)
+    if status is not None:
+        query = query.where(Metric.status == status)
+    if domain is not None:
+        query = query.where(MetricVersion.domain == domain)
+    count = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.execute(query.order_by(Metric.code).limit(limit).offset(offset))
+    return [to_public(m, v) for m, v in rows.tuples()], count or 0
+
+
+async def list_versions(session: AsyncSession, *, code: str) -> list[MetricVersionPublic]:
+    await _get_metric(session, code)
+    rows = await session.execute(select(MetricVersion).where(MetricVersion.metric_code == code)
+                                 .order_by(MetricVersion.version))
+    return [MetricVersionPublic.model_validate(v) for v in rows.scalars()]
+
+
+async def _authorise_owner(session: AsyncSession, principal: ApiPrincipal, *,
+                           scope: MetricScope, owner_area_code: str) -> None:
+    """National metrics need England in scope; local ones need their owner in scope."""
+    if scope is MetricScope.national:
+        require_scope(principal, ENGLAND, [ENGLAND])
+        return
+    require_scope(principal, owner_area_code, await lineage(session, code=owner_area_code))
+
+
+async def _resolve_owner(session: AsyncSession, body: MetricCreate) -> str:
+    if body.scope is MetricScope.national:
+        if body.owner_area_code not in (None, ENGLAND):
+            raise Unprocessable("A national metric belongs to England.", errors=[field_error(
+                ["owner_area_code"], f"must be {ENGLAND} or omitted for a national metric")])
+        return ENGLAND
+    if body.owner_area_code is None:
+        raise Unprocessable("A local metric needs the place or ICB that owns it.",
+                            errors=[field_error(["owner_area_code"], "required for local metrics")])
+    owner = await session.get(Area, body.owner_area_code)
+    if owner is None:
+        raise Unprocessable(f"Owner area {body.owner_area_code} does not exist.",
+                            errors=[field_error(["owner_area_code"], "no such area")])
+    if owner.level not in LOCAL_OWNER_LEVELS:
+        raise Unprocessable(f"A local metric is owned by a place or an ICB, not a {owner.level}.",
+                            errors=[field_error(["owner_area_code"], "must be a place or an ICB")])
+    return owner.code
+
+
+async def create_metric(session: AsyncSession, *, principal: ApiPrincipal, body: MetricCreate
+                        ) -> MetricPublic:
+    owner = await _resolve_owner(session, body)
+    await _authorise_owner(session, principal, scope=body.scope, owner_area_code=owner)
+    definition = resolve_definition(body, scope=body.scope)
+    if await session.get(Metric, body.code) is not None:
+        raise Conflict(f"A metric with code {body.code} already exists; PUT to it to make a new "
+                       f"version.")
+    metric = Metric(code=body.code, scope=body.scope, owner_area_code=owner)
+    session.add(metric)
+    await session.flush()
+    version = await _add_version(session, principal, body.code, 1, definition)
+    await session.refresh(metric)
+    public = to_public(metric, version)
+    await audit.record(session, actor=principal, action="metric.create", entity_type="metric",
+                       entity_id=body.code, after=public.model_dump(mode="json"))
+    return public
+
+
+async def _add_version(session: AsyncSession, principal: ApiPrincipal, code: str, number: int,
+                       definition: MetricDefinition) -> MetricVersion:
+    version = MetricVersion(metric_code=code, version=number, created_by_key_id=principal.key_id,
+                            **definition.model_dump())
+    session.add(version)
+    await session.flush()
+    await session.refresh(version)
+    return version
+
+
+def _identity_errors(metric: Metric, body: MetricUpdate) -> list[dict[str, Any]]:
+    fixed = {"code": metric.code, "scope": metric.scope, "owner_area_code": metric.owner_area_code}
+    return [field_error([name], f"cannot change from {current!r}; create a new metric instead")
+            for name, current in fixed.items()
+            if getattr(body, name) is not None and getattr(body, name) != current]
+
+
+async def lock_for_change(session: AsyncSession, *, principal: ApiPrincipal, code: str
+                          ) -> tuple[Metric, MetricVersion]:
+    """Lock a metric for a change, checking the key may change it; returns it and its version."""
+    metric = await _get_metric(session, code, for_update=True)
+    await _authorise_owner(session, principal, scope=MetricScope(metric.scope),
+                           owner_area_code=metric.owner_area_code)
+    return metric, await _get_version(session, code, metric.current_version)
+
+
+async def update_metric(session: AsyncSession, *, principal: ApiPrincipal, metric: Metric,
+                        current: MetricVersion, body: MetricUpdate) -> MetricPublic:
+    """A changed definition becomes a new version; an unchanged one changes nothing."""
+    if metric.status == MetricStatus.retired:
+        raise Conflict(f"Metric {metric.code} is retired; a retired metric cannot be changed.")
+    if errors := _identity_errors(metric, body):
+        raise Unprocessable("A metric's code, scope and owner are fixed.", errors=errors)
+    definition = resolve_definition(body, scope=MetricScope(metric.scope))
+    before = to_public(metric, current)
+    if definition == MetricDefinition.model_validate(current):
+        return before
+    version = await _add_version(session, principal, metric.code, metric.current_version + 1,
+                                 definition)
+    await session.execute(update(Metric).where(Metric.code == metric.code)
+                          .values(current_version=version.version))
+    await session.refresh(metric)
+    after = to_public(metric, version)
+    await audit.record(session, actor=principal, action="metric.version", entity_type="metric",
+                       entity_id=metric.code, before=before.model_dump(mode="json"),
+                       after=after.model_dump(mode="json"))
+    return after
+
+
+async def retire_metric(session: AsyncSession, *, principal: ApiPrincipal, metric: Metric,
+                        current: MetricVersion) -> MetricPublic:
+    if metric.status == MetricStatus.retired:
+        raise Conflict(f"Metric {metric.code} is already retired.", current_status="retired")
+    before = to_public(metric, current)
+    await session.execute(update(Metric).where(Metric.code == metric.code)
+                          .values(status=MetricStatus.retired, retired_at=func.now()))
+    await session.refresh(metric)
+    after = to_public(metric, current)
+    await audit.record(session, actor=principal, action="metric.retire", entity_type="metric",
+                       entity_id=metric.code, before=before.model_dump(mode="json"),
+                       after=after.model_dump(mode="json"))
+    return after

@@ -1,0 +1,23 @@
+"""targets_api: place leaders, plans, targets, agreement and progress (port 8002)."""
+
+from fastapi import FastAPI
+
+from services.common.app import create_app as create_service_app
+from services.common.config import CommonSettings
+
+
+class TargetsApiSettings(CommonSettings):
+    pass
+
+
+def create_app(settings: TargetsApiSettings | None = None, database_url: str | None = None
+               ) -> FastAPI:
+    return create_service_app(
+        service="targets_api",
+        title="joinedup targets_api",
+        description="Place leaders, shared plans and targets with two-party agreement, and "
+                    "progress against them.",
+        settings=settings or TargetsApiSettings(),
+        routers=[],
+        database_url=database_url,
+    )
