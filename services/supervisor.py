@@ -6,6 +6,7 @@ same service dies ``MAX_RESTARTS`` times within ``RESTART_WINDOW_S`` it is crash
 everything stops with exit code 1 so the operator sees the fault instead of a flapping suite.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -135,7 +136,5 @@ class Supervisor:
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signum)
-    except ProcessLookupError:
-        pass

@@ -4,7 +4,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from services.common.config import CommonSettings
 from services.common.embedded import ensure_database, start_embedded
@@ -13,11 +18,11 @@ from services.common.embedded import ensure_database, start_embedded
 _embedded_servers: list[object] = []
 
 
-def resolve_database_url(settings: CommonSettings, *, stop_embedded_on_exit: bool = True) -> str:
-    """The libpq URL of the joinedup database, starting the embedded server if none is configured."""
+def resolve_database_url(settings: CommonSettings) -> str:
+    """The libpq URL of the joinedup database, starting the embedded server if none is set."""
     if settings.database_url:
         return settings.database_url
-    server = start_embedded(settings, stop_on_exit=stop_embedded_on_exit)
+    server = start_embedded(settings)
     _embedded_servers.append(server)
     ensure_database(server.get_uri(), settings.database_name)
     return server.get_uri(settings.database_name)

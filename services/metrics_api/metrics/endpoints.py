@@ -44,7 +44,7 @@ async def get_metric(
     session: SessionDep,
     _: Principal,
     code: str,
-    version: Annotated[int | None, Query(ge=1, description="A past version; default current")] = None,
+    version: Annotated[int | None, Query(ge=1, description="A past version")] = None,
 ) -> Response:
     """One metric, at its current version unless another is asked for."""
     return with_etag(request, await service.get_metric(session, code=code, version=version))
