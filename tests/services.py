@@ -1,0 +1,140 @@
+"""Run a service as a real uvicorn process for tests that cross a process boundary.
+
+    with ServiceProcess.for_service("metrics_api", database_url) as metrics_api:
+        httpx.get(f"{metrics_api.url}/readyz")
+        metrics_api.stop()      # SIGTERM: a clean shutdown
+        metrics_api.restart()   # the same port, so clients built with its URL reconnect
+        metrics_api.kill()      # SIGKILL: a crash
+
+Every wait is bounded; a service that fails to become ready raises with the tail of its log.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from typing import IO
+
+import httpx
+
+FACTORIES = {
+    "metrics_api": "services.metrics_api.main:create_app",
+    "targets_api": "services.targets_api.main:create_app",
+    "ingest": "services.ingest.main:create_app",
+}
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (another process could take it, but rarely does)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServiceProcess:
+    """One uvicorn process serving an app factory on 127.0.0.1."""
+
+    def __init__(self, factory: str, *, env: Mapping[str, str], port: int | None = None,
+                 ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+        self.factory = factory
+        self.env = {**os.environ, "JOINEDUP_LOG_LEVEL": "WARNING", **env}
+        self.port = port or free_port()
+        self.ready_timeout_s = ready_timeout_s
+        self.process: subprocess.Popen | None = None
+        # One log across restarts, so a failure late in a test still shows the whole story.
+        # log() reads it through its own handle: seeking the one the child shares would move
+        # where the child writes.
+        fd, self.log_path = tempfile.mkstemp(prefix="joinedup-service-", suffix=".log")
+        os.close(fd)
+        self._log: IO[bytes] = open(self.log_path, "ab")  # noqa: SIM115 (closed in __exit__)
+
+    @classmethod
+    def for_service(cls, name: str, database_url: str, **kwargs) -> "ServiceProcess":
+        """A joinedup service by name (``metrics_api``, ``targets_api``, ``ingest``)."""
+        env = {"JOINEDUP_DATABASE_URL": database_url, **kwargs.pop("env", {})}
+        return cls(FACTORIES[name], env=env, **kwargs)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> "ServiceProcess":
+        if self.running:
+            raise RuntimeError(f"{self.factory} is already running on port {self.port}")
+        command = [sys.executable, "-m", "uvicorn", self.factory, "--factory",
+                   "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+                   "--timeout-graceful-shutdown", "5"]
+        self.process = subprocess.Popen(command, env=self.env, stdout=self._log,
+                                        stderr=subprocess.STDOUT)
+        self.wait_ready()
+        return self
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.ready_timeout_s
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise RuntimeError(f"{self.factory} exited with code "
+                                   f"{self.process and self.process.returncode}:\n{self.log()}")
+            try:
+                response = httpx.get(f"{self.url}/readyz", timeout=2.0)
+            except httpx.HTTPError as exc:  # most often: not listening yet
+                last = repr(exc)
+            else:
+                if response.status_code == 200:
+                    return
+                last = f"{response.status_code} {response.text}"
+            time.sleep(0.1)
+        self.kill()
+        raise TimeoutError(f"{self.factory} was not ready within {self.ready_timeout_s} s "
+                           f"(last /readyz: {last}):\n{self.log()}")
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """SIGTERM and wait for a graceful exit; SIGKILL if it does not come in time."""
+        self._end(signal.SIGTERM, timeout_s)
+
+    def kill(self) -> None:
+        self._end(signal.SIGKILL, STOP_TIMEOUT_S)
+
+    def restart(self) -> "ServiceProcess":
+        self.stop()
+        return self.start()
+
+    def _end(self, signum: int, timeout_s: float) -> None:
+        if not self.running:
+            return
+        assert self.process is not None
+        self.process.send_signal(signum)
+        try:
+            self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+
+    def log(self, tail_bytes: int = 4000) -> str:
+        """The end of what the process printed (uvicorn's own messages and errors)."""
+        with open(self.log_path, "rb") as log:
+            log.seek(max(0, os.path.getsize(self.log_path) - tail_bytes))
+            return log.read().decode(errors="replace")
+
+    def __enter__(self) -> "ServiceProcess":
+        return self.start()
+
+    def close(self) -> None:
+        """Stop the process and delete its log."""
+        self.stop()
+        self._log.close()
+        os.unlink(self.log_path)
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
