@@ -122,10 +122,10 @@ def query(database_url: str) -> Callable[..., list[tuple]]:
 
 
 async def asgi_client(app) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://testserver") as client:
+    """A client for one service app in-process, with its startup and shutdown run."""
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
         yield client
-    await app.state.engine.dispose()
 
 
 def bearer(key: str) -> dict[str, str]:

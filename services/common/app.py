@@ -1,7 +1,7 @@
 """The app factory every service is built with: health, readiness, metrics, errors, telemetry."""
 
-from collections.abc import Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -108,13 +108,19 @@ def create_app(
     settings: CommonSettings,
     routers: Sequence[APIRouter],
     database_url: str | None = None,
+    resources: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[object]]] = (),
 ) -> FastAPI:
+    """A service app. ``resources`` are opened at startup and closed at shutdown, in reverse
+    order, e.g. a peer client or a background worker."""
     configure_logging(settings.log_level)
     engine = create_engine(database_url or resolve_database_url(settings), settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI):
-        yield
+    async def lifespan(app: FastAPI):
+        async with AsyncExitStack() as stack:
+            for resource in resources:
+                await stack.enter_async_context(resource(app))
+            yield
         await engine.dispose()
 
     app = FastAPI(title=title, description=description, version=VERSION, lifespan=lifespan)

@@ -31,6 +31,7 @@ class Role(StrEnum):
     signatory = "signatory"
     assessor = "assessor"
     viewer = "viewer"
+    service = "service"  # one service calling another (ingest telling targets_api of changes)
 
 
 # Roles that act on particular areas make no sense without at least one scope.
@@ -142,3 +143,4 @@ def require_scope(principal: ApiPrincipal, area_code: str, lineage: Sequence[str
 Principal = Annotated[ApiPrincipal, Depends(authenticate)]
 AdminKey = Annotated[ApiPrincipal, Depends(require_role(Role.admin))]
 StewardKey = Annotated[ApiPrincipal, Depends(require_role(Role.steward))]
+SubmitterKey = Annotated[ApiPrincipal, Depends(require_role(Role.submitter))]

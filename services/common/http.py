@@ -126,7 +126,9 @@ class ServiceClient:
         max_backoff_s: float = 2.0,
         max_retry_after_s: float = 5.0,
         event_hooks: EventHooks | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``transport`` replaces the network: tests use it to reach a real peer app in-process."""
         self.peer = peer
         self.retries = retries
         self.backoff_s = backoff_s
@@ -137,7 +139,8 @@ class ServiceClient:
         self._http = httpx.AsyncClient(
             base_url=base_url, headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=min(connect_timeout_s, timeout_s)),
-            event_hooks={name: list(hooks) for name, hooks in (event_hooks or {}).items()})
+            event_hooks={name: list(hooks) for name, hooks in (event_hooks or {}).items()},
+            transport=transport)
 
     async def __aenter__(self) -> Self:
         return self

@@ -1,13 +1,16 @@
-"""How list and single-resource responses are shaped: pagination, the list envelope, ETags."""
+"""How responses are shaped: pagination, the list envelope, ETags, CSV for lists."""
 
+import csv
 import hashlib
+import io
 import json
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from services.common.errors import PreconditionFailed
 
@@ -75,3 +78,30 @@ def _etag_list(header: str) -> list[str]:
     return [tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()]
 
 
+
+
+def wants_csv(request: Request) -> bool:
+    """Content negotiation for lists: CSV only when the client asks for it by name."""
+    accept = request.headers.get("accept", "")
+    return any(part.split(";", 1)[0].strip().lower() == "text/csv" for part in accept.split(","))
+
+
+def csv_response(fields: Sequence[str], rows: AsyncIterator[Mapping[str, Any]],
+                 *, filename: str) -> StreamingResponse:
+    """Stream rows as CSV in chunks of a few thousand lines."""
+
+    async def chunks() -> AsyncIterator[str]:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore",
+                                lineterminator="\n")
+        writer.writeheader()
+        async for row in rows:
+            writer.writerow(row)
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return StreamingResponse(chunks(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})

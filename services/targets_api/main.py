@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from services.common.app import create_app as create_service_app
 from services.common.config import CommonSettings
+from services.targets_api.changes.endpoints import router as changes_router
 
 
 class TargetsApiSettings(CommonSettings):
@@ -18,6 +19,6 @@ def create_app(settings: TargetsApiSettings | None = None, database_url: str | N
         description="Place leaders, shared plans and targets with two-party agreement, and "
                     "progress against them.",
         settings=settings or TargetsApiSettings(),
-        routers=[],
+        routers=[changes_router],
         database_url=database_url,
     )

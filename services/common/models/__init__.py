@@ -1,6 +1,7 @@
 """The schema's table models, one module per owner. Importing this registers them all."""
 
+from services.common.models.ingest import Observation, Submission
 from services.common.models.kernel import ApiKey, AuditLog
 from services.common.models.metrics_api import Area, Metric, MetricVersion
 
-__all__ = ["ApiKey", "Area", "AuditLog", "Metric", "MetricVersion"]
+__all__ = ["ApiKey", "Area", "AuditLog", "Metric", "MetricVersion", "Observation", "Submission"]

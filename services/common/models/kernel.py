@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Identity, Integer, String, func
+from sqlalchemy import BigInteger, Column, DateTime, Identity, Integer, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
@@ -16,7 +16,7 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64)
     name: str
     role: str
-    scopes: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String), nullable=False))
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
     created_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now(),
                                        nullable=False))

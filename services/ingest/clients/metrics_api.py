@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
+import httpx
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from services.common.http import CachedJson, ETagCache, EventHooks, ServiceClient
@@ -103,9 +104,10 @@ class MetricsApiClient(ServiceClient):
         fresh_s: float = 5.0,
         max_stale_s: float = 3600.0,
         event_hooks: EventHooks | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(base_url, api_key, peer=PEER, timeout_s=timeout_s, retries=retries,
-                         event_hooks=event_hooks)
+                         event_hooks=event_hooks, transport=transport)
         self.cache = ETagCache(self, fresh_s=fresh_s, max_stale_s=max_stale_s)
         # The catalogue last built, keyed by the ETags of its pages: parsing 200+ rows on every
         # request is avoidable work while nothing has changed.

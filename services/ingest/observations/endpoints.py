@@ -1,0 +1,49 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from services.common.auth import Principal
+from services.common.db import SessionDep
+from services.common.errors import problem_responses
+from services.common.responses import ListPublic, PageDep, csv_response, wants_csv
+from services.ingest.observations import service
+from services.ingest.observations.schemas import CSV_FIELDS, ObservationPublic
+
+router = APIRouter(prefix="/v1/observations", tags=["observations"],
+                   responses=problem_responses(401, 422))
+
+
+@router.get("", response_model=ListPublic[ObservationPublic], responses={200: {"content": {
+    "text/csv": {"schema": {"type": "string"}}}}})
+async def list_observations(
+    request: Request,
+    session: SessionDep,
+    _: Principal,
+    page: PageDep,
+    place_code: str | None = None,
+    metric_code: str | None = None,
+    first: Annotated[str | None, Query(alias="from", description="First period, e.g. 2025-04")]
+    = None,
+    last: Annotated[str | None, Query(alias="to", description="Last period, e.g. 2026-03")]
+    = None,
+    history: Annotated[bool, Query(description="Every version, not just the current one")]
+    = False,
+) -> Response | ListPublic[ObservationPublic]:
+    """Observations, current versions by default. With `Accept: text/csv`, every matching row
+    as CSV (no paging)."""
+    query = service.observations_query(place_code=place_code, metric_code=metric_code,
+                                       first=first, last=last, history=history)
+    if wants_csv(request):
+        return csv_response(CSV_FIELDS, _rows_for_csv(request, query),
+                            filename="observations.csv")
+    rows, count = await service.list_observations(session, query, limit=page.limit,
+                                                  offset=page.offset)
+    return ListPublic[ObservationPublic](
+        data=[ObservationPublic.model_validate(r) for r in rows], count=count)
+
+
+async def _rows_for_csv(request: Request, query):
+    # Its own session: the request's is committed and closed before a streamed body is sent.
+    async with request.app.state.sessionmaker() as session:
+        async for row in service.stream_observations(session, query):
+            yield row.model_dump()

@@ -1,0 +1,98 @@
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from services.common.auth import Principal, SubmitterKey
+from services.common.db import SessionDep
+from services.common.errors import BadRequest, Problem, problem_responses
+from services.common.responses import ListPublic, PageDep
+from services.ingest.deps import CatalogueDep, IngestSettingsDep
+from services.ingest.submissions import service
+from services.ingest.submissions.schemas import SubmissionIn, SubmissionMode, SubmissionPublic
+
+router = APIRouter(prefix="/v1/submissions", tags=["submissions"],
+                   responses=problem_responses(401, 403, 404, 422))
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_CSV_EXAMPLE = ("place_code,metric_code,period,value,numerator,denominator,note\n"
+                "E08000035,bcf-discharge-usual-residence,2025-07,,912,1003,\n")
+
+
+class UnsupportedMediaType(Problem):
+    status, slug = 415, "unsupported-media-type"
+
+
+def _format_of(content_type: str) -> str:
+    essence = content_type.split(";", 1)[0].strip().lower()
+    if essence == "application/json":
+        return "json"
+    if essence == "text/csv":
+        return "csv"
+    raise UnsupportedMediaType(f"Send Content-Type application/json or text/csv, not "
+                               f"{essence or 'nothing'}.")
+
+
+@router.post(
+    "", status_code=201, response_model=SubmissionPublic,
+    responses=problem_responses(400, 409, 413, 415, 503),
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": SubmissionIn.model_json_schema()},
+        "text/csv": {"schema": {"type": "string"}, "example": _CSV_EXAMPLE}}}},
+)
+async def create_submission(
+    request: Request,
+    session: SessionDep,
+    principal: SubmitterKey,
+    catalogue: CatalogueDep,
+    settings: IngestSettingsDep,
+    mode: Annotated[SubmissionMode | None, Query(description="CSV only; JSON says it in the "
+                                                             "body. Default atomic.")] = None,
+    dry_run: Annotated[bool, Query(description="Validate and answer, store nothing")] = False,
+    idempotency_key: Annotated[str | None, Header(description="Retry safely: the same key and "
+                                                  "body give the first response")] = None,
+) -> Response:
+    """Submit observations as JSON (one place) or CSV (any places in scope)."""
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+        raise BadRequest("Idempotency-Key must be 1-255 visible ASCII characters.")
+    submission, replayed = await service.submit(
+        session, principal=principal, catalogue=catalogue,
+        request=service.Request(format=_format_of(request.headers.get("content-type", "")),
+                                mode=mode, dry_run=dry_run, idempotency_key=idempotency_key,
+                                body=request.stream()),
+        max_errors=settings.max_reported_errors)
+    response = Response(submission.model_dump_json(), status_code=201,
+                        media_type="application/json")
+    response.headers["Location"] = f"/v1/submissions/{submission.id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    if catalogue.stale:
+        response.headers["X-Catalogue-Stale"] = f"metrics_api unreachable; validated against " \
+                                                f"a copy {catalogue.age_s:.0f} s old"
+    return response
+
+
+@router.get("/{submission_id}", response_model=SubmissionPublic)
+async def get_submission(session: SessionDep, principal: Principal, submission_id: uuid.UUID
+                         ) -> SubmissionPublic:
+    """One submission with its row errors (assessors, or the key that made it)."""
+    return await service.get_submission(session, principal=principal,
+                                        submission_id=submission_id)
+
+
+@router.get("", response_model=ListPublic[SubmissionPublic])
+async def list_submissions(
+    session: SessionDep,
+    principal: Principal,
+    page: PageDep,
+    place_code: str | None = None,
+    since: Annotated[datetime | None, Query(description="Received at or after (ISO 8601)")]
+    = None,
+) -> ListPublic[SubmissionPublic]:
+    """Submissions, newest first (assessors see all; submitters see their own)."""
+    rows, count = await service.list_submissions(session, principal=principal,
+                                                 place_code=place_code, since=since,
+                                                 limit=page.limit, offset=page.offset)
+    return ListPublic[SubmissionPublic](data=rows, count=count)

@@ -1,0 +1,67 @@
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+
+CSV_COLUMNS = ("place_code", "metric_code", "period", "value", "numerator", "denominator", "note")
+
+# Numbers may arrive as JSON numbers or as strings; the row checks decide, so that a bad value
+# is reported against its row instead of failing the whole request.
+Number = StrictInt | StrictFloat | str | None
+
+
+class SubmissionMode(StrEnum):
+    atomic = "atomic"
+    partial = "partial"
+
+
+class SubmissionStatus(StrEnum):
+    accepted = "accepted"
+    partially_accepted = "partially_accepted"
+
+
+class ObservationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    metric_code: str
+    period: str
+    value: Number = None
+    numerator: Number = None
+    denominator: Number = None
+    note: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class SubmissionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    place_code: str
+    mode: SubmissionMode = SubmissionMode.atomic
+    observations: list[ObservationIn]
+
+
+class RowError(BaseModel):
+    row: int = Field(description="1-based position of the observation in the submission "
+                                 "(CSV: the data row, header excluded)")
+    field: str
+    code: str
+    msg: str
+
+
+class SubmissionPublic(BaseModel):
+    id: uuid.UUID
+    status: SubmissionStatus
+    accepted: int = Field(description="Rows stored (new values, corrections and unchanged)")
+    rejected: int
+    superseded: int = Field(description="Earlier versions superseded by corrections")
+    unchanged: int = Field(description="Accepted rows equal to the current version, so no new "
+                                       "version was made")
+    errors: list[RowError]
+    error_count: int = Field(description="All row errors; `errors` lists at most the first "
+                                         "JOINEDUP_MAX_REPORTED_ERRORS")
+    mode: SubmissionMode
+    format: str
+    place_codes: list[str]
+    received_at: datetime
+    dry_run: bool = False

@@ -1,0 +1,189 @@
+"""Taking a submission: idempotency, scope, staging, row checks, versioned storage, outbox."""
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common import audit
+from services.common.auth import ApiPrincipal, Role, require_scope
+from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from services.common.models import Submission
+from services.ingest.clients.metrics_api import Catalogue
+from services.ingest.submissions import store
+from services.ingest.submissions.parsing import CsvStager, parse_json, stage_json
+from services.ingest.submissions.schemas import (
+    SubmissionMode,
+    SubmissionPublic,
+    SubmissionStatus,
+)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the endpoint knows of a submission before its body is read."""
+
+    format: str  # "json" or "csv"
+    mode: SubmissionMode | None  # CSV: from the query string; JSON: from the body
+    dry_run: bool
+    idempotency_key: str | None
+    body: AsyncIterator[bytes]
+
+
+class _HashingBody:
+    """Passes the body through while hashing it, so a replay can be compared with the first."""
+
+    def __init__(self, request: Request) -> None:
+        self.chunks = request.body
+        self.sha = hashlib.sha256(f"{request.format}\n{request.mode}\n".encode())
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.chunks:
+            self.sha.update(chunk)
+            yield chunk
+
+    async def read_all(self) -> bytes:
+        return b"".join([chunk async for chunk in self])
+
+    async def drain(self) -> str:
+        async for _ in self:
+            pass
+        return self.sha.hexdigest()
+
+
+def _metric_rows(catalogue: Catalogue) -> list[dict[str, object]]:
+    return [m.model_dump(include={"code", "version", "status", "kind", "multiplier",
+                                  "periodicity", "valid_min", "valid_max", "decimals"})
+            for m in catalogue.metrics.values()]
+
+
+def _place_codes(catalogue: Catalogue) -> list[str]:
+    return [a.code for a in catalogue.areas.values() if a.level == "place"]
+
+
+def to_public(row: Submission, *, dry_run: bool = False) -> SubmissionPublic:
+    return SubmissionPublic.model_validate({**row.model_dump(), "dry_run": dry_run})
+
+
+async def _lock_idempotency_key(session: AsyncSession, principal: ApiPrincipal, key: str
+                                ) -> Submission | None:
+    """Hold the key for this transaction and return the submission it already made, if any.
+
+    Concurrent requests with the same key queue here; the second sees the first's submission.
+    """
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                          {"k": f"idempotency:{principal.key_id}:{key}"})
+    return (await session.execute(select(Submission).where(
+        Submission.key_id == principal.key_id, Submission.idempotency_key == key))).scalar()
+
+
+def _authorise_places(principal: ApiPrincipal, catalogue: Catalogue, places: list[str]) -> None:
+    for code in places:
+        lineage = catalogue.lineage(code)
+        if lineage:  # unknown places are row errors, not scope errors
+            require_scope(principal, code, lineage)
+
+
+async def submit(session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue,
+                 request: Request, max_errors: int) -> tuple[SubmissionPublic, bool]:
+    """Take one submission; returns its public form and whether it is a replay."""
+    body = _HashingBody(request)
+    if request.idempotency_key and not request.dry_run:
+        earlier = await _lock_idempotency_key(session, principal, request.idempotency_key)
+        if earlier is not None:
+            if await body.drain() != earlier.request_sha256:
+                raise Conflict(f"Idempotency-Key {request.idempotency_key!r} was already used "
+                               f"with a different body (submission {earlier.id}).")
+            return to_public(earlier), True
+
+    mode = request.mode
+    async with store.Staging(session) as buffer:
+        if request.format == "json":
+            submission = parse_json(await body.read_all())
+            mode = submission.mode
+            framing_errors = await stage_json(submission, buffer)
+            if not submission.observations:
+                raise Unprocessable("The submission has no observations.")
+        else:
+            stager = CsvStager(buffer)
+            await stager.feed(aiter(body))
+            framing_errors = stager.errors
+            if stager.records == 0:
+                raise Unprocessable("The CSV has a header but no observations.")
+    mode = mode or SubmissionMode.atomic
+
+    places = await store.staged_place_codes(session)
+    _authorise_places(principal, catalogue, places)
+    checked = await store.check(session, metrics=_metric_rows(catalogue),
+                                places=_place_codes(catalogue), framing_errors=framing_errors,
+                                max_errors=max_errors)
+    if checked.rejected and (mode is SubmissionMode.atomic or checked.rejected == checked.rows):
+        raise _rejection(checked, mode)
+
+    submission_id = uuid.uuid4()
+    savepoint = await session.begin_nested() if request.dry_run else None
+    written = await store.write(session, submission_id=submission_id)
+    row = Submission(
+        id=submission_id, key_id=principal.key_id, format=request.format, mode=mode,
+        status=SubmissionStatus.partially_accepted if checked.rejected
+        else SubmissionStatus.accepted,
+        place_codes=places, accepted=written.accepted, rejected=checked.rejected,
+        superseded=written.superseded, unchanged=written.unchanged,
+        error_count=checked.error_count, errors=[e.model_dump() for e in checked.errors],
+        idempotency_key=None if request.dry_run else request.idempotency_key,
+        request_sha256=body.sha.hexdigest())
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    public = to_public(row, dry_run=request.dry_run)
+    if savepoint is not None:
+        await savepoint.rollback()
+        return public, False
+    await audit.record(session, actor=principal, action="submission.create",
+                       entity_type="submission", entity_id=str(submission_id),
+                       after=public.model_dump(mode="json", exclude={"errors"}))
+    return public, False
+
+
+def _rejection(checked: store.Checked, mode: SubmissionMode) -> Unprocessable:
+    why = ("the submission is atomic, so nothing was stored" if mode is SubmissionMode.atomic
+           else "no row is valid, so nothing was stored")
+    return Unprocessable(
+        f"{checked.rejected} of {checked.rows} rows are invalid; {why}.",
+        errors=[{"loc": ["rows", e.row, e.field], "msg": e.msg, **e.model_dump()}
+                for e in checked.errors],
+        accepted=0, rejected=checked.rejected, error_count=checked.error_count)
+
+
+async def get_submission(session: AsyncSession, *, principal: ApiPrincipal,
+                         submission_id: uuid.UUID) -> SubmissionPublic:
+    row = await session.get(Submission, submission_id)
+    if row is None or not _may_read(principal, row):
+        raise NotFound(f"No submission {submission_id}.")
+    return to_public(row)
+
+
+def _may_read(principal: ApiPrincipal, row: Submission) -> bool:
+    return principal.has_role(Role.assessor) or row.key_id == principal.key_id
+
+
+async def list_submissions(
+    session: AsyncSession, *, principal: ApiPrincipal, place_code: str | None,
+    since: object | None, limit: int, offset: int,
+) -> tuple[list[SubmissionPublic], int]:
+    if not principal.has_role(Role.assessor, Role.submitter):
+        raise Forbidden("Submissions are read by assessors and by the submitters who made them.")
+    query = select(Submission)
+    if not principal.has_role(Role.assessor):
+        query = query.where(Submission.key_id == principal.key_id)
+    if place_code is not None:
+        query = query.where(Submission.place_codes.contains([place_code]))  # type: ignore[union-attr]
+    if since is not None:
+        query = query.where(Submission.received_at >= since)
+    count = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.execute(query.order_by(Submission.received_at.desc(), Submission.id)
+                                 .limit(limit).offset(offset))
+    return [to_public(r) for r in rows.scalars()], count or 0

@@ -1,0 +1,98 @@
+-- Every row check of API.md, in one pass over the staged rows. Each check that fails adds
+-- 'field|code|message' to the row's errors; a row with no errors is valid.
+INSERT INTO checked (row_no, place_code, metric_code, period, note, metric_version, numerator,
+                     denominator, value, errors)
+WITH metric AS (
+    SELECT * FROM jsonb_to_recordset(CAST(:metrics AS jsonb)) AS m(
+        code text, version int, status text, kind text, multiplier float8, periodicity text,
+        valid_min float8, valid_max float8, decimals int)
+), trimmed AS (
+    -- Spreadsheets pad cells; surrounding spaces carry no meaning and an empty cell is no value.
+    SELECT row_no, nullif(btrim(place_code), '') AS place_code,
+        nullif(btrim(metric_code), '') AS metric_code, nullif(btrim(period), '') AS period,
+        nullif(btrim(value), '') AS value, nullif(btrim(numerator), '') AS numerator,
+        nullif(btrim(denominator), '') AS denominator, nullif(note, '') AS note
+    FROM staged
+), parsed AS (
+    SELECT s.row_no, s.place_code, s.metric_code, s.period, s.note,
+        s.value AS value_text, s.numerator AS numerator_text, s.denominator AS denominator_text,
+        CASE WHEN s.value ~ :number AND pg_input_is_valid(s.value, 'float8')
+             THEN s.value::float8 END AS value_given,
+        CASE WHEN s.numerator ~ :number AND pg_input_is_valid(s.numerator, 'float8')
+             THEN s.numerator::float8 END AS numerator,
+        CASE WHEN s.denominator ~ :number AND pg_input_is_valid(s.denominator, 'float8')
+             THEN s.denominator::float8 END AS denominator,
+        m.code IS NOT NULL AS metric_known, m.version AS metric_version, m.status, m.kind,
+        m.multiplier, m.periodicity, m.valid_min, m.valid_max, m.decimals,
+        s.place_code = ANY(CAST(:places AS text[])) AS place_known,
+        period_periodicity(s.period) AS period_form, period_end(s.period) AS period_last_day,
+        min(s.row_no) OVER same_key AS first_row
+    FROM trimmed s LEFT JOIN metric m ON m.code = s.metric_code
+    WINDOW same_key AS (PARTITION BY s.place_code, s.metric_code, s.period)
+), derived AS (
+    SELECT p.*, p.kind IN ('proportion', 'rate') AS is_ratio,
+        CASE WHEN p.kind IN ('proportion', 'rate') AND p.numerator IS NOT NULL
+                  AND p.denominator > 0
+             THEN p.numerator / p.denominator * p.multiplier END AS value_derived
+    FROM parsed p
+)
+SELECT d.row_no, d.place_code, d.metric_code, d.period, d.note, d.metric_version,
+    d.numerator, d.denominator, coalesce(d.value_given, d.value_derived) AS value,
+    array_remove(ARRAY[
+        CASE WHEN d.place_code IS NULL THEN 'place_code|required|place_code is required'
+             WHEN NOT d.place_known THEN format('place_code|unknown_place|no place with code %s',
+                                                d.place_code) END,
+        CASE WHEN d.metric_code IS NULL THEN 'metric_code|required|metric_code is required'
+             WHEN NOT d.metric_known THEN format('metric_code|unknown_metric|no metric with code %s',
+                                                 d.metric_code)
+             WHEN d.status <> 'active' THEN format('metric_code|retired_metric|metric %s is retired',
+                                                   d.metric_code) END,
+        CASE WHEN d.period IS NULL THEN 'period|required|period is required'
+             WHEN d.period_form IS NULL THEN format(
+                 'period|invalid_period|%L is not a period (forms: 2025-07, 2025-Q2, 2025, FY2025-26)',
+                 d.period)
+             WHEN d.metric_known AND d.period_form <> d.periodicity THEN format(
+                 'period|wrong_periodicity|metric %s is %s: use a form like %s, not %s',
+                 d.metric_code, replace(d.periodicity, '_', ' '),
+                 CASE d.periodicity WHEN 'monthly' THEN '2025-07' WHEN 'quarterly' THEN '2025-Q2'
+                      WHEN 'annual' THEN '2025' ELSE 'FY2025-26' END, d.period)
+             WHEN d.period_last_day >= current_date THEN format(
+                 'period|period_not_ended|period %s has not ended (its last day is %s)',
+                 d.period, d.period_last_day) END,
+        CASE WHEN d.value_text IS NOT NULL AND d.value_given IS NULL THEN format(
+                 'value|not_a_number|%L is not a number', d.value_text)
+             WHEN d.metric_known AND NOT d.is_ratio AND d.value_given IS NULL
+                 THEN format('value|required|a %s metric needs a value', d.kind)
+             WHEN d.value_given IS NOT NULL AND d.value_derived IS NOT NULL
+                  AND abs(d.value_given - d.value_derived) > 0.5 * 10 ^ (-d.decimals) + 1e-9
+                 THEN format('value|value_mismatch|value %s disagrees with numerator / denominator'
+                             ' x %s = %s', d.value_text, d.multiplier,
+                             round(d.value_derived::numeric, d.decimals))
+             WHEN coalesce(d.value_given, d.value_derived) < d.valid_min THEN format(
+                 'value|out_of_range|%s is below the minimum %s',
+                 coalesce(d.value_given, d.value_derived), d.valid_min)
+             WHEN coalesce(d.value_given, d.value_derived) > d.valid_max THEN format(
+                 'value|out_of_range|%s is above the maximum %s',
+                 coalesce(d.value_given, d.value_derived), d.valid_max) END,
+        CASE WHEN d.numerator_text IS NOT NULL AND d.numerator IS NULL THEN format(
+                 'numerator|not_a_number|%L is not a number', d.numerator_text)
+             WHEN d.is_ratio AND d.numerator IS NULL
+                 THEN format('numerator|required|a %s needs a numerator', d.kind)
+             WHEN d.numerator < 0 THEN 'numerator|out_of_range|the numerator cannot be negative'
+             WHEN d.metric_known AND NOT d.is_ratio AND d.numerator IS NOT NULL THEN format(
+                 'numerator|unexpected|a %s metric takes no numerator', d.kind) END,
+        CASE WHEN d.denominator_text IS NOT NULL AND d.denominator IS NULL THEN format(
+                 'denominator|not_a_number|%L is not a number', d.denominator_text)
+             WHEN d.is_ratio AND d.denominator IS NULL
+                 THEN format('denominator|required|a %s needs a denominator', d.kind)
+             WHEN d.denominator <= 0 THEN format(
+                 'denominator|not_positive|the denominator must be above 0, not %s',
+                 d.denominator_text)
+             WHEN d.metric_known AND NOT d.is_ratio AND d.denominator IS NOT NULL THEN format(
+                 'denominator|unexpected|a %s metric takes no denominator', d.kind) END,
+        CASE WHEN length(d.note) > 1000 THEN 'note|too_long|the note is over 1000 characters'
+             END,
+        CASE WHEN d.row_no <> d.first_row THEN format(
+                 'row|duplicate|the same place, metric and period as row %s', d.first_row) END
+    ], NULL) AS errors
+FROM derived d;
