@@ -1,22 +1,31 @@
 """`joinedup`: run the suite, migrate the database, load reference data and manage API keys."""
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated, NoReturn, TypeVar
 
+import psycopg
 import typer
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import audit, schema_version
 from services.common.auth import Role, create_key, revoke_key
 from services.common.config import CommonSettings
-from services.common.db import create_engine, make_sessionmaker, resolve_database_url
-from services.common.errors import Problem
-from services.common.models import ApiKey
+from services.common.db import (
+    create_engine,
+    make_sessionmaker,
+    resolve_database_url,
+    sqlalchemy_url,
+)
+from services.common.errors import Problem, Unprocessable
+from services.common.models import ApiKey, Area
 from services.metrics_api.seed import seed as seed_reference_data
-from services.supervisor import ServiceProcess, Supervisor, say
+from services.supervisor import ServiceProcess, Supervisor, busy_ports, say
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="joinedup: outcome metrics for health and care integration in England.")
@@ -28,12 +37,35 @@ app.add_typer(keys_app, name="keys")
 T = TypeVar("T")
 
 
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
 def _database_url() -> str:
-    return resolve_database_url(CommonSettings())
+    url = resolve_database_url(CommonSettings())
+    try:
+        sqlalchemy_url(url)
+    except ValueError as exc:
+        _fail(str(exc), 1)
+    return url
+
+
+@contextlib.contextmanager
+def _reported(url: str) -> Iterator[None]:
+    """Failures the operator can act on end the command with one line, not a traceback."""
+    try:
+        yield
+    except Problem as problem:
+        _fail(problem.detail, 2)
+    except (OperationalError, psycopg.OperationalError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        shown = make_url(url).render_as_string(hide_password=True)
+        _fail(f"cannot use the database at {shown}: {reason}", 1)
 
 
 def _in_transaction(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``work`` in one committed transaction; a domain problem exits with its message."""
+    """Run ``work`` in one committed transaction."""
 
     async def run() -> T:
         engine = create_engine(url, CommonSettings(db_pool_size=1))
@@ -43,23 +75,24 @@ def _in_transaction(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T
         finally:
             await engine.dispose()
 
-    try:
+    with _reported(url):
         return asyncio.run(run())
-    except Problem as problem:
-        typer.echo(f"error: {problem.detail}", err=True)
-        raise typer.Exit(2) from None
 
 
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Migrate the database up to REVISION (default: head)."""
-    schema_version.upgrade(_database_url(), revision)
+    url = _database_url()
+    with _reported(url):
+        schema_version.upgrade(url, revision)
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="e.g. -1 or base")]) -> None:
     """Migrate the database down to REVISION."""
-    schema_version.downgrade(_database_url(), revision)
+    url = _database_url()
+    with _reported(url):
+        schema_version.downgrade(url, revision)
 
 
 @db_app.command("current")
@@ -91,6 +124,7 @@ def keys_create(
     """Create a key. It is printed once, alone on the last line; only its hash is stored."""
 
     async def create(session: AsyncSession) -> tuple[ApiKey, str]:
+        await _refuse_unknown_areas(session, scope or [])
         return await _create_key_audited(session, name=name, role=role, scopes=scope or [])
 
     row, key = _in_transaction(_database_url(), create)
@@ -108,6 +142,14 @@ async def _create_key_audited(session: AsyncSession, *, name: str, role: Role,
     return row, key
 
 
+async def _refuse_unknown_areas(session: AsyncSession, codes: list[str]) -> None:
+    """A mistyped scope would make a key that silently covers nothing."""
+    known = set((await session.execute(select(Area.code).where(Area.code.in_(codes)))).scalars())
+    if unknown := [code for code in codes if code not in known]:
+        raise Unprocessable(f"No area with code {', '.join(unknown)}; a scope is the code of a "
+                            f"loaded area, such as E54000054 (run `joinedup seed` if none are).")
+
+
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (never the keys themselves)."""
@@ -115,8 +157,9 @@ def keys_list() -> None:
     async def rows(session: AsyncSession) -> list[ApiKey]:
         return list((await session.execute(select(ApiKey).order_by(ApiKey.id))).scalars())
 
+    keys = _in_transaction(_database_url(), rows)
     typer.echo(f"{'id':>4}  {'role':<10} {'status':<8} {'scopes':<24} name")
-    for row in _in_transaction(_database_url(), rows):
+    for row in keys:
         status = "revoked" if row.revoked_at else "active"
         typer.echo(f"{row.id:>4}  {row.role:<10} {status:<8} {' '.join(row.scopes):<24} "
                    f"{row.name}")
@@ -127,14 +170,22 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id from `k
                 ) -> None:
     """Revoke a key; it stops working at once."""
 
-    async def revoke(session: AsyncSession) -> ApiKey:
+    async def revoke(session: AsyncSession) -> tuple[ApiKey, bool]:
+        existing = await session.get(ApiKey, key_id)
+        already_revoked = existing is not None and existing.revoked_at is not None
         row = await revoke_key(session, key_id=key_id)
-        await audit.record(session, actor="cli", action="api_key.revoke", entity_type="api_key",
-                           entity_id=str(row.id), after={"revoked_at": str(row.revoked_at)})
-        return row
+        if not already_revoked:
+            await audit.record(session, actor="cli", action="api_key.revoke",
+                               entity_type="api_key", entity_id=str(row.id),
+                               after={"revoked_at": str(row.revoked_at)})
+        return row, already_revoked
 
-    row = _in_transaction(_database_url(), revoke)
-    typer.echo(f"revoked key {row.id} ({row.name})")
+    row, already_revoked = _in_transaction(_database_url(), revoke)
+    if already_revoked:
+        typer.echo(f"key {row.id} ({row.name}) was already revoked at "
+                   f"{row.revoked_at:%Y-%m-%d %H:%M %Z}; nothing changed")
+    else:
+        typer.echo(f"revoked key {row.id} ({row.name})")
 
 
 @app.command()
@@ -144,19 +195,27 @@ def up(
     targets_port: Annotated[int, typer.Option(envvar="JOINEDUP_TARGETS_API_PORT")] = 8002,
     ingest_port: Annotated[int, typer.Option(envvar="JOINEDUP_INGEST_PORT")] = 8003,
 ) -> None:
-    """Start the database (embedded unless JOINEDUP_DATABASE_URL is set), migrate, seed, and run
-    metrics_api, targets_api and ingest until Ctrl-C."""
-    url = _database_url()
-    say("database: migrating to head")
-    schema_version.upgrade(url)
-    added = _in_transaction(url, seed_reference_data)
-    say(f"database: ready ({added['areas']} areas and {added['metrics']} metrics added)")
-    admin_key = _in_transaction(url, _first_admin_key)
+    """Run the database, migrations, seed data and the three services until Ctrl-C.
+
+    The database is the embedded one unless JOINEDUP_DATABASE_URL is set.
+    """
     services = [
         ServiceProcess("metrics_api", "services.metrics_api.main:create_app", metrics_port),
         ServiceProcess("targets_api", "services.targets_api.main:create_app", targets_port),
         ServiceProcess("ingest", "services.ingest.main:create_app", ingest_port),
     ]
+    # Checked first: otherwise another program on the port would answer the readiness checks.
+    if busy := busy_ports(host, [service.port for service in services]):
+        _fail(f"port {', '.join(map(str, busy))} on {host} is already in use (is joinedup "
+              f"already running?); choose others with --metrics-port, --targets-port and "
+              f"--ingest-port.", 1)
+    url = _database_url()
+    say("database: migrating to head")
+    with _reported(url):
+        schema_version.upgrade(url)
+    added = _in_transaction(url, seed_reference_data)
+    say(f"database: ready ({added['areas']} areas and {added['metrics']} metrics added)")
+    admin_key = _in_transaction(url, _first_admin_key)
     urls = {"JOINEDUP_METRICS_API_URL": services[0].url,
             "JOINEDUP_TARGETS_API_URL": services[1].url, "JOINEDUP_INGEST_URL": services[2].url}
     supervisor = Supervisor(services, host=host,

@@ -1,19 +1,27 @@
 """Runs the three services as separate uvicorn processes for `joinedup up`.
 
 Policy when a service dies: it is restarted at once, loudly, because a crash of one service
-should not take the others down (ingest keeps taking data while targets_api restarts). If the
-same service dies ``MAX_RESTARTS`` times within ``RESTART_WINDOW_S`` it is crash-looping, and
-everything stops with exit code 1 so the operator sees the fault instead of a flapping suite.
+should not take the others down (ingest keeps taking data while targets_api restarts). A service
+is restarted at most ``MAX_RESTARTS`` times within ``RESTART_WINDOW_S``; dying once more in that
+window means it is crash-looping, and everything stops with exit code 1 so the operator sees the
+fault instead of a flapping suite.
+
+Ctrl-C, SIGTERM and SIGHUP (a closed terminal) stop every service and exit 0. The services run in
+their own sessions, so a terminal's signals reach only the supervisor; on Linux the kernel also
+stops each service if the supervisor itself is killed outright, so none is left holding its port.
 """
 
 import contextlib
+import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -21,6 +29,8 @@ import httpx
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
 STOP_GRACE_S = 10.0
+READY_TIMEOUT_S = 60.0
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -44,6 +54,23 @@ def shout(message: str) -> None:
     print(f"\n!!! {message}\n", file=sys.stderr, flush=True)
 
 
+def busy_ports(host: str, ports: list[int]) -> list[int]:
+    """The ports a service could not listen on (a port named twice counts as busy)."""
+    busy = []
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with contextlib.ExitStack() as held:
+        for port in ports:
+            probe = held.enter_context(socket.socket(family, socket.SOCK_STREAM))
+            # As uvicorn does, so a port left in TIME_WAIT by a previous run is not "busy".
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+                probe.listen()
+            except OSError:
+                busy.append(port)
+    return busy
+
+
 class Supervisor:
     def __init__(self, services: list[ServiceProcess], *, host: str, env: dict[str, str]) -> None:
         self.services = services
@@ -57,22 +84,25 @@ class Supervisor:
                    "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
         # Its own session: a terminal's Ctrl-C reaches only the supervisor, which then stops
         # the services in order instead of all of them racing to exit.
-        service.process = subprocess.Popen(command, env=self.env, start_new_session=True)
+        service.process = subprocess.Popen(
+            command, env=self.env, start_new_session=True,
+            preexec_fn=_stop_with_parent(os.getpid()) if sys.platform == "linux" else None)
 
-    def wait_until_ready(self, timeout_s: float = 60.0) -> bool:
+    def wait_until_ready(self, timeout_s: float = READY_TIMEOUT_S) -> list[ServiceProcess]:
+        """Wait until every service answers /readyz; returns those that did not."""
         deadline = time.monotonic() + timeout_s
-        pending = {s.name: s for s in self.services}
+        pending = list(self.services)
         while pending and time.monotonic() < deadline and not self.stopping.is_set():
-            for name, service in list(pending.items()):
+            for service in list(pending):
+                if service.process and service.process.poll() is not None:
+                    return [service]
                 try:
                     if httpx.get(f"{service.url}/readyz", timeout=1.0).status_code == 200:
-                        del pending[name]
+                        pending.remove(service)
                 except httpx.HTTPError:
                     pass
-                if service.process and service.process.poll() is not None:
-                    return False
             time.sleep(0.2)
-        return not pending
+        return pending
 
     def handle_exit(self, service: ServiceProcess) -> bool:
         """Restart a service that died; False when it is crash-looping."""
@@ -93,15 +123,15 @@ class Supervisor:
 
     def run(self) -> int:
         """Start everything and watch it until a signal or a crash loop; returns the exit code."""
-        for service in self.services:
-            self.start(service)
-        exit_code = 0
         try:
-            if not self.wait_until_ready():
-                if not self.stopping.is_set():
-                    shout("a service failed to start; see its log above.")
-                    exit_code = 1
-                return exit_code
+            for service in self.services:
+                self.start(service)
+            if failed := self.wait_until_ready():
+                if self.stopping.is_set():
+                    return 0
+                shout(f"{', '.join(_describe_failure(s) for s in failed)}; stopping everything. "
+                      f"See the log above.")
+                return 1
             self.announce()
             while not self.stopping.wait(0.5):
                 for service in self.services:
@@ -131,10 +161,28 @@ class Supervisor:
                 process.wait()
 
     def install_signal_handlers(self) -> None:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, lambda *_: self.stopping.set())
+
+
+def _describe_failure(service: ServiceProcess) -> str:
+    code = service.process.poll() if service.process else None
+    if code is None:
+        return f"{service.name} was not ready within {READY_TIMEOUT_S:.0f} s"
+    return f"{service.name} (port {service.port}) failed to start (exit code {code})"
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signum)
+
+
+def _stop_with_parent(parent_pid: int) -> Callable[[], None]:
+    """What a service runs before exec: SIGTERM from the kernel when the supervisor dies."""
+
+    def arm() -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # the supervisor died before the line above
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm

@@ -1,0 +1,180 @@
+"""`joinedup up` end to end: real processes on real ports, stopped by real signals."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from services.supervisor import MAX_RESTARTS
+from tests.conftest import bearer
+from tests.e2e.conftest import (
+    JOINEDUP,
+    SERVICES,
+    START_TIMEOUT_S,
+    STOP_TIMEOUT_S,
+    Up,
+    eventually,
+    free_ports,
+    is_alive,
+    server_env,
+)
+
+pytestmark = pytest.mark.e2e
+
+KEY_LINE = re.compile(r"^(jdu_[0-9a-f]{12}_[A-Za-z0-9_-]{43})$", re.MULTILINE)
+
+
+def printed_keys(up: Up) -> list[str]:
+    return KEY_LINE.findall(up.output)
+
+
+def areas_status(up: Up, key: str) -> int:
+    """What the running metrics_api answers to GET /v1/areas with ``key``."""
+    return httpx.get(f"{up.url('metrics_api')}/v1/areas", headers=bearer(key),
+                     timeout=5.0).status_code
+
+
+def assert_stops_cleanly(up: Up, signum: int = signal.SIGINT) -> None:
+    services = up.services().values()
+    assert up.stop(signum) == 0, up.output
+    assert "joinedup stopped." in up.output
+    assert [p.pid for p in services if is_alive(p)] == []
+
+
+def postgres_serving(data_dir: Path) -> list[psutil.Process]:
+    """The postgres servers running on the embedded data folder below ``data_dir``."""
+    folder = str(data_dir.resolve())
+    return [process for process in psutil.process_iter(["name", "cmdline"])
+            if process.info["name"] == "postgres"
+            and folder in " ".join(process.info["cmdline"] or []) and is_alive(process)]
+
+
+@pytest.fixture
+def embedded_data_dir() -> Iterator[Path]:
+    """A data folder outside pytest's temporary root, which any pytest starting meanwhile makes
+    private again: run as root, the embedded server is another user and would lose its way in."""
+    data_dir = Path(tempfile.mkdtemp(prefix="joinedup-e2e-"))
+    yield data_dir
+    for server in postgres_serving(data_dir):  # left running by a test that failed half-way
+        server.terminate()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_first_run_prints_the_services_and_an_admin_key_that_works(start_up,
+                                                                   empty_database_url):
+    up = start_up(server_env(empty_database_url))
+    up.wait_until_running()
+
+    for service in SERVICES:
+        url = up.url(service)
+        assert re.search(rf"{service}\s+{url}\s+docs: {url}/docs", up.output)
+        assert httpx.get(f"{url}/docs", timeout=5.0).status_code == 200
+    [key] = printed_keys(up)
+    assert areas_status(up, key) == 200
+    assert_stops_cleanly(up)
+
+
+def test_a_killed_service_is_restarted_loudly(start_up, database_url):
+    up = start_up(server_env(database_url))
+    up.wait_until_running()
+    [key] = printed_keys(up)
+    victim = up.services()["metrics_api"]
+
+    victim.kill()
+
+    up.wait_for_output(f"!!! metrics_api (port {up.ports['metrics_api']}) exited with code -9; "
+                       f"restarting it")
+    eventually(lambda: up.is_ready("metrics_api"), START_TIMEOUT_S, "metrics_api ready again")
+    assert up.services()["metrics_api"].pid != victim.pid
+    assert areas_status(up, key) == 200
+    assert_stops_cleanly(up, signal.SIGTERM)  # as a container runtime or systemd stops it
+
+
+def test_a_crash_looping_service_stops_everything_with_exit_code_1(start_up, database_url):
+    up = start_up(server_env(database_url))
+    up.wait_until_running()
+    bystanders = [process for name, process in up.services().items() if name != "metrics_api"]
+    killed: set[int] = set()
+
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while up.process.poll() is None and time.monotonic() < deadline:
+        service = up.service("metrics_api")
+        if service is not None and service.pid not in killed:
+            killed.add(service.pid)
+            service.kill()
+        time.sleep(0.05)
+
+    assert up.process.wait(timeout=STOP_TIMEOUT_S) == 1
+    assert len(killed) == MAX_RESTARTS + 1
+    assert f"metrics_api died {MAX_RESTARTS + 1} times" in up.output
+    assert "stopping everything" in up.output
+    assert [p.pid for p in bystanders if is_alive(p)] == []
+
+
+def test_a_closed_terminal_stops_everything(start_up, database_url):
+    up = start_up(server_env(database_url))
+    up.wait_until_running()
+
+    assert_stops_cleanly(up, signal.SIGHUP)
+
+
+def test_services_stop_when_the_supervisor_is_killed_outright(start_up, database_url):
+    up = start_up(server_env(database_url))
+    up.wait_until_running()
+    services = up.services().values()
+
+    up.process.kill()
+
+    eventually(lambda: not any(is_alive(p) for p in services), STOP_TIMEOUT_S,
+               "every service has exited")
+
+
+def test_a_busy_port_is_refused_before_anything_starts(database_url):
+    targets, ingest = free_ports(2)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        result = subprocess.run(
+            [*JOINEDUP, "up", f"--metrics-port={busy}", f"--targets-port={targets}",
+             f"--ingest-port={ingest}"],
+            env=server_env(database_url), capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 1
+    assert f"port {busy} on 127.0.0.1 is already in use" in result.stderr
+    assert "database:" not in result.stdout
+
+
+def test_embedded_database_stops_with_up_and_keeps_its_data(start_up, embedded_data_dir):
+    env = {name: value for name, value in os.environ.items() if name != "JOINEDUP_DATABASE_URL"}
+    env["JOINEDUP_DATA_DIR"] = str(embedded_data_dir)
+
+    first = start_up(env)
+    first.wait_until_running()
+    assert len(postgres_serving(embedded_data_dir)) == 1
+    [key] = printed_keys(first)
+    assert areas_status(first, key) == 200
+    beside = subprocess.run([*JOINEDUP, "keys", "create", "--role=viewer", "--name=beside up"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert beside.returncode == 0, beside.stderr
+    # The command let go of the server when it ended; the server stays up for `up`.
+    assert areas_status(first, beside.stdout.splitlines()[-1]) == 200
+    assert_stops_cleanly(first)
+    assert postgres_serving(embedded_data_dir) == []
+
+    second = start_up(env)
+    second.wait_until_running()
+    assert printed_keys(second) == []
+    assert areas_status(second, key) == 200
+    assert_stops_cleanly(second)
+    assert postgres_serving(embedded_data_dir) == []
