@@ -9,6 +9,7 @@ from services.common.auth import Principal, SubmitterKey
 from services.common.db import SessionDep
 from services.common.errors import BadRequest, Problem, problem_responses
 from services.common.responses import ListPublic, PageDep
+from services.ingest.clients.metrics_api import Catalogue
 from services.ingest.deps import CatalogueDep, IngestSettingsDep
 from services.ingest.submissions import service
 from services.ingest.submissions.schemas import SubmissionIn, SubmissionMode, SubmissionPublic
@@ -57,21 +58,32 @@ async def create_submission(
     """Submit observations as JSON (one place) or CSV (any places in scope)."""
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
         raise BadRequest("Idempotency-Key must be 1-255 visible ASCII characters.")
-    submission, replayed = await service.submit(
-        session, principal=principal, catalogue=catalogue,
-        request=service.Request(format=_format_of(request.headers.get("content-type", "")),
-                                mode=mode, dry_run=dry_run, idempotency_key=idempotency_key,
-                                body=request.stream()),
-        max_errors=settings.max_reported_errors)
+    try:
+        submission, replayed = await service.submit(
+            session, principal=principal, catalogue=catalogue,
+            request=service.Request(format=_format_of(request.headers.get("content-type", "")),
+                                    mode=mode, dry_run=dry_run,
+                                    idempotency_key=idempotency_key, body=request.stream()),
+            max_errors=settings.max_reported_errors)
+    except Problem as problem:
+        # A row refused against an old copy (a metric created since, say) may pass later.
+        problem.headers.update(_staleness(catalogue))
+        raise
     response = Response(submission.model_dump_json(), status_code=201,
                         media_type="application/json")
     response.headers["Location"] = f"/v1/submissions/{submission.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    if catalogue.stale:
-        response.headers["X-Catalogue-Stale"] = f"metrics_api unreachable; validated against " \
-                                                f"a copy {catalogue.age_s:.0f} s old"
+    response.headers.update(_staleness(catalogue))
     return response
+
+
+def _staleness(catalogue: Catalogue) -> dict[str, str]:
+    """The header that says a submission was judged against a cached catalogue, if it was."""
+    if not catalogue.stale:
+        return {}
+    return {"X-Catalogue-Stale": f"metrics_api unreachable; validated against a copy "
+                                 f"{catalogue.age_s:.0f} s old"}
 
 
 @router.get("/{submission_id}", response_model=SubmissionPublic)

@@ -1,0 +1,133 @@
+"""metrics_api, targets_api and ingest as three real uvicorn processes on one test database, for
+the ingest end-to-end and fault tests. Test modules load it with
+``pytest_plugins = ["tests.e2e.conftest_ingest"]`` and reach everything through the ``Suite``
+that ``start_suite`` returns (importing this module themselves would keep pytest from rewriting
+its assertions).
+
+ingest polls its outbox every 0.2 s and backs off at most 1 s, so a notice held back by an outage
+goes out soon after targets_api is back; everything that waits polls against a deadline.
+"""
+
+import time
+from collections.abc import AsyncIterator, Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from services.metrics_api.metrics.schemas import MetricUpdate
+from tests.conftest import bearer
+from tests.services import ServiceProcess
+
+T = TypeVar("T")
+Query = Callable[..., list[tuple]]
+
+WAIT_S = 20.0
+POLL_S = 0.1
+TIMEOUT = httpx.Timeout(15.0)
+WEST_YORKSHIRE = "E54000054"  # the ICB of Leeds and Bradford
+INGEST_ENV = {"JOINEDUP_OUTBOX_POLL_S": "0.2", "JOINEDUP_OUTBOX_MAX_BACKOFF_S": "1"}
+PEERS = ("metrics_api", "targets_api")
+
+
+def wait_for(read: Callable[[], T], until: Callable[[T], bool], *, what: str,
+             timeout_s: float = WAIT_S) -> T:
+    """Call ``read`` until ``until`` holds for what it returns, and return that; fail with the
+    last reading once the deadline passes."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = read()
+        if until(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not reached within {timeout_s:.0f} s; last: {value!r}")
+        time.sleep(POLL_S)
+
+
+@dataclass
+class Suite:
+    """The three services on one database, and the keys a test acts with."""
+
+    metrics_api: ServiceProcess
+    targets_api: ServiceProcess
+    ingest: ServiceProcess
+    submitter: dict[str, str]  # West Yorkshire ICB: Leeds and Bradford
+    admin: dict[str, str]
+    query: Query
+
+    wait_for = staticmethod(wait_for)
+
+    def submit_json(self, body: dict, **params: Any) -> httpx.Response:
+        return httpx.post(f"{self.ingest.url}/v1/submissions", json=body, params=params,
+                          headers=self.submitter, timeout=TIMEOUT)
+
+    def submit_csv(self, body: str, **params: Any) -> httpx.Response:
+        return httpx.post(f"{self.ingest.url}/v1/submissions", content=body.encode(),
+                          params=params, headers={**self.submitter, "Content-Type": "text/csv"},
+                          timeout=TIMEOUT)
+
+    def version_metric(self, code: str, **changes: Any) -> dict:
+        """PUT the metric's current definition back with ``changes``: its next version."""
+        current = httpx.get(f"{self.metrics_api.url}/v1/metrics/{code}", headers=self.admin,
+                            timeout=TIMEOUT)
+        current.raise_for_status()
+        definition = {k: v for k, v in current.json().items() if k in MetricUpdate.model_fields}
+        response = httpx.put(f"{self.metrics_api.url}/v1/metrics/{code}", headers=self.admin,
+                             json={**definition, **changes}, timeout=TIMEOUT)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def outbox(self) -> list[tuple[str, int, str | None, bool]]:
+        """(submission id, attempts, last error, delivered?) of every notice, oldest first."""
+        return self.query("SELECT payload->>'submission_id', attempts, last_error, "
+                          "delivered_at IS NOT NULL FROM outbox ORDER BY id")
+
+    def wait_until_delivered(self) -> list[tuple[str, int, str | None, bool]]:
+        return wait_for(self.outbox, lambda notices: all(n[3] for n in notices),
+                        what="every outbox notice delivered to targets_api")
+
+    def refresh_queue(self) -> dict[tuple[str, str], list[str]]:
+        """What targets_api has queued for a progress refresh: (place, metric) -> periods."""
+        rows = self.query("SELECT place_code, metric_code, periods FROM progress_refresh_queue")
+        return {(place, metric): periods for place, metric, periods in rows}
+
+
+StartSuite = Callable[..., Suite]
+
+
+@pytest.fixture
+async def start_suite(database_url: str, make_key, query: Query) -> AsyncIterator[StartSuite]:
+    """``start_suite(catalogue_fresh_s=0.3, down=("metrics_api",))`` starts the services (all
+    but those ``down``, whose ports are kept for a later ``start()``) with JOINEDUP_CATALOGUE_*
+    and other ingest settings from the keyword arguments. Every process is stopped after the
+    test, and their logs are printed so a failure shows what the services said."""
+    service_key = await make_key("service", name="ingest")
+    submitter = bearer(await make_key("submitter", WEST_YORKSHIRE))
+    admin = bearer(await make_key("admin"))
+    started: list[ServiceProcess] = []
+
+    def start(*, down: Collection[str] = (), **ingest_settings: object) -> Suite:
+        peers = {name: ServiceProcess.for_service(name, database_url) for name in PEERS}
+        settings = {f"JOINEDUP_{name.upper()}": str(value)
+                    for name, value in ingest_settings.items()}
+        ingest = ServiceProcess.for_service("ingest", database_url, env={
+            **INGEST_ENV, **settings, "JOINEDUP_SERVICE_KEY": service_key,
+            "JOINEDUP_METRICS_API_URL": peers["metrics_api"].url,
+            "JOINEDUP_TARGETS_API_URL": peers["targets_api"].url})
+        processes = {**peers, "ingest": ingest}
+        started.extend(processes.values())
+        # Started side by side: each spends most of a second importing before it is ready.
+        with ThreadPoolExecutor(len(processes)) as pool:
+            list(pool.map(ServiceProcess.start,
+                          [p for name, p in processes.items() if name not in down]))
+        return Suite(**peers, ingest=ingest, submitter=submitter, admin=admin,
+                     query=query)
+
+    yield start
+    for process in started:
+        print(f"--- {process.factory} (port {process.port}) ---\n{process.log()}")
+        process.close()
+
+
