@@ -169,23 +169,25 @@ def keys_list() -> None:
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id from `keys list`")]
                 ) -> None:
     """Revoke a key; it stops working at once."""
-
-    async def revoke(session: AsyncSession) -> tuple[ApiKey, bool]:
-        existing = await session.get(ApiKey, key_id)
-        already_revoked = existing is not None and existing.revoked_at is not None
-        row = await revoke_key(session, key_id=key_id)
-        if not already_revoked:
-            await audit.record(session, actor="cli", action="api_key.revoke",
-                               entity_type="api_key", entity_id=str(row.id),
-                               after={"revoked_at": str(row.revoked_at)})
-        return row, already_revoked
-
-    row, already_revoked = _in_transaction(_database_url(), revoke)
+    row, already_revoked = _in_transaction(
+        _database_url(), lambda session: _revoke_audited(session, key_id))
     if already_revoked:
         typer.echo(f"key {row.id} ({row.name}) was already revoked at "
                    f"{row.revoked_at:%Y-%m-%d %H:%M %Z}; nothing changed")
     else:
         typer.echo(f"revoked key {row.id} ({row.name})")
+
+
+async def _revoke_audited(session: AsyncSession, key_id: int) -> tuple[ApiKey, bool]:
+    """Revoke a key, auditing it unless it was already revoked; says which."""
+    existing = await session.get(ApiKey, key_id)
+    already_revoked = existing is not None and existing.revoked_at is not None
+    row = await revoke_key(session, key_id=key_id)
+    if not already_revoked:
+        await audit.record(session, actor="cli", action="api_key.revoke",
+                           entity_type="api_key", entity_id=str(row.id),
+                           after={"revoked_at": str(row.revoked_at)})
+    return row, already_revoked
 
 
 @app.command()
@@ -216,17 +218,32 @@ def up(
     added = _in_transaction(url, seed_reference_data)
     say(f"database: ready ({added['areas']} areas and {added['metrics']} metrics added)")
     admin_key = _in_transaction(url, _first_admin_key)
-    urls = {"JOINEDUP_METRICS_API_URL": services[0].url,
-            "JOINEDUP_TARGETS_API_URL": services[1].url, "JOINEDUP_INGEST_URL": services[2].url}
-    supervisor = Supervisor(services, host=host,
-                            env={**os.environ, **urls, "JOINEDUP_DATABASE_URL": url})
+    env = {**os.environ, "JOINEDUP_DATABASE_URL": url,
+           "JOINEDUP_METRICS_API_URL": services[0].url,
+           "JOINEDUP_TARGETS_API_URL": services[1].url, "JOINEDUP_INGEST_URL": services[2].url}
+    run_key_id = None
+    if not env.get("JOINEDUP_SERVICE_KEY"):
+        run_key_id, env["JOINEDUP_SERVICE_KEY"] = _in_transaction(url, _service_key_for_this_run)
+    supervisor = Supervisor(services, host=host, env=env)
     supervisor.install_signal_handlers()
     if admin_key:
         say("First run: created an admin key. Store it now; it cannot be shown again:")
         say(admin_key)
-    code = supervisor.run()
+    try:
+        code = supervisor.run()
+    finally:
+        if run_key_id is not None:
+            _in_transaction(url, lambda session: _revoke_audited(session, run_key_id))
     say("joinedup stopped.")
     raise typer.Exit(code)
+
+
+async def _service_key_for_this_run(session: AsyncSession) -> tuple[int, str]:
+    """The key the services use to call each other, made for this run and revoked after it,
+    so no long-lived secret is left behind. Production sets JOINEDUP_SERVICE_KEY instead."""
+    row, key = await _create_key_audited(session, name=f"services (joinedup up, pid {os.getpid()})",
+                                         role=Role.service, scopes=[])
+    return row.id, key
 
 
 async def _first_admin_key(session: AsyncSession) -> str | None:

