@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from services.metrics_api.main import MetricsApiSettings, create_app
-from tests.conftest import asgi_client
+from tests.conftest import asgi_client, bearer
 
 
 @pytest.fixture
@@ -13,3 +13,14 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(MetricsApiSettings(database_url=database_url), database_url=database_url)
     async for c in asgi_client(app):
         yield c
+
+
+@pytest.fixture
+async def admin_key(make_key) -> str:
+    return await make_key("admin")
+
+
+@pytest.fixture
+def as_admin(admin_key: str) -> dict[str, str]:
+    """Headers that authenticate as an admin."""
+    return bearer(admin_key)

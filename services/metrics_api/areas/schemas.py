@@ -4,7 +4,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-AreaCode = Annotated[str, StringConstraints(pattern=r"^E\d{8}$"),
+# [0-9], not \d: the regex engine's \d also matches other scripts' digits.
+AreaCode = Annotated[str, StringConstraints(pattern=r"^E[0-9]{8}$"),
                      Field(description="ONS GSS code, e.g. E06000001", examples=["E06000001"])]
 
 
@@ -27,7 +28,7 @@ class AreaCreate(BaseModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     level: AreaLevel
     parent_code: AreaCode
-    population: Annotated[int, Field(ge=0)] | None = None
+    population: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None  # the column is int4
     population_year: Annotated[int, Field(ge=1900, le=2100)] | None = None
 
 

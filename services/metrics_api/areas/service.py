@@ -8,6 +8,7 @@ from services.common.auth import ApiPrincipal
 from services.common.errors import Conflict, NotFound, Unprocessable, field_error
 from services.common.models import Area
 from services.metrics_api.areas.schemas import PARENT_LEVEL, AreaCreate, AreaLevel, AreaPublic
+from services.metrics_api.unique import add_new
 
 _LINEAGE = text("""
     WITH RECURSIVE up AS (
@@ -57,11 +58,11 @@ async def create_area(session: AsyncSession, *, principal: ApiPrincipal, body: A
         raise Unprocessable(
             f"A {body.level} must sit under a {want}; {body.parent_code} is a {parent.level}.",
             errors=[field_error(["parent_code"], f"must be a {want}")])
+    exists = Conflict(f"Area {body.code} already exists.")
     if await session.get(Area, body.code) is not None:
-        raise Conflict(f"Area {body.code} already exists.")
+        raise exists
     area = Area(**body.model_dump())
-    session.add(area)
-    await session.flush()
+    await add_new(session, area, taken=exists)
     await session.refresh(area)
     await audit.record(session, actor=principal, action="area.create", entity_type="area",
                        entity_id=area.code,

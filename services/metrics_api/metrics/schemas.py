@@ -49,7 +49,8 @@ class Aggregation(StrEnum):
 class MetricDefinitionIn(BaseModel):
     """What a version defines; unset optional fields take defaults from the kind."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Infinity and NaN would pass the range checks and then break storage and JSON responses.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: Name
     description: Text = ""

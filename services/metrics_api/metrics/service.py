@@ -22,6 +22,7 @@ from services.metrics_api.metrics.schemas import (
     MetricUpdate,
     MetricVersionPublic,
 )
+from services.metrics_api.unique import add_new
 
 DEFAULT_AGGREGATION = {Kind.count: Aggregation.sum, Kind.proportion: Aggregation.ratio_of_sums,
                        Kind.rate: Aggregation.ratio_of_sums,
@@ -119,7 +120,7 @@ async def list_metrics(
         query = query.where(MetricVersion.domain == domain)
     count = await session.scalar(select(func.count()).select_from(query.subquery()))
     rows = await session.execute(query.order_by(Metric.code).limit(limit).offset(offset))
-    return [to_public(m, v) for m, v in rows.tuples()], count or 0
+    return [to_public(m, v) for m, v in rows], count or 0
 
 
 async def list_versions(session: AsyncSession, *, code: str) -> list[MetricVersionPublic]:
@@ -162,12 +163,12 @@ async def create_metric(session: AsyncSession, *, principal: ApiPrincipal, body:
     owner = await _resolve_owner(session, body)
     await _authorise_owner(session, principal, scope=body.scope, owner_area_code=owner)
     definition = resolve_definition(body, scope=body.scope)
+    exists = Conflict(f"A metric with code {body.code} already exists; PUT to it to make a new "
+                      f"version.")
     if await session.get(Metric, body.code) is not None:
-        raise Conflict(f"A metric with code {body.code} already exists; PUT to it to make a new "
-                       f"version.")
+        raise exists
     metric = Metric(code=body.code, scope=body.scope, owner_area_code=owner)
-    session.add(metric)
-    await session.flush()
+    await add_new(session, metric, taken=exists)
     version = await _add_version(session, principal, body.code, 1, definition)
     await session.refresh(metric)
     public = to_public(metric, version)

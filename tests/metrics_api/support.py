@@ -1,0 +1,69 @@
+"""Request bodies, well-known areas and assertions shared by the metrics_api tests."""
+
+from typing import Any
+
+import httpx
+
+ENGLAND = "E92000001"
+NORTH_EAST_AND_YORKSHIRE = "E40000012"  # region
+WEST_YORKSHIRE = "E54000054"  # ICB
+NORTH_EAST_AND_NORTH_CUMBRIA = "E54000050"  # another ICB in the same region
+LEEDS = "E08000035"  # place under West Yorkshire
+BRADFORD = "E08000032"  # Leeds's sibling place
+WEST_YORKSHIRE_PLACES = {"E08000032", "E08000033", "E08000034", LEEDS, "E08000036"}
+ENGLAND_POPULATION = 57_690_323
+SEEDED_METRIC = "bcf-falls-65plus"
+SEEDED_METRIC_CODES = ["bcf-avoidable-admissions", "bcf-discharge-usual-residence",
+                       SEEDED_METRIC, "bcf-reablement-91-days",
+                       "bcf-residential-admissions-65plus"]  # in code order
+NEW_PLACE = "E06000999"  # not in the seed data
+
+# Fields a metric response has that a definition sent by PUT does not.
+RESPONSE_ONLY_FIELDS = {"version", "version_created_at", "status", "created_at", "retired_at"}
+
+
+def local_metric(code: str = "leeds-falls-at-home", owner: str = LEEDS, **changes: Any) -> dict:
+    return {"code": code, "scope": "local", "owner_area_code": owner,
+            "name": "People who fell at home", "description": "Falls reported by home carers",
+            "domain": "Falls", "kind": "count", "unit": "people",
+            "direction": "lower_is_better", "periodicity": "monthly", **changes}
+
+
+def national_metric(code: str = "national-seen-in-time", **changes: Any) -> dict:
+    return {"code": code, "scope": "national", "name": "Seen within the standard",
+            "domain": "Access", "kind": "proportion", "multiplier": 100, "unit": "%",
+            "direction": "higher_is_better", "periodicity": "quarterly", **changes}
+
+
+def new_area(code: str = NEW_PLACE, parent: str = WEST_YORKSHIRE, level: str = "place",
+             **changes: Any) -> dict:
+    return {"code": code, "name": "Newtown", "level": level, "parent_code": parent,
+            "population": 1000, **changes}
+
+
+def definition_of(metric: dict, **changes: Any) -> dict:
+    """A PUT body that repeats the definition a metric response shows, with some changes."""
+    return {k: v for k, v in metric.items() if k not in RESPONSE_ONLY_FIELDS} | changes
+
+
+def assert_problem(response: httpx.Response, status: int, *locs: tuple) -> dict:
+    """An RFC 9457 problem with this status; with ``locs``, exactly those fields in errors[]."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("urn:joinedup:problem:")
+    assert body["title"] and body["detail"]
+    if locs:
+        assert {tuple(error["loc"]) for error in body["errors"]} == set(locs), body["errors"]
+        assert all(error["msg"] for error in body["errors"])
+    return body
+
+
+def key_id(query, key: str) -> int:
+    """The stored id of a key (its public id is the part between the underscores)."""
+    return query("SELECT id FROM api_key WHERE public_id = %s", key.split("_")[1])[0][0]
+
+
+def audit_count(query) -> int:
+    return query("SELECT count(*) FROM audit_log")[0][0]
