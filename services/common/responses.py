@@ -57,7 +57,9 @@ def with_etag(request: Request, payload: Any, *, status_code: int = 200) -> Resp
     body = _render(payload)
     etag = _etag_of(body)
     wanted = request.headers.get("if-none-match", "")
-    if status_code == 200 and (wanted.strip() == "*" or etag in _etag_list(wanted)):
+    # 304 answers a read only; a write has already happened and must say what it made.
+    is_read = request.method in ("GET", "HEAD")
+    if is_read and status_code == 200 and (wanted.strip() == "*" or etag in _etag_list(wanted)):
         return Response(status_code=304, headers={"ETag": etag})
     return Response(body, status_code=status_code, media_type="application/json",
                     headers={"ETag": etag})
