@@ -8,10 +8,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
+from services.common import catalogue as metrics_api_client
+from services.common.catalogue import MetricsApiClient
 from services.common.errors import ServiceUnavailable
 from services.common.http import PeerAuthRejected, PeerRejected, PeerUnavailable
-from services.ingest.clients import MetricsApiClient
-from services.ingest.clients import metrics_api as metrics_api_client
 from services.metrics_api.metrics.schemas import MetricDefinitionIn
 from tests.conftest import bearer
 from tests.services import ServiceProcess, free_port

@@ -1,0 +1,153 @@
+"""The catalogue the services check against: every area and every metric definition, read from
+metrics_api over HTTP through the ETag cache, so an outage of metrics_api delays nothing while
+the cached copy is recent enough. ingest and targets_api each reach it through their clients/."""
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+
+from services.common.http import CachedJson, ETagCache, EventHooks, ServiceClient
+
+log = logging.getLogger(__name__)
+
+PEER = "metrics_api"
+PAGE_SIZE = 1000  # the largest page metrics_api serves
+# A page can change while the pages after it are read; the walk is repeated (from the peer,
+# not the cache) until every page agrees on the total, a few times at most.
+MAX_WALKS = 3
+
+
+class _Frozen(BaseModel):
+    # Unknown fields are ignored so that metrics_api can add fields without breaking ingest.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class AreaRef(_Frozen):
+    code: str
+    name: str
+    level: Literal["nation", "region", "icb", "place"]
+    parent_code: str | None
+    population: int | None
+
+
+class MetricDef(_Frozen):
+    """One metric at its current version: what a submitted value is checked against."""
+
+    code: str
+    version: int
+    status: Literal["active", "retired"]
+    scope: Literal["national", "local"]
+    owner_area_code: str
+    kind: Literal["count", "proportion", "rate", "value"]
+    multiplier: float | None
+    direction: Literal["higher_is_better", "lower_is_better", "neutral"]
+    periodicity: Literal["monthly", "quarterly", "annual", "financial_year"]
+    aggregation: Literal["sum", "ratio_of_sums", "population_weighted_mean"]
+    valid_min: float | None
+    valid_max: float | None
+    decimals: int
+    submission_deadline_days: int
+    mandatory: bool
+
+
+_AREAS = TypeAdapter(list[AreaRef])
+_METRICS = TypeAdapter(list[MetricDef])
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Every area and metric, and whether they came from a stale cache (metrics_api down)."""
+
+    areas: Mapping[str, AreaRef]
+    metrics: Mapping[str, MetricDef]
+    stale: bool = False
+    age_s: float = 0.0  # since metrics_api last confirmed the oldest page of it
+
+    @classmethod
+    def from_rows(cls, areas: Iterable[Any], metrics: Iterable[Any]) -> "Catalogue":
+        return cls(areas=MappingProxyType({a.code: a for a in _AREAS.validate_python(areas)}),
+                   metrics=MappingProxyType({m.code: m for m in _METRICS.validate_python(metrics)}))
+
+    def area(self, code: str) -> AreaRef | None:
+        return self.areas.get(code)
+
+    def metric(self, code: str) -> MetricDef | None:
+        return self.metrics.get(code)
+
+    def lineage(self, area_code: str) -> list[str]:
+        """The area and its ancestors, nearest first (what key scopes are checked against);
+        [] for an unknown area."""
+        chain: list[str] = []
+        code: str | None = area_code
+        # The last test guards against a cycle in bad data looping forever.
+        while code is not None and code in self.areas and code not in chain:
+            chain.append(code)
+            code = self.areas[code].parent_code
+        return chain
+
+
+class MetricsApiClient(ServiceClient):
+    """Reads the catalogue from metrics_api: cached, revalidated, and served stale in outages."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        timeout_s: float = 5.0,
+        retries: int = 3,
+        fresh_s: float = 5.0,
+        max_stale_s: float = 3600.0,
+        event_hooks: EventHooks | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(base_url, api_key, peer=PEER, timeout_s=timeout_s, retries=retries,
+                         event_hooks=event_hooks, transport=transport)
+        self.cache = ETagCache(self, fresh_s=fresh_s, max_stale_s=max_stale_s)
+        # The catalogue last built, keyed by the ETags of its pages: parsing 200+ rows on every
+        # request is avoidable work while nothing has changed.
+        self._built: tuple[tuple[str | None, ...], Catalogue] | None = None
+
+    async def catalogue(self, *, revalidate: bool = False) -> Catalogue:
+        """All areas and all metrics (retired ones too, so a submission for one can be told
+        why it is refused). ``revalidate`` asks metrics_api even within the fresh window,
+        e.g. before rejecting a metric code that is not in the cached copy.
+
+        Raises ``PeerUnavailable`` (a 503 with Retry-After) when metrics_api cannot be reached
+        and the cache is empty or too old, ``PeerRejected`` when it refuses the request.
+        """
+        area_pages = await self._walk("/v1/areas", revalidate)
+        metric_pages = await self._walk("/v1/metrics", revalidate)
+        pages = area_pages + metric_pages
+        etags = tuple(page.etag for page in pages)
+        if self._built is None or self._built[0] != etags or None in etags:
+            self._built = (etags, Catalogue.from_rows(_rows(area_pages), _rows(metric_pages)))
+        return replace(self._built[1], stale=any(page.stale for page in pages),
+                       age_s=max(page.age_s for page in pages))
+
+    async def _walk(self, path: str, revalidate: bool) -> list[CachedJson]:
+        for _ in range(MAX_WALKS):
+            pages = [await self._page(path, 0, revalidate)]
+            total = pages[0].data["count"]
+            while len(pages) * PAGE_SIZE < total:
+                pages.append(await self._page(path, len(pages) * PAGE_SIZE, revalidate))
+            consistent = (all(page.data["count"] == total for page in pages)
+                          and len(_rows(pages)) == total)
+            if consistent or any(page.stale for page in pages):
+                return pages
+            revalidate = True
+        log.warning("%s%s kept changing while it was read; using the last reading", PEER, path)
+        return pages
+
+    async def _page(self, path: str, offset: int, revalidate: bool) -> CachedJson:
+        return await self.cache.get_json(path, {"limit": PAGE_SIZE, "offset": offset},
+                                         revalidate=revalidate)
+
+
+def _rows(pages: Iterable[CachedJson]) -> list[Any]:
+    return [row for page in pages for row in page.data["data"]]

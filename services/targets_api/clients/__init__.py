@@ -1,0 +1,1 @@
+"""Typed HTTP clients for the peers targets_api reads from."""
