@@ -3,14 +3,17 @@ metrics_api over HTTP through the ETag cache, so an outage of metrics_api delays
 the cached copy is recent enough. ingest and targets_api each reach it through their clients/."""
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
+from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from services.common.config import CommonSettings
 from services.common.http import CachedJson, ETagCache, EventHooks, ServiceClient
 
 log = logging.getLogger(__name__)
@@ -151,3 +154,34 @@ class MetricsApiClient(ServiceClient):
 
 def _rows(pages: Iterable[CachedJson]) -> list[Any]:
     return [row for page in pages for row in page.data["data"]]
+
+
+def catalogue_client(transport: httpx.AsyncBaseTransport | None = None
+                     ) -> Callable[[FastAPI], AbstractAsyncContextManager[MetricsApiClient]]:
+    """An app resource: the service's catalogue client, open while the app runs.
+
+    ``transport`` reaches metrics_api without the network (tests run the real metrics_api app
+    in-process); by default it is found at JOINEDUP_METRICS_API_URL.
+    """
+
+    @asynccontextmanager
+    async def open_client(app: FastAPI) -> AsyncIterator[MetricsApiClient]:
+        settings: CommonSettings = app.state.settings
+        async with MetricsApiClient(
+            settings.metrics_api_url, settings.service_key,
+            timeout_s=settings.catalogue_timeout_s, retries=settings.catalogue_retries,
+            fresh_s=settings.catalogue_fresh_s, max_stale_s=settings.catalogue_max_stale_s,
+            transport=transport,
+        ) as client:
+            app.state.metrics_api = client
+            yield client
+
+    return open_client
+
+
+async def _current_catalogue(request: Request) -> Catalogue:
+    """The catalogue as metrics_api last confirmed it; 503 if it cannot be had at all."""
+    return await request.app.state.metrics_api.catalogue()
+
+
+CatalogueDep = Annotated[Catalogue, Depends(_current_catalogue)]

@@ -22,6 +22,13 @@ class CommonSettings(BaseSettings):
     max_body_bytes: int = 100 * 1024 * 1024
     log_level: str = "INFO"
 
+    service_key: str | None = Field(
+        default=None, description="This service's own key (role service) for calling its peers.")
+    catalogue_timeout_s: float = 5.0
+    catalogue_retries: int = 3
+    catalogue_fresh_s: float = 5.0
+    catalogue_max_stale_s: float = 3600.0
+
     metrics_api_url: str = "http://127.0.0.1:8001"
     targets_api_url: str = "http://127.0.0.1:8002"
     ingest_url: str = "http://127.0.0.1:8003"

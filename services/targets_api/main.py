@@ -1,8 +1,10 @@
 """targets_api: place leaders, plans, targets, agreement and progress (port 8002)."""
 
+import httpx
 from fastapi import FastAPI
 
 from services.common.app import create_app as create_service_app
+from services.common.catalogue import catalogue_client
 from services.common.config import CommonSettings
 from services.targets_api.changes.endpoints import router as changes_router
 
@@ -11,8 +13,9 @@ class TargetsApiSettings(CommonSettings):
     pass
 
 
-def create_app(settings: TargetsApiSettings | None = None, database_url: str | None = None
-               ) -> FastAPI:
+def create_app(settings: TargetsApiSettings | None = None, database_url: str | None = None,
+               metrics_api_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """``metrics_api_transport``: see services.common.catalogue.catalogue_client."""
     return create_service_app(
         service="targets_api",
         title="joinedup targets_api",
@@ -21,4 +24,5 @@ def create_app(settings: TargetsApiSettings | None = None, database_url: str | N
         settings=settings or TargetsApiSettings(),
         routers=[changes_router],
         database_url=database_url,
+        resources=[catalogue_client(metrics_api_transport)],
     )

@@ -3,5 +3,9 @@
 from services.common.models.ingest import Observation, Submission
 from services.common.models.kernel import ApiKey, AuditLog
 from services.common.models.metrics_api import Area, Metric, MetricVersion
+from services.common.models.targets_api import PlaceLeader, Plan, PlanApproval, PlanTarget
 
-__all__ = ["ApiKey", "Area", "AuditLog", "Metric", "MetricVersion", "Observation", "Submission"]
+__all__ = [
+    "ApiKey", "Area", "AuditLog", "Metric", "MetricVersion", "Observation", "PlaceLeader", "Plan",
+    "PlanApproval", "PlanTarget", "Submission",
+]
