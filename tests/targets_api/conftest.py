@@ -1,0 +1,44 @@
+"""targets_api in-process, reading its catalogue from the real metrics_api app over ASGI (same
+test database), so every check goes through the same HTTP client as in production."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from services.metrics_api.main import create_app as create_metrics_api
+from services.targets_api.main import TargetsApiSettings
+from services.targets_api.main import create_app as create_targets_api
+from tests.conftest import asgi_client, bearer
+
+LEEDS = "E08000035"  # a place in West Yorkshire ICB
+WEST_YORKSHIRE = "E54000054"  # Leeds's ICB, in region E40000012
+BRADFORD = "E08000032"  # another place in West Yorkshire ICB
+CORNWALL = "E06000052"  # a place in another ICB and region
+
+
+@pytest.fixture
+async def metrics_api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """metrics_api in-process on the same database, e.g. to version or retire a metric."""
+    async for c in asgi_client(create_metrics_api(database_url=database_url)):
+        yield c
+
+
+@pytest.fixture
+async def client(database_url: str, make_key) -> AsyncIterator[httpx.AsyncClient]:
+    service_key = await make_key("service", name="targets_api")
+    metrics_api = create_metrics_api(database_url=database_url)
+    async with metrics_api.router.lifespan_context(metrics_api):
+        app = create_targets_api(
+            TargetsApiSettings(database_url=database_url, service_key=service_key,
+                               metrics_api_url="http://metrics_api"),
+            database_url=database_url,
+            metrics_api_transport=httpx.ASGITransport(app=metrics_api))
+        async for c in asgi_client(app):
+            yield c
+
+
+@pytest.fixture
+async def steward(make_key) -> dict[str, str]:
+    """A steward for West Yorkshire ICB: Leeds and Bradford are in scope, Cornwall is not."""
+    return bearer(await make_key("steward", WEST_YORKSHIRE))
