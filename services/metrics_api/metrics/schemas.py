@@ -4,6 +4,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.common.periods import Periodicity
+
 MetricCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$"),
                        Field(examples=["bcf-falls-65plus"])]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
@@ -31,13 +33,6 @@ class Direction(StrEnum):
     higher_is_better = "higher_is_better"
     lower_is_better = "lower_is_better"
     neutral = "neutral"
-
-
-class Periodicity(StrEnum):
-    monthly = "monthly"
-    quarterly = "quarterly"
-    annual = "annual"
-    financial_year = "financial_year"
 
 
 class Aggregation(StrEnum):
