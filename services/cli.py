@@ -1,9 +1,11 @@
-"""`joinedup`: run the suite, migrate the database, load reference data and manage API keys."""
+"""`joinedup`: run the suite, migrate the database, load reference data, manage API keys and
+submit data."""
 
 import asyncio
 import contextlib
 import os
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
 import psycopg
@@ -13,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services import submit_client
 from services.common import audit, schema_version
 from services.common.auth import Role, create_key, revoke_key
 from services.common.config import CommonSettings
@@ -24,6 +27,7 @@ from services.common.db import (
 )
 from services.common.errors import Problem, Unprocessable
 from services.common.models import ApiKey, Area
+from services.ingest.submissions.schemas import SubmissionMode
 from services.metrics_api.seed import seed as seed_reference_data
 from services.supervisor import ServiceProcess, Supervisor, busy_ports, say
 
@@ -188,6 +192,53 @@ async def _revoke_audited(session: AsyncSession, key_id: int) -> tuple[ApiKey, b
                            entity_type="api_key", entity_id=str(row.id),
                            after={"revoked_at": str(row.revoked_at)})
     return row, already_revoked
+
+
+@app.command()
+def submit(
+    file: Annotated[Path, typer.Argument(
+        metavar="FILE.csv", exists=True, dir_okay=False, readable=True,
+        help="The CSV to send; its header names the columns place_code, metric_code, period, "
+             "value, numerator, denominator, note")],
+    url: Annotated[str, typer.Option(
+        envvar="JOINEDUP_INGEST_URL", help="ingest's address")] = "http://127.0.0.1:8003",
+    key: Annotated[str | None, typer.Option(
+        envvar="JOINEDUP_API_KEY", show_default=False,
+        help="A submitter key for the places in the file")] = None,
+    mode: Annotated[SubmissionMode, typer.Option(
+        help="atomic: every row or none; partial: store the valid rows"
+    )] = SubmissionMode.atomic,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Check the rows, store nothing")] = False,
+    idempotency_key: Annotated[str | None, typer.Option(
+        show_default=False, help="Default: from the file's SHA-256 and the mode, so running "
+                                 "the command again never stores the file twice")] = None,
+    timeout: Annotated[float, typer.Option(
+        min=1, help="Seconds to wait for ingest to take each part of the file, and to answer"
+    )] = 120.0,
+    retries: Annotated[int, typer.Option(
+        min=0, max=20, help="How often to try again while ingest is unreachable or answers "
+                            "503 (safe: the idempotency key)")] = 5,
+    show_errors: Annotated[int, typer.Option(
+        min=0, help="Print at most this many row errors")] = 50,
+) -> None:
+    """Send a CSV of observations to ingest; print what was stored and a table of row errors.
+
+    Exit codes: 0 accepted (wholly or partially), 1 rejected or refused, 2 usage,
+    3 ingest unavailable.
+    """
+    if not key or not key.strip():
+        _fail("no API key: pass --key or set JOINEDUP_API_KEY to a submitter key for the "
+              "places in the file (`joinedup keys create --role submitter --scope AREA`).", 2)
+    upload = submit_client.Upload(
+        path=file, url=url, key=key.strip(), mode=mode, dry_run=dry_run,
+        idempotency_key=idempotency_key, timeout_s=timeout, retries=retries,
+        show_errors=show_errors)
+    try:
+        code = submit_client.submit(upload)
+    except submit_client.SubmitFailed as failure:
+        _fail(str(failure), failure.code)
+    raise typer.Exit(code)
 
 
 @app.command()
