@@ -1,0 +1,107 @@
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
+
+from services.common.responses import ListPublic
+
+
+def _printable(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and a line break or tab in a name breaks the CSV and
+    # every report that prints it.
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValueError("must not contain control characters (line breaks, tabs, NUL)")
+    return value
+
+
+def _line(max_length: int) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
+
+
+PersonName = Annotated[str, _line(200), AfterValidator(_printable),
+                       Field(examples=["Alex Morgan"])]
+RoleTitle = Annotated[str, _line(200), AfterValidator(_printable),
+                      Field(examples=["Director of Integration"])]
+Organisation = Annotated[str, _line(300), AfterValidator(_printable),
+                         Field(examples=["Leeds City Council and NHS West Yorkshire ICB"])]
+
+
+class LeaderCreate(BaseModel):
+    """The person who is to be accountable for the place, and from which day."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: PersonName
+    role: RoleTitle
+    organisation: Organisation = Field(description="Who employs them, or both bodies for a "
+                                                   "joint appointment")
+    appointed_on: Annotated[date, Field(description="First day of the term (YYYY-MM-DD); at "
+                                                    "most a year ahead, for a planned handover")]
+    joint_appointment: StrictBool = Field(description="Appointed jointly by the local "
+                                                      "authority and the ICB")
+
+    @field_validator("appointed_on", mode="before")
+    @classmethod
+    def _date_only(cls, value: object) -> object:
+        # Lax parsing would read a bare number as a Unix timestamp; an appointment date is
+        # written as a date or refused.
+        if not isinstance(value, str | date) or isinstance(value, datetime):
+            raise ValueError("must be a date as YYYY-MM-DD")
+        return value
+
+
+class LeaderPublic(BaseModel):
+    """One term of a place leader; ``ended_on`` is null for the latest term."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    place_code: str
+    name: str
+    role: str
+    organisation: str
+    appointed_on: date
+    ended_on: date | None
+    joint_appointment: bool
+    created_at: datetime
+
+
+class LeadersPublic(ListPublic[LeaderPublic]):
+    """A place's leadership terms, newest first."""
+
+
+CSV_FIELDS = ("place_code", "name", "role", "organisation", "appointed_on", "ended_on",
+              "joint_appointment", "created_at")
+
+
+class PlanCounts(BaseModel):
+    draft: int
+    proposed: int
+    agreed: int
+    superseded: int
+
+
+class PlacePublic(BaseModel):
+    """A place as targets_api sees it: where it sits, who answers for it, and its plans."""
+
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    population: int | None
+    icb_code: str | None
+    region_code: str | None
+    current_leader: LeaderPublic | None = Field(
+        description="The leader in post today; null if nobody is")
+    next_leader: LeaderPublic | None = Field(
+        description="A handover recorded in advance: the next term that has not started yet")
+    current_agreed_plan_id: int | None
+    plan_counts: PlanCounts

@@ -1,0 +1,164 @@
+"""Place leaders: one accountable person per place at a time, every past term kept.
+
+A new appointment ends the latest term the day before it starts. Terms are never edited or
+deleted otherwise, so the history answers "who was accountable on day D" for any D.
+"""
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common import audit
+from services.common.auth import ApiPrincipal, require_scope
+from services.common.catalogue import AreaRef, Catalogue
+from services.common.errors import Conflict, NotFound, Unprocessable, field_error
+from services.common.models import PlaceLeader
+from services.targets_api.leaders.schemas import (
+    LeaderCreate,
+    LeaderPublic,
+    PlacePublic,
+    PlanCounts,
+)
+
+# Appointments take effect on English calendar days, whatever the server's clock zone.
+ENGLAND_TIME = ZoneInfo("Europe/London")
+# A handover may be recorded once it is agreed, which is rarely more than a year ahead; a date
+# beyond that is far more likely a typing slip (2062 for 2026) than a plan.
+MAX_DAYS_AHEAD = 366  # a year, leap day included
+# Integrated care places date from the 2010s; an earlier date is a slip (0226 for 2026).
+EARLIEST_APPOINTMENT = date(2000, 1, 1)
+
+# Serialises appointments per place. A row lock on the latest term would not do: a place with
+# no leader yet has no row to lock, so two first appointments would race to the unique index
+# and one would end in a 500.
+_LOCK_PLACE = text("SELECT pg_advisory_xact_lock(hashtextextended('place_leader:' || :code, 0))")
+
+# One pass over the place's plans; the partial unique index allows one agreed plan at most.
+_PLAN_SUMMARY = text("""
+    SELECT count(*) FILTER (WHERE status = 'draft') AS draft,
+           count(*) FILTER (WHERE status = 'proposed') AS proposed,
+           count(*) FILTER (WHERE status = 'agreed') AS agreed,
+           count(*) FILTER (WHERE status = 'superseded') AS superseded,
+           max(id) FILTER (WHERE status = 'agreed') AS current_agreed_plan_id
+    FROM plan WHERE place_code = :code
+""")
+
+
+def england_today() -> date:
+    return datetime.now(ENGLAND_TIME).date()
+
+
+def place_of(catalogue: Catalogue, *, code: str) -> AreaRef:
+    """The place with this code: 404 if no area has it, 422 if it is an ICB, region or England."""
+    area = catalogue.area(code)
+    if area is None:
+        raise NotFound(f"No area with code {code}.")
+    if area.level != "place":
+        raise Unprocessable(
+            f"{code} ({area.name}) is a {area.level}, not a place; leaders, plans and profiles "
+            f"belong to places.", errors=[field_error(["path", "code"], "must be a place")])
+    return area
+
+
+def _public(term: PlaceLeader | None) -> LeaderPublic | None:
+    return None if term is None else LeaderPublic.model_validate(term)
+
+
+def _audited(term: PlaceLeader | None) -> dict | None:
+    public = _public(term)
+    return None if public is None else public.model_dump(mode="json")
+
+
+def _check_appointment_date(appointed_on: date, *, today: date) -> None:
+    latest = today + timedelta(days=MAX_DAYS_AHEAD)
+    if EARLIEST_APPOINTMENT <= appointed_on <= latest:
+        return
+    raise Unprocessable(
+        f"appointed_on {appointed_on} is outside {EARLIEST_APPOINTMENT} to {latest}.",
+        errors=[field_error(["appointed_on"], f"must be between {EARLIEST_APPOINTMENT} and "
+                                              f"{latest} (a handover up to a year ahead)")])
+
+
+def _is_same_term(term: PlaceLeader, body: LeaderCreate) -> bool:
+    return all(getattr(term, field) == value for field, value in body.model_dump().items())
+
+
+async def _latest_term(session: AsyncSession, code: str) -> PlaceLeader | None:
+    query = select(PlaceLeader).where(PlaceLeader.place_code == code,
+                                      PlaceLeader.ended_on.is_(None))  # type: ignore[union-attr]
+    return (await session.execute(query)).scalar()
+
+
+async def appoint(
+    session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue, code: str,
+    body: LeaderCreate, today: date,
+) -> tuple[LeaderPublic, bool]:
+    """Record a new leader for the place; returns the leader and whether a term was added.
+
+    The same leader again (every field equal to the latest term) is a retry: nothing changes.
+    """
+    place = place_of(catalogue, code=code)
+    require_scope(principal, code, catalogue.lineage(code))
+    _check_appointment_date(body.appointed_on, today=today)
+    await session.execute(_LOCK_PLACE, {"code": code})
+    latest = await _latest_term(session, code)
+    if latest is not None and _is_same_term(latest, body):
+        return LeaderPublic.model_validate(latest), False
+    if latest is not None and body.appointed_on <= latest.appointed_on:
+        raise Conflict(
+            f"{place.name} ({code}) has had {latest.name} as its leader since "
+            f"{latest.appointed_on}; a new term must start after {latest.appointed_on}.",
+            current_leader_appointed_on=latest.appointed_on.isoformat())
+    before = _audited(latest)
+    if latest is not None:
+        await session.execute(update(PlaceLeader).where(PlaceLeader.id == latest.id)
+                              .values(ended_on=body.appointed_on - timedelta(days=1)))
+    leader = PlaceLeader(place_code=code, **body.model_dump())
+    session.add(leader)
+    await session.flush()
+    await session.refresh(leader)
+    after = LeaderPublic.model_validate(leader)
+    await audit.record(session, actor=principal, action="place_leader.appoint",
+                       entity_type="place", entity_id=code, before=before,
+                       after=after.model_dump(mode="json"))
+    return after, True
+
+
+async def list_leaders(
+    session: AsyncSession, *, code: str, limit: int | None, offset: int
+) -> tuple[list[LeaderPublic], int]:
+    """The place's terms, newest first; ``limit`` None for all of them."""
+    query = select(PlaceLeader).where(PlaceLeader.place_code == code)
+    count = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.execute(query.order_by(PlaceLeader.appointed_on.desc())  # type: ignore[attr-defined]
+                                 .limit(limit).offset(offset))
+    return [LeaderPublic.model_validate(r) for r in rows.scalars()], count or 0
+
+
+async def _terms_not_ended(session: AsyncSession, code: str, today: date) -> list[PlaceLeader]:
+    query = (select(PlaceLeader)
+             .where(PlaceLeader.place_code == code,
+                    or_(PlaceLeader.ended_on.is_(None),  # type: ignore[union-attr]
+                        PlaceLeader.ended_on >= today))  # type: ignore[operator]
+             .order_by(PlaceLeader.appointed_on))
+    return list((await session.execute(query)).scalars())
+
+
+async def get_profile(session: AsyncSession, *, catalogue: Catalogue, code: str, today: date
+                      ) -> PlacePublic:
+    place = place_of(catalogue, code=code)
+    levels = {area.level: area.code for area in map(catalogue.area, catalogue.lineage(code))
+              if area is not None}
+    terms = await _terms_not_ended(session, code, today)
+    plans = (await session.execute(_PLAN_SUMMARY, {"code": code})).mappings().one()
+    return PlacePublic(
+        **place.model_dump(include={"code", "name", "level", "parent_code", "population"}),
+        icb_code=levels.get("icb"),
+        region_code=levels.get("region"),
+        current_leader=_public(next((t for t in terms if t.appointed_on <= today), None)),
+        next_leader=_public(next((t for t in terms if t.appointed_on > today), None)),
+        current_agreed_plan_id=plans["current_agreed_plan_id"],
+        plan_counts=PlanCounts.model_validate(dict(plans)),
+    )
