@@ -1,6 +1,7 @@
 import re
 import uuid
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -61,6 +62,7 @@ async def create_submission(
     try:
         submission, replayed = await service.submit(
             session, principal=principal, catalogue=catalogue,
+            revalidate=partial(request.app.state.metrics_api.catalogue, revalidate=True),
             request=service.Request(format=_format_of(request.headers.get("content-type", "")),
                                     mode=mode, dry_run=dry_run,
                                     idempotency_key=idempotency_key, body=request.stream()),

@@ -21,7 +21,10 @@ from services.ingest.submissions.schemas import CSV_COLUMNS, RowError, Submissio
 FLUSH_BYTES = 1 << 20
 # A quoted field may hold newlines; a record longer than this is a stray quote, not data.
 MAX_RECORD_BYTES = 1 << 20
-_UNSAFE = re.compile("[\x00\udc80-\udcff]")
+# Text PostgreSQL cannot store: NUL, and lone surrogates (a CSV's undecodable bytes arrive as
+# \udc80-\udcff by surrogateescape; a JSON string can escape any of them).
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")
+_ENCODING_MSG = "the {} has bytes that are not valid UTF-8, or a NUL character"
 
 
 class CopyBuffer:
@@ -51,7 +54,9 @@ def parse_json(body: bytes) -> SubmissionIn:
         raise Unprocessable("The request body is empty; send a JSON submission.",
                             errors=[field_error([], "empty body")])
     try:
-        document = json.loads(body)
+        # Numbers keep their text: the row checks parse them, so NaN, 1e999 or a 5000-digit
+        # integer is a row error quoting what was sent, not a float Python made of it.
+        document = json.loads(body, parse_float=str, parse_constant=str, parse_int=_int_or_text)
     except UnicodeDecodeError as exc:
         raise Unprocessable(f"The body is not valid UTF-8 (byte {exc.start}).",
                             errors=[field_error([], "invalid UTF-8")]) from None
@@ -59,6 +64,9 @@ def parse_json(body: bytes) -> SubmissionIn:
         raise Unprocessable(f"The body is not valid JSON: {exc.msg} at line {exc.lineno} "
                             f"column {exc.colno}.",
                             errors=[field_error([], f"malformed JSON: {exc.msg}")]) from None
+    except RecursionError:
+        raise Unprocessable("The body nests arrays or objects too deeply to be a submission.",
+                            errors=[field_error([], "nested too deeply")]) from None
     try:
         return SubmissionIn.model_validate(document)
     except ValidationError as exc:
@@ -67,15 +75,33 @@ def parse_json(body: bytes) -> SubmissionIn:
         raise Unprocessable(f"The submission is not valid: {where}", errors=errors) from None
 
 
+def _int_or_text(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:  # longer than Python converts (4300 digits): no float holds it either
+        return text
+
+
+def _encoding_error(row_no: int, fields: list) -> RowError | None:
+    """A row error for the first field holding text PostgreSQL cannot store, if any."""
+    for name, field in zip(CSV_COLUMNS, fields, strict=True):
+        if isinstance(field, str) and _UNSAFE.search(field):
+            return RowError(row=row_no, field=name, code="encoding",
+                            msg=_ENCODING_MSG.format(name))
+    return None
+
+
 async def stage_json(submission: SubmissionIn, buffer: CopyBuffer) -> list[RowError]:
+    errors = []
     for row_no, obs in enumerate(submission.observations, start=1):
-        await buffer.add(row_no, [submission.place_code, obs.metric_code, obs.period, obs.value,
-                                  obs.numerator, obs.denominator, obs.note])
+        fields = [submission.place_code, obs.metric_code, obs.period, obs.value, obs.numerator,
+                  obs.denominator, obs.note]
+        if error := _encoding_error(row_no, fields):
+            errors.append(error)
+        else:
+            await buffer.add(row_no, fields)
     await buffer.flush()
-    return [RowError(row=row_no, field="note", code="bad_character",
-                     msg="the note contains a NUL character")
-            for row_no, obs in enumerate(submission.observations, start=1)
-            if obs.note and "\x00" in obs.note]
+    return errors
 
 
 class CsvStager:
@@ -98,9 +124,7 @@ class CsvStager:
             self._pending += "\n"
             await self._stage_complete_records()
         if self._pending:
-            raise Unprocessable(
-                f"A quoted field that starts after row {self.records} is never closed.",
-                errors=[field_error([self.records + 1], "unterminated quoted field")])
+            raise self._unended()
         if not self._header_seen:
             raise Unprocessable("The CSV body is empty; send a header and data rows.",
                                 errors=[field_error([], "empty body")])
@@ -110,39 +134,59 @@ class CsvStager:
         cut = _last_record_boundary(self._pending)
         if cut < 0:
             if len(self._pending) > MAX_RECORD_BYTES:
-                raise Unprocessable(
-                    f"A quoted field that starts after row {self.records} is never closed.",
-                    errors=[field_error([self.records + 1], "unterminated quoted field")])
+                raise self._unended()
             return
         text, self._pending = self._pending[:cut], self._pending[cut:]
         if not self._header_seen:
             text = self._check_header(text)
         suspicious = _UNSAFE.search(text) is not None
-        for fields in csv.reader(io.StringIO(text)):
-            if not fields:
-                continue  # blank lines are not records
-            self.records += 1
-            if len(fields) != len(CSV_COLUMNS):
-                self._reject(f"expected {len(CSV_COLUMNS)} columns, found {len(fields)}",
-                             "column_count")
-            elif suspicious and any(_UNSAFE.search(f) for f in fields):
-                self._reject("the row has bytes that are not valid UTF-8 (or a NUL byte)",
-                             "encoding")
-            else:
-                await self.buffer.add(self.records, fields)
+        try:
+            for fields in csv.reader(io.StringIO(text)):
+                if not fields:
+                    continue  # blank lines are not records
+                self.records += 1
+                if len(fields) != len(CSV_COLUMNS):
+                    self.errors.append(RowError(
+                        row=self.records, field="row", code="column_count",
+                        msg=f"expected {len(CSV_COLUMNS)} columns, found {len(fields)}"))
+                elif suspicious and (error := _encoding_error(self.records, fields)):
+                    self.errors.append(error)
+                else:
+                    await self.buffer.add(self.records, fields)
+        except csv.Error as exc:
+            raise _unreadable(f"row {self.records + 1}", exc) from None
 
-    def _reject(self, msg: str, code: str) -> None:
-        self.errors.append(RowError(row=self.records, field="row", code=code, msg=msg))
+    def _unended(self) -> Unprocessable:
+        """The rest of the body is one record that never ends."""
+        if '"' not in self._pending:  # lines that end in CR alone
+            return _unreadable(f"row {self.records + 1}",
+                               f"no line ends within {MAX_RECORD_BYTES} bytes")
+        return Unprocessable(
+            f"A quoted field that starts after row {self.records} is never closed.",
+            errors=[field_error([self.records + 1], "unterminated quoted field")])
 
     def _check_header(self, text: str) -> str:
         first_line, _, rest = text.partition("\n")
-        header = first_line.removeprefix("\ufeff").rstrip("\r")
-        expected = ",".join(CSV_COLUMNS)
-        if header.replace(" ", "") != expected:
-            raise Unprocessable(f"The CSV header must be exactly {expected!r}; got {header!r}.",
+        first_line = first_line.removeprefix("\ufeff").rstrip("\r")
+        try:
+            header = [name.strip() for name in next(csv.reader([first_line]), [])]
+        except csv.Error as exc:
+            raise _unreadable("the header", exc) from None
+        if header != list(CSV_COLUMNS):
+            expected = ",".join(CSV_COLUMNS)
+            raise Unprocessable(f"The CSV header must be {expected!r} (spaces around names "
+                                f"are allowed); got {first_line[:300]!r}.",
                                 errors=[field_error(["header"], f"expected {expected}")])
         self._header_seen = True
         return rest
+
+
+def _unreadable(where: str, why: object) -> Unprocessable:
+    """A record that cannot be read: a lone CR outside quotes (old Mac line endings), or a
+    field over the csv module's size limit."""
+    return Unprocessable(f"The CSV cannot be read at {where}: {why}. Lines must end in LF or "
+                         f"CRLF, and a field that spans lines must be quoted.",
+                         errors=[field_error([where], f"unreadable CSV: {why}")])
 
 
 def _last_record_boundary(text: str) -> int:

@@ -1,7 +1,6 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
@@ -30,7 +29,8 @@ class ObservationIn(BaseModel):
     value: Number = None
     numerator: Number = None
     denominator: Number = None
-    note: Annotated[str, Field(max_length=1000)] | None = None
+    # Its length is a row check (note|too_long), as in CSV, so one long note rejects one row.
+    note: str | None = Field(default=None, description="At most 1000 characters")
 
 
 class SubmissionIn(BaseModel):

@@ -2,7 +2,7 @@
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
@@ -87,9 +87,18 @@ def _authorise_places(principal: ApiPrincipal, catalogue: Catalogue, places: lis
             require_scope(principal, code, lineage)
 
 
+def _all_known(catalogue: Catalogue, codes: store.StagedCodes) -> bool:
+    return (all(catalogue.area(code) for code in codes.places)
+            and all(catalogue.metric(code) for code in codes.metrics))
+
+
 async def submit(session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue,
-                 request: Request, max_errors: int) -> tuple[SubmissionPublic, bool]:
-    """Take one submission; returns its public form and whether it is a replay."""
+                 revalidate: Callable[[], Awaitable[Catalogue]], request: Request,
+                 max_errors: int) -> tuple[SubmissionPublic, bool]:
+    """Take one submission; returns its public form and whether it is a replay.
+
+    ``catalogue`` is the cached copy; ``revalidate`` confirms it with metrics_api, which is
+    asked only when a row names a place or metric the copy lacks (a metric created since)."""
     body = _HashingBody(request)
     if request.idempotency_key and not request.dry_run:
         earlier = await _lock_idempotency_key(session, principal, request.idempotency_key)
@@ -115,7 +124,11 @@ async def submit(session: AsyncSession, *, principal: ApiPrincipal, catalogue: C
                 raise Unprocessable("The CSV has a header but no observations.")
     mode = mode or SubmissionMode.atomic
 
-    places = await store.staged_place_codes(session)
+    codes = await store.staged_codes(session)
+    places = codes.places
+    if not catalogue.stale and not _all_known(catalogue, codes):
+        # Before refusing a code, ask metrics_api whether it was added since the cached copy.
+        catalogue = await revalidate()
     _authorise_places(principal, catalogue, places)
     checked = await store.check(session, metrics=_metric_rows(catalogue),
                                 places=_place_codes(catalogue), framing_errors=framing_errors,

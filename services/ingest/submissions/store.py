@@ -18,6 +18,7 @@ from services.ingest.submissions.parsing import CopyBuffer
 from services.ingest.submissions.schemas import RowError
 
 NUMBER = r"^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?$"
+BLANK = " \t"  # trimmed from around every cell but the note
 _VALIDATE = text(resources.files("services.ingest.submissions")
                  .joinpath("validation.sql").read_text(encoding="utf-8"))
 
@@ -31,8 +32,8 @@ _CREATE_CHECKED = text("""
         errors text[]) ON COMMIT DROP
 """)
 _ERRORS = text("""
-    SELECT row_no, error FROM checked, unnest(errors) AS error
-    WHERE cardinality(errors) > 0 ORDER BY row_no LIMIT :limit
+    SELECT row_no, error FROM checked, unnest(errors) WITH ORDINALITY AS e(error, position)
+    WHERE cardinality(errors) > 0 ORDER BY row_no, position LIMIT :limit
 """)
 _TALLY = text("""
     SELECT count(*) AS rows, count(*) FILTER (WHERE cardinality(errors) > 0) AS rejected,
@@ -131,11 +132,24 @@ class Staging:
             await self._cursor.close()
 
 
-async def staged_place_codes(session: AsyncSession) -> list[str]:
-    rows = await session.execute(text(
-        "SELECT DISTINCT btrim(place_code) FROM staged WHERE nullif(btrim(place_code), '') "
-        "IS NOT NULL ORDER BY 1"))
-    return list(rows.scalars())
+@dataclass
+class StagedCodes:
+    places: list[str]  # sorted
+    metrics: list[str]
+
+
+_STAGED_CODES = text("""
+    SELECT coalesce(array_agg(DISTINCT place ORDER BY place) FILTER (WHERE place <> ''), '{}'),
+           coalesce(array_agg(DISTINCT metric) FILTER (WHERE metric <> ''), '{}')
+    FROM (SELECT btrim(place_code, :blank) AS place, btrim(metric_code, :blank) AS metric
+          FROM staged) AS codes
+""")
+
+
+async def staged_codes(session: AsyncSession) -> StagedCodes:
+    """Every place and metric the staged rows name, in one pass over them."""
+    places, metrics = (await session.execute(_STAGED_CODES, {"blank": BLANK})).one()
+    return StagedCodes(places=places, metrics=metrics)
 
 
 async def check(session: AsyncSession, *, metrics: list[dict[str, object]], places: list[str],
@@ -143,7 +157,7 @@ async def check(session: AsyncSession, *, metrics: list[dict[str, object]], plac
     """Run every row check; the caller's framing errors are merged in row order."""
     await session.execute(_CREATE_CHECKED)
     await session.execute(_VALIDATE, {"metrics": json.dumps(metrics), "places": places,
-                                      "number": NUMBER})
+                                      "number": NUMBER, "blank": BLANK})
     # Temporary tables have no statistics; without them the planner guesses badly on the write.
     await session.execute(text("ANALYZE checked"))
     tally = (await session.execute(_TALLY)).one()

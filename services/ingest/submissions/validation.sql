@@ -7,11 +7,12 @@ WITH metric AS (
         code text, version int, status text, kind text, multiplier float8, periodicity text,
         valid_min float8, valid_max float8, decimals int)
 ), trimmed AS (
-    -- Spreadsheets pad cells; surrounding spaces carry no meaning and an empty cell is no value.
-    SELECT row_no, nullif(btrim(place_code), '') AS place_code,
-        nullif(btrim(metric_code), '') AS metric_code, nullif(btrim(period), '') AS period,
-        nullif(btrim(value), '') AS value, nullif(btrim(numerator), '') AS numerator,
-        nullif(btrim(denominator), '') AS denominator, nullif(note, '') AS note
+    -- Spreadsheets pad cells; surrounding blanks carry no meaning and an empty cell is no value.
+    SELECT row_no, nullif(btrim(place_code, :blank), '') AS place_code,
+        nullif(btrim(metric_code, :blank), '') AS metric_code,
+        nullif(btrim(period, :blank), '') AS period, nullif(btrim(value, :blank), '') AS value,
+        nullif(btrim(numerator, :blank), '') AS numerator,
+        nullif(btrim(denominator, :blank), '') AS denominator, nullif(note, '') AS note
     FROM staged
 ), parsed AS (
     SELECT s.row_no, s.place_code, s.metric_code, s.period, s.note,
@@ -31,10 +32,18 @@ WITH metric AS (
     WINDOW same_key AS (PARTITION BY s.place_code, s.metric_code, s.period)
 ), derived AS (
     SELECT p.*, p.kind IN ('proportion', 'rate') AS is_ratio,
-        CASE WHEN p.kind IN ('proportion', 'rate') AND p.numerator IS NOT NULL
-                  AND p.denominator > 0
-             THEN p.numerator / p.denominator * p.multiplier END AS value_derived
+        p.kind IN ('proportion', 'rate') AND p.numerator IS NOT NULL AND p.denominator > 0
+            AS has_ratio
     FROM parsed p
+), computed AS (
+    -- PostgreSQL raises an error when float8 arithmetic overflows or underflows; inside these
+    -- bounds neither can happen, and no real count comes near them.
+    SELECT d.*, CASE WHEN d.has_ratio AND abs(d.numerator) <= 1e100
+                          AND (d.numerator = 0 OR abs(d.numerator) >= 1e-100)
+                          AND d.denominator BETWEEN 1e-100 AND 1e100
+                          AND d.multiplier BETWEEN 1e-100 AND 1e100
+                     THEN d.numerator / d.denominator * d.multiplier END AS value_derived
+    FROM derived d
 )
 SELECT d.row_no, d.place_code, d.metric_code, d.period, d.note, d.metric_version,
     d.numerator, d.denominator, coalesce(d.value_given, d.value_derived) AS value,
@@ -63,8 +72,13 @@ SELECT d.row_no, d.place_code, d.metric_code, d.period, d.note, d.metric_version
                  'value|not_a_number|%L is not a number', d.value_text)
              WHEN d.metric_known AND NOT d.is_ratio AND d.value_given IS NULL
                  THEN format('value|required|a %s metric needs a value', d.kind)
-             WHEN d.value_given IS NOT NULL AND d.value_derived IS NOT NULL
-                  AND abs(d.value_given - d.value_derived) > 0.5 * 10 ^ (-d.decimals) + 1e-9
+             WHEN d.has_ratio AND d.value_derived IS NULL THEN format(
+                 'value|out_of_range|numerator / denominator x %s is too large or too small '
+                 'to store', d.multiplier)
+             -- Half of the last decimal either way, so a value rounded to the metric's decimals
+             -- agrees; a BETWEEN, because a subtraction could overflow.
+             WHEN d.value_given NOT BETWEEN d.value_derived - (0.5 * 10 ^ (-d.decimals) + 1e-9)
+                                        AND d.value_derived + (0.5 * 10 ^ (-d.decimals) + 1e-9)
                  THEN format('value|value_mismatch|value %s disagrees with numerator / denominator'
                              ' x %s = %s', d.value_text, d.multiplier,
                              round(d.value_derived::numeric, d.decimals))
@@ -95,4 +109,4 @@ SELECT d.row_no, d.place_code, d.metric_code, d.period, d.note, d.metric_version
         CASE WHEN d.row_no <> d.first_row THEN format(
                  'row|duplicate|the same place, metric and period as row %s', d.first_row) END
     ], NULL) AS errors
-FROM derived d;
+FROM computed d;
