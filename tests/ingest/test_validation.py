@@ -5,7 +5,15 @@ from datetime import date
 
 import pytest
 
-from tests.ingest.conftest import CSV_HEADER, DISCHARGE, FALLS, LEEDS, json_submission, observation
+from tests.ingest.conftest import (
+    BRADFORD,
+    CSV_HEADER,
+    DISCHARGE,
+    FALLS,
+    LEEDS,
+    json_submission,
+    observation,
+)
 from tests.ingest.support import (
     WEST_YORKSHIRE,
     MetricsAdmin,
@@ -274,3 +282,14 @@ async def test_a_metric_created_after_ingest_read_the_catalogue_is_known(
         observation("leeds-new-measure", "2025-07", value=4))), "application/json")
     assert response.status_code == 201, response.text
     assert query("SELECT count(*) FROM observation") == [(2,)]
+
+
+async def test_a_local_metric_applies_only_to_its_owner_and_the_places_of_its_owning_icb(
+        send, query, catalogue):
+    icb_metric = "west-yorkshire-falls"
+    await catalogue.create(local_metric(icb_metric, owner=WEST_YORKSHIRE))
+    refused = await send(observation(COUNT, "2025-07", value=5), place=BRADFORD)
+    assert_rejected(refused, [(1, "metric_code", "not_applicable", "local to E08000035")])
+    accepted = await send(observation(icb_metric, "2025-07", value=5), place=BRADFORD)
+    assert accepted.status_code == 201, accepted.text
+    assert query("SELECT place_code, metric_code FROM observation") == [(BRADFORD, icb_metric)]

@@ -55,13 +55,16 @@ class _HashingBody:
 
 
 def _metric_rows(catalogue: Catalogue) -> list[dict[str, object]]:
-    return [m.model_dump(include={"code", "version", "status", "kind", "multiplier",
-                                  "periodicity", "valid_min", "valid_max", "decimals"})
+    return [m.model_dump(include={"code", "version", "status", "scope", "owner_area_code", "kind",
+                                  "multiplier", "periodicity", "valid_min", "valid_max",
+                                  "decimals"})
             for m in catalogue.metrics.values()]
 
 
-def _place_codes(catalogue: Catalogue) -> list[str]:
-    return [a.code for a in catalogue.areas.values() if a.level == "place"]
+def _place_rows(catalogue: Catalogue) -> list[dict[str, object]]:
+    """Every place with its ICB, which may own local metrics that apply to it."""
+    return [{"code": a.code, "icb_code": a.parent_code}
+            for a in catalogue.areas.values() if a.level == "place"]
 
 
 def to_public(row: Submission, *, dry_run: bool = False) -> SubmissionPublic:
@@ -131,7 +134,7 @@ async def submit(session: AsyncSession, *, principal: ApiPrincipal, catalogue: C
         catalogue = await revalidate()
     _authorise_places(principal, catalogue, places)
     checked = await store.check(session, metrics=_metric_rows(catalogue),
-                                places=_place_codes(catalogue), framing_errors=framing_errors,
+                                places=_place_rows(catalogue), framing_errors=framing_errors,
                                 max_errors=max_errors)
     if checked.rejected and (mode is SubmissionMode.atomic or checked.rejected == checked.rows):
         raise _rejection(checked, mode)

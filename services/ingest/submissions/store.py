@@ -152,11 +152,12 @@ async def staged_codes(session: AsyncSession) -> StagedCodes:
     return StagedCodes(places=places, metrics=metrics)
 
 
-async def check(session: AsyncSession, *, metrics: list[dict[str, object]], places: list[str],
+async def check(session: AsyncSession, *, metrics: list[dict[str, object]],
+                places: list[dict[str, object]],
                 framing_errors: list[RowError], max_errors: int) -> Checked:
     """Run every row check; the caller's framing errors are merged in row order."""
     await session.execute(_CREATE_CHECKED)
-    await session.execute(_VALIDATE, {"metrics": json.dumps(metrics), "places": places,
+    await session.execute(_VALIDATE, {"metrics": json.dumps(metrics), "places": json.dumps(places),
                                       "number": NUMBER, "blank": BLANK})
     # Temporary tables have no statistics; without them the planner guesses badly on the write.
     await session.execute(text("ANALYZE checked"))

@@ -4,8 +4,10 @@ INSERT INTO checked (row_no, place_code, metric_code, period, note, metric_versi
                      denominator, value, errors)
 WITH metric AS (
     SELECT * FROM jsonb_to_recordset(CAST(:metrics AS jsonb)) AS m(
-        code text, version int, status text, kind text, multiplier float8, periodicity text,
-        valid_min float8, valid_max float8, decimals int)
+        code text, version int, status text, scope text, owner_area_code text, kind text,
+        multiplier float8, periodicity text, valid_min float8, valid_max float8, decimals int)
+), place AS (
+    SELECT * FROM jsonb_to_recordset(CAST(:places AS jsonb)) AS p(code text, icb_code text)
 ), trimmed AS (
     -- Spreadsheets pad cells; surrounding blanks carry no meaning and an empty cell is no value.
     SELECT row_no, nullif(btrim(place_code, :blank), '') AS place_code,
@@ -24,11 +26,12 @@ WITH metric AS (
         CASE WHEN s.denominator ~ :number AND pg_input_is_valid(s.denominator, 'float8')
              THEN s.denominator::float8 END AS denominator,
         m.code IS NOT NULL AS metric_known, m.version AS metric_version, m.status, m.kind,
-        m.multiplier, m.periodicity, m.valid_min, m.valid_max, m.decimals,
-        s.place_code = ANY(CAST(:places AS text[])) AS place_known,
+        m.multiplier, m.periodicity, m.valid_min, m.valid_max, m.decimals, m.scope,
+        m.owner_area_code, pl.code IS NOT NULL AS place_known, pl.icb_code AS place_icb,
         period_periodicity(s.period) AS period_form, period_end(s.period) AS period_last_day,
         min(s.row_no) OVER same_key AS first_row
     FROM trimmed s LEFT JOIN metric m ON m.code = s.metric_code
+        LEFT JOIN place pl ON pl.code = s.place_code
     WINDOW same_key AS (PARTITION BY s.place_code, s.metric_code, s.period)
 ), derived AS (
     SELECT p.*, p.kind IN ('proportion', 'rate') AS is_ratio,
@@ -55,7 +58,12 @@ SELECT d.row_no, d.place_code, d.metric_code, d.period, d.note, d.metric_version
              WHEN NOT d.metric_known THEN format('metric_code|unknown_metric|no metric with code %s',
                                                  d.metric_code)
              WHEN d.status <> 'active' THEN format('metric_code|retired_metric|metric %s is retired',
-                                                   d.metric_code) END,
+                                                   d.metric_code)
+             -- A local metric is the business of the place or ICB that owns it.
+             WHEN d.place_known AND d.scope = 'local'
+                  AND d.owner_area_code NOT IN (d.place_code, d.place_icb) THEN format(
+                 'metric_code|not_applicable|metric %s is local to %s; it does not apply to %s',
+                 d.metric_code, d.owner_area_code, d.place_code) END,
         CASE WHEN d.period IS NULL THEN 'period|required|period is required'
              WHEN d.period_form IS NULL THEN format(
                  'period|invalid_period|%L is not a period (forms: 2025-07, 2025-Q2, 2025, FY2025-26)',
