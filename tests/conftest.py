@@ -22,6 +22,7 @@ from services.common import schema_version
 from services.common.auth import Role, create_key
 from services.common.config import CommonSettings
 from services.common.db import create_engine, libpq_url, make_sessionmaker
+from services.metrics_api.main import create_app as create_metrics_api
 from services.metrics_api.seed import seed
 
 TEMPLATE = f"joinedup_template_{os.getpid()}"
@@ -138,6 +139,18 @@ async def asgi_client(app) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
         yield client
+
+
+async def client_reading_catalogue(create_app, settings, database_url: str
+                                   ) -> AsyncIterator[httpx.AsyncClient]:
+    """A service in-process whose catalogue comes from the real metrics_api app over ASGI on the
+    same database, so every check goes through the same HTTP client as in production."""
+    metrics_api = create_metrics_api(database_url=database_url)
+    async with metrics_api.router.lifespan_context(metrics_api):
+        app = create_app(settings, database_url=database_url,
+                         metrics_api_transport=httpx.ASGITransport(app=metrics_api))
+        async for client in asgi_client(app):
+            yield client
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -1,5 +1,5 @@
-"""ingest in-process, reading its catalogue from the real metrics_api app over ASGI (same test
-database), so every check goes through the same HTTP client as in production."""
+"""ingest in-process, reading its catalogue from the real metrics_api app (see
+client_reading_catalogue in tests/conftest.py)."""
 
 from collections.abc import AsyncIterator
 
@@ -8,8 +8,7 @@ import pytest
 
 from services.ingest.config import IngestSettings
 from services.ingest.main import create_app as create_ingest
-from services.metrics_api.main import create_app as create_metrics_api
-from tests.conftest import asgi_client, bearer
+from tests.conftest import bearer, client_reading_catalogue
 
 LEEDS = "E08000035"  # a place in West Yorkshire ICB (E54000054)
 BRADFORD = "E08000032"  # another place in West Yorkshire ICB
@@ -21,16 +20,11 @@ CSV_HEADER = "place_code,metric_code,period,value,numerator,denominator,note\n"
 
 @pytest.fixture
 async def client(database_url: str, make_key) -> AsyncIterator[httpx.AsyncClient]:
-    service_key = await make_key("service", name="ingest")
-    metrics_api = create_metrics_api(database_url=database_url)
-    async with metrics_api.router.lifespan_context(metrics_api):
-        app = create_ingest(
-            IngestSettings(database_url=database_url, service_key=service_key,
-                           metrics_api_url="http://metrics_api", outbox_enabled=False),
-            database_url=database_url,
-            metrics_api_transport=httpx.ASGITransport(app=metrics_api))
-        async for c in asgi_client(app):
-            yield c
+    settings = IngestSettings(database_url=database_url, outbox_enabled=False,
+                              service_key=await make_key("service", name="ingest"),
+                              metrics_api_url="http://metrics_api")
+    async for c in client_reading_catalogue(create_ingest, settings, database_url):
+        yield c
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from services.metrics_api.main import create_app as create_metrics_api
 from services.targets_api.main import TargetsApiSettings
 from services.targets_api.main import create_app as create_targets_api
-from tests.conftest import asgi_client, bearer
+from tests.conftest import asgi_client, bearer, client_reading_catalogue
 
 LEEDS = "E08000035"  # a place in West Yorkshire ICB
 WEST_YORKSHIRE = "E54000054"  # Leeds's ICB, in region E40000012
@@ -26,16 +26,11 @@ async def metrics_api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def client(database_url: str, make_key) -> AsyncIterator[httpx.AsyncClient]:
-    service_key = await make_key("service", name="targets_api")
-    metrics_api = create_metrics_api(database_url=database_url)
-    async with metrics_api.router.lifespan_context(metrics_api):
-        app = create_targets_api(
-            TargetsApiSettings(database_url=database_url, service_key=service_key,
-                               metrics_api_url="http://metrics_api"),
-            database_url=database_url,
-            metrics_api_transport=httpx.ASGITransport(app=metrics_api))
-        async for c in asgi_client(app):
-            yield c
+    settings = TargetsApiSettings(database_url=database_url,
+                                  service_key=await make_key("service", name="targets_api"),
+                                  metrics_api_url="http://metrics_api")
+    async for c in client_reading_catalogue(create_targets_api, settings, database_url):
+        yield c
 
 
 @pytest.fixture

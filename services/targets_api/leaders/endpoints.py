@@ -16,6 +16,7 @@ from services.targets_api.leaders.schemas import (
     LeadersPublic,
     PlacePublic,
 )
+from services.targets_api.places import place_of
 
 router = APIRouter(prefix="/v1/places", tags=["leaders"],
                    responses=problem_responses(401, 403, 404, 422, 503))
@@ -55,7 +56,7 @@ async def list_leaders(request: Request, session: SessionDep, _: Principal,
                        catalogue: PlaceCatalogue, code: str, page: PageDep) -> Response:
     """The place's leaders, newest term first. With `Accept: text/csv`, every term as CSV
     (no paging)."""
-    service.place_of(catalogue, code=code)
+    place_of(catalogue, code)
     if wants_csv(request):
         rows, _count = await service.list_leaders(session, code=code, limit=None, offset=0)
         return csv_response(CSV_FIELDS, _as_csv_rows(rows), filename=f"leaders-{code}.csv")

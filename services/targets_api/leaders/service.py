@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import audit
 from services.common.auth import ApiPrincipal, require_scope
-from services.common.catalogue import AreaRef, Catalogue
-from services.common.errors import Conflict, NotFound, Unprocessable, field_error
+from services.common.catalogue import Catalogue
+from services.common.errors import Conflict, Unprocessable, field_error
 from services.common.models import PlaceLeader
 from services.targets_api.leaders.schemas import (
     LeaderCreate,
@@ -21,6 +21,7 @@ from services.targets_api.leaders.schemas import (
     PlacePublic,
     PlanCounts,
 )
+from services.targets_api.places import place_of
 
 # Appointments take effect on English calendar days, whatever the server's clock zone.
 ENGLAND_TIME = ZoneInfo("Europe/London")
@@ -48,18 +49,6 @@ _PLAN_SUMMARY = text("""
 
 def england_today() -> date:
     return datetime.now(ENGLAND_TIME).date()
-
-
-def place_of(catalogue: Catalogue, *, code: str) -> AreaRef:
-    """The place with this code: 404 if no area has it, 422 if it is an ICB, region or England."""
-    area = catalogue.area(code)
-    if area is None:
-        raise NotFound(f"No area with code {code}.")
-    if area.level != "place":
-        raise Unprocessable(
-            f"{code} ({area.name}) is a {area.level}, not a place; leaders, plans and profiles "
-            f"belong to places.", errors=[field_error(["path", "code"], "must be a place")])
-    return area
 
 
 def _public(term: PlaceLeader | None) -> LeaderPublic | None:
@@ -99,7 +88,7 @@ async def appoint(
 
     The same leader again (every field equal to the latest term) is a retry: nothing changes.
     """
-    place = place_of(catalogue, code=code)
+    place = place_of(catalogue, code)
     require_scope(principal, code, catalogue.lineage(code))
     _check_appointment_date(body.appointed_on, today=today)
     await session.execute(_LOCK_PLACE, {"code": code})
@@ -148,7 +137,7 @@ async def _terms_not_ended(session: AsyncSession, code: str, today: date) -> lis
 
 async def get_profile(session: AsyncSession, *, catalogue: Catalogue, code: str, today: date
                       ) -> PlacePublic:
-    place = place_of(catalogue, code=code)
+    place = place_of(catalogue, code)
     levels = {area.level: area.code for area in map(catalogue.area, catalogue.lineage(code))
               if area is not None}
     terms = await _terms_not_ended(session, code, today)

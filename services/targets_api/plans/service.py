@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import audit
 from services.common.auth import ApiPrincipal, require_scope
-from services.common.catalogue import AreaRef, Catalogue
+from services.common.catalogue import Catalogue
 from services.common.errors import Conflict, NotFound, Unprocessable, field_error
 from services.common.models import AuditLog, Plan, PlanApproval, PlanTarget
+from services.targets_api.places import place_of
 from services.targets_api.plans import workflow
 from services.targets_api.plans.schemas import (
     ApprovalCreate,
@@ -37,19 +38,6 @@ _CARRIED_OVER = ("metric_code", "metric_version", "baseline_period", "baseline_v
 
 
 # --- places and who may act for them -------------------------------------------------------
-
-def place_of(catalogue: Catalogue, code: str) -> AreaRef:
-    """The place with this code: 404 if no area has it, 422 if it is an ICB, region or England
-    (as the leaders routes answer)."""
-    area = catalogue.area(code)
-    if area is None:
-        raise NotFound(f"No area with code {code}.")
-    if area.level != "place":
-        raise Unprocessable(
-            f"{code} ({area.name}) is a {area.level}, not a place; plans belong to places.",
-            errors=[field_error(["path", "code"], "must be a place")])
-    return area
-
 
 def _authorise(principal: ApiPrincipal, catalogue: Catalogue, area_code: str) -> None:
     require_scope(principal, area_code, catalogue.lineage(area_code))
