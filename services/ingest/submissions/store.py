@@ -49,6 +49,9 @@ _LOCK_PLACES = text("""
 """)
 # A correction supersedes the current version and adds the next one; a row equal to the
 # current version changes nothing. The UPDATE's RETURNING hands the old version to the INSERT.
+# Both see the snapshot from before the UPDATE, so the join to the current version finds the
+# rows that had one. It is a join, not "OR NOT EXISTS": an OR-ed subquery cannot become an
+# anti-join and runs once per row, which turns a bulk load into a nested loop.
 _WRITE = text("""
     WITH valid AS (
         SELECT * FROM checked WHERE cardinality(errors) = 0
@@ -66,10 +69,10 @@ _WRITE = text("""
         SELECT v.place_code, v.metric_code, v.period, coalesce(s.version, 0) + 1, v.value,
                v.numerator, v.denominator, v.note, v.metric_version, :submission_id
         FROM valid v LEFT JOIN superseded s USING (place_code, metric_code, period)
-        WHERE s.version IS NOT NULL OR NOT EXISTS (
-            SELECT 1 FROM observation o
-            WHERE o.place_code = v.place_code AND o.metric_code = v.metric_code
-              AND o.period = v.period AND o.superseded_at IS NULL)
+             LEFT JOIN observation c ON c.place_code = v.place_code
+                 AND c.metric_code = v.metric_code AND c.period = v.period
+                 AND c.superseded_at IS NULL
+        WHERE s.version IS NOT NULL OR c.place_code IS NULL
         RETURNING place_code, metric_code, period
     ), changes AS (
         SELECT place_code, metric_code, array_agg(period ORDER BY period) AS periods
