@@ -103,7 +103,9 @@ def csv_file(folder: Path, *rows: str) -> Path:
 
 def submit(key: str | None, *args: str) -> Result:
     """Run `joinedup submit` in process; the key never appears in what it prints."""
-    result = CliRunner().invoke(app, ["submit", *args], env={"JOINEDUP_API_KEY": key})
+    # Wide enough that a long temporary path is never wrapped inside the error box.
+    result = CliRunner().invoke(app, ["submit", *args],
+                                env={"JOINEDUP_API_KEY": key, "COLUMNS": "400"})
     assert isinstance(result.exception, SystemExit | None), result.exception
     assert not key or key not in result.output
     return result
