@@ -9,6 +9,7 @@ from services.common.config import CommonSettings
 from services.targets_api.changes.endpoints import router as changes_router
 from services.targets_api.leaders.endpoints import router as leaders_router
 from services.targets_api.plans.endpoints import router as plans_router
+from services.targets_api.spc.endpoints import router as spc_router
 
 
 class TargetsApiSettings(CommonSettings):
@@ -24,7 +25,7 @@ def create_app(settings: TargetsApiSettings | None = None, database_url: str | N
         description="Place leaders, shared plans and targets with two-party agreement, and "
                     "progress against them.",
         settings=settings or TargetsApiSettings(),
-        routers=[leaders_router, plans_router, changes_router],
+        routers=[leaders_router, plans_router, changes_router, spc_router],
         database_url=database_url,
         resources=[catalogue_client(metrics_api_transport)],
     )
