@@ -1,0 +1,129 @@
+"""95% confidence intervals and the comparison with England (API.md "Progress": `comparison`).
+
+The methods are those of the Fingertips / PHE "Technical Guide: Confidence Intervals" (2018) and
+the PHEindicatormethods R package (ukhsa-collaboration/PHEindicatormethods, R/Byars.R):
+- proportions: Wilson score (Wilson 1927; Newcombe 1998, Stat Med 17:857, method 3);
+- counts and rates: exact Poisson from the chi-square distribution (Garwood 1936) below 10
+  events, Byar's approximation (Breslow & Day 1987, vol. II) from 10 events up.
+
+No scipy: the chi-square quantile is the gamma quantile (chi2.ppf(p, 2k) / 2 is the quantile of
+a gamma with shape k), found by bisection on the regularized incomplete gamma function, computed
+by its series or continued fraction as in Numerical Recipes (Press et al., 3rd ed., 6.2).
+"""
+
+import math
+from functools import cache
+from statistics import NormalDist
+from typing import Literal
+
+from services.targets_api.progress.definitions import Direction
+
+Comparison = Literal["better", "similar", "worse", "not_compared"]
+
+Z_95 = 1.959963984540054
+EXACT_BELOW_EVENTS = 10
+
+_EPSILON = 1e-15  # the series and continued fraction stop when a term changes the sum less
+_TINY = 1e-300  # keeps the continued fraction's denominators off zero (Lentz's method)
+_MAX_TERMS = 1000
+
+
+def wilson_interval(numerator: float, denominator: float,
+                    z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval for numerator / denominator, as fractions of 1."""
+    if denominator <= 0 or not 0 <= numerator <= denominator:
+        raise ValueError("a proportion needs 0 <= numerator <= denominator and denominator > 0")
+    p, n = numerator / denominator, denominator
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    scale = 1 + z * z / n
+    # Clamped because rounding can put 0/n or n/n a hair outside [0, 1].
+    return max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale)
+
+
+def poisson_interval(events: float, *, level: float = 0.95) -> tuple[float, float]:
+    """The interval for a count of events: exact (Garwood) below 10 events, Byar's from 10."""
+    if events < 0:
+        raise ValueError("a count of events cannot be negative")
+    if not 0 < level < 1:
+        raise ValueError("the confidence level is a fraction between 0 and 1")
+    alpha = 1 - level
+    if events < EXACT_BELOW_EVENTS:
+        lower = 0.0 if events == 0 else _gamma_quantile(alpha / 2, shape=events)
+        return lower, _gamma_quantile(1 - alpha / 2, shape=events + 1)
+    z = NormalDist().inv_cdf(1 - alpha / 2)
+    o, o1 = events, events + 1
+    return (o * (1 - 1 / (9 * o) - z / (3 * math.sqrt(o))) ** 3,
+            o1 * (1 - 1 / (9 * o1) + z / (3 * math.sqrt(o1))) ** 3)
+
+
+def rate_interval(numerator: float, denominator: float,
+                  multiplier: float) -> tuple[float, float]:
+    """The 95% interval of numerator / denominator x multiplier (e.g. per 100,000)."""
+    if denominator <= 0:
+        raise ValueError("a rate needs a denominator greater than zero")
+    lower, upper = poisson_interval(numerator)
+    return lower / denominator * multiplier, upper / denominator * multiplier
+
+
+def comparison(interval: tuple[float, float] | None, national: float | None,
+               direction: Direction) -> Comparison:
+    """`better` or `worse` when the place's interval excludes the national value, else `similar`.
+
+    A value exactly on a limit is not excluded (similar). A neutral metric is `not_compared`:
+    API.md's words for a difference are better and worse, which a neutral metric has no way to
+    choose between, and answering `similar` only when there is no difference would give away the
+    difference anyway.
+    """
+    if interval is None or national is None or direction == "neutral":
+        return "not_compared"
+    lower, upper = interval
+    if lower <= national <= upper:
+        return "similar"
+    place_is_higher = national < lower
+    return "better" if place_is_higher == (direction == "higher_is_better") else "worse"
+
+
+# Exact intervals are only for fewer than 10 events: a handful of shapes, worth remembering.
+@cache
+def _gamma_quantile(p: float, *, shape: float) -> float:
+    """x such that P(shape, x) = p, to about 1e-12 relative; scale 1."""
+    low, high = 0.0, max(1.0, shape)
+    while _regularized_lower_gamma(shape, high) < p:
+        low, high = high, 2 * high
+    while high - low > 1e-12 * high:
+        middle = (low + high) / 2
+        if _regularized_lower_gamma(shape, middle) < p:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+def _regularized_lower_gamma(a: float, x: float) -> float:
+    """P(a, x): the series converges fast below x = a + 1, the continued fraction above."""
+    if x <= 0:
+        return 0.0
+    log_prefactor = -x + a * math.log(x) - math.lgamma(a)
+    if x < a + 1:
+        term = total = 1 / a
+        for n in range(1, _MAX_TERMS):
+            term *= x / (a + n)
+            total += term
+            if abs(term) < abs(total) * _EPSILON:
+                break
+        return total * math.exp(log_prefactor)
+    b = x + 1 - a
+    c, d = 1 / _TINY, 1 / b
+    h = d
+    for i in range(1, _MAX_TERMS):
+        an = -i * (i - a)
+        b += 2
+        d = an * d + b
+        d = 1 / (d if abs(d) > _TINY else _TINY)
+        c = b + an / c
+        c = c if abs(c) > _TINY else _TINY
+        h *= d * c
+        if abs(d * c - 1) < _EPSILON:
+            break
+    return 1 - math.exp(log_prefactor) * h
