@@ -9,23 +9,30 @@ from services.common.config import CommonSettings
 from services.targets_api.changes.endpoints import router as changes_router
 from services.targets_api.leaders.endpoints import router as leaders_router
 from services.targets_api.plans.endpoints import router as plans_router
+from services.targets_api.progress.endpoints import router as progress_router
+from services.targets_api.progress.worker import progress_refresher
 from services.targets_api.spc.endpoints import router as spc_router
 
 
 class TargetsApiSettings(CommonSettings):
-    pass
+    progress_poll_s: float = 0.5  # how often the refresher looks for queued change notices
+    progress_refresh_enabled: bool = True
 
 
 def create_app(settings: TargetsApiSettings | None = None, database_url: str | None = None,
                metrics_api_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """``metrics_api_transport``: see services.common.catalogue.catalogue_client."""
+    settings = settings or TargetsApiSettings()
+    resources = [catalogue_client(metrics_api_transport)]
+    if settings.progress_refresh_enabled:
+        resources.append(progress_refresher)
     return create_service_app(
         service="targets_api",
         title="joinedup targets_api",
         description="Place leaders, shared plans and targets with two-party agreement, and "
                     "progress against them.",
-        settings=settings or TargetsApiSettings(),
-        routers=[leaders_router, plans_router, changes_router, spc_router],
+        settings=settings,
+        routers=[leaders_router, plans_router, progress_router, changes_router, spc_router],
         database_url=database_url,
-        resources=[catalogue_client(metrics_api_transport)],
+        resources=resources,
     )

@@ -82,3 +82,52 @@ class PlanApproval(SQLModel, table=True):
     comment: str | None = None
     key_id: int = Field(foreign_key="api_key.id")
     decided_at: datetime | None = _timestamp()
+
+
+class AreaValue(SQLModel, table=True):
+    """A metric's value for one area and period: a place's own, or a roll-up of its places."""
+
+    __tablename__ = "area_value"
+
+    metric_code: str = Field(primary_key=True)
+    period: str = Field(primary_key=True)
+    area_code: str = Field(primary_key=True)
+    level: str
+    value: float | None = None
+    numerator: float | None = None
+    denominator: float | None = None
+    places_reported: int
+    ci_lower: float | None = None
+    ci_upper: float | None = None
+    comparison: str
+    rank: int | None = None
+    rank_of: int | None = None
+    quintile: int | None = None
+    computed_at: datetime | None = _timestamp()
+
+
+class TargetProgress(SQLModel, table=True):
+    """Where one target of an agreed plan stands, as the last progress refresh computed it."""
+
+    __tablename__ = "target_progress"
+
+    plan_id: int = Field(primary_key=True, foreign_key="plan.id")
+    metric_code: str = Field(primary_key=True)
+    place_code: str
+    latest_period: str | None = None
+    latest_value: float | None = None
+    baseline_period: str
+    baseline_value: float
+    target_period: str
+    target_value: float
+    expected_value: float | None = None
+    progress_pct: float | None = None
+    status: str
+    variation: str | None = None
+    assurance: str | None = None
+    forecast_value: float | None = None
+    national_value: float | None = None
+    comparison: str
+    rank: int | None = None
+    rank_of: int | None = None
+    computed_at: datetime | None = _timestamp()

@@ -31,3 +31,19 @@ async def queue_changes(session: AsyncSession, *, notice: ObservationChanges) ->
         "submission_id": str(notice.submission_id),
         "changes": json.dumps([change.model_dump() for change in notice.changes])})
     return result.rowcount
+
+
+# No periods: the observations are unchanged, only which targets are in force.
+_QUEUE_PLACE_TARGETS = text("""
+    INSERT INTO progress_refresh_queue AS q (place_code, metric_code, periods)
+    SELECT DISTINCT p.place_code, t.metric_code, CAST(ARRAY[] AS text[])
+    FROM plan p JOIN plan_target t ON t.plan_id = p.id
+    WHERE p.place_code = :place_code AND p.status IN ('agreed', 'superseded')
+    ON CONFLICT (place_code, metric_code) DO UPDATE SET last_notified_at = now()
+""")
+
+
+async def queue_place_targets(session: AsyncSession, *, place_code: str) -> None:
+    """A place's agreed plan changed: queue the metrics of its targets, old and new, so the
+    refresher computes the new plan's progress and drops the old plan's."""
+    await session.execute(_QUEUE_PLACE_TARGETS, {"place_code": place_code})

@@ -14,6 +14,7 @@ from services.common.auth import ApiPrincipal, require_scope
 from services.common.catalogue import Catalogue
 from services.common.errors import Conflict, NotFound, Unprocessable, field_error
 from services.common.models import AuditLog, Plan, PlanApproval, PlanTarget
+from services.targets_api.changes import service as changes
 from services.targets_api.places import place_of
 from services.targets_api.plans import workflow
 from services.targets_api.plans.schemas import (
@@ -293,6 +294,7 @@ async def decide(session: AsyncSession, *, principal: ApiPrincipal, catalogue: C
     elif all(decided.get(code) == Decision.approve for code in required):
         await _supersede_agreed(session, principal=principal, place_code=plan.place_code)
         await workflow.transition(session, plan, PlanStatus.agreed, actor=principal)
+        await changes.queue_place_targets(session, place_code=plan.place_code)
     return await plan_public(session, plan, catalogue=catalogue)
 
 

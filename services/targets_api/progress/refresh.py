@@ -1,0 +1,319 @@
+"""Materialised progress: recompute what changed, in one transaction, so reads are plain selects.
+
+A refresh has two steps, both for a set of (metric, period) pairs and the metrics they touch:
+
+1. ``area_value``: each place's current value and the roll-ups of its ICB, region and England by
+   the metric's aggregation (one GROUPING SETS query over the observations), with ranks and
+   quintiles (window functions), then each row's 95 % interval and comparison with England.
+2. ``target_progress``: every target of an agreed plan on those metrics, from the place's series
+   (status, SPC icons, forecast) and the step-1 rows at its latest period (national value,
+   comparison, rank).
+
+Refreshers take one advisory lock, so two never interleave; a reader sees the state before or
+after a refresh, never between (READ COMMITTED and one transaction).
+"""
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common import periods
+from services.common.catalogue import Catalogue, MetricDef
+from services.targets_api.progress import definitions, intervals
+from services.targets_api.spc.service import spc
+
+SPC_DIRECTION = {"higher_is_better": "increase", "lower_is_better": "decrease",
+                 "neutral": "neutral"}
+
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('joinedup.progress.refresh', 0))")
+
+# Rank 1 is the best value among the areas of one level (England has none to rank against);
+# neutral metrics have no best, so no rank. Quintiles come from the
+# rank, not ntile(), so that tied places always share a quintile.
+_ROLL_UP = text("""
+    WITH metric AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:metrics AS jsonb))
+            AS m(code text, multiplier float8, direction text, aggregation text)
+    ), place AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:places AS jsonb))
+            AS a(code text, icb text, region text, nation text, population float8)
+    ), pair AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:pairs AS jsonb)) AS p(metric_code text, period text)
+    ), rolled AS (
+        SELECT o.metric_code, o.period,
+               coalesce(o.place_code, a.icb, a.region, a.nation) AS area_code,
+               CASE grouping(o.place_code, a.icb, a.region)
+                    WHEN 3 THEN 'place' WHEN 5 THEN 'icb' WHEN 6 THEN 'region' ELSE 'nation'
+               END AS level,
+               CASE WHEN grouping(o.place_code) = 0 THEN min(o.value)
+                    WHEN min(m.aggregation) = 'sum' THEN sum(o.value)
+                    WHEN min(m.aggregation) = 'ratio_of_sums'
+                        THEN sum(o.numerator) / nullif(sum(o.denominator), 0) * min(m.multiplier)
+                    ELSE sum(o.value * a.population) / nullif(sum(a.population), 0)
+               END AS value,
+               sum(o.numerator) AS numerator, sum(o.denominator) AS denominator,
+               count(*) AS places_reported, min(m.direction) AS direction
+        FROM pair p
+        JOIN observation o ON o.metric_code = p.metric_code AND o.period = p.period
+                          AND o.superseded_at IS NULL
+        JOIN metric m ON m.code = o.metric_code
+        JOIN place a ON a.code = o.place_code
+        GROUP BY o.metric_code, o.period,
+                 GROUPING SETS ((o.place_code), (a.icb), (a.region), (a.nation))
+    ), rankable AS (
+        SELECT r.*, direction <> 'neutral' AND value IS NOT NULL AND level <> 'nation' AS ranked
+        FROM rolled r
+    ), ranked AS (
+        SELECT r.*,
+               CASE WHEN ranked THEN rank() OVER (
+                   PARTITION BY metric_code, period, level, ranked
+                   ORDER BY CASE direction WHEN 'higher_is_better' THEN -value ELSE value END)
+               END AS rank,
+               CASE WHEN ranked THEN count(*) OVER (PARTITION BY metric_code, period, level,
+                                                              ranked)
+               END AS rank_of
+        FROM rankable r
+    )
+    SELECT metric_code, period, area_code, level, value, numerator, denominator,
+           places_reported, rank, rank_of, 5 * (rank - 1) / rank_of + 1 AS quintile
+    FROM ranked
+""")
+
+_DELETE_AREA_VALUES = text("""
+    DELETE FROM area_value v
+    USING jsonb_to_recordset(CAST(:pairs AS jsonb)) AS p(metric_code text, period text)
+    WHERE v.metric_code = p.metric_code AND v.period = p.period
+""")
+_INSERT_AREA_VALUES = text("""
+    INSERT INTO area_value (metric_code, period, area_code, level, value, numerator, denominator,
+                            places_reported, ci_lower, ci_upper, comparison, rank, rank_of,
+                            quintile)
+    SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+        metric_code text, period text, area_code text, level text, value float8,
+        numerator float8, denominator float8, places_reported int, ci_lower float8,
+        ci_upper float8, comparison text, rank int, rank_of int, quintile int)
+""")
+
+_AGREED_TARGETS = text("""
+    SELECT t.plan_id, p.place_code, t.metric_code, t.baseline_period, t.baseline_value,
+           t.target_period, t.target_value, t.trajectory, t.tolerance
+    FROM plan_target t JOIN plan p ON p.id = t.plan_id
+    WHERE p.status = 'agreed' AND t.metric_code = ANY(:metrics)
+""")
+_SERIES = text("""
+    SELECT o.place_code, o.metric_code, o.period, o.value
+    FROM observation o
+    JOIN unnest(CAST(:places AS text[]), CAST(:metrics AS text[])) AS s(place_code, metric_code)
+      ON o.place_code = s.place_code AND o.metric_code = s.metric_code
+    WHERE o.superseded_at IS NULL
+""")
+_DELETE_PROGRESS = text("DELETE FROM target_progress WHERE metric_code = ANY(:metrics)")
+# The benchmark fields come from the area values just written, at the target's latest period.
+_INSERT_PROGRESS = text("""
+    INSERT INTO target_progress (plan_id, metric_code, place_code, latest_period, latest_value,
+        baseline_period, baseline_value, target_period, target_value, expected_value,
+        progress_pct, status, variation, assurance, forecast_value, national_value, comparison,
+        rank, rank_of)
+    SELECT r.plan_id, r.metric_code, r.place_code, r.latest_period, r.latest_value,
+           r.baseline_period, r.baseline_value, r.target_period, r.target_value,
+           r.expected_value, r.progress_pct, r.status, r.variation, r.assurance,
+           r.forecast_value, n.value, coalesce(v.comparison, 'not_compared'), v.rank, v.rank_of
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+        plan_id int, metric_code text, place_code text, latest_period text, latest_value float8,
+        baseline_period text, baseline_value float8, target_period text, target_value float8,
+        expected_value float8, progress_pct float8, status text, variation text,
+        assurance text, forecast_value float8)
+    LEFT JOIN area_value v ON v.metric_code = r.metric_code AND v.period = r.latest_period
+                          AND v.area_code = r.place_code
+    LEFT JOIN area_value n ON n.metric_code = r.metric_code AND n.period = r.latest_period
+                          AND n.level = 'nation'
+""")
+_ALL_PAIRS = text("""
+    SELECT DISTINCT metric_code, period FROM observation WHERE superseded_at IS NULL
+""")
+_DRAIN_QUEUE = text("""
+    DELETE FROM progress_refresh_queue RETURNING place_code, metric_code, periods
+""")
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    pairs: int  # (metric, period) pairs whose area values were recomputed
+    area_values: int
+    targets: int
+
+
+async def refresh_queued(session: AsyncSession, *, catalogue: Catalogue) -> Refreshed | None:
+    """Recompute what the queued change notices touch; None when nothing is queued.
+
+    The queue rows are deleted in the same transaction, so a failed refresh leaves them queued;
+    a notice arriving meanwhile waits on the deleted row's lock and is queued afresh after.
+    """
+    await session.execute(_LOCK)
+    queued = (await session.execute(_DRAIN_QUEUE)).all()
+    if not queued:
+        return None
+    pairs = {(row.metric_code, period) for row in queued for period in row.periods}
+    return await _refresh(session, catalogue=catalogue, pairs=pairs,
+                          metrics={row.metric_code for row in queued})
+
+
+async def refresh_all(session: AsyncSession, *, catalogue: Catalogue) -> Refreshed:
+    """Recompute every area value and every agreed target from the current observations."""
+    await session.execute(_LOCK)
+    await session.execute(_DRAIN_QUEUE)
+    await session.execute(text("DELETE FROM area_value"))
+    await session.execute(text("DELETE FROM target_progress"))
+    pairs = {(row.metric_code, row.period) for row in await session.execute(_ALL_PAIRS)}
+    return await _refresh(session, catalogue=catalogue, pairs=pairs,
+                          metrics=set(catalogue.metrics))
+
+
+async def _refresh(session: AsyncSession, *, catalogue: Catalogue, pairs: set[tuple[str, str]],
+                   metrics: set[str]) -> Refreshed:
+    known = {code: catalogue.metrics[code] for code in metrics if code in catalogue.metrics}
+    pairs = {(metric, period) for metric, period in pairs if metric in known}
+    area_values = await _write_area_values(session, catalogue=catalogue, metrics=known,
+                                           pairs=pairs)
+    targets = await _write_target_progress(session, metrics=known)
+    return Refreshed(pairs=len(pairs), area_values=area_values, targets=targets)
+
+
+async def _write_area_values(session: AsyncSession, *, catalogue: Catalogue,
+                             metrics: dict[str, MetricDef], pairs: set[tuple[str, str]]) -> int:
+    if not pairs:
+        return 0
+    pairs_json = json.dumps([{"metric_code": m, "period": p} for m, p in sorted(pairs)])
+    rolled = (await session.execute(_ROLL_UP, {
+        "metrics": json.dumps([{"code": m.code, "multiplier": m.multiplier,
+                                "direction": m.direction, "aggregation": m.aggregation}
+                               for m in metrics.values()]),
+        "places": json.dumps(_place_lineage(catalogue)),
+        "pairs": pairs_json,
+    })).mappings().all()
+    national = {(r["metric_code"], r["period"]): r["value"] for r in rolled
+                if r["level"] == "nation"}
+    rows = [_with_interval(dict(r), metrics[r["metric_code"]],
+                           national.get((r["metric_code"], r["period"]))) for r in rolled]
+    await session.execute(_DELETE_AREA_VALUES, {"pairs": pairs_json})
+    await session.execute(_INSERT_AREA_VALUES, {"rows": json.dumps(rows)})
+    return len(rows)
+
+
+def _place_lineage(catalogue: Catalogue) -> list[dict[str, Any]]:
+    """Each place with its ICB, region and nation, for the roll-up's GROUPING SETS."""
+    lineage = []
+    for area in catalogue.areas.values():
+        chain = catalogue.lineage(area.code)
+        if area.level == "place" and len(chain) == 4:
+            lineage.append({"code": area.code, "icb": chain[1], "region": chain[2],
+                            "nation": chain[3], "population": area.population})
+    return lineage
+
+
+def _with_interval(row: dict[str, Any], metric: MetricDef, national: float | None
+                   ) -> dict[str, Any]:
+    """The row with its 95 % interval (where the kind has one) and comparison with England."""
+    interval = _interval(metric, row["numerator"], row["denominator"])
+    row["ci_lower"], row["ci_upper"] = interval or (None, None)
+    row["comparison"] = ("not_compared" if row["level"] == "nation"
+                         else intervals.comparison(interval, national, metric.direction))
+    return row
+
+
+def _interval(metric: MetricDef, numerator: float | None, denominator: float | None
+              ) -> tuple[float, float] | None:
+    if numerator is None or denominator is None or denominator <= 0 or numerator < 0:
+        return None
+    multiplier = metric.multiplier or 1
+    if metric.kind == "proportion" and numerator <= denominator:
+        lower, upper = intervals.wilson_interval(numerator, denominator)
+        return lower * multiplier, upper * multiplier
+    if metric.kind == "rate":
+        return intervals.rate_interval(numerator, denominator, multiplier)
+    return None
+
+
+async def _write_target_progress(session: AsyncSession, *, metrics: dict[str, MetricDef]
+                                 ) -> int:
+    codes = sorted(metrics)
+    await session.execute(_DELETE_PROGRESS, {"metrics": codes})
+    targets = (await session.execute(_AGREED_TARGETS, {"metrics": codes})).mappings().all()
+    if not targets:
+        return 0
+    series = await _series(session, [(t["place_code"], t["metric_code"]) for t in targets])
+    rows = [target_progress(t, metrics[t["metric_code"]],
+                            series.get((t["place_code"], t["metric_code"]), []))
+            for t in targets]
+    await session.execute(_INSERT_PROGRESS, {"rows": json.dumps(rows)})
+    return len(rows)
+
+
+async def _series(session: AsyncSession, keys: Sequence[tuple[str, str]]
+                  ) -> dict[tuple[str, str], list[tuple[str, float]]]:
+    """The current (period, value) observations of each (place, metric)."""
+    found: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
+    result = await session.execute(_SERIES, {"places": [p for p, _ in keys],
+                                             "metrics": [m for _, m in keys]})
+    for row in result:
+        found[(row.place_code, row.metric_code)].append((row.period, row.value))
+    return found
+
+
+def indexed(metric: MetricDef, observations: Iterable[tuple[str, float]]
+            ) -> list[tuple[int, str, float]]:
+    """(period index, period, value) in period order; a period in another form (from an earlier
+    version of the metric) has no place on this metric's line and is left out."""
+    points = []
+    for code, value in observations:
+        try:
+            period = periods.parse_as(code, periods.Periodicity(metric.periodicity))
+        except periods.PeriodError:
+            continue
+        points.append((periods.index(period), code, value))
+    return sorted(points)
+
+
+def target_progress(target: Any, metric: MetricDef, observations: Iterable[tuple[str, float]]
+                    ) -> dict[str, Any]:
+    """One target's progress by the definitions in API.md; benchmarks are joined in SQL."""
+    periodicity = periods.Periodicity(metric.periodicity)
+    baseline_index = periods.index(periods.parse_as(target["baseline_period"], periodicity))
+    target_index = periods.index(periods.parse_as(target["target_period"], periodicity))
+    trajectory = {periods.index(periods.parse_as(step["period"], periodicity)): step["value"]
+                  for step in target["trajectory"]}
+    points = indexed(metric, observations)
+    latest_index, latest_period, latest_value = points[-1] if points else (None, None, None)
+    # Nothing after the baseline period is no_data: no expected value or progress to speak of.
+    assessed = latest_index is not None and latest_index > baseline_index
+    expected = definitions.expected_value(
+        latest_index=latest_index, baseline_index=baseline_index,
+        baseline_value=target["baseline_value"], target_index=target_index,
+        target_value=target["target_value"], trajectory=trajectory) if assessed else None
+    status = definitions.status(
+        direction=metric.direction, latest_value=latest_value, latest_index=latest_index,
+        baseline_index=baseline_index, target_index=target_index,
+        target_value=target["target_value"], baseline_value=target["baseline_value"],
+        expected=expected, tolerance=target["tolerance"])
+    chart = spc([v for _, _, v in points], improvement_direction=SPC_DIRECTION[metric.direction],
+                target=target["target_value"]) if points else None
+    return {
+        "plan_id": target["plan_id"], "metric_code": target["metric_code"],
+        "place_code": target["place_code"], "latest_period": latest_period,
+        "latest_value": latest_value, "baseline_period": target["baseline_period"],
+        "baseline_value": target["baseline_value"], "target_period": target["target_period"],
+        "target_value": target["target_value"],
+        "expected_value": expected,
+        "progress_pct": definitions.progress_pct(latest_value, target["baseline_value"],
+                                                 target["target_value"]) if assessed else None,
+        "status": status,
+        "variation": chart.variation if chart else None,
+        "assurance": chart.assurance if chart else None,
+        "forecast_value": definitions.forecast([(i, v) for i, _, v in points],
+                                               at_index=target_index),
+    }

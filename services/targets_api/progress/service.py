@@ -1,0 +1,86 @@
+"""Reading progress: the stored results of the last refresh, and a place's series with its SPC."""
+
+from collections import Counter
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.catalogue import Catalogue
+from services.common.errors import NotFound
+from services.common.models.targets_api import Plan, PlanTarget, TargetProgress
+from services.targets_api.places import place_of
+from services.targets_api.progress.refresh import SPC_DIRECTION, indexed
+from services.targets_api.progress.schemas import (
+    PlaceProgress,
+    ProgressItem,
+    ProgressSeries,
+    SeriesPoint,
+    SeriesTarget,
+    StatusCounts,
+)
+from services.targets_api.spc.service import spc
+
+_PENDING = text("""
+    SELECT EXISTS (SELECT 1 FROM progress_refresh_queue WHERE metric_code = ANY(:metrics))
+""")
+_SERIES = text("""
+    SELECT period, value FROM observation
+    WHERE place_code = :place AND metric_code = :metric AND superseded_at IS NULL
+""")
+
+
+async def _agreed_plan(session: AsyncSession, place_code: str) -> Plan | None:
+    return (await session.execute(select(Plan).where(
+        Plan.place_code == place_code, Plan.status == "agreed"))).scalar()
+
+
+async def place_progress(session: AsyncSession, *, catalogue: Catalogue, code: str
+                         ) -> PlaceProgress:
+    """Every target of the place's agreed plan; no plan, no items (and plan_id null)."""
+    place_of(catalogue, code)
+    plan = await _agreed_plan(session, code)
+    if plan is None:
+        return PlaceProgress(place_code=code, plan_id=None, as_of=None, refresh_pending=False,
+                             summary=StatusCounts(), items=[])
+    stored = (await session.execute(select(TargetProgress).where(
+        TargetProgress.plan_id == plan.id).order_by(TargetProgress.metric_code))).scalars()
+    items = [ProgressItem.model_validate(row, from_attributes=True) for row in stored]
+    metrics = list((await session.execute(select(PlanTarget.metric_code).where(
+        PlanTarget.plan_id == plan.id))).scalars())
+    # A plan agreed a moment ago has targets the refresher has not reached yet: say so.
+    pending = (len(items) < len(metrics)
+               or bool(await session.scalar(_PENDING, {"metrics": metrics})))
+    return PlaceProgress(
+        place_code=code, plan_id=plan.id,
+        as_of=min((item.computed_at for item in items), default=None),
+        refresh_pending=pending,
+        summary=StatusCounts(**Counter(item.status for item in items)), items=items)
+
+
+async def place_series(session: AsyncSession, *, catalogue: Catalogue, code: str,
+                       metric_code: str) -> ProgressSeries:
+    """The place's current values of the metric with their SPC, computed from the observations
+    as they are now, and the agreed plan's target for the metric if it has one."""
+    place_of(catalogue, code)
+    metric = catalogue.metric(metric_code)
+    if metric is None:
+        raise NotFound(f"No metric {metric_code!r}.")
+    points = indexed(metric, (await session.execute(
+        _SERIES, {"place": code, "metric": metric_code})).all())
+    plan = await _agreed_plan(session, code)
+    target = None if plan is None else await session.get(PlanTarget, (plan.id, metric_code))
+    direction = SPC_DIRECTION[metric.direction]
+    chart = spc([v for _, _, v in points], improvement_direction=direction,
+                target=target.target_value if target else None) if points else None
+    return ProgressSeries(
+        place_code=code, metric_code=metric_code, improvement_direction=direction,
+        points=[SeriesPoint(index=i, period=period, value=p.value, mean=p.mean, lpl=p.lpl,
+                            upl=p.upl, point_type=p.point_type)
+                for i, ((_, period, _), p) in enumerate(zip(points, chart.points, strict=True))]
+        if chart else [],
+        variation=chart.variation if chart else None,
+        assurance=chart.assurance if chart else None,
+        target=None if target is None else SeriesTarget(
+            plan_id=target.plan_id, baseline_period=target.baseline_period,
+            baseline_value=target.baseline_value, target_period=target.target_period,
+            target_value=target.target_value))

@@ -1,0 +1,78 @@
+"""Drains the change queue in the background: each cycle recomputes what ingest said changed.
+
+Several targets_api processes may run it; the refresh's advisory lock makes them take turns.
+The catalogue is fetched before the transaction, so no database transaction waits on HTTP.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import Counter, Histogram
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.common.catalogue import MetricsApiClient
+from services.targets_api.progress.refresh import refresh_queued
+
+log = logging.getLogger(__name__)
+
+PROGRESS_REFRESHES = Counter("joinedup_progress_refreshes_total",
+                             "Background progress refreshes, by result.", ["result"])
+PROGRESS_REFRESH_SECONDS = Histogram("joinedup_progress_refresh_seconds",
+                                     "Time to recompute what a batch of change notices touched.")
+
+_ANY_QUEUED = text("SELECT EXISTS (SELECT 1 FROM progress_refresh_queue)")
+
+
+class ProgressRefresher:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession],
+                 metrics_api: MetricsApiClient, *, poll_s: float) -> None:
+        self.sessionmaker = sessionmaker
+        self.metrics_api = metrics_api
+        self.poll_s = poll_s
+
+    async def run(self) -> None:
+        while True:
+            try:
+                refreshed = await self.refresh_once()
+            except Exception:  # metrics_api or the database may be down: log, pause, go on
+                log.exception("progress refresh failed; the changes stay queued")
+                PROGRESS_REFRESHES.labels("failed").inc()
+                refreshed = False
+            if not refreshed:
+                await asyncio.sleep(self.poll_s)
+
+    async def refresh_once(self) -> bool:
+        async with self.sessionmaker() as session:
+            if not await session.scalar(_ANY_QUEUED):
+                return False
+        catalogue = await self.metrics_api.catalogue()
+        started = time.perf_counter()
+        async with self.sessionmaker() as session, session.begin():
+            done = await refresh_queued(session, catalogue=catalogue)
+        if done is None:
+            return False
+        PROGRESS_REFRESH_SECONDS.observe(time.perf_counter() - started)
+        PROGRESS_REFRESHES.labels("done").inc()
+        log.info("progress refreshed: %s periods, %s area values, %s targets",
+                 done.pairs, done.area_values, done.targets)
+        return True
+
+
+@asynccontextmanager
+async def progress_refresher(app: FastAPI) -> AsyncIterator[ProgressRefresher]:
+    """Runs the refresher beside the service for as long as the app runs."""
+    refresher = ProgressRefresher(app.state.sessionmaker, app.state.metrics_api,
+                                  poll_s=app.state.settings.progress_poll_s)
+    task = asyncio.create_task(refresher.run(), name="progress-refresher")
+    try:
+        yield refresher
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
