@@ -29,7 +29,6 @@ POLL_S = 0.1
 TIMEOUT = httpx.Timeout(15.0)
 WEST_YORKSHIRE = "E54000054"  # the ICB of Leeds and Bradford
 INGEST_ENV = {"JOINEDUP_OUTBOX_POLL_S": "0.2", "JOINEDUP_OUTBOX_MAX_BACKOFF_S": "1"}
-PEERS = ("metrics_api", "targets_api")
 
 
 def wait_for(read: Callable[[], T], until: Callable[[T], bool], *, what: str,
@@ -88,10 +87,19 @@ class Suite:
         return wait_for(self.outbox, lambda notices: all(n[3] for n in notices),
                         what="every outbox notice delivered to targets_api")
 
-    def refresh_queue(self) -> dict[tuple[str, str], list[str]]:
-        """What targets_api has queued for a progress refresh: (place, metric) -> periods."""
-        rows = self.query("SELECT place_code, metric_code, periods FROM progress_refresh_queue")
-        return {(place, metric): periods for place, metric, periods in rows}
+    def place_values(self) -> dict[tuple[str, str, str], float]:
+        """What targets_api's progress refresh has computed: (place, metric, period) -> value."""
+        rows = self.query("SELECT area_code, metric_code, period, value FROM area_value "
+                          "WHERE level = 'place'")
+        return {(place, metric, period): value for place, metric, period, value in rows}
+
+    def wait_for_place_values(self, expected: dict[tuple[str, str, str], float]
+                              ) -> dict[tuple[str, str, str], float]:
+        """Until the refresh has computed exactly ``expected`` (values to 3 decimals)."""
+        def rounded() -> dict[tuple[str, str, str], float]:
+            return {key: round(value, 3) for key, value in self.place_values().items()}
+        return self.wait_for(rounded, lambda found: found == expected,
+                             what=f"progress refreshed to {expected}")
 
 
 StartSuite = Callable[..., Suite]
@@ -109,7 +117,11 @@ async def start_suite(database_url: str, make_key, query: Query) -> AsyncIterato
     started: list[ServiceProcess] = []
 
     def start(*, down: Collection[str] = (), **ingest_settings: object) -> Suite:
-        peers = {name: ServiceProcess.for_service(name, database_url) for name in PEERS}
+        metrics_api = ServiceProcess.for_service("metrics_api", database_url)
+        peers = {"metrics_api": metrics_api, "targets_api": ServiceProcess.for_service(
+            "targets_api", database_url, env={
+                "JOINEDUP_SERVICE_KEY": service_key, "JOINEDUP_PROGRESS_POLL_S": "0.2",
+                "JOINEDUP_METRICS_API_URL": metrics_api.url})}
         settings = {f"JOINEDUP_{name.upper()}": str(value)
                     for name, value in ingest_settings.items()}
         ingest = ServiceProcess.for_service("ingest", database_url, env={

@@ -1,6 +1,6 @@
 """A submission's way through the three real services: ingest validates it against the catalogue
 it reads from metrics_api over HTTP, stores it, and tells targets_api which place and metric
-changed."""
+changed, and targets_api recomputes progress from it."""
 
 import time
 
@@ -36,8 +36,13 @@ def test_json_and_csv_submissions_are_stored_and_announced_to_targets_api(start_
     assert [o["period"] for o in current["data"]] == ["2025-07", "2025-08"]
 
     assert suite.wait_until_delivered() == [(json_id, 1, None, True), (csv_id, 1, None, True)]
-    assert suite.refresh_queue() == {(BRADFORD, DISCHARGE): ["2025-07"],
-                                    (LEEDS, DISCHARGE): ["2025-07", "2025-08"]}
+    suite.wait_for_place_values({(BRADFORD, DISCHARGE, "2025-07"): 50.0,
+                                 (LEEDS, DISCHARGE, "2025-07"): 90.927,
+                                 (LEEDS, DISCHARGE, "2025-08"): 90.0})
+    # Their ICB's July is the ratio of the sums: (500 + 912) / (1000 + 1003) x 100 = 70.494
+    assert query("SELECT round(value::numeric, 3)::float8, places_reported FROM area_value "
+                 "WHERE area_code = 'E54000054' AND period = '2025-07'") == [(70.494, 2)]
+    assert query("SELECT count(*) FROM progress_refresh_queue") == [(0,)]
 
 
 def test_a_new_metric_version_is_used_once_the_fresh_window_has_passed(start_suite, query):

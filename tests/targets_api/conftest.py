@@ -26,9 +26,12 @@ async def metrics_api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def client(database_url: str, make_key) -> AsyncIterator[httpx.AsyncClient]:
+    # No background refresher: progress tests refresh when they choose (test_progress_worker
+    # runs one of its own).
     settings = TargetsApiSettings(database_url=database_url,
                                   service_key=await make_key("service", name="targets_api"),
-                                  metrics_api_url="http://metrics_api")
+                                  metrics_api_url="http://metrics_api",
+                                  progress_refresh_enabled=False)
     async for c in client_reading_catalogue(create_targets_api, settings, database_url):
         yield c
 
