@@ -1,0 +1,92 @@
+"""The background refresher: a change notice from ingest becomes refreshed progress, and a
+notice it cannot act on yet stays queued."""
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from services.targets_api.main import TargetsApiSettings
+from services.targets_api.main import create_app as create_targets_api
+from tests.conftest import bearer, client_reading_catalogue
+from tests.targets_api.conftest import LEEDS
+from tests.targets_api.plan_support import DISCHARGE
+from tests.targets_api.progress_support import store_observations
+
+NOTICE = {"submission_id": "00000000-0000-0000-0000-000000000001",
+          "changes": [{"place_code": LEEDS, "metric_code": DISCHARGE, "periods": ["2025-07"]}]}
+
+
+@pytest.fixture
+async def service_key(make_key) -> str:
+    return await make_key("service", name="targets_api")
+
+
+@pytest.fixture
+async def refreshing(database_url, service_key) -> AsyncIterator[httpx.AsyncClient]:
+    """targets_api with its refresher polling every 50 ms."""
+    settings = TargetsApiSettings(database_url=database_url, service_key=service_key,
+                                  metrics_api_url="http://metrics_api", progress_poll_s=0.05)
+    async for client in client_reading_catalogue(create_targets_api, settings, database_url):
+        yield client
+
+
+async def eventually(read, until, what: str, timeout_s: float = 20.0):
+    """``read()`` (a value or an awaitable) until ``until`` holds for it."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        found = read()
+        if inspect.isawaitable(found):
+            found = await found
+        if until(found):
+            return found
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s} s; last {found!r}")
+        await asyncio.sleep(0.05)
+
+
+async def failures(client: httpx.AsyncClient) -> float:
+    """Failed refreshes so far in this process (the counter is shared by its tests)."""
+    for family in text_string_to_metric_families((await client.get("/metrics")).text):
+        for sample in family.samples:
+            if (sample.name, sample.labels) == ("joinedup_progress_refreshes_total",
+                                                {"result": "failed"}):
+                return sample.value
+    return 0.0
+
+
+async def test_a_change_notice_is_refreshed_in_the_background(refreshing, service_key, query):
+    store_observations(query, [(LEEDS, DISCHARGE, "2025-07", 90.0, 900, 1000)])
+
+    response = await refreshing.post("/internal/v1/observation-changes", json=NOTICE,
+                                     headers=bearer(service_key))
+
+    assert response.status_code == 202, response.text
+    await eventually(lambda: query("SELECT level, value FROM area_value ORDER BY level"),
+                     lambda rows: rows == [("icb", 90.0), ("nation", 90.0), ("place", 90.0),
+                                           ("region", 90.0)],
+                     what="the place, its ICB, region and England computed")
+    assert query("SELECT count(*) FROM progress_refresh_queue") == [(0,)]
+    metrics = (await refreshing.get("/metrics")).text
+    assert 'joinedup_progress_refreshes_total{result="done"}' in metrics
+
+
+async def test_a_failed_refresh_leaves_the_notice_queued(refreshing, service_key, query):
+    store_observations(query, [(LEEDS, DISCHARGE, "2025-07", 90.0, 900, 1000)])
+    # Every refresh fails on this constraint until it is dropped.
+    query("ALTER TABLE area_value ADD CONSTRAINT no_values CHECK (value IS NULL)")
+    failed_before = await failures(refreshing)
+
+    await refreshing.post("/internal/v1/observation-changes", json=NOTICE,
+                          headers=bearer(service_key))
+    await eventually(lambda: failures(refreshing), lambda n: n >= failed_before + 2,
+                     what="two refreshes failed")
+
+    assert query("SELECT place_code, metric_code, periods FROM progress_refresh_queue") == [
+        (LEEDS, DISCHARGE, ["2025-07"])]
+    query("ALTER TABLE area_value DROP CONSTRAINT no_values")
+    await eventually(lambda: query("SELECT count(*) FROM area_value"), lambda rows: rows[0][0] > 0,
+                     what="the refresh succeeds once the fault is gone")
