@@ -1,5 +1,5 @@
-"""`joinedup`: run the suite, migrate the database, load reference data, manage API keys and
-submit data."""
+"""`joinedup`: run the suite, migrate the database, load reference data, manage API keys,
+submit data and refresh progress."""
 
 import asyncio
 import contextlib
@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
+import httpx
 import psycopg
 import typer
 from sqlalchemy import func, select
@@ -35,8 +36,10 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="joinedup: outcome metrics for health and care integration in England.")
 db_app = typer.Typer(no_args_is_help=True, help="Migrate the shared schema (Alembic).")
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
+progress_app = typer.Typer(no_args_is_help=True, help="Progress against targets (targets_api).")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(progress_app, name="progress")
 
 T = TypeVar("T")
 
@@ -192,6 +195,38 @@ async def _revoke_audited(session: AsyncSession, key_id: int) -> tuple[ApiKey, b
                            entity_type="api_key", entity_id=str(row.id),
                            after={"revoked_at": str(row.revoked_at)})
     return row, already_revoked
+
+
+@progress_app.command("refresh")
+def progress_refresh(
+    url: Annotated[str, typer.Option(
+        envvar="JOINEDUP_TARGETS_API_URL", help="targets_api's address")
+    ] = "http://127.0.0.1:8002",
+    key: Annotated[str | None, typer.Option(
+        envvar="JOINEDUP_API_KEY", show_default=False, help="An admin key")] = None,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for the answer")] = 600.0,
+) -> None:
+    """Recompute all progress from the current observations, through the running targets_api
+    (which reads the catalogue from metrics_api). Change notices from ingest refresh what
+    changed without this; use it after restoring a backup or changing the rules.
+
+    Exit codes: 0 done, 1 refused, 2 usage, 3 targets_api unavailable.
+    """
+    if not key or not key.strip():
+        _fail("no API key: pass --key or set JOINEDUP_API_KEY to an admin key.", 2)
+    try:
+        response = httpx.post(f"{url.rstrip('/')}/v1/progress/refresh", timeout=timeout,
+                              headers={"Authorization": f"Bearer {key.strip()}"})
+    except httpx.HTTPError as exc:
+        _fail(f"targets_api is not reachable at {url}: {exc}", 3)
+    if response.status_code != 200:
+        detail = response.json().get("detail") if response.headers.get(
+            "content-type", "").startswith("application/problem+json") else response.text[:200]
+        _fail(f"targets_api answered {response.status_code}: {detail}",
+              3 if response.status_code == 503 else 1)
+    done = response.json()
+    typer.echo(f"refreshed {done['pairs']} metric periods: {done['area_values']} area values, "
+               f"{done['targets']} targets, in {done['seconds']:.1f} s")
 
 
 @app.command()
