@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from services.common.app import create_app as create_service_app
 from services.common.catalogue import catalogue_client
 from services.common.config import CommonSettings
+from services.targets_api.assessments.endpoints import router as assessments_router
 from services.targets_api.changes.endpoints import router as changes_router
 from services.targets_api.leaders.endpoints import router as leaders_router
 from services.targets_api.plans.endpoints import router as plans_router
@@ -32,7 +33,8 @@ def create_app(settings: TargetsApiSettings | None = None, database_url: str | N
         description="Place leaders, shared plans and targets with two-party agreement, and "
                     "progress against them.",
         settings=settings,
-        routers=[leaders_router, plans_router, progress_router, changes_router, spc_router],
+        routers=[leaders_router, plans_router, progress_router, changes_router, spc_router,
+                 assessments_router],
         database_url=database_url,
         resources=resources,
     )

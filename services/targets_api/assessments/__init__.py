@@ -1,0 +1,1 @@
+"""Assessments across areas: league tables of a metric, and the performance of a system."""

@@ -1,0 +1,68 @@
+from collections.abc import AsyncIterator, Iterable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from services.common.auth import Principal
+from services.common.catalogue import CatalogueDep
+from services.common.db import SessionDep
+from services.common.errors import problem_responses
+from services.common.responses import csv_response, wants_csv, with_etag
+from services.targets_api.assessments import service
+from services.targets_api.assessments.schemas import (
+    LEAGUE_CSV_FIELDS,
+    PERFORMANCE_CSV_FIELDS,
+    AreaPerformance,
+    LeagueTable,
+    TableLevel,
+)
+
+router = APIRouter(tags=["assessments"], responses=problem_responses(401, 404, 422, 503))
+_CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+@router.get("/v1/metrics/{code}/league-table", response_model=LeagueTable, responses=_CSV)
+async def get_league_table(
+    request: Request, session: SessionDep, _: Principal, catalogue: CatalogueDep, code: str,
+    level: TableLevel = "place",
+    period: Annotated[str | None, Query(description="Default: the latest with any value at "
+                                                    "the level, in the metric's current form")
+                      ] = None,
+) -> Response:
+    """Places or ICBs ranked on a metric at a period, with 95 % intervals, comparison with
+    England and quintiles.
+
+    With `Accept: text/csv`, one row per area.
+    """
+    table = await service.league_table(session, catalogue=catalogue, metric_code=code,
+                                       level=level, period=period)
+    if wants_csv(request):
+        head = {"metric_code": table.metric_code, "level": table.level, "period": table.period}
+        return csv_response(LEAGUE_CSV_FIELDS,
+                            _rows(head | row.model_dump(mode="json") for row in table.rows),
+                            filename=f"league-table-{code}-{level}-{table.period or 'none'}.csv")
+    return with_etag(request, table)
+
+
+@router.get("/v1/areas/{code}/performance", response_model=AreaPerformance, responses=_CSV)
+async def get_area_performance(request: Request, session: SessionDep, _: Principal,
+                               catalogue: CatalogueDep, code: str) -> Response:
+    """An ICB's, region's or England's performance: for every active national metric and any
+    other metric a member place has an agreed target for, the rolled-up value at the latest
+    period all member places reported, member places' targets by status, and each place.
+
+    With `Accept: text/csv`, one row per metric and member place.
+    """
+    performance = await service.area_performance(session, catalogue=catalogue, code=code)
+    if wants_csv(request):
+        return csv_response(PERFORMANCE_CSV_FIELDS, _rows(
+            {"area_code": code, "metric_code": metric.metric_code, "period": metric.period,
+             "area_value": metric.value} | place.model_dump(mode="json")
+            for metric in performance.metrics for place in metric.places),
+            filename=f"performance-{code}.csv")
+    return with_etag(request, performance)
+
+
+async def _rows(rows: Iterable[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    for row in rows:
+        yield row

@@ -1,0 +1,64 @@
+"""Progress through the three real services: a plan agreed in targets_api, a submission to
+ingest, the outbox notice, and the refreshed progress an assessor reads."""
+
+import httpx
+import pytest
+
+from tests.conftest import bearer
+from tests.ingest.conftest import LEEDS, json_submission, observation
+from tests.targets_api.conftest import WEST_YORKSHIRE
+from tests.targets_api.plan_support import DISCHARGE, PLAN, TARGETS
+
+pytestmark = pytest.mark.e2e
+pytest_plugins = ["tests.e2e.conftest_ingest"]
+
+
+def agree_leeds_plan(targets_api: str, steward: dict, place_signatory: dict,
+                     icb_signatory: dict) -> int:
+    with httpx.Client(base_url=targets_api, timeout=15) as client:
+        plan = client.post(f"/v1/places/{LEEDS}/plans", json=PLAN, headers=steward).json()
+        for code, body in TARGETS.items():
+            assert client.put(f"/v1/plans/{plan['id']}/targets/{code}", json=body,
+                              headers=steward).status_code == 200
+        assert client.post(f"/v1/plans/{plan['id']}/submit", headers=steward).is_success
+        for organisation, signatory in ((LEEDS, place_signatory),
+                                        (WEST_YORKSHIRE, icb_signatory)):
+            decided = client.post(f"/v1/plans/{plan['id']}/approvals", headers=signatory, json={
+                "organisation_code": organisation, "decision": "approve",
+                "signatory": "A. Signatory"})
+            assert decided.status_code == 201, decided.text
+        assert decided.json()["status"] == "agreed"
+        return plan["id"]
+
+
+async def test_a_submission_moves_an_agreed_target(start_suite, make_key):
+    suite = start_suite()
+    plan_id = agree_leeds_plan(suite.targets_api.url, bearer(await make_key("steward", LEEDS)),
+                               bearer(await make_key("signatory", LEEDS)),
+                               bearer(await make_key("signatory", WEST_YORKSHIRE)))
+    assessor = bearer(await make_key("assessor"))
+
+    def discharge() -> dict | None:
+        progress = httpx.get(f"{suite.targets_api.url}/v1/places/{LEEDS}/progress",
+                             headers=assessor, timeout=15).json()
+        found = [i for i in progress["items"] if i["metric_code"] == DISCHARGE]
+        return found[0] | {"plan_id": progress["plan_id"]} if found else None
+
+    # The agreement queued the plan for the refresher: no data yet.
+    before = suite.wait_for(discharge, lambda item: item is not None,
+                            what="the agreed plan's progress computed")
+    assert (before["plan_id"], before["status"]) == (plan_id, "no_data")
+
+    submitted = suite.submit_json(json_submission(observation()))
+    assert submitted.status_code == 201, submitted.text
+
+    after = suite.wait_for(discharge, lambda item: item["latest_period"] == "2025-07",
+                           what="the submission reflected in progress")
+    # 912 / 1003 x 100 = 90.927 against the straight line from 88.5 (2025-03) to 92.0
+    # (2027-03), 4 of 24 months along: 88.5 + 3.5 x 4/24 = 89.083. On track; Leeds alone has
+    # reported, so it is England and ranks 1 of 1.
+    assert after["latest_value"] == pytest.approx(90.927, abs=1e-3)
+    assert after["expected_value"] == pytest.approx(89.083, abs=1e-3)
+    assert after["status"] == "on_track"
+    assert (after["national_value"], after["rank"], after["rank_of"]) == (
+        pytest.approx(90.927, abs=1e-3), 1, 1)

@@ -1,0 +1,237 @@
+"""GET /v1/metrics/{code}/league-table: the area values a full progress refresh materialised,
+ranked. Every expected number below is worked by hand in the comments."""
+
+import pytest
+
+from tests.conftest import bearer
+from tests.metrics_api.support import assert_problem
+from tests.targets_api.conftest import BRADFORD, CORNWALL, LEEDS, WEST_YORKSHIRE
+from tests.targets_api.plan_support import AVOIDABLE, DISCHARGE, REABLEMENT
+from tests.targets_api.progress_support import refresh, store_observations
+
+CALDERDALE = "E08000033"  # a third West Yorkshire place
+CORNWALL_ICB = "E54000036"
+DELAYS = "delayed-discharges"  # a national count made by the test: the seed has none
+
+
+@pytest.fixture
+def fresh_catalogue(monkeypatch):
+    """targets_api asks metrics_api on every read, so a metric made in the test is seen at once.
+    Request it before ``client``, which reads its settings from the environment when made."""
+    monkeypatch.setenv("JOINEDUP_CATALOGUE_FRESH_S", "0")
+
+
+@pytest.fixture
+async def admin(make_key) -> dict[str, str]:
+    return bearer(await make_key("admin"))
+
+
+@pytest.fixture
+async def viewer(make_key) -> dict[str, str]:
+    return bearer(await make_key("viewer"))
+
+
+async def table(client, headers, code: str, **params) -> dict:
+    response = await client.get(f"/v1/metrics/{code}/league-table", params=params,
+                                headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def by_area(rows: list[dict]) -> dict[str, dict]:
+    return {row["area_code"]: row for row in rows}
+
+
+# Discharge to usual residence, 2026-01: a proportion x 100, higher is better.
+#   Leeds      90 / 100 = 90.0 %
+#   Bradford  160 / 200 = 80.0 %
+#   Cornwall   35 /  50 = 70.0 %
+PROPORTIONS = [(LEEDS, DISCHARGE, "2026-01", 90.0, 90, 100),
+               (BRADFORD, DISCHARGE, "2026-01", 80.0, 160, 200),
+               (CORNWALL, DISCHARGE, "2026-01", 70.0, 35, 50)]
+
+
+async def test_places_are_ranked_best_first_with_wilson_intervals(client, admin, viewer, query):
+    store_observations(query, PROPORTIONS)
+    await refresh(client, admin)
+
+    body = await table(client, viewer, DISCHARGE, level="place", period="2026-01")
+
+    # England is the ratio of sums: (90 + 160 + 35) / (100 + 200 + 50) = 285 / 350 = 81.42857 %.
+    assert body["national_value"] == pytest.approx(285 / 350 * 100)
+    assert [r["area_code"] for r in body["rows"]] == [LEEDS, BRADFORD, CORNWALL]
+    rows = by_area(body["rows"])
+    assert [rows[c]["rank"] for c in (LEEDS, BRADFORD, CORNWALL)] == [1, 2, 3]
+    assert {r["rank_of"] for r in body["rows"]} == {3}
+    # quintile = 5 (rank - 1) // rank_of + 1: 0 // 3 + 1 = 1, 5 // 3 + 1 = 2, 10 // 3 + 1 = 4.
+    assert [rows[c]["quintile"] for c in (LEEDS, BRADFORD, CORNWALL)] == [1, 2, 4]
+    # Wilson for Leeds, p = 0.9, n = 100, z = 1.959964, z^2 = 3.841459:
+    #   centre = p + z^2 / 2n = 0.9 + 0.019207 = 0.919207
+    #   spread = z sqrt(p (1 - p) / n + z^2 / 4n^2) = 1.959964 sqrt(0.0009 + 0.0000960) = 0.061857
+    #   scale = 1 + z^2 / n = 1.038415
+    #   lower = (0.919207 - 0.061857) / 1.038415 = 0.825634, upper = 0.981064 / 1.038415 = 0.944771
+    assert rows[LEEDS]["ci_lower"] == pytest.approx(82.5634, abs=1e-3)
+    assert rows[LEEDS]["ci_upper"] == pytest.approx(94.4771, abs=1e-3)
+    # Leeds's interval lies above 81.43: better. Bradford's (73.91, 84.95) holds it: similar.
+    # Cornwall, p = 0.7, n = 50: (0.738415 +- 0.132702) / 1.076829 = (0.5625, 0.8090), wholly
+    # below 81.43 %: worse.
+    assert rows[CORNWALL]["ci_upper"] == pytest.approx(80.8964, abs=1e-3)
+    assert [rows[c]["comparison"] for c in (LEEDS, BRADFORD, CORNWALL)] == [
+        "better", "similar", "worse"]
+    assert rows[LEEDS]["area_name"] == "Leeds"
+    assert rows[LEEDS]["value"] == 90.0 and rows[LEEDS]["places_reported"] == 1
+
+
+async def test_an_icb_proportion_is_the_ratio_of_its_sums(client, admin, viewer, query):
+    store_observations(query, PROPORTIONS)
+    await refresh(client, admin)
+
+    body = await table(client, viewer, DISCHARGE, level="icb")
+
+    # West Yorkshire: (90 + 160) / (100 + 200) = 250 / 300 = 83.33 %, not the mean of the two
+    # percentages, (90 + 80) / 2 = 85 %: Bradford's larger denominator weighs more.
+    rows = by_area(body["rows"])
+    assert rows[WEST_YORKSHIRE]["value"] == pytest.approx(250 / 300 * 100)
+    assert rows[WEST_YORKSHIRE]["value"] != pytest.approx(85.0)
+    assert rows[WEST_YORKSHIRE]["places_reported"] == 2
+    assert rows[CORNWALL_ICB]["value"] == pytest.approx(70.0)
+    # Two ICBs: 83.33 first. quintile 5 * 1 // 2 + 1 = 3 for the second.
+    assert [(r["area_code"], r["rank"], r["rank_of"], r["quintile"]) for r in body["rows"]] == [
+        (WEST_YORKSHIRE, 1, 2, 1), (CORNWALL_ICB, 2, 2, 3)]
+    assert body["period"] == "2026-01" and body["level"] == "icb"
+
+
+# Avoidable admissions, 2026-Q2: a rate per 100,000, lower is better.
+#   Leeds       40 / 10,000 = 400   Bradford   80 / 20,000 = 400 (a tie with Leeds)
+#   Calderdale  45 / 10,000 = 450   Cornwall   50 / 10,000 = 500
+RATES = [(LEEDS, AVOIDABLE, "2026-Q2", 400.0, 40, 10_000),
+         (BRADFORD, AVOIDABLE, "2026-Q2", 400.0, 80, 20_000),
+         (CALDERDALE, AVOIDABLE, "2026-Q2", 450.0, 45, 10_000),
+         (CORNWALL, AVOIDABLE, "2026-Q2", 500.0, 50, 10_000)]
+
+
+async def test_lower_is_better_ranks_upwards_and_ties_share_rank_and_quintile(
+        client, admin, viewer, query):
+    store_observations(query, RATES)
+    await refresh(client, admin)
+
+    body = await table(client, viewer, AVOIDABLE)
+
+    # Lowest first; the tie is ordered by area code (Bradford E08000032 before Leeds E08000035)
+    # and both are rank 1, so the next is rank 3.
+    # Quintiles of 4: rank 1: 0 // 4 + 1 = 1; rank 3: 10 // 4 + 1 = 3; rank 4: 15 // 4 + 1 = 4.
+    assert [(r["area_code"], r["rank"], r["quintile"]) for r in body["rows"]] == [
+        (BRADFORD, 1, 1), (LEEDS, 1, 1), (CALDERDALE, 3, 3), (CORNWALL, 4, 4)]
+    # England: (40 + 80 + 45 + 50) / 50,000 x 100,000 = 215 / 50,000 x 100,000 = 430.
+    assert body["national_value"] == pytest.approx(430.0)
+    # Byar's method for Leeds's 40 events: 40 (1 - 1/(9 x 40) - 1.959964 / (3 sqrt 40))^3
+    # = 40 (1 - 0.002778 - 0.103295)^3 = 40 x 0.893927^3 = 28.5733 events, per 10,000 people
+    # x 100,000 = 285.733. Every interval holds 430: similar.
+    leeds = by_area(body["rows"])[LEEDS]
+    assert leeds["ci_lower"] == pytest.approx(285.733, abs=1e-2)
+    assert {r["comparison"] for r in body["rows"]} == {"similar"}
+
+
+async def test_an_icb_rate_is_the_ratio_of_sums_times_the_multiplier(client, admin, viewer,
+                                                                      query):
+    store_observations(query, RATES)
+    await refresh(client, admin)
+
+    body = await table(client, viewer, AVOIDABLE, level="icb")
+
+    # West Yorkshire: (40 + 80 + 45) / (10,000 + 20,000 + 10,000) x 100,000 = 165 / 40,000 x
+    # 100,000 = 412.5, better (lower) than Cornwall's ICB at 500.
+    assert [(r["area_code"], r["value"], r["rank"]) for r in body["rows"]] == [
+        (WEST_YORKSHIRE, pytest.approx(412.5), 1), (CORNWALL_ICB, pytest.approx(500.0), 2)]
+
+
+async def test_a_count_rolls_up_by_sum_and_is_not_compared(fresh_catalogue, client, metrics_api,
+                                                           admin, viewer, query):
+    created = await metrics_api.post("/v1/metrics", headers=admin, json={
+        "code": DELAYS, "scope": "national", "name": "Delayed discharges", "domain": "Flow",
+        "kind": "count", "direction": "lower_is_better", "periodicity": "monthly"})
+    assert created.status_code == 201, created.text
+    store_observations(query, [(LEEDS, DELAYS, "2026-01", 12.0, None, None),
+                               (BRADFORD, DELAYS, "2026-01", 30.0, None, None),
+                               (CORNWALL, DELAYS, "2026-01", 7.0, None, None)])
+    await refresh(client, admin)
+
+    body = await table(client, viewer, DELAYS, level="icb")
+
+    # West Yorkshire 12 + 30 = 42; Cornwall's ICB 7, the fewer, so first; England 42 + 7 = 49.
+    assert [(r["area_code"], r["value"], r["rank"]) for r in body["rows"]] == [
+        (CORNWALL_ICB, 7.0, 1), (WEST_YORKSHIRE, 42.0, 2)]
+    assert body["national_value"] == 49.0
+    # A count has no numerator and denominator here, so no interval and no comparison.
+    assert {(r["ci_lower"], r["ci_upper"], r["comparison"]) for r in body["rows"]} == {
+        (None, None, "not_compared")}
+
+
+async def test_the_default_period_is_the_latest_in_the_metric_s_form(client, admin, viewer,
+                                                                     query):
+    store_observations(query, [*PROPORTIONS,
+                               (CORNWALL, DISCHARGE, "2026-02", 72.0, 36, 50),
+                               # A quarter, left from an earlier quarterly version of the monthly
+                               # metric: "2026-Q4" sorts after "2026-02" as text, but is not on
+                               # the monthly timeline.
+                               (LEEDS, DISCHARGE, "2026-Q4", 95.0, 95, 100)])
+    await refresh(client, admin)
+
+    latest = await table(client, viewer, DISCHARGE)
+    earlier = await table(client, viewer, DISCHARGE, period="2026-01")
+
+    assert (latest["period"], latest["level"]) == ("2026-02", "place")
+    # Only Cornwall reported 2026-02, so England is Cornwall, 72 %, and it ranks 1 of 1.
+    assert [(r["area_code"], r["rank"], r["rank_of"]) for r in latest["rows"]] == [
+        (CORNWALL, 1, 1)]
+    assert latest["national_value"] == pytest.approx(72.0)
+    assert [r["area_code"] for r in earlier["rows"]] == [LEEDS, BRADFORD, CORNWALL]
+
+
+async def test_no_data_is_an_empty_table(client, admin, viewer, query):
+    store_observations(query, PROPORTIONS)
+    await refresh(client, admin)
+
+    assert await table(client, viewer, REABLEMENT) == {
+        "metric_code": REABLEMENT, "level": "place", "period": None, "national_value": None,
+        "rows": []}
+    assert (await table(client, viewer, DISCHARGE, period="2020-01"))["rows"] == []
+
+
+async def test_the_table_answers_csv(client, admin, viewer, query):
+    store_observations(query, PROPORTIONS)
+    await refresh(client, admin)
+
+    response = await client.get(f"/v1/metrics/{DISCHARGE}/league-table", params={
+        "level": "icb"}, headers=viewer | {"Accept": "text/csv"})
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    lines = response.text.splitlines()
+    assert lines[0] == ("metric_code,level,period,area_code,area_name,value,ci_lower,ci_upper,"
+                        "comparison,rank,rank_of,quintile,places_reported")
+    assert len(lines) == 3
+    assert lines[1].startswith(f"{DISCHARGE},icb,2026-01,{WEST_YORKSHIRE},NHS West Yorkshire")
+    assert lines[1].endswith(",1,2,1,2")  # rank 1 of 2, quintile 1, two places reported
+    assert lines[2].startswith(f"{DISCHARGE},icb,2026-01,{CORNWALL_ICB},")
+
+
+async def test_an_unknown_metric_is_404(client, viewer):
+    response = await client.get("/v1/metrics/no-such-metric/league-table", headers=viewer)
+    assert "no-such-metric" in assert_problem(response, 404)["detail"]
+
+
+@pytest.mark.parametrize(("params", "loc"), [
+    ({"level": "region"}, ("query", "level")),
+    ({"period": "2026-Q1"}, ("query", "period")),  # a quarter for a monthly metric
+    ({"period": "2026-13"}, ("query", "period")),
+])
+async def test_a_bad_level_or_period_is_422_naming_the_field(client, viewer, params, loc):
+    response = await client.get(f"/v1/metrics/{DISCHARGE}/league-table", params=params,
+                                headers=viewer)
+    assert_problem(response, 422, loc)
+
+
+async def test_a_key_is_needed(client):
+    response = await client.get(f"/v1/metrics/{DISCHARGE}/league-table")
+    assert_problem(response, 401)
