@@ -61,6 +61,8 @@ def upgrade() -> None:
         sa.Column("expected_value", sa.Float),
         sa.Column("progress_pct", sa.Float),
         sa.Column("status", sa.Text, nullable=False),
+        # How many of the latest reported periods in a row were off track (alerts use it).
+        sa.Column("consecutive_off_track", sa.Integer, nullable=False),
         sa.Column("variation", sa.Text),
         sa.Column("assurance", sa.Text),
         sa.Column("forecast_value", sa.Float),

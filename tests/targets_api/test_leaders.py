@@ -335,7 +335,9 @@ async def test_the_profile_of_a_place_without_leader_or_plans(client, steward):
         "population": 829413, "icb_code": WEST_YORKSHIRE,
         "region_code": NORTH_EAST_AND_YORKSHIRE, "current_leader": None, "next_leader": None,
         "current_agreed_plan_id": None,
-        "plan_counts": {"draft": 0, "proposed": 0, "agreed": 0, "superseded": 0}}
+        "plan_counts": {"draft": 0, "proposed": 0, "agreed": 0, "superseded": 0},
+        "progress_counts": {"on_track": 0, "at_risk": 0, "off_track": 0, "achieved": 0,
+                            "no_data": 0, "not_assessed": 0}}
 
 
 async def test_the_profile_counts_plans_and_names_the_agreed_one(client, steward, query):

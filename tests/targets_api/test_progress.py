@@ -104,6 +104,12 @@ async def test_each_status_follows_its_definition(progress):
     assert progress["refresh_pending"] is False
 
 
+async def test_the_place_profile_counts_its_targets_by_status(client, progress, admin):
+    profile = (await client.get(f"/v1/places/{LEEDS}", headers=admin)).json()
+
+    assert profile["progress_counts"] == progress["summary"]
+
+
 async def test_a_value_from_before_the_baseline_is_no_data(client, plans, admin, query):
     await plans.in_state("agreed")
     # The discharge baseline is 2025-03; a value for 2025-02 says nothing about progress.
@@ -191,3 +197,20 @@ async def test_only_an_admin_may_refresh_everything(client, make_key, query):
     assert_problem(await client.post("/v1/progress/refresh", headers=steward), 403)
     assert_problem(await client.post("/v1/progress/refresh"), 401)
     assert query("SELECT count(*) FROM audit_log WHERE action = 'progress.refresh'") == [(0,)]
+
+
+async def test_consecutive_off_track_periods_are_counted_back_from_the_latest(
+        client, plans, admin, query):
+    await plans.in_state("agreed")
+    # Falls, lower is better, tolerance 0, straight line from 610 (2025-Q1) to 560 (2026-Q4):
+    # expected 602.857, 595.714, 588.571, 581.429 for 2025-Q2 .. 2026-Q1.
+    # 600 is better than 602.857; 596, 590 and 585 are each worse than expected.
+    store_observations(query, [(LEEDS, FALLS, period, value, value, 100_000) for period, value in
+                               [("2025-Q2", 600), ("2025-Q3", 596), ("2025-Q4", 590),
+                                ("2026-Q1", 585)]])
+    await refresh(client, admin)
+
+    found = (await client.get(f"/v1/places/{LEEDS}/progress", headers=admin)).json()
+    assert (item(found, FALLS)["status"], item(found, FALLS)["consecutive_off_track"]) == (
+        "off_track", 3)
+    assert item(found, DISCHARGE)["consecutive_off_track"] == 0

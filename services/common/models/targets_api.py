@@ -123,6 +123,7 @@ class TargetProgress(SQLModel, table=True):
     expected_value: float | None = None
     progress_pct: float | None = None
     status: str
+    consecutive_off_track: int
     variation: str | None = None
     assurance: str | None = None
     forecast_value: float | None = None

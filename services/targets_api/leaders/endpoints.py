@@ -76,9 +76,7 @@ async def _as_csv_rows(rows: Iterable[LeaderPublic]) -> AsyncIterator[dict[str, 
             responses={304: {"description": "Not modified"}})
 async def get_place(request: Request, session: SessionDep, _: Principal,
                     catalogue: PlaceCatalogue, code: str) -> Response:
-    """The place's profile: the area, its leader, its agreed plan and its plans by status.
-
-    Counts of targets by progress status are not here yet: they come with progress.
-    """
+    """The place's profile: the area, its leader, its agreed plan, its plans by status and
+    its agreed targets by progress status."""
     return with_etag(request, await service.get_profile(session, catalogue=catalogue, code=code,
                                                         today=service.england_today()))

@@ -12,6 +12,7 @@ from pydantic import (
 )
 
 from services.common.responses import ListPublic
+from services.targets_api.progress.schemas import StatusCounts
 
 
 def _printable(value: str) -> str:
@@ -105,3 +106,5 @@ class PlacePublic(BaseModel):
         description="A handover recorded in advance: the next term that has not started yet")
     current_agreed_plan_id: int | None
     plan_counts: PlanCounts
+    progress_counts: StatusCounts = Field(
+        description="The agreed plan's targets by progress status, as last refreshed")

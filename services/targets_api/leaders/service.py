@@ -22,6 +22,7 @@ from services.targets_api.leaders.schemas import (
     PlanCounts,
 )
 from services.targets_api.places import place_of
+from services.targets_api.progress.schemas import StatusCounts
 
 # Appointments take effect on English calendar days, whatever the server's clock zone.
 ENGLAND_TIME = ZoneInfo("Europe/London")
@@ -44,6 +45,10 @@ _PLAN_SUMMARY = text("""
            count(*) FILTER (WHERE status = 'superseded') AS superseded,
            max(id) FILTER (WHERE status = 'agreed') AS current_agreed_plan_id
     FROM plan WHERE place_code = :code
+""")
+_PROGRESS_SUMMARY = text("""
+    SELECT tp.status, count(*) FROM target_progress tp JOIN plan p ON p.id = tp.plan_id
+    WHERE p.place_code = :code AND p.status = 'agreed' GROUP BY tp.status
 """)
 
 
@@ -150,4 +155,6 @@ async def get_profile(session: AsyncSession, *, catalogue: Catalogue, code: str,
         next_leader=_public(next((t for t in terms if t.appointed_on > today), None)),
         current_agreed_plan_id=plans["current_agreed_plan_id"],
         plan_counts=PlanCounts.model_validate(dict(plans)),
+        progress_counts=StatusCounts(**{status: count for status, count in await session.execute(
+            _PROGRESS_SUMMARY, {"code": code})}),
     )

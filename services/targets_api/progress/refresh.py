@@ -117,17 +117,18 @@ _DELETE_PROGRESS = text("DELETE FROM target_progress WHERE metric_code = ANY(:me
 _INSERT_PROGRESS = text("""
     INSERT INTO target_progress (plan_id, metric_code, place_code, latest_period, latest_value,
         baseline_period, baseline_value, target_period, target_value, expected_value,
-        progress_pct, status, variation, assurance, forecast_value, national_value, comparison,
-        rank, rank_of)
+        progress_pct, status, consecutive_off_track, variation, assurance, forecast_value,
+        national_value, comparison, rank, rank_of)
     SELECT r.plan_id, r.metric_code, r.place_code, r.latest_period, r.latest_value,
            r.baseline_period, r.baseline_value, r.target_period, r.target_value,
-           r.expected_value, r.progress_pct, r.status, r.variation, r.assurance,
+           r.expected_value, r.progress_pct, r.status, r.consecutive_off_track, r.variation,
+           r.assurance,
            r.forecast_value, n.value, coalesce(v.comparison, 'not_compared'), v.rank, v.rank_of
     FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
         plan_id int, metric_code text, place_code text, latest_period text, latest_value float8,
         baseline_period text, baseline_value float8, target_period text, target_value float8,
-        expected_value float8, progress_pct float8, status text, variation text,
-        assurance text, forecast_value float8)
+        expected_value float8, progress_pct float8, status text, consecutive_off_track int,
+        variation text, assurance text, forecast_value float8)
     LEFT JOIN area_value v ON v.metric_code = r.metric_code AND v.period = r.latest_period
                           AND v.area_code = r.place_code
     LEFT JOIN area_value n ON n.metric_code = r.metric_code AND n.period = r.latest_period
@@ -279,41 +280,78 @@ def indexed(metric: MetricDef, observations: Iterable[tuple[str, float]]
     return sorted(points)
 
 
+@dataclass(frozen=True)
+class TargetLine:
+    """A target on its metric's period indexes: what each status is judged against."""
+
+    metric: MetricDef
+    baseline_index: int
+    baseline_value: float
+    target_index: int
+    target_value: float
+    trajectory: dict[int, float]
+    tolerance: float | None
+
+    @classmethod
+    def of(cls, target: Any, metric: MetricDef) -> "TargetLine":
+        periodicity = periods.Periodicity(metric.periodicity)
+
+        def at(code: str) -> int:
+            return periods.index(periods.parse_as(code, periodicity))
+
+        return cls(metric=metric, baseline_index=at(target["baseline_period"]),
+                   baseline_value=target["baseline_value"],
+                   target_index=at(target["target_period"]),
+                   target_value=target["target_value"],
+                   trajectory={at(step["period"]): step["value"]
+                               for step in target["trajectory"]},
+                   tolerance=target["tolerance"])
+
+    def expected_at(self, index: int | None) -> float | None:
+        """None with nothing after the baseline period: no expectation to speak of yet."""
+        if index is None or index <= self.baseline_index:
+            return None
+        return definitions.expected_value(
+            latest_index=index, baseline_index=self.baseline_index,
+            baseline_value=self.baseline_value, target_index=self.target_index,
+            target_value=self.target_value, trajectory=self.trajectory)
+
+    def status_at(self, index: int | None, value: float | None) -> str:
+        return definitions.status(
+            direction=self.metric.direction, latest_value=value, latest_index=index,
+            baseline_index=self.baseline_index, target_index=self.target_index,
+            target_value=self.target_value, baseline_value=self.baseline_value,
+            expected=self.expected_at(index), tolerance=self.tolerance)
+
+
 def target_progress(target: Any, metric: MetricDef, observations: Iterable[tuple[str, float]]
                     ) -> dict[str, Any]:
     """One target's progress by the definitions in API.md; benchmarks are joined in SQL."""
-    periodicity = periods.Periodicity(metric.periodicity)
-    baseline_index = periods.index(periods.parse_as(target["baseline_period"], periodicity))
-    target_index = periods.index(periods.parse_as(target["target_period"], periodicity))
-    trajectory = {periods.index(periods.parse_as(step["period"], periodicity)): step["value"]
-                  for step in target["trajectory"]}
+    line = TargetLine.of(target, metric)
     points = indexed(metric, observations)
     latest_index, latest_period, latest_value = points[-1] if points else (None, None, None)
-    # Nothing after the baseline period is no_data: no expected value or progress to speak of.
-    assessed = latest_index is not None and latest_index > baseline_index
-    expected = definitions.expected_value(
-        latest_index=latest_index, baseline_index=baseline_index,
-        baseline_value=target["baseline_value"], target_index=target_index,
-        target_value=target["target_value"], trajectory=trajectory) if assessed else None
-    status = definitions.status(
-        direction=metric.direction, latest_value=latest_value, latest_index=latest_index,
-        baseline_index=baseline_index, target_index=target_index,
-        target_value=target["target_value"], baseline_value=target["baseline_value"],
-        expected=expected, tolerance=target["tolerance"])
+    status = line.status_at(latest_index, latest_value)
+    assessed = status != "no_data"
+    off_track_run = 0
+    for index, _, value in reversed(points):
+        if line.status_at(index, value) != "off_track":
+            break
+        off_track_run += 1
     chart = spc([v for _, _, v in points], improvement_direction=SPC_DIRECTION[metric.direction],
-                target=target["target_value"]) if points else None
+                target=line.target_value) if points else None
     return {
         "plan_id": target["plan_id"], "metric_code": target["metric_code"],
         "place_code": target["place_code"], "latest_period": latest_period,
         "latest_value": latest_value, "baseline_period": target["baseline_period"],
-        "baseline_value": target["baseline_value"], "target_period": target["target_period"],
-        "target_value": target["target_value"],
-        "expected_value": expected,
-        "progress_pct": definitions.progress_pct(latest_value, target["baseline_value"],
-                                                 target["target_value"]) if assessed else None,
+        "baseline_value": line.baseline_value, "target_period": target["target_period"],
+        "target_value": line.target_value,
+        "expected_value": line.expected_at(latest_index),
+        "progress_pct": definitions.progress_pct(latest_value, line.baseline_value,
+                                                 line.target_value) if assessed else None,
         "status": status,
+        "consecutive_off_track": off_track_run,
         "variation": chart.variation if chart else None,
         "assurance": chart.assurance if chart else None,
         "forecast_value": definitions.forecast([(i, v) for i, _, v in points],
-                                               at_index=target_index),
+                                               at_index=line.target_index),
     }

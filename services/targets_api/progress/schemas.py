@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.targets_api.spc.schemas import SpcPointPublic
 
@@ -22,6 +22,8 @@ class ProgressItem(BaseModel):
     expected_value: float | None
     progress_pct: float | None
     status: Status
+    consecutive_off_track: int = Field(
+        description="How many of the latest reported periods in a row were off track")
     variation: str | None
     assurance: str | None
     forecast_value: float | None
