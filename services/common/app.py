@@ -17,6 +17,7 @@ from services.common.errors import ProblemDetails, install_problem_handlers
 from services.common.schema_version import current_revision, head_revision
 from services.common.telemetry import (
     RequestTelemetryMiddleware,
+    ScrapeCollector,
     configure_logging,
     metrics_response,
 )
@@ -56,7 +57,7 @@ class BodyLimitMiddleware:
         await self.app(scope, counting_receive, send)
 
 
-def _health_router() -> APIRouter:
+def _health_router(collectors: Sequence[ScrapeCollector]) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", summary="Liveness: the process answers")
@@ -81,8 +82,8 @@ def _health_router() -> APIRouter:
         return JSONResponse(body, status_code=200 if current == expected else 503)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-    async def metrics() -> Any:
-        return metrics_response()
+    async def metrics(request: Request) -> Any:
+        return await metrics_response(request.app, collectors)
 
     return router
 
@@ -109,9 +110,11 @@ def create_app(
     routers: Sequence[APIRouter],
     database_url: str | None = None,
     resources: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[object]]] = (),
+    scrape_collectors: Sequence[ScrapeCollector] = (),
 ) -> FastAPI:
     """A service app. ``resources`` are opened at startup and closed at shutdown, in reverse
-    order, e.g. a peer client or a background worker."""
+    order, e.g. a peer client or a background worker. ``scrape_collectors`` add figures read
+    from the database to every ``/metrics`` scrape."""
     configure_logging(settings.log_level)
     engine = create_engine(database_url or resolve_database_url(settings), settings)
 
@@ -131,7 +134,7 @@ def create_app(
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTelemetryMiddleware, service=service)
-    app.include_router(_health_router())
+    app.include_router(_health_router(scrape_collectors))
     for router in routers:
         app.include_router(router)
     app.openapi = lambda: _openapi_with_problem_schema(app)  # type: ignore[method-assign]

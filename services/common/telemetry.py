@@ -1,12 +1,25 @@
 """Request ids, structured logs and Prometheus metrics for every service."""
 
 import logging
+import os
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from fastapi import FastAPI
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +41,7 @@ HTTP_DURATION = Histogram(
 # Incoming ids are echoed into logs and headers, so only short, plain ones are trusted.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = logging.getLogger("joinedup.access")
+log = logging.getLogger(__name__)
 
 
 class _ContextFilter(logging.Filter):
@@ -94,5 +108,47 @@ class RequestTelemetryMiddleware:
             current_service.reset(service_token)
 
 
-def metrics_response() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+# Reads of the database made at scrape time, for figures that live in tables (outcomes,
+# last submissions) rather than in this process: every process and replica reports the same.
+ScrapeCollector = Callable[[FastAPI, AsyncSession], Awaitable[Iterable[Metric]]]
+
+
+def process_registry() -> CollectorRegistry:
+    """This process's metrics; with PROMETHEUS_MULTIPROC_DIR set (several uvicorn workers),
+    every worker's, summed as prometheus-client's multiprocess mode does."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
+class _Families:
+    """Already collected metric families, in the shape ``generate_latest`` reads."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
+
+
+async def metrics_response(app: FastAPI, collectors: Sequence[ScrapeCollector]) -> Response:
+    """The process metrics, then each scrape collector's; a collector that fails is reported
+    as ``joinedup_scrape_collector_success 0`` and the rest of the scrape still answers."""
+    families: list[Metric] = []
+    success = GaugeMetricFamily("joinedup_scrape_collector_success",
+                                "1 if the collector read its figures at this scrape.",
+                                labels=["collector"])
+    for collector in collectors:
+        try:
+            async with app.state.sessionmaker() as session:
+                families += await collector(app, session)
+            success.add_metric([collector.__name__], 1)
+        except Exception:  # the database may be down: the scrape says so and still answers
+            log.exception("scrape collector %s failed", collector.__name__)
+            success.add_metric([collector.__name__], 0)
+    if collectors:
+        families.append(success)
+    body = generate_latest(process_registry()) + generate_latest(_Families(families))
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
