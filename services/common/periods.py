@@ -7,8 +7,9 @@ and row-by-row code here never disagree; tests/common/test_periods.py holds them
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 MIN_YEAR, MAX_YEAR = 1900, 2100
 
@@ -41,6 +42,9 @@ class Period:
 
 
 # [0-9], not \d: \d also matches other scripts' digits, which the SQL functions refuse.
+# Appointments, period ends and deadlines fall on English calendar days, whatever the server's
+# clock zone.
+ENGLAND_TIME = ZoneInfo("Europe/London")
 _PATTERNS = {
     Periodicity.monthly: re.compile(r"([0-9]{4})-([0-9]{2})"),
     Periodicity.quarterly: re.compile(r"([0-9]{4})-Q([0-9])"),
@@ -119,6 +123,11 @@ def from_index(periodicity: Periodicity, i: int) -> Period:
 def shift(period: Period, n: int) -> Period:
     """The period n periods later (earlier when n is negative)."""
     return from_index(period.periodicity, index(period) + n)
+
+
+def england_today() -> date:
+    """Today in England: periods and deadlines follow England's calendar, not UTC's."""
+    return datetime.now(ENGLAND_TIME).date()
 
 
 def has_ended(period: Period, today: date) -> bool:

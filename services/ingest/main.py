@@ -10,6 +10,7 @@ from services.ingest.config import IngestSettings
 from services.ingest.observations.endpoints import router as observations_router
 from services.ingest.outbox import outbox_deliverer
 from services.ingest.submissions.endpoints import router as submissions_router
+from services.ingest.timeliness_metrics import timeliness_metrics
 
 
 def create_app(settings: IngestSettings | None = None, database_url: str | None = None,
@@ -28,4 +29,5 @@ def create_app(settings: IngestSettings | None = None, database_url: str | None 
         routers=[submissions_router, observations_router, completeness_router],
         database_url=database_url,
         resources=resources,
+        scrape_collectors=[timeliness_metrics],
     )

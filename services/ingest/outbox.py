@@ -28,7 +28,9 @@ TOPIC_PATHS = {"observations.changed": "/internal/v1/observation-changes"}
 
 OUTBOX_DELIVERIES = Counter("joinedup_outbox_deliveries_total",
                             "Outbox notices sent to targets_api, by result.", ["result"])
-OUTBOX_PENDING = Gauge("joinedup_outbox_pending", "Outbox notices not yet delivered.")
+# With several workers, each reads the same table: report the latest reading of a live worker.
+OUTBOX_PENDING = Gauge("joinedup_outbox_pending", "Outbox notices not yet delivered.",
+                       multiprocess_mode="livemostrecent")
 
 _CLAIM = text("""
     SELECT id, topic, payload, attempts FROM outbox

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 
 from services.common.auth import ENGLAND
-from services.targets_api.leaders.service import england_today
+from services.common.periods import england_today
 from tests.conftest import bearer
 from tests.metrics_api.support import assert_problem, audit_count, key_id
 from tests.targets_api.conftest import BRADFORD, CORNWALL, LEEDS, WEST_YORKSHIRE

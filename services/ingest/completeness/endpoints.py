@@ -1,4 +1,3 @@
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -6,6 +5,7 @@ from fastapi import APIRouter, Query, Request, Response
 from services.common.auth import ENGLAND, Principal
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
+from services.common.periods import england_today
 from services.common.responses import PageDep, csv_response, wants_csv
 from services.ingest.completeness import service
 from services.ingest.completeness.schemas import CSV_FIELDS, CompletenessPublic
@@ -28,7 +28,7 @@ async def get_completeness(
 ) -> Response | CompletenessPublic:
     """Per place and metric due in the period: expected, received, on time, late."""
     summary, rows = await service.completeness(session, catalogue=catalogue, period_code=period,
-                                               area=area, today=datetime.now(UTC).date())
+                                               area=area, today=england_today())
     if wants_csv(request):
         return csv_response(CSV_FIELDS, _as_dicts(rows), filename=f"completeness-{period}.csv")
     return CompletenessPublic(period=period, area=area, summary=summary,

@@ -78,3 +78,33 @@ def _row(period: periods.Period, place: str, metric: str, deadline_days: int,
                            received=int(first_received_at is not None),
                            on_time=int(status is CompletenessStatus.on_time), late=int(late),
                            status=status, first_received_at=first_received_at, deadline=deadline)
+
+
+_RECEIVED = text("""
+    SELECT e.place_code, e.metric_code, e.period, EXISTS (
+        SELECT 1 FROM observation o WHERE o.place_code = e.place_code
+            AND o.metric_code = e.metric_code AND o.period = e.period) AS received
+    FROM jsonb_to_recordset(CAST(:expected AS jsonb))
+         AS e(place_code text, metric_code text, period text)
+""")
+
+
+def last_period_past_deadline(periodicity: periods.Periodicity, deadline_days: int,
+                              today: date) -> periods.Period:
+    """The latest period whose submission deadline (its end + deadline_days) is before today."""
+    return periods.shift(periods.containing(periodicity, today - timedelta(days=deadline_days)),
+                         -1)
+
+
+async def overdue(session: AsyncSession, *, catalogue: Catalogue, today: date
+                  ) -> list[tuple[str, str, str, bool]]:
+    """(place, metric, period, overdue) for each place and applicable metric: the latest period
+    whose deadline has passed, and whether its data has still not come."""
+    england = next(a.code for a in catalogue.areas.values() if a.level == "nation")
+    expected = [
+        {"place_code": place, "metric_code": metric,
+         "period": last_period_past_deadline(periodicity, days, today).code}
+        for periodicity in periods.Periodicity
+        for place, metric, days in _due(catalogue, england, periodicity)]
+    return [(row.place_code, row.metric_code, row.period, not row.received)
+            for row in await session.execute(_RECEIVED, {"expected": json.dumps(expected)})]

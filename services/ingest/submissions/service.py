@@ -13,7 +13,7 @@ from services.common.auth import ApiPrincipal, Role, require_scope
 from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.common.models import Submission
 from services.ingest.clients.metrics_api import Catalogue
-from services.ingest.submissions import store
+from services.ingest.submissions import store, telemetry
 from services.ingest.submissions.parsing import CsvStager, parse_json, stage_json
 from services.ingest.submissions.schemas import (
     SubmissionMode,
@@ -137,6 +137,8 @@ async def submit(session: AsyncSession, *, principal: ApiPrincipal, catalogue: C
                                 places=_place_rows(catalogue), framing_errors=framing_errors,
                                 max_errors=max_errors)
     if checked.rejected and (mode is SubmissionMode.atomic or checked.rejected == checked.rows):
+        if not request.dry_run:
+            telemetry.count(catalogue, checked.by_place, "rejected")
         raise _rejection(checked, mode)
 
     submission_id = uuid.uuid4()
@@ -161,6 +163,7 @@ async def submit(session: AsyncSession, *, principal: ApiPrincipal, catalogue: C
     await audit.record(session, actor=principal, action="submission.create",
                        entity_type="submission", entity_id=str(submission_id),
                        after=public.model_dump(mode="json", exclude={"errors"}))
+    telemetry.count_once_committed(session, catalogue, checked.by_place, str(row.status))
     return public, False
 
 

@@ -36,9 +36,10 @@ _ERRORS = text("""
     WHERE cardinality(errors) > 0 ORDER BY row_no, position LIMIT :limit
 """)
 _TALLY = text("""
-    SELECT count(*) AS rows, count(*) FILTER (WHERE cardinality(errors) > 0) AS rejected,
+    SELECT place_code, count(*) FILTER (WHERE cardinality(errors) = 0) AS valid,
+        count(*) FILTER (WHERE cardinality(errors) > 0) AS rejected,
         coalesce(sum(cardinality(errors)), 0) AS error_count
-    FROM checked
+    FROM checked GROUP BY place_code
 """)
 # Serialise writers per place: two submissions correcting the same value must not both
 # compute the same next version. Taken in code order, so two multi-place writers never deadlock.
@@ -98,6 +99,9 @@ class Checked:
     rejected: int
     error_count: int
     errors: list[RowError]
+    # (valid, rejected) rows by the place code as written; rows too malformed to stage count
+    # under "" (for metrics, which must not take arbitrary text as a label).
+    by_place: dict[str, tuple[int, int]]
 
 
 @dataclass
@@ -164,16 +168,24 @@ async def check(session: AsyncSession, *, metrics: list[dict[str, object]],
                                       "number": NUMBER, "blank": BLANK})
     # Temporary tables have no statistics; without them the planner guesses badly on the write.
     await session.execute(text("ANALYZE checked"))
-    tally = (await session.execute(_TALLY)).one()
+    tally = (await session.execute(_TALLY)).all()
+    entries = [(row.place_code or "", row.valid, row.rejected) for row in tally]
+    if framing_errors:
+        entries.append(("", 0, len(framing_errors)))
+    by_place: dict[str, tuple[int, int]] = {}
+    for place, valid, rejected in entries:
+        before = by_place.get(place, (0, 0))
+        by_place[place] = (before[0] + valid, before[1] + rejected)
     sql_errors = [
         RowError(row=row_no, field=field, code=code, msg=msg)
         for row_no, error in await session.execute(_ERRORS, {"limit": max_errors})
         for field, code, msg in [error.split("|", 2)]
     ]
     errors = sorted(framing_errors + sql_errors, key=lambda e: e.row)[:max_errors]
-    return Checked(rows=tally.rows + len(framing_errors),
-                   rejected=tally.rejected + len(framing_errors),
-                   error_count=tally.error_count + len(framing_errors), errors=errors)
+    return Checked(rows=sum(valid + rejected for valid, rejected in by_place.values()),
+                   rejected=sum(rejected for _, rejected in by_place.values()),
+                   error_count=sum(row.error_count for row in tally) + len(framing_errors),
+                   errors=errors, by_place=by_place)
 
 
 async def write(session: AsyncSession, *, submission_id: uuid.UUID) -> Written:

@@ -7,6 +7,7 @@ from services.common.auth import Principal, StewardKey
 from services.common.catalogue import Catalogue, CatalogueDep
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
+from services.common.periods import england_today
 from services.common.responses import PageDep, csv_response, wants_csv, with_etag
 from services.targets_api.leaders import service
 from services.targets_api.leaders.schemas import (
@@ -46,7 +47,7 @@ async def appoint_leader(request: Request, session: SessionDep, principal: Stewa
     ahead: a planned handover may be recorded in advance.
     """
     leader, added = await service.appoint(session, principal=principal, catalogue=catalogue,
-                                          code=code, body=body, today=service.england_today())
+                                          code=code, body=body, today=england_today())
     return with_etag(request, leader, status_code=201 if added else 200)
 
 
@@ -79,4 +80,4 @@ async def get_place(request: Request, session: SessionDep, _: Principal,
     """The place's profile: the area, its leader, its agreed plan, its plans by status and
     its agreed targets by progress status."""
     return with_etag(request, await service.get_profile(session, catalogue=catalogue, code=code,
-                                                        today=service.england_today()))
+                                                        today=england_today()))

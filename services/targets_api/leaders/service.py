@@ -4,8 +4,7 @@ A new appointment ends the latest term the day before it starts. Terms are never
 deleted otherwise, so the history answers "who was accountable on day D" for any D.
 """
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,8 +23,6 @@ from services.targets_api.leaders.schemas import (
 from services.targets_api.places import place_of
 from services.targets_api.progress.schemas import StatusCounts
 
-# Appointments take effect on English calendar days, whatever the server's clock zone.
-ENGLAND_TIME = ZoneInfo("Europe/London")
 # A handover may be recorded once it is agreed, which is rarely more than a year ahead; a date
 # beyond that is far more likely a typing slip (2062 for 2026) than a plan.
 MAX_DAYS_AHEAD = 366  # a year, leap day included
@@ -50,10 +47,6 @@ _PROGRESS_SUMMARY = text("""
     SELECT tp.status, count(*) FROM target_progress tp JOIN plan p ON p.id = tp.plan_id
     WHERE p.place_code = :code AND p.status = 'agreed' GROUP BY tp.status
 """)
-
-
-def england_today() -> date:
-    return datetime.now(ENGLAND_TIME).date()
 
 
 def _public(term: PlaceLeader | None) -> LeaderPublic | None:
