@@ -48,18 +48,19 @@ async def eventually(read, until, what: str, timeout_s: float = 20.0):
         await asyncio.sleep(0.05)
 
 
-async def failures(client: httpx.AsyncClient) -> float:
-    """Failed refreshes so far in this process (the counter is shared by its tests)."""
+async def refreshes(client: httpx.AsyncClient, result: str) -> float:
+    """Refreshes with that result so far in this process (its tests share the counter)."""
     for family in text_string_to_metric_families((await client.get("/metrics")).text):
         for sample in family.samples:
             if (sample.name, sample.labels) == ("joinedup_progress_refreshes_total",
-                                                {"result": "failed"}):
+                                                {"result": result}):
                 return sample.value
     return 0.0
 
 
 async def test_a_change_notice_is_refreshed_in_the_background(refreshing, service_key, query):
     store_observations(query, [(LEEDS, DISCHARGE, "2025-07", 90.0, 900, 1000)])
+    done_before = await refreshes(refreshing, "done")
 
     response = await refreshing.post("/internal/v1/observation-changes", json=NOTICE,
                                      headers=bearer(service_key))
@@ -70,19 +71,19 @@ async def test_a_change_notice_is_refreshed_in_the_background(refreshing, servic
                                            ("region", 90.0)],
                      what="the place, its ICB, region and England computed")
     assert query("SELECT count(*) FROM progress_refresh_queue") == [(0,)]
-    metrics = (await refreshing.get("/metrics")).text
-    assert 'joinedup_progress_refreshes_total{result="done"}' in metrics
+    await eventually(lambda: refreshes(refreshing, "done"), lambda n: n == done_before + 1,
+                     what="the refresh counted")
 
 
 async def test_a_failed_refresh_leaves_the_notice_queued(refreshing, service_key, query):
     store_observations(query, [(LEEDS, DISCHARGE, "2025-07", 90.0, 900, 1000)])
     # Every refresh fails on this constraint until it is dropped.
     query("ALTER TABLE area_value ADD CONSTRAINT no_values CHECK (value IS NULL)")
-    failed_before = await failures(refreshing)
+    failed_before = await refreshes(refreshing, "failed")
 
     await refreshing.post("/internal/v1/observation-changes", json=NOTICE,
                           headers=bearer(service_key))
-    await eventually(lambda: failures(refreshing), lambda n: n >= failed_before + 2,
+    await eventually(lambda: refreshes(refreshing, "failed"), lambda n: n >= failed_before + 2,
                      what="two refreshes failed")
 
     assert query("SELECT place_code, metric_code, periods FROM progress_refresh_queue") == [
