@@ -9,7 +9,7 @@ goes out soon after targets_api is back; everything that waits polls against a d
 """
 
 import time
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,6 +20,7 @@ import pytest
 from services.metrics_api.metrics.schemas import MetricUpdate
 from tests.conftest import bearer
 from tests.services import ServiceProcess
+from tests.targets_api.plan_support import PLAN, TARGETS
 
 T = TypeVar("T")
 Query = Callable[..., list[tuple]]
@@ -28,6 +29,7 @@ WAIT_S = 20.0
 POLL_S = 0.1
 TIMEOUT = httpx.Timeout(15.0)
 WEST_YORKSHIRE = "E54000054"  # the ICB of Leeds and Bradford
+LEEDS = "E08000035"
 INGEST_ENV = {"JOINEDUP_OUTBOX_POLL_S": "0.2", "JOINEDUP_OUTBOX_MAX_BACKOFF_S": "1"}
 
 
@@ -87,6 +89,25 @@ class Suite:
         return wait_for(self.outbox, lambda notices: all(n[3] for n in notices),
                         what="every outbox notice delivered to targets_api")
 
+    def agree_plan(self, place: str, icb: str, keys: "PlanKeys") -> int:
+        """A plan for the place with a target for each national metric
+        (tests/targets_api/plan_support.py), agreed by the place and its ICB."""
+        with httpx.Client(base_url=self.targets_api.url, timeout=TIMEOUT) as client:
+            plan = client.post(f"/v1/places/{place}/plans", json=PLAN, headers=keys.steward)
+            plan_id = plan.json()["id"]
+            for code, body in TARGETS.items():
+                assert client.put(f"/v1/plans/{plan_id}/targets/{code}", json=body,
+                                  headers=keys.steward).status_code == 200
+            assert client.post(f"/v1/plans/{plan_id}/submit", headers=keys.steward).is_success
+            for organisation, signatory in ((place, keys.place_signatory),
+                                            (icb, keys.icb_signatory)):
+                decided = client.post(f"/v1/plans/{plan_id}/approvals", headers=signatory,
+                                      json={"organisation_code": organisation,
+                                            "decision": "approve", "signatory": "A. Signatory"})
+                assert decided.status_code == 201, decided.text
+            assert decided.json()["status"] == "agreed"
+            return plan_id
+
     def place_values(self) -> dict[tuple[str, str, str], float]:
         """What targets_api's progress refresh has computed: (place, metric, period) -> value."""
         rows = self.query("SELECT area_code, metric_code, period, value FROM area_value "
@@ -105,25 +126,46 @@ class Suite:
 StartSuite = Callable[..., Suite]
 
 
+def as_environment(settings: Mapping[str, object]) -> dict[str, str]:
+    return {f"JOINEDUP_{name.upper()}": str(value) for name, value in settings.items()}
+
+
+@dataclass
+class PlanKeys:
+    steward: dict[str, str]
+    place_signatory: dict[str, str]
+    icb_signatory: dict[str, str]
+
+
+@pytest.fixture
+async def plan_keys(make_key) -> PlanKeys:
+    """Keys to make and agree a plan for Leeds."""
+    return PlanKeys(bearer(await make_key("steward", WEST_YORKSHIRE)),
+                    bearer(await make_key("signatory", LEEDS)),
+                    bearer(await make_key("signatory", WEST_YORKSHIRE)))
+
+
 @pytest.fixture
 async def start_suite(database_url: str, make_key, query: Query) -> AsyncIterator[StartSuite]:
     """``start_suite(catalogue_fresh_s=0.3, down=("metrics_api",))`` starts the services (all
     but those ``down``, whose ports are kept for a later ``start()``) with JOINEDUP_CATALOGUE_*
-    and other ingest settings from the keyword arguments. Every process is stopped after the
+    and other ingest settings from the keyword arguments (targets_api's from
+    ``targets_api_settings``). Every process is stopped after the
     test, and their logs are printed so a failure shows what the services said."""
     service_key = await make_key("service", name="ingest")
     submitter = bearer(await make_key("submitter", WEST_YORKSHIRE))
     admin = bearer(await make_key("admin"))
     started: list[ServiceProcess] = []
 
-    def start(*, down: Collection[str] = (), **ingest_settings: object) -> Suite:
+    def start(*, down: Collection[str] = (), targets_api_settings: Mapping[str, object] = {},
+              **ingest_settings: object) -> Suite:
         metrics_api = ServiceProcess.for_service("metrics_api", database_url)
         peers = {"metrics_api": metrics_api, "targets_api": ServiceProcess.for_service(
             "targets_api", database_url, env={
                 "JOINEDUP_SERVICE_KEY": service_key, "JOINEDUP_PROGRESS_POLL_S": "0.2",
-                "JOINEDUP_METRICS_API_URL": metrics_api.url})}
-        settings = {f"JOINEDUP_{name.upper()}": str(value)
-                    for name, value in ingest_settings.items()}
+                "JOINEDUP_METRICS_API_URL": metrics_api.url,
+                **as_environment(targets_api_settings)})}
+        settings = as_environment(ingest_settings)
         ingest = ServiceProcess.for_service("ingest", database_url, env={
             **INGEST_ENV, **settings, "JOINEDUP_SERVICE_KEY": service_key,
             "JOINEDUP_METRICS_API_URL": peers["metrics_api"].url,

@@ -7,35 +7,15 @@ import pytest
 from tests.conftest import bearer
 from tests.ingest.conftest import LEEDS, json_submission, observation
 from tests.targets_api.conftest import WEST_YORKSHIRE
-from tests.targets_api.plan_support import DISCHARGE, PLAN, TARGETS
+from tests.targets_api.plan_support import DISCHARGE
 
 pytestmark = pytest.mark.e2e
 pytest_plugins = ["tests.e2e.conftest_ingest"]
 
 
-def agree_leeds_plan(targets_api: str, steward: dict, place_signatory: dict,
-                     icb_signatory: dict) -> int:
-    with httpx.Client(base_url=targets_api, timeout=15) as client:
-        plan = client.post(f"/v1/places/{LEEDS}/plans", json=PLAN, headers=steward).json()
-        for code, body in TARGETS.items():
-            assert client.put(f"/v1/plans/{plan['id']}/targets/{code}", json=body,
-                              headers=steward).status_code == 200
-        assert client.post(f"/v1/plans/{plan['id']}/submit", headers=steward).is_success
-        for organisation, signatory in ((LEEDS, place_signatory),
-                                        (WEST_YORKSHIRE, icb_signatory)):
-            decided = client.post(f"/v1/plans/{plan['id']}/approvals", headers=signatory, json={
-                "organisation_code": organisation, "decision": "approve",
-                "signatory": "A. Signatory"})
-            assert decided.status_code == 201, decided.text
-        assert decided.json()["status"] == "agreed"
-        return plan["id"]
-
-
-async def test_a_submission_moves_an_agreed_target(start_suite, make_key):
+async def test_a_submission_moves_an_agreed_target(start_suite, plan_keys, make_key):
     suite = start_suite()
-    plan_id = agree_leeds_plan(suite.targets_api.url, bearer(await make_key("steward", LEEDS)),
-                               bearer(await make_key("signatory", LEEDS)),
-                               bearer(await make_key("signatory", WEST_YORKSHIRE)))
+    plan_id = suite.agree_plan(LEEDS, WEST_YORKSHIRE, plan_keys)
     assessor = bearer(await make_key("assessor"))
 
     def discharge() -> dict | None:

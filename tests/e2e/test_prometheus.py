@@ -1,0 +1,186 @@
+"""A real Prometheus (Debian's package; .ci/run installs it) scraping the three services with the
+configuration and alert rules in deploy/prometheus/, and every PromQL expression of the Grafana
+dashboards and the alert rules run through its HTTP API.
+
+The scene is built so that every expression has something to show: Leeds has an agreed plan, its
+falls target is off track for three quarters in a row, other places are overdue, a submission
+is refused, and targets_api answers 503s once metrics_api has gone (so there is a 5xx rate and a
+service down).
+"""
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.ingest.conftest import json_submission, observation
+from tests.services import free_port
+from tests.targets_api.conftest import LEEDS, WEST_YORKSHIRE
+from tests.targets_api.plan_support import DISCHARGE, FALLS
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("prometheus") is None or shutil.which("promtool") is None,
+                       reason="needs Debian's prometheus package (.ci/run installs it)"),
+]
+pytest_plugins = ["tests.e2e.conftest_ingest"]
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
+RULES = DEPLOY / "prometheus" / "rules.yml"
+# Grafana fills these in before a query reaches Prometheus.
+VARIABLES = {"$icb": WEST_YORKSHIRE, "$place": LEEDS, "$__rate_interval": "1m",
+             "$__interval": "15s", "$__range": "1h"}
+# Healthy answers that are empty, not broken queries: absent() answers only when a job has no
+# target at all, and the backlog alert needs the outbox undelivered for 30 minutes.
+MAY_BE_EMPTY = ("absent(", "joinedup_outbox_pending)[30m")
+
+# Falls, lower is better, tolerance 0: expected 602.857, 595.714, 588.571, 581.429 for
+# 2025-Q2 .. 2026-Q1 on the straight line from 610 to 560; the last three are worse.
+FALLS_BY_QUARTER = [("2025-Q2", 600), ("2025-Q3", 596), ("2025-Q4", 590), ("2026-Q1", 585)]
+
+
+def expressions() -> list[tuple[str, str]]:
+    """(where, PromQL) for every dashboard panel and variable, and every alert rule."""
+    found = []
+    for path in DASHBOARDS:
+        board = json.loads(path.read_text())
+        panels = [p for top in board["panels"] for p in [top, *top.get("panels", [])]]
+        for panel in panels:
+            for target in panel.get("targets", []):
+                if target.get("expr"):
+                    found.append((f"{path.name}: {panel.get('title')}", target["expr"]))
+        for variable in board.get("templating", {}).get("list", []):
+            query = variable.get("query")
+            query = query.get("query") if isinstance(query, dict) else query
+            if query and query.startswith("label_values("):
+                # label_values(selector, label) is Grafana's; Prometheus answers the selector.
+                selector = query.removeprefix("label_values(").rsplit(",", 1)[0]
+                found.append((f"{path.name}: variable {variable['name']}", selector))
+    for group in yaml.safe_load(RULES.read_text())["groups"]:
+        for rule in group["rules"]:
+            found.append((f"rules.yml: {rule.get('alert') or rule.get('record')}", rule["expr"]))
+    return found
+
+
+def substituted(expr: str) -> str:
+    for name, value in sorted(VARIABLES.items(), key=lambda item: -len(item[0])):
+        expr = expr.replace(name, value)
+    return expr
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator:
+    """Starts Prometheus on the suite's ports with the shipped rules; stops it after."""
+    started: list[subprocess.Popen] = []
+
+    def start(targets: dict[str, str]) -> str:
+        config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+        config["global"].update(scrape_interval="1s", evaluation_interval="1s",
+                                scrape_timeout="1s")
+        for job in config["scrape_configs"]:
+            job["scrape_interval"] = "1s"
+            job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
+        shutil.copy(RULES, tmp_path / "rules.yml")
+        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+        checked = subprocess.run(["promtool", "check", "config", tmp_path / "prometheus.yml"],
+                                 capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        port = free_port()
+        started.append(subprocess.Popen(
+            ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
+             f"--storage.tsdb.path={tmp_path / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=(tmp_path / "prometheus.log").open("wb"), stderr=subprocess.STDOUT))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def query(prometheus_url: str, expr: str) -> dict:
+    response = httpx.get(f"{prometheus_url}/api/v1/query", params={"query": expr}, timeout=10)
+    assert response.status_code == 200, f"{expr}: {response.text}"
+    body = response.json()
+    assert body["status"] == "success", f"{expr}: {body}"
+    return body["data"]
+
+
+def test_the_shipped_rules_pass_promtool():
+    checked = subprocess.run(["promtool", "check", "rules", RULES], capture_output=True,
+                             text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_every_service_exposition_passes_promtool(start_suite, plan_keys):
+    suite = start_suite()
+    suite.agree_plan(LEEDS, WEST_YORKSHIRE, plan_keys)
+    assert suite.submit_json(json_submission(observation())).status_code == 201
+
+    for service in (suite.metrics_api, suite.targets_api, suite.ingest):
+        exposition = httpx.get(f"{service.url}/metrics", timeout=10).text
+        checked = subprocess.run(["promtool", "check", "metrics"], input=exposition,
+                                 capture_output=True, text=True)
+        assert (checked.returncode, checked.stdout + checked.stderr) == (0, ""), service.factory
+
+
+def test_every_dashboard_and_alert_expression_answers_with_data(start_suite, plan_keys,
+                                                                prometheus):
+    # targets_api keeps no copy of the catalogue once metrics_api has gone: it answers 503.
+    suite = start_suite(targets_api_settings={"catalogue_fresh_s": 0.2,
+                                              "catalogue_max_stale_s": 0})
+    suite.agree_plan(LEEDS, WEST_YORKSHIRE, plan_keys)
+    falls = [observation(FALLS, period, numerator=value, denominator=100_000)
+             for period, value in FALLS_BY_QUARTER]
+    assert suite.submit_json(json_submission(observation(), *falls)).status_code == 201
+    refused = suite.submit_json(json_submission(observation(DISCHARGE, "2025-13")))
+    assert refused.status_code == 422, refused.text
+    suite.wait_for(
+        lambda: suite.query("SELECT consecutive_off_track FROM target_progress "
+                            "WHERE metric_code = %s", FALLS),
+        lambda rows: rows == [(3,)], what="Leeds's falls refreshed as off track three times")
+
+    url = prometheus({"metrics_api": f"127.0.0.1:{suite.metrics_api.port}",
+                      "targets_api": f"127.0.0.1:{suite.targets_api.port}",
+                      "ingest": f"127.0.0.1:{suite.ingest.port}"})
+    suite.wait_for(lambda: len(query(url, "up == 1")["result"]) if _ready(url) else 0,
+                   lambda n: n == 3, what="Prometheus scraping all three services")
+    suite.metrics_api.stop()
+    # A rate needs the 5xx count to grow between scrapes (1 s apart), so three, spread out.
+    for _ in range(3):
+        time.sleep(1.2)
+        answer = httpx.get(f"{suite.targets_api.url}/v1/places/{LEEDS}/progress",
+                           headers=suite.admin, timeout=10)
+        assert answer.status_code == 503, answer.text
+    time.sleep(3)  # a few more scrapes and rule evaluations
+
+    empty = []
+    for where, expr in expressions():
+        data = query(url, substituted(expr))
+        if not data["result"] and not any(allowed in expr for allowed in MAY_BE_EMPTY):
+            empty.append(f"{where}: {expr}")
+    assert not empty, "expressions without data:\n" + "\n".join(empty)
+    firing = {alert["labels"]["alertname"] for alert in httpx.get(
+        f"{url}/api/v1/alerts", timeout=10).json()["data"]["alerts"]}
+    assert {"JoinedupTargetOffTrack", "JoinedupServiceDown"} <= firing | _pending(url)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/-/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _pending(url: str) -> set[str]:
+    rules = httpx.get(f"{url}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    return {rule["name"] for group in rules for rule in group["rules"]
+            if rule.get("state") in ("pending", "firing")}
