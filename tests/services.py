@@ -41,8 +41,9 @@ class ServiceProcess:
     """One uvicorn process serving an app factory on 127.0.0.1."""
 
     def __init__(self, factory: str, *, env: Mapping[str, str], port: int | None = None,
-                 ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+                 ready_timeout_s: float = READY_TIMEOUT_S, workers: int = 1) -> None:
         self.factory = factory
+        self.workers = workers
         self.env = {**os.environ, "JOINEDUP_LOG_LEVEL": "WARNING", **env}
         self.port = port or free_port()
         self.ready_timeout_s = ready_timeout_s
@@ -73,7 +74,7 @@ class ServiceProcess:
             raise RuntimeError(f"{self.factory} is already running on port {self.port}")
         command = [sys.executable, "-m", "uvicorn", self.factory, "--factory",
                    "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
-                   "--timeout-graceful-shutdown", "5"]
+                   "--timeout-graceful-shutdown", "5", "--workers", str(self.workers)]
         self.process = subprocess.Popen(command, env=self.env, stdout=self._log,
                                         stderr=subprocess.STDOUT)
         self.wait_ready()
