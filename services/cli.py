@@ -4,6 +4,7 @@ submit data and refresh progress."""
 import asyncio
 import contextlib
 import os
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
@@ -28,6 +29,7 @@ from services.common.db import (
 )
 from services.common.errors import Problem, Unprocessable
 from services.common.models import ApiKey, Area
+from services.demo import load as demo_load
 from services.ingest.submissions.schemas import SubmissionMode
 from services.metrics_api.seed import seed as seed_reference_data
 from services.supervisor import ServiceProcess, Supervisor, busy_ports, say
@@ -282,6 +284,9 @@ def up(
     metrics_port: Annotated[int, typer.Option(envvar="JOINEDUP_METRICS_API_PORT")] = 8001,
     targets_port: Annotated[int, typer.Option(envvar="JOINEDUP_TARGETS_API_PORT")] = 8002,
     ingest_port: Annotated[int, typer.Option(envvar="JOINEDUP_INGEST_PORT")] = 8003,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="Once the services are ready, load the demo data as `joinedup demo` "
+                       "does (the services keep running if it fails)")] = False,
 ) -> None:
     """Run the database, migrations, seed data and the three services until Ctrl-C.
 
@@ -311,6 +316,9 @@ def up(
     if not env.get("JOINEDUP_SERVICE_KEY"):
         run_key_id, env["JOINEDUP_SERVICE_KEY"] = _in_transaction(url, _service_key_for_this_run)
     supervisor = Supervisor(services, host=host, env=env)
+    demo_run = _DemoInBackground(url, demo_load.Endpoints(*(s.url for s in services)),
+                                 cancel=supervisor.stopping) if demo else None
+    supervisor.on_ready = demo_run.start if demo_run else None
     supervisor.install_signal_handlers()
     if admin_key:
         say("First run: created an admin key. Store it now; it cannot be shown again:")
@@ -318,6 +326,8 @@ def up(
     try:
         code = supervisor.run()
     finally:
+        if demo_run is not None:
+            demo_run.finish()
         if run_key_id is not None:
             _in_transaction(url, lambda session: _revoke_audited(session, run_key_id))
     say("joinedup stopped.")
@@ -339,3 +349,123 @@ async def _first_admin_key(session: AsyncSession) -> str | None:
     _, key = await _create_key_audited(session, name="first admin (joinedup up)",
                                        role=Role.admin, scopes=[])
     return key
+
+
+@app.command("demo")
+def demo_command(
+    seed: Annotated[int, typer.Option(help="The same seed makes the same data")] = 1,
+    years: Annotated[int, typer.Option(
+        min=1, max=20, help="Years of data, ending at each metric's last ended period")] = 5,
+    places: Annotated[int | None, typer.Option(
+        min=1, show_default=False, help="Only the first N places in code order (default: all "
+                                        "153)")] = None,
+    place: Annotated[list[str] | None, typer.Option(
+        show_default=False, help="Only this place (repeatable), e.g. E08000035")] = None,
+    metrics_url: Annotated[str, typer.Option(
+        envvar="JOINEDUP_METRICS_API_URL", help="metrics_api's address")
+    ] = "http://127.0.0.1:8001",
+    targets_url: Annotated[str, typer.Option(
+        envvar="JOINEDUP_TARGETS_API_URL", help="targets_api's address")
+    ] = "http://127.0.0.1:8002",
+    ingest_url: Annotated[str, typer.Option(
+        envvar="JOINEDUP_INGEST_URL", help="ingest's address")] = "http://127.0.0.1:8003",
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Requests at once")] = 8,
+    wait: Annotated[float, typer.Option(
+        min=0, help="Seconds to wait for targets_api to compute progress; 0: do not wait")
+    ] = 300.0,
+) -> None:
+    """Load realistic, synthetic demo data through the running services' APIs: a leader for
+    every place, a plan agreed by the place and its ICB with national and local targets, years
+    of submissions with trends, seasons, step changes, late and missing data and corrections;
+    then wait for progress. Running it again adds nothing that is already there.
+
+    It needs the database (JOINEDUP_DATABASE_URL, or the embedded one in JOINEDUP_DATA_DIR) to
+    make its own keys, which it revokes when it ends.
+
+    Exit codes: 0 loaded, 1 refused, 2 usage, 3 a service unavailable.
+    """
+    endpoints = demo_load.Endpoints(metrics_url.rstrip("/"), targets_url.rstrip("/"),
+                                    ingest_url.rstrip("/"))
+    options = demo_load.Options(seed=seed, years=years, places=tuple(place or ()),
+                                place_limit=places, concurrency=concurrency,
+                                progress_timeout_s=wait)
+    raise typer.Exit(_run_demo(_database_url(), endpoints, options))
+
+
+DEMO_ROLES = (Role.steward, Role.submitter, Role.signatory, Role.admin)
+
+
+def _run_demo(url: str, endpoints: demo_load.Endpoints, options: demo_load.Options, *,
+              cancel: threading.Event | None = None,
+              keys_made: Callable[[list[int]], None] | None = None) -> int:
+    """Load the demo with keys made for this run and revoked when it ends, however it ends;
+    print what it did and return the exit code."""
+    key_ids, keys = _in_transaction(url, _demo_keys)
+    if keys_made is not None:
+        keys_made(key_ids)
+    try:
+        summary = asyncio.run(demo_load.run(endpoints, keys, options, cancel=cancel))
+    except demo_load.DemoFailed as failure:
+        typer.echo(f"error: demo: {failure}", err=True)
+        return failure.code
+    finally:
+        _in_transaction(url, lambda session: _revoke_demo_keys(session, key_ids))
+    for line in demo_load.report(summary, endpoints):
+        typer.echo(line)
+    return 0
+
+
+async def _demo_keys(session: AsyncSession) -> tuple[list[int], demo_load.Keys]:
+    """A steward, submitter and signatory for all of England, and an admin to read with."""
+    made = {}
+    for role in DEMO_ROLES:
+        made[role] = await _create_key_audited(
+            session, name=f"demo {role} (joinedup demo, pid {os.getpid()})", role=role,
+            scopes=[] if role is Role.admin else ["E92000001"])
+    keys = demo_load.Keys(**{role.value: key for role, (_, key) in made.items()})
+    return [row.id for row, _ in made.values()], keys
+
+
+async def _revoke_demo_keys(session: AsyncSession, key_ids: list[int]) -> None:
+    for key_id in key_ids:
+        await _revoke_audited(session, key_id)
+
+
+class _DemoInBackground:
+    """`joinedup up --demo`: the demo in a thread once the services are ready, so the
+    supervisor keeps watching them meanwhile. Ctrl-C (the supervisor's ``stopping``) cancels
+    it; ``finish`` waits for it and makes sure its keys are revoked."""
+
+    JOIN_TIMEOUT_S = 30.0
+
+    def __init__(self, url: str, endpoints: demo_load.Endpoints,
+                 cancel: threading.Event) -> None:
+        self.url, self.endpoints, self.cancel = url, endpoints, cancel
+        self.key_ids: list[int] = []
+        self.thread = threading.Thread(target=self._run, name="joinedup-demo", daemon=True)
+
+    def start(self) -> None:
+        say("demo: loading demo data through the APIs (Ctrl-C stops it and everything)")
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            code = _run_demo(self.url, self.endpoints, demo_load.Options(), cancel=self.cancel,
+                             keys_made=self.key_ids.extend)
+        except (Exception, typer.Exit) as exc:  # noqa: BLE001 (reported, never silent)
+            code = getattr(exc, "exit_code", 1)
+        if self.cancel.is_set():
+            return
+        if code:
+            say("\n!!! the demo failed (see above); the services keep running. Press Ctrl-C "
+                "to stop.\n")
+        else:
+            say("The demo data is loaded; the services keep running. Press Ctrl-C to stop.\n")
+
+    def finish(self) -> None:
+        self.cancel.set()
+        if not self.thread.is_alive():
+            return
+        self.thread.join(self.JOIN_TIMEOUT_S)
+        if self.thread.is_alive() and self.key_ids:  # stuck: revoke its keys from here
+            _in_transaction(self.url, lambda session: _revoke_demo_keys(session, self.key_ids))

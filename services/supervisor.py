@@ -72,11 +72,15 @@ def busy_ports(host: str, ports: list[int]) -> list[int]:
 
 
 class Supervisor:
-    def __init__(self, services: list[ServiceProcess], *, host: str, env: dict[str, str]) -> None:
+    def __init__(self, services: list[ServiceProcess], *, host: str, env: dict[str, str],
+                 on_ready: Callable[[], None] | None = None) -> None:
         self.services = services
         self.host = host
         self.env = env
         self.stopping = threading.Event()
+        # Called once, in the supervising thread, when every service is first ready (as
+        # `joinedup up --demo` starts its loader). It must return at once: start a thread.
+        self.on_ready = on_ready
 
     def start(self, service: ServiceProcess) -> None:
         command = [sys.executable, "-m", "uvicorn", service.factory, "--factory",
@@ -133,6 +137,8 @@ class Supervisor:
                       f"See the log above.")
                 return 1
             self.announce()
+            if self.on_ready is not None:
+                self.on_ready()
             while not self.stopping.wait(0.5):
                 for service in self.services:
                     if service.process and service.process.poll() is not None \

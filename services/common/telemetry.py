@@ -1,6 +1,7 @@
 """Request ids, structured logs and Prometheus metrics for every service."""
 
 import logging
+import math
 import os
 import re
 import time
@@ -18,7 +19,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -108,9 +108,47 @@ class RequestTelemetryMiddleware:
             current_service.reset(service_token)
 
 
+class GaugeFamily:
+    """One gauge's samples, written as exposition text as they are added.
+
+    For figures read at scrape time. prometheus-client's own formatter takes over a second for
+    a national scrape (50,000 outcome samples, bench/scrape.py); text built here, with each
+    row's labels written once for all its gauges, takes a fraction of that.
+    """
+
+    def __init__(self, name: str, documentation: str) -> None:
+        self.name = name
+        self.header = (f"# HELP {name} {_escape(documentation, quotes=False)}\n"
+                       f"# TYPE {name} gauge\n")
+        self.lines: list[str] = []
+
+    def add(self, labels: str, value: float) -> None:
+        """``labels`` from ``label_text``."""
+        self.lines.append(f"{self.name}{{{labels}}} {_number(value)}\n")
+
+    def text(self) -> str:
+        return self.header + "".join(self.lines)
+
+
+def label_text(**labels: str) -> str:
+    return ",".join(f'{name}="{_escape(value)}"' for name, value in labels.items())
+
+
+def _escape(value: str, *, quotes: bool = True) -> str:
+    value = value.replace("\\", "\\\\").replace("\n", "\\n")
+    return value.replace('"', '\\"') if quotes else value
+
+
+def _number(value: float) -> str:
+    value = float(value)
+    if math.isfinite(value):
+        return repr(value)
+    return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+
+
 # Reads of the database made at scrape time, for figures that live in tables (outcomes,
 # last submissions) rather than in this process: every process and replica reports the same.
-ScrapeCollector = Callable[[FastAPI, AsyncSession], Awaitable[Iterable[Metric]]]
+ScrapeCollector = Callable[[FastAPI, AsyncSession], Awaitable[Iterable[GaugeFamily]]]
 
 
 def process_registry() -> CollectorRegistry:
@@ -123,32 +161,21 @@ def process_registry() -> CollectorRegistry:
     return registry
 
 
-class _Families:
-    """Already collected metric families, in the shape ``generate_latest`` reads."""
-
-    def __init__(self, families: list[Metric]) -> None:
-        self.families = families
-
-    def collect(self) -> list[Metric]:
-        return self.families
-
-
 async def metrics_response(app: FastAPI, collectors: Sequence[ScrapeCollector]) -> Response:
     """The process metrics, then each scrape collector's; a collector that fails is reported
     as ``joinedup_scrape_collector_success 0`` and the rest of the scrape still answers."""
-    families: list[Metric] = []
-    success = GaugeMetricFamily("joinedup_scrape_collector_success",
-                                "1 if the collector read its figures at this scrape.",
-                                labels=["collector"])
+    families: list[GaugeFamily] = []
+    success = GaugeFamily("joinedup_scrape_collector_success",
+                          "1 if the collector read its figures at this scrape.")
     for collector in collectors:
         try:
             async with app.state.sessionmaker() as session:
                 families += await collector(app, session)
-            success.add_metric([collector.__name__], 1)
+            success.add(label_text(collector=collector.__name__), 1)
         except Exception:  # the database may be down: the scrape says so and still answers
             log.exception("scrape collector %s failed", collector.__name__)
-            success.add_metric([collector.__name__], 0)
+            success.add(label_text(collector=collector.__name__), 0)
     if collectors:
         families.append(success)
-    body = generate_latest(process_registry()) + generate_latest(_Families(families))
+    body = generate_latest(process_registry()) + "".join(f.text() for f in families).encode()
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -34,7 +34,7 @@ from services.ingest.submissions.schemas import CSV_COLUMNS
 PERIODS_PER_YEAR = {Periodicity.monthly: 12, Periodicity.quarterly: 4, Periodicity.annual: 1,
                     Periodicity.financial_year: 1}
 MISSING_SHARE = 0.02  # of place-metric-periods never sent
-LATEST_MISSING_SHARE = 0.08  # of the latest period: not sent yet (its deadline has not passed)
+DUE_MISSING_SHARE = 0.08  # of periods whose deadline is still ahead: not sent yet
 LATE_SHARE = 0.03  # held back to the second batch
 OUTAGE_SHARE = 0.05  # of places whose monthly returns stopped for two or three months
 STEP_SHARE = 0.4  # of series with a lasting step change
@@ -79,6 +79,7 @@ class Metric:
     valid_max: float | None = None
     decimals: int = 1
     mandatory: bool = False
+    submission_deadline_days: int = 45
 
     @classmethod
     def from_api(cls, body: Mapping[str, Any]) -> "Metric":
@@ -88,7 +89,8 @@ class Metric:
                    periodicity=Periodicity(body["periodicity"]),
                    valid_min=body.get("valid_min"), valid_max=body.get("valid_max"),
                    decimals=int(body.get("decimals") if body.get("decimals") is not None else 1),
-                   mandatory=bool(body.get("mandatory")))
+                   mandatory=bool(body.get("mandatory")),
+                   submission_deadline_days=int(body.get("submission_deadline_days") or 45))
 
     @property
     def is_ratio(self) -> bool:
@@ -517,10 +519,13 @@ def _target(metric: Metric, values: Mapping[str, float], starts_on: date, ends_o
     if metric.improvement and target_value == baseline_value:
         target_value = _rounded(metric, baseline_value + metric.improvement
                                 * 10 ** -metric.decimals)
+    if (target_value - baseline_value) * metric.improvement < 0:
+        target_value = baseline_value  # at the edge of the range already: hold it there
     trajectory: tuple[tuple[str, float], ...] = ()
     if midway is not None and metric.improvement:
-        trajectory = ((midway.code, _rounded(metric, _from_scale(
-            metric, x + ambition * rng.uniform(0.35, 0.6)))),)
+        milestone = _rounded(metric, _from_scale(metric, x + ambition * rng.uniform(0.35, 0.6)))
+        low, high = sorted((baseline_value, target_value))
+        trajectory = ((midway.code, min(max(milestone, low), high)),)
     tolerance = None
     if metric.improvement and rng.random() < 0.4:
         tolerance = round(abs(target_value - baseline_value) * rng.uniform(0.1, 0.3),
@@ -615,14 +620,14 @@ def build_place(seed: int, place: Place, metrics: Sequence[Metric], *, today: da
             steps.append((metric.code, series.observations[series.step_at].period))
         rng = _rng(seed, "timeliness", place.code, metric.code)
         sent = series.observations[len(series.observations) - len(window):]
-        for position, row in enumerate(sent):
-            latest = position == len(sent) - 1
+        for position, (period, row) in enumerate(zip(window, sent, strict=True)):
+            due = period.end + timedelta(days=metric.submission_deadline_days) >= today
             draw = rng.random()
             if (metric.periodicity is Periodicity.monthly and row.period in outage) or (
-                    draw < (LATEST_MISSING_SHARE if latest else MISSING_SHARE)):
+                    draw < (DUE_MISSING_SHARE if due else MISSING_SHARE)):
                 missing.append((metric.code, row.period))
                 continue
-            (late if not latest and draw < MISSING_SHARE + LATE_SHARE else history).append(row)
+            (late if not due and draw < MISSING_SHARE + LATE_SHARE else history).append(row)
             if position >= len(sent) - 12:
                 recent.append(row)
     by_code = {m.code: m for m in metrics}

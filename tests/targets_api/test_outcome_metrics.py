@@ -84,7 +84,8 @@ async def test_a_scrape_while_the_database_is_unreachable_still_answers():
     app = create_targets_api(TargetsApiSettings(database_url=nowhere,
                                                 progress_refresh_enabled=False))
     async for client in asgi_client(app):
-        samples = await scrape(client)
+        await scrape(client)
+        samples = await scrape(client)  # the process's own metrics count the first
 
     assert value_of(samples, "joinedup_scrape_collector_success",
                     collector="outcome_metrics") == 0
