@@ -12,9 +12,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.targets_api.main import TargetsApiSettings
 from services.targets_api.main import create_app as create_targets_api
 from tests.conftest import bearer, client_reading_catalogue
-from tests.targets_api.conftest import LEEDS
+from tests.targets_api.conftest import BRADFORD, LEEDS
 from tests.targets_api.plan_support import DISCHARGE
 from tests.targets_api.progress_support import store_observations
+
+pytest_plugins = ["tests.targets_api.plan_fixtures"]
 
 NOTICE = {"submission_id": "00000000-0000-0000-0000-000000000001",
           "changes": [{"place_code": LEEDS, "metric_code": DISCHARGE, "periods": ["2025-07"]}]}
@@ -91,3 +93,31 @@ async def test_a_failed_refresh_leaves_the_notice_queued(refreshing, service_key
     query("ALTER TABLE area_value DROP CONSTRAINT no_values")
     await eventually(lambda: query("SELECT count(*) FROM area_value"), lambda rows: rows[0][0] > 0,
                      what="the refresh succeeds once the fault is gone")
+
+
+def notice(place: str, period: str) -> dict:
+    return {"submission_id": "00000000-0000-0000-0000-000000000002",
+            "changes": [{"place_code": place, "metric_code": DISCHARGE, "periods": [period]}]}
+
+
+async def test_another_places_data_moves_england_and_the_rank_of_a_target(
+        refreshing, plans, service_key, query):
+    await plans.in_state("agreed")
+    store_observations(query, [(LEEDS, DISCHARGE, "2025-09", 90.0, 900, 1000)])
+    await refreshing.post("/internal/v1/observation-changes", json=notice(LEEDS, "2025-09"),
+                          headers=bearer(service_key))
+    benchmarks = ("SELECT national_value, rank, rank_of, computed_at FROM target_progress "
+                  "WHERE place_code = %s AND metric_code = %s")
+    before = await eventually(lambda: query(benchmarks, LEEDS, DISCHARGE),
+                              lambda rows: rows and rows[0][:3] == (90.0, 1, 1),
+                              what="Leeds alone: England is Leeds, rank 1 of 1")
+
+    # Only Bradford's series changed: Leeds's target keeps its computed series figures, and
+    # takes England's (900 + 950) / (1000 + 1000) x 100 = 92.5 and second place of two.
+    store_observations(query, [(BRADFORD, DISCHARGE, "2025-09", 95.0, 950, 1000)])
+    await refreshing.post("/internal/v1/observation-changes", json=notice(BRADFORD, "2025-09"),
+                          headers=bearer(service_key))
+    after = await eventually(lambda: query(benchmarks, LEEDS, DISCHARGE),
+                             lambda rows: rows[0][:3] == (92.5, 2, 2),
+                             what="Leeds ranked behind Bradford")
+    assert after[0][3] == before[0][3]

@@ -5,9 +5,10 @@ A refresh has two steps, both for a set of (metric, period) pairs and the metric
 1. ``area_value``: each place's current value and the roll-ups of its ICB, region and England by
    the metric's aggregation (one GROUPING SETS query over the observations), with ranks and
    quintiles (window functions), then each row's 95 % interval and comparison with England.
-2. ``target_progress``: every target of an agreed plan on those metrics, from the place's series
-   (status, SPC icons, forecast) and the step-1 rows at its latest period (national value,
-   comparison, rank).
+2. ``target_progress``: the targets of agreed plans whose place's series changed, from that
+   series (status, SPC icons, forecast); then, in one UPDATE, the national value, comparison and
+   rank of every target whose latest period is among the recomputed ones (a new value anywhere
+   moves England and everyone's rank).
 
 Refreshers take one advisory lock, so two never interleave; a reader sees the state before or
 after a refresh, never between (READ COMMITTED and one transaction).
@@ -99,11 +100,13 @@ _INSERT_AREA_VALUES = text("""
         ci_upper float8, comparison text, rank int, rank_of int, quintile int)
 """)
 
+# Agreed targets of the (place, metric) pairs given, or of all when none are.
 _AGREED_TARGETS = text("""
     SELECT t.plan_id, p.place_code, t.metric_code, t.baseline_period, t.baseline_value,
            t.target_period, t.target_value, t.trajectory, t.tolerance
     FROM plan_target t JOIN plan p ON p.id = t.plan_id
-    WHERE p.status = 'agreed' AND t.metric_code = ANY(:metrics)
+    WHERE p.status = 'agreed' AND (CAST(:all AS boolean) OR (p.place_code, t.metric_code) IN (
+        SELECT * FROM unnest(CAST(:places AS text[]), CAST(:metrics AS text[]))))
 """)
 _SERIES = text("""
     SELECT o.place_code, o.metric_code, o.period, o.value
@@ -112,27 +115,43 @@ _SERIES = text("""
       ON o.place_code = s.place_code AND o.metric_code = s.metric_code
     WHERE o.superseded_at IS NULL
 """)
-_DELETE_PROGRESS = text("DELETE FROM target_progress WHERE metric_code = ANY(:metrics)")
-# The benchmark fields come from the area values just written, at the target's latest period.
+# Rows of superseded plans go with them.
+_DELETE_PROGRESS = text("""
+    DELETE FROM target_progress WHERE (place_code, metric_code) IN (
+        SELECT * FROM unnest(CAST(:places AS text[]), CAST(:metrics AS text[])))
+""")
 _INSERT_PROGRESS = text("""
     INSERT INTO target_progress (plan_id, metric_code, place_code, latest_period, latest_value,
         baseline_period, baseline_value, target_period, target_value, expected_value,
         progress_pct, status, consecutive_off_track, variation, assurance, forecast_value,
-        national_value, comparison, rank, rank_of)
-    SELECT r.plan_id, r.metric_code, r.place_code, r.latest_period, r.latest_value,
-           r.baseline_period, r.baseline_value, r.target_period, r.target_value,
-           r.expected_value, r.progress_pct, r.status, r.consecutive_off_track, r.variation,
-           r.assurance,
-           r.forecast_value, n.value, coalesce(v.comparison, 'not_compared'), v.rank, v.rank_of
-    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+        comparison)
+    SELECT *, 'not_compared' FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
         plan_id int, metric_code text, place_code text, latest_period text, latest_value float8,
         baseline_period text, baseline_value float8, target_period text, target_value float8,
         expected_value float8, progress_pct float8, status text, consecutive_off_track int,
         variation text, assurance text, forecast_value float8)
-    LEFT JOIN area_value v ON v.metric_code = r.metric_code AND v.period = r.latest_period
-                          AND v.area_code = r.place_code
-    LEFT JOIN area_value n ON n.metric_code = r.metric_code AND n.period = r.latest_period
-                          AND n.level = 'nation'
+""")
+# A new value anywhere moves England and every place's rank at that period: every target whose
+# latest period is one of them takes its benchmarks afresh from the area values.
+_BENCHMARKS = text("""
+    UPDATE target_progress tp
+    SET national_value = b.national_value, comparison = b.comparison, rank = b.rank,
+        rank_of = b.rank_of
+    FROM (
+        SELECT tp.plan_id, tp.metric_code, n.value AS national_value,
+               coalesce(v.comparison, 'not_compared') AS comparison, v.rank, v.rank_of
+        FROM target_progress tp
+        LEFT JOIN area_value v ON v.metric_code = tp.metric_code AND v.period = tp.latest_period
+                              AND v.area_code = tp.place_code
+        LEFT JOIN area_value n ON n.metric_code = tp.metric_code AND n.period = tp.latest_period
+                              AND n.level = 'nation'
+        WHERE CAST(:all AS boolean)
+           OR (tp.metric_code, tp.latest_period) IN (
+               SELECT * FROM unnest(CAST(:pair_metrics AS text[]), CAST(:periods AS text[])))
+           OR (tp.place_code, tp.metric_code) IN (
+               SELECT * FROM unnest(CAST(:places AS text[]), CAST(:metrics AS text[])))
+    ) AS b
+    WHERE tp.plan_id = b.plan_id AND tp.metric_code = b.metric_code
 """)
 _ALL_PAIRS = text("""
     SELECT DISTINCT metric_code, period FROM observation WHERE superseded_at IS NULL
@@ -161,7 +180,7 @@ async def refresh_queued(session: AsyncSession, *, catalogue: Catalogue) -> Refr
         return None
     pairs = {(row.metric_code, period) for row in queued for period in row.periods}
     return await _refresh(session, catalogue=catalogue, pairs=pairs,
-                          metrics={row.metric_code for row in queued})
+                          changed={(row.place_code, row.metric_code) for row in queued})
 
 
 async def refresh_all(session: AsyncSession, *, catalogue: Catalogue) -> Refreshed:
@@ -171,24 +190,33 @@ async def refresh_all(session: AsyncSession, *, catalogue: Catalogue) -> Refresh
     await session.execute(text("DELETE FROM area_value"))
     await session.execute(text("DELETE FROM target_progress"))
     pairs = {(row.metric_code, row.period) for row in await session.execute(_ALL_PAIRS)}
-    return await _refresh(session, catalogue=catalogue, pairs=pairs,
-                          metrics=set(catalogue.metrics))
+    return await _refresh(session, catalogue=catalogue, pairs=pairs, changed=None)
 
 
 async def _refresh(session: AsyncSession, *, catalogue: Catalogue, pairs: set[tuple[str, str]],
-                   metrics: set[str]) -> Refreshed:
-    known = {code: catalogue.metrics[code] for code in metrics if code in catalogue.metrics}
-    pairs = {(metric, period) for metric, period in pairs if metric in known}
-    area_values = await _write_area_values(session, catalogue=catalogue, metrics=known,
-                                           pairs=pairs)
-    targets = await _write_target_progress(session, metrics=known)
+                   changed: set[tuple[str, str]] | None) -> Refreshed:
+    """``changed``: the (place, metric) pairs whose own series changed; None for all."""
+    pairs = {(metric, period) for metric, period in pairs if metric in catalogue.metrics}
+    area_values = await _write_area_values(session, catalogue=catalogue, pairs=pairs)
+    targets = await _write_target_progress(session, catalogue=catalogue, changed=changed)
+    await session.execute(_BENCHMARKS, {
+        "all": changed is None, **_columns("pair_metrics", "periods", pairs),
+        **_columns("places", "metrics", changed or set())})
     return Refreshed(pairs=len(pairs), area_values=area_values, targets=targets)
 
 
+def _columns(first: str, second: str, pairs: Iterable[tuple[str, str]]
+             ) -> dict[str, list[str]]:
+    """Pairs as two parallel arrays, which is how SQL unnests them into rows."""
+    ordered = sorted(pairs)
+    return {first: [a for a, _ in ordered], second: [b for _, b in ordered]}
+
+
 async def _write_area_values(session: AsyncSession, *, catalogue: Catalogue,
-                             metrics: dict[str, MetricDef], pairs: set[tuple[str, str]]) -> int:
+                             pairs: set[tuple[str, str]]) -> int:
     if not pairs:
         return 0
+    metrics = {m: catalogue.metrics[m] for m in {m for m, _ in pairs}}
     pairs_json = json.dumps([{"metric_code": m, "period": p} for m, p in sorted(pairs)])
     rolled = (await session.execute(_ROLL_UP, {
         "metrics": json.dumps([{"code": m.code, "multiplier": m.multiplier,
@@ -240,15 +268,19 @@ def _interval(metric: MetricDef, numerator: float | None, denominator: float | N
     return None
 
 
-async def _write_target_progress(session: AsyncSession, *, metrics: dict[str, MetricDef]
-                                 ) -> int:
-    codes = sorted(metrics)
-    await session.execute(_DELETE_PROGRESS, {"metrics": codes})
-    targets = (await session.execute(_AGREED_TARGETS, {"metrics": codes})).mappings().all()
+async def _write_target_progress(session: AsyncSession, *, catalogue: Catalogue,
+                                 changed: set[tuple[str, str]] | None) -> int:
+    """Recompute the targets whose own series changed (all when ``changed`` is None); their
+    benchmarks are filled in afterwards with everyone else's."""
+    keys = _columns("places", "metrics", changed or set())
+    if changed is not None:
+        await session.execute(_DELETE_PROGRESS, keys)
+    targets = [t for t in (await session.execute(_AGREED_TARGETS, {
+        "all": changed is None, **keys})).mappings() if t["metric_code"] in catalogue.metrics]
     if not targets:
         return 0
     series = await _series(session, [(t["place_code"], t["metric_code"]) for t in targets])
-    rows = [target_progress(t, metrics[t["metric_code"]],
+    rows = [target_progress(t, catalogue.metrics[t["metric_code"]],
                             series.get((t["place_code"], t["metric_code"]), []))
             for t in targets]
     await session.execute(_INSERT_PROGRESS, {"rows": json.dumps(rows)})
@@ -259,8 +291,7 @@ async def _series(session: AsyncSession, keys: Sequence[tuple[str, str]]
                   ) -> dict[tuple[str, str], list[tuple[str, float]]]:
     """The current (period, value) observations of each (place, metric)."""
     found: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
-    result = await session.execute(_SERIES, {"places": [p for p, _ in keys],
-                                             "metrics": [m for _, m in keys]})
+    result = await session.execute(_SERIES, _columns("places", "metrics", keys))
     for row in result:
         found[(row.place_code, row.metric_code)].append((row.period, row.value))
     return found
