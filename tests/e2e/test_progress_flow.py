@@ -13,10 +13,15 @@ pytestmark = pytest.mark.e2e
 pytest_plugins = ["tests.e2e.conftest_ingest"]
 
 
-async def test_a_submission_moves_an_agreed_target(start_suite, plan_keys, make_key):
+@pytest.fixture
+async def assessor(make_key) -> dict[str, str]:
+    return bearer(await make_key("assessor"))
+
+
+def test_a_submission_moves_an_agreed_target_and_the_systems_figures(start_suite, plan_keys,
+                                                                     assessor):
     suite = start_suite()
     plan_id = suite.agree_plan(LEEDS, WEST_YORKSHIRE, plan_keys)
-    assessor = bearer(await make_key("assessor"))
 
     def discharge() -> dict | None:
         progress = httpx.get(f"{suite.targets_api.url}/v1/places/{LEEDS}/progress",
@@ -42,3 +47,17 @@ async def test_a_submission_moves_an_agreed_target(start_suite, plan_keys, make_
     assert after["status"] == "on_track"
     assert (after["national_value"], after["rank"], after["rank_of"]) == (
         pytest.approx(90.927, abs=1e-3), 1, 1)
+
+    # The same figure reaches the system view and the league table an assessor reads.
+    performance = httpx.get(f"{suite.targets_api.url}/v1/areas/{WEST_YORKSHIRE}/performance",
+                            headers=assessor, timeout=15).json()
+    discharge_row = next(m for m in performance["metrics"] if m["metric_code"] == DISCHARGE)
+    leeds_row = next(p for p in discharge_row["places"] if p["place_code"] == LEEDS)
+    assert leeds_row["status"] == "on_track"
+    assert discharge_row["status_counts"]["on_track"] == 1
+    # Only Leeds of West Yorkshire's places has reported: no period has them all yet.
+    assert (discharge_row["period"], discharge_row["latest_period_any"]) == (None, "2025-07")
+    table = httpx.get(f"{suite.targets_api.url}/v1/metrics/{DISCHARGE}/league-table",
+                      params={"level": "icb", "period": "2025-07"}, headers=assessor,
+                      timeout=15).json()
+    assert [(r["area_code"], r["rank"]) for r in table["rows"]] == [(WEST_YORKSHIRE, 1)]
