@@ -40,3 +40,20 @@ async def client(database_url: str, make_key) -> AsyncIterator[httpx.AsyncClient
 async def steward(make_key) -> dict[str, str]:
     """A steward for West Yorkshire ICB: Leeds and Bradford are in scope, Cornwall is not."""
     return bearer(await make_key("steward", WEST_YORKSHIRE))
+
+
+@pytest.fixture
+def fresh_catalogue(monkeypatch):
+    """targets_api asks metrics_api on every read, so a metric made in the test is seen at once.
+    Request it before ``client``, which reads its settings from the environment when made."""
+    monkeypatch.setenv("JOINEDUP_CATALOGUE_FRESH_S", "0")
+
+
+@pytest.fixture
+async def admin(make_key) -> dict[str, str]:
+    return bearer(await make_key("admin"))
+
+
+@pytest.fixture
+async def viewer(make_key) -> dict[str, str]:
+    return bearer(await make_key("viewer"))

@@ -3,7 +3,6 @@ ranked. Every expected number below is worked by hand in the comments."""
 
 import pytest
 
-from tests.conftest import bearer
 from tests.metrics_api.support import assert_problem
 from tests.targets_api.conftest import BRADFORD, CORNWALL, LEEDS, WEST_YORKSHIRE
 from tests.targets_api.plan_support import AVOIDABLE, DISCHARGE, REABLEMENT
@@ -12,23 +11,6 @@ from tests.targets_api.progress_support import refresh, store_observations
 CALDERDALE = "E08000033"  # a third West Yorkshire place
 CORNWALL_ICB = "E54000036"
 DELAYS = "delayed-discharges"  # a national count made by the test: the seed has none
-
-
-@pytest.fixture
-def fresh_catalogue(monkeypatch):
-    """targets_api asks metrics_api on every read, so a metric made in the test is seen at once.
-    Request it before ``client``, which reads its settings from the environment when made."""
-    monkeypatch.setenv("JOINEDUP_CATALOGUE_FRESH_S", "0")
-
-
-@pytest.fixture
-async def admin(make_key) -> dict[str, str]:
-    return bearer(await make_key("admin"))
-
-
-@pytest.fixture
-async def viewer(make_key) -> dict[str, str]:
-    return bearer(await make_key("viewer"))
 
 
 async def table(client, headers, code: str, **params) -> dict:

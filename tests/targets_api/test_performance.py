@@ -4,7 +4,6 @@ seeded areas; every expected number is worked by hand in the comments."""
 
 import pytest
 
-from tests.conftest import bearer
 from tests.metrics_api.support import assert_problem
 from tests.targets_api.conftest import CORNWALL, LEEDS, WEST_YORKSHIRE
 from tests.targets_api.plan_support import (
@@ -26,23 +25,6 @@ CORNWALL_ICB = "E54000036"
 TARGETED = "wy-social-prescribing"  # a local, neutral count with a target in Leeds's plan
 UNTARGETED = "wy-untargeted"  # a local metric no plan has a target for
 NATIONAL = sorted(TARGETS)  # the five seeded national metrics, all active
-
-
-@pytest.fixture
-def fresh_catalogue(monkeypatch):
-    """targets_api asks metrics_api on every read, so a metric made in the test is seen at once.
-    Request it before ``client``, which reads its settings from the environment when made."""
-    monkeypatch.setenv("JOINEDUP_CATALOGUE_FRESH_S", "0")
-
-
-@pytest.fixture
-async def admin(make_key) -> dict[str, str]:
-    return bearer(await make_key("admin"))
-
-
-@pytest.fixture
-async def viewer(make_key) -> dict[str, str]:
-    return bearer(await make_key("viewer"))
 
 
 def places_under(query, code: str) -> list[tuple[str, str]]:

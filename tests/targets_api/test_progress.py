@@ -37,11 +37,6 @@ LEEDS_RATES = [(LEEDS, FALLS, "2025-Q3", 596.0, 596, 100_000),
 
 
 @pytest.fixture
-async def admin(make_key) -> dict[str, str]:
-    return bearer(await make_key("admin"))
-
-
-@pytest.fixture
 async def progress(client, plans, admin, query) -> dict:
     """Leeds's progress after a refresh over the data above."""
     await plans.in_state("agreed")
