@@ -389,17 +389,23 @@ def demo_command(
     options = demo_load.Options(seed=seed, years=years, places=tuple(place or ()),
                                 place_limit=places, concurrency=concurrency,
                                 progress_timeout_s=wait)
-    raise typer.Exit(_run_demo(_database_url(), endpoints, options))
+    raise typer.Exit(_run_demo(None, endpoints, options))
 
 
 DEMO_ROLES = (Role.steward, Role.submitter, Role.signatory, Role.admin)
 
 
-def _run_demo(url: str, endpoints: demo_load.Endpoints, options: demo_load.Options, *,
+def _run_demo(url: str | None, endpoints: demo_load.Endpoints, options: demo_load.Options, *,
               cancel: threading.Event | None = None,
               keys_made: Callable[[list[int]], None] | None = None) -> int:
     """Load the demo with keys made for this run and revoked when it ends, however it ends;
-    print what it did and return the exit code."""
+    print what it did and return the exit code. ``url`` None: the configured database."""
+    try:  # before making keys, so that a mistyped address leaves nothing behind
+        asyncio.run(demo_load.check_reachable(endpoints))
+    except demo_load.DemoFailed as failure:
+        typer.echo(f"error: demo: {failure}", err=True)
+        return failure.code
+    url = url or _database_url()
     key_ids, keys = _in_transaction(url, _demo_keys)
     if keys_made is not None:
         keys_made(key_ids)

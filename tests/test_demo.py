@@ -249,6 +249,18 @@ def test_csv_has_ingests_header_and_one_line_per_row(demo):
     assert lines[1].split(",")[:3] == [rows[0].place_code, rows[0].metric_code, rows[0].period]
 
 
+def test_a_refusal_is_told_with_the_problems_detail_and_row_errors():
+    response = httpx.Response(422, json={
+        "type": "urn:joinedup:problem:unprocessable", "title": "Unprocessable", "status": 422,
+        "detail": "1 row has errors; nothing was stored.",
+        "errors": [{"row": 3, "field": "period", "code": "period_not_ended",
+                    "msg": "period 2026-11 has not ended"}]})
+    told = load.describe("POST", "http://127.0.0.1:8003/v1/submissions", response)
+    assert told.splitlines() == [
+        "POST /v1/submissions answered 422 Unprocessable Entity: 1 row has errors; nothing was "
+        "stored.", "  row 3 period: period_not_ended: period 2026-11 has not ended"]
+
+
 # --- through the real services ---------------------------------------------------------------
 
 @pytest.mark.e2e

@@ -9,6 +9,7 @@ batch and the body, so a retry within a run is answered with the first response.
 """
 
 import asyncio
+import contextlib
 import hashlib
 import random
 import sys
@@ -46,7 +47,8 @@ class DemoFailed(Exception):
 
 class DemoCancelled(DemoFailed):
     def __init__(self) -> None:
-        super().__init__("the demo was stopped before it finished", 1)
+        super().__init__("stopped before it finished; run it again to finish (what is loaded "
+                         "already is kept and not sent twice)", 1)
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,6 @@ class _Proposal:
     rejection: generate.Rejection | None  # the ICB is to send it back first
 
 
-
 class Loader:
     def __init__(self, api: Api, endpoints: Endpoints, keys: Keys, options: Options) -> None:
         self.api, self.endpoints, self.keys, self.options = api, endpoints, keys, options
@@ -248,7 +249,7 @@ class Loader:
         self.proposed: dict[str, _Proposal] = {}  # per place: its plan awaiting signatures
 
     async def run(self) -> Summary:
-        await self._check_reachable()
+        await check_reachable(self.endpoints, self.api.client)
         places, icb_names = await self._places()
         local = generate.local_metrics(self.options.seed, places, icb_names)
         for body in local:
@@ -279,9 +280,9 @@ class Loader:
 
         async def data() -> None:
             # Batch by batch across all places, so "late" rows really are sent later.
-            for batch, places in ((self._first_batch, demos), (self._late_batch, demos),
-                                  (self._corrections, corrected)):
-                await _each(places, batch, concurrency, bar)
+            for batch, group in ((self._first_batch, demos), (self._late_batch, demos),
+                                 (self._corrections, corrected)):
+                await _each(group, batch, concurrency, bar)
 
         try:
             # targets_api takes the plans while ingest takes the data: side by side.
@@ -291,20 +292,6 @@ class Loader:
         if self.options.progress_timeout_s > 0:
             await self._wait_for_progress(demos)
         return self.summary
-
-    async def _check_reachable(self) -> None:
-        for name, url in (("metrics_api", self.endpoints.metrics_api),
-                          ("targets_api", self.endpoints.targets_api),
-                          ("ingest", self.endpoints.ingest)):
-            try:
-                response = await self.api.client.get(f"{url}/readyz", timeout=5.0)
-            except httpx.HTTPError as exc:
-                raise DemoFailed(f"{name} is not reachable at {url} ({type(exc).__name__}); "
-                                 f"start the services with `joinedup up`, or pass its address",
-                                 3) from None
-            if response.status_code != 200:
-                raise DemoFailed(f"{name} at {url} is not ready: {response.status_code} "
-                                 f"{response.text[:200]}", 3)
 
     async def _places(self) -> tuple[list[generate.Place], dict[str, str]]:
         areas = f"{self.endpoints.metrics_api}/v1/areas"
@@ -522,6 +509,25 @@ class Loader:
             periods.setdefault(metric, []).append(period)
         return {metric: max(found, key=lambda p: index(parse(p)))
                 for metric, found in periods.items()}
+
+
+async def check_reachable(endpoints: Endpoints, client: httpx.AsyncClient | None = None
+                          ) -> None:
+    """``DemoFailed`` (code 3) unless every service answers /readyz."""
+    async with contextlib.AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(httpx.AsyncClient())
+        for name, url in (("metrics_api", endpoints.metrics_api),
+                          ("targets_api", endpoints.targets_api), ("ingest", endpoints.ingest)):
+            try:
+                response = await client.get(f"{url}/readyz", timeout=5.0)
+            except httpx.HTTPError as exc:
+                raise DemoFailed(f"{name} is not reachable at {url} ({type(exc).__name__}); "
+                                 f"start the services with `joinedup up`, or give their "
+                                 f"addresses", 3) from None
+            if response.status_code != 200:
+                raise DemoFailed(f"{name} at {url} is not ready: {response.status_code} "
+                                 f"{response.text[:200]}", 3)
 
 
 async def run(endpoints: Endpoints, keys: Keys, options: Options, *,
