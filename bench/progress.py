@@ -84,9 +84,14 @@ async def readers(url_of, headers: dict[str, str], count: int, seconds: float
             nonlocal errors
             while time.monotonic() < deadline:
                 started = time.perf_counter()
-                response = await client.get(url_of())
+                try:
+                    response = await client.get(url_of())
+                    errors += response.status_code != 200
+                except httpx.HTTPError as error:
+                    errors += 1
+                    if errors <= 3:
+                        say(f"reader: {type(error).__name__}: {error}")
                 latencies.append(time.perf_counter() - started)
-                errors += response.status_code != 200
         await asyncio.gather(*(read() for _ in range(count)))
     return sorted(latencies), errors
 

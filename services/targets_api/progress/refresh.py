@@ -15,9 +15,12 @@ after a refresh, never between (READ COMMITTED and one transaction).
 """
 
 import json
+import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import text
@@ -27,6 +30,8 @@ from services.common import periods
 from services.common.catalogue import Catalogue, MetricDef
 from services.targets_api.progress import definitions, intervals
 from services.targets_api.spc.service import spc
+
+log = logging.getLogger(__name__)
 
 SPC_DIRECTION = {"higher_is_better": "increase", "lower_is_better": "decrease",
                  "neutral": "neutral"}
@@ -197,11 +202,17 @@ async def _refresh(session: AsyncSession, *, catalogue: Catalogue, pairs: set[tu
                    changed: set[tuple[str, str]] | None) -> Refreshed:
     """``changed``: the (place, metric) pairs whose own series changed; None for all."""
     pairs = {(metric, period) for metric, period in pairs if metric in catalogue.metrics}
+    started = time.perf_counter()
     area_values = await _write_area_values(session, catalogue=catalogue, pairs=pairs)
+    areas_done = time.perf_counter()
     targets = await _write_target_progress(session, catalogue=catalogue, changed=changed)
+    targets_done = time.perf_counter()
     await session.execute(_BENCHMARKS, {
         "all": changed is None, **_columns("pair_metrics", "periods", pairs),
         **_columns("places", "metrics", changed or set())})
+    log.info("refresh: %d area values in %.3f s, %d targets in %.3f s, benchmarks in %.3f s",
+             area_values, areas_done - started, targets, targets_done - areas_done,
+             time.perf_counter() - targets_done)
     return Refreshed(pairs=len(pairs), area_values=area_values, targets=targets)
 
 
@@ -301,14 +312,19 @@ def indexed(metric: MetricDef, observations: Iterable[tuple[str, float]]
             ) -> list[tuple[int, str, float]]:
     """(period index, period, value) in period order; a period in another form (from an earlier
     version of the metric) has no place on this metric's line and is left out."""
-    points = []
-    for code, value in observations:
-        try:
-            period = periods.parse_as(code, periods.Periodicity(metric.periodicity))
-        except periods.PeriodError:
-            continue
-        points.append((periods.index(period), code, value))
+    periodicity = periods.Periodicity(metric.periodicity)
+    points = [(i, code, value) for code, value in observations
+              if (i := period_index(code, periodicity)) is not None]
     return sorted(points)
+
+
+# A refresh meets the same few dozen period codes in every place's series.
+@cache
+def period_index(code: str, periodicity: periods.Periodicity) -> int | None:
+    try:
+        return periods.index(periods.parse_as(code, periodicity))
+    except periods.PeriodError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -328,7 +344,10 @@ class TargetLine:
         periodicity = periods.Periodicity(metric.periodicity)
 
         def at(code: str) -> int:
-            return periods.index(periods.parse_as(code, periodicity))
+            index = period_index(code, periodicity)
+            if index is None:  # plans check their periods against the metric: a bug if seen
+                raise ValueError(f"{code} is not a {periodicity} period")
+            return index
 
         return cls(metric=metric, baseline_index=at(target["baseline_period"]),
                    baseline_value=target["baseline_value"],

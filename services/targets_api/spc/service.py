@@ -152,7 +152,14 @@ def seven_point_one_side_mean(relative_to_mean: Sequence[int]) -> list[int]:
 
 def part_of_seven(ends: Sequence[int]) -> list[int]:
     """1 at each point that ends a run or trend of seven, or is followed within six by one."""
-    return [int(any(abs(e) == 1 for e in ends[i:i + RULE_LENGTH])) for i in range(len(ends))]
+    # One pass from the end, remembering where the nearest end at or after each point is.
+    flags = [0] * len(ends)
+    nearest_end = None
+    for i in range(len(ends) - 1, -1, -1):
+        if abs(ends[i]) == 1:
+            nearest_end = i
+        flags[i] = int(nearest_end is not None and nearest_end - i < RULE_LENGTH)
+    return flags
 
 
 def seven_point_trend(y: Sequence[float]) -> list[int]:
