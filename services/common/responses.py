@@ -44,6 +44,10 @@ def _etag_of(body: bytes) -> str:
 
 
 def _render(payload: Any) -> bytes:
+    # pydantic writes a model's JSON itself, many times faster than encoding it field by field
+    # (a megabyte performance table); its field order is fixed, so the ETag is stable.
+    if isinstance(payload, BaseModel):
+        return payload.model_dump_json(by_alias=True).encode()
     return json.dumps(jsonable_encoder(payload), separators=(",", ":"), ensure_ascii=False,
                       sort_keys=True).encode()
 
