@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.catalogue import MetricsApiClient
+from services.common.http import PeerUnavailable
 from services.targets_api.progress.refresh import refresh_queued
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ PROGRESS_REFRESHES = Counter("joinedup_progress_refreshes_total",
 PROGRESS_REFRESH_SECONDS = Histogram("joinedup_progress_refresh_seconds",
                                      "Time to recompute what a batch of change notices touched.")
 
+MAX_BACKOFF_S = 30.0
 _ANY_QUEUED = text("SELECT EXISTS (SELECT 1 FROM progress_refresh_queue)")
 
 
@@ -37,15 +39,24 @@ class ProgressRefresher:
         self.poll_s = poll_s
 
     async def run(self) -> None:
+        failures = 0
         while True:
             try:
                 refreshed = await self.refresh_once()
-            except Exception:  # metrics_api or the database may be down: log, pause, go on
+                failures = 0
+            except PeerUnavailable as unavailable:  # metrics_api down: no traceback to add
+                failures += 1
+                log.warning("progress refresh waits for the catalogue: %s", unavailable.detail)
+                PROGRESS_REFRESHES.labels("failed").inc()
+                refreshed = False
+            except Exception:  # the database may be restarting: log, pause, go on
+                failures += 1
                 log.exception("progress refresh failed; the changes stay queued")
                 PROGRESS_REFRESHES.labels("failed").inc()
                 refreshed = False
             if not refreshed:
-                await asyncio.sleep(self.poll_s)
+                # Backing off while something is down keeps the log and the peer quiet.
+                await asyncio.sleep(min(self.poll_s * 2 ** failures, MAX_BACKOFF_S))
 
     async def refresh_once(self) -> bool:
         async with self.sessionmaker() as session:
