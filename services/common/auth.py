@@ -17,8 +17,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import SessionDep
-from services.common.errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from services.common.errors import (
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    Unprocessable,
+)
 from services.common.models import ApiKey
+from services.common.ratelimit import KeyRateLimiter
 
 KEY_PREFIX = "jdu"
 ENGLAND = "E92000001"
@@ -118,8 +125,29 @@ async def authenticate(request: Request, session: SessionDep) -> ApiPrincipal:
     principal = await verify_key(session, key.strip())
     if principal is None:
         raise Unauthorized("The API key is not valid or has been revoked.")
+    # Only after the key is proven, so that nobody can spend another key's allowance.
+    _enforce_rate_limit(request, principal)
     request.state.principal = principal
     return principal
+
+
+def _rate_limiter(request: Request) -> KeyRateLimiter | None:
+    """The app's limiter, made on first use from its settings; None when limiting is off."""
+    state = request.app.state
+    if not hasattr(state, "rate_limiter"):
+        settings = getattr(state, "settings", None)
+        per_minute = getattr(settings, "rate_limit_per_minute", 0)
+        state.rate_limiter = KeyRateLimiter(
+            per_minute=per_minute, burst=settings.rate_limit_burst) if per_minute else None
+    return state.rate_limiter
+
+
+def _enforce_rate_limit(request: Request, principal: ApiPrincipal) -> None:
+    limiter = _rate_limiter(request)
+    if limiter is not None and (retry_after := limiter.acquire(principal.key_id)) is not None:
+        raise TooManyRequests(f"This key is limited to {limiter.per_minute} requests a minute "
+                              f"(per process); retry in {retry_after} s.",
+                              retry_after_s=retry_after)
 
 
 def require_role(*roles: Role):

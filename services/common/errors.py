@@ -5,10 +5,13 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,13 @@ class PayloadTooLarge(Problem):
 
 class Unprocessable(Problem):
     status, slug = 422, "validation-error"
+
+
+class TooManyRequests(Problem):
+    status, slug = 429, "too-many-requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
 
 
 class ServiceUnavailable(Problem):
@@ -145,6 +155,36 @@ async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> J
                             instance=request.url.path)
 
 
+# PostgreSQL text cannot hold NUL (psycopg refuses it before sending; jsonb refuses \u0000 as
+# 22P05). Any free-text field may carry one, so it is refused here once rather than per schema.
+_UNSTORABLE_TEXT_STATES = frozenset({"22P05", "22021"})
+
+
+def _is_unstorable_text(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    return isinstance(orig, psycopg.DataError) and (
+        orig.sqlstate in _UNSTORABLE_TEXT_STATES
+        or (orig.sqlstate is None and "NUL (0x00)" in str(orig)))
+
+
+async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    if _is_unstorable_text(exc):
+        return problem_response(422, "Text must not contain NUL (\\u0000) characters.",
+                                slug="validation-error", instance=request.url.path)
+    return await _on_unexpected(request, exc)
+
+
+async def _on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Every pooled connection busy (pool timeout) or the server unreachable or restarting: the
+    # request did nothing, so a client that waits and retries will succeed. A 500 would say
+    # "bug", and a hang would tie up the client.
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                type(exc).__name__)
+    return problem_response(503, "The database is busy or unreachable; retry shortly.",
+                            slug="service-unavailable", headers={"Retry-After": "1"},
+                            instance=request.url.path)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Never echo the exception: it may carry SQL, data or secrets. The request id links the
     # client's report to the server log, which has the traceback.
@@ -160,6 +200,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)  # type: ignore[arg-type]
+    app.add_exception_handler(DBAPIError, _on_database_error)  # type: ignore[arg-type]
+    for unavailable in (sa_exc.TimeoutError, sa_exc.OperationalError):
+        app.add_exception_handler(unavailable, _on_database_unavailable)
     app.add_exception_handler(Exception, _on_unexpected)
 
 

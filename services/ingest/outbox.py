@@ -10,7 +10,6 @@ is harmless because targets_api merges notices.
 """
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator
@@ -21,6 +20,8 @@ from fastapi import FastAPI
 from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.common.background import running
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +114,5 @@ async def outbox_deliverer(app: FastAPI) -> AsyncIterator[OutboxDeliverer]:
         deliverer = OutboxDeliverer(app.state.sessionmaker, client,
                                     poll_s=settings.outbox_poll_s,
                                     max_backoff_s=settings.outbox_max_backoff_s)
-        task = asyncio.create_task(deliverer.run(), name="outbox-deliverer")
-        try:
+        async with running(deliverer.run(), name="outbox-deliverer"):
             yield deliverer
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

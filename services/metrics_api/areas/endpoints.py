@@ -37,7 +37,7 @@ async def get_area(request: Request, session: SessionDep, _: Principal, code: st
 
 
 @router.post("", response_model=AreaPublic, status_code=201,
-             responses=problem_responses(409))
+             responses=problem_responses(400, 409))
 async def create_area(
     request: Request, session: SessionDep, principal: AdminKey, body: AreaCreate
 ) -> Response:

@@ -59,7 +59,7 @@ async def list_metric_versions(request: Request, session: SessionDep, _: Princip
 
 
 @router.post("", response_model=MetricPublic, status_code=201,
-             responses=problem_responses(409))
+             responses=problem_responses(400, 409))
 async def create_metric(
     request: Request, session: SessionDep, principal: StewardKey, body: MetricCreate
 ) -> Response:
@@ -70,7 +70,8 @@ async def create_metric(
     return response
 
 
-@router.put("/{code}", response_model=MetricPublic, responses=problem_responses(409, 412))
+@router.put("/{code}", response_model=MetricPublic,
+            responses=problem_responses(400, 409, 412))
 async def update_metric(
     request: Request, session: SessionDep, principal: StewardKey, code: str, body: MetricUpdate
 ) -> Response:

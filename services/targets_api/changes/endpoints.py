@@ -9,7 +9,7 @@ from services.targets_api.changes import service
 from services.targets_api.changes.schemas import ChangesRecorded, ObservationChanges
 
 router = APIRouter(prefix="/internal/v1", tags=["internal"],
-                   responses=problem_responses(401, 403, 422))
+                   responses=problem_responses(400, 401, 403, 422))
 
 ServiceKey = Annotated[ApiPrincipal, Depends(require_role(Role.service))]
 

@@ -37,7 +37,7 @@ PlaceCatalogue = Annotated[Catalogue, Depends(_catalogue_knowing)]
 @router.put("/{code}/leader", response_model=LeaderPublic, status_code=201,
             responses={200: {"model": LeaderPublic,
                              "description": "The latest leader sent again: nothing changed"},
-                       **problem_responses(409)})
+                       **problem_responses(400, 409)})
 async def appoint_leader(request: Request, session: SessionDep, principal: StewardKey,
                          catalogue: PlaceCatalogue, code: str, body: LeaderCreate) -> Response:
     """Appoint the place's leader from `appointed_on`; the previous term ends the day before.

@@ -5,7 +5,6 @@ The catalogue is fetched before the transaction, so no database transaction wait
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.common.background import running
 from services.common.catalogue import MetricsApiClient
 from services.common.http import PeerUnavailable
 from services.targets_api.progress.refresh import refresh_queued
@@ -80,10 +80,5 @@ async def progress_refresher(app: FastAPI) -> AsyncIterator[ProgressRefresher]:
     """Runs the refresher beside the service for as long as the app runs."""
     refresher = ProgressRefresher(app.state.sessionmaker, app.state.metrics_api,
                                   poll_s=app.state.settings.progress_poll_s)
-    task = asyncio.create_task(refresher.run(), name="progress-refresher")
-    try:
+    async with running(refresher.run(), name="progress-refresher"):
         yield refresher
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -5,7 +5,7 @@ from services.common.errors import problem_responses
 from services.targets_api.spc import service
 from services.targets_api.spc.schemas import SpcPublic, SpcRequest
 
-router = APIRouter(tags=["spc"], responses=problem_responses(401, 422))
+router = APIRouter(tags=["spc"], responses=problem_responses(400, 401, 422))
 
 
 @router.post("/v1/spc", response_model=SpcPublic)
