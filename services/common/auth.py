@@ -143,6 +143,10 @@ def _rate_limiter(request: Request) -> KeyRateLimiter | None:
 
 
 def _enforce_rate_limit(request: Request, principal: ApiPrincipal) -> None:
+    # The services' own calls (change notices, catalogue reads) follow from requests that were
+    # already counted; limiting them would only delay progress and catalogue updates.
+    if principal.role is Role.service:
+        return
     limiter = _rate_limiter(request)
     if limiter is not None and (retry_after := limiter.acquire(principal.key_id)) is not None:
         raise TooManyRequests(f"This key is limited to {limiter.per_minute} requests a minute "
