@@ -175,9 +175,9 @@ async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
 
 
 async def _on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    # Every pooled connection busy (pool timeout) or the server unreachable or restarting: the
-    # request did nothing, so a client that waits and retries will succeed. A 500 would say
-    # "bug", and a hang would tie up the client.
+    # Every pooled connection busy (pool timeout), or the server unreachable or restarting: a
+    # passing condition, so say when to retry. A write whose commit was cut off may have been
+    # stored; its retry with the same Idempotency-Key replays it rather than storing it twice.
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
                 type(exc).__name__)
     return problem_response(503, "The database is busy or unreachable; retry shortly.",
