@@ -24,7 +24,8 @@ class Pagination(BaseModel):
 
 def _pagination(
     limit: Annotated[int, Query(ge=1, le=1000, description="Rows per page")] = 100,
-    offset: Annotated[int, Query(ge=0, description="Rows to skip")] = 0,
+    # PostgreSQL's OFFSET is a bigint: a larger one is invalid input (422), not a failed query.
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Rows to skip")] = 0,
 ) -> Pagination:
     return Pagination(limit=limit, offset=offset)
 
