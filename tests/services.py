@@ -26,7 +26,7 @@ FACTORIES = {
     "targets_api": "services.targets_api.main:create_app",
     "ingest": "services.ingest.main:create_app",
 }
-READY_TIMEOUT_S = 30.0
+READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 
 

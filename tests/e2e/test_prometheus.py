@@ -41,6 +41,7 @@ VARIABLES = {"$icb": WEST_YORKSHIRE, "$place": LEEDS, "$__rate_interval": "1m",
 # target at all, and the backlog alert needs the outbox undelivered for 30 minutes.
 MAY_BE_EMPTY = ("absent(", "joinedup_outbox_pending)[30m")
 
+DATA_WAIT_S = 10.0
 # Falls, lower is better, tolerance 0: expected 602.857, 595.714, 588.571, 581.429 for
 # 2025-Q2 .. 2026-Q1 on the straight line from 610 to 560; the last three are worse.
 FALLS_BY_QUARTER = [("2025-Q2", 600), ("2025-Q3", 596), ("2025-Q4", 590), ("2026-Q1", 585)]
@@ -82,10 +83,10 @@ def prometheus(tmp_path: Path) -> Iterator:
 
     def start(targets: dict[str, str]) -> str:
         config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
-        config["global"].update(scrape_interval="1s", evaluation_interval="1s",
-                                scrape_timeout="1s")
+        config["global"].update(scrape_interval="2s", evaluation_interval="1s",
+                                scrape_timeout="2s")
         for job in config["scrape_configs"]:
-            job["scrape_interval"] = "1s"
+            job["scrape_interval"] = "2s"
             job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
         shutil.copy(RULES, tmp_path / "rules.yml")
         (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
@@ -154,19 +155,27 @@ def test_every_dashboard_and_alert_expression_answers_with_data(start_suite, pla
     suite.wait_for(lambda: len(query(url, "up == 1")["result"]) if _ready(url) else 0,
                    lambda n: n == 3, what="Prometheus scraping all three services")
     suite.metrics_api.stop()
-    # A rate needs the 5xx count to grow between scrapes (1 s apart), so three, spread out.
+    # A rate needs the 5xx count to grow between scrapes (2 s apart), so three, spread out.
     for _ in range(3):
-        time.sleep(1.2)
+        time.sleep(2.2)
         answer = httpx.get(f"{suite.targets_api.url}/v1/places/{LEEDS}/progress",
                            headers=suite.admin, timeout=10)
         assert answer.status_code == 503, answer.text
     time.sleep(3)  # a few more scrapes and rule evaluations
 
+    # A scrape that timed out on a busy machine leaves a gap: an expression gets a few seconds
+    # of fresh scrapes to show its data before it counts as empty.
     empty = []
     for where, expr in expressions():
-        data = query(url, substituted(expr))
-        if not data["result"] and not any(allowed in expr for allowed in MAY_BE_EMPTY):
-            empty.append(f"{where}: {expr}")
+        if any(allowed in expr for allowed in MAY_BE_EMPTY):
+            query(url, substituted(expr))
+            continue
+        deadline = time.monotonic() + DATA_WAIT_S
+        while not query(url, substituted(expr))["result"]:
+            if time.monotonic() > deadline:
+                empty.append(f"{where}: {expr}")
+                break
+            time.sleep(0.5)
     assert not empty, "expressions without data:\n" + "\n".join(empty)
     firing = {alert["labels"]["alertname"] for alert in httpx.get(
         f"{url}/api/v1/alerts", timeout=10).json()["data"]["alerts"]}
