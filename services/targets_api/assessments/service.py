@@ -20,6 +20,7 @@ from services.targets_api.assessments.schemas import (
     PlacePerformance,
     TableLevel,
 )
+from services.targets_api.lookups import metric_of
 from services.targets_api.progress.schemas import StatusCounts
 
 # Periods in another form are left from an earlier version of the metric: they are not on the
@@ -85,7 +86,7 @@ _GOOD = ("on_track", "achieved")
 async def league_table(session: AsyncSession, *, catalogue: Catalogue, metric_code: str,
                        level: TableLevel, period: str | None) -> LeagueTable:
     """Every area of the level at the period (by default the latest with any), best first."""
-    metric = _metric_of(catalogue, metric_code)
+    metric = metric_of(catalogue, metric_code)
     periodicity = periods.Periodicity(metric.periodicity)
     if period is None:
         period = await session.scalar(_LATEST_PERIOD, {
@@ -161,13 +162,6 @@ def _metrics_shown(catalogue: Catalogue, targeted: set[str]) -> list[MetricDef]:
     return sorted((m for m in catalogue.metrics.values()
                    if (m.scope == "national" and m.status == "active") or m.code in targeted),
                   key=lambda m: m.code)
-
-
-def _metric_of(catalogue: Catalogue, code: str) -> MetricDef:
-    metric = catalogue.metric(code)
-    if metric is None:
-        raise NotFound(f"No metric {code!r}.")
-    return metric
 
 
 def _system_of(catalogue: Catalogue, code: str) -> AreaRef:

@@ -17,7 +17,7 @@ from services.targets_api.leaders.schemas import (
     LeadersPublic,
     PlacePublic,
 )
-from services.targets_api.places import place_of
+from services.targets_api.lookups import place_of
 
 router = APIRouter(prefix="/v1/places", tags=["leaders"],
                    responses=problem_responses(401, 403, 404, 422, 503))

@@ -20,7 +20,7 @@ from services.targets_api.leaders.schemas import (
     PlacePublic,
     PlanCounts,
 )
-from services.targets_api.places import place_of
+from services.targets_api.lookups import place_of
 from services.targets_api.progress.schemas import StatusCounts
 
 # A handover may be recorded once it is agreed, which is rarely more than a year ahead; a date

@@ -15,7 +15,7 @@ from services.common.catalogue import Catalogue
 from services.common.errors import Conflict, NotFound, Unprocessable, field_error
 from services.common.models import AuditLog, Plan, PlanApproval, PlanTarget
 from services.targets_api.changes import service as changes
-from services.targets_api.places import place_of
+from services.targets_api.lookups import place_of
 from services.targets_api.plans import workflow
 from services.targets_api.plans.schemas import (
     ApprovalCreate,

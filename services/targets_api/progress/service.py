@@ -6,9 +6,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.catalogue import Catalogue
-from services.common.errors import NotFound
 from services.common.models.targets_api import Plan, PlanTarget, TargetProgress
-from services.targets_api.places import place_of
+from services.targets_api.lookups import metric_of, place_of
 from services.targets_api.progress.refresh import SPC_DIRECTION, indexed
 from services.targets_api.progress.schemas import (
     PlaceProgress,
@@ -62,9 +61,7 @@ async def place_series(session: AsyncSession, *, catalogue: Catalogue, code: str
     """The place's current values of the metric with their SPC, computed from the observations
     as they are now, and the agreed plan's target for the metric if it has one."""
     place_of(catalogue, code)
-    metric = catalogue.metric(metric_code)
-    if metric is None:
-        raise NotFound(f"No metric {metric_code!r}.")
+    metric = metric_of(catalogue, metric_code)
     points = indexed(metric, (await session.execute(
         _SERIES, {"place": code, "metric": metric_code})).all())
     plan = await _agreed_plan(session, code)

@@ -44,16 +44,14 @@ class ProgressRefresher:
             try:
                 refreshed = await self.refresh_once()
                 failures = 0
-            except PeerUnavailable as unavailable:  # metrics_api down: no traceback to add
+            except Exception as error:  # a peer or the database is down: log, pause, go on
                 failures += 1
-                log.warning("progress refresh waits for the catalogue: %s", unavailable.detail)
                 PROGRESS_REFRESHES.labels("failed").inc()
                 refreshed = False
-            except Exception:  # the database may be restarting: log, pause, go on
-                failures += 1
-                log.exception("progress refresh failed; the changes stay queued")
-                PROGRESS_REFRESHES.labels("failed").inc()
-                refreshed = False
+                if isinstance(error, PeerUnavailable):  # metrics_api: a traceback adds nothing
+                    log.warning("progress refresh waits for the catalogue: %s", error.detail)
+                else:
+                    log.exception("progress refresh failed; the changes stay queued")
             if not refreshed:
                 # Backing off while something is down keeps the log and the peer quiet.
                 await asyncio.sleep(min(self.poll_s * 2 ** failures, MAX_BACKOFF_S))

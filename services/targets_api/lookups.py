@@ -1,6 +1,6 @@
-"""What targets_api's domains share about places: leaders, plans and profiles belong to them."""
+"""The place or metric a request names, found in the catalogue, or the problem that says why not."""
 
-from services.common.catalogue import AreaRef, Catalogue
+from services.common.catalogue import AreaRef, Catalogue, MetricDef
 from services.common.errors import NotFound, Unprocessable, field_error
 
 
@@ -14,3 +14,11 @@ def place_of(catalogue: Catalogue, code: str) -> AreaRef:
             f"{code} ({area.name}) is a {area.level}, not a place; leaders, plans and profiles "
             f"belong to places.", errors=[field_error(["path", "code"], "must be a place")])
     return area
+
+
+def metric_of(catalogue: Catalogue, code: str) -> MetricDef:
+    """The metric with this code: 404 if there is none."""
+    metric = catalogue.metric(code)
+    if metric is None:
+        raise NotFound(f"No metric {code!r}.")
+    return metric
