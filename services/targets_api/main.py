@@ -12,7 +12,7 @@ from services.targets_api.leaders.endpoints import router as leaders_router
 from services.targets_api.plans.endpoints import router as plans_router
 from services.targets_api.progress.endpoints import router as progress_router
 from services.targets_api.progress.outcome_metrics import outcome_metrics
-from services.targets_api.progress.worker import progress_refresher
+from services.targets_api.progress.worker import progress_refresher, set_aside_metrics
 from services.targets_api.spc.endpoints import router as spc_router
 
 
@@ -38,5 +38,5 @@ def create_app(settings: TargetsApiSettings | None = None, database_url: str | N
                  assessments_router],
         database_url=database_url,
         resources=resources,
-        scrape_collectors=[outcome_metrics],
+        scrape_collectors=[outcome_metrics, set_aside_metrics],
     )

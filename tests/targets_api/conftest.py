@@ -37,6 +37,20 @@ async def client(database_url: str, make_key) -> AsyncIterator[httpx.AsyncClient
 
 
 @pytest.fixture
+async def service_key(make_key) -> str:
+    return await make_key("service", name="targets_api")
+
+
+@pytest.fixture
+async def refreshing(database_url, service_key) -> AsyncIterator[httpx.AsyncClient]:
+    """targets_api with its refresher polling every 50 ms."""
+    settings = TargetsApiSettings(database_url=database_url, service_key=service_key,
+                                  metrics_api_url="http://metrics_api", progress_poll_s=0.05)
+    async for client in client_reading_catalogue(create_targets_api, settings, database_url):
+        yield client
+
+
+@pytest.fixture
 async def steward(make_key) -> dict[str, str]:
     """A steward for West Yorkshire ICB: Leeds and Bradford are in scope, Cornwall is not."""
     return bearer(await make_key("steward", WEST_YORKSHIRE))

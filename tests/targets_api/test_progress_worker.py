@@ -1,53 +1,18 @@
 """The background refresher: a change notice from ingest becomes refreshed progress, and a
 notice it cannot act on yet stays queued."""
 
-import asyncio
-import inspect
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.targets_api.main import TargetsApiSettings
-from services.targets_api.main import create_app as create_targets_api
-from tests.conftest import bearer, client_reading_catalogue
+from tests.conftest import bearer
 from tests.targets_api.conftest import BRADFORD, LEEDS
 from tests.targets_api.plan_support import DISCHARGE
-from tests.targets_api.progress_support import store_observations
+from tests.targets_api.progress_support import eventually, store_observations
 
 pytest_plugins = ["tests.targets_api.plan_fixtures"]
 
 NOTICE = {"submission_id": "00000000-0000-0000-0000-000000000001",
           "changes": [{"place_code": LEEDS, "metric_code": DISCHARGE, "periods": ["2025-07"]}]}
-
-
-@pytest.fixture
-async def service_key(make_key) -> str:
-    return await make_key("service", name="targets_api")
-
-
-@pytest.fixture
-async def refreshing(database_url, service_key) -> AsyncIterator[httpx.AsyncClient]:
-    """targets_api with its refresher polling every 50 ms."""
-    settings = TargetsApiSettings(database_url=database_url, service_key=service_key,
-                                  metrics_api_url="http://metrics_api", progress_poll_s=0.05)
-    async for client in client_reading_catalogue(create_targets_api, settings, database_url):
-        yield client
-
-
-async def eventually(read, until, what: str, timeout_s: float = 20.0):
-    """``read()`` (a value or an awaitable) until ``until`` holds for it."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        found = read()
-        if inspect.isawaitable(found):
-            found = await found
-        if until(found):
-            return found
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s} s; last {found!r}")
-        await asyncio.sleep(0.05)
 
 
 async def refreshes(client: httpx.AsyncClient, result: str) -> float:

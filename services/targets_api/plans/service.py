@@ -255,7 +255,8 @@ async def _supersede_agreed(session: AsyncSession, *, principal: ApiPrincipal,
     await workflow.lock_agreement(session, place_code)
     agreed = (await session.execute(
         select(Plan).where(Plan.place_code == place_code, Plan.status == PlanStatus.agreed)
-        .with_for_update().execution_options(populate_existing=True))).scalars().all()
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True))).scalars().all()
     for previous in agreed:
         await workflow.transition(session, previous, PlanStatus.superseded, actor=principal)
 

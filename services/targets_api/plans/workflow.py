@@ -4,9 +4,12 @@
       ^                  |
       +----a reject------+                 agreed --revise--> a new draft revision
 
-Every change starts by locking the plan's row (SELECT ... FOR UPDATE), so the state it checks is
-the state it changes: of two approvals arriving together, the second waits for the first to
-commit and then sees its decision, which makes exactly one of them the agreeing one.
+Every change starts by locking the plan's row (SELECT ... FOR NO KEY UPDATE), so the state it
+checks is the state it changes: of two approvals arriving together, the second waits for the
+first to commit and then sees its decision, which makes exactly one of them the agreeing one.
+NO KEY UPDATE, not UPDATE: it excludes other changes to the plan but not the foreign-key checks
+of rows that refer to it, so a progress refresh writing a target's progress never waits for a
+plan change (docs/architecture.md, "Lock order").
 """
 
 from enum import StrEnum
@@ -86,7 +89,7 @@ def require(plan: Plan, action: Action) -> None:
 async def lock(session: AsyncSession, plan_id: int) -> Plan:
     """The plan, its row locked until the transaction ends; 404 if there is none."""
     plan = (await session.execute(
-        select(Plan).where(Plan.id == plan_id).with_for_update()
+        select(Plan).where(Plan.id == plan_id).with_for_update(key_share=True)
         .execution_options(populate_existing=True))).scalar()
     if plan is None:
         raise NotFound(f"No plan with id {plan_id}.")

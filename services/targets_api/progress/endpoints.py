@@ -9,7 +9,7 @@ from services.common.auth import AdminKey, Principal
 from services.common.catalogue import CatalogueDep
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
-from services.common.responses import csv_response, wants_csv, with_etag
+from services.common.responses import PageDep, csv_response, wants_csv, with_etag
 from services.targets_api.progress import service
 from services.targets_api.progress.refresh import refresh_all
 from services.targets_api.progress.schemas import (
@@ -18,6 +18,7 @@ from services.targets_api.progress.schemas import (
     PlaceProgress,
     ProgressSeries,
     RefreshResult,
+    SetAsidesPublic,
 )
 
 router = APIRouter(tags=["progress"], responses=problem_responses(401, 403, 404, 422, 503))
@@ -62,10 +63,18 @@ async def refresh_progress(session: SessionDep, principal: AdminKey,
     started = time.perf_counter()
     done = await refresh_all(session, catalogue=catalogue)
     result = RefreshResult(pairs=done.pairs, area_values=done.area_values, targets=done.targets,
+                           set_aside=done.set_aside,
                            seconds=round(time.perf_counter() - started, 3))
     await audit.record(session, actor=principal, action="progress.refresh",
                        entity_type="progress", entity_id="all", after=result.model_dump())
     return result
+
+
+@router.get("/v1/progress/set-aside", response_model=SetAsidesPublic)
+async def list_set_aside(session: SessionDep, _: AdminKey, page: PageDep) -> SetAsidesPublic:
+    """What the refresh set aside because its data could not be computed (admin): each
+    (metric, period) or target with its reason. Its previous figures stay until it succeeds."""
+    return await service.set_aside(session, limit=page.limit, offset=page.offset)
 
 
 async def _rows(models: Iterable[Any]) -> AsyncIterator[dict[str, Any]]:

@@ -10,8 +10,13 @@ A refresh has two steps, both for a set of (metric, period) pairs and the metric
    rank of every target whose latest period is among the recomputed ones (a new value anywhere
    moves England and everyone's rank).
 
+Each step runs its items through ``isolation.isolating``: a (metric, period) or a target whose
+computation fails on its data is set aside with its reason (``progress_set_aside``; its previous
+figures stay) and everything else is written; it is tried again when its inputs change.
+
 Refreshers take one advisory lock, so two never interleave; a reader sees the state before or
-after a refresh, never between (READ COMMITTED and one transaction).
+after a refresh, never between (READ COMMITTED and one transaction). Lock order with the plan
+workflow: docs/architecture.md, "Lock order".
 """
 
 import json
@@ -28,7 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import periods
 from services.common.catalogue import Catalogue, MetricDef
-from services.targets_api.progress import definitions, intervals
+from services.targets_api.progress import definitions, intervals, store
+from services.targets_api.progress.isolation import SetAside, isolating
 from services.targets_api.spc.service import spc
 
 log = logging.getLogger(__name__)
@@ -90,6 +96,13 @@ _ROLL_UP = text("""
     FROM ranked
 """)
 
+# refresh_all: the pairs that have no current observations any more (or whose metric left the
+# catalogue) lose their values; every other pair's are replaced as it is computed.
+_DELETE_OTHER_AREA_VALUES = text("""
+    DELETE FROM area_value v
+    WHERE (v.metric_code, v.period) NOT IN (
+        SELECT * FROM jsonb_to_recordset(CAST(:pairs AS jsonb)) AS p(metric_code text, period text))
+""")
 _DELETE_AREA_VALUES = text("""
     DELETE FROM area_value v
     USING jsonb_to_recordset(CAST(:pairs AS jsonb)) AS p(metric_code text, period text)
@@ -120,21 +133,33 @@ _SERIES = text("""
       ON o.place_code = s.place_code AND o.metric_code = s.metric_code
     WHERE o.superseded_at IS NULL
 """)
-# Rows of superseded plans go with them.
-_DELETE_PROGRESS = text("""
-    DELETE FROM target_progress WHERE (place_code, metric_code) IN (
-        SELECT * FROM unnest(CAST(:places AS text[]), CAST(:metrics AS text[])))
+# Of the series recomputed (all when :all), the rows of targets no longer in force (their plan
+# was superseded, or their metric left the catalogue) go; the others are replaced as computed.
+_DELETE_OTHER_PROGRESS = text("""
+    DELETE FROM target_progress
+    WHERE (CAST(:all AS boolean) OR (place_code, metric_code) IN (
+              SELECT * FROM unnest(CAST(:places AS text[]), CAST(:metrics AS text[]))))
+      AND (plan_id, metric_code) NOT IN (
+          SELECT * FROM unnest(CAST(:plan_ids AS int[]), CAST(:target_metrics AS text[])))
 """)
-_INSERT_PROGRESS = text("""
-    INSERT INTO target_progress (plan_id, metric_code, place_code, latest_period, latest_value,
-        baseline_period, baseline_value, target_period, target_value, expected_value,
-        progress_pct, status, consecutive_off_track, variation, assurance, forecast_value,
-        comparison)
+_UPSERT_PROGRESS = text("""
+    INSERT INTO target_progress AS tp (plan_id, metric_code, place_code, latest_period,
+        latest_value, baseline_period, baseline_value, target_period, target_value,
+        expected_value, progress_pct, status, consecutive_off_track, variation, assurance,
+        forecast_value, comparison)
     SELECT *, 'not_compared' FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
         plan_id int, metric_code text, place_code text, latest_period text, latest_value float8,
         baseline_period text, baseline_value float8, target_period text, target_value float8,
         expected_value float8, progress_pct float8, status text, consecutive_off_track int,
         variation text, assurance text, forecast_value float8)
+    ON CONFLICT (plan_id, metric_code) DO UPDATE SET
+        latest_period = excluded.latest_period, latest_value = excluded.latest_value,
+        baseline_period = excluded.baseline_period, baseline_value = excluded.baseline_value,
+        target_period = excluded.target_period, target_value = excluded.target_value,
+        expected_value = excluded.expected_value, progress_pct = excluded.progress_pct,
+        status = excluded.status, consecutive_off_track = excluded.consecutive_off_track,
+        variation = excluded.variation, assurance = excluded.assurance,
+        forecast_value = excluded.forecast_value, computed_at = now()
 """)
 # A new value anywhere moves England and every place's rank at that period: every target whose
 # latest period is one of them takes its benchmarks afresh from the area values.
@@ -171,6 +196,7 @@ class Refreshed:
     pairs: int  # (metric, period) pairs whose area values were recomputed
     area_values: int
     targets: int
+    set_aside: int  # pairs and targets that failed on their data and were left as they were
 
 
 async def refresh_queued(session: AsyncSession, *, catalogue: Catalogue) -> Refreshed | None:
@@ -192,8 +218,6 @@ async def refresh_all(session: AsyncSession, *, catalogue: Catalogue) -> Refresh
     """Recompute every area value and every agreed target from the current observations."""
     await session.execute(_LOCK)
     await session.execute(_DRAIN_QUEUE)
-    await session.execute(text("DELETE FROM area_value"))
-    await session.execute(text("DELETE FROM target_progress"))
     pairs = {(row.metric_code, row.period) for row in await session.execute(_ALL_PAIRS)}
     return await _refresh(session, catalogue=catalogue, pairs=pairs, changed=None)
 
@@ -203,9 +227,13 @@ async def _refresh(session: AsyncSession, *, catalogue: Catalogue, pairs: set[tu
     """``changed``: the (place, metric) pairs whose own series changed; None for all."""
     pairs = {(metric, period) for metric, period in pairs if metric in catalogue.metrics}
     started = time.perf_counter()
-    area_values = await _write_area_values(session, catalogue=catalogue, pairs=pairs)
+    if changed is None:
+        await session.execute(_DELETE_OTHER_AREA_VALUES, {"pairs": _pairs_json(pairs)})
+    area_values, pairs_set_aside = await _write_area_values(session, catalogue=catalogue,
+                                                            pairs=pairs)
     areas_done = time.perf_counter()
-    targets = await _write_target_progress(session, catalogue=catalogue, changed=changed)
+    targets, targets_set_aside = await _write_target_progress(session, catalogue=catalogue,
+                                                              changed=changed)
     targets_done = time.perf_counter()
     await session.execute(_BENCHMARKS, {
         "all": changed is None, **_columns("pair_metrics", "periods", pairs),
@@ -213,7 +241,12 @@ async def _refresh(session: AsyncSession, *, catalogue: Catalogue, pairs: set[tu
     log.info("refresh: %d area values in %.3f s, %d targets in %.3f s, benchmarks in %.3f s",
              area_values, areas_done - started, targets, targets_done - areas_done,
              time.perf_counter() - targets_done)
-    return Refreshed(pairs=len(pairs), area_values=area_values, targets=targets)
+    return Refreshed(pairs=len(pairs), area_values=area_values, targets=targets,
+                     set_aside=pairs_set_aside + targets_set_aside)
+
+
+def _pairs_json(pairs: Iterable[tuple[str, str]]) -> str:
+    return json.dumps([{"metric_code": m, "period": p} for m, p in sorted(pairs)])
 
 
 def _columns(first: str, second: str, pairs: Iterable[tuple[str, str]]
@@ -224,25 +257,36 @@ def _columns(first: str, second: str, pairs: Iterable[tuple[str, str]]
 
 
 async def _write_area_values(session: AsyncSession, *, catalogue: Catalogue,
-                             pairs: set[tuple[str, str]]) -> int:
+                             pairs: set[tuple[str, str]]) -> tuple[int, int]:
+    """Area values written, and (metric, period) pairs set aside."""
     if not pairs:
-        return 0
+        return 0, 0
     metrics = {m: catalogue.metrics[m] for m in {m for m, _ in pairs}}
-    pairs_json = json.dumps([{"metric_code": m, "period": p} for m, p in sorted(pairs)])
-    rolled = (await session.execute(_ROLL_UP, {
-        "metrics": json.dumps([{"code": m.code, "multiplier": m.multiplier,
+    metrics_json = json.dumps([{"code": m.code, "multiplier": m.multiplier,
                                 "direction": m.direction, "aggregation": m.aggregation}
-                               for m in metrics.values()]),
-        "places": json.dumps(_place_lineage(catalogue)),
-        "pairs": pairs_json,
-    })).mappings().all()
-    national = {(r["metric_code"], r["period"]): r["value"] for r in rolled
-                if r["level"] == "nation"}
-    rows = [_with_interval(dict(r), metrics[r["metric_code"]],
-                           national.get((r["metric_code"], r["period"]))) for r in rolled]
-    await session.execute(_DELETE_AREA_VALUES, {"pairs": pairs_json})
-    await session.execute(_INSERT_AREA_VALUES, {"rows": json.dumps(rows)})
-    return len(rows)
+                               for m in metrics.values()])
+    places_json = json.dumps(_place_lineage(catalogue))
+
+    async def write(part: Sequence[tuple[str, str]]) -> int:
+        pairs_json = _pairs_json(part)
+        rolled = (await session.execute(_ROLL_UP, {
+            "metrics": metrics_json, "places": places_json, "pairs": pairs_json,
+        })).mappings().all()
+        national = {(r["metric_code"], r["period"]): r["value"] for r in rolled
+                    if r["level"] == "nation"}
+        rows = [_with_interval(dict(r), metrics[r["metric_code"]],
+                               national.get((r["metric_code"], r["period"]))) for r in rolled]
+        await session.execute(_DELETE_AREA_VALUES, {"pairs": pairs_json})
+        # Not a finite number is not a figure: refuse it here rather than store it.
+        await session.execute(_INSERT_AREA_VALUES, {"rows": json.dumps(rows, allow_nan=False)})
+        return len(rows)
+
+    written, failed = await isolating(session, sorted(pairs), write)
+    await store.clear_area_values(session, pairs - {f.item for f in failed})
+    await store.record_set_aside(session, [
+        {"kind": "area_value", "metric_code": f.item[0], "period": f.item[1],
+         "reason": f.reason} for f in failed])
+    return written, len(failed)
 
 
 def _place_lineage(catalogue: Catalogue) -> list[dict[str, Any]]:
@@ -280,22 +324,35 @@ def _interval(metric: MetricDef, numerator: float | None, denominator: float | N
 
 
 async def _write_target_progress(session: AsyncSession, *, catalogue: Catalogue,
-                                 changed: set[tuple[str, str]] | None) -> int:
+                                 changed: set[tuple[str, str]] | None) -> tuple[int, int]:
     """Recompute the targets whose own series changed (all when ``changed`` is None); their
-    benchmarks are filled in afterwards with everyone else's."""
-    keys = _columns("places", "metrics", changed or set())
-    if changed is not None:
-        await session.execute(_DELETE_PROGRESS, keys)
-    targets = [t for t in (await session.execute(_AGREED_TARGETS, {
-        "all": changed is None, **keys})).mappings() if t["metric_code"] in catalogue.metrics]
-    if not targets:
-        return 0
+    benchmarks are filled in afterwards with everyone else's. Targets written, and set aside."""
+    scope = {"all": changed is None, **_columns("places", "metrics", changed or set())}
+    targets = [t for t in (await session.execute(_AGREED_TARGETS, scope)).mappings()
+               if t["metric_code"] in catalogue.metrics]
+    await session.execute(_DELETE_OTHER_PROGRESS, {
+        **scope, "plan_ids": [t["plan_id"] for t in targets],
+        "target_metrics": [t["metric_code"] for t in targets]})
     series = await _series(session, [(t["place_code"], t["metric_code"]) for t in targets])
-    rows = [target_progress(t, catalogue.metrics[t["metric_code"]],
-                            series.get((t["place_code"], t["metric_code"]), []))
-            for t in targets]
-    await session.execute(_INSERT_PROGRESS, {"rows": json.dumps(rows)})
-    return len(rows)
+
+    async def write(part: Sequence[Any]) -> int:
+        rows = [target_progress(t, catalogue.metrics[t["metric_code"]],
+                                series.get((t["place_code"], t["metric_code"]), []))
+                for t in part]
+        await session.execute(_UPSERT_PROGRESS, {"rows": json.dumps(rows, allow_nan=False)})
+        return len(rows)
+
+    written, failed = await isolating(session, targets, write)
+    await store.clear_targets(session, scope=scope, failed=(
+        (f.item["plan_id"], f.item["metric_code"]) for f in failed))
+    await store.record_set_aside(session, [_target_set_aside(f) for f in failed])
+    return written, len(failed)
+
+
+def _target_set_aside(failed: SetAside[Any]) -> dict[str, Any]:
+    target = failed.item
+    return {"kind": "target", "metric_code": target["metric_code"], "plan_id": target["plan_id"],
+            "place_code": target["place_code"], "reason": failed.reason}
 
 
 async def _series(session: AsyncSession, keys: Sequence[tuple[str, str]]

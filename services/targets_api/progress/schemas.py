@@ -3,6 +3,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from services.common.responses import ListPublic
 from services.targets_api.spc.schemas import SpcPointPublic
 
 Status = Literal["achieved", "on_track", "at_risk", "off_track", "no_data", "not_assessed"]
@@ -78,7 +79,28 @@ class RefreshResult(BaseModel):
     pairs: int
     area_values: int
     targets: int
+    set_aside: int = Field(description="(metric, period) pairs and targets whose computation "
+                                       "failed on their data: see GET /v1/progress/set-aside")
     seconds: float
+
+
+class SetAsidePublic(BaseModel):
+    """An item the refresh could not compute from its data; its previous figures stay, and it is
+    tried again when its data (or, for a target, its plan) changes."""
+
+    kind: Literal["area_value", "target"]
+    metric_code: str
+    period: str | None = Field(description="The period of an area value; null for a target.")
+    plan_id: int | None = Field(description="The plan of a target; null for an area value.")
+    place_code: str | None = Field(description="The place of a target; null for an area value.")
+    reason: str
+    failures: int = Field(description="Refreshes in a row that failed on it.")
+    first_failed_at: datetime
+    last_failed_at: datetime
+
+
+class SetAsidesPublic(ListPublic[SetAsidePublic]):
+    pass
 
 
 ITEM_CSV_FIELDS = list(ProgressItem.model_fields)

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.catalogue import Catalogue
 from services.common.models.targets_api import Plan, PlanTarget, TargetProgress
 from services.targets_api.lookups import metric_of, place_of
+from services.targets_api.progress import store
 from services.targets_api.progress.refresh import SPC_DIRECTION, indexed
 from services.targets_api.progress.schemas import (
     PlaceProgress,
@@ -15,6 +16,8 @@ from services.targets_api.progress.schemas import (
     ProgressSeries,
     SeriesPoint,
     SeriesTarget,
+    SetAsidePublic,
+    SetAsidesPublic,
     StatusCounts,
 )
 from services.targets_api.spc.service import spc
@@ -81,3 +84,9 @@ async def place_series(session: AsyncSession, *, catalogue: Catalogue, code: str
             plan_id=target.plan_id, baseline_period=target.baseline_period,
             baseline_value=target.baseline_value, target_period=target.target_period,
             target_value=target.target_value))
+
+
+async def set_aside(session: AsyncSession, *, limit: int, offset: int) -> SetAsidesPublic:
+    """What the refresh could not compute, oldest first."""
+    rows, count = await store.set_aside_page(session, limit=limit, offset=offset)
+    return SetAsidesPublic(data=[SetAsidePublic(**row) for row in rows], count=count)

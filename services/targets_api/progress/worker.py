@@ -7,7 +7,7 @@ The catalogue is fetched before the transaction, so no database transaction wait
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.common.background import running
 from services.common.catalogue import MetricsApiClient
 from services.common.http import PeerUnavailable
+from services.common.telemetry import GaugeFamily, label_text
+from services.targets_api.progress import store
 from services.targets_api.progress.refresh import refresh_queued
 
 log = logging.getLogger(__name__)
@@ -68,8 +70,8 @@ class ProgressRefresher:
             return False
         PROGRESS_REFRESH_SECONDS.observe(time.perf_counter() - started)
         PROGRESS_REFRESHES.labels("done").inc()
-        log.info("progress refreshed: %s periods, %s area values, %s targets",
-                 done.pairs, done.area_values, done.targets)
+        log.info("progress refreshed: %s periods, %s area values, %s targets, %s set aside",
+                 done.pairs, done.area_values, done.targets, done.set_aside)
         return True
 
 
@@ -80,3 +82,13 @@ async def progress_refresher(app: FastAPI) -> AsyncIterator[ProgressRefresher]:
                                   poll_s=app.state.settings.progress_poll_s)
     async with running(refresher.run(), name="progress-refresher"):
         yield refresher
+
+
+async def set_aside_metrics(app: FastAPI, session: AsyncSession) -> Iterable[GaugeFamily]:
+    """How many items the refresh has set aside, by kind (read at each scrape; 0 is healthy)."""
+    gauge = GaugeFamily("joinedup_progress_set_aside",
+                        "(metric, period) pairs and targets whose progress could not be "
+                        "computed from their data, so their figures are stale.")
+    for kind, count in (await store.set_aside_counts(session)).items():
+        gauge.add(label_text(kind=kind), count)
+    return [gauge]
