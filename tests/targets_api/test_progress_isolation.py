@@ -145,3 +145,21 @@ async def test_only_an_admin_sees_what_was_set_aside(client, viewer, steward):
     for headers in (viewer, steward):
         response = await client.get("/v1/progress/set-aside", headers=headers)
         assert response.status_code == 403, response.text
+
+
+async def test_a_series_the_chart_cannot_carry_is_shown_without_its_chart(client, admin, query):
+    # Near float8's limit the mean's sum overflows: the values are still shown, with no SPC and
+    # a warning saying why (this was a 500 and dropped the connection's next request).
+    store_observations(query, [(LEEDS, DISCHARGE, "2025-07", 1.7e308, None, None),
+                               (LEEDS, DISCHARGE, "2025-08", 1.7e308, None, None),
+                               (LEEDS, DISCHARGE, "2025-09", -1.7e308, None, None)])
+
+    for _ in range(2):  # the same connection answers again
+        response = await client.get(f"/v1/places/{LEEDS}/progress/{DISCHARGE}", headers=admin)
+        assert response.status_code == 200, response.text
+    series = response.json()
+    assert [(p["period"], p["value"], p["mean"], p["point_type"]) for p in series["points"]] == [
+        ("2025-07", 1.7e308, None, None), ("2025-08", 1.7e308, None, None),
+        ("2025-09", -1.7e308, None, None)]
+    assert series["variation"] is None
+    assert series["warnings"] and series["warnings"][0].startswith("No SPC for this series")

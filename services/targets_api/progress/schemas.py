@@ -4,7 +4,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from services.common.responses import ListPublic
-from services.targets_api.spc.schemas import SpcPointPublic
+from services.targets_api.spc.schemas import PointType, SpcPointPublic
 
 Status = Literal["achieved", "on_track", "at_risk", "off_track", "no_data", "not_assessed"]
 Comparison = Literal["better", "similar", "worse", "not_compared"]
@@ -63,6 +63,9 @@ class SeriesTarget(BaseModel):
 
 class SeriesPoint(SpcPointPublic):
     period: str
+    # Null only when the series cannot be charted at all (see ProgressSeries.warnings).
+    mean: float | None  # type: ignore[assignment]
+    point_type: PointType | None  # type: ignore[assignment]
 
 
 class ProgressSeries(BaseModel):
@@ -73,6 +76,9 @@ class ProgressSeries(BaseModel):
     variation: str | None
     assurance: str | None
     target: SeriesTarget | None
+    warnings: list[str] = Field(
+        default=[], description="Cautions about the chart, such as why it could not be drawn "
+                                "(the points then have values and no SPC fields).")
 
 
 class RefreshResult(BaseModel):

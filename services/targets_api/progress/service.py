@@ -70,16 +70,26 @@ async def place_series(session: AsyncSession, *, catalogue: Catalogue, code: str
     plan = await _agreed_plan(session, code)
     target = None if plan is None else await session.get(PlanTarget, (plan.id, metric_code))
     direction = SPC_DIRECTION[metric.direction]
-    chart = spc([v for _, _, v in points], improvement_direction=direction,
-                target=target.target_value if target else None) if points else None
+    values = [v for _, _, v in points]
+    warnings = []
+    try:
+        chart = spc(values, improvement_direction=direction,
+                    target=target.target_value if target else None) if points else None
+    except (ValueError, ArithmeticError) as error:
+        # Stored before the bounds at the door (docs/api.md, "Numbers"): the values are shown,
+        # and the chart says why it cannot be drawn rather than failing the request.
+        chart = None
+        warnings.append(f"No SPC for this series: {error}")
     return ProgressSeries(
         place_code=code, metric_code=metric_code, improvement_direction=direction,
-        points=[SeriesPoint(index=i, period=period, value=p.value, mean=p.mean, lpl=p.lpl,
-                            upl=p.upl, point_type=p.point_type)
-                for i, ((_, period, _), p) in enumerate(zip(points, chart.points, strict=True))]
-        if chart else [],
+        points=[SeriesPoint(index=i, period=period, value=value,
+                            mean=p.mean if p else None, lpl=p.lpl if p else None,
+                            upl=p.upl if p else None, point_type=p.point_type if p else None)
+                for i, ((_, period, value), p) in enumerate(
+                    zip(points, chart.points if chart else [None] * len(points), strict=True))],
         variation=chart.variation if chart else None,
         assurance=chart.assurance if chart else None,
+        warnings=warnings,
         target=None if target is None else SeriesTarget(
             plan_id=target.plan_id, baseline_period=target.baseline_period,
             baseline_value=target.baseline_value, target_period=target.target_period,
