@@ -54,9 +54,17 @@ def test_wilson_matches_newcombes_examples(numerator: int, denominator: int,
     assert (round(lower, 4), round(upper, 4)) == published
 
 
-def test_wilson_stays_within_zero_and_one() -> None:
-    assert wilson_interval(0, 20)[0] == 0.0
-    assert wilson_interval(29, 29)[1] == 1.0
+@pytest.mark.parametrize("denominator", [1, 7, 20, 29, 100, 1000, 12345, 10**6, 0.5, 2.5])
+def test_wilson_is_exactly_zero_at_no_events_and_one_at_all(denominator: float) -> None:
+    # The floating-point formula gives about 1e-19 and 0.9999999999999999 for some n, which
+    # would call 0 % different from an England at 0 % (API.md amendments; PHEindicatormethods).
+    assert wilson_interval(0, denominator)[0] == 0.0
+    assert wilson_interval(denominator, denominator)[1] == 1.0
+
+
+def test_a_place_at_zero_is_similar_to_an_england_at_zero() -> None:
+    assert comparison(wilson_interval(0, 1000), 0.0, "higher_is_better") == "similar"
+    assert comparison(wilson_interval(100, 100), 1.0, "lower_is_better") == "similar"
 
 
 @pytest.mark.parametrize(("numerator", "denominator"), [(1, 0), (-1, 10), (11, 10)])

@@ -149,6 +149,30 @@ async def test_a_count_rolls_up_by_sum_and_is_not_compared(fresh_catalogue, clie
         (None, None, "not_compared")}
 
 
+async def test_a_population_weighted_proportion_has_no_interval_above_place_level(
+        fresh_catalogue, client, metrics_api, admin, query):
+    created = await metrics_api.post("/v1/metrics", headers=admin, json={
+        "code": "weighted-share", "scope": "national", "name": "A weighted share",
+        "domain": "Flow", "kind": "proportion", "multiplier": 100, "unit": "%",
+        "direction": "higher_is_better", "periodicity": "monthly",
+        "aggregation": "population_weighted_mean"})
+    assert created.status_code == 201, created.text
+    store_observations(query, [(LEEDS, "weighted-share", "2026-01", 90.0, 90, 100),
+                               (BRADFORD, "weighted-share", "2026-01", 50.0, 100, 200)])
+    await refresh(client, admin)
+
+    rows = query("SELECT level, ci_lower IS NULL, comparison FROM area_value "
+                 "WHERE metric_code = 'weighted-share' ORDER BY level, area_code")
+    # Places keep their own Wilson interval (Bradford first by code: 50 % against England's
+    # weighted mean of about 74 %, worse; Leeds 90 %, better); the ICB, region and England (a
+    # weighted mean of ratios, not a count) have none and are not compared (API.md
+    # amendments). The summed counts' interval, 190 / 300 = 63.3 % (57.7, 68.6), would exclude
+    # the weighted mean itself.
+    assert rows == [("icb", True, "not_compared"), ("nation", True, "not_compared"),
+                    ("place", False, "worse"), ("place", False, "better"),
+                    ("region", True, "not_compared")]
+
+
 async def test_the_default_period_is_the_latest_in_the_metric_s_form(client, admin, viewer,
                                                                      query):
     store_observations(query, [*PROPORTIONS,

@@ -30,15 +30,21 @@ _MAX_TERMS = 1000
 
 def wilson_interval(numerator: float, denominator: float,
                     z: float = Z_95) -> tuple[float, float]:
-    """The Wilson score interval for numerator / denominator, as fractions of 1."""
+    """The Wilson score interval for numerator / denominator, as fractions of 1.
+
+    PHEindicatormethods' formula (R/utils.R, wilson_lower and wilson_upper):
+    (2x + z^2 -/+ z sqrt(z^2 + 4x(1 - x/n))) / 2 / (n + z^2). At x = 0 the lower limit and at
+    x = n the upper limit are exactly 0 and 1 in exact arithmetic; in floating point they come
+    out a hair off (1e-19, 0.9999999999999999), which would call a place at 0 % different from
+    an England at 0 %, so they are set exactly (API.md, "Statistical definitions, made precise").
+    """
     if denominator <= 0 or not 0 <= numerator <= denominator:
         raise ValueError("a proportion needs 0 <= numerator <= denominator and denominator > 0")
-    p, n = numerator / denominator, denominator
-    centre = p + z * z / (2 * n)
-    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    scale = 1 + z * z / n
-    # Clamped because rounding can put 0/n or n/n a hair outside [0, 1].
-    return max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale)
+    x, n = numerator, denominator
+    spread = z * math.sqrt(z * z + 4 * x * (1 - x / n))
+    lower = 0.0 if x == 0 else (2 * x + z * z - spread) / 2 / (n + z * z)
+    upper = 1.0 if x == n else (2 * x + z * z + spread) / 2 / (n + z * z)
+    return lower, upper
 
 
 def poisson_interval(events: float, *, level: float = 0.95) -> tuple[float, float]:

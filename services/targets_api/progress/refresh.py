@@ -302,8 +302,16 @@ def _place_lineage(catalogue: Catalogue) -> list[dict[str, Any]]:
 
 def _with_interval(row: dict[str, Any], metric: MetricDef, national: float | None
                    ) -> dict[str, Any]:
-    """The row with its 95 % interval (where the kind has one) and comparison with England."""
-    interval = _interval(metric, row["numerator"], row["denominator"])
+    """The row with its 95 % interval (where the kind has one) and comparison with England.
+
+    A population-weighted mean of places' proportions or rates is not a binomial or Poisson
+    count, so its roll-ups have no interval (API.md, "Statistical definitions, made precise"):
+    the summed counts' interval can exclude the weighted mean itself.
+    """
+    weighted_roll_up = (row["level"] != "place"
+                        and metric.aggregation == "population_weighted_mean")
+    interval = None if weighted_roll_up else _interval(metric, row["numerator"],
+                                                       row["denominator"])
     row["ci_lower"], row["ci_upper"] = interval or (None, None)
     row["comparison"] = ("not_compared" if row["level"] == "nation"
                          else intervals.comparison(interval, national, metric.direction))
