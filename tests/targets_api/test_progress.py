@@ -172,6 +172,8 @@ async def test_the_series_has_each_point_with_its_limits_and_the_target(client, 
     assert {p["point_type"] for p in series["points"]} == {"common_cause"}
     assert series["target"]["target_value"] == 92.0
     assert series["improvement_direction"] == "increase"
+    # Six points are fewer than NHSRplotthedots' 13 for settled limits: it says so.
+    assert [w[:30] for w in series["warnings"]] == ["Some groups have 'n < 12' obse"]
 
     as_csv = await client.get(f"/v1/places/{LEEDS}/progress/{DISCHARGE}",
                               headers=admin | {"Accept": "text/csv"})

@@ -5,6 +5,9 @@ Shorthand in the comments: MR = moving range, mMR = mean moving range, limits = 
 near limits = mean ± 1.7733 x mMR (two thirds of the way), rtm = side of the mean (+, -, 0).
 """
 
+import math
+from fractions import Fraction
+
 import pytest
 
 from services.targets_api.spc.service import (
@@ -152,6 +155,31 @@ def test_a_point_on_the_mean_breaks_a_run():
 # 4.901667 .. 15.098333; near limits 10 ± 3.398889 = 6.601111 .. 13.398889: the 7 and the 13 are
 # not near. rtm + - + - - - - 0 + + + - +: the 10 on the mean ends the longest run at four.
 TREND_OF_7 = [12, 8, 11, 9, 7, 8, 9, 10, 11, 12, 13, 9, 11]
+
+
+# Fourteen percentages whose mean is exactly 90.9: 1272.6 / 14 as decimals, and as the
+# correctly rounded mean of their binary values (Fraction sum / 14 rounds to the double 90.9),
+# which is what R's mean() returns. fsum(values) / 14 rounds twice and gives
+# 90.89999999999999, one unit in the last place below, so the 90.9 in the middle would count
+# as above the mean and join the three points either side into a run of seven.
+ON_THE_MEAN = [90.0, 89.4, 89.7, 89.3, 92.7, 91.4, 91.6, 90.9, 92.6, 93.1, 93.3, 89.4, 89.4,
+               89.8]
+
+
+def test_the_mean_is_correctly_rounded_so_a_point_on_it_breaks_the_run():
+    assert float(sum(map(Fraction, ON_THE_MEAN)) / 14) == 90.9
+    assert math.fsum(ON_THE_MEAN) / 14 == 90.89999999999999  # the old, twice-rounded mean
+    result = spc(ON_THE_MEAN, improvement_direction="increase")
+    assert result.points[0].mean == 90.9
+    # MRs 0.6 0.3 0.4 3.4 1.3 0.2 0.7 1.7 0.5 0.2 3.9 0 0.4: mMR 13.6 / 13 = 1.046154, cutoff
+    # 3.267 x that = 3.4178 screens out the 3.9; mMR 9.7 / 12 = 0.808333. Limits 90.9 ± 2.150167
+    # = 88.7498 .. 93.0502; near limits 90.9 ± 1.433444 = 89.4666 .. 92.3334.
+    # rtm - - - - + + + 0 + + + - - -: no run of seven (the 0 breaks it).
+    # Points 1 and 3 (89.4, 89.3) are near the lower limit, two of three below: concern;
+    # 93.1 and 93.3 are beyond the upper limit: improvement; 89.4, 89.4 at the end are two of
+    # three near the lower limit: concern. With the old mean the 90.9 would be +, and points
+    # 4 to 10 a run of seven above: all seven improvement.
+    assert types(ON_THE_MEAN) == [C, CON, C, CON, C, C, C, C, C, IMP, IMP, CON, CON, C]
 
 
 def test_a_trend_of_seven_points_flags_all_seven_however_they_sit_on_the_mean():

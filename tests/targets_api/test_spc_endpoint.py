@@ -16,7 +16,7 @@ async def test_any_key_gets_the_spc_of_a_series(client, make_key):
 
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"points", "variation", "assurance"}
+    assert set(body) == {"points", "variation", "assurance", "warnings"}
     assert body["points"][0] == {"index": 0, "value": 5, "mean": 7, "lpl": 3.3425,
                                  "upl": 10.6575, "point_type": "common_cause"}
     assert [p["index"] for p in body["points"]] == list(range(10))
@@ -39,6 +39,22 @@ async def test_options_reach_the_calculation(client, make_key):
     assert body["points"][12] == {"index": 12, "value": 5, "mean": 5, "lpl": None,
                                   "upl": None, "point_type": "common_cause"}
     assert (body["variation"], body["assurance"]) == ("common_cause", None)
+
+
+async def test_a_group_shorter_than_thirteen_points_is_warned_of_as_the_package_does(
+        client, make_key):
+    viewer = bearer(await make_key("viewer"))
+    # R/ptd_add_short_group_warnings.R: a group of fewer than 13 points has trial limits.
+    for values, rebase, warned in ((TEN, [], True), ([5.0] * 13, [], False),
+                                   ([5.0] * 26, [13], False), ([5.0] * 26, [12], True)):
+        response = await client.post("/v1/spc", headers=viewer, json={
+            "values": values, "improvement_direction": "increase",
+            "rebase_at_indices": rebase})
+        assert response.status_code == 200, response.text
+        assert response.json()["warnings"] == (
+            ["Some groups have 'n < 12' observations. These have trial limits, which will be "
+             "revised with each additional observation until 'n = fix_after_n_points' has "
+             "been reached."] if warned else []), (len(values), rebase)
 
 
 async def test_spc_needs_a_valid_key(client):

@@ -75,6 +75,7 @@ async def place_series(session: AsyncSession, *, catalogue: Catalogue, code: str
     try:
         chart = spc(values, improvement_direction=direction,
                     target=target.target_value if target else None) if points else None
+        warnings += chart.warnings if chart else []
     except (ValueError, ArithmeticError) as error:
         # Stored before the bounds at the door (docs/api.md, "Numbers"): the values are shown,
         # and the chart says why it cannot be drawn rather than failing the request.

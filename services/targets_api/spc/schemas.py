@@ -70,10 +70,14 @@ class SpcPublic(BaseModel):
     variation: Variation
     assurance: Assurance | None = Field(
         description="Null without a target or when the direction is neutral.")
+    warnings: list[str] = Field(
+        description="Cautions NHSRplotthedots raises for the same input, such as a limits "
+                    "group of fewer than 13 points (trial limits); empty when none.")
 
     @classmethod
     def of(cls, result: SpcResult) -> "SpcPublic":
         return cls(points=[SpcPointPublic(index=i, value=p.value, mean=p.mean, lpl=p.lpl,
                                           upl=p.upl, point_type=p.point_type)
                            for i, p in enumerate(result.points)],
-                   variation=result.variation, assurance=result.assurance)
+                   variation=result.variation, assurance=result.assurance,
+                   warnings=result.warnings)

@@ -37,6 +37,12 @@ NEAR_LIMIT = 2 * (LIMIT / 3)
 OUTLIER_SCREEN = 3.267
 RULE_LENGTH = 7
 MIN_FIX_AFTER_N_POINTS = 12
+# R/ptd_add_short_group_warnings.R: a group of fewer points than this has trial limits. The
+# package's code defaults to 13 (option ptd_spc.warning_threshold), though its text says 12.
+SHORT_GROUP_POINTS = 13
+SHORT_GROUP_WARNING = ("Some groups have 'n < 12' observations. These have trial limits, which "
+                       "will be revised with each additional observation until "
+                       "'n = fix_after_n_points' has been reached.")
 _DIRECTION_SIGN = {"increase": 1, "neutral": 0, "decrease": -1}
 
 
@@ -54,6 +60,7 @@ class SpcResult:
     points: list[SpcPoint]
     variation: Variation
     assurance: Assurance | None
+    warnings: list[str]  # the cautions NHSRplotthedots raises for the same input
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,8 @@ def spc(values: Sequence[float], *, improvement_direction: Direction,
     values = [float(v) for v in values]
     _check_arguments(values, improvement_direction, fix_after_n_points, rebase_at_indices)
     points: list[SpcPoint] = []
-    for group in _groups(values, rebase_at_indices):
+    groups = _groups(values, rebase_at_indices)
+    for group in groups:
         limits = process_limits(group, screen_outliers=screen_outliers,
                                 fix_after_n_points=fix_after_n_points)
         points += [SpcPoint(value=y, mean=limits.mean, lpl=_defined(limits.lpl),
@@ -89,7 +97,9 @@ def spc(values: Sequence[float], *, improvement_direction: Direction,
         points=points,
         variation=variation_type(points[-1].point_type, improvement_direction),
         assurance=assurance_type(target, lpl=limits.lpl, upl=limits.upl,
-                                 improvement_direction=improvement_direction))
+                                 improvement_direction=improvement_direction),
+        warnings=[SHORT_GROUP_WARNING] if any(len(g) < SHORT_GROUP_POINTS for g in groups)
+        else [])
 
 
 def _check_arguments(values: Sequence[float], improvement_direction: str,
@@ -114,9 +124,14 @@ def _groups(values: list[float], rebase_at_indices: Sequence[int]) -> list[list[
 
 
 def _mean(xs: Sequence[float]) -> float:
-    # R's mean() sums in long double and then corrects the rounding; an exactly rounded sum is
-    # the closest Python match, and keeps boundary classifications the same.
-    return math.fsum(xs) / len(xs)
+    """The mean of the values, correctly rounded, which is what R's mean() returns (it sums in
+    long double and corrects once): each float is an exact binary fraction, so the sum over a
+    common power-of-two denominator is an exact integer, and Python's integer division rounds
+    correctly. ``fsum(xs) / n`` rounds twice and is one unit in the last place off for about
+    one series in five, and a point exactly on the mean then counts as above or below it."""
+    ratios = [x.as_integer_ratio() for x in xs]
+    denominator = max(d for _, d in ratios)  # each d is a power of two, so this is their lcm
+    return sum(n * (denominator // d) for n, d in ratios) / (denominator * len(xs))
 
 
 def _defined(limit: float) -> float | None:
