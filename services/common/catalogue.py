@@ -42,6 +42,8 @@ class MetricDef(_Frozen):
     """One metric at its current version: what a submitted value is checked against."""
 
     code: str
+    name: str
+    unit: str
     version: int
     status: Literal["active", "retired"]
     scope: Literal["national", "local"]

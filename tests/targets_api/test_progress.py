@@ -54,6 +54,9 @@ def item(progress: dict, metric: str) -> dict:
 async def test_an_on_track_target_has_every_field_worked_out(progress):
     discharge = item(progress, DISCHARGE)
 
+    assert (discharge["metric_name"], discharge["unit"], discharge["decimals"]) == (
+        "Percentage of people discharged from acute hospital to their normal place of "
+        "residence", "%", 1)
     assert (discharge["latest_period"], discharge["latest_value"]) == ("2025-09", 90.0)
     # No trajectory point at 2025-09: the straight line from 88.5 (2025-03) to 92.0 (2027-03),
     # 6 of 24 months along: 88.5 + 3.5 x 6/24 = 89.375. 90.0 is at least that: on track.

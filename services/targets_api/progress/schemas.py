@@ -14,6 +14,9 @@ class ProgressItem(BaseModel):
     """One target of the place's agreed plan, as the last refresh computed it."""
 
     metric_code: str
+    metric_name: str
+    unit: str
+    decimals: int = Field(description="How many decimals the metric's values are shown with.")
     latest_period: str | None
     latest_value: float | None
     baseline_period: str

@@ -46,7 +46,7 @@ async def place_progress(session: AsyncSession, *, catalogue: Catalogue, code: s
                              summary=StatusCounts(), items=[])
     stored = (await session.execute(select(TargetProgress).where(
         TargetProgress.plan_id == plan.id).order_by(TargetProgress.metric_code))).scalars()
-    items = [ProgressItem.model_validate(row, from_attributes=True) for row in stored]
+    items = [_item(row, catalogue) for row in stored]
     metrics = list((await session.execute(select(PlanTarget.metric_code).where(
         PlanTarget.plan_id == plan.id))).scalars())
     # A plan agreed a moment ago has targets the refresher has not reached yet: say so.
@@ -57,6 +57,15 @@ async def place_progress(session: AsyncSession, *, catalogue: Catalogue, code: s
         as_of=min((item.computed_at for item in items), default=None),
         refresh_pending=pending,
         summary=StatusCounts(**Counter(item.status for item in items)), items=items)
+
+
+def _item(row: TargetProgress, catalogue: Catalogue) -> ProgressItem:
+    """The stored progress with the metric's name, unit and decimals, so that a reader can show
+    it without a second request."""
+    metric = metric_of(catalogue, row.metric_code)
+    return ProgressItem.model_validate({
+        **row.model_dump(), "metric_name": metric.name, "unit": metric.unit,
+        "decimals": metric.decimals})
 
 
 async def place_series(session: AsyncSession, *, catalogue: Catalogue, code: str,
