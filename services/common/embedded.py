@@ -77,10 +77,10 @@ def release(pgdata: Path) -> None:
         if others := _live_handles(pgdata, leaving=os.getpid()):
             log.info("embedded PostgreSQL left running for processes %s", others)
             return
-        stop_server(pgdata)
+        _stop_server(pgdata)
 
 
-def stop_server(pgdata: Path) -> None:
+def _stop_server(pgdata: Path) -> None:
     """Stop the server in ``pgdata`` and anything a dead one left behind."""
     if (postmaster := running_postmaster(pgdata)) is not None:
         with contextlib.suppress(psutil.NoSuchProcess):
@@ -125,7 +125,7 @@ class EmbeddedServer:
         try:
             with _lock():
                 if running_postmaster(self.pgdata) is not None:
-                    how = "another joinedup command had already started it again"
+                    how = "another process had already started it again"
                 else:
                     _end_server_processes(self.pgdata)
                     self.server.ensure_postgres_running()

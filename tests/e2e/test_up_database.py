@@ -71,7 +71,7 @@ def test_a_killed_database_is_restarted_loudly_and_nothing_outlives_ctrl_c(
         os.kill(up.process.pid, signal.SIGCONT)
 
     up.wait_for_output(f"!!! the embedded PostgreSQL (pid {second.pid}, data folder ")
-    up.wait_for_output(f"another joinedup command had already started it again (pid {third.pid})")
+    up.wait_for_output(f"another process had already started it again (pid {third.pid})")
     eventually(lambda: all_ready(up), START_TIMEOUT_S, "every service ready again")
     assert postmaster(data_dir).pid == third.pid
 
