@@ -27,6 +27,7 @@ from services.common.db import (
     resolve_database_url,
     sqlalchemy_url,
 )
+from services.common.embedded import EmbeddedServer, start_embedded
 from services.common.errors import Problem, Unprocessable
 from services.common.models import ApiKey, Area
 from services.demo import load as demo_load
@@ -303,6 +304,11 @@ def up(
               f"already running?); choose others with --metrics-port, --targets-port and "
               f"--ingest-port.", 1)
     url = _database_url()
+    settings = CommonSettings()
+    # Only the embedded server is ours to restart; a server of one's own is someone else's.
+    database = None if settings.database_url else EmbeddedServer(start_embedded(settings))
+    if database is not None:
+        say(f"database: {database}; restarted if it dies")
     say("database: migrating to head")
     with _reported(url):
         schema_version.upgrade(url)
@@ -315,7 +321,7 @@ def up(
     run_key_id = None
     if not env.get("JOINEDUP_SERVICE_KEY"):
         run_key_id, env["JOINEDUP_SERVICE_KEY"] = _in_transaction(url, _service_key_for_this_run)
-    supervisor = Supervisor(services, host=host, env=env)
+    supervisor = Supervisor(services, host=host, env=env, database=database)
     demo_run = _DemoInBackground(url, demo_load.Endpoints(*(s.url for s in services)),
                                  cancel=supervisor.stopping) if demo else None
     supervisor.on_ready = demo_run.start if demo_run else None

@@ -6,7 +6,13 @@ is restarted at most ``MAX_RESTARTS`` times within ``RESTART_WINDOW_S``; dying o
 window means it is crash-looping, and everything stops with exit code 1 so the operator sees the
 fault instead of a flapping suite.
 
-Ctrl-C, SIGTERM and SIGHUP (a closed terminal) stop every service and exit 0. The services run in
+The embedded PostgreSQL, when `up` uses it, is watched the same way: if its server dies it is
+started again, loudly, on the same socket (the services reconnect by themselves), under the same
+crash-loop policy. A server some other joinedup command started meanwhile is adopted, not
+doubled. A database of one's own (JOINEDUP_DATABASE_URL) is not ours to manage and is not watched.
+
+Ctrl-C, SIGTERM and SIGHUP (a closed terminal) stop every service and exit 0 (the embedded server
+is stopped when `up` lets go of it at exit, see services/common/embedded.py). The services run in
 their own sessions, so a terminal's signals reach only the supervisor; on Linux the kernel also
 stops each service if the supervisor itself is killed outright, so none is left holding its port.
 """
@@ -26,6 +32,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from services.common.embedded import EmbeddedServer
+
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
 STOP_GRACE_S = 10.0
@@ -34,12 +42,38 @@ _PR_SET_PDEATHSIG = 1
 
 
 @dataclass
+class RestartBudget:
+    """The crash-loop policy, one per watched process: at most ``MAX_RESTARTS`` restarts within
+    ``RESTART_WINDOW_S``."""
+
+    times: deque[float] = field(default_factory=deque)
+
+    def spend(self) -> bool:
+        """Count one more restart; False (and nothing counted) when none is left."""
+        now = time.monotonic()
+        while self.times and now - self.times[0] > RESTART_WINDOW_S:
+            self.times.popleft()
+        if len(self.times) >= MAX_RESTARTS:
+            return False
+        self.times.append(now)
+        return True
+
+    def __str__(self) -> str:
+        return f"{len(self.times)} of {MAX_RESTARTS} restarts allowed per {RESTART_WINDOW_S:.0f} s"
+
+
+def _crash_looping(name: str, detail: str) -> None:
+    shout(f"{name} died {MAX_RESTARTS + 1} times within {RESTART_WINDOW_S:.0f} s ({detail}); "
+          f"stopping everything.")
+
+
+@dataclass
 class ServiceProcess:
     name: str
     factory: str
     port: int
     process: subprocess.Popen | None = None
-    restarts: deque[float] = field(default_factory=deque)
+    restarts: RestartBudget = field(default_factory=RestartBudget)
 
     @property
     def url(self) -> str:
@@ -73,8 +107,11 @@ def busy_ports(host: str, ports: list[int]) -> list[int]:
 
 class Supervisor:
     def __init__(self, services: list[ServiceProcess], *, host: str, env: dict[str, str],
-                 on_ready: Callable[[], None] | None = None) -> None:
+                 on_ready: Callable[[], None] | None = None,
+                 database: EmbeddedServer | None = None) -> None:
         self.services = services
+        self.database = database
+        self.database_restarts = RestartBudget()
         self.host = host
         self.env = env
         self.stopping = threading.Event()
@@ -111,18 +148,29 @@ class Supervisor:
     def handle_exit(self, service: ServiceProcess) -> bool:
         """Restart a service that died; False when it is crash-looping."""
         code = service.process.returncode if service.process else None
-        now = time.monotonic()
-        while service.restarts and now - service.restarts[0] > RESTART_WINDOW_S:
-            service.restarts.popleft()
-        if len(service.restarts) >= MAX_RESTARTS:
-            shout(f"{service.name} died {MAX_RESTARTS + 1} times within {RESTART_WINDOW_S:.0f} s "
-                  f"(last exit code {code}); stopping everything.")
+        if not service.restarts.spend():
+            _crash_looping(service.name, f"last exit code {code}")
             return False
-        service.restarts.append(now)
         shout(f"{service.name} (port {service.port}) exited with code {code}; restarting it "
-              f"({len(service.restarts)} of {MAX_RESTARTS} restarts allowed per "
-              f"{RESTART_WINDOW_S:.0f} s).")
+              f"({service.restarts}).")
         self.start(service)
+        return True
+
+    def handle_database_exit(self, database: EmbeddedServer) -> bool:
+        """Start the embedded server again after it died; False when it is crash-looping.
+
+        A start that fails is reported and counts: the next check finds the server still down
+        and tries again, until the budget is spent."""
+        if not self.database_restarts.spend():
+            _crash_looping(database.name,
+                           f"data folder {database.pgdata}, log {database.server.log}")
+            return False
+        shout(f"{database} died; restarting it ({self.database_restarts}). The services answer "
+              f"503 until it is back.")
+        try:
+            say(f"database: {database.restart()}")
+        except Exception as exc:  # reported loudly; the next check tries again
+            shout(f"{database.name} did not start: {exc}")
         return True
 
     def run(self) -> int:
@@ -140,6 +188,9 @@ class Supervisor:
             if self.on_ready is not None:
                 self.on_ready()
             while not self.stopping.wait(0.5):
+                if self.database and not self.database.is_running() \
+                        and not self.handle_database_exit(self.database):
+                    return 1
                 for service in self.services:
                     if service.process and service.process.poll() is not None \
                             and not self.handle_exit(service):

@@ -2,13 +2,16 @@
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import psutil
@@ -144,3 +147,48 @@ def start_up() -> Iterator[Callable[[dict[str, str]], Up]]:
 
 def server_env(database_url: str) -> dict[str, str]:
     return {**os.environ, "JOINEDUP_DATABASE_URL": database_url}
+
+
+def keys_create(env: dict[str, str], name: str) -> str:
+    """`joinedup keys create` beside `up`, as an operator would run it; returns the key."""
+    result = subprocess.run([*JOINEDUP, "keys", "create", "--role=viewer", f"--name={name}"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()[-1]
+
+
+def postgres_processes(data_dir: Path) -> list[psutil.Process]:
+    """Every PostgreSQL process working in the data folder: the server and its backends (which
+    work in the folder but do not name it on their command line)."""
+    folder = data_dir.resolve()
+    found = []
+    for process in psutil.process_iter(["name"]):
+        try:
+            if process.info["name"] == "postgres" and is_alive(process) \
+                    and folder in Path(process.cwd()).parents:
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+def postmaster(data_dir: Path) -> psutil.Process:
+    """The server itself: the one PostgreSQL process whose parent is not one of them."""
+    processes = postgres_processes(data_dir)
+    pids = {process.pid for process in processes}
+    [server] = [process for process in processes if process.ppid() not in pids]
+    return server
+
+
+@pytest.fixture
+def embedded_env() -> Iterator[dict[str, str]]:
+    """`up`'s environment with its own embedded data folder, outside pytest's temporary root
+    (which pytest makes private again: run as root, the server runs as another user)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="joinedup-e2e-db-"))
+    env = {name: value for name, value in os.environ.items() if name != "JOINEDUP_DATABASE_URL"}
+    env["JOINEDUP_DATA_DIR"] = str(data_dir)
+    yield env
+    for process in postgres_processes(data_dir):  # left by a test that failed half-way
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    shutil.rmtree(data_dir, ignore_errors=True)

@@ -1,18 +1,13 @@
 """`joinedup up` end to end: real processes on real ports, stopped by real signals."""
 
-import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from services.supervisor import MAX_RESTARTS
@@ -26,6 +21,9 @@ from tests.e2e.conftest import (
     eventually,
     free_ports,
     is_alive,
+    keys_create,
+    postgres_processes,
+    postmaster,
     server_env,
 )
 
@@ -49,25 +47,6 @@ def assert_stops_cleanly(up: Up, signum: int = signal.SIGINT) -> None:
     assert up.stop(signum) == 0, up.output
     assert "joinedup stopped." in up.output
     assert [p.pid for p in services if is_alive(p)] == []
-
-
-def postgres_serving(data_dir: Path) -> list[psutil.Process]:
-    """The postgres servers running on the embedded data folder below ``data_dir``."""
-    folder = str(data_dir.resolve())
-    return [process for process in psutil.process_iter(["name", "cmdline"])
-            if process.info["name"] == "postgres"
-            and folder in " ".join(process.info["cmdline"] or []) and is_alive(process)]
-
-
-@pytest.fixture
-def embedded_data_dir() -> Iterator[Path]:
-    """A data folder outside pytest's temporary root, which any pytest starting meanwhile makes
-    private again: run as root, the embedded server is another user and would lose its way in."""
-    data_dir = Path(tempfile.mkdtemp(prefix="joinedup-e2e-"))
-    yield data_dir
-    for server in postgres_serving(data_dir):  # left running by a test that failed half-way
-        server.terminate()
-    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def test_first_run_prints_the_services_and_an_admin_key_that_works(start_up,
@@ -155,26 +134,23 @@ def test_a_busy_port_is_refused_before_anything_starts(database_url):
     assert "database:" not in result.stdout
 
 
-def test_embedded_database_stops_with_up_and_keeps_its_data(start_up, embedded_data_dir):
-    env = {name: value for name, value in os.environ.items() if name != "JOINEDUP_DATABASE_URL"}
-    env["JOINEDUP_DATA_DIR"] = str(embedded_data_dir)
+def test_embedded_database_stops_with_up_and_keeps_its_data(start_up, embedded_env):
+    data_dir = Path(embedded_env["JOINEDUP_DATA_DIR"])
 
-    first = start_up(env)
+    first = start_up(embedded_env)
     first.wait_until_running()
-    assert len(postgres_serving(embedded_data_dir)) == 1
+    assert postmaster(data_dir).is_running()
     [key] = printed_keys(first)
     assert areas_status(first, key) == 200
-    beside = subprocess.run([*JOINEDUP, "keys", "create", "--role=viewer", "--name=beside up"],
-                            env=env, capture_output=True, text=True, timeout=60)
-    assert beside.returncode == 0, beside.stderr
+    beside = keys_create(embedded_env, "beside up")
     # The command let go of the server when it ended; the server stays up for `up`.
-    assert areas_status(first, beside.stdout.splitlines()[-1]) == 200
+    assert areas_status(first, beside) == 200
     assert_stops_cleanly(first)
-    assert postgres_serving(embedded_data_dir) == []
+    assert postgres_processes(data_dir) == []
 
-    second = start_up(env)
+    second = start_up(embedded_env)
     second.wait_until_running()
     assert printed_keys(second) == []
     assert areas_status(second, key) == 200
     assert_stops_cleanly(second)
-    assert postgres_serving(embedded_data_dir) == []
+    assert postgres_processes(data_dir) == []
