@@ -127,6 +127,7 @@ class TargetProgress(SQLModel, table=True):
     variation: str | None = None
     assurance: str | None = None
     forecast_value: float | None = None
+    trend: str | None = None
     national_value: float | None = None
     comparison: str
     rank: int | None = None

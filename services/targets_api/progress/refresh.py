@@ -35,6 +35,7 @@ from services.common import periods
 from services.common.catalogue import Catalogue, MetricDef
 from services.targets_api.progress import definitions, intervals, store
 from services.targets_api.progress.isolation import SetAside, isolating
+from services.targets_api.progress.trend import TrendPoint, recent_trend
 from services.targets_api.spc.service import spc
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ _AGREED_TARGETS = text("""
         SELECT * FROM unnest(CAST(:places AS text[]), CAST(:metrics AS text[]))))
 """)
 _SERIES = text("""
-    SELECT o.place_code, o.metric_code, o.period, o.value
+    SELECT o.place_code, o.metric_code, o.period, o.value, o.numerator, o.denominator
     FROM observation o
     JOIN unnest(CAST(:places AS text[]), CAST(:metrics AS text[])) AS s(place_code, metric_code)
       ON o.place_code = s.place_code AND o.metric_code = s.metric_code
@@ -146,12 +147,12 @@ _UPSERT_PROGRESS = text("""
     INSERT INTO target_progress AS tp (plan_id, metric_code, place_code, latest_period,
         latest_value, baseline_period, baseline_value, target_period, target_value,
         expected_value, progress_pct, status, consecutive_off_track, variation, assurance,
-        forecast_value, comparison)
+        forecast_value, trend, comparison)
     SELECT *, 'not_compared' FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
         plan_id int, metric_code text, place_code text, latest_period text, latest_value float8,
         baseline_period text, baseline_value float8, target_period text, target_value float8,
         expected_value float8, progress_pct float8, status text, consecutive_off_track int,
-        variation text, assurance text, forecast_value float8)
+        variation text, assurance text, forecast_value float8, trend text)
     ON CONFLICT (plan_id, metric_code) DO UPDATE SET
         latest_period = excluded.latest_period, latest_value = excluded.latest_value,
         baseline_period = excluded.baseline_period, baseline_value = excluded.baseline_value,
@@ -159,7 +160,7 @@ _UPSERT_PROGRESS = text("""
         expected_value = excluded.expected_value, progress_pct = excluded.progress_pct,
         status = excluded.status, consecutive_off_track = excluded.consecutive_off_track,
         variation = excluded.variation, assurance = excluded.assurance,
-        forecast_value = excluded.forecast_value, computed_at = now()
+        forecast_value = excluded.forecast_value, trend = excluded.trend, computed_at = now()
 """)
 # A new value anywhere moves England and every place's rank at that period: every target whose
 # latest period is one of them takes its benchmarks afresh from the area values.
@@ -363,13 +364,18 @@ def _target_set_aside(failed: SetAside[Any]) -> dict[str, Any]:
             "place_code": target["place_code"], "reason": failed.reason}
 
 
+# (period, value, numerator, denominator) of one observation.
+Observed = tuple[str, float, float | None, float | None]
+
+
 async def _series(session: AsyncSession, keys: Sequence[tuple[str, str]]
-                  ) -> dict[tuple[str, str], list[tuple[str, float]]]:
-    """The current (period, value) observations of each (place, metric)."""
-    found: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
+                  ) -> dict[tuple[str, str], list[Observed]]:
+    """The current observations of each (place, metric)."""
+    found: dict[tuple[str, str], list[Observed]] = defaultdict(list)
     result = await session.execute(_SERIES, _columns("places", "metrics", keys))
     for row in result:
-        found[(row.place_code, row.metric_code)].append((row.period, row.value))
+        found[(row.place_code, row.metric_code)].append(
+            (row.period, row.value, row.numerator, row.denominator))
     return found
 
 
@@ -439,11 +445,11 @@ class TargetLine:
             expected=self.expected_at(index), tolerance=self.tolerance)
 
 
-def target_progress(target: Any, metric: MetricDef, observations: Iterable[tuple[str, float]]
+def target_progress(target: Any, metric: MetricDef, observations: Sequence[Observed]
                     ) -> dict[str, Any]:
     """One target's progress by the definitions in API.md; benchmarks are joined in SQL."""
     line = TargetLine.of(target, metric)
-    points = indexed(metric, observations)
+    points = indexed(metric, ((period, value) for period, value, _, _ in observations))
     latest_index, latest_period, latest_value = points[-1] if points else (None, None, None)
     status = line.status_at(latest_index, latest_value)
     assessed = status != "no_data"
@@ -469,4 +475,15 @@ def target_progress(target: Any, metric: MetricDef, observations: Iterable[tuple
         "assurance": chart.assurance if chart else None,
         "forecast_value": definitions.forecast([(i, v) for i, _, v in points],
                                                at_index=line.target_index),
+        "trend": _trend(metric, observations),
     }
+
+
+def _trend(metric: MetricDef, observations: Sequence[Observed]) -> str | None:
+    """The recent-trend marker of the place's own counts (rates' limits come from them)."""
+    periodicity = periods.Periodicity(metric.periodicity)
+    return recent_trend([
+        TrendPoint(index=i, numerator=numerator, denominator=denominator)
+        for code, _, numerator, denominator in observations
+        if (i := period_index(code, periodicity)) is not None],
+        kind=metric.kind, multiplier=metric.multiplier or 1)

@@ -4,6 +4,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from services.common.responses import ListPublic
+from services.targets_api.progress.trend import Trend
 from services.targets_api.spc.schemas import PointType, SpcPointPublic
 
 Status = Literal["achieved", "on_track", "at_risk", "off_track", "no_data", "not_assessed"]
@@ -31,6 +32,9 @@ class ProgressItem(BaseModel):
     variation: str | None
     assurance: str | None
     forecast_value: float | None
+    trend: Trend | None = Field(
+        description="OHID Fingertips' recent-trend marker over the five most recent periods "
+                    "(proportions and rates; null for other kinds)")
     national_value: float | None
     comparison: Comparison
     rank: int | None
