@@ -1,19 +1,11 @@
 """The one bound on every number the API takes in: finite, at most MAX_MAGNITUDE either side of
 zero, and either zero or at least MIN_MAGNITUDE away from it.
 
-Why these figures (docs/api.md, "Number bounds", says the same for clients):
-
-- float8 holds every integer exactly up to 2**53 (about 9.0e15), so counts of up to 9,000
-  places at 1e12 each still sum exactly.
-- The largest products downstream are a value times a population (the column is int4, so
-  below 2.2e9) summed over every place, under 1e26, and squares of values or of their
-  differences in SPC and forecasts, under 1e25: far from float8's 1.8e308, so neither
-  PostgreSQL nor Python overflows.
-- PostgreSQL raises an error when float8 arithmetic underflows (a nonzero result that rounds to
-  0), and a quotient can be far larger than its dividend. Nonzero magnitudes of at least 1e-12
-  keep every quotient the suite takes (numerator / denominator x multiplier, a weighted sum
-  over the total population, a change over the distance from baseline to target) between
-  1e-40 and 1e42. No measure reported to at most 6 decimals needs a smaller nonzero number.
+docs/api.md ("Number bounds") gives the reasoning in full. In short: within 1e12, integers
+summed over 9,000 places stay below 2**53 (exact), and the largest products (a value times a
+population, summed over the places) stay below 2e25, far from float8's 1.8e308; and with nonzero
+magnitudes of at least 1e-12, every quotient the suite takes stays between 1e-41 and 1e42, so
+PostgreSQL, which raises an error on float8 overflow and underflow, never has cause to.
 """
 
 from typing import Annotated

@@ -339,6 +339,18 @@ async def test_a_target_beyond_the_bound_is_422_even_for_a_metric_without_a_rang
         baseline_value=-1e12, target_value=1e12, trajectory=[]))).status_code == 200
 
 
+async def test_a_target_stored_before_the_bound_existed_is_still_readable(plans, query):
+    plan = await plans.create()
+    assert (await plans.put_target(plan["id"], AVOIDABLE)).status_code == 200
+    query("UPDATE plan_target SET target_value = 1e300, "
+          """trajectory = '[{"period": "2025-Q4", "value": 1e300}]'""")
+
+    (read,) = (await plans.get(plan["id"]))["targets"]
+
+    assert (read["target_value"], read["trajectory"]) == (
+        1e300, [{"period": "2025-Q4", "value": 1e300}])
+
+
 # --- submission ------------------------------------------------------------------------------
 
 async def test_submission_names_every_missing_mandatory_national_metric(client, plans, steward,

@@ -62,6 +62,12 @@ class TrajectoryPoint(_Body):
     value: Magnitude
 
 
+class TrajectoryPointPublic(BaseModel):
+    # Not TrajectoryPoint: a target stored before the magnitude bound must still be readable.
+    period: str
+    value: float
+
+
 class TargetUpdate(_Body):
     """The body of a PUT: it creates the metric's target in the plan or replaces it whole."""
 
@@ -107,7 +113,7 @@ class TargetPublic(BaseModel):
     baseline_value: float
     target_period: str
     target_value: float
-    trajectory: list[TrajectoryPoint]
+    trajectory: list[TrajectoryPointPublic]
     tolerance: float | None
     created_at: datetime
     updated_at: datetime
