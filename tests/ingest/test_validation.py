@@ -24,6 +24,7 @@ from tests.ingest.support import (
 )
 
 COUNT = "leeds-delayed-transfers"  # a local count metric with valid_max 5000
+SCORE = "leeds-wellbeing-score"  # a local value metric with no valid_min or valid_max
 RESIDENTIAL = "bcf-residential-admissions-65plus"  # rate x100000, annual
 RETIRED = "bcf-reablement-91-days"  # retired by the catalogue fixture
 TODAY = date.today()
@@ -99,6 +100,27 @@ CASES = {
                                [("numerator", "not_a_number", "'912a'")]),
     "denominator not a number": (observation(period="2024-07", numerator=912, denominator="n/a"),
                                  [("denominator", "not_a_number", "'n/a'")]),
+    # Beyond the bound of services/common/magnitude.py, which no valid_min or valid_max widens
+    # (issue 11: 1e304 for a value metric without valid_max stopped every progress refresh).
+    "value 1e304 without a valid_max": (observation(SCORE, "2024-01", value="1e304"),
+                                        [("value", "magnitude", "1e304 is beyond the bound")]),
+    "value -1e13": (observation(SCORE, "2024-02", value="-1e13"),
+                    [("value", "magnitude", "from 1e-12 to 1e+12")]),
+    "value nearer 0 than the bound": (observation(SCORE, "2024-03", value="1e-13"),
+                                      [("value", "magnitude", "1e-13")]),
+    "numerator and denominator beyond the bound": (
+        observation(period="2023-01", numerator="2e12", denominator="3e12"), [
+            ("numerator", "magnitude", "2e12"), ("denominator", "magnitude", "3e12")]),
+    "denominator nearer 0 than the bound": (
+        observation(period="2023-02", numerator=0, denominator="1e-13"),
+        [("denominator", "magnitude", "1e-13")]),
+    "a ratio whose value is beyond the bound": (
+        ratio(FALLS, "2023-Q1", numerator=10 ** 12, denominator=1),
+        [("value", "magnitude", "x 100000 = 1e+17 is beyond the bound")]),
+    "count 1.5": (observation(COUNT, "2024-12", value=1.5),
+                  [("value", "not_an_integer", "whole numbers, not 1.5")]),
+    "count 1e-3": (observation(COUNT, "2023-12", value="1e-3"),
+                   [("value", "not_an_integer", "1e-3")]),
     "count without a value": (observation(COUNT, "2024-10"),
                               [("value", "required", "count metric needs a value")]),
     "count with a ratio": (observation(COUNT, "2024-11", value=3, numerator=3, denominator=4), [
@@ -111,10 +133,10 @@ CASES = {
 
 @pytest.fixture
 async def catalogue(database_url: str, make_key) -> MetricsAdmin:
-    """A local count metric for Leeds and a retired national metric, made before ingest first
-    reads the catalogue."""
+    """Local count and value metrics for Leeds and a retired national metric, made before ingest
+    first reads the catalogue."""
     admin = MetricsAdmin(database_url, await make_key("admin"))
-    await admin.create(local_metric(COUNT, valid_max=5000))
+    await admin.create(local_metric(COUNT, valid_max=5000), local_metric(SCORE, kind="value"))
     await admin.retire(RETIRED)
     return admin
 
@@ -230,11 +252,28 @@ async def test_a_value_that_agrees_with_its_ratio_within_rounding_is_stored_as_g
 
 async def test_a_count_metric_takes_a_value_alone(send, query):
     response = await send(observation(COUNT, "2025-07", value=5000),
-                          observation(COUNT, "2025-08", value="0"))
+                          observation(COUNT, "2025-08", value="0"),
+                          observation(COUNT, "2025-09", value=2.0),  # a whole number written so
+                          observation(COUNT, "2025-10", value="1.2e3"))
     assert response.status_code == 201, response.text
     assert query("SELECT period, value, numerator, denominator, metric_version "
                  "FROM observation ORDER BY period") == [("2025-07", 5000.0, None, None, 1),
-                                                         ("2025-08", 0.0, None, None, 1)]
+                                                         ("2025-08", 0.0, None, None, 1),
+                                                         ("2025-09", 2.0, None, None, 1),
+                                                         ("2025-10", 1200.0, None, None, 1)]
+
+
+async def test_numbers_at_the_edges_of_the_bound_are_stored(send, query):
+    edges = ["1e12", "-1e12", "1e-12", "-1e-12", "0"]
+    response = await send(*(observation(SCORE, f"2024-{month:02}", value=value)
+                            for month, value in enumerate(edges, start=1)),
+                          observation(period="2024-01", numerator="1e12", denominator="1e12"),
+                          observation(period="2024-02", numerator="1e-12", denominator=1))
+    assert response.status_code == 201, response.text
+    assert query("SELECT value FROM observation WHERE metric_code = %s ORDER BY period",
+                 SCORE) == [(1e12,), (-1e12,), (1e-12,), (-1e-12,), (0.0,)]
+    assert query("SELECT value FROM observation WHERE metric_code = %s ORDER BY period",
+                 DISCHARGE) == [(100.0,), (pytest.approx(1e-10),)]
 
 
 async def test_whitespace_around_csv_cells_and_header_names_is_tolerated(
@@ -259,16 +298,16 @@ async def test_json_numbers_no_float_can_hold_are_row_errors(client, submitter, 
     assert query("SELECT count(*) FROM submission") == [(0,)]
 
 
-@pytest.mark.parametrize(("numerator", "denominator"), [
-    ("1e300", "1e-300"),  # the ratio overflows a float
-    ("1e-300", "1e300"),  # and here it underflows
-    ("1e308", "1"),  # times the multiplier overflows
+@pytest.mark.parametrize(("numerator", "denominator", "fields"), [
+    ("1e300", "1e-300", ["numerator", "denominator"]),  # the ratio would overflow a float
+    ("1e-300", "1e300", ["numerator", "denominator"]),  # and here underflow
+    ("1e308", "1", ["numerator"]),  # times the multiplier would overflow
+    ("1e12", "1e-12", ["value"]),  # within the bound, but the ratio is not
 ])
 async def test_extreme_ratios_are_row_errors_not_server_errors(send, query, numerator,
-                                                               denominator):
+                                                               denominator, fields):
     response = await send(observation(numerator=numerator, denominator=denominator))
-    assert response.status_code == 422, response.text
-    assert [e["field"] for e in response.json()["errors"]] == ["value"]
+    assert_rejected(response, [(1, field, "magnitude", "beyond the bound") for field in fields])
     assert query("SELECT count(*) FROM observation") == [(0,)]
 
 

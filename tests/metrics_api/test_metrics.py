@@ -106,6 +106,24 @@ async def test_non_finite_numbers_are_422(client, as_admin, field, number):
     assert_problem(response, 422, (field,))
 
 
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"kind": "value", "valid_max": 1e300}, "valid_max"),
+    ({"kind": "value", "valid_min": -1e13}, "valid_min"),
+    ({"kind": "value", "valid_min": 1e-13}, "valid_min"),
+    ({"kind": "rate", "multiplier": 1e13}, "multiplier"),
+    ({"kind": "rate", "multiplier": 1e-13}, "multiplier"),
+])
+async def test_numbers_beyond_the_magnitude_bound_are_422(create, changes, field):
+    # The bound of services/common/magnitude.py holds for definitions as for observations.
+    await assert_invalid(create, local_metric(**changes), (field,))
+
+
+async def test_numbers_at_the_magnitude_bound_are_accepted(create):
+    response = await create(local_metric(kind="value", valid_min=-1e12, valid_max=1e12))
+    assert response.status_code == 201, response.text
+    assert (response.json()["valid_min"], response.json()["valid_max"]) == (-1e12, 1e12)
+
+
 async def test_the_same_code_created_at_once_twice_is_one_201_and_409s(create):
     responses = await asyncio.gather(*(create(local_metric("leeds-race")) for _ in range(3)))
     assert sorted(response.status_code for response in responses) == [201, 409, 409]

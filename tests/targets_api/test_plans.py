@@ -230,6 +230,15 @@ INVALID_TARGETS = {  # case: (metric, body, the fields its errors name)
     "trajectory point without a value": (
         A, target(trajectory=[{"period": "2025-Q4"}]), [("trajectory", 0, "value")]),
     "a field the caller may not set": (A, target(metric_version=3), [("metric_version",)]),
+    # every number within the bound of services/common/magnitude.py (rates have no maximum)
+    "target beyond the bound": (A, target(target_value=1.5e12), [("target_value",)]),
+    "trajectory beyond the bound": (
+        A, target(trajectory=[{"period": "2025-Q4", "value": 1e13}]),
+        [("trajectory", 0, "value")]),
+    "trajectory nearer 0 than the bound": (
+        A, target(trajectory=[{"period": "2025-Q4", "value": 1e-13}]),
+        [("trajectory", 0, "value")]),
+    "tolerance beyond the bound": (A, target(tolerance=1e13), [("tolerance",)]),
     "every problem at once": (
         A, target(baseline_period="2024-12", baseline_value=-1.0, target_period="2027-Q2",
                   trajectory=[{"period": "2025-Q4", "value": -2.0}]),
@@ -257,7 +266,7 @@ VALID_EDGES = {
     "baseline long before the plan": (AVOIDABLE, target(baseline_period="2019-Q1")),
     "a target equal to the baseline": (AVOIDABLE, target(target_value=520.0)),
     "zero tolerance": (AVOIDABLE, target(tolerance=0)),
-    "rates have no upper bound": (AVOIDABLE, target(target_value=1e6)),
+    "rates have no upper bound but the magnitude's": (AVOIDABLE, target(target_value=1e12)),
 }
 
 
@@ -309,6 +318,37 @@ async def test_a_local_metric_must_belong_to_the_place_or_its_icb(plans, metrics
         assert response.status_code == 200, response.text
     else:
         assert owner in assert_problem(response, 422, METRIC)["detail"]
+
+
+async def test_a_target_beyond_the_bound_is_422_even_for_a_metric_without_a_range(
+        plans, metrics_api, admin, query):
+    # Issue 11: this target made every progress refresh fail, for every place.
+    score = {**local_metric("leeds-score", LEEDS), "kind": "value", "multiplier": None}
+    created = await metrics_api.post("/v1/metrics", json=score, headers=admin)
+    assert created.status_code == 201, created.text
+    assert created.json()["valid_min"] is None and created.json()["valid_max"] is None
+    plan = await plans.create()
+
+    problem = assert_problem(await plans.put_target(plan["id"], "leeds-score", target(
+        baseline_value=-1e308, target_value=1e308, trajectory=[])), 422,
+        ("baseline_value",), ("target_value",))
+
+    assert "1000000000000" in problem["detail"]
+    assert query("SELECT count(*) FROM plan_target") == [(0,)]
+    assert (await plans.put_target(plan["id"], "leeds-score", target(
+        baseline_value=-1e12, target_value=1e12, trajectory=[]))).status_code == 200
+
+
+async def test_a_target_stored_before_the_bound_existed_is_still_readable(plans, query):
+    plan = await plans.create()
+    assert (await plans.put_target(plan["id"], AVOIDABLE)).status_code == 200
+    query("UPDATE plan_target SET target_value = 1e300, "
+          """trajectory = '[{"period": "2025-Q4", "value": 1e300}]'""")
+
+    (read,) = (await plans.get(plan["id"]))["targets"]
+
+    assert (read["target_value"], read["trajectory"]) == (
+        1e300, [{"period": "2025-Q4", "value": 1e300}])
 
 
 # --- submission ------------------------------------------------------------------------------

@@ -97,3 +97,19 @@ async def test_invalid_requests_are_refused_with_the_field_at_fault(client, make
         "/v1/spc", headers={**viewer, "Content-Type": "application/json"},
         content=json.dumps(ok)[:-1] + ', "target": NaN}')
     assert_problem(response, 422, ("target",))
+
+
+async def test_numbers_beyond_the_magnitude_bound_are_refused(client, make_key):
+    # Values near 1.7e308 overflowed the mean into a 500 (issue 11); the bound is the one
+    # every number the API takes is held to (services/common/magnitude.py).
+    viewer = bearer(await make_key("viewer"))
+    ok = {"values": [1, 2, 3], "improvement_direction": "increase"}
+    for body, loc in [({**ok, "values": [1.7e308, 1.7e308]}, ("values", 0)),
+                      ({**ok, "values": [1, -1e13]}, ("values", 1)),
+                      ({**ok, "values": [1, 1e-13]}, ("values", 1)),
+                      ({**ok, "target": 2e12}, ("target",))]:
+        problem = assert_problem(await client.post("/v1/spc", headers=viewer, json=body), 422)
+        assert tuple(problem["errors"][0]["loc"]) == loc, problem
+    response = await client.post("/v1/spc", headers=viewer, json={
+        **ok, "values": [1e12, -1e12, 1e-12, 0], "target": -1e12})
+    assert response.status_code == 200, response.text

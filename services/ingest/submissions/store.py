@@ -14,6 +14,7 @@ from psycopg import AsyncConnection
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import magnitude
 from services.ingest.submissions.parsing import CopyBuffer
 from services.ingest.submissions.schemas import RowError
 
@@ -164,8 +165,10 @@ async def check(session: AsyncSession, *, metrics: list[dict[str, object]],
                 framing_errors: list[RowError], max_errors: int) -> Checked:
     """Run every row check; the caller's framing errors are merged in row order."""
     await session.execute(_CREATE_CHECKED)
-    await session.execute(_VALIDATE, {"metrics": json.dumps(metrics), "places": json.dumps(places),
-                                      "number": NUMBER, "blank": BLANK})
+    await session.execute(_VALIDATE, {
+        "metrics": json.dumps(metrics), "places": json.dumps(places), "number": NUMBER,
+        "blank": BLANK, "min_magnitude": magnitude.MIN_MAGNITUDE,
+        "max_magnitude": magnitude.MAX_MAGNITUDE, "magnitude_rule": magnitude.RULE})
     # Temporary tables have no statistics; without them the planner guesses badly on the write.
     await session.execute(text("ANALYZE checked"))
     tally = (await session.execute(_TALLY)).all()

@@ -8,6 +8,9 @@ WITH metric AS (
         multiplier float8, periodicity text, valid_min float8, valid_max float8, decimals int)
 ), place AS (
     SELECT * FROM jsonb_to_recordset(CAST(:places AS jsonb)) AS p(code text, icb_code text)
+), bound AS (
+    SELECT CAST(:min_magnitude AS float8) AS low, CAST(:max_magnitude AS float8) AS high,
+        CAST(:magnitude_rule AS text) AS magnitude_rule
 ), trimmed AS (
     -- Spreadsheets pad cells; surrounding blanks carry no meaning and an empty cell is no value.
     SELECT row_no, nullif(btrim(place_code, :blank), '') AS place_code,
@@ -34,19 +37,31 @@ WITH metric AS (
         LEFT JOIN place pl ON pl.code = s.place_code
     WINDOW same_key AS (PARTITION BY s.place_code, s.metric_code, s.period)
 ), derived AS (
+    -- Every number stored must be within the bound of services/common/magnitude.py, so that
+    -- the arithmetic on it here and in the progress refresh can neither overflow nor underflow
+    -- (PostgreSQL raises an error for either). NULL when the number is absent.
     SELECT p.*, p.kind IN ('proportion', 'rate') AS is_ratio,
         p.kind IN ('proportion', 'rate') AND p.numerator IS NOT NULL AND p.denominator > 0
-            AS has_ratio
-    FROM parsed p
+            AS has_ratio,
+        p.value_given = 0 OR abs(p.value_given) BETWEEN b.low AND b.high
+            AS value_bounded,
+        p.numerator = 0 OR abs(p.numerator) BETWEEN b.low AND b.high
+            AS numerator_bounded,
+        abs(p.denominator) BETWEEN b.low AND b.high AS denominator_bounded,
+        -- Definitions made before the bound existed may hold a multiplier beyond it.
+        p.multiplier BETWEEN b.low AND b.high AS multiplier_bounded, b.magnitude_rule
+    FROM parsed p, bound b
 ), computed AS (
-    -- PostgreSQL raises an error when float8 arithmetic overflows or underflows; inside these
-    -- bounds neither can happen, and no real count comes near them.
-    SELECT d.*, CASE WHEN d.has_ratio AND abs(d.numerator) <= 1e100
-                          AND (d.numerator = 0 OR abs(d.numerator) >= 1e-100)
-                          AND d.denominator BETWEEN 1e-100 AND 1e100
-                          AND d.multiplier BETWEEN 1e-100 AND 1e100
+    -- Within the bound the quotient is between 1e-36 and 1e36 (or 0): it cannot fail.
+    SELECT d.*, CASE WHEN d.has_ratio AND d.numerator_bounded AND d.denominator_bounded
+                          AND d.multiplier_bounded
                      THEN d.numerator / d.denominator * d.multiplier END AS value_derived
     FROM derived d
+), bounded AS (
+    SELECT c.*, coalesce(c.value_derived = 0
+                         OR abs(c.value_derived) BETWEEN b.low AND b.high,
+                         false) AS value_derived_bounded
+    FROM computed c, bound b
 )
 SELECT d.row_no, d.place_code, d.metric_code, d.period, d.note, d.metric_version,
     d.numerator, d.denominator, coalesce(d.value_given, d.value_derived) AS value,
@@ -80,9 +95,14 @@ SELECT d.row_no, d.place_code, d.metric_code, d.period, d.note, d.metric_version
                  'value|not_a_number|%L is not a number', d.value_text)
              WHEN d.metric_known AND NOT d.is_ratio AND d.value_given IS NULL
                  THEN format('value|required|a %s metric needs a value', d.kind)
-             WHEN d.has_ratio AND d.value_derived IS NULL THEN format(
-                 'value|out_of_range|numerator / denominator x %s is too large or too small '
-                 'to store', d.multiplier)
+             WHEN NOT d.value_bounded THEN format('value|magnitude|%s is beyond the bound: %s',
+                                                  d.value_text, d.magnitude_rule)
+             -- A numerator or denominator beyond the bound has its own error.
+             WHEN d.has_ratio AND d.numerator_bounded AND d.denominator_bounded
+                  AND NOT d.value_derived_bounded THEN format(
+                 'value|magnitude|numerator / denominator x %s = %s is beyond the bound: %s',
+                 d.multiplier, coalesce(d.value_derived::text, 'too far from 1 to compute'),
+                 d.magnitude_rule)
              -- Half of the last decimal either way, so a value rounded to the metric's decimals
              -- agrees; a BETWEEN, because a subtraction could overflow.
              WHEN d.value_given NOT BETWEEN d.value_derived - (0.5 * 10 ^ (-d.decimals) + 1e-9)
@@ -90,6 +110,9 @@ SELECT d.row_no, d.place_code, d.metric_code, d.period, d.note, d.metric_version
                  THEN format('value|value_mismatch|value %s disagrees with numerator / denominator'
                              ' x %s = %s', d.value_text, d.multiplier,
                              round(d.value_derived::numeric, d.decimals))
+             -- Within the bound every whole number is exact in float8, so this test is too.
+             WHEN d.kind = 'count' AND d.value_given <> trunc(d.value_given) THEN format(
+                 'value|not_an_integer|a count takes whole numbers, not %s', d.value_text)
              WHEN coalesce(d.value_given, d.value_derived) < d.valid_min THEN format(
                  'value|out_of_range|%s is below the minimum %s',
                  coalesce(d.value_given, d.value_derived), d.valid_min)
@@ -102,7 +125,10 @@ SELECT d.row_no, d.place_code, d.metric_code, d.period, d.note, d.metric_version
                  THEN format('numerator|required|a %s needs a numerator', d.kind)
              WHEN d.numerator < 0 THEN 'numerator|out_of_range|the numerator cannot be negative'
              WHEN d.metric_known AND NOT d.is_ratio AND d.numerator IS NOT NULL THEN format(
-                 'numerator|unexpected|a %s metric takes no numerator', d.kind) END,
+                 'numerator|unexpected|a %s metric takes no numerator', d.kind)
+             WHEN NOT d.numerator_bounded THEN format(
+                 'numerator|magnitude|%s is beyond the bound: %s', d.numerator_text,
+                 d.magnitude_rule) END,
         CASE WHEN d.denominator_text IS NOT NULL AND d.denominator IS NULL THEN format(
                  'denominator|not_a_number|%L is not a number', d.denominator_text)
              WHEN d.is_ratio AND d.denominator IS NULL
@@ -111,10 +137,13 @@ SELECT d.row_no, d.place_code, d.metric_code, d.period, d.note, d.metric_version
                  'denominator|not_positive|the denominator must be above 0, not %s',
                  d.denominator_text)
              WHEN d.metric_known AND NOT d.is_ratio AND d.denominator IS NOT NULL THEN format(
-                 'denominator|unexpected|a %s metric takes no denominator', d.kind) END,
+                 'denominator|unexpected|a %s metric takes no denominator', d.kind)
+             WHEN NOT d.denominator_bounded THEN format(
+                 'denominator|magnitude|%s is beyond the bound: %s', d.denominator_text,
+                 d.magnitude_rule) END,
         CASE WHEN length(d.note) > 1000 THEN 'note|too_long|the note is over 1000 characters'
              END,
         CASE WHEN d.row_no <> d.first_row THEN format(
                  'row|duplicate|the same place, metric and period as row %s', d.first_row) END
     ], NULL) AS errors
-FROM computed d;
+FROM bounded d;

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.common.magnitude import Magnitude, PositiveMagnitude
 from services.common.periods import Periodicity
 
 MetricCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$"),
@@ -44,7 +45,8 @@ class Aggregation(StrEnum):
 class MetricDefinitionIn(BaseModel):
     """What a version defines; unset optional fields take defaults from the kind."""
 
-    # Infinity and NaN would pass the range checks and then break storage and JSON responses.
+    # Infinity and NaN would pass the range checks and then break storage and JSON responses;
+    # the numbers a version defines are held to the bound every observation is (Magnitude).
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: Name
@@ -52,13 +54,13 @@ class MetricDefinitionIn(BaseModel):
     domain: Name
     mandatory: bool = False
     kind: Kind
-    multiplier: Annotated[float, Field(gt=0)] | None = None
+    multiplier: PositiveMagnitude | None = None
     unit: Text = ""
     direction: Direction
     periodicity: Periodicity
     aggregation: Aggregation | None = None
-    valid_min: float | None = None
-    valid_max: float | None = None
+    valid_min: Magnitude | None = None
+    valid_max: Magnitude | None = None
     decimals: Annotated[int, Field(ge=0, le=6)] | None = None
     submission_deadline_days: Annotated[int, Field(ge=0, le=366)] = 45
     source: Text = ""

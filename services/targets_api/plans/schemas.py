@@ -11,6 +11,7 @@ from pydantic import (
     field_validator,
 )
 
+from services.common.magnitude import Magnitude, NonNegativeMagnitude
 from services.common.responses import ListPublic
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -58,6 +59,12 @@ class PlanCreate(_Body):
 
 class TrajectoryPoint(_Body):
     period: PeriodCode
+    value: Magnitude
+
+
+class TrajectoryPointPublic(BaseModel):
+    # Not TrajectoryPoint: a target stored before the magnitude bound must still be readable.
+    period: str
     value: float
 
 
@@ -65,12 +72,12 @@ class TargetUpdate(_Body):
     """The body of a PUT: it creates the metric's target in the plan or replaces it whole."""
 
     baseline_period: PeriodCode
-    baseline_value: float
+    baseline_value: Magnitude
     target_period: PeriodCode
-    target_value: float
+    target_value: Magnitude
     trajectory: Annotated[list[TrajectoryPoint], Field(max_length=MAX_TRAJECTORY_POINTS)] = []
-    tolerance: Annotated[float | None, Field(
-        ge=0, description="How far worse than expected still counts as at risk rather than off "
+    tolerance: Annotated[NonNegativeMagnitude | None, Field(
+        description="How far worse than expected still counts as at risk rather than off "
                           "track; null means the default, 10% of |target - baseline|.")] = None
 
 
@@ -106,7 +113,7 @@ class TargetPublic(BaseModel):
     baseline_value: float
     target_period: str
     target_value: float
-    trajectory: list[TrajectoryPoint]
+    trajectory: list[TrajectoryPointPublic]
     tolerance: float | None
     created_at: datetime
     updated_at: datetime

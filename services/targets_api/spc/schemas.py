@@ -2,6 +2,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from services.common.magnitude import Magnitude
 from services.targets_api.spc.service import (
     MIN_FIX_AFTER_N_POINTS,
     Assurance,
@@ -14,21 +15,16 @@ from services.targets_api.spc.service import (
 # Ten years of daily values is 3,653 points; a series far longer is a mistake, and the rules
 # run in Python on the request's event loop.
 MAX_SPC_POINTS = 10_000
-# Far beyond any metric, and small enough that sums, moving ranges and limits stay finite.
-MAX_MAGNITUDE = 1e100
-
-Value = Annotated[float, Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
 
 
 class SpcRequest(BaseModel):
-    # Infinity and NaN would pass the range checks and then break the arithmetic and JSON.
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid")
 
-    values: Annotated[list[Value], Field(
+    values: Annotated[list[Magnitude], Field(
         min_length=1, max_length=MAX_SPC_POINTS,
         description="The series in time order, missing periods left out.")]
     improvement_direction: Direction
-    target: Value | None = None
+    target: Magnitude | None = None
     screen_outliers: bool = Field(
         default=True, description="Leave moving ranges of 3.267 x their mean or more out of the "
                                   "limits, once.")
