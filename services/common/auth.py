@@ -176,6 +176,28 @@ def require_scope(principal: ApiPrincipal, area_code: str, lineage: Sequence[str
                         f"cover area {area_code}.")
 
 
+# --- reading data ------------------------------------------------------------------------------
+# Submitter keys are held by place systems, the most numerous and least supervised keys: each
+# reads back the data (observations and their notes, completeness) of the places it submits
+# for, and nothing of other places. Every other role reads every place's data, as API.md's role
+# table gives viewers and assessors.
+SCOPE_LIMITED_READERS = frozenset({Role.submitter})
+
+
+def places_in_view(principal: ApiPrincipal, area_code: str,
+                   places: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """Of ``places`` (the places under ``area_code``, each with its lineage), the ones whose data
+    the key may read, sorted; None when it reads every place. 403 when it may read none of them,
+    so that asking about another area says so rather than answering an empty list."""
+    if principal.role not in SCOPE_LIMITED_READERS:
+        return None
+    covered = sorted(code for code, lineage in places.items() if principal.covers(lineage))
+    if not covered:
+        raise Forbidden(f"This key's scope ({_scope_text(principal)}) covers no place in area "
+                        f"{area_code}; a {principal.role} key reads the places in its scope.")
+    return covered
+
+
 # --- two-party decisions -----------------------------------------------------------------------
 # Some decisions are an agreement between two bodies: a place's plan is agreed by its local
 # authority and its ICB, and a later joint decision (a leader's confirmation, say) is the same.
