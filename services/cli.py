@@ -424,13 +424,14 @@ async def _demo_keys(session: AsyncSession) -> tuple[list[int], demo_load.Keys]:
     """A steward and a submitter for all of England, an admin to read with, and two signatories:
     one scoped to every place (their local authorities) and one to every ICB, because a plan is
     agreed by two bodies, each with a key of its own."""
-    async def codes(level: str) -> list[str]:
-        return list((await session.execute(select(Area.code).where(Area.level == level)
-                                           .order_by(Area.code))).scalars())
+    areas = list((await session.execute(select(Area).order_by(Area.code))).scalars())
+
+    def codes(level: str) -> list[str]:
+        return [area.code for area in areas if area.level == level]
 
     wanted = {"steward": (Role.steward, [ENGLAND]), "submitter": (Role.submitter, [ENGLAND]),
-              "place_signatory": (Role.signatory, await codes("place")),
-              "icb_signatory": (Role.signatory, await codes("icb")), "admin": (Role.admin, [])}
+              "place_signatory": (Role.signatory, codes("place")),
+              "icb_signatory": (Role.signatory, codes("icb")), "admin": (Role.admin, [])}
     made = {}
     for name, (role, scopes) in wanted.items():
         made[name] = await _create_key_audited(
