@@ -269,8 +269,9 @@ async def _supersede_agreed(session: AsyncSession, *, principal: ApiPrincipal,
 
 async def decide(session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue,
                  plan_id: int, body: ApprovalCreate) -> PlanPublic:
-    """One organisation's decision on a proposed plan: a rejection returns it to draft; the
-    last of the required approvals agrees it."""
+    """One organisation's decision on a proposed plan, by a key scoped to that organisation and
+    not the key that decided for the other one this round: a rejection returns it to draft;
+    the last of the required approvals agrees it."""
     plan = await workflow.lock(session, plan_id)
     require_speaks_for(principal, body.organisation_code)
     workflow.require(plan, Action.decide)
