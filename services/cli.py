@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import submit_client
 from services.common import audit, schema_version
-from services.common.auth import Role, create_key, revoke_key
+from services.common.auth import ENGLAND, Role, create_key, revoke_key
 from services.common.config import CommonSettings
 from services.common.db import (
     create_engine,
@@ -398,7 +398,6 @@ def demo_command(
     raise typer.Exit(_run_demo(None, endpoints, options))
 
 
-DEMO_ROLES = (Role.steward, Role.submitter, Role.signatory, Role.admin)
 
 
 def _run_demo(url: str | None, endpoints: demo_load.Endpoints, options: demo_load.Options, *,
@@ -428,13 +427,23 @@ def _run_demo(url: str | None, endpoints: demo_load.Endpoints, options: demo_loa
 
 
 async def _demo_keys(session: AsyncSession) -> tuple[list[int], demo_load.Keys]:
-    """A steward, submitter and signatory for all of England, and an admin to read with."""
+    """A steward and a submitter for all of England, an admin to read with, and two signatories:
+    one scoped to every place (their local authorities) and one to every ICB, because a plan is
+    agreed by two bodies, each with a key of its own."""
+    areas = list((await session.execute(select(Area).order_by(Area.code))).scalars())
+
+    def codes(level: str) -> list[str]:
+        return [area.code for area in areas if area.level == level]
+
+    wanted = {"steward": (Role.steward, [ENGLAND]), "submitter": (Role.submitter, [ENGLAND]),
+              "place_signatory": (Role.signatory, codes("place")),
+              "icb_signatory": (Role.signatory, codes("icb")), "admin": (Role.admin, [])}
     made = {}
-    for role in DEMO_ROLES:
-        made[role] = await _create_key_audited(
-            session, name=f"demo {role} (joinedup demo, pid {os.getpid()})", role=role,
-            scopes=[] if role is Role.admin else ["E92000001"])
-    keys = demo_load.Keys(**{role.value: key for role, (_, key) in made.items()})
+    for name, (role, scopes) in wanted.items():
+        made[name] = await _create_key_audited(
+            session, name=f"demo {name.replace('_', ' ')} (joinedup demo, pid {os.getpid()})",
+            role=role, scopes=scopes)
+    keys = demo_load.Keys(**{name: key for name, (_, key) in made.items()})
     return [row.id for row, _ in made.values()], keys
 
 

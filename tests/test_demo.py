@@ -305,7 +305,7 @@ async def test_the_demo_through_the_real_services(start_suite, make_key, query, 
                                            "cheshire-and-merseyside-virtual-ward-occupancy"}
     # No demo key outlives the run.
     assert query("SELECT count(*), count(revoked_at) FROM api_key WHERE name LIKE 'demo %%'") \
-        == [(4, 4)]
+        == [(5, 5)]
 
     # Again: nothing new is stored and no plan is added.
     assert await asyncio.to_thread(cli._run_demo, database_url, endpoints, options) == 0
@@ -313,4 +313,4 @@ async def test_the_demo_through_the_real_services(start_suite, make_key, query, 
     assert query("SELECT count(*) FROM plan WHERE place_code = ANY(%s)",
                  list(E2E_PLACES)) == [(3,)]
     assert query("SELECT count(*), count(revoked_at) FROM api_key WHERE name LIKE 'demo %%'") \
-        == [(8, 8)]
+        == [(10, 10)]

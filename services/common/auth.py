@@ -7,7 +7,7 @@ the row and the hashes are compared in constant time, so the stored hash never l
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
@@ -166,10 +166,66 @@ def require_role(*roles: Role):
     return dependency
 
 
+def _scope_text(principal: ApiPrincipal) -> str:
+    return ", ".join(principal.scopes) or "none"
+
+
 def require_scope(principal: ApiPrincipal, area_code: str, lineage: Sequence[str]) -> None:
     if not principal.covers(lineage):
-        raise Forbidden(f"This key's scope ({', '.join(principal.scopes) or 'none'}) does not "
+        raise Forbidden(f"This key's scope ({_scope_text(principal)}) does not "
                         f"cover area {area_code}.")
+
+
+# --- reading data ------------------------------------------------------------------------------
+# Submitter keys are held by place systems, the most numerous and least supervised keys: each
+# reads back the data (observations and their notes, completeness) of the places it submits
+# for, and nothing of other places. Every other role reads every place's data, as API.md's role
+# table gives viewers and assessors.
+SCOPE_LIMITED_READERS = frozenset({Role.submitter})
+
+
+def places_in_view(principal: ApiPrincipal, area_code: str,
+                   places: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """Of ``places`` (the places under ``area_code``, each with its lineage), the ones whose data
+    the key may read, sorted; None when it reads every place. 403 when it may read none of them,
+    so that asking about another area says so rather than answering an empty list."""
+    if principal.role not in SCOPE_LIMITED_READERS:
+        return None
+    covered = sorted(code for code, lineage in places.items() if principal.covers(lineage))
+    if not covered:
+        raise Forbidden(f"This key's scope ({_scope_text(principal)}) covers no place in area "
+                        f"{area_code}; a {principal.role} key reads the places in its scope.")
+    return covered
+
+
+# --- two-party decisions -----------------------------------------------------------------------
+# Some decisions are an agreement between two bodies: a place's plan is agreed by its local
+# authority and its ICB, and a later joint decision (a leader's confirmation, say) is the same.
+# Each body answers for itself, so a key speaks only for the organisation it is scoped to (a key
+# scoped to an ICB covers its places for reading and stewardship, but does not sign for their
+# councils), and one key can never be both parties, whatever its scopes: otherwise one holder
+# could agree with themselves. An admin key may speak for any organisation, one at a time.
+
+def require_speaks_for(principal: ApiPrincipal, organisation_code: str) -> None:
+    """Refuse a decision on behalf of an organisation unless the key is scoped to it itself."""
+    if principal.role is not Role.admin and organisation_code not in principal.scopes:
+        raise Forbidden(
+            f"This key (scope {_scope_text(principal)}) may not decide on behalf of "
+            f"{organisation_code}: that needs a key scoped to {organisation_code} itself. A "
+            f"scope above an organisation covers it for reading, but does not speak for it.")
+
+
+def require_second_party(principal: ApiPrincipal, organisation_code: str,
+                         decided_by: Mapping[str, int], *, subject: str) -> None:
+    """Refuse a key's decision for ``organisation_code`` when the same key has already decided
+    for another party of the agreement; ``decided_by`` maps each organisation that has decided
+    (in this round) to the id of the key that decided for it."""
+    for other, key_id in decided_by.items():
+        if key_id == principal.key_id and other != organisation_code:
+            raise Forbidden(
+                f"This key has already decided {subject} on behalf of {other}; the decision "
+                f"for {organisation_code} must come from another key, because an agreement "
+                f"between two bodies needs each to answer for itself.")
 
 
 Principal = Annotated[ApiPrincipal, Depends(authenticate)]

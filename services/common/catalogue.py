@@ -84,6 +84,13 @@ class Catalogue:
     def metric(self, code: str) -> MetricDef | None:
         return self.metrics.get(code)
 
+    def places_in(self, area_code: str) -> dict[str, list[str]]:
+        """Every place under the area (or the area itself, if it is a place), with its
+        lineage, in code order."""
+        return {code: lineage for code in sorted(self.areas)
+                if self.areas[code].level == "place"
+                and area_code in (lineage := self.lineage(code))}
+
     def lineage(self, area_code: str) -> list[str]:
         """The area and its ancestors, nearest first (what key scopes are checked against);
         [] for an unknown area."""

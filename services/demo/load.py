@@ -62,7 +62,9 @@ class Endpoints:
 class Keys:
     steward: str = field(repr=False)  # E92000001: local metrics, leaders, plans, targets
     submitter: str = field(repr=False)  # E92000001
-    signatory: str = field(repr=False)  # E92000001: signs for every place and ICB
+    # Each body signs with a key scoped to itself, and the two approvals need two keys.
+    place_signatory: str = field(repr=False)  # every place: signs for its local authority
+    icb_signatory: str = field(repr=False)  # every ICB
     admin: str = field(repr=False)  # reads areas and progress
 
 
@@ -384,9 +386,10 @@ class Loader:
         spec, plan_id = demo.plan, proposal.plan_id
         decided: set[str] = set()
         if proposal.rejection is not None:
-            await self._decide(plan_id, demo.place.code, spec.place_signatory)
+            await self._decide(plan_id, demo.place.code, spec.place_signatory,
+                               self.keys.place_signatory)
             await self._decide(plan_id, demo.place.icb_code, spec.icb_signatory,
-                               reject=proposal.rejection.comment)
+                               self.keys.icb_signatory, reject=proposal.rejection.comment)
             await self._put_target(plan_id, next(
                 t for t in spec.targets if t.metric_code == proposal.rejection.first.metric_code))
             await self._submit_plan(plan_id)
@@ -397,10 +400,11 @@ class Loader:
             decided = {a["organisation_code"] for a in plan["approvals"]
                        if a["approval_round"] == plan["approval_round"]}
         status = None
-        for organisation, signatory in ((demo.place.code, spec.place_signatory),
-                                        (demo.place.icb_code, spec.icb_signatory)):
+        for organisation, signatory, key in (
+                (demo.place.code, spec.place_signatory, self.keys.place_signatory),
+                (demo.place.icb_code, spec.icb_signatory, self.keys.icb_signatory)):
             if organisation not in decided:
-                status = (await self._decide(plan_id, organisation, signatory))["status"]
+                status = (await self._decide(plan_id, organisation, signatory, key))["status"]
         if status != "agreed":
             raise DemoFailed(f"plan {plan_id} for {demo.place.code} is {status} after both "
                              f"approvals, not agreed")
@@ -415,13 +419,13 @@ class Loader:
         await self.api.call("POST", f"{self.endpoints.targets_api}/v1/plans/{plan_id}/submit",
                             self.keys.steward, repeatable=False)
 
-    async def _decide(self, plan_id: int, organisation: str, signatory: str, *,
+    async def _decide(self, plan_id: int, organisation: str, signatory: str, key: str, *,
                       reject: str | None = None) -> dict[str, Any]:
         body = {"organisation_code": organisation, "signatory": signatory,
                 "decision": "reject" if reject else "approve", "comment": reject}
         return (await self.api.call(
             "POST", f"{self.endpoints.targets_api}/v1/plans/{plan_id}/approvals",
-            self.keys.signatory, json=body, expect=(201,), repeatable=False)).json()
+            key, json=body, expect=(201,), repeatable=False)).json()
 
     # --- data --------------------------------------------------------------------------------
 

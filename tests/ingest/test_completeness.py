@@ -71,8 +71,9 @@ def pairs(body: dict) -> list[tuple[str, str]]:
     (LEEDS, "FY2025-26", 0),  # no metric is reported by financial year
 ])
 async def test_expected_pairs_are_the_places_times_the_metrics_that_apply(
-        client, submitter, catalogue, area, period, expected):
-    body = await completeness(client, submitter, area=area, period=period, limit=1000)
+        client, make_key, catalogue, area, period, expected):
+    viewer = bearer(await make_key("viewer"))  # reads every place, unlike a submitter
+    body = await completeness(client, viewer, area=area, period=period, limit=1000)
     assert body["summary"]["expected"] == body["count"] == len(body["data"]) == expected
     assert len(set(pairs(body))) == expected
     assert {row["expected"] for row in body["data"]} <= {1}
@@ -176,3 +177,36 @@ async def test_completeness_needs_a_key(client, make_key):
     viewer = bearer(await make_key("viewer", CORNWALL))
     assert (await client.get("/v1/completeness", params=params, headers=viewer)).status_code \
         == 200
+
+
+# --- who sees which places ---------------------------------------------------------------------
+
+async def test_a_submitter_sees_only_the_places_in_its_scope(client, make_key, catalogue):
+    leeds = bearer(await make_key("submitter", LEEDS))
+    for area in (ENGLAND, WEST_YORKSHIRE, LEEDS):
+        body = await completeness(client, leeds, area=area, period="2025-07")
+        assert pairs(body) == [(LEEDS, DISCHARGE), (LEEDS, LEEDS_ONLY), (LEEDS, WY_WIDE)], area
+        assert body["summary"]["expected"] == 3
+    exported = await client.get("/v1/completeness", params={"period": "2025-07"},
+                                headers={**leeds, "Accept": "text/csv"})
+    assert {row["place_code"] for row in csv.DictReader(io.StringIO(exported.text))} == {LEEDS}
+
+
+@pytest.mark.parametrize("area", [BRADFORD, CORNWALL_ICB, CORNWALL])
+@pytest.mark.parametrize("accept", ["application/json", "text/csv"])
+async def test_a_submitter_asking_about_places_outside_its_scope_is_403(client, make_key,
+                                                                         catalogue, area,
+                                                                         accept):
+    leeds = bearer(await make_key("submitter", LEEDS))
+    response = await client.get("/v1/completeness", params={"period": "2025-07", "area": area},
+                                headers={**leeds, "Accept": accept})
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert area in response.json()["detail"] and LEEDS in response.json()["detail"]
+
+
+@pytest.mark.parametrize("role", ["viewer", "assessor", "steward", "signatory", "admin"])
+async def test_the_other_roles_see_every_place(client, make_key, catalogue, role):
+    key = bearer(await make_key(role, *([CORNWALL] if role in ("steward", "signatory") else [])))
+    body = await completeness(client, key, area=ENGLAND, period="2025-07")
+    assert body["summary"]["expected"] == PLACES_IN_ENGLAND + PLACES_IN_WEST_YORKSHIRE + 1 + 2

@@ -19,6 +19,7 @@ from tests.ingest.conftest import (
 )
 
 RESIDENTIAL = "bcf-residential-admissions-65plus"  # annual
+KIRKLEES = "E08000034"  # West Yorkshire
 
 # Sorted as the API sorts: place, metric, then the period's first day.
 STORED = [
@@ -61,7 +62,7 @@ def where(place: str | None = None, metric: str | None = None, periods=None) -> 
     ({"place_code": BRADFORD}, where(BRADFORD)),
     ({"metric_code": FALLS}, where(metric=FALLS)),
     ({"place_code": LEEDS, "metric_code": DISCHARGE}, where(LEEDS, DISCHARGE)),
-    ({"place_code": CORNWALL}, []),
+    ({"place_code": KIRKLEES}, []),  # in the submitter's scope, with no data
     # A period is in range when the days it covers are: from its first day, to its last.
     ({"from": "2025-Q3"}, where(periods={"2025-07"})),
     ({"to": "2025-Q1"}, where(periods={"2025-Q1", "2024"})),
@@ -149,10 +150,39 @@ async def test_invalid_query_parameters_are_422(client, submitter, params, accep
     assert [e["loc"][-1] for e in response.json()["errors"]] == [name]
 
 
-async def test_reading_needs_a_key_and_any_role_may_read(client, make_key, stored):
+async def test_reading_needs_a_key_and_the_roles_but_submitter_read_every_place(
+        client, make_key, stored):
     assert (await client.get("/v1/observations")).status_code == 401
     assert (await client.get("/v1/observations", headers=bearer("not-a-key"))).status_code == 401
-    for role in ("viewer", "assessor", "steward", "signatory"):
-        key = await make_key(role, CORNWALL)  # scopes limit writing, not reading
+    for role in ("viewer", "assessor", "steward", "signatory", "admin"):
+        key = await make_key(role, CORNWALL)  # these roles' scopes limit writing, not reading
         response = await client.get("/v1/observations", headers=bearer(key))
         assert (response.status_code, response.json()["count"]) == (200, len(STORED)), role
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/csv"])
+async def test_a_submitter_reads_only_the_places_in_its_scope(client, make_key, stored,
+                                                              accept):
+    """Submitter keys are place systems': each reads back its own places' data and notes."""
+    leeds = bearer(await make_key("submitter", LEEDS)) | {"Accept": accept}
+
+    def places(response) -> list[str]:
+        assert response.status_code == 200, response.text
+        rows = (response.json()["data"] if accept == "application/json"
+                else read_csv(response))
+        return [row["place_code"] for row in rows]
+
+    assert places(await client.get("/v1/observations", headers=leeds)) == \
+        [place for place, _, _ in where(LEEDS)]
+    assert places(await client.get("/v1/observations", headers=leeds, params={
+        "place_code": LEEDS, "history": "true"})) == [place for place, _, _ in where(LEEDS)]
+    for outside in (BRADFORD, CORNWALL):
+        refused = await client.get("/v1/observations", headers=leeds,
+                                   params={"place_code": outside})
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert outside in refused.json()["detail"]
+    # A scope of several places reads each of them.
+    both = bearer(await make_key("submitter", LEEDS, BRADFORD)) | {"Accept": accept}
+    assert places(await client.get("/v1/observations", headers=both)) == \
+        [place for place, _, _ in STORED]

@@ -85,6 +85,20 @@ async def test_submission_note_is_stored_literally(open_service, make_key, kind)
     assert [row["note"] for row in found.json()["data"]] == [text]
 
 
+@pytest.mark.parametrize("note", ["first line\rsecond", "\r=1+1", "tab\there", "a\r\nb"])
+async def test_a_note_with_control_characters_is_stored_literally(open_service, make_key, note):
+    """A carriage return once broke the COPY that stages a submission: a 500."""
+    async with open_service("ingest") as client:
+        headers = bearer(await make_key("submitter", LEEDS))
+        sent = await client.post("/v1/submissions", headers=headers,
+                                 json=json_submission(observation(note=note, numerator=9,
+                                                                  denominator=10)))
+        assert sent.status_code == 201, sent.text
+        found = await client.get("/v1/observations", params={"place_code": LEEDS},
+                                 headers=headers)
+    assert [row["note"] for row in found.json()["data"]] == [note]
+
+
 async def nul_responses(open_service, make_key) -> dict[str, object]:
     """One attempt to store NUL in each free-text field, by field."""
     responses = {}

@@ -2,6 +2,7 @@
 for the organisations in their scope, assessors read the history, and any valid key reads.
 A refused call changes nothing and leaves nothing in the audit log."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -53,15 +54,21 @@ STEWARD_CALLERS = {
     "service": (("service",), False),
 }
 
-# A decision on a proposed Leeds plan, for the place or its ICB, by each kind of key.
+# A decision on a proposed Leeds plan, for the place or its ICB, by each kind of key. A key
+# speaks only for an organisation it is scoped to itself: a scope above it covers it for
+# reading, but one body may not sign for another.
 DECISIONS = {
     "Leeds's signatory for Leeds": (("signatory", LEEDS), LEEDS, 201),
     "the ICB's signatory for the ICB": (("signatory", WEST_YORKSHIRE), WEST_YORKSHIRE, 201),
-    "the ICB's signatory for Leeds, within its scope": (("signatory", WEST_YORKSHIRE), LEEDS,
-                                                        201),
-    "the region's signatory for the ICB": (("signatory", NORTH_EAST_AND_YORKSHIRE),
-                                           WEST_YORKSHIRE, 201),
+    "a signatory for Bradford and Leeds for Leeds": (("signatory", BRADFORD, LEEDS), LEEDS, 201),
     "admin for the ICB": (("admin",), WEST_YORKSHIRE, 201),
+    "admin for Leeds": (("admin",), LEEDS, 201),
+    "the ICB's signatory for Leeds, within its scope": (("signatory", WEST_YORKSHIRE), LEEDS,
+                                                        403),
+    "the region's signatory for the ICB": (("signatory", NORTH_EAST_AND_YORKSHIRE),
+                                           WEST_YORKSHIRE, 403),
+    "England's signatory for Leeds": (("signatory", ENGLAND), LEEDS, 403),
+    "England's signatory for the ICB": (("signatory", ENGLAND), WEST_YORKSHIRE, 403),
     "Leeds's signatory as the ICB": (("signatory", LEEDS), WEST_YORKSHIRE, 403),
     "Cornwall's signatory for Leeds": (("signatory", CORNWALL), LEEDS, 403),
     "Bradford's signatory for Leeds": (("signatory", BRADFORD), LEEDS, 403),
@@ -126,6 +133,101 @@ async def test_signatories_decide_for_the_organisations_in_their_scope(plans, ma
         problem = assert_problem(response, 403)
         assert organisation in problem["detail"] or "role" in problem["detail"]
         assert snapshot(query) == before
+
+
+# --- two bodies, two keys ----------------------------------------------------------------------
+
+def refused_as_one_key(response: httpx.Response, decided_for: str, deciding_for: str) -> None:
+    problem = assert_problem(response, 403)
+    assert decided_for in problem["detail"] and deciding_for in problem["detail"]
+    assert "another key" in problem["detail"]
+
+
+async def test_the_icb_s_signatory_cannot_cast_the_place_s_approval_too(plans, query):
+    """The break: a signatory key scoped to the ICB covers its places, and so once gave both
+    approvals and agreed the plan alone."""
+    plan = await plans.in_state("proposed")
+
+    for_icb = await plans.decide(plan["id"], WEST_YORKSHIRE, headers=plans.icb_signatory)
+    for_place = await plans.decide(plan["id"], LEEDS, headers=plans.icb_signatory)
+
+    assert for_icb.status_code == 201, for_icb.text
+    problem = assert_problem(for_place, 403)
+    assert LEEDS in problem["detail"] and "scoped to" in problem["detail"]
+    stored = await plans.get(plan["id"])
+    assert stored["status"] == "proposed"
+    assert [a["organisation_code"] for a in stored["approvals"]] == [WEST_YORKSHIRE]
+    assert query("SELECT count(*) FROM plan_approval") == [(1,)]
+
+
+@pytest.mark.parametrize("second_decision", ["approve", "reject"])
+@pytest.mark.parametrize("first", [LEEDS, WEST_YORKSHIRE])
+async def test_one_key_scoped_to_both_bodies_speaks_for_one_of_them(plans, make_key, query,
+                                                                   first, second_decision):
+    plan = await plans.in_state("proposed")
+    both = bearer(await make_key("signatory", LEEDS, WEST_YORKSHIRE))
+    second = WEST_YORKSHIRE if first == LEEDS else LEEDS
+    assert (await plans.decide(plan["id"], first, headers=both)).status_code == 201
+    before = snapshot(query)
+
+    refused_as_one_key(await plans.decide(plan["id"], second, second_decision,
+                                          comment="Not yet", headers=both), first, second)
+
+    assert snapshot(query) == before
+    assert (await plans.get(plan["id"]))["status"] == "proposed"
+    # The other body's own key completes the agreement.
+    other = plans.icb_signatory if second == WEST_YORKSHIRE else plans.place_signatory
+    agreed = await plans.decide(plan["id"], second, headers=other)
+    assert (agreed.status_code, agreed.json()["status"]) == (201, "agreed")
+
+
+async def test_an_admin_key_speaks_for_either_body_but_not_for_both(plans, make_key):
+    plan = await plans.in_state("proposed")
+    admin, another_admin = [bearer(await make_key("admin")) for _ in range(2)]
+    assert (await plans.decide(plan["id"], LEEDS, headers=admin)).status_code == 201
+
+    refused_as_one_key(await plans.decide(plan["id"], WEST_YORKSHIRE, headers=admin),
+                       LEEDS, WEST_YORKSHIRE)
+
+    agreed = await plans.decide(plan["id"], WEST_YORKSHIRE, headers=another_admin)
+    assert (agreed.status_code, agreed.json()["status"]) == (201, "agreed")
+
+
+async def test_two_proper_keys_agree_the_plan(plans):
+    plan = await plans.in_state("proposed")
+
+    agreed = await plans.agree(plan["id"])
+
+    assert len({a["key_id"] for a in agreed["approvals"]}) == 2
+
+
+async def test_the_two_keys_rule_holds_within_one_approval_round(plans, make_key):
+    """A rejection ends the round; in the next one the key answers for a body afresh."""
+    plan = await plans.in_state("proposed")
+    both = bearer(await make_key("signatory", LEEDS, WEST_YORKSHIRE))
+    assert (await plans.decide(plan["id"], LEEDS, headers=both)).status_code == 201
+    assert (await plans.decide(plan["id"], WEST_YORKSHIRE, "reject", comment="Too timid")
+            ).status_code == 201
+    await plans.propose(plan["id"])
+
+    assert (await plans.decide(plan["id"], WEST_YORKSHIRE, headers=both)).status_code == 201
+    refused_as_one_key(await plans.decide(plan["id"], LEEDS, headers=both),
+                       WEST_YORKSHIRE, LEEDS)
+    agreed = await plans.decide(plan["id"], LEEDS)
+    assert (agreed.status_code, agreed.json()["status"]) == (201, "agreed")
+
+
+async def test_one_key_sending_both_approvals_at_once_gives_only_one(plans, make_key, query):
+    """The plan's lock orders the two: the second sees the first's approval and is refused."""
+    plan = await plans.in_state("proposed")
+    both = bearer(await make_key("signatory", LEEDS, WEST_YORKSHIRE))
+
+    answers = await asyncio.gather(plans.decide(plan["id"], LEEDS, headers=both),
+                                   plans.decide(plan["id"], WEST_YORKSHIRE, headers=both))
+
+    assert sorted(a.status_code for a in answers) == [201, 403], [a.text for a in answers]
+    assert (await plans.get(plan["id"]))["status"] == "proposed"
+    assert query("SELECT count(*) FROM plan_approval") == [(1,)]
 
 
 ALL_WRITES = {**STEWARD_WRITES, "decide": Write("proposed", lambda c, i, h: c.post(

@@ -160,12 +160,13 @@ async def test_only_the_place_and_its_icb_decide(plans, make_key, query, organis
     assert query("SELECT count(*) FROM plan_approval") == [(0,)]
 
 
-async def test_an_agreed_plan_supersedes_the_place_s_previous_one(plans, query):
+async def test_an_agreed_plan_supersedes_the_place_s_previous_one(plans, make_key, query):
     previous = await plans.in_state("agreed")
     bradford = await plans.draft(BRADFORD)
     await plans.propose(bradford["id"])
-    for organisation in (BRADFORD, WEST_YORKSHIRE):
-        assert (await plans.decide(bradford["id"], organisation, headers=plans.icb_signatory)
+    for organisation, headers in ((BRADFORD, bearer(await make_key("signatory", BRADFORD))),
+                                  (WEST_YORKSHIRE, plans.icb_signatory)):
+        assert (await plans.decide(bradford["id"], organisation, headers=headers)
                 ).status_code == 201
     newer = await plans.draft()  # a new plan, not a revision, replaces the agreed one too
     await plans.propose(newer["id"])

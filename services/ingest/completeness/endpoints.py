@@ -12,7 +12,7 @@ from services.ingest.completeness.schemas import CSV_FIELDS, CompletenessPublic
 from services.ingest.deps import CatalogueDep
 
 router = APIRouter(prefix="/v1/completeness", tags=["completeness"],
-                   responses=problem_responses(401, 404, 422, 503))
+                   responses=problem_responses(401, 403, 404, 422, 503))
 
 
 @router.get("", response_model=CompletenessPublic, responses={200: {"content": {
@@ -20,14 +20,16 @@ router = APIRouter(prefix="/v1/completeness", tags=["completeness"],
 async def get_completeness(
     request: Request,
     session: SessionDep,
-    _: Principal,
+    principal: Principal,
     catalogue: CatalogueDep,
     page: PageDep,
     period: Annotated[str, Query(description="e.g. 2025-07, 2025-Q2, 2025 or FY2025-26")],
     area: Annotated[str, Query(description="A place, ICB, region or England")] = ENGLAND,
 ) -> Response | CompletenessPublic:
-    """Per place and metric due in the period: expected, received, on time, late."""
-    summary, rows = await service.completeness(session, catalogue=catalogue, period_code=period,
+    """Per place and metric due in the period: expected, received, on time, late (a submitter
+    key sees the places in its scope)."""
+    summary, rows = await service.completeness(session, principal=principal,
+                                               catalogue=catalogue, period_code=period,
                                                area=area, today=england_today())
     if wants_csv(request):
         return csv_response(CSV_FIELDS, _as_dicts(rows), filename=f"completeness-{period}.csv")

@@ -2,12 +2,14 @@
 and whether it came by the metric's deadline."""
 
 import json
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import periods
+from services.common.auth import ApiPrincipal, places_in_view
 from services.common.errors import NotFound, Unprocessable, field_error
 from services.ingest.clients.metrics_api import Catalogue
 from services.ingest.completeness.schemas import (
@@ -26,11 +28,11 @@ _FIRST_RECEIVED = text("""
 """)
 
 
-def _due(catalogue: Catalogue, area: str, periodicity: str) -> list[tuple[str, str, int]]:
+def _due(catalogue: Catalogue, place_codes: Iterable[str], periodicity: str
+         ) -> list[tuple[str, str, int]]:
     """(place, metric, deadline days) for every active metric of that periodicity that applies
-    to each place in the area: national ones, and local ones owned by the place or its ICB."""
-    places = [a for a in catalogue.areas.values()
-              if a.level == "place" and area in catalogue.lineage(a.code)]
+    to each of the places: national ones, and local ones owned by the place or its ICB."""
+    places = [catalogue.areas[code] for code in place_codes]
     metrics = [m for m in catalogue.metrics.values()
                if m.status == "active" and m.periodicity == periodicity]
     return sorted(
@@ -40,9 +42,10 @@ def _due(catalogue: Catalogue, area: str, periodicity: str) -> list[tuple[str, s
     )
 
 
-async def completeness(session: AsyncSession, *, catalogue: Catalogue, period_code: str,
-                       area: str, today: date) -> tuple[CompletenessSummary,
-                                                        list[CompletenessRow]]:
+async def completeness(session: AsyncSession, *, principal: ApiPrincipal,
+                       catalogue: Catalogue, period_code: str, area: str, today: date
+                       ) -> tuple[CompletenessSummary, list[CompletenessRow]]:
+    """The area's places, or those of them in the key's view (a submitter's scope)."""
     try:
         period = periods.parse(period_code)
     except periods.PeriodError as exc:
@@ -50,7 +53,9 @@ async def completeness(session: AsyncSession, *, catalogue: Catalogue, period_co
             from None
     if catalogue.area(area) is None:
         raise NotFound(f"No area with code {area}.")
-    due = _due(catalogue, area, period.periodicity)
+    places = catalogue.places_in(area)
+    in_view = places_in_view(principal, area, places)
+    due = _due(catalogue, places if in_view is None else in_view, period.periodicity)
     received = {(r.place_code, r.metric_code): r.first_received_at
                 for r in await session.execute(_FIRST_RECEIVED, {
                     "period": period.code,
@@ -105,6 +110,6 @@ async def overdue(session: AsyncSession, *, catalogue: Catalogue, today: date
         {"place_code": place, "metric_code": metric,
          "period": last_period_past_deadline(periodicity, days, today).code}
         for periodicity in periods.Periodicity
-        for place, metric, days in _due(catalogue, england, periodicity)]
+        for place, metric, days in _due(catalogue, catalogue.places_in(england), periodicity)]
     return [(row.place_code, row.metric_code, row.period, not row.received)
             for row in await session.execute(_RECEIVED, {"expected": json.dumps(expected)})]

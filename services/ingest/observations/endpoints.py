@@ -2,7 +2,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from services.common.auth import Principal
+from services.common.auth import (
+    ENGLAND,
+    SCOPE_LIMITED_READERS,
+    ApiPrincipal,
+    Principal,
+    places_in_view,
+)
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
 from services.common.responses import ListPublic, PageDep, csv_response, wants_csv
@@ -10,7 +16,7 @@ from services.ingest.observations import service
 from services.ingest.observations.schemas import CSV_FIELDS, ObservationPublic
 
 router = APIRouter(prefix="/v1/observations", tags=["observations"],
-                   responses=problem_responses(401, 422))
+                   responses=problem_responses(401, 403, 422, 503))
 
 
 @router.get("", response_model=ListPublic[ObservationPublic], responses={200: {"content": {
@@ -18,7 +24,7 @@ router = APIRouter(prefix="/v1/observations", tags=["observations"],
 async def list_observations(
     request: Request,
     session: SessionDep,
-    _: Principal,
+    principal: Principal,
     page: PageDep,
     place_code: str | None = None,
     metric_code: str | None = None,
@@ -29,10 +35,11 @@ async def list_observations(
     history: Annotated[bool, Query(description="Every version, not just the current one")]
     = False,
 ) -> Response | ListPublic[ObservationPublic]:
-    """Observations, current versions by default. With `Accept: text/csv`, every matching row
-    as CSV (no paging)."""
-    query = service.observations_query(place_code=place_code, metric_code=metric_code,
-                                       first=first, last=last, history=history)
+    """Observations, current versions by default (a submitter key reads the places in its
+    scope). With `Accept: text/csv`, every matching row as CSV (no paging)."""
+    query = service.observations_query(
+        place_code=place_code, metric_code=metric_code, first=first, last=last,
+        history=history, only_places=await _places_in_view(request, principal, place_code))
     if wants_csv(request):
         return csv_response(CSV_FIELDS, _rows_for_csv(request, query),
                             filename="observations.csv")
@@ -40,6 +47,15 @@ async def list_observations(
                                                   offset=page.offset)
     return ListPublic[ObservationPublic](
         data=[ObservationPublic.model_validate(r) for r in rows], count=count)
+
+
+async def _places_in_view(request: Request, principal: ApiPrincipal, place_code: str | None
+                          ) -> list[str] | None:
+    if principal.role not in SCOPE_LIMITED_READERS:
+        return None  # reads every place: no need to ask metrics_api where its scope reaches
+    catalogue = await request.app.state.metrics_api.catalogue()
+    area = place_code or ENGLAND
+    return places_in_view(principal, area, catalogue.places_in(area))
 
 
 async def _rows_for_csv(request: Request, query):

@@ -20,15 +20,19 @@ def _period(code: str | None, name: str) -> periods.Period | None:
 
 
 def observations_query(*, place_code: str | None, metric_code: str | None,
-                       first: str | None, last: str | None, history: bool) -> Select:
+                       first: str | None, last: str | None, history: bool,
+                       only_places: list[str] | None) -> Select:
     """Filters are all optional; ``first``/``last`` bound the periods by their dates, so a
-    quarter and the months inside it are compared by the days they cover."""
+    quarter and the months inside it are compared by the days they cover; ``only_places``
+    the places the key may read (None: every place)."""
     start, end = _period(first, "from"), _period(last, "to")
     query = select(Observation)
     if not history:
         query = query.where(Observation.superseded_at.is_(None))  # type: ignore[union-attr]
     if place_code is not None:
         query = query.where(Observation.place_code == place_code)
+    if only_places is not None:
+        query = query.where(Observation.place_code.in_(only_places))  # type: ignore[attr-defined]
     if metric_code is not None:
         query = query.where(Observation.metric_code == metric_code)
     if start is not None:

@@ -33,7 +33,9 @@ class CopyBuffer:
     def __init__(self, write: Callable[[str], Awaitable[None]]) -> None:
         self._write = write
         self._buffer = io.StringIO()
-        self._csv = csv.writer(self._buffer, lineterminator="\n")
+        # CRLF, not LF: the csv module quotes a field holding a character of the line
+        # terminator, and COPY refuses a carriage return (a note may hold one) unquoted.
+        self._csv = csv.writer(self._buffer, lineterminator="\r\n")
         self.rows = 0
 
     async def add(self, row_no: int, fields: list[object]) -> None:

@@ -10,7 +10,12 @@ from sqlalchemy import func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import audit
-from services.common.auth import ApiPrincipal, require_scope
+from services.common.auth import (
+    ApiPrincipal,
+    require_scope,
+    require_second_party,
+    require_speaks_for,
+)
 from services.common.catalogue import Catalogue
 from services.common.errors import Conflict, NotFound, Unprocessable, field_error
 from services.common.models import AuditLog, Plan, PlanApproval, PlanTarget
@@ -241,12 +246,14 @@ async def submit_plan(session: AsyncSession, *, principal: ApiPrincipal, catalog
     return await plan_public(session, plan, catalogue=catalogue)
 
 
-async def _decisions_this_round(session: AsyncSession, plan: Plan) -> dict[str, str]:
+async def _decisions_this_round(session: AsyncSession, plan: Plan
+                                ) -> dict[str, tuple[str, int]]:
+    """Each organisation that has decided in the current round: (its decision, the key's id)."""
     rows = await session.execute(
-        select(PlanApproval.organisation_code, PlanApproval.decision)
+        select(PlanApproval.organisation_code, PlanApproval.decision, PlanApproval.key_id)
         .where(PlanApproval.plan_id == plan.id,
                PlanApproval.approval_round == plan.approval_round))
-    return {code: decision for code, decision in rows}
+    return {code: (decision, key_id) for code, decision, key_id in rows}
 
 
 async def _supersede_agreed(session: AsyncSession, *, principal: ApiPrincipal,
@@ -263,10 +270,11 @@ async def _supersede_agreed(session: AsyncSession, *, principal: ApiPrincipal,
 
 async def decide(session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue,
                  plan_id: int, body: ApprovalCreate) -> PlanPublic:
-    """One organisation's decision on a proposed plan: a rejection returns it to draft; the
-    last of the required approvals agrees it."""
+    """One organisation's decision on a proposed plan, by a key scoped to that organisation and
+    not the key that decided for the other one this round: a rejection returns it to draft;
+    the last of the required approvals agrees it."""
     plan = await workflow.lock(session, plan_id)
-    _authorise(principal, catalogue, body.organisation_code)
+    require_speaks_for(principal, body.organisation_code)
     workflow.require(plan, Action.decide)
     required = required_organisations(catalogue, plan.place_code)
     if body.organisation_code not in required:
@@ -274,11 +282,15 @@ async def decide(session: AsyncSession, *, principal: ApiPrincipal, catalogue: C
                f"{required[-1]}, not by {body.organisation_code}")
         raise Unprocessable(f"The approval is not valid: {msg}.",
                             errors=[field_error(["organisation_code"], msg)])
-    decided = await _decisions_this_round(session, plan)
-    if earlier := decided.get(body.organisation_code):
+    round_ = await _decisions_this_round(session, plan)
+    if earlier := round_.get(body.organisation_code):
         raise Conflict(f"{body.organisation_code} has already decided plan {plan_id} in "
-                       f"approval round {plan.approval_round} ({earlier}); the plan is "
+                       f"approval round {plan.approval_round} ({earlier[0]}); the plan is "
                        f"{plan.status}.", current_status=plan.status)
+    require_second_party(principal, body.organisation_code,
+                         {code: key_id for code, (_, key_id) in round_.items()},
+                         subject=f"plan {plan_id} in approval round {plan.approval_round}")
+    decided = {code: decision for code, (decision, _) in round_.items()}
     approval = PlanApproval(plan_id=plan_id, approval_round=plan.approval_round,
                             organisation_code=body.organisation_code, decision=body.decision,
                             signatory=body.signatory, comment=body.comment,
