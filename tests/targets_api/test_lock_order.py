@@ -104,7 +104,8 @@ async def test_approvals_and_refreshes_together_never_deadlock(
 
     async def agree(plans: Plans, plan_id: int, place: str) -> None:
         for organisation in (place, WEST_YORKSHIRE):
-            response = await plans.decide(plan_id, organisation)
+            response = await plans.decide(plan_id, organisation,
+                                          headers=signatories[organisation])
             assert response.status_code == 201, response.text
 
     async def refreshes() -> None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Literal, get_args
 
+from services.common.magnitude import MAX_MAGNITUDE
+
 Direction = Literal["increase", "decrease", "neutral"]
 PointType = Literal["common_cause", "special_cause_improvement", "special_cause_concern",
                     "special_cause_neutral_high", "special_cause_neutral_low"]
@@ -106,8 +108,10 @@ def _check_arguments(values: Sequence[float], improvement_direction: str,
                      fix_after_n_points: int | None, rebase_at_indices: Sequence[int]) -> None:
     if not values:
         raise ValueError("SPC needs at least one value.")
-    if not all(math.isfinite(v) for v in values):
-        raise ValueError("SPC values must be finite numbers.")
+    if not all(math.isfinite(v) and abs(v) <= MAX_MAGNITUDE for v in values):
+        # Beyond it, moving ranges and limits can overflow (docs/api.md, "Number bounds").
+        raise ValueError(f"SPC values must be finite numbers of magnitude at most "
+                         f"{MAX_MAGNITUDE:g}.")
     if improvement_direction not in get_args(Direction):
         raise ValueError(f"improvement_direction must be one of {get_args(Direction)}.")
     if fix_after_n_points is not None and fix_after_n_points < MIN_FIX_AFTER_N_POINTS:
