@@ -45,6 +45,7 @@ CONTRACT_METRICS = frozenset({
     "joinedup_national_value",  # metric
     "joinedup_progress_refreshes_total",  # result
     *_histogram("joinedup_progress_refresh_seconds"),
+    "joinedup_progress_set_aside",  # kind
     # ingest
     "joinedup_ingest_submissions_total",  # place, status
     "joinedup_ingest_rows_total",  # place, outcome
