@@ -4,7 +4,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.common.config import CommonSettings
 from services.common.db import create_engine, make_sessionmaker, resolve_database_url
 from services.common.errors import ProblemDetails, install_problem_handlers
+from services.common.params import refuse_repeated_query
 from services.common.schema_version import current_revision, head_revision
 from services.common.telemetry import (
     RequestTelemetryMiddleware,
@@ -126,7 +127,8 @@ def create_app(
             yield
         await engine.dispose()
 
-    app = FastAPI(title=title, description=description, version=VERSION, lifespan=lifespan)
+    app = FastAPI(title=title, description=description, version=VERSION, lifespan=lifespan,
+                  dependencies=[Depends(refuse_repeated_query)])
     app.state.service = service
     app.state.settings = settings
     app.state.engine = engine

@@ -8,11 +8,12 @@ from typing import Any
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 
@@ -145,14 +146,31 @@ async def _on_validation_error(request: Request, exc: RequestValidationError) ->
                             errors=errors, instance=request.url.path)
 
 
-async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    # Routing stops at the first route whose path matches and names only that route's methods;
+    # a path served by several routes (GET and PUT /v1/metrics/{code}) allows all of theirs.
+    allowed = [method for method in _METHODS if any(
+        route.matches({**request.scope, "method": method})[0] == Match.FULL
+        for route in request.app.router.routes)]
+    return ", ".join([*allowed, "OPTIONS"])
+
+
+async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No resource at {request.url.path}"
     elif exc.status_code == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}"
-    return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None),
-                            instance=request.url.path)
+        headers["Allow"] = _allowed_methods(request)
+        if request.method == "OPTIONS":
+            # RFC 9110 section 9.3.7: OPTIONS asks what the path allows; the answer is Allow.
+            return Response(status_code=204, headers=headers)
+        detail = f"{request.method} is not allowed on {request.url.path}; it allows " \
+                 f"{headers['Allow']}"
+    return problem_response(exc.status_code, detail, headers=headers, instance=request.url.path)
 
 
 # PostgreSQL text cannot hold NUL (psycopg refuses it before sending; jsonb refuses \u0000 as
