@@ -89,11 +89,34 @@ def _health_router(collectors: Sequence[ScrapeCollector]) -> APIRouter:
     return router
 
 
+_LOCAL_DEFS = "#/$defs/"
+
+
+def _hoist_local_defs(node: Any, components: dict[str, Any]) -> None:
+    """Moves the ``$defs`` of a schema written by pydantic itself (an ``openapi_extra`` body,
+    say) into the document's components: its ``#/$defs/X`` refs are read from the document's
+    root, where nothing is, and client generators stop there. Both come from the same models,
+    so a name already in the components keeps its definition."""
+    if isinstance(node, dict):
+        for name, definition in node.pop("$defs", {}).items():
+            _hoist_local_defs(definition, components)
+            components.setdefault(name, definition)
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_LOCAL_DEFS):
+            node["$ref"] = "#/components/schemas/" + ref.removeprefix(_LOCAL_DEFS)
+        children = list(node.values())
+    else:
+        children = node if isinstance(node, list) else []
+    for child in children:
+        _hoist_local_defs(child, components)
+
+
 def _openapi_with_problem_schema(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
                              routes=app.routes, tags=app.openapi_tags)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
+        _hoist_local_defs(schema["paths"], components)
         components["ProblemDetails"] = ProblemDetails.model_json_schema()
         schema.setdefault("components", {})["securitySchemes"] = {
             "bearer": {"type": "http", "scheme": "bearer",
