@@ -13,7 +13,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.config import CommonSettings
 from services.common.db import create_engine, make_sessionmaker, resolve_database_url
-from services.common.errors import ProblemDetails, install_problem_handlers
+from services.common.errors import (
+    ProblemDetails,
+    UnexpectedErrorMiddleware,
+    install_problem_handlers,
+)
 from services.common.params import refuse_repeated_query
 from services.common.schema_version import current_revision, head_revision
 from services.common.telemetry import (
@@ -157,6 +161,8 @@ def create_app(
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     install_problem_handlers(app)
+    # Added first, so innermost: its 500s pass through the telemetry like every other answer.
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTelemetryMiddleware, service=service)
     app.include_router(_health_router(scrape_collectors))

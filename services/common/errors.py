@@ -14,6 +14,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,38 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
                             extensions={"request_id": request_id} if request_id else None)
 
 
+class UnexpectedErrorMiddleware:
+    """Answers an unhandled exception with the 500 problem and ends the request there.
+
+    Starlette's own last resort sends the same answer and then raises again, for the server to
+    log; uvicorn then closes the connection, and a client's next request on that keep-alive
+    connection fails. The traceback is logged here, so nothing is lost by not raising. An
+    exception after the response started (a streamed CSV cut off) still propagates: the client
+    has a partial body, and only closing the connection tells it so."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_noting_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_start)
+        except Exception as exc:
+            if started:
+                raise
+            response = await _on_unexpected(Request(scope), exc)
+            await response(scope, receive, send)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
@@ -221,6 +254,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _on_database_error)  # type: ignore[arg-type]
     for unavailable in (sa_exc.TimeoutError, sa_exc.OperationalError):
         app.add_exception_handler(unavailable, _on_database_unavailable)
+    # The last resort for a failure outside UnexpectedErrorMiddleware (in another middleware).
     app.add_exception_handler(Exception, _on_unexpected)
 
 

@@ -188,3 +188,22 @@ async def test_a_database_error_answers_500_with_one_request_id(database_url):
         assert response.status_code == 500
         assert response.headers.get_list("x-request-id") == ["trace-me-2"]
         assert response.json()["request_id"] == "trace-me-2"
+
+
+async def test_an_unexpected_error_is_answered_and_ends_there(database_url):
+    # An exception that escapes the app makes uvicorn close the connection after the 500, and
+    # the client's next request on it fails; so the default transport, which re-raises an
+    # escaped exception, must see only the answer.
+    app = create_metrics(database_url=database_url)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise OverflowError("math range error")
+
+    async for client in asgi_client(app):
+        response = await client.get("/boom", headers={"X-Request-ID": "trace-me-3"})
+        assert response.status_code == 500
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers.get_list("x-request-id") == ["trace-me-3"]
+        assert "math range" not in response.text
+        assert (await client.get("/healthz")).status_code == 200
