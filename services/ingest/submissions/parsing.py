@@ -33,7 +33,9 @@ class CopyBuffer:
     def __init__(self, write: Callable[[str], Awaitable[None]]) -> None:
         self._write = write
         self._buffer = io.StringIO()
-        self._csv = csv.writer(self._buffer, lineterminator="\n")
+        # CRLF, so that the writer quotes a field holding a lone CR as well as one holding LF:
+        # COPY would end the record at an unquoted CR (a place code or note may hold one).
+        self._csv = csv.writer(self._buffer, lineterminator="\r\n")
         self.rows = 0
 
     async def add(self, row_no: int, fields: list[object]) -> None:
