@@ -4,7 +4,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -13,7 +13,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.config import CommonSettings
 from services.common.db import create_engine, make_sessionmaker, resolve_database_url
-from services.common.errors import ProblemDetails, install_problem_handlers
+from services.common.errors import (
+    ProblemDetails,
+    UnexpectedErrorMiddleware,
+    install_problem_handlers,
+)
+from services.common.params import refuse_repeated_query
 from services.common.schema_version import current_revision, head_revision
 from services.common.telemetry import (
     RequestTelemetryMiddleware,
@@ -88,11 +93,34 @@ def _health_router(collectors: Sequence[ScrapeCollector]) -> APIRouter:
     return router
 
 
+_LOCAL_DEFS = "#/$defs/"
+
+
+def _hoist_local_defs(node: Any, components: dict[str, Any]) -> None:
+    """Moves the ``$defs`` of a schema written by pydantic itself (an ``openapi_extra`` body,
+    say) into the document's components: its ``#/$defs/X`` refs are read from the document's
+    root, where nothing is, and client generators stop there. Both come from the same models,
+    so a name already in the components keeps its definition."""
+    if isinstance(node, dict):
+        for name, definition in node.pop("$defs", {}).items():
+            _hoist_local_defs(definition, components)
+            components.setdefault(name, definition)
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_LOCAL_DEFS):
+            node["$ref"] = "#/components/schemas/" + ref.removeprefix(_LOCAL_DEFS)
+        children = list(node.values())
+    else:
+        children = node if isinstance(node, list) else []
+    for child in children:
+        _hoist_local_defs(child, components)
+
+
 def _openapi_with_problem_schema(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
                              routes=app.routes, tags=app.openapi_tags)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
+        _hoist_local_defs(schema["paths"], components)
         components["ProblemDetails"] = ProblemDetails.model_json_schema()
         schema.setdefault("components", {})["securitySchemes"] = {
             "bearer": {"type": "http", "scheme": "bearer",
@@ -126,12 +154,15 @@ def create_app(
             yield
         await engine.dispose()
 
-    app = FastAPI(title=title, description=description, version=VERSION, lifespan=lifespan)
+    app = FastAPI(title=title, description=description, version=VERSION, lifespan=lifespan,
+                  dependencies=[Depends(refuse_repeated_query)])
     app.state.service = service
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     install_problem_handlers(app)
+    # Added first, so innermost: its 500s pass through the telemetry like every other answer.
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTelemetryMiddleware, service=service)
     app.include_router(_health_router(scrape_collectors))

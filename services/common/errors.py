@@ -8,11 +8,13 @@ from typing import Any
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -145,14 +147,31 @@ async def _on_validation_error(request: Request, exc: RequestValidationError) ->
                             errors=errors, instance=request.url.path)
 
 
-async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    # Routing stops at the first route whose path matches and names only that route's methods;
+    # a path served by several routes (GET and PUT /v1/metrics/{code}) allows all of theirs.
+    allowed = [method for method in _METHODS if any(
+        route.matches({**request.scope, "method": method})[0] == Match.FULL
+        for route in request.app.router.routes)]
+    return ", ".join([*allowed, "OPTIONS"])
+
+
+async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No resource at {request.url.path}"
     elif exc.status_code == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}"
-    return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None),
-                            instance=request.url.path)
+        headers["Allow"] = _allowed_methods(request)
+        if request.method == "OPTIONS":
+            # RFC 9110 section 9.3.7: OPTIONS asks what the path allows; the answer is Allow.
+            return Response(status_code=204, headers=headers)
+        detail = f"{request.method} is not allowed on {request.url.path}; it allows " \
+                 f"{headers['Allow']}"
+    return problem_response(exc.status_code, detail, headers=headers, instance=request.url.path)
 
 
 # PostgreSQL text cannot hold NUL (psycopg refuses it before sending; jsonb refuses \u0000 as
@@ -196,6 +215,38 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
                             extensions={"request_id": request_id} if request_id else None)
 
 
+class UnexpectedErrorMiddleware:
+    """Answers an unhandled exception with the 500 problem and ends the request there.
+
+    Starlette's own last resort sends the same answer and then raises again, for the server to
+    log; uvicorn then closes the connection, and a client's next request on that keep-alive
+    connection fails. The traceback is logged here, so nothing is lost by not raising. An
+    exception after the response started (a streamed CSV cut off) still propagates: the client
+    has a partial body, and only closing the connection tells it so."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_noting_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_start)
+        except Exception as exc:
+            if started:
+                raise
+            response = await _on_unexpected(Request(scope), exc)
+            await response(scope, receive, send)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
@@ -203,6 +254,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _on_database_error)  # type: ignore[arg-type]
     for unavailable in (sa_exc.TimeoutError, sa_exc.OperationalError):
         app.add_exception_handler(unavailable, _on_database_unavailable)
+    # The last resort for a failure outside UnexpectedErrorMiddleware (in another middleware).
     app.add_exception_handler(Exception, _on_unexpected)
 
 

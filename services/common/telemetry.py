@@ -90,9 +90,12 @@ class RequestTelemetryMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"],
-                                      (b"x-request-id", request_id.encode())]
+                # Replaced, not added to: a handler may have set it already (the 500s do, as
+                # theirs can be sent from outside this middleware), and one header is one id.
+                message["headers"] = [
+                    *((name, value) for name, value in message.get("headers", [])
+                      if name.lower() != b"x-request-id"),
+                    (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:

@@ -2,6 +2,7 @@
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from services.common.config import CommonSettings
 from services.ingest.main import create_app as create_ingest
@@ -113,3 +114,96 @@ async def test_oversize_body_is_413_by_content_length_and_by_stream(database_url
         streamed = await client.post("/v1/metrics", content=chunks(), headers={
             **bearer(key), "content-type": "application/json"})
         assert streamed.status_code == 413
+
+
+NO_DATABASE = "postgresql+psycopg://schema@127.0.0.1:1/schema"
+
+
+def references(node, where=()):
+    """Every ``$ref`` in a document, with where it is."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield where, value
+            else:
+                yield from references(value, (*where, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from references(value, (*where, i))
+
+
+def pointed_at(document: dict, ref: str):
+    """What a JSON pointer from the document's root names (RFC 6901), or KeyError."""
+    assert ref.startswith("#/"), f"{ref} is not a pointer into this document"
+    node = document
+    for token in ref[2:].split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        node = node[int(token)] if isinstance(node, list) else node[token]
+    return node
+
+
+@pytest.mark.parametrize("service", sorted(FACTORIES))
+def test_every_ref_of_the_openapi_document_resolves_from_its_root(service):
+    document = FACTORIES[service](database_url=NO_DATABASE).openapi()
+    refs = list(references(document))
+    assert refs
+    unresolved = []
+    for where, ref in refs:
+        try:
+            pointed_at(document, ref)
+        except (KeyError, IndexError, AssertionError):
+            unresolved.append(("/".join(map(str, where)), ref))
+    assert unresolved == []
+    assert "$defs" not in str(document)
+
+
+def concrete(path_template: str) -> str:
+    return path_template.replace("{plan_id}", "1").replace("{", "").replace("}", "")
+
+
+async def test_options_and_405_name_every_method_of_each_path(any_client):
+    paths = (await any_client.get("/openapi.json")).json()["paths"]
+    assert len(paths) > 2
+    for template, operations in paths.items():
+        declared = {method.upper() for method in operations} | {"OPTIONS"}
+        options = await any_client.options(concrete(template))
+        assert options.status_code == 204, (template, options.text)
+        assert set(options.headers["allow"].split(", ")) == declared, template
+        refused = await any_client.request("PATCH", concrete(template))
+        assert refused.status_code == 405, template
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert set(refused.headers["allow"].split(", ")) == declared, template
+
+
+async def test_a_database_error_answers_500_with_one_request_id(database_url):
+    app = create_metrics(database_url=database_url)
+
+    @app.get("/divide-by-zero")
+    async def divide_by_zero() -> None:
+        async with app.state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1 / 0"))
+
+    async for client in asgi_client(app):
+        response = await client.get("/divide-by-zero", headers={"X-Request-ID": "trace-me-2"})
+        assert response.status_code == 500
+        assert response.headers.get_list("x-request-id") == ["trace-me-2"]
+        assert response.json()["request_id"] == "trace-me-2"
+
+
+async def test_an_unexpected_error_is_answered_and_ends_there(database_url):
+    # An exception that escapes the app makes uvicorn close the connection after the 500, and
+    # the client's next request on it fails; so the default transport, which re-raises an
+    # escaped exception, must see only the answer.
+    app = create_metrics(database_url=database_url)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise OverflowError("math range error")
+
+    async for client in asgi_client(app):
+        response = await client.get("/boom", headers={"X-Request-ID": "trace-me-3"})
+        assert response.status_code == 500
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers.get_list("x-request-id") == ["trace-me-3"]
+        assert "math range" not in response.text
+        assert (await client.get("/healthz")).status_code == 200

@@ -31,7 +31,9 @@ async def post_body(client: httpx.AsyncClient, headers: dict[str, str], content:
 def csv_line(obs: dict, place: str = LEEDS) -> str:
     """One CSV record for an observation as ``observation()`` builds it (quoted as needed)."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(
+    # With CRLF as the terminator the writer quotes a field holding either character; with
+    # "\n" alone it leaves a lone CR unquoted, which ends the record for a CSV reader.
+    csv.writer(buffer, lineterminator="\r\n").writerow(
         [place, *("" if obs.get(f) is None else obs[f] for f in CSV_FIELDS)])
     return buffer.getvalue()
 

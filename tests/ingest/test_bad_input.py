@@ -198,6 +198,7 @@ async def test_a_csv_with_a_bom_and_crlf_line_endings_is_accepted(client, submit
 NOTES = [
     "a note, with commas, and \"quotes\"",
     "one line\nand another\r\nand a third",
+    "a carriage return\ralone",  # ends a line for COPY unless the staged field is quoted
     "'); DROP TABLE observation; --",
     "<script>alert('x')</script>",
     "=HYPERLINK(\"http://example.com\")",

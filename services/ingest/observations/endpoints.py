@@ -11,6 +11,7 @@ from services.common.auth import (
 )
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
+from services.common.params import QueryFlag
 from services.common.responses import ListPublic, PageDep, csv_response, wants_csv
 from services.ingest.observations import service
 from services.ingest.observations.schemas import CSV_FIELDS, ObservationPublic
@@ -32,7 +33,7 @@ async def list_observations(
     = None,
     last: Annotated[str | None, Query(alias="to", description="Last period, e.g. 2026-03")]
     = None,
-    history: Annotated[bool, Query(description="Every version, not just the current one")]
+    history: Annotated[QueryFlag, Query(description="Every version, not just the current one")]
     = False,
 ) -> Response | ListPublic[ObservationPublic]:
     """Observations, current versions by default (a submitter key reads the places in its

@@ -1,6 +1,5 @@
 import re
 import uuid
-from datetime import datetime
 from functools import partial
 from typing import Annotated
 
@@ -9,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from services.common.auth import Principal, SubmitterKey
 from services.common.db import SessionDep
 from services.common.errors import BadRequest, Problem, problem_responses
+from services.common.params import QueryFlag, Timestamp
 from services.common.responses import ListPublic, PageDep
 from services.ingest.clients.metrics_api import Catalogue
 from services.ingest.deps import CatalogueDep, IngestSettingsDep
@@ -52,7 +52,7 @@ async def create_submission(
     settings: IngestSettingsDep,
     mode: Annotated[SubmissionMode | None, Query(description="CSV only; JSON says it in the "
                                                              "body. Default atomic.")] = None,
-    dry_run: Annotated[bool, Query(description="Validate and answer, store nothing")] = False,
+    dry_run: Annotated[QueryFlag, Query(description="Validate and answer, store nothing")] = False,
     idempotency_key: Annotated[str | None, Header(description="Retry safely: the same key and "
                                                   "body give the first response")] = None,
 ) -> Response:
@@ -102,7 +102,7 @@ async def list_submissions(
     principal: Principal,
     page: PageDep,
     place_code: str | None = None,
-    since: Annotated[datetime | None, Query(description="Received at or after (ISO 8601)")]
+    since: Annotated[Timestamp | None, Query(description="Received at or after (ISO 8601)")]
     = None,
 ) -> ListPublic[SubmissionPublic]:
     """Submissions, newest first (assessors see all; submitters see their own)."""

@@ -33,8 +33,8 @@ class CopyBuffer:
     def __init__(self, write: Callable[[str], Awaitable[None]]) -> None:
         self._write = write
         self._buffer = io.StringIO()
-        # CRLF, not LF: the csv module quotes a field holding a character of the line
-        # terminator, and COPY refuses a carriage return (a note may hold one) unquoted.
+        # CRLF, so that the writer quotes a field holding a lone CR as well as one holding LF:
+        # COPY would end the record at an unquoted CR (a place code or note may hold one).
         self._csv = csv.writer(self._buffer, lineterminator="\r\n")
         self.rows = 0
 

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Query, Request, Response
 from services.common.auth import Principal, StewardKey
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
+from services.common.params import RowId
 from services.common.responses import ListPublic, PageDep, check_if_match, with_etag
 from services.metrics_api.metrics import service
 from services.metrics_api.metrics.schemas import (
@@ -44,7 +45,7 @@ async def get_metric(
     session: SessionDep,
     _: Principal,
     code: str,
-    version: Annotated[int | None, Query(ge=1, description="A past version")] = None,
+    version: Annotated[RowId | None, Query(description="A past version")] = None,
 ) -> Response:
     """One metric, at its current version unless another is asked for."""
     return with_etag(request, await service.get_metric(session, code=code, version=version))

@@ -2,7 +2,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from services.common.magnitude import Magnitude, PositiveMagnitude
 from services.common.periods import Periodicity
@@ -52,7 +52,7 @@ class MetricDefinitionIn(BaseModel):
     name: Name
     description: Text = ""
     domain: Name
-    mandatory: bool = False
+    mandatory: StrictBool = False
     kind: Kind
     multiplier: PositiveMagnitude | None = None
     unit: Text = ""

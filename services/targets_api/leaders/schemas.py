@@ -8,9 +8,9 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
-    field_validator,
 )
 
+from services.common.params import IsoDate
 from services.common.responses import ListPublic
 from services.targets_api.progress.schemas import StatusCounts
 
@@ -44,19 +44,11 @@ class LeaderCreate(BaseModel):
     role: RoleTitle
     organisation: Organisation = Field(description="Who employs them, or both bodies for a "
                                                    "joint appointment")
-    appointed_on: Annotated[date, Field(description="First day of the term (YYYY-MM-DD); at "
-                                                    "most a year ahead, for a planned handover")]
+    appointed_on: Annotated[IsoDate, Field(description="First day of the term (YYYY-MM-DD); "
+                                                       "at most a year ahead, for a planned "
+                                                       "handover")]
     joint_appointment: StrictBool = Field(description="Appointed jointly by the local "
                                                       "authority and the ICB")
-
-    @field_validator("appointed_on", mode="before")
-    @classmethod
-    def _date_only(cls, value: object) -> object:
-        # Lax parsing would read a bare number as a Unix timestamp; an appointment date is
-        # written as a date or refused.
-        if not isinstance(value, str | date) or isinstance(value, datetime):
-            raise ValueError("must be a date as YYYY-MM-DD")
-        return value
 
 
 class LeaderPublic(BaseModel):

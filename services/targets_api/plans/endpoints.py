@@ -1,12 +1,13 @@
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from services.common.auth import ApiPrincipal, Principal, Role, StewardKey, require_role
 from services.common.catalogue import Catalogue, CatalogueDep
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
+from services.common.params import RowId
 from services.common.responses import PageDep, csv_response, wants_csv, with_etag
 from services.targets_api.plans import service
 from services.targets_api.plans.schemas import (
@@ -24,8 +25,6 @@ from services.targets_api.plans.schemas import (
 
 router = APIRouter(tags=["plans"], responses=problem_responses(401, 403, 404, 422))
 
-# Plan ids are PostgreSQL integers: a larger one is invalid input (422), not a failed query.
-PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 SignatoryKey = Annotated[ApiPrincipal, Depends(require_role(Role.signatory))]
 AssessorKey = Annotated[ApiPrincipal, Depends(require_role(Role.assessor))]
 
@@ -79,7 +78,7 @@ async def _rows(rows: Iterable[Mapping[str, Any]]) -> AsyncIterator[Mapping[str,
 @router.get("/v1/plans/{plan_id}", response_model=PlanPublic,
             responses={304: {"description": "Not modified"}})
 async def get_plan(request: Request, session: SessionDep, _: Principal,
-                   catalogue: CatalogueDep, plan_id: PlanId) -> Response:
+                   catalogue: CatalogueDep, plan_id: RowId) -> Response:
     """One plan with its targets and every round's approvals."""
     return with_etag(request, await service.get_plan(session, catalogue=catalogue,
                                                      plan_id=plan_id))
@@ -87,7 +86,7 @@ async def get_plan(request: Request, session: SessionDep, _: Principal,
 
 @router.get("/v1/plans/{plan_id}/history", response_model=PlanHistoryPublic)
 async def get_plan_history(request: Request, session: SessionDep, _: AssessorKey,
-                           page: PageDep, plan_id: PlanId) -> Response:
+                           page: PageDep, plan_id: RowId) -> Response:
     """Every audited change of the plan, its targets and approvals, oldest first."""
     events, count = await service.plan_history(session, plan_id=plan_id, limit=page.limit,
                                                offset=page.offset)
@@ -98,7 +97,7 @@ async def get_plan_history(request: Request, session: SessionDep, _: AssessorKey
 @router.put("/v1/plans/{plan_id}/targets/{metric_code}", response_model=TargetPublic,
             responses=problem_responses(400, 409))
 async def put_target(request: Request, session: SessionDep, principal: StewardKey,
-                     catalogue: ConfirmedCatalogueDep, plan_id: PlanId, metric_code: str,
+                     catalogue: ConfirmedCatalogueDep, plan_id: RowId, metric_code: str,
                      body: TargetUpdate) -> Response:
     """Set or replace a draft plan's target for a metric."""
     return with_etag(request, await service.put_target(
@@ -109,7 +108,7 @@ async def put_target(request: Request, session: SessionDep, principal: StewardKe
 @router.delete("/v1/plans/{plan_id}/targets/{metric_code}", status_code=204,
                responses=CONFLICT)
 async def delete_target(session: SessionDep, principal: StewardKey,
-                        catalogue: ConfirmedCatalogueDep, plan_id: PlanId, metric_code: str
+                        catalogue: ConfirmedCatalogueDep, plan_id: RowId, metric_code: str
                         ) -> Response:
     """Remove a draft plan's target for a metric."""
     await service.delete_target(session, principal=principal, catalogue=catalogue,
@@ -119,7 +118,7 @@ async def delete_target(session: SessionDep, principal: StewardKey,
 
 @router.post("/v1/plans/{plan_id}/submit", response_model=PlanPublic, responses=CONFLICT)
 async def submit_plan(request: Request, session: SessionDep, principal: StewardKey,
-                      catalogue: ConfirmedCatalogueDep, plan_id: PlanId) -> Response:
+                      catalogue: ConfirmedCatalogueDep, plan_id: RowId) -> Response:
     """Propose a draft for approval; it needs a target for every mandatory national metric."""
     return with_etag(request, await service.submit_plan(
         session, principal=principal, catalogue=catalogue, plan_id=plan_id))
@@ -128,7 +127,7 @@ async def submit_plan(request: Request, session: SessionDep, principal: StewardK
 @router.post("/v1/plans/{plan_id}/approvals", response_model=PlanPublic, status_code=201,
              responses=problem_responses(400, 409))
 async def decide_plan(request: Request, session: SessionDep, principal: SignatoryKey,
-                      catalogue: ConfirmedCatalogueDep, plan_id: PlanId, body: ApprovalCreate
+                      catalogue: ConfirmedCatalogueDep, plan_id: RowId, body: ApprovalCreate
                       ) -> Response:
     """Approve or reject a proposed plan for the place or its ICB; returns the plan."""
     return with_etag(request, await service.decide(
@@ -139,7 +138,7 @@ async def decide_plan(request: Request, session: SessionDep, principal: Signator
 @router.post("/v1/plans/{plan_id}/revise", response_model=PlanPublic, status_code=201,
              responses=CONFLICT)
 async def revise_plan(request: Request, session: SessionDep, principal: StewardKey,
-                      catalogue: ConfirmedCatalogueDep, plan_id: PlanId) -> Response:
+                      catalogue: ConfirmedCatalogueDep, plan_id: RowId) -> Response:
     """Open a new draft revision of the agreed plan, carrying its targets over."""
     revision = await service.revise_plan(session, principal=principal, catalogue=catalogue,
                                          plan_id=plan_id)

@@ -12,6 +12,7 @@ from pydantic import (
 )
 
 from services.common.magnitude import Magnitude, NonNegativeMagnitude
+from services.common.params import IsoDate
 from services.common.responses import ListPublic
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -45,8 +46,8 @@ class _Body(BaseModel):
 
 class PlanCreate(_Body):
     title: Title
-    starts_on: date
-    ends_on: date
+    starts_on: IsoDate
+    ends_on: IsoDate
 
     @field_validator("ends_on")
     @classmethod
@@ -138,8 +139,8 @@ class PlanSummary(BaseModel):
     id: int
     place_code: str
     title: str
-    starts_on: date
-    ends_on: date
+    starts_on: IsoDate
+    ends_on: IsoDate
     revision: int
     revises_plan_id: int | None
     status: PlanStatus

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
 from services.common.magnitude import Magnitude
 from services.targets_api.spc.service import (
@@ -25,7 +25,7 @@ class SpcRequest(BaseModel):
         description="The series in time order, missing periods left out.")]
     improvement_direction: Direction
     target: Magnitude | None = None
-    screen_outliers: bool = Field(
+    screen_outliers: StrictBool = Field(
         default=True, description="Leave moving ranges of 3.267 x their mean or more out of the "
                                   "limits, once.")
     fix_after_n_points: int | None = Field(
