@@ -91,6 +91,11 @@ class Catalogue:
                 if self.areas[code].level == "place"
                 and area_code in (lineage := self.lineage(code))}
 
+    def applies(self, metric: MetricDef, place_code: str) -> bool:
+        """Whether places are held to the metric there: a national metric applies to every
+        place, a local one to the places at or below its owner."""
+        return metric.scope == "national" or metric.owner_area_code in self.lineage(place_code)
+
     def lineage(self, area_code: str) -> list[str]:
         """The area and its ancestors, nearest first (what key scopes are checked against);
         [] for an unknown area."""
