@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import date
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,7 @@ import httpx
 from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from services.common import periods
 from services.common.config import CommonSettings
 from services.common.http import CachedJson, ETagCache, EventHooks, ServiceClient
 
@@ -58,6 +60,12 @@ class MetricDef(_Frozen):
     decimals: int
     submission_deadline_days: int
     mandatory: bool
+
+    def provisional(self, period: str, today: date) -> bool:
+        """Figures for the period stay provisional until its submission deadline has passed
+        (API.md amendments, "Open and closed periods")."""
+        return not periods.is_closed(periods.parse(period), self.submission_deadline_days,
+                                     today)
 
 
 _AREAS = TypeAdapter(list[AreaRef])

@@ -126,7 +126,7 @@ async def league_table(session: AsyncSession, *, catalogue: Catalogue, metric_co
             for row in found if row["level"] == level]
     return LeagueTable(
         metric_code=metric_code, level=level, period=period,
-        provisional=not _closed(period, metric, today),
+        provisional=metric.provisional(period, today),
         national_value=national["value"] if national else None,
         national_coverage=_coverage(national)["coverage"] if national else None,
         data=rows, count=len(rows))
@@ -134,11 +134,8 @@ async def league_table(session: AsyncSession, *, catalogue: Catalogue, metric_co
 
 def _default_period(found: list[str], metric: MetricDef, today: date) -> str | None:
     """``found`` newest first: the first closed one, else the newest."""
-    return next((p for p in found if _closed(p, metric, today)), found[0] if found else None)
-
-
-def _closed(period: str, metric: MetricDef, today: date) -> bool:
-    return periods.is_closed(periods.parse(period), metric.submission_deadline_days, today)
+    return next((p for p in found if not metric.provisional(p, today)),
+                found[0] if found else None)
 
 
 def _coverage(row: Any) -> dict[str, Any]:
