@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.common.magnitude import Magnitude, PositiveMagnitude
 from services.common.periods import Periodicity
+from services.common.request_body import RequestBody
 
 MetricCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$"),
                        Field(examples=["bcf-falls-65plus"])]
@@ -42,12 +43,9 @@ class Aggregation(StrEnum):
     population_weighted_mean = "population_weighted_mean"
 
 
-class MetricDefinitionIn(BaseModel):
-    """What a version defines; unset optional fields take defaults from the kind."""
-
-    # Infinity and NaN would pass the range checks and then break storage and JSON responses;
-    # the numbers a version defines are held to the bound every observation is (Magnitude).
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+class MetricDefinitionIn(RequestBody):
+    """What a version defines; unset optional fields take defaults from the kind. The numbers
+    a version defines are held to the bound every observation is (Magnitude)."""
 
     name: Name
     description: Text = ""

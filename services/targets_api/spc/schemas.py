@@ -1,8 +1,9 @@
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from services.common.magnitude import Magnitude
+from services.common.request_body import RequestBody
 from services.targets_api.spc.service import (
     MIN_FIX_AFTER_N_POINTS,
     Assurance,
@@ -17,9 +18,7 @@ from services.targets_api.spc.service import (
 MAX_SPC_POINTS = 10_000
 
 
-class SpcRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SpcRequest(RequestBody):
     values: Annotated[list[Magnitude], Field(
         min_length=1, max_length=MAX_SPC_POINTS,
         description="The series in time order, missing periods left out.")]
