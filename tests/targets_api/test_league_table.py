@@ -120,6 +120,21 @@ RATES = [(LEEDS, AVOIDABLE, "2026-Q2", 400.0, 40, 10_000),
          (CORNWALL, AVOIDABLE, "2026-Q2", 500.0, 50, 10_000)]
 
 
+async def test_derived_figures_carry_no_floating_point_noise(client, admin, viewer, query):
+    store_observations(query, [(LEEDS, DISCHARGE, "2026-01", 3.0, 3, 100),
+                               (BRADFORD, DISCHARGE, "2026-01", 4.0, 4, 100)])
+    await refresh(client, admin)
+
+    body = await table(client, viewer, DISCHARGE, level="icb")
+
+    # (3 + 4) / (100 + 100) x 100 is 3.5000000000000004 in binary floating point: shown as 3.5,
+    # as are England's value and the interval's limits (to 12 significant digits).
+    [west_yorkshire] = body["data"]
+    assert west_yorkshire["value"] == 3.5 and body["national_value"] == 3.5
+    assert all(len(repr(west_yorkshire[k]).replace("0.", "").lstrip("0")) <= 13
+               for k in ("ci_lower", "ci_upper"))
+
+
 async def test_lower_is_better_ranks_upwards_and_ties_share_rank_and_quintile(
         client, admin, viewer, query):
     store_observations(query, RATES)

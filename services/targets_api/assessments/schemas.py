@@ -2,6 +2,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from services.common.figures import Derived
 from services.common.responses import ListPublic
 from services.targets_api.progress.schemas import Comparison, Status, StatusCounts
 from services.targets_api.progress.trend import Trend
@@ -23,7 +24,7 @@ class LeagueRow(BaseModel):
     quintile: int | None  # 1 is the best fifth
     places_reported: int
     places_expected: int = Field(description="The member places the metric applies to")
-    coverage: float = Field(description="places_reported / places_expected")
+    coverage: Derived = Field(description="places_reported / places_expected")
     complete: bool = Field(description="Every place the metric applies to reported")
     trend: Trend | None = Field(description="OHID Fingertips' recent-trend marker over the five "
                                             "periods up to this one (proportions and rates)")
@@ -36,7 +37,7 @@ class LeagueTable(ListPublic[LeagueRow]):
     provisional: bool | None = Field(description="The period is still open (its deadline has "
                                                  "not passed); null without a period")
     national_value: float | None
-    national_coverage: float | None
+    national_coverage: Derived | None
 
 
 class PlacePerformance(BaseModel):
@@ -58,7 +59,7 @@ class MetricPerformance(BaseModel):
     value: float | None  # the area's value at `period`, rolled up from the places that reported
     places_expected: int
     places_reported: int
-    coverage: float | None  # null without a period
+    coverage: Derived | None  # null without a period
     missing_places: list[str]
     below_min_coverage: bool
     provisional: bool | None
@@ -76,7 +77,7 @@ class AreaPerformance(BaseModel):
     member_places: int
     min_coverage: float
     # (on_track + achieved) / the targets with one of the four assessed statuses.
-    on_track_share: float | None
+    on_track_share: Derived | None
     refresh_pending: bool  # an agreed target has no progress yet, or changes are queued
     metrics: list[MetricPerformance]
 

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import periods
 from services.common.catalogue import Catalogue, MetricDef
+from services.common.figures import derived
 from services.targets_api.progress import definitions, intervals, store
 from services.targets_api.progress.isolation import SetAside, isolating
 from services.targets_api.progress.trend import TrendPoint, recent_trend
@@ -330,7 +331,10 @@ def _with_interval(row: dict[str, Any], metric: MetricDef, national: float | Non
                         and metric.aggregation == "population_weighted_mean")
     interval = None if weighted_roll_up else _interval(metric, row["numerator"],
                                                        row["denominator"])
-    row["ci_lower"], row["ci_upper"] = interval or (None, None)
+    row["ci_lower"], row["ci_upper"] = (derived(interval[0]), derived(interval[1])) \
+        if interval else (None, None)
+    if row["level"] != "place":  # a place's own value is as it was submitted
+        row["value"] = derived(row["value"])
     row["comparison"] = ("not_compared" if row["level"] == "nation"
                          else intervals.comparison(interval, national, metric.direction))
     return row
@@ -483,15 +487,15 @@ def target_progress(target: Any, metric: MetricDef, observations: Sequence[Obser
         "latest_value": latest_value, "baseline_period": target["baseline_period"],
         "baseline_value": line.baseline_value, "target_period": target["target_period"],
         "target_value": line.target_value,
-        "expected_value": line.expected_at(latest_index),
-        "progress_pct": definitions.progress_pct(latest_value, line.baseline_value,
-                                                 line.target_value) if assessed else None,
+        "expected_value": derived(line.expected_at(latest_index)),
+        "progress_pct": derived(definitions.progress_pct(latest_value, line.baseline_value,
+                                                         line.target_value)) if assessed else None,
         "status": status,
         "consecutive_off_track": off_track_run,
         "variation": chart.variation if chart else None,
         "assurance": chart.assurance if chart else None,
-        "forecast_value": definitions.forecast([(i, v) for i, _, v in points],
-                                               at_index=line.target_index),
+        "forecast_value": derived(definitions.forecast([(i, v) for i, _, v in points],
+                                                       at_index=line.target_index)),
         "trend": _trend(metric, observations),
     }
 

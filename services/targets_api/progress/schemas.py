@@ -3,6 +3,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from services.common.figures import Derived
 from services.common.responses import ListPublic
 from services.targets_api.progress.trend import Trend
 from services.targets_api.spc.schemas import PointType, SpcPointPublic
@@ -75,7 +76,7 @@ class SeriesPoint(SpcPointPublic):
     provisional: bool = Field(description="The period is still open: its submission deadline "
                                           "has not passed")
     # Null only when the series cannot be charted at all (see ProgressSeries.warnings).
-    mean: float | None  # type: ignore[assignment]
+    mean: Derived | None  # type: ignore[assignment]
     point_type: PointType | None  # type: ignore[assignment]
 
 

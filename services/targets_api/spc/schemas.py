@@ -2,6 +2,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from services.common.figures import Derived
 from services.common.magnitude import Magnitude
 from services.common.request_body import RequestBody
 from services.targets_api.spc.service import (
@@ -53,10 +54,10 @@ class SpcRequest(RequestBody):
 class SpcPointPublic(BaseModel):
     index: int = Field(description="0-based position in values.")
     value: float
-    mean: float
-    lpl: float | None = Field(description="Lower process limit; null when the group has no "
-                                          "moving range to estimate it from.")
-    upl: float | None = Field(description="Upper process limit; null as lpl.")
+    mean: Derived
+    lpl: Derived | None = Field(description="Lower process limit; null when the group has no "
+                                            "moving range to estimate it from.")
+    upl: Derived | None = Field(description="Upper process limit; null as lpl.")
     point_type: PointType
 
 
