@@ -58,6 +58,10 @@ class MetricDef(_Frozen):
     decimals: int
     submission_deadline_days: int
     mandatory: bool
+    # The first period for which data is expected (API.md amendments). Optional so that a
+    # catalogue from a metrics_api older than the field still reads; None then excludes no
+    # period.
+    reporting_from: str | None = None
 
 
 _AREAS = TypeAdapter(list[AreaRef])
