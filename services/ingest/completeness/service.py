@@ -28,8 +28,9 @@ from services.ingest.completeness.schemas import (
 )
 from services.ingest.completeness.store import Pair
 
-# 153 places x 10 metrics x 120 months is a few hundred thousand expected periods, answered in
-# about a second; a longer window would let one request hold a connection for much longer.
+# The expected set grows with the window: England's 153 places x 10 metrics x 120 months is
+# already about 180,000 periods, each looked up in observation. A bound keeps one request from
+# holding a connection for a window no place team needs (its cost is not measured yet).
 MAX_RANGE_YEARS = 10
 
 
