@@ -60,6 +60,10 @@ class MetricDef(_Frozen):
     decimals: int
     submission_deadline_days: int
     mandatory: bool
+    # The first period for which data is expected (API.md amendments). Optional so that a
+    # catalogue from a metrics_api older than the field still reads; None then excludes no
+    # period.
+    reporting_from: str | None = None
 
     def provisional(self, period: str, today: date) -> bool:
         """Figures for the period stay provisional until its submission deadline has passed

@@ -62,6 +62,12 @@ class MetricDefinitionIn(RequestBody):
     decimals: Annotated[int, Field(ge=0, le=6)] | None = None
     submission_deadline_days: Annotated[int, Field(ge=0, le=366)] = 45
     source: Text = ""
+    reporting_from: Annotated[str, StringConstraints(max_length=16)] | None = Field(
+        default=None, examples=["2025-04"],
+        description="The first period for which data is expected, in the form of the metric's "
+                    "periodicity. Default on creation: the period containing the day the metric "
+                    "is created (England's calendar); on a new version: the current version's, "
+                    "as the period of the new periodicity containing its first day.")
 
 
 class MetricCreate(MetricDefinitionIn):
@@ -99,6 +105,7 @@ class MetricDefinition(BaseModel):
     decimals: int
     submission_deadline_days: int
     source: str
+    reporting_from: str
 
 
 class MetricVersionPublic(MetricDefinition):
