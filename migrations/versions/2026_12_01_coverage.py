@@ -1,7 +1,7 @@
 """targets_api: how many places each area value's metric applies to (coverage)
 
 Revision ID: 20261201_coverage
-Revises: 20261201_trend
+Revises: 20261201_reporting_from
 Create Date: 2026-12-01
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261201_coverage"
-down_revision = "20261201_trend"
+down_revision = "20261201_reporting_from"
 branch_labels = None
 depends_on = None
 
