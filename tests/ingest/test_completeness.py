@@ -95,7 +95,8 @@ async def test_on_time_and_late_go_by_the_first_version_and_the_metrics_deadline
     for place, metric, first_received in [
             (LEEDS, DISCHARGE, "2025-08-02 09:00Z"),
             (LEEDS, LEEDS_ONLY, "2025-08-11 00:30Z"),  # a day late
-            (BRADFORD, DISCHARGE, "2025-09-14 23:30Z"),  # on the last day
+            # 23:30 on the last day in England (BST); 23:30Z would be 00:30 the next day there.
+            (BRADFORD, DISCHARGE, "2025-09-14 22:30Z"),
             (KIRKLEES, DISCHARGE, "2025-09-15 00:01Z")]:  # the day after it
         query("UPDATE observation SET recorded_at = %s WHERE place_code = %s "
               "AND metric_code = %s", first_received, place, metric)

@@ -73,10 +73,12 @@ WITH pair AS (
     JOIN in_window w ON w.periodicity = p.periodicity
     WHERE p.reporting_from IS NULL OR w.period_index >= public.period_index(p.reporting_from)
 ), judged AS (
-    -- The UTC day of the first version, as the period form has always judged it.
+    -- The day in England the first version arrived: deadlines fall on England's calendar
+    -- days (API.md amendments), so 23:30 UTC on a summer deadline day is already late.
     SELECT e.*, CASE
         WHEN first_received_at IS NOT NULL THEN
-            CASE WHEN (first_received_at AT TIME ZONE 'UTC')::date > deadline THEN 'late'
+            CASE WHEN (first_received_at AT TIME ZONE 'Europe/London')::date > deadline
+                 THEN 'late'
                  ELSE 'on_time' END
         WHEN CAST(:today AS date) > deadline THEN 'missing'
         ELSE 'pending'
