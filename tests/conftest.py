@@ -10,6 +10,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -18,7 +19,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from services.common import schema_version
+from services.common import clock, schema_version
 from services.common.auth import Role, create_key
 from services.common.config import CommonSettings
 from services.common.db import create_engine, libpq_url, make_sessionmaker
@@ -141,14 +142,18 @@ async def asgi_client(app) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def client_reading_catalogue(create_app, settings, database_url: str
+async def client_reading_catalogue(create_app, settings, database_url: str, *,
+                                   today: Callable[[], date] | None = None
                                    ) -> AsyncIterator[httpx.AsyncClient]:
     """A service in-process whose catalogue comes from the real metrics_api app over ASGI on the
-    same database, so every check goes through the same HTTP client as in production."""
+    same database, so every check goes through the same HTTP client as in production.
+    ``today``: the service's clock (services.common.clock.today), for views that depend on it."""
     metrics_api = create_metrics_api(database_url=database_url)
     async with metrics_api.router.lifespan_context(metrics_api):
         app = create_app(settings, database_url=database_url,
                          metrics_api_transport=httpx.ASGITransport(app=metrics_api))
+        if today is not None:
+            app.dependency_overrides[clock.today] = today
         async for client in asgi_client(app):
             yield client
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import date
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,7 @@ import httpx
 from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from services.common import periods
 from services.common.config import CommonSettings
 from services.common.http import CachedJson, ETagCache, EventHooks, ServiceClient
 
@@ -58,6 +60,16 @@ class MetricDef(_Frozen):
     decimals: int
     submission_deadline_days: int
     mandatory: bool
+    # The first period for which data is expected (API.md amendments). Optional so that a
+    # catalogue from a metrics_api older than the field still reads; None then excludes no
+    # period.
+    reporting_from: str | None = None
+
+    def provisional(self, period: str, today: date) -> bool:
+        """Figures for the period stay provisional until its submission deadline has passed
+        (API.md amendments, "Open and closed periods")."""
+        return not periods.is_closed(periods.parse(period), self.submission_deadline_days,
+                                     today)
 
 
 _AREAS = TypeAdapter(list[AreaRef])
@@ -90,6 +102,11 @@ class Catalogue:
         return {code: lineage for code in sorted(self.areas)
                 if self.areas[code].level == "place"
                 and area_code in (lineage := self.lineage(code))}
+
+    def applies(self, metric: MetricDef, place_code: str) -> bool:
+        """Whether places are held to the metric there: a national metric applies to every
+        place, a local one to the places at or below its owner."""
+        return metric.scope == "national" or metric.owner_area_code in self.lineage(place_code)
 
     def lineage(self, area_code: str) -> list[str]:
         """The area and its ancestors, nearest first (what key scopes are checked against);

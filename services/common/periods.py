@@ -134,6 +134,17 @@ def has_ended(period: Period, today: date) -> bool:
     return today > period.end
 
 
+def deadline(period: Period, deadline_days: int) -> date:
+    """The last day a submission for the period is on time."""
+    return period.end + timedelta(days=deadline_days)
+
+
+def is_closed(period: Period, deadline_days: int, today: date) -> bool:
+    """Closed once its submission deadline has passed; open (its figures provisional) until
+    then (API.md amendments, "Open and closed periods")."""
+    return today > deadline(period, deadline_days)
+
+
 def periods_between(first: Period, last: Period) -> list[Period]:
     """first to last inclusive; empty when last comes before first, as with range()."""
     if first.periodicity != last.periodicity:

@@ -104,6 +104,8 @@ def csv_cell(value: Any) -> str:
     which spreadsheets show as text, and quoted. Only text: a number (say -3.5) stays a number."""
     if value is None:
         return ""
+    if isinstance(value, bool):  # as JSON writes it, not Python's True/False
+        return "true" if value else "false"
     # str.__str__ keeps the text of a str subclass (an enum's value, not its name).
     text = str.__str__(value) if isinstance(value, str) else str(value)
     if isinstance(value, str) and text.startswith(FORMULA_TRIGGERS):

@@ -3,6 +3,15 @@
 The files in ``services/data`` are copies of the project's reference data (ONS and DHSC sources,
 Open Government Licence v3.0; see services/data/SOURCES.md). Rows that already exist are left as
 they are, so re-running never overwrites a definition that has since been versioned.
+
+``national_metrics.csv`` adds one column to the reference copy: ``reporting_from``, the first
+period each starter metric expects data for (API.md amendments). All five report from the
+financial year 2023-24 (April 2023, 2023-Q2 and the calendar year 2023), when the Better Care
+Fund's 2023-25 framework set them as its national metrics. The demo (services/demo/generate.py)
+sends five years back from its last ended period (2021-11, 2021-Q4 and 2021 for a run in
+December 2026), so with its default of five years it has sent every period completeness
+expects until a run in the spring of 2028. The migration 20261201_reporting_from gives metrics
+seeded before it the same values.
 """
 
 import csv
@@ -38,7 +47,7 @@ _INSERT_METRICS = text("""
             code text, name text, description text, domain text, mandatory boolean, kind text,
             multiplier float8, unit text, direction text, periodicity text, aggregation text,
             valid_min float8, valid_max float8, decimals int, submission_deadline_days int,
-            source text)
+            source text, reporting_from text)
     ), added AS (
         INSERT INTO metric (code, scope, owner_area_code)
         SELECT code, 'national', 'E92000001' FROM source
@@ -47,10 +56,10 @@ _INSERT_METRICS = text("""
     ), versions AS (
         INSERT INTO metric_version (metric_code, version, name, description, domain, mandatory,
             kind, multiplier, unit, direction, periodicity, aggregation, valid_min, valid_max,
-            decimals, submission_deadline_days, source)
+            decimals, submission_deadline_days, source, reporting_from)
         SELECT s.code, 1, s.name, s.description, s.domain, s.mandatory, s.kind, s.multiplier,
             s.unit, s.direction, s.periodicity, s.aggregation, s.valid_min, s.valid_max,
-            s.decimals, s.submission_deadline_days, s.source
+            s.decimals, s.submission_deadline_days, s.source, s.reporting_from
         FROM source s JOIN added USING (code)
         RETURNING *
     )
@@ -93,7 +102,8 @@ def national_metric_rows() -> list[dict[str, object]]:
             description=row["name"], domain=row["domain"],
             mandatory=row["mandatory"].strip().lower() == "true", kind=row["kind"],
             multiplier=float(row["multiplier"]) if row["multiplier"] else None, unit=row["unit"],
-            direction=row["direction"], periodicity=row["periodicity"], source=row["source"])
+            direction=row["direction"], periodicity=row["periodicity"], source=row["source"],
+            reporting_from=row["reporting_from"])
         definition = resolve_definition(body, scope=MetricScope.national)
         rows.append({"code": body.code, **definition.model_dump(mode="json")})
     return rows

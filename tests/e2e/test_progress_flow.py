@@ -55,9 +55,14 @@ def test_a_submission_moves_an_agreed_target_and_the_systems_figures(start_suite
     leeds_row = next(p for p in discharge_row["places"] if p["place_code"] == LEEDS)
     assert leeds_row["status"] == "on_track"
     assert discharge_row["status_counts"]["on_track"] == 1
-    # Only Leeds of West Yorkshire's places has reported: no period has them all yet.
-    assert (discharge_row["period"], discharge_row["latest_period_any"]) == (None, "2025-07")
+    # Only Leeds of West Yorkshire's five places has reported: the latest closed month with any
+    # data, flagged as below the minimum coverage.
+    assert (discharge_row["period"], discharge_row["latest_period"],
+            discharge_row["coverage"], discharge_row["below_min_coverage"]) == (
+        "2025-07", "2025-07", 0.2, True)
     table = httpx.get(f"{suite.targets_api.url}/v1/metrics/{DISCHARGE}/league-table",
                       params={"level": "icb", "period": "2025-07"}, headers=assessor,
                       timeout=15).json()
-    assert [(r["area_code"], r["rank"]) for r in table["rows"]] == [(WEST_YORKSHIRE, 1)]
+    # One of five places: shown, but an incomplete roll-up is not ranked.
+    assert [(r["area_code"], r["complete"], r["rank"]) for r in table["data"]] == [
+        (WEST_YORKSHIRE, False, None)]

@@ -9,6 +9,7 @@ from services.common import periods
 from services.common.periods import england_today
 from services.ingest.completeness.service import last_period_past_deadline
 from tests.ingest.conftest import BRADFORD, DISCHARGE, LEEDS, csv_body, json_submission, observation
+from tests.ingest.support import MetricsAdmin, local_metric
 
 
 async def scrape(client) -> dict[tuple[str, frozenset], float]:
@@ -99,3 +100,17 @@ async def test_a_place_is_overdue_until_the_latest_period_past_its_deadline_arri
                    metric=DISCHARGE) == 1
     assert reading(samples, "joinedup_scrape_collector_success",
                    collector="timeliness_metrics") == 1
+
+
+async def test_a_metric_is_never_overdue_for_a_period_before_its_reporting_from(
+        client, database_url, make_key):
+    """Both local to Leeds and never sent: the one reporting since 2020 is overdue with the
+    latest month past its deadline; the one reporting from this month expects nothing yet."""
+    admin = MetricsAdmin(database_url, await make_key("admin"))
+    await admin.create(local_metric("leeds-since-2020", reporting_from="2020-01"),
+                       local_metric("leeds-from-now", reporting_from=f"{england_today():%Y-%m}"))
+    samples = await scrape(client)
+    assert reading(samples, "joinedup_completeness_overdue", place=LEEDS,
+                   metric="leeds-since-2020") == 1
+    assert not [labels for name, labels in samples if name == "joinedup_completeness_overdue"
+                and ("metric", "leeds-from-now") in labels]

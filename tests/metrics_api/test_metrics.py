@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from services.common.periods import england_today
 from tests.metrics_api.support import (
     BRADFORD,
     ENGLAND,
@@ -47,6 +48,9 @@ async def test_created_metric_is_returned_and_readable(client, create, as_admin)
         "valid_min": 0.0, "valid_max": None, "decimals": 0, "submission_deadline_days": 45,
         "source": "", "version": 1, "status": "active", "retired_at": None,
         "created_at": None, "version_created_at": None,
+        # Not given: the month it was created in, in England (tests/metrics_api/
+        # test_reporting_from.py works the other periodicities).
+        "reporting_from": f"{england_today():%Y-%m}",
     }
     assert created["created_at"] and created["version_created_at"]
     fetched = await client.get("/v1/metrics/leeds-falls", headers=as_admin)

@@ -75,7 +75,7 @@ def test_every_csv_route_is_covered():
     (CMD, "\"'=cmd|' /C calc'!A0\""), (SUM, "\"'+SUM(1+1)\""), (AT, "\"'@SUM(A1)\""),
     (LINK, '"\'=HYPERLINK(""http://evil"",""x"")"'), (MINUS, "\"'-2+3\""),
     (TAB, "\"'\t=1+1\""), (CR, "\"'\r=1+1\""),
-    (-3.5, "-3.5"), (-2, "-2"), (0.25, "0.25"), (None, ""), (True, "True"), ("", ""),
+    (-3.5, "-3.5"), (-2, "-2"), (0.25, "0.25"), (None, ""), (True, "true"), ("", ""),
     ("Leeds", "Leeds"), ("a, b", '"a, b"'), ('say "hi"', '"say ""hi"""'), ("a\nb", '"a\nb"'),
     ("2025-Q2", "2025-Q2"), ("x=1", "x=1")])
 def test_a_cell_is_neutralised_only_when_it_is_text_a_spreadsheet_would_run(value, written):

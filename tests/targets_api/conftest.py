@@ -2,6 +2,8 @@
 test database), so every check goes through the same HTTP client as in production."""
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
 
 import httpx
 import pytest
@@ -24,15 +26,28 @@ async def metrics_api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+@dataclass
+class Clock:
+    """targets_api's today in the ``client`` fixture: set ``clock.today`` to move it."""
+
+    today: date = date(2026, 12, 1)
+
+
 @pytest.fixture
-async def client(database_url: str, make_key) -> AsyncIterator[httpx.AsyncClient]:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def client(database_url: str, make_key, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
     # No background refresher: progress tests refresh when they choose (test_progress_worker
     # runs one of its own).
     settings = TargetsApiSettings(database_url=database_url,
                                   service_key=await make_key("service", name="targets_api"),
                                   metrics_api_url="http://metrics_api",
                                   progress_refresh_enabled=False)
-    async for c in client_reading_catalogue(create_targets_api, settings, database_url):
+    async for c in client_reading_catalogue(create_targets_api, settings, database_url,
+                                            today=lambda: clock.today):
         yield c
 
 

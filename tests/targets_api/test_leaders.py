@@ -313,7 +313,7 @@ async def test_history_as_csv(client, steward, three_terms):
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [r["name"] for r in rows] == three_terms  # every term: CSV is not paged
     assert rows[1] == rows[1] | {"place_code": LEEDS, "appointed_on": "2024-06-15",
-                                 "ended_on": "2025-09-30", "joint_appointment": "True"}
+                                 "ended_on": "2025-09-30", "joint_appointment": "true"}
     assert rows[0]["ended_on"] == ""
 
 

@@ -10,7 +10,7 @@ from services.targets_api.main import TargetsApiSettings
 from services.targets_api.main import create_app as create_targets_api
 from tests.conftest import asgi_client
 from tests.services import free_port
-from tests.targets_api.conftest import LEEDS, WEST_YORKSHIRE
+from tests.targets_api.conftest import CORNWALL, LEEDS, WEST_YORKSHIRE
 from tests.targets_api.plan_support import DISCHARGE, FALLS
 from tests.targets_api.progress_support import refresh, store_observations
 from tests.targets_api.test_progress import LEEDS_DISCHARGE, LEEDS_RATES, OTHERS_DISCHARGE
@@ -40,7 +40,10 @@ def value_of(samples, name: str, **labels: str) -> float:
 
 async def test_each_agreed_target_is_a_set_of_gauges(client, plans, make_key, query):
     await plans.in_state("agreed")
-    store_observations(query, LEEDS_DISCHARGE + OTHERS_DISCHARGE + LEEDS_RATES)
+    # One place's return for a month still open (far ahead, so open whenever this runs) must
+    # not pass for England's value, which stays at the latest closed month.
+    early = [(CORNWALL, DISCHARGE, "2099-01", 10.0, 1, 10)]
+    store_observations(query, LEEDS_DISCHARGE + OTHERS_DISCHARGE + LEEDS_RATES + early)
     await refresh(client, {"Authorization": f"Bearer {await make_key('admin')}"})
 
     samples = await scrape(client)

@@ -2,6 +2,8 @@
 statuses of their agreed targets, after a full progress refresh. Member places come from the
 seeded areas; every expected number is worked by hand in the comments."""
 
+from datetime import date
+
 import pytest
 
 from tests.metrics_api.support import assert_problem
@@ -98,8 +100,9 @@ async def west_yorkshire(fresh_catalogue, client, plans, metrics_api, admin, que
     return members
 
 
-async def performance(client, headers, code: str) -> dict:
-    response = await client.get(f"/v1/areas/{code}/performance", headers=headers)
+async def performance(client, headers, code: str, **params) -> dict:
+    response = await client.get(f"/v1/areas/{code}/performance", params=params,
+                                headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -127,33 +130,40 @@ LEEDS_STATUS = {DISCHARGE: "at_risk", AVOIDABLE: "on_track", FALLS: "achieved",
 async def test_an_icb_s_performance(west_yorkshire, client, viewer):
     members = west_yorkshire
     n = len(members)  # five in the seed: Bradford, Calderdale, Kirklees, Leeds, Wakefield
+    codes = [code for code, _ in members]
 
     body = await performance(client, viewer, WEST_YORKSHIRE)
 
     assert (body["area_code"], body["level"], body["member_places"]) == (
         WEST_YORKSHIRE, "icb", n)
     assert body["area_name"] == "NHS West Yorkshire Integrated Care Board"
-    assert body["refresh_pending"] is False
-    # Every active national metric, and the local metric Leeds has a target for; not the local
-    # metric without a target.
+    assert (body["refresh_pending"], body["min_coverage"]) == (False, 0.9)
+    # Every metric that applies to a member place: the five national ones and both of West
+    # Yorkshire's local metrics, targeted or not.
     metrics = {m["metric_code"]: m for m in body["metrics"]}
-    assert list(metrics) == sorted([*NATIONAL, TARGETED])
+    assert list(metrics) == sorted([*NATIONAL, TARGETED, UNTARGETED])
     for code, status in LEEDS_STATUS.items():
         assert metrics[code]["status_counts"] == statuses(**{status: 1}), code
     # Assessed: on_track, at_risk, off_track and achieved, one each; no_data and not_assessed
     # are left out. (1 on track + 1 achieved) / 4 = 0.5.
     assert body["on_track_share"] == 0.5
 
+    # Today is 2026-12-01 (the clock fixture): every month to 2026-10 is closed (its end + 45
+    # days has passed).
     discharge = metrics[DISCHARGE]
-    # 2026-04 is the latest with any data, but the last member did not report it, so the
-    # roll-up is at 2026-03: the ratio of sums (90 + 160 + 85 (n - 2)) / (100 + 200 + 100 (n - 2))
-    # = 505 / 600 = 84.17 % with five members, not the mean of the ratios, (90 + 80 + 3 x 85) / 5
-    # = 85 %.
-    assert (discharge["period"], discharge["latest_period_any"]) == ("2026-03", "2026-04")
+    # 2026-04 is the latest with any data, but the last member did not report it: coverage
+    # 4 / 5 = 0.8, below 0.9. 2026-03 has every member: the ratio of sums
+    # (90 + 160 + 85 (n - 2)) / (100 + 200 + 100 (n - 2)) = 505 / 600 = 84.17 % with five,
+    # not the mean of the ratios, (90 + 80 + 3 x 85) / 5 = 85 %.
+    assert (discharge["period"], discharge["latest_period"], discharge["provisional"]) == (
+        "2026-03", "2026-04", False)
+    assert (discharge["places_expected"], discharge["places_reported"], discharge["coverage"],
+            discharge["missing_places"], discharge["below_min_coverage"]) == (n, n, 1.0, [],
+                                                                             False)
     assert discharge["value"] == pytest.approx((250 + 85 * (n - 2)) / (300 + 100 * (n - 2)) * 100)
     assert discharge["value"] != pytest.approx((90 + 80 + 85 * (n - 2)) / n)
     places = {p["place_code"]: p for p in discharge["places"]}
-    assert [p["place_code"] for p in discharge["places"]] == [code for code, _ in members]
+    assert [p["place_code"] for p in discharge["places"]] == codes
     # Leeds's row is its 2026-03 value (not its latest, 89.5) with its target's current status;
     # at 2026-03 only members reported, higher is better: Leeds 90 first of n.
     assert {k: places[LEEDS][k] for k in ("place_name", "value", "status", "rank", "rank_of")} == {
@@ -165,19 +175,51 @@ async def test_an_icb_s_performance(west_yorkshire, client, viewer):
     # Avoidable admissions: every member at 2026-Q2, the ratio of sums x 100,000:
     # (47 + 50 (n - 1)) / (10,000 n) x 100,000 = 247 / 50,000 x 100,000 = 494 with five.
     avoidable = metrics[AVOIDABLE]
-    assert avoidable["period"] == avoidable["latest_period_any"] == "2026-Q2"
+    assert avoidable["period"] == avoidable["latest_period"] == "2026-Q2"
     assert avoidable["value"] == pytest.approx((47 + 50 * (n - 1)) / (10_000 * n) * 100_000)
     # Lower is better: Leeds's 470 first; the others tie at 500 and share rank 2.
     ranks = {p["place_code"]: p["rank"] for p in avoidable["places"]}
     assert ranks.pop(LEEDS) == 1 and set(ranks.values()) == {2}
 
-    # Falls: only Leeds reported, so no period has every member: no roll-up, no place values.
+    # Residential (annual): only Leeds, at 2025 (closed): the latest closed period with any
+    # data, flagged as below the minimum; the value is Leeds's own, 109 / 20,000 x 100,000.
+    residential = metrics[RESIDENTIAL]
+    assert (residential["period"], residential["value"], residential["coverage"],
+            residential["below_min_coverage"], residential["provisional"]) == (
+        "2025", pytest.approx(545.0), 1 / n, True, False)
+    assert residential["missing_places"] == [c for c in codes if c != LEEDS]
+    # Falls: only Leeds, at 2026-Q4, which is still open (it ends 2026-12-31): no closed
+    # period at all, so the open one, provisional.
     falls = metrics[FALLS]
-    assert (falls["period"], falls["value"], falls["latest_period_any"]) == (None, None, "2026-Q4")
-    assert {p["value"] for p in falls["places"]} == {None}
+    assert (falls["period"], falls["value"], falls["provisional"],
+            falls["below_min_coverage"]) == ("2026-Q4", pytest.approx(550.0), True, True)
     # Reablement: nothing ever.
-    assert (metrics[REABLEMENT]["period"], metrics[REABLEMENT]["latest_period_any"]) == (None,
-                                                                                        None)
+    reablement = metrics[REABLEMENT]
+    assert (reablement["period"], reablement["latest_period"], reablement["coverage"],
+            reablement["provisional"]) == (None, None, None, None)
+    # The local metric without a target: shown, with a row per member it applies to.
+    assert [p["place_code"] for p in metrics[UNTARGETED]["places"]] == codes
+
+
+async def test_a_closed_period_is_chosen_once_its_deadline_passes(west_yorkshire, client,
+                                                                  viewer, clock):
+    # Back on 2026-06-14, 2026-04's deadline (2026-04-30 + 45 days) had not passed: 2026-04
+    # was open and 2026-03 the latest closed month.
+    clock.today = date(2026, 6, 14)
+    early = {m["metric_code"]: m for m in (await performance(
+        client, viewer, WEST_YORKSHIRE, min_coverage=0.8))["metrics"]}
+    # With min_coverage 0.8, 2026-04's 4 of 5 would do, but it is still open.
+    assert early[DISCHARGE]["period"] == "2026-03"
+
+    # The next day it closes, with no new data.
+    clock.today = date(2026, 6, 15)
+    late = {m["metric_code"]: m for m in (await performance(
+        client, viewer, WEST_YORKSHIRE, min_coverage=0.8))["metrics"]}
+    discharge = late[DISCHARGE]
+    assert (discharge["period"], discharge["coverage"], discharge["below_min_coverage"],
+            discharge["provisional"]) == ("2026-04", 0.8, False, False)
+    assert len(discharge["missing_places"]) == 1
+    assert LEEDS not in discharge["missing_places"]
 
 
 async def test_a_region_and_england_count_their_own_members(west_yorkshire, client, viewer,
@@ -187,25 +229,33 @@ async def test_a_region_and_england_count_their_own_members(west_yorkshire, clie
 
         members = places_under(query, code)
         assert (body["level"], body["member_places"]) == (level, len(members))
-        discharge = {m["metric_code"]: m for m in body["metrics"]}[DISCHARGE]
+        metrics = {m["metric_code"]: m for m in body["metrics"]}
+        discharge = metrics[DISCHARGE]
         assert [p["place_code"] for p in discharge["places"]] == [c for c, _ in members]
-        # Places outside West Yorkshire never reported 2026-03, so no period has them all.
-        assert (discharge["period"], discharge["latest_period_any"]) == (None, "2026-04")
+        # Places outside West Yorkshire never reported: no closed month reaches 0.9, so the
+        # latest closed month with any data, 2026-04, flagged.
+        assert (discharge["period"], discharge["latest_period"],
+                discharge["below_min_coverage"]) == ("2026-04", "2026-04", True)
+        assert discharge["places_expected"] == len(members)
         # Leeds's targets are the only ones in both: the same counts and share as the ICB.
         assert discharge["status_counts"] == statuses(at_risk=1)
         assert body["on_track_share"] == 0.5
+        # A local metric counts only the places it applies to: West Yorkshire's five.
+        targeted = metrics[TARGETED]
+        assert (targeted["places_expected"], len(targeted["places"])) == (5, 5)
 
 
 async def test_a_system_without_plans_has_no_share(west_yorkshire, client, viewer):
     body = await performance(client, viewer, CORNWALL_ICB)
 
-    # Only the national metrics: the West Yorkshire local metric's target is not a member's.
+    # Only the national metrics: West Yorkshire's local metrics do not apply here.
     assert [m["metric_code"] for m in body["metrics"]] == NATIONAL
     assert body["on_track_share"] is None
     assert all(m["status_counts"] == statuses() for m in body["metrics"])
     discharge = body["metrics"][NATIONAL.index(DISCHARGE)]
     # Cornwall's ICB has two places (Cornwall, Isles of Scilly); only Cornwall reported 2026-04.
-    assert (discharge["period"], discharge["latest_period_any"]) == (None, "2026-04")
+    assert (discharge["period"], discharge["coverage"], discharge["missing_places"]) == (
+        "2026-04", 0.5, ["E06000053"])
 
 
 async def test_performance_answers_csv_one_row_per_metric_and_place(west_yorkshire, client,
@@ -216,13 +266,21 @@ async def test_performance_answers_csv_one_row_per_metric_and_place(west_yorkshi
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     lines = response.text.splitlines()
-    assert lines[0] == ("area_code,metric_code,period,area_value,place_code,place_name,value,"
-                        "status,comparison,rank,rank_of")
-    # Six metrics (five national and the targeted local one) x the members, plus the header.
-    assert len(lines) == 1 + 6 * len(west_yorkshire)
-    leeds_discharge = [line for line in lines if f",{DISCHARGE},2026-03," in line
+    assert lines[0] == ("area_code,metric_code,period,provisional,area_value,places_expected,"
+                        "places_reported,coverage,below_min_coverage,place_code,place_name,"
+                        "value,status,comparison,rank,rank_of")
+    # Seven metrics (five national, two local) x the members, plus the header.
+    assert len(lines) == 1 + 7 * len(west_yorkshire)
+    leeds_discharge = [line for line in lines if f",{DISCHARGE},2026-03,false," in line
                        and f",{LEEDS},Leeds,90.0,at_risk," in line]
     assert len(leeds_discharge) == 1 and leeds_discharge[0].startswith(WEST_YORKSHIRE)
+
+
+@pytest.mark.parametrize("min_coverage", ["-0.1", "1.5", "most"])
+async def test_min_coverage_is_a_share_from_0_to_1(client, viewer, min_coverage):
+    response = await client.get(f"/v1/areas/{WEST_YORKSHIRE}/performance",
+                                params={"min_coverage": min_coverage}, headers=viewer)
+    assert_problem(response, 422, ("query", "min_coverage"))
 
 
 async def test_targets_agreed_since_the_refresh_are_pending(client, plans, viewer):

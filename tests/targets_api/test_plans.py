@@ -118,7 +118,7 @@ async def test_the_list_answers_csv_when_asked(client, plans, steward):
     # All of them, not a page: an export is for a spreadsheet.
     assert [(int(r["id"]), r["title"], r["status"]) for r in rows] == [
         (second["id"], "Second", "draft"), (first["id"], "First, with a comma", "draft")]
-    assert rows[0]["metric_version_changed"] == "False"
+    assert rows[0]["metric_version_changed"] == "false"
 
 
 # --- targets ---------------------------------------------------------------------------------

@@ -59,5 +59,6 @@ class MetricVersion(SQLModel, table=True):
     decimals: int
     submission_deadline_days: int
     source: str
+    reporting_from: str  # the first period for which data is expected
     created_at: datetime | None = _created_at()
     created_by_key_id: int | None = Field(default=None, foreign_key="api_key.id")

@@ -97,6 +97,7 @@ class AreaValue(SQLModel, table=True):
     numerator: float | None = None
     denominator: float | None = None
     places_reported: int
+    places_expected: int | None = None  # member places the metric applies to
     ci_lower: float | None = None
     ci_upper: float | None = None
     comparison: str

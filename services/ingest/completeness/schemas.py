@@ -43,3 +43,46 @@ class CompletenessPublic(BaseModel):
     summary: CompletenessSummary
     data: list[CompletenessRow]
     count: int
+
+
+RANGE_CSV_FIELDS = ("place_code", "metric_code", "periodicity", "first_period", "last_period",
+                    "expected", "received", "on_time", "late", "missing", "pending",
+                    "missing_periods", "pending_periods")
+
+
+class CompletenessRangeRow(BaseModel):
+    """One place and metric over a range: the counts of its periods due in the window."""
+
+    place_code: str
+    metric_code: str
+    periodicity: str
+    first_period: str = Field(description="The first period of the metric due in the window")
+    last_period: str = Field(description="The last period of the metric due in the window")
+    expected: int = Field(description="Periods due: of the metric's periodicity, wholly within "
+                                      "the window, and not before its reporting_from")
+    received: int = Field(description="on_time + late")
+    on_time: int
+    late: int
+    missing: int = Field(description="Nothing received, and the deadline has passed")
+    pending: int = Field(description="Nothing received yet, and the deadline has not passed")
+    missing_periods: list[str]
+    pending_periods: list[str]
+
+
+class CompletenessPlaceTotals(CompletenessSummary):
+    """A place's counts over every metric due to it in the window."""
+
+    place_code: str
+
+
+class CompletenessRangePublic(BaseModel):
+    first: str = Field(serialization_alias="from")
+    last: str = Field(serialization_alias="to")
+    area: str
+    window_start: date = Field(description="The first day of `from`")
+    window_end: date = Field(description="The last day of `to`")
+    summary: CompletenessSummary
+    places: list[CompletenessPlaceTotals] = Field(
+        description="Every place in view in the area, with its totals (zero when nothing is due)")
+    data: list[CompletenessRangeRow]
+    count: int

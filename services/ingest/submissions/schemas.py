@@ -2,7 +2,9 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, Field, StrictFloat, StrictInt
+
+from services.common.request_body import RequestBody
 
 CSV_COLUMNS = ("place_code", "metric_code", "period", "value", "numerator", "denominator", "note")
 
@@ -21,9 +23,7 @@ class SubmissionStatus(StrEnum):
     partially_accepted = "partially_accepted"
 
 
-class ObservationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ObservationIn(RequestBody):
     metric_code: str
     period: str
     value: Number = None
@@ -33,9 +33,7 @@ class ObservationIn(BaseModel):
     note: str | None = Field(default=None, description="At most 1000 characters")
 
 
-class SubmissionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SubmissionIn(RequestBody):
     place_code: str
     mode: SubmissionMode = SubmissionMode.atomic
     observations: list[ObservationIn]

@@ -16,6 +16,7 @@ from services.ingest.clients.metrics_api import Catalogue
 from services.ingest.submissions import store, telemetry
 from services.ingest.submissions.parsing import CsvStager, parse_json, stage_json
 from services.ingest.submissions.schemas import (
+    RowError,
     SubmissionMode,
     SubmissionPublic,
     SubmissionStatus,
@@ -139,7 +140,7 @@ async def submit(session: AsyncSession, *, principal: ApiPrincipal, catalogue: C
     if checked.rejected and (mode is SubmissionMode.atomic or checked.rejected == checked.rows):
         if not request.dry_run:
             telemetry.count(catalogue, checked.by_place, "rejected")
-        raise _rejection(checked, mode)
+        raise _rejection(checked, mode, request.format)
 
     submission_id = uuid.uuid4()
     savepoint = await session.begin_nested() if request.dry_run else None
@@ -167,14 +168,25 @@ async def submit(session: AsyncSession, *, principal: ApiPrincipal, catalogue: C
     return public, False
 
 
-def _rejection(checked: store.Checked, mode: SubmissionMode) -> Unprocessable:
+def _rejection(checked: store.Checked, mode: SubmissionMode, format: str) -> Unprocessable:
     why = ("the submission is atomic, so nothing was stored" if mode is SubmissionMode.atomic
            else "no row is valid, so nothing was stored")
     return Unprocessable(
         f"{checked.rejected} of {checked.rows} rows are invalid; {why}.",
-        errors=[{"loc": ["rows", e.row, e.field], "msg": e.msg, **e.model_dump()}
+        errors=[{"loc": _error_loc(e, format), "msg": e.msg, **e.model_dump()}
                 for e in checked.errors],
         accepted=0, rejected=checked.rejected, error_count=checked.error_count)
+
+
+def _error_loc(error: RowError, format: str) -> list[str | int]:
+    """Where the error is: in a JSON body its path, as the framework's own validation errors
+    give it (observations counted from 0; the place is the body's, not the row's); in CSV the
+    data row (1 is the line after the header) and column (API.md amendments)."""
+    if format != "json":
+        return ["rows", error.row, error.field]
+    if error.field == "place_code":
+        return ["place_code"]
+    return ["observations", error.row - 1, error.field]
 
 
 async def get_submission(session: AsyncSession, *, principal: ApiPrincipal,

@@ -4,6 +4,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.common.request_body import RequestBody
+
 # [0-9], not \d: the regex engine's \d also matches other scripts' digits.
 AreaCode = Annotated[str, StringConstraints(pattern=r"^E[0-9]{8}$"),
                      Field(description="ONS GSS code, e.g. E06000001", examples=["E06000001"])]
@@ -21,8 +23,7 @@ PARENT_LEVEL = {AreaLevel.region: AreaLevel.nation, AreaLevel.icb: AreaLevel.reg
                 AreaLevel.place: AreaLevel.icb}
 
 
-class AreaCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AreaCreate(RequestBody):
 
     code: AreaCode
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from services.common.magnitude import Magnitude, PositiveMagnitude
 from services.common.periods import Periodicity
+from services.common.request_body import RequestBody
 
 MetricCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$"),
                        Field(examples=["bcf-falls-65plus"])]
@@ -42,12 +43,9 @@ class Aggregation(StrEnum):
     population_weighted_mean = "population_weighted_mean"
 
 
-class MetricDefinitionIn(BaseModel):
-    """What a version defines; unset optional fields take defaults from the kind."""
-
-    # Infinity and NaN would pass the range checks and then break storage and JSON responses;
-    # the numbers a version defines are held to the bound every observation is (Magnitude).
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+class MetricDefinitionIn(RequestBody):
+    """What a version defines; unset optional fields take defaults from the kind. The numbers
+    a version defines are held to the bound every observation is (Magnitude)."""
 
     name: Name
     description: Text = ""
@@ -64,6 +62,12 @@ class MetricDefinitionIn(BaseModel):
     decimals: Annotated[int, Field(ge=0, le=6)] | None = None
     submission_deadline_days: Annotated[int, Field(ge=0, le=366)] = 45
     source: Text = ""
+    reporting_from: Annotated[str, StringConstraints(max_length=16)] | None = Field(
+        default=None, examples=["2025-04"],
+        description="The first period for which data is expected, in the form of the metric's "
+                    "periodicity. Default on creation: the period containing the day the metric "
+                    "is created (England's calendar); on a new version: the current version's, "
+                    "as the period of the new periodicity containing its first day.")
 
 
 class MetricCreate(MetricDefinitionIn):
@@ -101,6 +105,7 @@ class MetricDefinition(BaseModel):
     decimals: int
     submission_deadline_days: int
     source: str
+    reporting_from: str
 
 
 class MetricVersionPublic(MetricDefinition):

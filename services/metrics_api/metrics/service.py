@@ -1,11 +1,12 @@
 """The metric catalogue: national and local metrics whose definitions are versioned."""
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common import audit
+from services.common import audit, periods
 from services.common.auth import ENGLAND, ApiPrincipal, require_scope
 from services.common.errors import Conflict, NotFound, Unprocessable, field_error
 from services.common.models import Area, Metric, MetricVersion
@@ -38,9 +39,34 @@ RATIO_KINDS = {Kind.proportion, Kind.rate}
 LOCAL_OWNER_LEVELS = {"place", "icb"}
 
 
-def resolve_definition(body: MetricDefinitionIn, *, scope: MetricScope) -> MetricDefinition:
-    """Apply defaults and cross-field rules; every problem is reported with its field."""
+def _reporting_from(body: MetricDefinitionIn, *, created_on: date, previous: str | None
+                    ) -> str:
+    """The first period for which data is expected (API.md amendments), in the form of the
+    metric's periodicity; raises PeriodError when the one given is not such a period."""
+    if body.reporting_from is not None:
+        return periods.parse_as(body.reporting_from, body.periodicity).code
+    if previous is not None:
+        # A new version that does not say keeps the date reporting began: falling back to the
+        # creation day would silently stop expecting the periods reported so far.
+        return periods.containing(body.periodicity, periods.parse(previous).start).code
+    return periods.containing(body.periodicity, created_on).code
+
+
+def resolve_definition(body: MetricDefinitionIn, *, scope: MetricScope,
+                       created_on: date | None = None, previous_reporting_from: str | None = None
+                       ) -> MetricDefinition:
+    """Apply defaults and cross-field rules; every problem is reported with its field.
+
+    ``created_on`` is the day (in England) the metric was created, today unless given, and
+    ``previous_reporting_from`` the current version's reporting_from when this is a new version.
+    """
     errors = []
+    reporting_from = None
+    try:
+        reporting_from = _reporting_from(body, created_on=created_on or periods.england_today(),
+                                         previous=previous_reporting_from)
+    except periods.PeriodError as exc:
+        errors.append(field_error(["reporting_from"], str(exc)))
     if body.kind in RATIO_KINDS and body.multiplier is None:
         errors.append(field_error(["multiplier"],
                                   f"a {body.kind} needs a multiplier (100 for a percentage)"))
@@ -64,10 +90,12 @@ def resolve_definition(body: MetricDefinitionIn, *, scope: MetricScope) -> Metri
         raise Unprocessable("The metric definition is not valid: "
                             + "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in errors),
                             errors=errors)
+    assert reporting_from is not None  # else its error was raised above
     return MetricDefinition(
         **body.model_dump(exclude={"aggregation", "valid_min", "valid_max", "decimals", "code",
-                                   "scope", "owner_area_code"}),
+                                   "scope", "owner_area_code", "reporting_from"}),
         aggregation=aggregation, valid_min=valid_min, valid_max=valid_max,
+        reporting_from=reporting_from,
         decimals=body.decimals if body.decimals is not None else
         (0 if body.kind is Kind.count else 1),
     )
@@ -210,7 +238,11 @@ async def update_metric(session: AsyncSession, *, principal: ApiPrincipal, metri
         raise Conflict(f"Metric {metric.code} is retired; a retired metric cannot be changed.")
     if errors := _identity_errors(metric, body):
         raise Unprocessable("A metric's code, scope and owner are fixed.", errors=errors)
-    definition = resolve_definition(body, scope=MetricScope(metric.scope))
+    assert metric.created_at is not None  # the database sets it
+    definition = resolve_definition(
+        body, scope=MetricScope(metric.scope),
+        created_on=metric.created_at.astimezone(periods.ENGLAND_TIME).date(),
+        previous_reporting_from=current.reporting_from)
     before = to_public(metric, current)
     if definition == MetricDefinition.model_validate(current):
         return before

@@ -1,8 +1,11 @@
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from services.common.figures import Derived
+from services.common.responses import ListPublic
 from services.targets_api.progress.schemas import Comparison, Status, StatusCounts
+from services.targets_api.progress.trend import Trend
 
 TableLevel = Literal["place", "icb"]
 SystemLevel = Literal["icb", "region", "nation"]
@@ -15,24 +18,32 @@ class LeagueRow(BaseModel):
     ci_lower: float | None  # the 95 % interval, where the kind has one
     ci_upper: float | None
     comparison: Comparison
-    rank: int | None
+    rank: int | None = Field(description="1 is best; null for an incomplete roll-up, which is "
+                                          "shown but not ranked")
     rank_of: int | None
     quintile: int | None  # 1 is the best fifth
     places_reported: int
+    places_expected: int = Field(description="The member places the metric applies to")
+    coverage: Derived = Field(description="places_reported / places_expected")
+    complete: bool = Field(description="Every place the metric applies to reported")
+    trend: Trend | None = Field(description="OHID Fingertips' recent-trend marker over the five "
+                                            "periods up to this one (proportions and rates)")
 
 
-class LeagueTable(BaseModel):
+class LeagueTable(ListPublic[LeagueRow]):
     metric_code: str
     level: TableLevel
     period: str | None  # None when the metric has no values at this level
+    provisional: bool | None = Field(description="The period is still open (its deadline has "
+                                                 "not passed); null without a period")
     national_value: float | None
-    rows: list[LeagueRow]
+    national_coverage: Derived | None
 
 
 class PlacePerformance(BaseModel):
     place_code: str
     place_name: str
-    value: float | None  # at the metric's `period`
+    value: float | None  # at the metric's `period`; None when the place did not report it
     status: Status | None  # of the agreed plan's target; None without a target
     comparison: Comparison | None  # None when the place has no value at `period`
     rank: int | None
@@ -41,9 +52,20 @@ class PlacePerformance(BaseModel):
 
 class MetricPerformance(BaseModel):
     metric_code: str
-    period: str | None  # the latest period every member place reported
-    value: float | None  # the area's rolled-up value at `period`
-    latest_period_any: str | None  # the latest period any member place reported
+    period: str | None = Field(description="The latest closed period whose coverage reaches "
+                                           "min_coverage, else the latest closed period with "
+                                           "any data (below_min_coverage), else the latest open "
+                                           "one (provisional)")
+    value: float | None  # the area's value at `period`, rolled up from the places that reported
+    places_expected: int
+    places_reported: int
+    coverage: Derived | None  # null without a period
+    missing_places: list[str]
+    below_min_coverage: bool
+    provisional: bool | None
+    latest_period: str | None = Field(description="The latest period with any data, open or "
+                                                  "closed")
+    latest_period_any: str | None  # the same as latest_period (its earlier name)
     status_counts: StatusCounts
     places: list[PlacePerformance]
 
@@ -53,12 +75,14 @@ class AreaPerformance(BaseModel):
     area_name: str
     level: SystemLevel
     member_places: int
+    min_coverage: float
     # (on_track + achieved) / the targets with one of the four assessed statuses.
-    on_track_share: float | None
+    on_track_share: Derived | None
     refresh_pending: bool  # an agreed target has no progress yet, or changes are queued
     metrics: list[MetricPerformance]
 
 
-LEAGUE_CSV_FIELDS = ["metric_code", "level", "period", *LeagueRow.model_fields]
-PERFORMANCE_CSV_FIELDS = ["area_code", "metric_code", "period", "area_value",
-                          *PlacePerformance.model_fields]
+LEAGUE_CSV_FIELDS = ["metric_code", "level", "period", "provisional", *LeagueRow.model_fields]
+PERFORMANCE_CSV_FIELDS = ["area_code", "metric_code", "period", "provisional", "area_value",
+                          "places_expected", "places_reported", "coverage",
+                          "below_min_coverage", *PlacePerformance.model_fields]

@@ -5,9 +5,9 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from services.common.auth import Principal, StewardKey
 from services.common.catalogue import Catalogue, CatalogueDep
+from services.common.clock import TodayDep
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
-from services.common.periods import england_today
 from services.common.responses import PageDep, csv_response, wants_csv, with_etag
 from services.targets_api.leaders import service
 from services.targets_api.leaders.schemas import (
@@ -39,7 +39,8 @@ PlaceCatalogue = Annotated[Catalogue, Depends(_catalogue_knowing)]
                              "description": "The latest leader sent again: nothing changed"},
                        **problem_responses(400, 409)})
 async def appoint_leader(request: Request, session: SessionDep, principal: StewardKey,
-                         catalogue: PlaceCatalogue, code: str, body: LeaderCreate) -> Response:
+                         catalogue: PlaceCatalogue, today: TodayDep, code: str,
+                         body: LeaderCreate) -> Response:
     """Appoint the place's leader from `appointed_on`; the previous term ends the day before.
 
     201 with the new term; 200 with the latest term unchanged when every field equals it (a
@@ -47,7 +48,7 @@ async def appoint_leader(request: Request, session: SessionDep, principal: Stewa
     ahead: a planned handover may be recorded in advance.
     """
     leader, added = await service.appoint(session, principal=principal, catalogue=catalogue,
-                                          code=code, body=body, today=england_today())
+                                          code=code, body=body, today=today)
     return with_etag(request, leader, status_code=201 if added else 200)
 
 
@@ -76,8 +77,8 @@ async def _as_csv_rows(rows: Iterable[LeaderPublic]) -> AsyncIterator[dict[str, 
 @router.get("/{code}", response_model=PlacePublic,
             responses={304: {"description": "Not modified"}})
 async def get_place(request: Request, session: SessionDep, _: Principal,
-                    catalogue: PlaceCatalogue, code: str) -> Response:
+                    catalogue: PlaceCatalogue, today: TodayDep, code: str) -> Response:
     """The place's profile: the area, its leader, its agreed plan, its plans by status and
     its agreed targets by progress status."""
     return with_etag(request, await service.get_profile(session, catalogue=catalogue, code=code,
-                                                        today=england_today()))
+                                                        today=today))

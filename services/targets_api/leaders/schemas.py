@@ -11,6 +11,7 @@ from pydantic import (
 )
 
 from services.common.params import IsoDate
+from services.common.request_body import RequestBody
 from services.common.responses import ListPublic
 from services.targets_api.progress.schemas import StatusCounts
 
@@ -35,10 +36,8 @@ Organisation = Annotated[str, _line(300), AfterValidator(_printable),
                          Field(examples=["Leeds City Council and NHS West Yorkshire ICB"])]
 
 
-class LeaderCreate(BaseModel):
+class LeaderCreate(RequestBody):
     """The person who is to be accountable for the place, and from which day."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: PersonName
     role: RoleTitle

@@ -13,6 +13,7 @@ from pydantic import (
 
 from services.common.magnitude import Magnitude, NonNegativeMagnitude
 from services.common.params import IsoDate
+from services.common.request_body import RequestBody
 from services.common.responses import ListPublic
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -39,12 +40,7 @@ class Decision(StrEnum):
     reject = "reject"
 
 
-class _Body(BaseModel):
-    # Infinity and NaN would pass the range checks and then break storage and JSON responses.
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class PlanCreate(_Body):
+class PlanCreate(RequestBody):
     title: Title
     starts_on: IsoDate
     ends_on: IsoDate
@@ -58,7 +54,7 @@ class PlanCreate(_Body):
         return ends_on
 
 
-class TrajectoryPoint(_Body):
+class TrajectoryPoint(RequestBody):
     period: PeriodCode
     value: Magnitude
 
@@ -69,7 +65,7 @@ class TrajectoryPointPublic(BaseModel):
     value: float
 
 
-class TargetUpdate(_Body):
+class TargetUpdate(RequestBody):
     """The body of a PUT: it creates the metric's target in the plan or replaces it whole."""
 
     baseline_period: PeriodCode
@@ -82,7 +78,7 @@ class TargetUpdate(_Body):
                           "track; null means the default, 10% of |target - baseline|.")] = None
 
 
-class ApprovalCreate(_Body):
+class ApprovalCreate(RequestBody):
     organisation_code: AreaCode = Field(
         description="The place itself (its local authority) or its ICB.")
     decision: Decision

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from services.common import audit
 from services.common.auth import AdminKey, Principal
 from services.common.catalogue import CatalogueDep
+from services.common.clock import TodayDep
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
 from services.common.responses import PageDep, csv_response, wants_csv, with_etag
@@ -27,12 +28,13 @@ _CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 @router.get("/v1/places/{code}/progress", response_model=PlaceProgress, responses=_CSV)
 async def get_place_progress(request: Request, session: SessionDep, _: Principal,
-                             catalogue: CatalogueDep, code: str) -> Response:
+                             catalogue: CatalogueDep, today: TodayDep, code: str) -> Response:
     """Progress of every target of the place's agreed plan, with a count by status.
 
     With `Accept: text/csv`, one row per target.
     """
-    progress = await service.place_progress(session, catalogue=catalogue, code=code)
+    progress = await service.place_progress(session, catalogue=catalogue, code=code,
+                                            today=today)
     if wants_csv(request):
         return csv_response(ITEM_CSV_FIELDS, _rows(progress.items),
                             filename=f"progress-{code}.csv")
@@ -42,13 +44,14 @@ async def get_place_progress(request: Request, session: SessionDep, _: Principal
 @router.get("/v1/places/{code}/progress/{metric_code}", response_model=ProgressSeries,
             responses=_CSV)
 async def get_place_series(request: Request, session: SessionDep, _: Principal,
-                           catalogue: CatalogueDep, code: str, metric_code: str) -> Response:
+                           catalogue: CatalogueDep, today: TodayDep, code: str,
+                           metric_code: str) -> Response:
     """The place's series for one metric with per-point SPC, its icons and the agreed target.
 
     With `Accept: text/csv`, one row per point.
     """
     series = await service.place_series(session, catalogue=catalogue, code=code,
-                                        metric_code=metric_code)
+                                        metric_code=metric_code, today=today)
     if wants_csv(request):
         return csv_response(POINT_CSV_FIELDS, _rows(series.points),
                             filename=f"series-{code}-{metric_code}.csv")

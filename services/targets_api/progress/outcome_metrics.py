@@ -34,10 +34,19 @@ _METRICS = text("""
                                        AND v.version = m.current_version
     ORDER BY m.code
 """)
+# England at the latest closed period with data (the league tables' default), or the latest
+# open one while none has closed: one place's early return must not pass for England's value.
 _NATIONAL = text("""
-    SELECT DISTINCT ON (metric_code) metric_code, value FROM area_value
-    WHERE level = 'nation' AND value IS NOT NULL
-    ORDER BY metric_code, period_index(period) DESC
+    SELECT DISTINCT ON (a.metric_code) a.metric_code, a.value
+    FROM area_value a
+    JOIN metric m ON m.code = a.metric_code
+    JOIN metric_version v ON v.metric_code = m.code AND v.version = m.current_version
+    WHERE a.level = 'nation' AND a.value IS NOT NULL
+      AND period_periodicity(a.period) = v.periodicity
+    ORDER BY a.metric_code,
+             period_end(a.period) + v.submission_deadline_days
+                 < CAST(now() AT TIME ZONE 'Europe/London' AS date) DESC,
+             period_index(a.period) DESC
 """)
 
 
@@ -82,8 +91,8 @@ async def _catalogue_info(session: AsyncSession) -> list[GaugeFamily]:
 
 
 async def _national_values(session: AsyncSession) -> GaugeFamily:
-    national = GaugeFamily("joinedup_national_value", "England's value at the latest period "
-                           "with data, by the metric's aggregation.")
+    national = GaugeFamily("joinedup_national_value", "England's value at the latest closed "
+                           "period with data, by the metric's aggregation.")
     for row in await session.execute(_NATIONAL):
         national.add(label_text(metric=row.metric_code), row.value)
     return national

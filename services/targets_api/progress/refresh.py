@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import periods
 from services.common.catalogue import Catalogue, MetricDef
+from services.common.figures import derived
 from services.targets_api.progress import definitions, intervals, store
 from services.targets_api.progress.isolation import SetAside, isolating
 from services.targets_api.progress.trend import TrendPoint, recent_trend
@@ -46,17 +47,28 @@ SPC_DIRECTION = {"higher_is_better": "increase", "lower_is_better": "decrease",
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('joinedup.progress.refresh', 0))")
 
 # Rank 1 is the best value among the areas of one level (England has none to rank against);
-# neutral metrics have no best, so no rank. Quintiles come from the
-# rank, not ntile(), so that tied places always share a quintile.
+# neutral metrics have no best, so no rank, and an incomplete roll-up (fewer places reported
+# than the metric applies to) is not ranked: a sum or ratio over whichever places reported is
+# not comparable with a complete one (API.md amendments). Quintiles come from the rank, not
+# ntile(), so that tied places always share a quintile.
+# `places_expected`: the member places the metric applies to (a national metric: all of them;
+# a local one: those at or below its owner).
 _ROLL_UP = text("""
     WITH metric AS (
         SELECT * FROM jsonb_to_recordset(CAST(:metrics AS jsonb))
-            AS m(code text, multiplier float8, direction text, aggregation text)
+            AS m(code text, multiplier float8, direction text, aggregation text, scope text,
+                 owner text)
     ), place AS (
         SELECT * FROM jsonb_to_recordset(CAST(:places AS jsonb))
             AS a(code text, icb text, region text, nation text, population float8)
     ), pair AS (
         SELECT * FROM jsonb_to_recordset(CAST(:pairs AS jsonb)) AS p(metric_code text, period text)
+    ), expected AS (
+        SELECT m.code AS metric_code, l.area_code, count(*) AS places_expected
+        FROM metric m
+        JOIN place a ON m.scope = 'national' OR m.owner IN (a.code, a.icb, a.region, a.nation)
+        CROSS JOIN LATERAL (VALUES (a.code), (a.icb), (a.region), (a.nation)) AS l(area_code)
+        GROUP BY m.code, l.area_code
     ), rolled AS (
         SELECT o.metric_code, o.period,
                coalesce(o.place_code, a.icb, a.region, a.nation) AS area_code,
@@ -79,8 +91,12 @@ _ROLL_UP = text("""
         GROUP BY o.metric_code, o.period,
                  GROUPING SETS ((o.place_code), (a.icb), (a.region), (a.nation))
     ), rankable AS (
-        SELECT r.*, direction <> 'neutral' AND value IS NOT NULL AND level <> 'nation' AS ranked
+        SELECT r.*, coalesce(e.places_expected, r.places_reported) AS places_expected,
+               direction <> 'neutral' AND value IS NOT NULL AND level <> 'nation'
+                   AND r.places_reported >= coalesce(e.places_expected, r.places_reported)
+                   AS ranked
         FROM rolled r
+        LEFT JOIN expected e ON e.metric_code = r.metric_code AND e.area_code = r.area_code
     ), ranked AS (
         SELECT r.*,
                CASE WHEN ranked THEN rank() OVER (
@@ -93,7 +109,8 @@ _ROLL_UP = text("""
         FROM rankable r
     )
     SELECT metric_code, period, area_code, level, value, numerator, denominator,
-           places_reported, rank, rank_of, 5 * (rank - 1) / rank_of + 1 AS quintile
+           places_reported, places_expected, rank, rank_of,
+           5 * (rank - 1) / rank_of + 1 AS quintile
     FROM ranked
 """)
 
@@ -111,12 +128,12 @@ _DELETE_AREA_VALUES = text("""
 """)
 _INSERT_AREA_VALUES = text("""
     INSERT INTO area_value (metric_code, period, area_code, level, value, numerator, denominator,
-                            places_reported, ci_lower, ci_upper, comparison, rank, rank_of,
-                            quintile)
+                            places_reported, places_expected, ci_lower, ci_upper, comparison,
+                            rank, rank_of, quintile)
     SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
         metric_code text, period text, area_code text, level text, value float8,
-        numerator float8, denominator float8, places_reported int, ci_lower float8,
-        ci_upper float8, comparison text, rank int, rank_of int, quintile int)
+        numerator float8, denominator float8, places_reported int, places_expected int,
+        ci_lower float8, ci_upper float8, comparison text, rank int, rank_of int, quintile int)
 """)
 
 # Agreed targets of the (place, metric) pairs given, or of all when none are.
@@ -264,7 +281,8 @@ async def _write_area_values(session: AsyncSession, *, catalogue: Catalogue,
         return 0, 0
     metrics = {m: catalogue.metrics[m] for m in {m for m, _ in pairs}}
     metrics_json = json.dumps([{"code": m.code, "multiplier": m.multiplier,
-                                "direction": m.direction, "aggregation": m.aggregation}
+                                "direction": m.direction, "aggregation": m.aggregation,
+                                "scope": m.scope, "owner": m.owner_area_code}
                                for m in metrics.values()])
     places_json = json.dumps(_place_lineage(catalogue))
 
@@ -313,7 +331,10 @@ def _with_interval(row: dict[str, Any], metric: MetricDef, national: float | Non
                         and metric.aggregation == "population_weighted_mean")
     interval = None if weighted_roll_up else _interval(metric, row["numerator"],
                                                        row["denominator"])
-    row["ci_lower"], row["ci_upper"] = interval or (None, None)
+    row["ci_lower"], row["ci_upper"] = (derived(interval[0]), derived(interval[1])) \
+        if interval else (None, None)
+    if row["level"] != "place":  # a place's own value is as it was submitted
+        row["value"] = derived(row["value"])
     row["comparison"] = ("not_compared" if row["level"] == "nation"
                          else intervals.comparison(interval, national, metric.direction))
     return row
@@ -466,15 +487,15 @@ def target_progress(target: Any, metric: MetricDef, observations: Sequence[Obser
         "latest_value": latest_value, "baseline_period": target["baseline_period"],
         "baseline_value": line.baseline_value, "target_period": target["target_period"],
         "target_value": line.target_value,
-        "expected_value": line.expected_at(latest_index),
-        "progress_pct": definitions.progress_pct(latest_value, line.baseline_value,
-                                                 line.target_value) if assessed else None,
+        "expected_value": derived(line.expected_at(latest_index)),
+        "progress_pct": derived(definitions.progress_pct(latest_value, line.baseline_value,
+                                                         line.target_value)) if assessed else None,
         "status": status,
         "consecutive_off_track": off_track_run,
         "variation": chart.variation if chart else None,
         "assurance": chart.assurance if chart else None,
-        "forecast_value": definitions.forecast([(i, v) for i, _, v in points],
-                                               at_index=line.target_index),
+        "forecast_value": derived(definitions.forecast([(i, v) for i, _, v in points],
+                                                       at_index=line.target_index)),
         "trend": _trend(metric, observations),
     }
 

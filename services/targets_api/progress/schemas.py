@@ -3,6 +3,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from services.common.figures import Derived
 from services.common.responses import ListPublic
 from services.targets_api.progress.trend import Trend
 from services.targets_api.spc.schemas import PointType, SpcPointPublic
@@ -19,6 +20,8 @@ class ProgressItem(BaseModel):
     unit: str
     decimals: int = Field(description="How many decimals the metric's values are shown with.")
     latest_period: str | None
+    provisional: bool | None = Field(description="latest_period is still open (its submission "
+                                                 "deadline has not passed); null without one")
     latest_value: float | None
     baseline_period: str
     baseline_value: float
@@ -70,8 +73,10 @@ class SeriesTarget(BaseModel):
 
 class SeriesPoint(SpcPointPublic):
     period: str
+    provisional: bool = Field(description="The period is still open: its submission deadline "
+                                          "has not passed")
     # Null only when the series cannot be charted at all (see ProgressSeries.warnings).
-    mean: float | None  # type: ignore[assignment]
+    mean: Derived | None  # type: ignore[assignment]
     point_type: PointType | None  # type: ignore[assignment]
 
 
@@ -117,4 +122,4 @@ class SetAsidesPublic(ListPublic[SetAsidePublic]):
 
 
 ITEM_CSV_FIELDS = list(ProgressItem.model_fields)
-POINT_CSV_FIELDS = ["period", *(f for f in SpcPointPublic.model_fields)]
+POINT_CSV_FIELDS = ["period", "provisional", *(f for f in SpcPointPublic.model_fields)]

@@ -1,6 +1,7 @@
 """Reading progress: the stored results of the last refresh, and a place's series with its SPC."""
 
 from collections import Counter
+from datetime import date
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,8 +37,8 @@ async def _agreed_plan(session: AsyncSession, place_code: str) -> Plan | None:
         Plan.place_code == place_code, Plan.status == "agreed"))).scalar()
 
 
-async def place_progress(session: AsyncSession, *, catalogue: Catalogue, code: str
-                         ) -> PlaceProgress:
+async def place_progress(session: AsyncSession, *, catalogue: Catalogue, code: str,
+                         today: date) -> PlaceProgress:
     """Every target of the place's agreed plan; no plan, no items (and plan_id null)."""
     place_of(catalogue, code)
     plan = await _agreed_plan(session, code)
@@ -46,7 +47,7 @@ async def place_progress(session: AsyncSession, *, catalogue: Catalogue, code: s
                              summary=StatusCounts(), items=[])
     stored = (await session.execute(select(TargetProgress).where(
         TargetProgress.plan_id == plan.id).order_by(TargetProgress.metric_code))).scalars()
-    items = [_item(row, catalogue) for row in stored]
+    items = [_item(row, catalogue, today) for row in stored]
     metrics = list((await session.execute(select(PlanTarget.metric_code).where(
         PlanTarget.plan_id == plan.id))).scalars())
     # A plan agreed a moment ago has targets the refresher has not reached yet: say so.
@@ -59,17 +60,19 @@ async def place_progress(session: AsyncSession, *, catalogue: Catalogue, code: s
         summary=StatusCounts(**Counter(item.status for item in items)), items=items)
 
 
-def _item(row: TargetProgress, catalogue: Catalogue) -> ProgressItem:
+def _item(row: TargetProgress, catalogue: Catalogue, today: date) -> ProgressItem:
     """The stored progress with the metric's name, unit and decimals, so that a reader can show
-    it without a second request."""
+    it without a second request, and whether its latest period is still open."""
     metric = metric_of(catalogue, row.metric_code)
     return ProgressItem.model_validate({
         **row.model_dump(), "metric_name": metric.name, "unit": metric.unit,
-        "decimals": metric.decimals})
+        "decimals": metric.decimals,
+        "provisional": metric.provisional(row.latest_period, today)
+        if row.latest_period else None})
 
 
 async def place_series(session: AsyncSession, *, catalogue: Catalogue, code: str,
-                       metric_code: str) -> ProgressSeries:
+                       metric_code: str, today: date) -> ProgressSeries:
     """The place's current values of the metric with their SPC, computed from the observations
     as they are now, and the agreed plan's target for the metric if it has one."""
     place_of(catalogue, code)
@@ -93,6 +96,7 @@ async def place_series(session: AsyncSession, *, catalogue: Catalogue, code: str
     return ProgressSeries(
         place_code=code, metric_code=metric_code, improvement_direction=direction,
         points=[SeriesPoint(index=i, period=period, value=value,
+                            provisional=metric.provisional(period, today),
                             mean=p.mean if p else None, lpl=p.lpl if p else None,
                             upl=p.upl if p else None, point_type=p.point_type if p else None)
                 for i, ((_, period, value), p) in enumerate(

@@ -1,8 +1,10 @@
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, StrictBool, ValidationInfo, field_validator
 
+from services.common.figures import Derived
 from services.common.magnitude import Magnitude
+from services.common.request_body import RequestBody
 from services.targets_api.spc.service import (
     MIN_FIX_AFTER_N_POINTS,
     Assurance,
@@ -17,9 +19,7 @@ from services.targets_api.spc.service import (
 MAX_SPC_POINTS = 10_000
 
 
-class SpcRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SpcRequest(RequestBody):
     values: Annotated[list[Magnitude], Field(
         min_length=1, max_length=MAX_SPC_POINTS,
         description="The series in time order, missing periods left out.")]
@@ -54,10 +54,10 @@ class SpcRequest(BaseModel):
 class SpcPointPublic(BaseModel):
     index: int = Field(description="0-based position in values.")
     value: float
-    mean: float
-    lpl: float | None = Field(description="Lower process limit; null when the group has no "
-                                          "moving range to estimate it from.")
-    upl: float | None = Field(description="Upper process limit; null as lpl.")
+    mean: Derived
+    lpl: Derived | None = Field(description="Lower process limit; null when the group has no "
+                                            "moving range to estimate it from.")
+    upl: Derived | None = Field(description="Upper process limit; null as lpl.")
     point_type: PointType
 
 
