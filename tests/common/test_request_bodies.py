@@ -18,7 +18,9 @@ def _subclasses(cls: type) -> set[type]:
     return found
 
 
-BODIES = {cls.__name__: cls for cls in _subclasses(RequestBody)}
+# In name order: xdist workers must collect the same tests in the same order.
+BODIES = {cls.__name__: cls for cls in sorted(_subclasses(RequestBody),
+                                               key=lambda cls: cls.__name__)}
 
 
 def _request_body_names() -> set[str]:
