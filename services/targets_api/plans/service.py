@@ -58,6 +58,12 @@ def required_organisations(catalogue: Catalogue, place_code: str) -> list[str]:
 
 # --- reading ---------------------------------------------------------------------------------
 
+def _id(plan: Plan) -> int:
+    """A stored plan's id: one read from the database, or flushed to it, has been given one."""
+    assert plan.id is not None
+    return plan.id
+
+
 def _version_change(catalogue: Catalogue, metric_code: str, version: int
                     ) -> MetricVersionChange | None:
     current = catalogue.metric(metric_code)
@@ -91,7 +97,7 @@ async def _targets(session: AsyncSession, plan_id: int) -> Sequence[PlanTarget]:
 
 
 async def plan_public(session: AsyncSession, plan: Plan, *, catalogue: Catalogue) -> PlanPublic:
-    targets = await _targets(session, plan.id)  # type: ignore[arg-type]
+    targets = await _targets(session, _id(plan))
     approvals = (await session.execute(
         select(PlanApproval).where(col(PlanApproval.plan_id) == plan.id)
         .order_by(col(PlanApproval.id)))).scalars()
@@ -131,7 +137,7 @@ async def list_plans(session: AsyncSession, *, catalogue: Catalogue, place_code:
         .where(col(PlanTarget.plan_id).in_([p.id for p in plans])))
     for plan_id, code, version in rows:
         versions[plan_id].append((code, version))
-    return [PlanSummary(**_summary_fields(p, catalogue, versions[p.id]))  # type: ignore[index]
+    return [PlanSummary(**_summary_fields(p, catalogue, versions[_id(p)]))
             for p in plans], count or 0
 
 
@@ -176,7 +182,7 @@ async def create_plan(session: AsyncSession, *, principal: ApiPrincipal, catalog
     session.add(plan)
     await session.flush()
     await session.refresh(plan)
-    await _record(session, principal, plan.id, "plan.create",  # type: ignore[arg-type]
+    await _record(session, principal, _id(plan), "plan.create",
                   after=workflow.snapshot(plan))
     return await plan_public(session, plan, catalogue=catalogue)
 
@@ -339,8 +345,8 @@ async def revise_plan(session: AsyncSession, *, principal: ApiPrincipal, catalog
     await session.execute(insert(PlanTarget).from_select(
         ["plan_id", *_CARRIED_OVER],
         select(literal(revision.id), *columns).where(col(PlanTarget.plan_id) == plan_id)))
-    carried = await _targets(session, revision.id)  # type: ignore[arg-type]
-    await _record(session, principal, revision.id, "plan.revise",  # type: ignore[arg-type]
+    carried = await _targets(session, _id(revision))
+    await _record(session, principal, _id(revision), "plan.revise",
                   after={**workflow.snapshot(revision),
                          "targets": [_target_snapshot(t) for t in carried]})
     return await plan_public(session, revision, catalogue=catalogue)
