@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services import submit_client
 from services.common import audit, schema_version
@@ -152,9 +153,16 @@ async def _create_key_audited(session: AsyncSession, *, name: str, role: Role,
     return row, key
 
 
+def _key_id(row: ApiKey) -> int:
+    """The id of a key create_key has flushed: the database has assigned it by then."""
+    assert row.id is not None
+    return row.id
+
+
 async def _refuse_unknown_areas(session: AsyncSession, codes: list[str]) -> None:
     """A mistyped scope would make a key that silently covers nothing."""
-    known = set((await session.execute(select(Area.code).where(Area.code.in_(codes)))).scalars())
+    known = set((await session.execute(
+        select(col(Area.code)).where(col(Area.code).in_(codes)))).scalars())
     if unknown := [code for code in codes if code not in known]:
         raise Unprocessable(f"No area with code {', '.join(unknown)}; a scope is the code of a "
                             f"loaded area, such as E54000054 (run `joinedup seed` if none are).")
@@ -165,7 +173,7 @@ def keys_list() -> None:
     """List keys (never the keys themselves)."""
 
     async def rows(session: AsyncSession) -> list[ApiKey]:
-        return list((await session.execute(select(ApiKey).order_by(ApiKey.id))).scalars())
+        return list((await session.execute(select(ApiKey).order_by(col(ApiKey.id)))).scalars())
 
     keys = _in_transaction(_database_url(), rows)
     typer.echo(f"{'id':>4}  {'role':<10} {'status':<8} {'scopes':<24} name")
@@ -345,7 +353,7 @@ async def _service_key_for_this_run(session: AsyncSession) -> tuple[int, str]:
     so no long-lived secret is left behind. Production sets JOINEDUP_SERVICE_KEY instead."""
     row, key = await _create_key_audited(session, name=f"services (joinedup up, pid {os.getpid()})",
                                          role=Role.service, scopes=[])
-    return row.id, key
+    return _key_id(row), key
 
 
 async def _first_admin_key(session: AsyncSession) -> str | None:
@@ -444,7 +452,7 @@ async def _demo_keys(session: AsyncSession) -> tuple[list[int], demo_load.Keys]:
             session, name=f"demo {name.replace('_', ' ')} (joinedup demo, pid {os.getpid()})",
             role=role, scopes=scopes)
     keys = demo_load.Keys(**{name: key for name, (_, key) in made.items()})
-    return [row.id for row, _ in made.values()], keys
+    return [_key_id(row) for row, _ in made.values()], keys
 
 
 async def _revoke_demo_keys(session: AsyncSession, key_ids: list[int]) -> None:

@@ -144,12 +144,13 @@ def _post(upload: Upload, endpoint: str,
                                    params=params, headers=headers, attempt=attempt)
             if isinstance(outcome, httpx.Response):
                 return outcome, attempt
+            refusal = outcome
             if attempt < attempts:
-                _note(f"{outcome.reason}; trying again in {outcome.pause_s:.1f} s "
+                _note(f"{refusal.reason}; trying again in {refusal.pause_s:.1f} s "
                       f"(attempt {attempt + 1} of {attempts})")
-                time.sleep(outcome.pause_s)
+                time.sleep(refusal.pause_s)
     # "Nothing was stored" would be a guess: a timed-out attempt may have been taken.
-    raise SubmitFailed(f"{outcome.reason}; gave up after {attempts} attempts. Run the same "
+    raise SubmitFailed(f"{refusal.reason}; gave up after {attempts} attempts. Run the same "
                        f"command again later: should ingest have taken the file after all, it "
                        f"answers with that result rather than storing it twice.",
                        Exit.unavailable)

@@ -83,12 +83,13 @@ class Metric:
 
     @classmethod
     def from_api(cls, body: Mapping[str, Any]) -> "Metric":
+        decimals = body.get("decimals")
         return cls(code=body["code"], name=body["name"], scope=body["scope"],
                    owner_area_code=body.get("owner_area_code"), kind=body["kind"],
                    multiplier=body.get("multiplier"), direction=body["direction"],
                    periodicity=Periodicity(body["periodicity"]),
                    valid_min=body.get("valid_min"), valid_max=body.get("valid_max"),
-                   decimals=int(body.get("decimals") if body.get("decimals") is not None else 1),
+                   decimals=int(decimals) if decimals is not None else 1,
                    mandatory=bool(body.get("mandatory")),
                    submission_deadline_days=int(body.get("submission_deadline_days") or 45))
 
@@ -601,8 +602,8 @@ def build_place(seed: int, place: Place, metrics: Sequence[Metric], *, today: da
     outage: set[str] = set()
     if timing.random() < OUTAGE_SHARE:
         months = data_periods(Periodicity.monthly, today, years)
-        first = timing.randrange(len(months) - 3) if len(months) > 3 else 0
-        outage = {m.code for m in months[first:first + timing.randint(2, 3)]}
+        start = timing.randrange(len(months) - 3) if len(months) > 3 else 0
+        outage = {m.code for m in months[start:start + timing.randint(2, 3)]}
     history: list[Observation] = []
     late: list[Observation] = []
     recent: list[Observation] = []  # candidates for a correction

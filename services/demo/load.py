@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
@@ -220,12 +220,12 @@ async def _each(items: Sequence[T], work: Callable[[T], Awaitable[None]], concur
     await _all(*(one(item) for item in items))
 
 
-async def _all(*work: Awaitable[None]) -> None:
+async def _all(*work: Coroutine[Any, Any, None]) -> None:
     """Run side by side; the first failure cancels the rest and is raised as itself."""
     try:
         async with asyncio.TaskGroup() as group:
             for each in work:
-                group.create_task(each)  # type: ignore[arg-type]
+                group.create_task(each)
     except BaseExceptionGroup as failures:
         raise _first(failures) from None
 

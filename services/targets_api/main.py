@@ -1,5 +1,8 @@
 """targets_api: place leaders, plans, targets, agreement and progress (port 8002)."""
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
 import httpx
 from fastapi import FastAPI
 
@@ -25,7 +28,8 @@ def create_app(settings: TargetsApiSettings | None = None, database_url: str | N
                metrics_api_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """``metrics_api_transport``: see services.common.catalogue.catalogue_client."""
     settings = settings or TargetsApiSettings()
-    resources = [catalogue_client(metrics_api_transport)]
+    resources: list[Callable[[FastAPI], AbstractAsyncContextManager[object]]] = [
+        catalogue_client(metrics_api_transport)]
     if settings.progress_refresh_enabled:
         resources.append(progress_refresher)
     return create_service_app(

@@ -19,7 +19,9 @@ from services.targets_api.assessments.schemas import (
 )
 
 router = APIRouter(tags=["assessments"], responses=problem_responses(401, 404, 422, 503))
-_CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+# The type FastAPI declares for `responses`: a dict literal alone is inferred too narrowly.
+_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
 @router.get("/v1/metrics/{code}/league-table", response_model=LeagueTable, responses=_CSV)

@@ -22,7 +22,7 @@ from services.targets_api.assessments.schemas import (
     TableLevel,
 )
 from services.targets_api.lookups import metric_of
-from services.targets_api.progress.schemas import StatusCounts
+from services.targets_api.progress.schemas import Status, StatusCounts
 from services.targets_api.progress.trend import POINTS_USED, Trend, TrendPoint, recent_trend
 
 # Periods in another form are left from an earlier version of the metric: they are not on the
@@ -96,8 +96,8 @@ _PLACE_VALUES = text("""
     WHERE v.level = 'place' AND v.area_code = ANY(:places)
 """)
 
-_ASSESSED = ("on_track", "achieved", "at_risk", "off_track")
-_GOOD = ("on_track", "achieved")
+_ASSESSED: tuple[Status, ...] = ("on_track", "achieved", "at_risk", "off_track")
+_GOOD: tuple[Status, ...] = ("on_track", "achieved")
 
 
 async def league_table(session: AsyncSession, *, catalogue: Catalogue, metric_code: str,
@@ -186,7 +186,7 @@ async def area_performance(session: AsyncSession, *, catalogue: Catalogue, code:
              if row.period is not None]
     place_values = {(row.metric_code, row.area_code): row for row in await session.execute(
         _PLACE_VALUES, {"picks": json.dumps(picks), "places": places})}
-    statuses: dict[str, dict[str, str]] = defaultdict(dict)
+    statuses: dict[str, dict[str, Status]] = defaultdict(dict)
     for t in targets:
         if t.status is not None:
             statuses[t.metric_code][t.place_code] = t.status
@@ -205,7 +205,7 @@ async def area_performance(session: AsyncSession, *, catalogue: Catalogue, code:
 
 
 def _metric_performance(metric: MetricDef, area_row: Any, members: list[AreaRef],
-                        statuses: dict[str, str], place_values: dict[tuple[str, str], Any], *,
+                        statuses: dict[str, Status], place_values: dict[tuple[str, str], Any], *,
                         min_coverage: float) -> MetricPerformance:
     """``members``: the member places the metric applies to."""
     places = []
@@ -226,8 +226,8 @@ def _metric_performance(metric: MetricDef, area_row: Any, members: list[AreaRef]
         below_min_coverage=coverage is not None and coverage < min_coverage,
         provisional=None if area_row.period is None else not area_row.closed,
         latest_period=area_row.latest_period, latest_period_any=area_row.latest_period,
-        status_counts=StatusCounts(**Counter(statuses[p.code] for p in members
-                                             if p.code in statuses)),
+        status_counts=StatusCounts(**Counter[str](statuses[p.code] for p in members
+                                                  if p.code in statuses)),
         places=places)
 
 

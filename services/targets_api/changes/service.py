@@ -1,8 +1,9 @@
 """Notices from ingest that observations changed, queued for the progress refresh."""
 
 import json
+from typing import cast
 
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.targets_api.changes.schemas import ObservationChanges
@@ -19,9 +20,11 @@ _QUEUE = text("""
 
 async def queue_changes(session: AsyncSession, *, notice: ObservationChanges) -> int:
     """Queue the notice; receiving the same notice twice refreshes the same things once."""
-    result = await session.execute(_QUEUE, {
+    # An INSERT's result is a CursorResult; execute() on a text() clause is typed as the
+    # general Result, which has no rowcount.
+    result = cast(CursorResult, await session.execute(_QUEUE, {
         "submission_id": str(notice.submission_id),
-        "changes": json.dumps([change.model_dump() for change in notice.changes])})
+        "changes": json.dumps([change.model_dump() for change in notice.changes])}))
     return result.rowcount
 
 

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common import audit
 from services.common.auth import ApiPrincipal, require_scope
@@ -73,8 +74,8 @@ def _is_same_term(term: PlaceLeader, body: LeaderCreate) -> bool:
 
 
 async def _latest_term(session: AsyncSession, code: str) -> PlaceLeader | None:
-    query = select(PlaceLeader).where(PlaceLeader.place_code == code,
-                                      PlaceLeader.ended_on.is_(None))  # type: ignore[union-attr]
+    query = select(PlaceLeader).where(col(PlaceLeader.place_code) == code,
+                                      col(PlaceLeader.ended_on).is_(None))
     return (await session.execute(query)).scalar()
 
 
@@ -100,7 +101,7 @@ async def appoint(
             current_leader_appointed_on=latest.appointed_on.isoformat())
     before = _audited(latest)
     if latest is not None:
-        await session.execute(update(PlaceLeader).where(PlaceLeader.id == latest.id)
+        await session.execute(update(PlaceLeader).where(col(PlaceLeader.id) == latest.id)
                               .values(ended_on=body.appointed_on - timedelta(days=1)))
     leader = PlaceLeader(place_code=code, **body.model_dump())
     session.add(leader)
@@ -117,19 +118,19 @@ async def list_leaders(
     session: AsyncSession, *, code: str, limit: int | None, offset: int
 ) -> tuple[list[LeaderPublic], int]:
     """The place's terms, newest first; ``limit`` None for all of them."""
-    query = select(PlaceLeader).where(PlaceLeader.place_code == code)
+    query = select(PlaceLeader).where(col(PlaceLeader.place_code) == code)
     count = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.execute(query.order_by(PlaceLeader.appointed_on.desc())  # type: ignore[attr-defined]
+    rows = await session.execute(query.order_by(col(PlaceLeader.appointed_on).desc())
                                  .limit(limit).offset(offset))
     return [LeaderPublic.model_validate(r) for r in rows.scalars()], count or 0
 
 
 async def _terms_not_ended(session: AsyncSession, code: str, today: date) -> list[PlaceLeader]:
     query = (select(PlaceLeader)
-             .where(PlaceLeader.place_code == code,
-                    or_(PlaceLeader.ended_on.is_(None),  # type: ignore[union-attr]
-                        PlaceLeader.ended_on >= today))  # type: ignore[operator]
-             .order_by(PlaceLeader.appointed_on))
+             .where(col(PlaceLeader.place_code) == code,
+                    or_(col(PlaceLeader.ended_on).is_(None),
+                        col(PlaceLeader.ended_on) >= today))
+             .order_by(col(PlaceLeader.appointed_on)))
     return list((await session.execute(query)).scalars())
 
 

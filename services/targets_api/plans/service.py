@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common import audit
 from services.common.auth import (
@@ -57,6 +58,12 @@ def required_organisations(catalogue: Catalogue, place_code: str) -> list[str]:
 
 # --- reading ---------------------------------------------------------------------------------
 
+def _id(plan: Plan) -> int:
+    """A stored plan's id: one read from the database, or flushed to it, has been given one."""
+    assert plan.id is not None
+    return plan.id
+
+
 def _version_change(catalogue: Catalogue, metric_code: str, version: int
                     ) -> MetricVersionChange | None:
     current = catalogue.metric(metric_code)
@@ -85,15 +92,15 @@ def target_public(target: PlanTarget, catalogue: Catalogue) -> TargetPublic:
 
 
 async def _targets(session: AsyncSession, plan_id: int) -> Sequence[PlanTarget]:
-    return (await session.execute(select(PlanTarget).where(PlanTarget.plan_id == plan_id)
-                                  .order_by(PlanTarget.metric_code))).scalars().all()
+    return (await session.execute(select(PlanTarget).where(col(PlanTarget.plan_id) == plan_id)
+                                  .order_by(col(PlanTarget.metric_code)))).scalars().all()
 
 
 async def plan_public(session: AsyncSession, plan: Plan, *, catalogue: Catalogue) -> PlanPublic:
-    targets = await _targets(session, plan.id)  # type: ignore[arg-type]
+    targets = await _targets(session, _id(plan))
     approvals = (await session.execute(
-        select(PlanApproval).where(PlanApproval.plan_id == plan.id)
-        .order_by(PlanApproval.id))).scalars()
+        select(PlanApproval).where(col(PlanApproval.plan_id) == plan.id)
+        .order_by(col(PlanApproval.id)))).scalars()
     return PlanPublic(
         **_summary_fields(plan, catalogue, ((t.metric_code, t.metric_version) for t in targets)),
         targets=[target_public(t, catalogue) for t in targets],
@@ -116,20 +123,21 @@ async def list_plans(session: AsyncSession, *, catalogue: Catalogue, place_code:
                      ) -> tuple[list[PlanSummary], int]:
     """A place's plans, newest first; ``limit`` None for all of them."""
     place_of(catalogue, place_code)
-    query = select(Plan).where(Plan.place_code == place_code)
+    query = select(Plan).where(col(Plan.place_code) == place_code)
     if status is not None:
-        query = query.where(Plan.status == status)
+        query = query.where(col(Plan.status) == status)
     count = await session.scalar(select(func.count()).select_from(query.subquery()))
-    plans = (await session.execute(query.order_by(Plan.id.desc())  # type: ignore[union-attr]
+    plans = (await session.execute(query.order_by(col(Plan.id).desc())
                                    .limit(limit).offset(offset))).scalars().all()
     # One query for every listed plan's target versions, not one per plan.
     versions: dict[int, list[tuple[str, int]]] = defaultdict(list)
     rows = await session.execute(
-        select(PlanTarget.plan_id, PlanTarget.metric_code, PlanTarget.metric_version)
-        .where(PlanTarget.plan_id.in_([p.id for p in plans])))  # type: ignore[attr-defined]
+        select(col(PlanTarget.plan_id), col(PlanTarget.metric_code),
+               col(PlanTarget.metric_version))
+        .where(col(PlanTarget.plan_id).in_([p.id for p in plans])))
     for plan_id, code, version in rows:
         versions[plan_id].append((code, version))
-    return [PlanSummary(**_summary_fields(p, catalogue, versions[p.id]))  # type: ignore[index]
+    return [PlanSummary(**_summary_fields(p, catalogue, versions[_id(p)]))
             for p in plans], count or 0
 
 
@@ -137,12 +145,12 @@ async def plan_history(session: AsyncSession, *, plan_id: int, limit: int, offse
                        ) -> tuple[list[AuditLog], int]:
     """Every audited change of the plan, its targets and its approvals, oldest first."""
     await _get(session, plan_id)
-    query = select(AuditLog).where(AuditLog.entity_type == ENTITY,
-                                   AuditLog.entity_id == str(plan_id))
+    query = select(AuditLog).where(col(AuditLog.entity_type) == ENTITY,
+                                   col(AuditLog.entity_id) == str(plan_id))
     count = await session.scalar(select(func.count()).select_from(query.subquery()))
     # By id rather than time: occurred_at is when each transaction began, and a transaction
     # that waited for the plan's lock began before the one it waited for made its change.
-    rows = await session.execute(query.order_by(AuditLog.id).limit(limit).offset(offset))
+    rows = await session.execute(query.order_by(col(AuditLog.id)).limit(limit).offset(offset))
     return list(rows.scalars()), count or 0
 
 
@@ -174,7 +182,7 @@ async def create_plan(session: AsyncSession, *, principal: ApiPrincipal, catalog
     session.add(plan)
     await session.flush()
     await session.refresh(plan)
-    await _record(session, principal, plan.id, "plan.create",  # type: ignore[arg-type]
+    await _record(session, principal, _id(plan), "plan.create",
                   after=workflow.snapshot(plan))
     return await plan_public(session, plan, catalogue=catalogue)
 
@@ -250,9 +258,10 @@ async def _decisions_this_round(session: AsyncSession, plan: Plan
                                 ) -> dict[str, tuple[str, int]]:
     """Each organisation that has decided in the current round: (its decision, the key's id)."""
     rows = await session.execute(
-        select(PlanApproval.organisation_code, PlanApproval.decision, PlanApproval.key_id)
-        .where(PlanApproval.plan_id == plan.id,
-               PlanApproval.approval_round == plan.approval_round))
+        select(col(PlanApproval.organisation_code), col(PlanApproval.decision),
+               col(PlanApproval.key_id))
+        .where(col(PlanApproval.plan_id) == plan.id,
+               col(PlanApproval.approval_round) == plan.approval_round))
     return {code: (decision, key_id) for code, decision, key_id in rows}
 
 
@@ -261,7 +270,8 @@ async def _supersede_agreed(session: AsyncSession, *, principal: ApiPrincipal,
     """The place's agreed plan, if it has one, gives way to the one being agreed."""
     await workflow.lock_agreement(session, place_code)
     agreed = (await session.execute(
-        select(Plan).where(Plan.place_code == place_code, Plan.status == PlanStatus.agreed)
+        select(Plan).where(col(Plan.place_code) == place_code,
+                           col(Plan.status) == PlanStatus.agreed)
         .with_for_update(key_share=True)
         .execution_options(populate_existing=True))).scalars().all()
     for previous in agreed:
@@ -317,8 +327,8 @@ async def revise_plan(session: AsyncSession, *, principal: ApiPrincipal, catalog
     plan stays in force until the revision is agreed."""
     plan = await _lock_for(session, principal, catalogue, plan_id, Action.revise)
     open_revision = (await session.execute(
-        select(Plan).where(Plan.revises_plan_id == plan_id,
-                           Plan.status.in_([PlanStatus.draft, PlanStatus.proposed]))  # type: ignore[attr-defined]
+        select(Plan).where(col(Plan.revises_plan_id) == plan_id,
+                           col(Plan.status).in_([PlanStatus.draft, PlanStatus.proposed]))
     )).scalars().first()
     if open_revision is not None:
         # Two open revisions of one plan would compete to replace it; change the open one.
@@ -334,9 +344,9 @@ async def revise_plan(session: AsyncSession, *, principal: ApiPrincipal, catalog
     columns = [getattr(PlanTarget, name) for name in _CARRIED_OVER]
     await session.execute(insert(PlanTarget).from_select(
         ["plan_id", *_CARRIED_OVER],
-        select(literal(revision.id), *columns).where(PlanTarget.plan_id == plan_id)))
-    carried = await _targets(session, revision.id)  # type: ignore[arg-type]
-    await _record(session, principal, revision.id, "plan.revise",  # type: ignore[arg-type]
+        select(literal(revision.id), *columns).where(col(PlanTarget.plan_id) == plan_id)))
+    carried = await _targets(session, _id(revision))
+    await _record(session, principal, _id(revision), "plan.revise",
                   after={**workflow.snapshot(revision),
                          "targets": [_target_snapshot(t) for t in carried]})
     return await plan_public(session, revision, catalogue=catalogue)

@@ -8,7 +8,7 @@ from typing import Any
 from services.common.catalogue import Catalogue, MetricDef
 from services.common.errors import Unprocessable, field_error
 from services.common.models import Plan
-from services.common.periods import Period, PeriodError, index, parse_as
+from services.common.periods import Period, PeriodError, Periodicity, index, parse_as
 from services.targets_api.plans.schemas import TargetUpdate
 
 Loc = tuple[str | int, ...]
@@ -70,9 +70,10 @@ def _values(body: TargetUpdate) -> Iterator[tuple[Loc, float]]:
 def _period_errors(body: TargetUpdate, metric: MetricDef, plan: Plan) -> list[dict[str, Any]]:
     errors = []
     parsed: list[tuple[Loc, Period]] = []
+    periodicity = Periodicity(metric.periodicity)
     for loc, code in _periods(body):
         try:
-            parsed.append((loc, parse_as(code, metric.periodicity)))
+            parsed.append((loc, parse_as(code, periodicity)))
         except PeriodError as exc:
             errors.append(field_error(loc, str(exc)))
     # Only periods that parsed can be put in order; the others already have their error.

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common import audit
 from services.common.auth import ApiPrincipal
@@ -89,7 +90,7 @@ def require(plan: Plan, action: Action) -> None:
 async def lock(session: AsyncSession, plan_id: int) -> Plan:
     """The plan, its row locked until the transaction ends; 404 if there is none."""
     plan = (await session.execute(
-        select(Plan).where(Plan.id == plan_id).with_for_update(key_share=True)
+        select(Plan).where(col(Plan.id) == plan_id).with_for_update(key_share=True)
         .execution_options(populate_existing=True))).scalar()
     if plan is None:
         raise NotFound(f"No plan with id {plan_id}.")

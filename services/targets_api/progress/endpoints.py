@@ -23,7 +23,9 @@ from services.targets_api.progress.schemas import (
 )
 
 router = APIRouter(tags=["progress"], responses=problem_responses(401, 403, 404, 422, 503))
-_CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+# The type FastAPI declares for `responses`: a dict literal alone is inferred too narrowly.
+_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
 @router.get("/v1/places/{code}/progress", response_model=PlaceProgress, responses=_CSV)

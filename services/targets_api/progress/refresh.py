@@ -37,12 +37,12 @@ from services.common.figures import derived
 from services.targets_api.progress import definitions, intervals, store
 from services.targets_api.progress.isolation import SetAside, isolating
 from services.targets_api.progress.trend import TrendPoint, recent_trend
-from services.targets_api.spc.service import spc
+from services.targets_api.spc.service import Direction, spc
 
 log = logging.getLogger(__name__)
 
-SPC_DIRECTION = {"higher_is_better": "increase", "lower_is_better": "decrease",
-                 "neutral": "neutral"}
+SPC_DIRECTION: dict[str, Direction] = {"higher_is_better": "increase",
+                                       "lower_is_better": "decrease", "neutral": "neutral"}
 
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('joinedup.progress.refresh', 0))")
 
@@ -488,8 +488,10 @@ def target_progress(target: Any, metric: MetricDef, observations: Sequence[Obser
         "baseline_value": line.baseline_value, "target_period": target["target_period"],
         "target_value": line.target_value,
         "expected_value": derived(line.expected_at(latest_index)),
+        # Assessed implies a latest value (no value is no_data); the test says so to mypy.
         "progress_pct": derived(definitions.progress_pct(latest_value, line.baseline_value,
-                                                         line.target_value)) if assessed else None,
+                                                         line.target_value))
+        if assessed and latest_value is not None else None,
         "status": status,
         "consecutive_off_track": off_track_run,
         "variation": chart.variation if chart else None,

@@ -5,6 +5,7 @@ from datetime import date
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common.catalogue import Catalogue
 from services.common.models.targets_api import Plan, PlanTarget, TargetProgress
@@ -34,7 +35,7 @@ _SERIES = text("""
 
 async def _agreed_plan(session: AsyncSession, place_code: str) -> Plan | None:
     return (await session.execute(select(Plan).where(
-        Plan.place_code == place_code, Plan.status == "agreed"))).scalar()
+        col(Plan.place_code) == place_code, col(Plan.status) == "agreed"))).scalar()
 
 
 async def place_progress(session: AsyncSession, *, catalogue: Catalogue, code: str,
@@ -46,10 +47,11 @@ async def place_progress(session: AsyncSession, *, catalogue: Catalogue, code: s
         return PlaceProgress(place_code=code, plan_id=None, as_of=None, refresh_pending=False,
                              summary=StatusCounts(), items=[])
     stored = (await session.execute(select(TargetProgress).where(
-        TargetProgress.plan_id == plan.id).order_by(TargetProgress.metric_code))).scalars()
+        col(TargetProgress.plan_id) == plan.id).order_by(col(TargetProgress.metric_code))
+    )).scalars()
     items = [_item(row, catalogue, today) for row in stored]
-    metrics = list((await session.execute(select(PlanTarget.metric_code).where(
-        PlanTarget.plan_id == plan.id))).scalars())
+    metrics = list((await session.execute(select(col(PlanTarget.metric_code)).where(
+        col(PlanTarget.plan_id) == plan.id))).scalars())
     # A plan agreed a moment ago has targets the refresher has not reached yet: say so.
     pending = (len(items) < len(metrics)
                or bool(await session.scalar(_PENDING, {"metrics": metrics})))
@@ -57,7 +59,7 @@ async def place_progress(session: AsyncSession, *, catalogue: Catalogue, code: s
         place_code=code, plan_id=plan.id,
         as_of=min((item.computed_at for item in items), default=None),
         refresh_pending=pending,
-        summary=StatusCounts(**Counter(item.status for item in items)), items=items)
+        summary=StatusCounts(**Counter[str](item.status for item in items)), items=items)
 
 
 def _item(row: TargetProgress, catalogue: Catalogue, today: date) -> ProgressItem:
