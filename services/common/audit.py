@@ -24,11 +24,15 @@ async def record(
     ``actor`` is the key that made the change, or a label such as ``"cli"`` or ``"seed"`` for
     changes made by the operator's own commands.
     """
-    is_key = isinstance(actor, ApiPrincipal)
+    if isinstance(actor, ApiPrincipal):
+        actor_key_id: int | None = actor.key_id
+        actor_label = f"key:{actor.key_id}:{actor.name}"
+    else:
+        actor_key_id, actor_label = None, actor
     session.add(AuditLog(
         service=current_service.get(),
-        actor_key_id=actor.key_id if is_key else None,
-        actor=f"key:{actor.key_id}:{actor.name}" if is_key else actor,
+        actor_key_id=actor_key_id,
+        actor=actor_label,
         action=action,
         entity_type=entity_type,
         entity_id=entity_id,

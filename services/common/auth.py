@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common.db import SessionDep
 from services.common.errors import (
@@ -95,7 +96,7 @@ async def revoke_key(session: AsyncSession, *, key_id: int) -> ApiKey:
     if row is None:
         raise NotFound(f"No API key with id {key_id}.")
     if row.revoked_at is None:
-        await session.execute(update(ApiKey).where(ApiKey.id == key_id)
+        await session.execute(update(ApiKey).where(col(ApiKey.id) == key_id)
                               .values(revoked_at=func.now()))
         await session.refresh(row)
     return row
@@ -109,7 +110,8 @@ async def verify_key(session: AsyncSession, key: str) -> ApiPrincipal | None:
     public_id = _public_id(key)
     row = None
     if public_id is not None:
-        row = (await session.execute(select(ApiKey).where(ApiKey.public_id == public_id))).scalar()
+        query = select(ApiKey).where(col(ApiKey.public_id) == public_id)
+        row = (await session.execute(query)).scalar()
     matches = hmac.compare_digest(hash_key(key), row.key_hash if row else _NO_KEY_HASH)
     if row is None or not matches or row.revoked_at is not None:
         return None
@@ -137,8 +139,10 @@ def _rate_limiter(request: Request) -> KeyRateLimiter | None:
     if not hasattr(state, "rate_limiter"):
         settings = getattr(state, "settings", None)
         per_minute = getattr(settings, "rate_limit_per_minute", 0)
+        # per_minute is only non-zero when there are settings to have read it from.
         state.rate_limiter = KeyRateLimiter(
-            per_minute=per_minute, burst=settings.rate_limit_burst) if per_minute else None
+            per_minute=per_minute, burst=settings.rate_limit_burst,
+        ) if settings is not None and per_minute else None
     return state.rate_limiter
 
 

@@ -1,5 +1,8 @@
 """ingest: periodic submissions from place systems (port 8003)."""
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
 import httpx
 from fastapi import FastAPI
 
@@ -17,7 +20,8 @@ def create_app(settings: IngestSettings | None = None, database_url: str | None 
                metrics_api_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """``metrics_api_transport``: see services.common.catalogue.catalogue_client."""
     settings = settings or IngestSettings()
-    resources = [catalogue_client(metrics_api_transport)]
+    resources: list[Callable[[FastAPI], AbstractAsyncContextManager[object]]] = [
+        catalogue_client(metrics_api_transport)]
     if settings.outbox_enabled:
         resources.append(outbox_deliverer)
     return create_service_app(

@@ -18,11 +18,13 @@ import csv
 import io
 import json
 from importlib import resources
+from typing import cast
 
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics_api.metrics.schemas import MetricCreate, MetricScope
+from services.common.periods import Periodicity
+from services.metrics_api.metrics.schemas import Direction, Kind, MetricCreate, MetricScope
 from services.metrics_api.metrics.service import resolve_definition
 
 LEVEL_ORDER = {"nation": 0, "region": 1, "icb": 2, "place": 3}
@@ -100,9 +102,10 @@ def national_metric_rows() -> list[dict[str, object]]:
         body = MetricCreate(
             code=row["code"], scope=MetricScope.national, name=row["name"],
             description=row["name"], domain=row["domain"],
-            mandatory=row["mandatory"].strip().lower() == "true", kind=row["kind"],
+            mandatory=row["mandatory"].strip().lower() == "true", kind=Kind(row["kind"]),
             multiplier=float(row["multiplier"]) if row["multiplier"] else None, unit=row["unit"],
-            direction=row["direction"], periodicity=row["periodicity"], source=row["source"],
+            direction=Direction(row["direction"]),
+            periodicity=Periodicity(row["periodicity"]), source=row["source"],
             reporting_from=row["reporting_from"])
         definition = resolve_definition(body, scope=MetricScope.national)
         rows.append({"code": body.code, **definition.model_dump(mode="json")})
@@ -111,7 +114,9 @@ def national_metric_rows() -> list[dict[str, object]]:
 
 async def seed(session: AsyncSession) -> dict[str, int]:
     """Add missing reference rows; returns how many areas and metrics were added."""
-    added_areas = await session.execute(_INSERT_AREAS, {"rows": json.dumps(area_rows())})
-    added_metrics = await session.execute(_INSERT_METRICS,
-                                          {"rows": json.dumps(national_metric_rows())})
+    # Both statements are INSERTs, so each result is a CursorResult with a rowcount.
+    added_areas = cast(CursorResult, await session.execute(
+        _INSERT_AREAS, {"rows": json.dumps(area_rows())}))
+    added_metrics = cast(CursorResult, await session.execute(
+        _INSERT_METRICS, {"rows": json.dumps(national_metric_rows())}))
     return {"areas": added_areas.rowcount, "metrics": added_metrics.rowcount}

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common import periods
 from services.common.errors import Unprocessable, field_error
@@ -28,20 +29,20 @@ def observations_query(*, place_code: str | None, metric_code: str | None,
     start, end = _period(first, "from"), _period(last, "to")
     query = select(Observation)
     if not history:
-        query = query.where(Observation.superseded_at.is_(None))  # type: ignore[union-attr]
+        query = query.where(col(Observation.superseded_at).is_(None))
     if place_code is not None:
-        query = query.where(Observation.place_code == place_code)
+        query = query.where(col(Observation.place_code) == place_code)
     if only_places is not None:
-        query = query.where(Observation.place_code.in_(only_places))  # type: ignore[attr-defined]
+        query = query.where(col(Observation.place_code).in_(only_places))
     if metric_code is not None:
-        query = query.where(Observation.metric_code == metric_code)
+        query = query.where(col(Observation.metric_code) == metric_code)
     if start is not None:
-        query = query.where(func.period_start(Observation.period) >= start.start)
+        query = query.where(func.period_start(col(Observation.period)) >= start.start)
     if end is not None:
-        query = query.where(func.period_end(Observation.period) <= end.end)
-    return query.order_by(Observation.place_code, Observation.metric_code,
-                          func.period_start(Observation.period), Observation.period,
-                          Observation.version)
+        query = query.where(func.period_end(col(Observation.period)) <= end.end)
+    return query.order_by(col(Observation.place_code), col(Observation.metric_code),
+                          func.period_start(col(Observation.period)), col(Observation.period),
+                          col(Observation.version))
 
 
 async def list_observations(session: AsyncSession, query: Select, *, limit: int, offset: int

@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from pydantic import ValidationError
 
@@ -38,7 +38,7 @@ class CopyBuffer:
         self._csv = csv.writer(self._buffer, lineterminator="\r\n")
         self.rows = 0
 
-    async def add(self, row_no: int, fields: list[object]) -> None:
+    async def add(self, row_no: int, fields: Sequence[object]) -> None:
         self._csv.writerow((row_no, *fields))
         self.rows += 1
         if self._buffer.tell() >= FLUSH_BYTES:

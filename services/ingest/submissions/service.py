@@ -4,9 +4,11 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common import audit
 from services.common.auth import ApiPrincipal, Role, require_scope
@@ -81,7 +83,8 @@ async def _lock_idempotency_key(session: AsyncSession, principal: ApiPrincipal, 
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
                           {"k": f"idempotency:{principal.key_id}:{key}"})
     return (await session.execute(select(Submission).where(
-        Submission.key_id == principal.key_id, Submission.idempotency_key == key))).scalar()
+        col(Submission.key_id) == principal.key_id,
+        col(Submission.idempotency_key) == key))).scalar()
 
 
 def _authorise_places(principal: ApiPrincipal, catalogue: Catalogue, places: list[str]) -> None:
@@ -203,18 +206,19 @@ def _may_read(principal: ApiPrincipal, row: Submission) -> bool:
 
 async def list_submissions(
     session: AsyncSession, *, principal: ApiPrincipal, place_code: str | None,
-    since: object | None, limit: int, offset: int,
+    since: datetime | None, limit: int, offset: int,
 ) -> tuple[list[SubmissionPublic], int]:
     if not principal.has_role(Role.assessor, Role.submitter):
         raise Forbidden("Submissions are read by assessors and by the submitters who made them.")
     query = select(Submission)
     if not principal.has_role(Role.assessor):
-        query = query.where(Submission.key_id == principal.key_id)
+        query = query.where(col(Submission.key_id) == principal.key_id)
     if place_code is not None:
-        query = query.where(Submission.place_codes.contains([place_code]))  # type: ignore[union-attr]
+        query = query.where(col(Submission.place_codes).contains([place_code]))
     if since is not None:
-        query = query.where(Submission.received_at >= since)
+        query = query.where(col(Submission.received_at) >= since)
     count = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.execute(query.order_by(Submission.received_at.desc(), Submission.id)
-                                 .limit(limit).offset(offset))
+    rows = await session.execute(
+        query.order_by(col(Submission.received_at).desc(), col(Submission.id))
+        .limit(limit).offset(offset))
     return [to_public(r) for r in rows.scalars()], count or 0

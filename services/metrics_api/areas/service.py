@@ -2,6 +2,7 @@
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common import audit
 from services.common.auth import ApiPrincipal
@@ -37,11 +38,11 @@ async def list_areas(
 ) -> tuple[list[Area], int]:
     query = select(Area)
     if level is not None:
-        query = query.where(Area.level == level)
+        query = query.where(col(Area.level) == level)
     if parent is not None:
-        query = query.where(Area.parent_code == parent)
+        query = query.where(col(Area.parent_code) == parent)
     count = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.execute(query.order_by(Area.code).limit(limit).offset(offset))
+    rows = await session.execute(query.order_by(col(Area.code)).limit(limit).offset(offset))
     return list(rows.scalars()), count or 0
 
 

@@ -25,7 +25,8 @@ class MetricStatus(StrEnum):
 
 
 class Kind(StrEnum):
-    count = "count"
+    # Named count_ because a member called count would hide str.count on every Kind value.
+    count_ = "count"
     proportion = "proportion"
     rate = "rate"
     value = "value"

@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common import audit, periods
 from services.common.auth import ENGLAND, ApiPrincipal, require_scope
@@ -25,12 +26,12 @@ from services.metrics_api.metrics.schemas import (
 )
 from services.metrics_api.unique import add_new
 
-DEFAULT_AGGREGATION = {Kind.count: Aggregation.sum, Kind.proportion: Aggregation.ratio_of_sums,
+DEFAULT_AGGREGATION = {Kind.count_: Aggregation.sum, Kind.proportion: Aggregation.ratio_of_sums,
                        Kind.rate: Aggregation.ratio_of_sums,
                        Kind.value: Aggregation.population_weighted_mean}
 # Summing percentages or taking a ratio of sums without numerators would give nonsense.
 ALLOWED_AGGREGATIONS = {
-    Kind.count: {Aggregation.sum},
+    Kind.count_: {Aggregation.sum},
     Kind.proportion: {Aggregation.ratio_of_sums, Aggregation.population_weighted_mean},
     Kind.rate: {Aggregation.ratio_of_sums, Aggregation.population_weighted_mean},
     Kind.value: {Aggregation.population_weighted_mean, Aggregation.sum},
@@ -97,7 +98,7 @@ def resolve_definition(body: MetricDefinitionIn, *, scope: MetricScope,
         aggregation=aggregation, valid_min=valid_min, valid_max=valid_max,
         reporting_from=reporting_from,
         decimals=body.decimals if body.decimals is not None else
-        (0 if body.kind is Kind.count else 1),
+        (0 if body.kind is Kind.count_ else 1),
     )
 
 
@@ -109,7 +110,7 @@ def to_public(metric: Metric, version: MetricVersion) -> MetricPublic:
 
 
 async def _get_metric(session: AsyncSession, code: str, *, for_update: bool = False) -> Metric:
-    query = select(Metric).where(Metric.code == code)
+    query = select(Metric).where(col(Metric.code) == code)
     if for_update:
         query = query.with_for_update()
     metric = (await session.execute(query)).scalar()
@@ -136,25 +137,25 @@ async def list_metrics(
     status: MetricStatus | None, domain: str | None, limit: int, offset: int,
 ) -> tuple[list[MetricPublic], int]:
     query = select(Metric, MetricVersion).join(
-        MetricVersion, (MetricVersion.metric_code == Metric.code)
-        & (MetricVersion.version == Metric.current_version))
+        MetricVersion, (col(MetricVersion.metric_code) == col(Metric.code))
+        & (col(MetricVersion.version) == col(Metric.current_version)))
     if scope is not None:
-        query = query.where(Metric.scope == scope)
+        query = query.where(col(Metric.scope) == scope)
     if owner is not None:
-        query = query.where(Metric.owner_area_code == owner)
+        query = query.where(col(Metric.owner_area_code) == owner)
     if status is not None:
-        query = query.where(Metric.status == status)
+        query = query.where(col(Metric.status) == status)
     if domain is not None:
-        query = query.where(MetricVersion.domain == domain)
+        query = query.where(col(MetricVersion.domain) == domain)
     count = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.execute(query.order_by(Metric.code).limit(limit).offset(offset))
+    rows = await session.execute(query.order_by(col(Metric.code)).limit(limit).offset(offset))
     return [to_public(m, v) for m, v in rows], count or 0
 
 
 async def list_versions(session: AsyncSession, *, code: str) -> list[MetricVersionPublic]:
     await _get_metric(session, code)
-    rows = await session.execute(select(MetricVersion).where(MetricVersion.metric_code == code)
-                                 .order_by(MetricVersion.version))
+    rows = await session.execute(select(MetricVersion).where(col(MetricVersion.metric_code) == code)
+                                 .order_by(col(MetricVersion.version)))
     return [MetricVersionPublic.model_validate(v) for v in rows.scalars()]
 
 
@@ -248,7 +249,7 @@ async def update_metric(session: AsyncSession, *, principal: ApiPrincipal, metri
         return before
     version = await _add_version(session, principal, metric.code, metric.current_version + 1,
                                  definition)
-    await session.execute(update(Metric).where(Metric.code == metric.code)
+    await session.execute(update(Metric).where(col(Metric.code) == metric.code)
                           .values(current_version=version.version))
     await session.refresh(metric)
     after = to_public(metric, version)
@@ -263,7 +264,7 @@ async def retire_metric(session: AsyncSession, *, principal: ApiPrincipal, metri
     if metric.status == MetricStatus.retired:
         raise Conflict(f"Metric {metric.code} is already retired.", current_status="retired")
     before = to_public(metric, current)
-    await session.execute(update(Metric).where(Metric.code == metric.code)
+    await session.execute(update(Metric).where(col(Metric.code) == metric.code)
                           .values(status=MetricStatus.retired, retired_at=func.now()))
     await session.refresh(metric)
     after = to_public(metric, current)
