@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import IO
 
 import httpx
+import psutil
 
 FACTORIES = {
     "metrics_api": "services.metrics_api.main:create_app",
@@ -27,6 +28,12 @@ FACTORIES = {
     "ingest": "services.ingest.main:create_app",
 }
 READY_TIMEOUT_S = 60.0
+PORT_ATTEMPTS = 3
+
+
+class PortTaken(RuntimeError):
+    """The service could not bind its port: another process took it first."""
+
 STOP_TIMEOUT_S = 10.0
 
 
@@ -45,6 +52,7 @@ class ServiceProcess:
         self.factory = factory
         self.workers = workers
         self.env = {**os.environ, "JOINEDUP_LOG_LEVEL": "WARNING", **env}
+        self._port_was_free_choice = port is None
         self.port = port or free_port()
         self.ready_timeout_s = ready_timeout_s
         self.process: subprocess.Popen | None = None
@@ -72,33 +80,57 @@ class ServiceProcess:
     def start(self) -> "ServiceProcess":
         if self.running:
             raise RuntimeError(f"{self.factory} is already running on port {self.port}")
-        command = [sys.executable, "-m", "uvicorn", self.factory, "--factory",
-                   "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
-                   "--timeout-graceful-shutdown", "5", "--workers", str(self.workers)]
-        self.process = subprocess.Popen(command, env=self.env, stdout=self._log,
-                                        stderr=subprocess.STDOUT)
-        self.wait_ready()
-        return self
+        for attempt in range(PORT_ATTEMPTS):
+            command = [sys.executable, "-m", "uvicorn", self.factory, "--factory",
+                       "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+                       "--timeout-graceful-shutdown", "5", "--workers", str(self.workers)]
+            self.process = subprocess.Popen(command, env=self.env, stdout=self._log,
+                                            stderr=subprocess.STDOUT)
+            try:
+                self.wait_ready()
+                return self
+            except PortTaken:
+                # Another test's process took the port between free_port() and our bind.
+                if not self._port_was_free_choice or attempt == PORT_ATTEMPTS - 1:
+                    raise
+                self.port = free_port()
+        raise AssertionError("unreachable")
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout_s
         last = "no answer"
         while time.monotonic() < deadline:
             if not self.running:
-                raise RuntimeError(f"{self.factory} exited with code "
-                                   f"{self.process and self.process.returncode}:\n{self.log()}")
+                log = self.log()
+                error = PortTaken if "address already in use" in log.lower() else RuntimeError
+                raise error(f"{self.factory} exited with code "
+                            f"{self.process and self.process.returncode}:\n{log}")
             try:
                 response = httpx.get(f"{self.url}/readyz", timeout=2.0)
             except httpx.HTTPError as exc:  # most often: not listening yet
                 last = repr(exc)
             else:
-                if response.status_code == 200:
+                # Only our own server counts: another test's, on a port both found free, would
+                # answer 200 while ours fails to bind (and its tests would talk to the wrong
+                # database).
+                if response.status_code == 200 and self._listening():
                     return
                 last = f"{response.status_code} {response.text}"
             time.sleep(0.1)
         self.kill()
         raise TimeoutError(f"{self.factory} was not ready within {self.ready_timeout_s} s "
                            f"(last /readyz: {last}):\n{self.log()}")
+
+    def _listening(self) -> bool:
+        """Whether our process (or one of its workers) holds the listening socket."""
+        assert self.process is not None
+        try:
+            parent = psutil.Process(self.process.pid)
+            processes = [parent, *parent.children(recursive=True)]
+            return any(c.status == psutil.CONN_LISTEN and c.laddr.port == self.port
+                       for p in processes for c in p.net_connections(kind="tcp"))
+        except psutil.NoSuchProcess:
+            return False
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """SIGTERM and wait for a graceful exit; SIGKILL if it does not come in time."""
