@@ -96,9 +96,11 @@ def plan_rows(suite: Suite, count: int) -> Rows:
     started = time.perf_counter()
     metrics = suite.create_monthly_proportions(METRICS)
     periods = ended_months(months_needed(count, len(places), len(metrics)))
-    say(f"metrics: created {len(metrics)} monthly proportions in "
+    say(
+        f"metrics: created {len(metrics)} monthly proportions in "
         f"{time.perf_counter() - started:.1f} s; rows span {len(places)} places x "
-        f"{len(metrics)} metrics x {len(periods)} months ({periods[0]} to {periods[-1]})")
+        f"{len(metrics)} metrics x {len(periods)} months ({periods[0]} to {periods[-1]})"
+    )
     return Rows(places, metrics, periods, count)
 
 
@@ -106,8 +108,10 @@ def time_generation(rows: Rows) -> None:
     """How long the client alone takes to make the body: part of both timings below."""
     started = time.perf_counter()
     size = sum(len(chunk) for chunk in rows.csv_chunks())
-    say(f"csv: {rows.count} rows, {size / MB:.1f} MB, generated alone in "
-        f"{time.perf_counter() - started:.2f} s")
+    say(
+        f"csv: {rows.count} rows, {size / MB:.1f} MB, generated alone in "
+        f"{time.perf_counter() - started:.2f} s"
+    )
 
 
 def checkpoint(suite: Suite) -> None:
@@ -121,17 +125,25 @@ def upload(suite: Suite, rows: Rows) -> tuple[float, int]:
     checkpoint(suite)
     ingest = suite.ingest_process()
     say(f"http: ingest pid {ingest.pid}, RSS {ingest.memory_info().rss / MB:.0f} MB before")
-    with PeakRss(ingest) as rss, CpuUse(suite) as cpu, \
-            httpx.Client(timeout=UPLOAD_TIMEOUT_S) as client:
+    with (
+        PeakRss(ingest) as rss,
+        CpuUse(suite) as cpu,
+        httpx.Client(timeout=UPLOAD_TIMEOUT_S) as client,
+    ):
         started = time.perf_counter()
-        response = client.post(f"{suite.url('ingest')}/v1/submissions", params={"mode": "atomic"},
-                               content=rows.csv_chunks(),
-                               headers={**suite.headers, "Content-Type": "text/csv"})
+        response = client.post(
+            f"{suite.url('ingest')}/v1/submissions",
+            params={"mode": "atomic"},
+            content=rows.csv_chunks(),
+            headers={**suite.headers, "Content-Type": "text/csv"},
+        )
         elapsed = time.perf_counter() - started
     if response.status_code != 201 or response.json()["accepted"] != rows.count:
         raise RuntimeError(f"upload failed: {response.status_code} {response.text[:2000]}")
-    say(f"http: {rows.count} rows accepted in {elapsed:.2f} s "
-        f"({rows.count / elapsed:,.0f} rows/s); ingest peak RSS {rss.peak / MB:.0f} MB")
+    say(
+        f"http: {rows.count} rows accepted in {elapsed:.2f} s "
+        f"({rows.count / elapsed:,.0f} rows/s); ingest peak RSS {rss.peak / MB:.0f} MB"
+    )
     say(f"http: {cpu.summary(elapsed)}")
     return elapsed, rss.peak
 
@@ -143,16 +155,23 @@ def copy_baseline(suite: Suite, rows: Rows) -> float:
     """
     with psycopg.connect(suite.database_url) as conn:
         conn.execute("CREATE TABLE bench_observation (LIKE observation INCLUDING ALL)")
-        conn.execute(sql.SQL("ALTER TABLE bench_observation ALTER version SET DEFAULT 1, "
-                             "ALTER metric_version SET DEFAULT 1, "
-                             "ALTER submission_id SET DEFAULT {}")
-                     .format(sql.Literal(str(uuid.uuid4()))))
+        conn.execute(
+            sql.SQL(
+                "ALTER TABLE bench_observation ALTER version SET DEFAULT 1, "
+                "ALTER metric_version SET DEFAULT 1, "
+                "ALTER submission_id SET DEFAULT {}"
+            ).format(sql.Literal(str(uuid.uuid4())))
+        )
         conn.commit()
         checkpoint(suite)
         started = time.perf_counter()
-        with conn.cursor() as cursor, cursor.copy(
+        with (
+            conn.cursor() as cursor,
+            cursor.copy(
                 "COPY bench_observation (place_code, metric_code, period, value, numerator, "
-                "denominator, note) FROM STDIN (FORMAT csv, HEADER true)") as copy:
+                "denominator, note) FROM STDIN (FORMAT csv, HEADER true)"
+            ) as copy,
+        ):
             for chunk in rows.csv_chunks():
                 copy.write(chunk)
         conn.commit()
@@ -174,10 +193,13 @@ def verify_counts(suite: Suite, expected: int) -> None:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--explain", action="store_true",
-                        help=f"print the server's time by statement during the upload, and "
-                             f"the plans of statements over {EXPLAIN_PLAN_MS} ms (slows the "
-                             f"upload: for profiling, not for the figures)")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help=f"print the server's time by statement during the upload, and "
+        f"the plans of statements over {EXPLAIN_PLAN_MS} ms (slows the "
+        f"upload: for profiling, not for the figures)",
+    )
     return parser.parse_args()
 
 
@@ -194,9 +216,11 @@ def main() -> None:
         copy_s = copy_baseline(suite, rows)
         verify_counts(suite, args.rows)
     http_rate, copy_rate = args.rows / http_s, args.rows / copy_s
-    say(f"ingest_bulk rows={args.rows} http_rows_per_s={http_rate:.0f} "
+    say(
+        f"ingest_bulk rows={args.rows} http_rows_per_s={http_rate:.0f} "
         f"copy_rows_per_s={copy_rate:.0f} ratio={http_rate / copy_rate:.2f} "
-        f"peak_rss_mb={peak_rss / MB:.0f}")
+        f"peak_rss_mb={peak_rss / MB:.0f}"
+    )
 
 
 if __name__ == "__main__":

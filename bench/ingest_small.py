@@ -63,23 +63,32 @@ def submission(place: str, metric: str, months: list[str], lap: int) -> bytes:
     observations = []
     for i, period in enumerate(months):
         value, numerator, denominator = proportion(lap * 7 + i)
-        observations.append({"metric_code": metric, "period": period, "value": value,
-                             "numerator": numerator, "denominator": denominator})
-    return json.dumps({"place_code": place, "mode": "atomic",
-                       "observations": observations}).encode()
+        observations.append(
+            {
+                "metric_code": metric,
+                "period": period,
+                "value": value,
+                "numerator": numerator,
+                "denominator": denominator,
+            }
+        )
+    return json.dumps(
+        {"place_code": place, "mode": "atomic", "observations": observations}
+    ).encode()
 
 
 def submissions(places: list[str], metrics: list[str], values: int) -> Iterator[bytes]:
     """Endless bodies; each lap over every (metric, window, place) corrects the one before."""
     months = ended_months(values * WINDOWS)
-    windows = [months[i:i + values] for i in range(0, len(months), values)]
+    windows = [months[i : i + values] for i in range(0, len(months), values)]
     for lap in itertools.count():
         for metric, window, place in itertools.product(metrics, windows, places):
             yield submission(place, metric, window, lap)
 
 
-async def client(http: httpx.AsyncClient, bodies: Iterator[bytes], deadline: float,
-                 tally: Tally) -> None:
+async def client(
+    http: httpx.AsyncClient, bodies: Iterator[bytes], deadline: float, tally: Tally
+) -> None:
     while time.perf_counter() < deadline:
         body = next(bodies)  # one event loop, so clients share the iterator safely
         headers = {"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
@@ -92,16 +101,21 @@ async def client(http: httpx.AsyncClient, bodies: Iterator[bytes], deadline: flo
         tally.record(time.perf_counter() - started, status, detail)
 
 
-async def load(suite: Suite, bodies: Iterator[bytes], clients: int, seconds: float
-               ) -> tuple[Tally, float]:
+async def load(
+    suite: Suite, bodies: Iterator[bytes], clients: int, seconds: float
+) -> tuple[Tally, float]:
     """Run the clients until ``seconds`` have passed; returns the tally and the elapsed time."""
     tally = Tally()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=suite.url("ingest"), headers=suite.headers,
-                                 limits=limits, timeout=60.0) as http:
-        warm_up = await http.post("/v1/submissions", params={"dry_run": "true"},
-                                  content=next(bodies),
-                                  headers={"Content-Type": "application/json"})
+    async with httpx.AsyncClient(
+        base_url=suite.url("ingest"), headers=suite.headers, limits=limits, timeout=60.0
+    ) as http:
+        warm_up = await http.post(
+            "/v1/submissions",
+            params={"dry_run": "true"},
+            content=next(bodies),
+            headers={"Content-Type": "application/json"},
+        )
         warm_up.raise_for_status()  # the catalogue is fetched before the clock starts
         say(f"load: ingest pid {suite.ingest_process().pid}")
         with CpuUse(suite) as cpu:
@@ -115,8 +129,9 @@ async def load(suite: Suite, bodies: Iterator[bytes], clients: int, seconds: flo
 
 def stored_versions(suite: Suite) -> tuple[int, int]:
     with psycopg.connect(suite.database_url) as conn:
-        row = conn.execute("SELECT count(*), count(*) FILTER (WHERE superseded_at IS NULL) "
-                           "FROM observation").fetchone()
+        row = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE superseded_at IS NULL) FROM observation"
+        ).fetchone()
     assert row is not None
     return row[0], row[1]
 
@@ -124,17 +139,23 @@ def stored_versions(suite: Suite) -> tuple[int, int]:
 def report(suite: Suite, tally: Tally, elapsed_s: float, clients: int) -> None:
     latencies_ms = sorted(s * 1000 for s in tally.latencies_s)
     versions, current = stored_versions(suite)
-    say(f"load: {len(latencies_ms)} submissions from {clients} clients in {elapsed_s:.1f} s; "
-        f"statuses {dict(tally.statuses)}")
-    say(f"latency ms: p50 {percentile(latencies_ms, 0.5):.0f}, p90 "
+    say(
+        f"load: {len(latencies_ms)} submissions from {clients} clients in {elapsed_s:.1f} s; "
+        f"statuses {dict(tally.statuses)}"
+    )
+    say(
+        f"latency ms: p50 {percentile(latencies_ms, 0.5):.0f}, p90 "
         f"{percentile(latencies_ms, 0.9):.0f}, p99 {percentile(latencies_ms, 0.99):.0f}, "
-        f"max {latencies_ms[-1]:.0f}")
+        f"max {latencies_ms[-1]:.0f}"
+    )
     say(f"stored: {versions} observation versions, {current} current")
     for example in tally.examples:
         say(f"error: {example}")
-    say(f"ingest_small submissions_per_s={tally.accepted / elapsed_s:.1f} "
+    say(
+        f"ingest_small submissions_per_s={tally.accepted / elapsed_s:.1f} "
         f"p50_ms={percentile(latencies_ms, 0.5):.0f} p99_ms={percentile(latencies_ms, 0.99):.0f} "
-        f"errors={tally.errors}")
+        f"errors={tally.errors}"
+    )
 
 
 def parse_args() -> argparse.Namespace:
@@ -142,9 +163,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--values", type=int, default=60)
-    parser.add_argument("--explain", action="store_true",
-                        help=f"print the server's time by statement during the load, and the "
-                             f"plans of statements over {EXPLAIN_PLAN_MS} ms (for profiling)")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help=f"print the server's time by statement during the load, and the "
+        f"plans of statements over {EXPLAIN_PLAN_MS} ms (for profiling)",
+    )
     return parser.parse_args()
 
 
@@ -154,8 +178,10 @@ def main() -> None:
         say(suite.describe())
         places = suite.place_codes()
         metrics = suite.create_monthly_proportions(METRICS)
-        say(f"plan: {args.clients} clients, {args.values} values a submission, "
-            f"{len(places) * len(metrics) * WINDOWS} distinct submissions a lap")
+        say(
+            f"plan: {args.clients} clients, {args.values} values a submission, "
+            f"{len(places) * len(metrics) * WINDOWS} distinct submissions a lap"
+        )
         bodies = submissions(places, metrics, args.values)
         log = ServerLog(suite)
         tally, elapsed_s = asyncio.run(load(suite, bodies, args.clients, args.seconds))

@@ -53,17 +53,33 @@ class Load:
         place = self.rng.choice(self.places)
         roll = self.rng.random()
         if roll < 0.35:
-            return "progress", "GET", f"{self.suite.url('targets_api')}/v1/places/{place}" \
-                                      "/progress", None
+            return (
+                "progress",
+                "GET",
+                f"{self.suite.url('targets_api')}/v1/places/{place}/progress",
+                None,
+            )
         if roll < 0.70:
-            return "observations", "GET", f"{self.suite.url('ingest')}/v1/observations?" \
-                f"place_code={place}&metric_code={MONTHLY_NATIONAL}", None
+            return (
+                "observations",
+                "GET",
+                f"{self.suite.url('ingest')}/v1/observations?"
+                f"place_code={place}&metric_code={MONTHLY_NATIONAL}",
+                None,
+            )
         if roll < 0.90:
             denominator = self.rng.randint(500, 2000)
-            body = {"place_code": place, "observations": [{
-                "metric_code": MONTHLY_NATIONAL, "period": self.rng.choice(self.months),
-                "numerator": round(denominator * self.rng.uniform(0.85, 0.95)),
-                "denominator": denominator}]}
+            body = {
+                "place_code": place,
+                "observations": [
+                    {
+                        "metric_code": MONTHLY_NATIONAL,
+                        "period": self.rng.choice(self.months),
+                        "numerator": round(denominator * self.rng.uniform(0.85, 0.95)),
+                        "denominator": denominator,
+                    }
+                ],
+            }
             return "submission", "POST", f"{self.suite.url('ingest')}/v1/submissions", body
         service = self.rng.choice(["metrics_api", "targets_api", "ingest"])
         return "scrape", "GET", f"{self.suite.url(service)}/metrics", None
@@ -75,8 +91,9 @@ class Load:
             started = time.perf_counter()
             try:
                 response = await http.request(method, url, json=body, headers=headers)
-                failed = None if response.is_success else f"{response.status_code} " \
-                                                          f"{response.text[:200]}"
+                failed = (
+                    None if response.is_success else f"{response.status_code} {response.text[:200]}"
+                )
             except httpx.HTTPError as error:
                 failed = f"{type(error).__name__}: {error}"
             self.latencies.append(time.perf_counter() - started)
@@ -87,8 +104,9 @@ class Load:
     async def run(self, clients: int, seconds: float) -> float:
         deadline = time.monotonic() + seconds
         started = time.perf_counter()
-        async with httpx.AsyncClient(headers=self.suite.headers, timeout=60,
-                                     limits=httpx.Limits(max_connections=clients)) as http:
+        async with httpx.AsyncClient(
+            headers=self.suite.headers, timeout=60, limits=httpx.Limits(max_connections=clients)
+        ) as http:
             await asyncio.gather(*(self.client(http, deadline) for _ in range(clients)))
         return time.perf_counter() - started
 
@@ -96,10 +114,21 @@ class Load:
 def load_demo(suite: Suite) -> None:
     started = time.perf_counter()
     subprocess.run(
-        [*JOINEDUP, "demo", "--metrics-url", suite.url("metrics_api"),
-         "--targets-url", suite.url("targets_api"), "--ingest-url", suite.url("ingest")],
-        cwd=REPO, check=True, stdout=subprocess.DEVNULL,
-        env={**os.environ, "JOINEDUP_DATA_DIR": str(suite.data_dir)})
+        [
+            *JOINEDUP,
+            "demo",
+            "--metrics-url",
+            suite.url("metrics_api"),
+            "--targets-url",
+            suite.url("targets_api"),
+            "--ingest-url",
+            suite.url("ingest"),
+        ],
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "JOINEDUP_DATA_DIR": str(suite.data_dir)},
+    )
     say(f"demo loaded in {time.perf_counter() - started:.0f} s")
 
 
@@ -119,9 +148,11 @@ def main() -> None:
     say(f"requests by kind: {dict(load.by_kind)}")
     for error in load.errors[:SHOWN_ERRORS]:
         say(f"error: {error}")
-    say(f"load requests_per_s={len(latencies) / elapsed:.1f} "
+    say(
+        f"load requests_per_s={len(latencies) / elapsed:.1f} "
         f"p50_ms={percentile(latencies, 0.5) * 1000:.0f} "
-        f"p99_ms={percentile(latencies, 0.99) * 1000:.0f} errors={len(load.errors)}")
+        f"p99_ms={percentile(latencies, 0.99) * 1000:.0f} errors={len(load.errors)}"
+    )
 
 
 if __name__ == "__main__":

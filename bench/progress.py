@@ -57,8 +57,10 @@ def observations_csv(places: list[str], metrics: list[str], months: list[str]) -
             level = rng.uniform(40, 60)
             for i, month in enumerate(months):
                 numerator = max(0, min(1000, round(10 * (level + 0.1 * i + rng.gauss(0, 2)))))
-                rows.write(f"{place}\t{metric}\t{month}\t1\t{numerator / 10}\t{numerator}\t1000"
-                           f"\t1\t{submission}\n")
+                rows.write(
+                    f"{place}\t{metric}\t{month}\t1\t{numerator / 10}\t{numerator}\t1000"
+                    f"\t1\t{submission}\n"
+                )
     return rows.getvalue().encode()
 
 
@@ -73,13 +75,16 @@ def refresh_seconds(targets_api: str) -> tuple[float, float]:
     return found.get("count", 0.0), found.get("sum", 0.0)
 
 
-async def readers(url_of, headers: dict[str, str], count: int, seconds: float
-                  ) -> tuple[list[float], int]:
+async def readers(
+    url_of, headers: dict[str, str], count: int, seconds: float
+) -> tuple[list[float], int]:
     latencies: list[float] = []
     errors = 0
     deadline = time.monotonic() + seconds
-    async with httpx.AsyncClient(headers=headers, timeout=60,
-                                 limits=httpx.Limits(max_connections=count)) as client:
+    async with httpx.AsyncClient(
+        headers=headers, timeout=60, limits=httpx.Limits(max_connections=count)
+    ) as client:
+
         async def read() -> None:
             nonlocal errors
             while time.monotonic() < deadline:
@@ -92,6 +97,7 @@ async def readers(url_of, headers: dict[str, str], count: int, seconds: float
                     if errors <= 3:
                         say(f"reader: {type(error).__name__}: {error}")
                 latencies.append(time.perf_counter() - started)
+
         await asyncio.gather(*(read() for _ in range(count)))
     return sorted(latencies), errors
 
@@ -115,37 +121,49 @@ def main() -> None:
         history, latest = months[:-1], months[-1]
         with psycopg.connect(suite.database_url) as conn:
             with conn.cursor().copy(
-                    "COPY observation (place_code, metric_code, period, version, value, "
-                    "numerator, denominator, metric_version, submission_id) FROM STDIN") as copy:
+                "COPY observation (place_code, metric_code, period, version, value, "
+                "numerator, denominator, metric_version, submission_id) FROM STDIN"
+            ) as copy:
                 copy.write(observations_csv(places, metrics, history))
             conn.execute(_PLANS, {"starts_on": f"{history[0]}-01", "ends_on": "2030-12-31"})
-            conn.execute(_TARGETS, {"baseline": history[0], "target": "2030-12",
-                                    "metrics": metrics})
+            conn.execute(
+                _TARGETS, {"baseline": history[0], "target": "2030-12", "metrics": metrics}
+            )
             conn.execute("ANALYZE")
-        say(f"{len(places) * len(metrics) * len(history)} observations, "
-            f"{len(places) * len(metrics)} agreed targets")
+        say(
+            f"{len(places) * len(metrics) * len(history)} observations, "
+            f"{len(places) * len(metrics)} agreed targets"
+        )
 
         targets_api = suite.url("targets_api")
         started = time.perf_counter()
-        full = httpx.post(f"{targets_api}/v1/progress/refresh", headers=suite.headers,
-                          timeout=3600)
+        full = httpx.post(f"{targets_api}/v1/progress/refresh", headers=suite.headers, timeout=3600)
         full_s = time.perf_counter() - started
         full.raise_for_status()
         say(f"full refresh: {full.json()}")
 
         started = time.perf_counter()
         with psycopg.connect(suite.database_url) as conn:
-            selected = len(conn.execute("SELECT place_code, metric_code, period, value, "
-                                        "numerator, denominator FROM observation "
-                                        "WHERE superseded_at IS NULL").fetchall())
+            selected = len(
+                conn.execute(
+                    "SELECT place_code, metric_code, period, value, "
+                    "numerator, denominator FROM observation "
+                    "WHERE superseded_at IS NULL"
+                ).fetchall()
+            )
         select_s = time.perf_counter() - started
 
         count_before, sum_before = refresh_seconds(targets_api)
-        body = {"place_code": places[0], "observations": [
-            {"metric_code": m, "period": latest, "numerator": 550, "denominator": 1000}
-            for m in metrics]}
-        httpx.post(f"{suite.url('ingest')}/v1/submissions", json=body, headers=suite.headers,
-                   timeout=60).raise_for_status()
+        body = {
+            "place_code": places[0],
+            "observations": [
+                {"metric_code": m, "period": latest, "numerator": 550, "denominator": 1000}
+                for m in metrics
+            ],
+        }
+        httpx.post(
+            f"{suite.url('ingest')}/v1/submissions", json=body, headers=suite.headers, timeout=60
+        ).raise_for_status()
         deadline = time.monotonic() + 120
         while (count := refresh_seconds(targets_api))[0] == count_before:
             if time.monotonic() > deadline:
@@ -155,21 +173,37 @@ def main() -> None:
         say(f"incremental: {count[0] - count_before:.0f} refresh(es), {incremental_ms:.0f} ms")
 
         rng = random.Random(2)
-        place_lat, place_errors = asyncio.run(readers(
-            lambda: f"{targets_api}/v1/places/{rng.choice(places)}/progress", suite.headers,
-            args.readers, args.seconds))
-        england_lat, england_errors = asyncio.run(readers(
-            lambda: f"{targets_api}/v1/areas/{ENGLAND}/performance", suite.headers,
-            args.readers, args.seconds))
+        place_lat, place_errors = asyncio.run(
+            readers(
+                lambda: f"{targets_api}/v1/places/{rng.choice(places)}/progress",
+                suite.headers,
+                args.readers,
+                args.seconds,
+            )
+        )
+        england_lat, england_errors = asyncio.run(
+            readers(
+                lambda: f"{targets_api}/v1/areas/{ENGLAND}/performance",
+                suite.headers,
+                args.readers,
+                args.seconds,
+            )
+        )
 
     say(f"select: {selected} rows")
-    say(f"place progress: {len(place_lat)} reads, p50 {p(place_lat, 0.5) * 1000:.0f} ms, "
-        f"errors {place_errors}")
-    say(f"England performance: {len(england_lat)} reads, p50 {p(england_lat, 0.5) * 1000:.0f} "
-        f"ms, errors {england_errors}")
-    say(f"progress full_s={full_s:.1f} select_s={select_s:.2f} ratio={full_s / select_s:.1f} "
+    say(
+        f"place progress: {len(place_lat)} reads, p50 {p(place_lat, 0.5) * 1000:.0f} ms, "
+        f"errors {place_errors}"
+    )
+    say(
+        f"England performance: {len(england_lat)} reads, p50 {p(england_lat, 0.5) * 1000:.0f} "
+        f"ms, errors {england_errors}"
+    )
+    say(
+        f"progress full_s={full_s:.1f} select_s={select_s:.2f} ratio={full_s / select_s:.1f} "
         f"incremental_ms={incremental_ms:.0f} place_p99_ms={p(place_lat, 0.99) * 1000:.0f} "
-        f"england_p99_ms={p(england_lat, 0.99) * 1000:.0f}")
+        f"england_p99_ms={p(england_lat, 0.99) * 1000:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -45,8 +45,12 @@ def baseline_reads(database_url: str) -> float:
     """The scrape's reads, fetched whole, without building an exposition."""
     started = time.perf_counter()
     with psycopg.connect(database_url) as conn:
-        for statement in (outcome_metrics._TARGETS, outcome_metrics._AREAS,
-                          outcome_metrics._METRICS, outcome_metrics._NATIONAL):
+        for statement in (
+            outcome_metrics._TARGETS,
+            outcome_metrics._AREAS,
+            outcome_metrics._METRICS,
+            outcome_metrics._NATIONAL,
+        ):
             conn.execute(statement.text).fetchall()
     return time.perf_counter() - started
 
@@ -75,15 +79,20 @@ def main() -> None:
                 response = client.get(url)
                 scrape_s.append(time.perf_counter() - started)
                 response.raise_for_status()
-                series = sum(1 for line in response.text.splitlines()
-                             if line and not line.startswith("#"))
+                series = sum(
+                    1 for line in response.text.splitlines() if line and not line.startswith("#")
+                )
         baseline_s = [baseline_reads(suite.database_url) for _ in range(args.scrapes)]
 
     p50, base = statistics.median(scrape_s), statistics.median(baseline_s)
-    say(f"scrape: {len(response.content) / 1e6:.1f} MB, {series} samples; "
-        f"min {min(scrape_s):.3f} s, max {max(scrape_s):.3f} s")
-    say(f"scrape series={series} p50_s={p50:.3f} max_s={max(scrape_s):.3f} "
-        f"baseline_p50_s={base:.3f} ratio={p50 / base:.1f}")
+    say(
+        f"scrape: {len(response.content) / 1e6:.1f} MB, {series} samples; "
+        f"min {min(scrape_s):.3f} s, max {max(scrape_s):.3f} s"
+    )
+    say(
+        f"scrape series={series} p50_s={p50:.3f} max_s={max(scrape_s):.3f} "
+        f"baseline_p50_s={base:.3f} ratio={p50 / base:.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -53,8 +53,7 @@ class Suite:
 
     def __init__(self, *, pg_options: str | None = None) -> None:
         self.data_dir = Path(tempfile.mkdtemp(prefix="joinedup-bench-"))
-        self.ports = dict(zip(("metrics_api", "targets_api", "ingest"), free_ports(3),
-                              strict=True))
+        self.ports = dict(zip(("metrics_api", "targets_api", "ingest"), free_ports(3), strict=True))
         self.pg_options = pg_options
         self.admin_key = ""
         self.output: collections.deque[str] = collections.deque(maxlen=200)
@@ -82,9 +81,14 @@ class Suite:
         if self.pg_options:
             env["PGOPTIONS"] = self.pg_options
         options = [f"--{name.split('_')[0]}-port={port}" for name, port in self.ports.items()]
-        self.process = subprocess.Popen([*JOINEDUP, "up", *options], env=env, cwd=REPO,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True)
+        self.process = subprocess.Popen(
+            [*JOINEDUP, "up", *options],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         threading.Thread(target=self._read_output, daemon=True).start()
         self._wait_until_running()
         self.startup_s = time.perf_counter() - started
@@ -155,8 +159,9 @@ class Suite:
     def create_monthly_proportions(self, count: int) -> list[str]:
         """National monthly proportion metrics ``bench-m01``...; they die with the database."""
         codes = [f"{METRIC_PREFIX}{i:02d}" for i in range(1, count + 1)]
-        with httpx.Client(base_url=self.url("metrics_api"), headers=self.headers,
-                          timeout=30.0) as client:
+        with httpx.Client(
+            base_url=self.url("metrics_api"), headers=self.headers, timeout=30.0
+        ) as client:
             for code in codes:
                 client.post("/v1/metrics", json=_proportion_definition(code)).raise_for_status()
         return codes
@@ -164,8 +169,10 @@ class Suite:
     def describe(self) -> str:
         with psycopg.connect(self.database_url) as conn:
             version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
-        return (f"suite: up in {self.startup_s:.1f} s on PostgreSQL {version} "
-                f"({self.data_dir}); load average {os.getloadavg()[0]:.1f}")
+        return (
+            f"suite: up in {self.startup_s:.1f} s on PostgreSQL {version} "
+            f"({self.data_dir}); load average {os.getloadavg()[0]:.1f}"
+        )
 
 
 class CpuUse:
@@ -176,12 +183,16 @@ class CpuUse:
         self.used: dict[str, float] = {}
 
     def _groups(self) -> dict[str, list[psutil.Process]]:
-        return {"ingest": [self.suite.ingest_process()],
-                "postgres": self.suite.postgres_processes(), "client": [psutil.Process()]}
+        return {
+            "ingest": [self.suite.ingest_process()],
+            "postgres": self.suite.postgres_processes(),
+            "client": [psutil.Process()],
+        }
 
     def _sample(self) -> dict[str, dict[int, float]]:
-        return {name: {p.pid: _cpu_seconds(p) for p in group}
-                for name, group in self._groups().items()}
+        return {
+            name: {p.pid: _cpu_seconds(p) for p in group} for name, group in self._groups().items()
+        }
 
     def __enter__(self) -> "CpuUse":
         self._start = self._sample()
@@ -189,12 +200,16 @@ class CpuUse:
 
     def __exit__(self, *exc_info: object) -> None:
         end = self._sample()
-        self.used = {name: sum(cpu - self._start[name].get(pid, 0.0) for pid, cpu in pids.items())
-                     for name, pids in end.items()}
+        self.used = {
+            name: sum(cpu - self._start[name].get(pid, 0.0) for pid, cpu in pids.items())
+            for name, pids in end.items()
+        }
 
     def summary(self, elapsed_s: float) -> str:
-        return "cpu: " + ", ".join(f"{name} {cpu:.1f} s ({cpu / elapsed_s:.0%} of a core)"
-                                   for name, cpu in self.used.items())
+        return "cpu: " + ", ".join(
+            f"{name} {cpu:.1f} s ({cpu / elapsed_s:.0%} of a core)"
+            for name, cpu in self.used.items()
+        )
 
 
 def _cpu_seconds(process: psutil.Process) -> float:
@@ -208,9 +223,11 @@ def _cpu_seconds(process: psutil.Process) -> float:
 
 def explain_options(plan_ms: int) -> str:
     """PGOPTIONS that log every statement's duration, and the plan of those over ``plan_ms``."""
-    return ("-c log_min_duration_statement=0 -c session_preload_libraries=auto_explain "
-            f"-c auto_explain.log_min_duration={plan_ms} -c auto_explain.log_analyze=on "
-            "-c auto_explain.log_buffers=on")
+    return (
+        "-c log_min_duration_statement=0 -c session_preload_libraries=auto_explain "
+        f"-c auto_explain.log_min_duration={plan_ms} -c auto_explain.log_analyze=on "
+        "-c auto_explain.log_buffers=on"
+    )
 
 
 class ServerLog:
@@ -246,8 +263,10 @@ class ServerLog:
         grand_ms = sum(ms for _, _, ms in times) or 1.0
         say(f"server time by statement ({grand_ms / 1000:.1f} s in all):")
         for statement, count, ms in times[:top]:
-            say(f"  {ms / 1000:7.2f} s {ms / grand_ms:4.0%} {count:6d} x {ms / count:8.1f} ms  "
-                f"{statement}")
+            say(
+                f"  {ms / 1000:7.2f} s {ms / grand_ms:4.0%} {count:6d} x {ms / count:8.1f} ms  "
+                f"{statement}"
+            )
         for plan in self.plans():
             say(plan)
 
@@ -261,9 +280,18 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _proportion_definition(code: str) -> dict[str, object]:
-    return {"code": code, "scope": "national", "name": f"Benchmark proportion {code}",
-            "domain": "Benchmark", "kind": "proportion", "multiplier": 100, "unit": "%",
-            "direction": "higher_is_better", "periodicity": "monthly", "decimals": 1}
+    return {
+        "code": code,
+        "scope": "national",
+        "name": f"Benchmark proportion {code}",
+        "domain": "Benchmark",
+        "kind": "proportion",
+        "multiplier": 100,
+        "unit": "%",
+        "direction": "higher_is_better",
+        "periodicity": "monthly",
+        "decimals": 1,
+    }
 
 
 def ended_months(count: int, *, today: date | None = None) -> list[str]:

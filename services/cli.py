@@ -36,8 +36,11 @@ from services.ingest.submissions.schemas import SubmissionMode
 from services.metrics_api.seed import seed as seed_reference_data
 from services.supervisor import ServiceProcess, Supervisor, busy_ports, say
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="joinedup: outcome metrics for health and care integration in England.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="joinedup: outcome metrics for health and care integration in England.",
+)
 db_app = typer.Typer(no_args_is_help=True, help="Migrate the shared schema (Alembic).")
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
 progress_app = typer.Typer(no_args_is_help=True, help="Progress against targets (targets_api).")
@@ -129,8 +132,10 @@ def seed() -> None:
 def keys_create(
     role: Annotated[Role, typer.Option(help="What the key may do")],
     name: Annotated[str, typer.Option(help="Who or what holds the key")],
-    scope: Annotated[list[str] | None, typer.Option(
-        help="Area code the key acts for (repeatable); covers everything below it")] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="Area code the key acts for (repeatable); covers everything below it"),
+    ] = None,
 ) -> None:
     """Create a key. It is printed once, alone on the last line; only its hash is stored."""
 
@@ -139,17 +144,25 @@ def keys_create(
         return await _create_key_audited(session, name=name, role=role, scopes=scope or [])
 
     row, key = _in_transaction(_database_url(), create)
-    typer.echo(f"created key {row.id} ({row.name}, role {row.role}, scope "
-               f"{' '.join(row.scopes) or 'none'}). Store it now; it cannot be shown again:")
+    typer.echo(
+        f"created key {row.id} ({row.name}, role {row.role}, scope "
+        f"{' '.join(row.scopes) or 'none'}). Store it now; it cannot be shown again:"
+    )
     typer.echo(key)
 
 
-async def _create_key_audited(session: AsyncSession, *, name: str, role: Role,
-                              scopes: list[str]) -> tuple[ApiKey, str]:
+async def _create_key_audited(
+    session: AsyncSession, *, name: str, role: Role, scopes: list[str]
+) -> tuple[ApiKey, str]:
     row, key = await create_key(session, name=name, role=role, scopes=scopes)
-    await audit.record(session, actor="cli", action="api_key.create", entity_type="api_key",
-                       entity_id=str(row.id),
-                       after={"name": row.name, "role": row.role, "scopes": row.scopes})
+    await audit.record(
+        session,
+        actor="cli",
+        action="api_key.create",
+        entity_type="api_key",
+        entity_id=str(row.id),
+        after={"name": row.name, "role": row.role, "scopes": row.scopes},
+    )
     return row, key
 
 
@@ -161,11 +174,14 @@ def _key_id(row: ApiKey) -> int:
 
 async def _refuse_unknown_areas(session: AsyncSession, codes: list[str]) -> None:
     """A mistyped scope would make a key that silently covers nothing."""
-    known = set((await session.execute(
-        select(col(Area.code)).where(col(Area.code).in_(codes)))).scalars())
+    known = set(
+        (await session.execute(select(col(Area.code)).where(col(Area.code).in_(codes)))).scalars()
+    )
     if unknown := [code for code in codes if code not in known]:
-        raise Unprocessable(f"No area with code {', '.join(unknown)}; a scope is the code of a "
-                            f"loaded area, such as E54000054 (run `joinedup seed` if none are).")
+        raise Unprocessable(
+            f"No area with code {', '.join(unknown)}; a scope is the code of a "
+            f"loaded area, such as E54000054 (run `joinedup seed` if none are)."
+        )
 
 
 @keys_app.command("list")
@@ -179,19 +195,22 @@ def keys_list() -> None:
     typer.echo(f"{'id':>4}  {'role':<10} {'status':<8} {'scopes':<24} name")
     for row in keys:
         status = "revoked" if row.revoked_at else "active"
-        typer.echo(f"{row.id:>4}  {row.role:<10} {status:<8} {' '.join(row.scopes):<24} "
-                   f"{row.name}")
+        typer.echo(f"{row.id:>4}  {row.role:<10} {status:<8} {' '.join(row.scopes):<24} {row.name}")
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id from `keys list`")]
-                ) -> None:
+def keys_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id from `keys list`")],
+) -> None:
     """Revoke a key; it stops working at once."""
     row, already_revoked = _in_transaction(
-        _database_url(), lambda session: _revoke_audited(session, key_id))
+        _database_url(), lambda session: _revoke_audited(session, key_id)
+    )
     if already_revoked:
-        typer.echo(f"key {row.id} ({row.name}) was already revoked at "
-                   f"{row.revoked_at:%Y-%m-%d %H:%M %Z}; nothing changed")
+        typer.echo(
+            f"key {row.id} ({row.name}) was already revoked at "
+            f"{row.revoked_at:%Y-%m-%d %H:%M %Z}; nothing changed"
+        )
     else:
         typer.echo(f"revoked key {row.id} ({row.name})")
 
@@ -202,19 +221,25 @@ async def _revoke_audited(session: AsyncSession, key_id: int) -> tuple[ApiKey, b
     already_revoked = existing is not None and existing.revoked_at is not None
     row = await revoke_key(session, key_id=key_id)
     if not already_revoked:
-        await audit.record(session, actor="cli", action="api_key.revoke",
-                           entity_type="api_key", entity_id=str(row.id),
-                           after={"revoked_at": str(row.revoked_at)})
+        await audit.record(
+            session,
+            actor="cli",
+            action="api_key.revoke",
+            entity_type="api_key",
+            entity_id=str(row.id),
+            after={"revoked_at": str(row.revoked_at)},
+        )
     return row, already_revoked
 
 
 @progress_app.command("refresh")
 def progress_refresh(
-    url: Annotated[str, typer.Option(
-        envvar="JOINEDUP_TARGETS_API_URL", help="targets_api's address")
+    url: Annotated[
+        str, typer.Option(envvar="JOINEDUP_TARGETS_API_URL", help="targets_api's address")
     ] = "http://127.0.0.1:8002",
-    key: Annotated[str | None, typer.Option(
-        envvar="JOINEDUP_API_KEY", show_default=False, help="An admin key")] = None,
+    key: Annotated[
+        str | None, typer.Option(envvar="JOINEDUP_API_KEY", show_default=False, help="An admin key")
+    ] = None,
     timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for the answer")] = 600.0,
 ) -> None:
     """Recompute all progress from the current observations, through the running targets_api
@@ -226,47 +251,87 @@ def progress_refresh(
     if not key or not key.strip():
         _fail("no API key: pass --key or set JOINEDUP_API_KEY to an admin key.", 2)
     try:
-        response = httpx.post(f"{url.rstrip('/')}/v1/progress/refresh", timeout=timeout,
-                              headers={"Authorization": f"Bearer {key.strip()}"})
+        response = httpx.post(
+            f"{url.rstrip('/')}/v1/progress/refresh",
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {key.strip()}"},
+        )
     except httpx.HTTPError as exc:
         _fail(f"targets_api is not reachable at {url}: {exc}", 3)
     if response.status_code != 200:
-        detail = response.json().get("detail") if response.headers.get(
-            "content-type", "").startswith("application/problem+json") else response.text[:200]
-        _fail(f"targets_api answered {response.status_code}: {detail}",
-              3 if response.status_code == 503 else 1)
+        detail = (
+            response.json().get("detail")
+            if response.headers.get("content-type", "").startswith("application/problem+json")
+            else response.text[:200]
+        )
+        _fail(
+            f"targets_api answered {response.status_code}: {detail}",
+            3 if response.status_code == 503 else 1,
+        )
     done = response.json()
-    typer.echo(f"refreshed {done['pairs']} metric periods: {done['area_values']} area values, "
-               f"{done['targets']} targets, in {done['seconds']:.1f} s")
+    typer.echo(
+        f"refreshed {done['pairs']} metric periods: {done['area_values']} area values, "
+        f"{done['targets']} targets, in {done['seconds']:.1f} s"
+    )
 
 
 @app.command()
 def submit(
-    file: Annotated[Path, typer.Argument(
-        metavar="FILE.csv", exists=True, dir_okay=False, readable=True,
-        help="The CSV to send; its header names the columns place_code, metric_code, period, "
-             "value, numerator, denominator, note")],
-    url: Annotated[str, typer.Option(
-        envvar="JOINEDUP_INGEST_URL", help="ingest's address")] = "http://127.0.0.1:8003",
-    key: Annotated[str | None, typer.Option(
-        envvar="JOINEDUP_API_KEY", show_default=False,
-        help="A submitter key for the places in the file")] = None,
-    mode: Annotated[SubmissionMode, typer.Option(
-        help="atomic: every row or none; partial: store the valid rows"
-    )] = SubmissionMode.atomic,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Check the rows, store nothing")] = False,
-    idempotency_key: Annotated[str | None, typer.Option(
-        show_default=False, help="Default: from the file's SHA-256 and the mode, so running "
-                                 "the command again never stores the file twice")] = None,
-    timeout: Annotated[float, typer.Option(
-        min=1, help="Seconds to wait for ingest to take each part of the file, and to answer"
-    )] = 120.0,
-    retries: Annotated[int, typer.Option(
-        min=0, max=20, help="How often to try again while ingest is unreachable or answers "
-                            "503 (safe: the idempotency key)")] = 5,
-    show_errors: Annotated[int, typer.Option(
-        min=0, help="Print at most this many row errors")] = 50,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE.csv",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="The CSV to send; its header names the columns place_code, metric_code, period, "
+            "value, numerator, denominator, note",
+        ),
+    ],
+    url: Annotated[
+        str, typer.Option(envvar="JOINEDUP_INGEST_URL", help="ingest's address")
+    ] = "http://127.0.0.1:8003",
+    key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="JOINEDUP_API_KEY",
+            show_default=False,
+            help="A submitter key for the places in the file",
+        ),
+    ] = None,
+    mode: Annotated[
+        SubmissionMode,
+        typer.Option(help="atomic: every row or none; partial: store the valid rows"),
+    ] = SubmissionMode.atomic,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check the rows, store nothing")
+    ] = False,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            show_default=False,
+            help="Default: from the file's SHA-256 and the mode, so running "
+            "the command again never stores the file twice",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=1, help="Seconds to wait for ingest to take each part of the file, and to answer"
+        ),
+    ] = 120.0,
+    retries: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=20,
+            help="How often to try again while ingest is unreachable or answers "
+            "503 (safe: the idempotency key)",
+        ),
+    ] = 5,
+    show_errors: Annotated[
+        int, typer.Option(min=0, help="Print at most this many row errors")
+    ] = 50,
 ) -> None:
     """Send a CSV of observations to ingest; print what was stored and a table of row errors.
 
@@ -274,12 +339,22 @@ def submit(
     3 ingest unavailable.
     """
     if not key or not key.strip():
-        _fail("no API key: pass --key or set JOINEDUP_API_KEY to a submitter key for the "
-              "places in the file (`joinedup keys create --role submitter --scope AREA`).", 2)
+        _fail(
+            "no API key: pass --key or set JOINEDUP_API_KEY to a submitter key for the "
+            "places in the file (`joinedup keys create --role submitter --scope AREA`).",
+            2,
+        )
     upload = submit_client.Upload(
-        path=file, url=url, key=key.strip(), mode=mode, dry_run=dry_run,
-        idempotency_key=idempotency_key, timeout_s=timeout, retries=retries,
-        show_errors=show_errors)
+        path=file,
+        url=url,
+        key=key.strip(),
+        mode=mode,
+        dry_run=dry_run,
+        idempotency_key=idempotency_key,
+        timeout_s=timeout,
+        retries=retries,
+        show_errors=show_errors,
+    )
     try:
         code = submit_client.submit(upload)
     except submit_client.SubmitFailed as failure:
@@ -293,9 +368,14 @@ def up(
     metrics_port: Annotated[int, typer.Option(envvar="JOINEDUP_METRICS_API_PORT")] = 8001,
     targets_port: Annotated[int, typer.Option(envvar="JOINEDUP_TARGETS_API_PORT")] = 8002,
     ingest_port: Annotated[int, typer.Option(envvar="JOINEDUP_INGEST_PORT")] = 8003,
-    demo: Annotated[bool, typer.Option(
-        "--demo", help="Once the services are ready, load the demo data as `joinedup demo` "
-                       "does (the services keep running if it fails)")] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Once the services are ready, load the demo data as `joinedup demo` "
+            "does (the services keep running if it fails)",
+        ),
+    ] = False,
 ) -> None:
     """Run the database, migrations, seed data and the three services until Ctrl-C.
 
@@ -308,9 +388,12 @@ def up(
     ]
     # Checked first: otherwise another program on the port would answer the readiness checks.
     if busy := busy_ports(host, [service.port for service in services]):
-        _fail(f"port {', '.join(map(str, busy))} on {host} is already in use (is joinedup "
-              f"already running?); choose others with --metrics-port, --targets-port and "
-              f"--ingest-port.", 1)
+        _fail(
+            f"port {', '.join(map(str, busy))} on {host} is already in use (is joinedup "
+            f"already running?); choose others with --metrics-port, --targets-port and "
+            f"--ingest-port.",
+            1,
+        )
     url = _database_url()
     settings = CommonSettings()
     # Only the embedded server is ours to restart; a server of one's own is someone else's.
@@ -323,15 +406,24 @@ def up(
     added = _in_transaction(url, seed_reference_data)
     say(f"database: ready ({added['areas']} areas and {added['metrics']} metrics added)")
     admin_key = _in_transaction(url, _first_admin_key)
-    env = {**os.environ, "JOINEDUP_DATABASE_URL": url,
-           "JOINEDUP_METRICS_API_URL": services[0].url,
-           "JOINEDUP_TARGETS_API_URL": services[1].url, "JOINEDUP_INGEST_URL": services[2].url}
+    env = {
+        **os.environ,
+        "JOINEDUP_DATABASE_URL": url,
+        "JOINEDUP_METRICS_API_URL": services[0].url,
+        "JOINEDUP_TARGETS_API_URL": services[1].url,
+        "JOINEDUP_INGEST_URL": services[2].url,
+    }
     run_key_id = None
     if not env.get("JOINEDUP_SERVICE_KEY"):
         run_key_id, env["JOINEDUP_SERVICE_KEY"] = _in_transaction(url, _service_key_for_this_run)
     supervisor = Supervisor(services, host=host, env=env, database=database)
-    demo_run = _DemoInBackground(url, demo_load.Endpoints(*(s.url for s in services)),
-                                 cancel=supervisor.stopping) if demo else None
+    demo_run = (
+        _DemoInBackground(
+            url, demo_load.Endpoints(*(s.url for s in services)), cancel=supervisor.stopping
+        )
+        if demo
+        else None
+    )
     supervisor.on_ready = demo_run.start if demo_run else None
     supervisor.install_signal_handlers()
     if admin_key:
@@ -351,8 +443,9 @@ def up(
 async def _service_key_for_this_run(session: AsyncSession) -> tuple[int, str]:
     """The key the services use to call each other, made for this run and revoked after it,
     so no long-lived secret is left behind. Production sets JOINEDUP_SERVICE_KEY instead."""
-    row, key = await _create_key_audited(session, name=f"services (joinedup up, pid {os.getpid()})",
-                                         role=Role.service, scopes=[])
+    row, key = await _create_key_audited(
+        session, name=f"services (joinedup up, pid {os.getpid()})", role=Role.service, scopes=[]
+    )
     return _key_id(row), key
 
 
@@ -360,32 +453,48 @@ async def _first_admin_key(session: AsyncSession) -> str | None:
     """On a database with no keys at all, make the admin key the operator needs to begin."""
     if await session.scalar(select(func.count()).select_from(ApiKey)):
         return None
-    _, key = await _create_key_audited(session, name="first admin (joinedup up)",
-                                       role=Role.admin, scopes=[])
+    _, key = await _create_key_audited(
+        session, name="first admin (joinedup up)", role=Role.admin, scopes=[]
+    )
     return key
 
 
 @app.command("demo")
 def demo_command(
     seed: Annotated[int, typer.Option(help="The same seed makes the same data")] = 1,
-    years: Annotated[int, typer.Option(
-        min=1, max=20, help="Years of data, ending at each metric's last ended period")] = 5,
-    places: Annotated[int | None, typer.Option(
-        min=1, show_default=False, help="Only the first N places in code order (default: all "
-                                        "153)")] = None,
-    place: Annotated[list[str] | None, typer.Option(
-        show_default=False, help="Only this place (repeatable), e.g. E08000035")] = None,
-    metrics_url: Annotated[str, typer.Option(
-        envvar="JOINEDUP_METRICS_API_URL", help="metrics_api's address")
+    years: Annotated[
+        int,
+        typer.Option(
+            min=1, max=20, help="Years of data, ending at each metric's last ended period"
+        ),
+    ] = 5,
+    places: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            show_default=False,
+            help="Only the first N places in code order (default: all 153)",
+        ),
+    ] = None,
+    place: Annotated[
+        list[str] | None,
+        typer.Option(show_default=False, help="Only this place (repeatable), e.g. E08000035"),
+    ] = None,
+    metrics_url: Annotated[
+        str, typer.Option(envvar="JOINEDUP_METRICS_API_URL", help="metrics_api's address")
     ] = "http://127.0.0.1:8001",
-    targets_url: Annotated[str, typer.Option(
-        envvar="JOINEDUP_TARGETS_API_URL", help="targets_api's address")
+    targets_url: Annotated[
+        str, typer.Option(envvar="JOINEDUP_TARGETS_API_URL", help="targets_api's address")
     ] = "http://127.0.0.1:8002",
-    ingest_url: Annotated[str, typer.Option(
-        envvar="JOINEDUP_INGEST_URL", help="ingest's address")] = "http://127.0.0.1:8003",
+    ingest_url: Annotated[
+        str, typer.Option(envvar="JOINEDUP_INGEST_URL", help="ingest's address")
+    ] = "http://127.0.0.1:8003",
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Requests at once")] = 8,
-    wait: Annotated[float, typer.Option(
-        min=0, help="Seconds to wait for targets_api to compute progress; 0: do not wait")
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Seconds to wait for targets_api to compute progress; 0: do not wait"
+        ),
     ] = 300.0,
 ) -> None:
     """Load realistic, synthetic demo data through the running services' APIs: a leader for
@@ -398,19 +507,28 @@ def demo_command(
 
     Exit codes: 0 loaded, 1 refused, 2 usage, 3 a service unavailable.
     """
-    endpoints = demo_load.Endpoints(metrics_url.rstrip("/"), targets_url.rstrip("/"),
-                                    ingest_url.rstrip("/"))
-    options = demo_load.Options(seed=seed, years=years, places=tuple(place or ()),
-                                place_limit=places, concurrency=concurrency,
-                                progress_timeout_s=wait)
+    endpoints = demo_load.Endpoints(
+        metrics_url.rstrip("/"), targets_url.rstrip("/"), ingest_url.rstrip("/")
+    )
+    options = demo_load.Options(
+        seed=seed,
+        years=years,
+        places=tuple(place or ()),
+        place_limit=places,
+        concurrency=concurrency,
+        progress_timeout_s=wait,
+    )
     raise typer.Exit(_run_demo(None, endpoints, options))
 
 
-
-
-def _run_demo(url: str | None, endpoints: demo_load.Endpoints, options: demo_load.Options, *,
-              cancel: threading.Event | None = None,
-              keys_made: Callable[[list[int]], None] | None = None) -> int:
+def _run_demo(
+    url: str | None,
+    endpoints: demo_load.Endpoints,
+    options: demo_load.Options,
+    *,
+    cancel: threading.Event | None = None,
+    keys_made: Callable[[list[int]], None] | None = None,
+) -> int:
     """Load the demo with keys made for this run and revoked when it ends, however it ends;
     print what it did and return the exit code. ``url`` None: the configured database."""
     try:  # before making keys, so that a mistyped address leaves nothing behind
@@ -443,14 +561,21 @@ async def _demo_keys(session: AsyncSession) -> tuple[list[int], demo_load.Keys]:
     def codes(level: str) -> list[str]:
         return [area.code for area in areas if area.level == level]
 
-    wanted = {"steward": (Role.steward, [ENGLAND]), "submitter": (Role.submitter, [ENGLAND]),
-              "place_signatory": (Role.signatory, codes("place")),
-              "icb_signatory": (Role.signatory, codes("icb")), "admin": (Role.admin, [])}
+    wanted = {
+        "steward": (Role.steward, [ENGLAND]),
+        "submitter": (Role.submitter, [ENGLAND]),
+        "place_signatory": (Role.signatory, codes("place")),
+        "icb_signatory": (Role.signatory, codes("icb")),
+        "admin": (Role.admin, []),
+    }
     made = {}
     for name, (role, scopes) in wanted.items():
         made[name] = await _create_key_audited(
-            session, name=f"demo {name.replace('_', ' ')} (joinedup demo, pid {os.getpid()})",
-            role=role, scopes=scopes)
+            session,
+            name=f"demo {name.replace('_', ' ')} (joinedup demo, pid {os.getpid()})",
+            role=role,
+            scopes=scopes,
+        )
     keys = demo_load.Keys(**{name: key for name, (_, key) in made.items()})
     return [_key_id(row) for row, _ in made.values()], keys
 
@@ -467,8 +592,7 @@ class _DemoInBackground:
 
     JOIN_TIMEOUT_S = 30.0
 
-    def __init__(self, url: str, endpoints: demo_load.Endpoints,
-                 cancel: threading.Event) -> None:
+    def __init__(self, url: str, endpoints: demo_load.Endpoints, cancel: threading.Event) -> None:
         self.url, self.endpoints, self.cancel = url, endpoints, cancel
         self.key_ids: list[int] = []
         self.thread = threading.Thread(target=self._run, name="joinedup-demo", daemon=True)
@@ -479,15 +603,22 @@ class _DemoInBackground:
 
     def _run(self) -> None:
         try:
-            code = _run_demo(self.url, self.endpoints, demo_load.Options(), cancel=self.cancel,
-                             keys_made=self.key_ids.extend)
+            code = _run_demo(
+                self.url,
+                self.endpoints,
+                demo_load.Options(),
+                cancel=self.cancel,
+                keys_made=self.key_ids.extend,
+            )
         except (Exception, typer.Exit) as exc:  # noqa: BLE001 (reported, never silent)
             code = getattr(exc, "exit_code", 1)
         if self.cancel.is_set():
             return
         if code:
-            say("\n!!! the demo failed (see above); the services keep running. Press Ctrl-C "
-                "to stop.\n")
+            say(
+                "\n!!! the demo failed (see above); the services keep running. Press Ctrl-C "
+                "to stop.\n"
+            )
         else:
             say("The demo data is loaded; the services keep running. Press Ctrl-C to stop.\n")
 

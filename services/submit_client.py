@@ -65,17 +65,19 @@ def submit(upload: Upload) -> Exit:
     """Send the file, print the outcome, and return the exit code; ``SubmitFailed`` when there
     is no outcome to print (the file, the address, a refusal or an outage)."""
     endpoint = _endpoint(upload.url)
-    idempotency_key = upload.idempotency_key or derived_idempotency_key(
-        upload.path, upload.mode)
+    idempotency_key = upload.idempotency_key or derived_idempotency_key(upload.path, upload.mode)
     if not IDEMPOTENCY_KEY.match(idempotency_key):
-        raise SubmitFailed("--idempotency-key must be 1-255 visible ASCII characters.",
-                           Exit.usage)
+        raise SubmitFailed("--idempotency-key must be 1-255 visible ASCII characters.", Exit.usage)
     response, attempts = _post(upload, endpoint, idempotency_key)
     body = _json_object(response)
     if response.status_code == 201:
-        _print_result(body, upload, idempotency_key=idempotency_key,
-                      replayed=response.headers.get("idempotent-replayed") == "true",
-                      retried=attempts > 1)
+        _print_result(
+            body,
+            upload,
+            idempotency_key=idempotency_key,
+            replayed=response.headers.get("idempotent-replayed") == "true",
+            retried=attempts > 1,
+        )
         return Exit.accepted
     if response.status_code == 422:
         _print_rejection(body, upload)
@@ -99,8 +101,10 @@ def _endpoint(url: str) -> str:
     except httpx.InvalidURL as exc:
         raise SubmitFailed(f"--url {url!r} is not a URL: {exc}", Exit.usage) from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise SubmitFailed(f"--url must be ingest's http(s) address, such as "
-                           f"http://127.0.0.1:8003, not {url!r}", Exit.usage)
+        raise SubmitFailed(
+            f"--url must be ingest's http(s) address, such as http://127.0.0.1:8003, not {url!r}",
+            Exit.usage,
+        )
     return f"{url.rstrip('/')}/v1/submissions"
 
 
@@ -120,52 +124,76 @@ class _NotNow:
     pause_s: float
 
 
-def _post(upload: Upload, endpoint: str,
-          idempotency_key: str) -> tuple[httpx.Response, int]:
+def _post(upload: Upload, endpoint: str, idempotency_key: str) -> tuple[httpx.Response, int]:
     """ingest's answer, and how many attempts it took; ``SubmitFailed`` once every attempt
     met a connection failure or a "not now" status."""
     with _reading(upload.path):
         size = upload.path.stat().st_size
     # Content-Length rather than chunked: ingest can refuse an oversized file (413) at once.
-    headers = {"Authorization": f"Bearer {upload.key}", "Content-Type": "text/csv",
-               "Content-Length": str(size), "Idempotency-Key": idempotency_key,
-               "Accept": "application/json, application/problem+json",
-               "User-Agent": "joinedup-submit"}
+    headers = {
+        "Authorization": f"Bearer {upload.key}",
+        "Content-Type": "text/csv",
+        "Content-Length": str(size),
+        "Idempotency-Key": idempotency_key,
+        "Accept": "application/json, application/problem+json",
+        "User-Agent": "joinedup-submit",
+    }
     params = {"mode": upload.mode.value}
     if upload.dry_run:
         params["dry_run"] = "true"
-    timeout = httpx.Timeout(upload.timeout_s,
-                            connect=min(CONNECT_TIMEOUT_S, upload.timeout_s))
+    timeout = httpx.Timeout(upload.timeout_s, connect=min(CONNECT_TIMEOUT_S, upload.timeout_s))
     attempts = upload.retries + 1
     with httpx.Client(timeout=timeout) as client:
         for attempt in range(1, attempts + 1):
             with _progress(upload.path, size) as sent:
-                outcome = _attempt(client, upload, size, sent, url=endpoint,
-                                   params=params, headers=headers, attempt=attempt)
+                outcome = _attempt(
+                    client,
+                    upload,
+                    size,
+                    sent,
+                    url=endpoint,
+                    params=params,
+                    headers=headers,
+                    attempt=attempt,
+                )
             if isinstance(outcome, httpx.Response):
                 return outcome, attempt
             refusal = outcome
             if attempt < attempts:
-                _note(f"{refusal.reason}; trying again in {refusal.pause_s:.1f} s "
-                      f"(attempt {attempt + 1} of {attempts})")
+                _note(
+                    f"{refusal.reason}; trying again in {refusal.pause_s:.1f} s "
+                    f"(attempt {attempt + 1} of {attempts})"
+                )
                 time.sleep(refusal.pause_s)
     # "Nothing was stored" would be a guess: a timed-out attempt may have been taken.
-    raise SubmitFailed(f"{refusal.reason}; gave up after {attempts} attempts. Run the same "
-                       f"command again later: should ingest have taken the file after all, it "
-                       f"answers with that result rather than storing it twice.",
-                       Exit.unavailable)
+    raise SubmitFailed(
+        f"{refusal.reason}; gave up after {attempts} attempts. Run the same "
+        f"command again later: should ingest have taken the file after all, it "
+        f"answers with that result rather than storing it twice.",
+        Exit.unavailable,
+    )
 
 
-def _attempt(client: httpx.Client, upload: Upload, size: int,
-             sent: Callable[[int], None], *, url: str, params: dict[str, str],
-             headers: dict[str, str], attempt: int) -> httpx.Response | _NotNow:
+def _attempt(
+    client: httpx.Client,
+    upload: Upload,
+    size: int,
+    sent: Callable[[int], None],
+    *,
+    url: str,
+    params: dict[str, str],
+    headers: dict[str, str],
+    attempt: int,
+) -> httpx.Response | _NotNow:
     try:
         with _reading(upload.path):
-            response = client.post(url, params=params, headers=headers,
-                                   content=_chunks(upload.path, size, sent))
+            response = client.post(
+                url, params=params, headers=headers, content=_chunks(upload.path, size, sent)
+            )
     except RETRYABLE_ERRORS as exc:
-        return _NotNow(f"cannot reach ingest at {upload.url} ({type(exc).__name__}: "
-                       f"{exc})", _backoff(attempt))
+        return _NotNow(
+            f"cannot reach ingest at {upload.url} ({type(exc).__name__}: {exc})", _backoff(attempt)
+        )
     except httpx.HTTPError as exc:  # the request itself is wrong, e.g. the file changed size
         raise SubmitFailed(f"the request could not be sent: {exc}", Exit.refused) from None
     if response.status_code not in RETRYABLE_STATUSES:
@@ -173,7 +201,8 @@ def _attempt(client: httpx.Client, upload: Upload, size: int,
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     return _NotNow(
         f"ingest answered {response.status_code} ({_detail(response, _json_object(response))})",
-        _backoff(attempt) if retry_after is None else min(retry_after, MAX_RETRY_AFTER_S))
+        _backoff(attempt) if retry_after is None else min(retry_after, MAX_RETRY_AFTER_S),
+    )
 
 
 def _backoff(attempt: int) -> float:
@@ -198,8 +227,9 @@ def _progress(path: Path, size: int) -> Iterator[Callable[[int], None]]:
     if size < PROGRESS_FROM_BYTES:
         yield lambda _: None
     elif sys.stderr.isatty():
-        with typer.progressbar(length=size, label=f"sending {path.name} ({_megabytes(size)})",
-                               file=sys.stderr) as bar:
+        with typer.progressbar(
+            length=size, label=f"sending {path.name} ({_megabytes(size)})", file=sys.stderr
+        ) as bar:
             yield bar.update
     else:
         yield _ProgressLines(size).update
@@ -214,11 +244,14 @@ class _ProgressLines:
     def update(self, sent: int) -> None:
         self.sent += sent
         while self.step < PROGRESS_STEPS and self.sent * PROGRESS_STEPS >= self.size * (
-                self.step + 1):
+            self.step + 1
+        ):
             self.step += 1
             waiting = "; waiting for ingest to check the rows" if self.sent == self.size else ""
-            _note(f"sent {100 * self.step // PROGRESS_STEPS}% ({_megabytes(self.sent)} of "
-                  f"{_megabytes(self.size)}){waiting}")
+            _note(
+                f"sent {100 * self.step // PROGRESS_STEPS}% ({_megabytes(self.sent)} of "
+                f"{_megabytes(self.size)}){waiting}"
+            )
 
 
 def _megabytes(size: int) -> str:
@@ -245,8 +278,9 @@ def _detail(response: httpx.Response, body: dict[str, Any]) -> str:
     return response.text.strip()[:200] or response.reason_phrase
 
 
-def _print_result(body: dict[str, Any], upload: Upload, *, idempotency_key: str,
-                  replayed: bool, retried: bool) -> None:
+def _print_result(
+    body: dict[str, Any], upload: Upload, *, idempotency_key: str, replayed: bool, retried: bool
+) -> None:
     status = str(body.get("status", "accepted")).replace("_", " ")
     typer.echo(f"Submission {body.get('id')} {status} ({upload.mode.value} mode).")
     for count in ("accepted", "rejected", "superseded", "unchanged"):
@@ -256,11 +290,14 @@ def _print_result(body: dict[str, Any], upload: Upload, *, idempotency_key: str,
     if upload.dry_run:
         typer.echo("Dry run: ingest checked the rows and stored nothing.")
     if replayed:
-        earlier = ("an earlier attempt of this run reached it" if retried
-                   else "this file was sent before")
-        typer.echo(f"Replayed: ingest already had Idempotency-Key {idempotency_key} "
-                   f"({earlier}); this is its first answer and nothing new was stored. "
-                   f"To send the same file again on purpose, pass another --idempotency-key.")
+        earlier = (
+            "an earlier attempt of this run reached it" if retried else "this file was sent before"
+        )
+        typer.echo(
+            f"Replayed: ingest already had Idempotency-Key {idempotency_key} "
+            f"({earlier}); this is its first answer and nothing new was stored. "
+            f"To send the same file again on purpose, pass another --idempotency-key."
+        )
     _print_errors(body, upload.show_errors)
 
 
@@ -268,8 +305,9 @@ def _print_rejection(body: dict[str, Any], upload: Upload) -> None:
     typer.echo(f"Rejected: {body.get('detail') or 'ingest refused the rows.'}")
     _print_errors(body, upload.show_errors)
     if upload.mode is SubmissionMode.atomic and body.get("rejected"):
-        typer.echo("Fix these rows and submit again, or pass --mode partial to store the valid "
-                   "rows now.")
+        typer.echo(
+            "Fix these rows and submit again, or pass --mode partial to store the valid rows now."
+        )
 
 
 def _print_errors(body: dict[str, Any], limit: int) -> None:
@@ -277,8 +315,9 @@ def _print_errors(body: dict[str, Any], limit: int) -> None:
     total = max(int(body.get("error_count") or 0), len(errors))
     if not total:
         return
-    typer.echo(f"\n{total:,} error{'s' if total != 1 else ''} (row 1 is the first line after "
-               f"the header):")
+    typer.echo(
+        f"\n{total:,} error{'s' if total != 1 else ''} (row 1 is the first line after the header):"
+    )
     for line in error_table(errors[:limit]):
         typer.echo(f"  {line}")
     if (more := total - min(limit, len(errors))) > 0:
@@ -287,14 +326,23 @@ def _print_errors(body: dict[str, Any], limit: int) -> None:
 
 def error_table(errors: list[dict[str, Any]]) -> list[str]:
     """Row errors as aligned lines: row, field, code, then the message, which may run on."""
-    rows = [(str(e.get("row", "")), str(e.get("field") or _location(e)),
-             str(e.get("code") or e.get("type") or ""), str(e.get("msg", ""))) for e in errors]
+    rows = [
+        (
+            str(e.get("row", "")),
+            str(e.get("field") or _location(e)),
+            str(e.get("code") or e.get("type") or ""),
+            str(e.get("msg", "")),
+        )
+        for e in errors
+    ]
     if not rows:
         return []
     header = ("row", "field", "code", "message")
     row_w, field_w, code_w = (max(len(r[i]) for r in (header, *rows)) for i in range(3))
-    return [f"{row:>{row_w}}  {field:<{field_w}}  {code:<{code_w}}  {msg}".rstrip()
-            for row, field, code, msg in (header, *rows)]
+    return [
+        f"{row:>{row_w}}  {field:<{field_w}}  {code:<{code_w}}  {msg}".rstrip()
+        for row, field, code, msg in (header, *rows)
+    ]
 
 
 def _location(error: dict[str, Any]) -> str:

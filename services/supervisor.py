@@ -63,8 +63,10 @@ class RestartBudget:
 
 
 def _crash_looping(name: str, detail: str) -> None:
-    shout(f"{name} died {MAX_RESTARTS + 1} times within {RESTART_WINDOW_S:.0f} s ({detail}); "
-          f"stopping everything.")
+    shout(
+        f"{name} died {MAX_RESTARTS + 1} times within {RESTART_WINDOW_S:.0f} s ({detail}); "
+        f"stopping everything."
+    )
 
 
 @dataclass
@@ -106,9 +108,15 @@ def busy_ports(host: str, ports: list[int]) -> list[int]:
 
 
 class Supervisor:
-    def __init__(self, services: list[ServiceProcess], *, host: str, env: dict[str, str],
-                 on_ready: Callable[[], None] | None = None,
-                 database: EmbeddedServer | None = None) -> None:
+    def __init__(
+        self,
+        services: list[ServiceProcess],
+        *,
+        host: str,
+        env: dict[str, str],
+        on_ready: Callable[[], None] | None = None,
+        database: EmbeddedServer | None = None,
+    ) -> None:
         self.services = services
         self.database = database
         self.database_restarts = RestartBudget()
@@ -120,14 +128,30 @@ class Supervisor:
         self.on_ready = on_ready
 
     def start(self, service: ServiceProcess) -> None:
-        command = [sys.executable, "-m", "uvicorn", service.factory, "--factory",
-                   "--host", self.host, "--port", str(service.port), "--no-access-log",
-                   "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            service.factory,
+            "--factory",
+            "--host",
+            self.host,
+            "--port",
+            str(service.port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--timeout-graceful-shutdown",
+            "5",
+        ]
         # Its own session: a terminal's Ctrl-C reaches only the supervisor, which then stops
         # the services in order instead of all of them racing to exit.
         service.process = subprocess.Popen(
-            command, env=self.env, start_new_session=True,
-            preexec_fn=_stop_with_parent(os.getpid()) if sys.platform == "linux" else None)
+            command,
+            env=self.env,
+            start_new_session=True,
+            preexec_fn=_stop_with_parent(os.getpid()) if sys.platform == "linux" else None,
+        )
 
     def wait_until_ready(self, timeout_s: float = READY_TIMEOUT_S) -> list[ServiceProcess]:
         """Wait until every service answers /readyz; returns those that did not."""
@@ -151,8 +175,10 @@ class Supervisor:
         if not service.restarts.spend():
             _crash_looping(service.name, f"last exit code {code}")
             return False
-        shout(f"{service.name} (port {service.port}) exited with code {code}; restarting it "
-              f"({service.restarts}).")
+        shout(
+            f"{service.name} (port {service.port}) exited with code {code}; restarting it "
+            f"({service.restarts})."
+        )
         self.start(service)
         return True
 
@@ -162,11 +188,14 @@ class Supervisor:
         A start that fails is reported and counts: the next check finds the server still down
         and tries again, until the budget is spent."""
         if not self.database_restarts.spend():
-            _crash_looping(database.name,
-                           f"data folder {database.pgdata}, log {database.server.log}")
+            _crash_looping(
+                database.name, f"data folder {database.pgdata}, log {database.server.log}"
+            )
             return False
-        shout(f"{database} died; restarting it ({self.database_restarts}). The services answer "
-              f"503 until it is back.")
+        shout(
+            f"{database} died; restarting it ({self.database_restarts}). The services answer "
+            f"503 until it is back."
+        )
         try:
             say(f"database: {database.restart()}")
         except Exception as exc:  # reported loudly; the next check tries again
@@ -181,19 +210,27 @@ class Supervisor:
             if failed := self.wait_until_ready():
                 if self.stopping.is_set():
                     return 0
-                shout(f"{', '.join(_describe_failure(s) for s in failed)}; stopping everything. "
-                      f"See the log above.")
+                shout(
+                    f"{', '.join(_describe_failure(s) for s in failed)}; stopping everything. "
+                    f"See the log above."
+                )
                 return 1
             self.announce()
             if self.on_ready is not None:
                 self.on_ready()
             while not self.stopping.wait(0.5):
-                if self.database and not self.database.is_running() \
-                        and not self.handle_database_exit(self.database):
+                if (
+                    self.database
+                    and not self.database.is_running()
+                    and not self.handle_database_exit(self.database)
+                ):
                     return 1
                 for service in self.services:
-                    if service.process and service.process.poll() is not None \
-                            and not self.handle_exit(service):
+                    if (
+                        service.process
+                        and service.process.poll() is not None
+                        and not self.handle_exit(service)
+                    ):
                         return 1
             return 0
         finally:

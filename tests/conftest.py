@@ -43,8 +43,9 @@ def create_database(server_url: str, name: str, *, template: str | None = None) 
 
 def drop_database(server_url: str, name: str) -> None:
     with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture(scope="session")
@@ -137,21 +138,28 @@ def query(database_url: str) -> Callable[..., list[tuple]]:
 
 async def asgi_client(app) -> AsyncIterator[httpx.AsyncClient]:
     """A client for one service app in-process, with its startup and shutdown run."""
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client,
+    ):
         yield client
 
 
-async def client_reading_catalogue(create_app, settings, database_url: str, *,
-                                   today: Callable[[], date] | None = None
-                                   ) -> AsyncIterator[httpx.AsyncClient]:
+async def client_reading_catalogue(
+    create_app, settings, database_url: str, *, today: Callable[[], date] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """A service in-process whose catalogue comes from the real metrics_api app over ASGI on the
     same database, so every check goes through the same HTTP client as in production.
     ``today``: the service's clock (services.common.clock.today), for views that depend on it."""
     metrics_api = create_metrics_api(database_url=database_url)
     async with metrics_api.router.lifespan_context(metrics_api):
-        app = create_app(settings, database_url=database_url,
-                         metrics_api_transport=httpx.ASGITransport(app=metrics_api))
+        app = create_app(
+            settings,
+            database_url=database_url,
+            metrics_api_transport=httpx.ASGITransport(app=metrics_api),
+        )
         if today is not None:
             app.dependency_overrides[clock.today] = today
         async for client in asgi_client(app):

@@ -34,6 +34,7 @@ PORT_ATTEMPTS = 3
 class PortTaken(RuntimeError):
     """The service could not bind its port: another process took it first."""
 
+
 STOP_TIMEOUT_S = 10.0
 
 
@@ -47,8 +48,15 @@ def free_port() -> int:
 class ServiceProcess:
     """One uvicorn process serving an app factory on 127.0.0.1."""
 
-    def __init__(self, factory: str, *, env: Mapping[str, str], port: int | None = None,
-                 ready_timeout_s: float = READY_TIMEOUT_S, workers: int = 1) -> None:
+    def __init__(
+        self,
+        factory: str,
+        *,
+        env: Mapping[str, str],
+        port: int | None = None,
+        ready_timeout_s: float = READY_TIMEOUT_S,
+        workers: int = 1,
+    ) -> None:
         self.factory = factory
         self.workers = workers
         self.env = {**os.environ, "JOINEDUP_LOG_LEVEL": "WARNING", **env}
@@ -81,11 +89,25 @@ class ServiceProcess:
         if self.running:
             raise RuntimeError(f"{self.factory} is already running on port {self.port}")
         for attempt in range(PORT_ATTEMPTS):
-            command = [sys.executable, "-m", "uvicorn", self.factory, "--factory",
-                       "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
-                       "--timeout-graceful-shutdown", "5", "--workers", str(self.workers)]
-            self.process = subprocess.Popen(command, env=self.env, stdout=self._log,
-                                            stderr=subprocess.STDOUT)
+            command = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                self.factory,
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "5",
+                "--workers",
+                str(self.workers),
+            ]
+            self.process = subprocess.Popen(
+                command, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+            )
             try:
                 self.wait_ready()
                 return self
@@ -103,8 +125,10 @@ class ServiceProcess:
             if not self.running:
                 log = self.log()
                 error = PortTaken if "address already in use" in log.lower() else RuntimeError
-                raise error(f"{self.factory} exited with code "
-                            f"{self.process and self.process.returncode}:\n{log}")
+                raise error(
+                    f"{self.factory} exited with code "
+                    f"{self.process and self.process.returncode}:\n{log}"
+                )
             try:
                 response = httpx.get(f"{self.url}/readyz", timeout=2.0)
             except httpx.HTTPError as exc:  # most often: not listening yet
@@ -118,8 +142,10 @@ class ServiceProcess:
                 last = f"{response.status_code} {response.text}"
             time.sleep(0.1)
         self.kill()
-        raise TimeoutError(f"{self.factory} was not ready within {self.ready_timeout_s} s "
-                           f"(last /readyz: {last}):\n{self.log()}")
+        raise TimeoutError(
+            f"{self.factory} was not ready within {self.ready_timeout_s} s "
+            f"(last /readyz: {last}):\n{self.log()}"
+        )
 
     def _listening(self) -> bool:
         """Whether our process (or one of its workers) holds the listening socket."""
@@ -127,8 +153,11 @@ class ServiceProcess:
         try:
             parent = psutil.Process(self.process.pid)
             processes = [parent, *parent.children(recursive=True)]
-            return any(c.status == psutil.CONN_LISTEN and c.laddr.port == self.port
-                       for p in processes for c in p.net_connections(kind="tcp"))
+            return any(
+                c.status == psutil.CONN_LISTEN and c.laddr.port == self.port
+                for p in processes
+                for c in p.net_connections(kind="tcp")
+            )
         except psutil.NoSuchProcess:
             return False
 

@@ -24,8 +24,7 @@ KEY_PATTERN = re.compile(r"jdu_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
 
 def run_process(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "JOINEDUP_DATABASE_URL": database_url}
-    return subprocess.run([*JOINEDUP, *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([*JOINEDUP, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def succeeds(database_url: str, *args: str) -> str:
@@ -59,17 +58,18 @@ def stored_key_id(query, name: str) -> int:
 
 async def areas_status(database_url: str, key: str) -> int:
     """What metrics_api answers to GET /v1/areas with ``key``."""
-    metrics_api = create_app(MetricsApiSettings(database_url=database_url),
-                             database_url=database_url)
+    metrics_api = create_app(
+        MetricsApiSettings(database_url=database_url), database_url=database_url
+    )
     async for client in asgi_client(metrics_api):
         response = await client.get("/v1/areas", headers=bearer(key))
     return response.status_code
 
 
-def test_create_prints_the_key_alone_on_the_last_line_and_stores_only_its_hash(
-        database_url, query):
-    result = run_process(database_url, "keys", "create", "--role", "steward",
-                         "--scope", "E54000054", "--name", "x")
+def test_create_prints_the_key_alone_on_the_last_line_and_stores_only_its_hash(database_url, query):
+    result = run_process(
+        database_url, "keys", "create", "--role", "steward", "--scope", "E54000054", "--name", "x"
+    )
     assert result.returncode == 0, result.stderr
     output = result.stdout
 
@@ -77,13 +77,15 @@ def test_create_prints_the_key_alone_on_the_last_line_and_stores_only_its_hash(
     assert KEY_PATTERN.fullmatch(key)
     assert output.count(key) == 1
     [(public_id, key_hash, role, scopes)] = query(
-        "SELECT public_id, key_hash, role, scopes FROM api_key WHERE name = 'x'")
+        "SELECT public_id, key_hash, role, scopes FROM api_key WHERE name = 'x'"
+    )
     assert key_hash == hash_key(key) and key.startswith(f"jdu_{public_id}_")
     assert (role, scopes) == ("steward", ["E54000054"])
     secret = key.split("_", 2)[2]
     for table in ("api_key", "audit_log"):
-        leaks = query(f"SELECT count(*) FROM {table} t WHERE to_jsonb(t)::text LIKE %s",
-                      f"%{secret}%")
+        leaks = query(
+            f"SELECT count(*) FROM {table} t WHERE to_jsonb(t)::text LIKE %s", f"%{secret}%"
+        )
         assert leaks == [(0,)], f"{table} holds the key in plain text"
     assert asyncio.run(areas_status(database_url, key)) == 200
 
@@ -92,9 +94,11 @@ def test_create_is_audited(database_url, query):
     succeeds(database_url, "keys", "create", "--role", "viewer", "--name", "dashboard")
 
     key_id = stored_key_id(query, "dashboard")
-    assert query("SELECT actor, action, after->>'role' FROM audit_log "
-                 "WHERE entity_type = 'api_key' AND entity_id = %s", str(key_id)) == [
-        ("cli", "api_key.create", "viewer")]
+    assert query(
+        "SELECT actor, action, after->>'role' FROM audit_log "
+        "WHERE entity_type = 'api_key' AND entity_id = %s",
+        str(key_id),
+    ) == [("cli", "api_key.create", "viewer")]
 
 
 @pytest.mark.parametrize("role", ["steward", "submitter", "signatory"])
@@ -106,16 +110,29 @@ def test_area_roles_need_a_scope(database_url, query, role):
 
 
 def test_unknown_scope_is_refused(database_url, query):
-    message = fails(database_url, "keys", "create", "--role", "submitter",
-                    "--scope", "E54000054", "--scope", "E99999999", "--name", "typo")
+    message = fails(
+        database_url,
+        "keys",
+        "create",
+        "--role",
+        "submitter",
+        "--scope",
+        "E54000054",
+        "--scope",
+        "E99999999",
+        "--name",
+        "typo",
+    )
 
     assert "No area with code E99999999;" in message
     assert query("SELECT count(*) FROM api_key") == [(0,)]
 
 
 def test_list_shows_keys_without_secrets_or_hashes(database_url, make_key):
-    keys = [asyncio.run(make_key("steward", "E54000054", name="east steward")),
-            asyncio.run(make_key("viewer", name="dashboard"))]
+    keys = [
+        asyncio.run(make_key("steward", "E54000054", name="east steward")),
+        asyncio.run(make_key("viewer", name="dashboard")),
+    ]
 
     output = succeeds(database_url, "keys", "list")
 
@@ -133,10 +150,12 @@ def test_a_revoked_key_is_refused_and_the_revocation_audited(database_url, make_
 
     assert f"revoked key {key_id}" in output
     assert asyncio.run(areas_status(database_url, key)) == 401
-    assert re.search(rf"^\s*{key_id}\s+viewer\s+revoked\b",
-                     succeeds(database_url, "keys", "list"), re.MULTILINE)
-    assert query("SELECT action FROM audit_log WHERE entity_type = 'api_key' "
-                 "AND entity_id = %s", str(key_id)) == [("api_key.revoke",)]
+    assert re.search(
+        rf"^\s*{key_id}\s+viewer\s+revoked\b", succeeds(database_url, "keys", "list"), re.MULTILINE
+    )
+    assert query(
+        "SELECT action FROM audit_log WHERE entity_type = 'api_key' AND entity_id = %s", str(key_id)
+    ) == [("api_key.revoke",)]
 
 
 def test_revoking_twice_changes_nothing_the_second_time(database_url, make_key, query):
@@ -177,8 +196,10 @@ def test_migrations_go_down_to_base_and_up_again(empty_database_url):
 
     succeeds(empty_database_url, "db", "upgrade")
     assert tables(empty_database_url) == at_head
-    assert scalar(empty_database_url, "SELECT version_num FROM alembic_version") == \
-        schema_version.head_revision()
+    assert (
+        scalar(empty_database_url, "SELECT version_num FROM alembic_version")
+        == schema_version.head_revision()
+    )
 
 
 def test_seed_is_idempotent(empty_database_url):
@@ -200,11 +221,11 @@ def test_a_database_url_that_is_not_postgresql_is_refused():
 
 @pytest.mark.parametrize("command", [["keys", "list"], ["db", "upgrade"]])
 def test_an_unreachable_database_is_one_clear_line_without_the_password(command):
-    result = run_process("postgresql://nobody:s3cret@127.0.0.1:1/none?connect_timeout=1",
-                         *command)
+    result = run_process("postgresql://nobody:s3cret@127.0.0.1:1/none?connect_timeout=1", *command)
 
     assert result.returncode == 1
-    assert result.stderr.startswith("error: cannot use the database at postgresql://nobody:***@"
-                                    "127.0.0.1:1/none")
+    assert result.stderr.startswith(
+        "error: cannot use the database at postgresql://nobody:***@127.0.0.1:1/none"
+    )
     assert len(result.stderr.splitlines()) == 1 and "s3cret" not in result.stderr
     assert result.stdout == ""

@@ -27,8 +27,10 @@ TODAY = date(2026, 11, 28)
 AREAS = area_rows()
 PLACES = [Place.from_area(a) for a in AREAS if a["level"] == "place"]
 ICB_NAMES = {a["code"]: a["name"] for a in AREAS if a["level"] == "icb"}
-NATIONAL = [Metric.from_api({**row, "scope": "national", "owner_area_code": "E92000001"})
-            for row in national_metric_rows()]
+NATIONAL = [
+    Metric.from_api({**row, "scope": "national", "owner_area_code": "E92000001"})
+    for row in national_metric_rows()
+]
 LEEDS = "E08000035"
 # Cheshire and Merseyside: Cheshire East corrects values, Sefton's plan is first sent back.
 E2E_PLACES = ("E06000006", "E06000049", "E08000014")
@@ -37,14 +39,21 @@ E2E_PLACES = ("E06000006", "E06000049", "E08000014")
 def as_metrics_api_stores(body: dict) -> Metric:
     """A local metric as metrics_api would give it back, defaults applied."""
     definition = resolve_definition(MetricCreate(**body), scope=MetricScope.local)
-    return Metric.from_api({**definition.model_dump(mode="json"), "code": body["code"],
-                            "scope": "local", "owner_area_code": body["owner_area_code"]})
+    return Metric.from_api(
+        {
+            **definition.model_dump(mode="json"),
+            "code": body["code"],
+            "scope": "local",
+            "owner_area_code": body["owner_area_code"],
+        }
+    )
 
 
 def build(seed: int = 1, places: list[Place] = PLACES, years: int = 5) -> list[PlaceDemo]:
     local = [as_metrics_api_stores(b) for b in generate.local_metrics(seed, places, ICB_NAMES)]
-    return generate.build(seed, places, NATIONAL + local, today=TODAY, years=years,
-                          icb_names=ICB_NAMES)
+    return generate.build(
+        seed, places, NATIONAL + local, today=TODAY, years=years, icb_names=ICB_NAMES
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +73,7 @@ def sent(place: PlaceDemo) -> list[generate.Observation]:
 
 # --- generation ------------------------------------------------------------------------------
 
+
 def test_the_same_seed_makes_the_same_demo_and_another_seed_another(demo):
     assert build() == demo
     other = build(seed=2)
@@ -82,16 +92,16 @@ def test_a_place_gets_the_same_national_data_whichever_places_are_loaded_with_it
     assert alone.leaders == together.leaders
 
 
-def test_every_place_has_every_national_metric_and_local_ones_only_where_they_apply(demo,
-                                                                                    metrics):
+def test_every_place_has_every_national_metric_and_local_ones_only_where_they_apply(demo, metrics):
     assert len(demo) == 153
     for place in demo:
         codes = {row.metric_code for row in sent(place)}
         assert {m.code for m in NATIONAL} <= codes
         for code in codes:
             assert metrics[code].applies_to(place.place), (place.place.code, code)
-    local_users = {p.place.code for p in demo for r in sent(p) if metrics[r.metric_code].scope
-                   == "local"}
+    local_users = {
+        p.place.code for p in demo for r in sent(p) if metrics[r.metric_code].scope == "local"
+    }
     assert 5 <= len(local_users) < 40  # a few owners, and the places of a couple of ICBs
 
 
@@ -123,8 +133,11 @@ def test_five_years_end_at_each_metrics_last_ended_period(demo, metrics):
     by_metric: dict[str, list[str]] = {}
     for row in sent(leeds) + [generate.Observation(LEEDS, m, p) for m, p in leeds.missing]:
         by_metric.setdefault(row.metric_code, []).append(row.period)
-    expected = {"monthly": ("2021-11", "2026-10", 60), "quarterly": ("2021-Q4", "2026-Q3", 20),
-                "annual": ("2021", "2025", 5)}
+    expected = {
+        "monthly": ("2021-11", "2026-10", 60),
+        "quarterly": ("2021-Q4", "2026-Q3", 20),
+        "annual": ("2021", "2025", 5),
+    }
     for code, periods in by_metric.items():
         ordered = sorted(periods, key=lambda p: index(parse_as(p, metrics[code].periodicity)))
         assert (ordered[0], ordered[-1], len(ordered)) == expected[metrics[code].periodicity]
@@ -139,18 +152,26 @@ def test_targets_are_valid_and_cover_every_mandatory_national_metric(demo, metri
         targets = [*plan.targets, *([plan.rejection.first] if plan.rejection else [])]
         for target in targets:
             metric = metrics[target.metric_code]
-            periods = [target.baseline_period, *(p for p, _ in target.trajectory),
-                       target.target_period]
+            periods = [
+                target.baseline_period,
+                *(p for p, _ in target.trajectory),
+                target.target_period,
+            ]
             parsed = [parse_as(p, metric.periodicity) for p in periods]
             assert [index(p) for p in parsed] == sorted({index(p) for p in parsed})
             assert plan.starts_on <= parsed[-1].start and parsed[-1].end <= plan.ends_on
             assert parsed[0].end < plan.starts_on
-            for value in (target.baseline_value, target.target_value,
-                          *(v for _, v in target.trajectory)):
+            for value in (
+                target.baseline_value,
+                target.target_value,
+                *(v for _, v in target.trajectory),
+            ):
                 assert metric.valid_min is None or value >= metric.valid_min
                 assert metric.valid_max is None or value <= metric.valid_max
-            if metric.improvement and target.baseline_value not in (metric.valid_min,
-                                                                    metric.valid_max):
+            if metric.improvement and target.baseline_value not in (
+                metric.valid_min,
+                metric.valid_max,
+            ):
                 assert (target.target_value - target.baseline_value) * metric.improvement > 0
             assert target.tolerance is None or target.tolerance >= 0
 
@@ -162,7 +183,8 @@ def test_some_plans_are_first_sent_back_for_a_timid_target(demo):
         final = next(t for t in plan.targets if t.metric_code == plan.rejection.first.metric_code)
         timid = plan.rejection.first
         assert abs(timid.target_value - timid.baseline_value) < abs(
-            final.target_value - final.baseline_value)
+            final.target_value - final.baseline_value
+        )
         assert plan.rejection.comment
 
 
@@ -178,9 +200,16 @@ def test_step_changes_show_in_the_series(demo, metrics):
         values = {r.period: r.value_for(metric) for r in sent(place) if r.metric_code == code}
         periods = sorted(values, key=lambda p: index(parse_as(p, metric.periodicity)))
         ordered = [values[p] for p in periods]
-        at = next((i for i, p in enumerate(periods) if index(parse_as(p, metric.periodicity))
-                   >= index(parse_as(period, metric.periodicity))), len(periods))
-        before, after = ordered[max(0, at - 4):at], ordered[at:at + 4]
+        at = next(
+            (
+                i
+                for i, p in enumerate(periods)
+                if index(parse_as(p, metric.periodicity))
+                >= index(parse_as(period, metric.periodicity))
+            ),
+            len(periods),
+        )
+        before, after = ordered[max(0, at - 4) : at], ordered[at : at + 4]
         if len(before) < 4 or len(after) < 4:
             continue
         usual = median(abs(b - a) for a, b in pairwise(ordered))
@@ -200,7 +229,8 @@ def test_missing_and_late_rows_are_a_small_share(demo):
     for place in demo:
         assert not {(r.metric_code, r.period) for r in sent(place)} & set(place.missing)
         assert not {(r.metric_code, r.period) for r in place.history} & {
-            (r.metric_code, r.period) for r in place.late}
+            (r.metric_code, r.period) for r in place.late
+        }
 
 
 def test_the_latest_period_is_missing_more_often_while_its_deadline_is_ahead(demo):
@@ -250,18 +280,33 @@ def test_csv_has_ingests_header_and_one_line_per_row(demo):
 
 
 def test_a_refusal_is_told_with_the_problems_detail_and_row_errors():
-    response = httpx.Response(422, json={
-        "type": "urn:joinedup:problem:unprocessable", "title": "Unprocessable", "status": 422,
-        "detail": "1 row has errors; nothing was stored.",
-        "errors": [{"row": 3, "field": "period", "code": "period_not_ended",
-                    "msg": "period 2026-11 has not ended"}]})
+    response = httpx.Response(
+        422,
+        json={
+            "type": "urn:joinedup:problem:unprocessable",
+            "title": "Unprocessable",
+            "status": 422,
+            "detail": "1 row has errors; nothing was stored.",
+            "errors": [
+                {
+                    "row": 3,
+                    "field": "period",
+                    "code": "period_not_ended",
+                    "msg": "period 2026-11 has not ended",
+                }
+            ],
+        },
+    )
     told = load.describe("POST", "http://127.0.0.1:8003/v1/submissions", response)
     assert told.splitlines() == [
         "POST /v1/submissions answered 422 Unprocessable Entity: 1 row has errors; nothing was "
-        "stored.", "  row 3 period: period_not_ended: period 2026-11 has not ended"]
+        "stored.",
+        "  row 3 period: period_not_ended: period 2026-11 has not ended",
+    ]
 
 
 # --- through the real services ---------------------------------------------------------------
+
 
 @pytest.mark.e2e
 async def test_the_demo_through_the_real_services(start_suite, make_key, query, database_url):
@@ -272,8 +317,9 @@ async def test_the_demo_through_the_real_services(start_suite, make_key, query, 
     assert code == 0
 
     reader = bearer(await make_key("assessor"))
-    async with httpx.AsyncClient(base_url=suite.targets_api.url, headers=reader,
-                                 timeout=15) as targets:
+    async with httpx.AsyncClient(
+        base_url=suite.targets_api.url, headers=reader, timeout=15
+    ) as targets:
         for place in E2E_PLACES:
             plans = (await targets.get(f"/v1/places/{place}/plans")).json()["data"]
             assert [p["status"] for p in plans] == ["agreed"]
@@ -286,14 +332,17 @@ async def test_the_demo_through_the_real_services(start_suite, make_key, query, 
         # Sefton's plan was sent back once by the ICB before it was agreed.
         sefton = (await targets.get(f"/v1/places/{E2E_PLACES[2]}/plans")).json()["data"][0]
         assert sefton["approval_round"] == 2
-        series = (await targets.get(f"/v1/places/{E2E_PLACES[1]}/progress/"
-                                    f"bcf-discharge-usual-residence")).json()
+        series = (
+            await targets.get(f"/v1/places/{E2E_PLACES[1]}/progress/bcf-discharge-usual-residence")
+        ).json()
         assert len(series["points"]) >= 20
 
     def stored() -> list[tuple]:
-        return query("SELECT place_code, metric_code, period, version, superseded_at IS NULL "
-                     "FROM observation WHERE place_code = ANY(%s) ORDER BY 1, 2, 3, 4",
-                     list(E2E_PLACES))
+        return query(
+            "SELECT place_code, metric_code, period, version, superseded_at IS NULL "
+            "FROM observation WHERE place_code = ANY(%s) ORDER BY 1, 2, 3, 4",
+            list(E2E_PLACES),
+        )
 
     first = stored()
     current = [row for row in first if row[4]]
@@ -301,16 +350,19 @@ async def test_the_demo_through_the_real_services(start_suite, make_key, query, 
     # 24 of Sefton's; a few may be missing.
     assert 0.9 * 228 <= len(current) <= 228
     assert any(row[3] == 2 for row in first)  # Cheshire East's corrections are new versions
-    assert {row[1] for row in current} >= {"sefton-discharge-before-noon",
-                                           "cheshire-and-merseyside-virtual-ward-occupancy"}
+    assert {row[1] for row in current} >= {
+        "sefton-discharge-before-noon",
+        "cheshire-and-merseyside-virtual-ward-occupancy",
+    }
     # No demo key outlives the run.
-    assert query("SELECT count(*), count(revoked_at) FROM api_key WHERE name LIKE 'demo %%'") \
-        == [(5, 5)]
+    assert query("SELECT count(*), count(revoked_at) FROM api_key WHERE name LIKE 'demo %%'") == [
+        (5, 5)
+    ]
 
     # Again: nothing new is stored and no plan is added.
     assert await asyncio.to_thread(cli._run_demo, database_url, endpoints, options) == 0
     assert stored() == first
-    assert query("SELECT count(*) FROM plan WHERE place_code = ANY(%s)",
-                 list(E2E_PLACES)) == [(3,)]
-    assert query("SELECT count(*), count(revoked_at) FROM api_key WHERE name LIKE 'demo %%'") \
-        == [(10, 10)]
+    assert query("SELECT count(*) FROM plan WHERE place_code = ANY(%s)", list(E2E_PLACES)) == [(3,)]
+    assert query("SELECT count(*), count(revoked_at) FROM api_key WHERE name LIKE 'demo %%'") == [
+        (10, 10)
+    ]

@@ -13,23 +13,37 @@ LEEDS, DISCHARGE = "E08000035", "bcf-discharge-usual-residence"
 
 
 def refresh(key: str | None, *args: str) -> Result:
-    return CliRunner().invoke(app, ["progress", "refresh", *args],
-                              env={"JOINEDUP_API_KEY": key, "COLUMNS": "400"})
+    return CliRunner().invoke(
+        app, ["progress", "refresh", *args], env={"JOINEDUP_API_KEY": key, "COLUMNS": "400"}
+    )
 
 
 @pytest.fixture
 async def targets_api(database_url, make_key):
     service_key = await make_key("service", name="targets_api")
-    with ServiceProcess.for_service("metrics_api", database_url) as metrics_api, \
-            ServiceProcess.for_service("targets_api", database_url, env={
-                "JOINEDUP_SERVICE_KEY": service_key, "JOINEDUP_METRICS_API_URL": metrics_api.url,
-                "JOINEDUP_PROGRESS_REFRESH_ENABLED": "false"}) as targets_api:
+    with (
+        ServiceProcess.for_service("metrics_api", database_url) as metrics_api,
+        ServiceProcess.for_service(
+            "targets_api",
+            database_url,
+            env={
+                "JOINEDUP_SERVICE_KEY": service_key,
+                "JOINEDUP_METRICS_API_URL": metrics_api.url,
+                "JOINEDUP_PROGRESS_REFRESH_ENABLED": "false",
+            },
+        ) as targets_api,
+    ):
         yield targets_api
 
 
 async def test_refresh_recomputes_everything_and_is_audited(targets_api, make_key, query):
-    store_observations(query, [(LEEDS, DISCHARGE, "2025-07", 90.0, 900, 1000),
-                               (LEEDS, DISCHARGE, "2025-08", 91.0, 910, 1000)])
+    store_observations(
+        query,
+        [
+            (LEEDS, DISCHARGE, "2025-07", 90.0, 900, 1000),
+            (LEEDS, DISCHARGE, "2025-08", 91.0, 910, 1000),
+        ],
+    )
 
     result = refresh(await make_key("admin"), "--url", targets_api.url)
 
@@ -38,7 +52,8 @@ async def test_refresh_recomputes_everything_and_is_audited(targets_api, make_ke
     assert result.output.startswith("refreshed 2 metric periods: 8 area values, 0 targets")
     assert query("SELECT count(*) FROM area_value") == [(8,)]
     assert query("SELECT action FROM audit_log WHERE entity_type = 'progress'") == [
-        ("progress.refresh",)]
+        ("progress.refresh",)
+    ]
 
 
 async def test_refusals_and_an_absent_service_are_told_apart(targets_api, make_key):

@@ -53,16 +53,21 @@ def service_key(database_url: str) -> str:
 
 
 def ingest_env(service_key: str, metrics_api_url: str) -> dict[str, str]:
-    return {"JOINEDUP_SERVICE_KEY": service_key, "JOINEDUP_METRICS_API_URL": metrics_api_url,
-            "JOINEDUP_OUTBOX_ENABLED": "false"}
+    return {
+        "JOINEDUP_SERVICE_KEY": service_key,
+        "JOINEDUP_METRICS_API_URL": metrics_api_url,
+        "JOINEDUP_OUTBOX_ENABLED": "false",
+    }
 
 
 @pytest.fixture(scope="module")
 def ingest(database_url: str) -> Iterator[ServiceProcess]:
-    with ServiceProcess.for_service("metrics_api", database_url) as metrics_api, \
-            ServiceProcess.for_service(
-                "ingest", database_url,
-                env=ingest_env(service_key(database_url), metrics_api.url)) as ingest:
+    with (
+        ServiceProcess.for_service("metrics_api", database_url) as metrics_api,
+        ServiceProcess.for_service(
+            "ingest", database_url, env=ingest_env(service_key(database_url), metrics_api.url)
+        ) as ingest,
+    ):
         yield ingest
 
 
@@ -80,14 +85,20 @@ class Stored:
     key_name: str
 
     def submissions(self) -> list[tuple]:
-        return self.query("SELECT s.status, s.accepted, s.rejected FROM submission s "
-                          "JOIN api_key k ON k.id = s.key_id WHERE k.name = %s", self.key_name)
+        return self.query(
+            "SELECT s.status, s.accepted, s.rejected FROM submission s "
+            "JOIN api_key k ON k.id = s.key_id WHERE k.name = %s",
+            self.key_name,
+        )
 
     def observations(self) -> list[tuple]:
-        return self.query("SELECT o.place_code, o.period, o.value FROM observation o "
-                          "JOIN submission s ON s.id = o.submission_id "
-                          "JOIN api_key k ON k.id = s.key_id WHERE k.name = %s "
-                          "ORDER BY o.place_code, o.period", self.key_name)
+        return self.query(
+            "SELECT o.place_code, o.period, o.value FROM observation o "
+            "JOIN submission s ON s.id = o.submission_id "
+            "JOIN api_key k ON k.id = s.key_id WHERE k.name = %s "
+            "ORDER BY o.place_code, o.period",
+            self.key_name,
+        )
 
 
 @pytest.fixture
@@ -104,27 +115,27 @@ def csv_file(folder: Path, *rows: str) -> Path:
 def submit(key: str | None, *args: str) -> Result:
     """Run `joinedup submit` in process; the key never appears in what it prints."""
     # Wide enough that a long temporary path is never wrapped inside the error box.
-    result = CliRunner().invoke(app, ["submit", *args],
-                                env={"JOINEDUP_API_KEY": key, "COLUMNS": "400"})
+    result = CliRunner().invoke(
+        app, ["submit", *args], env={"JOINEDUP_API_KEY": key, "COLUMNS": "400"}
+    )
     assert isinstance(result.exception, SystemExit | None), result.exception
     assert not key or key not in result.output
     return result
 
 
-def discharge(place: str, period: str, numerator: int = 450, denominator: int = 500,
-              note: str = "") -> str:
+def discharge(
+    place: str, period: str, numerator: int = 450, denominator: int = 500, note: str = ""
+) -> str:
     return f"{place},{DISCHARGE},{period},,{numerator},{denominator},{note}"
 
 
 def table_rows(output: str) -> dict[str, list[str]]:
     """The error table's lines by row number: {"2": ["period", "code", ...]}."""
     lines = output.split("row  field")[1].splitlines()[1:]
-    return {parts[0]: parts[1:] for line in lines
-            if (parts := line.split()) and parts[0].isdigit()}
+    return {parts[0]: parts[1:] for line in lines if (parts := line.split()) and parts[0].isdigit()}
 
 
-def test_a_valid_file_is_accepted_and_its_observations_stored(ingest, submitter, stored,
-                                                             tmp_path):
+def test_a_valid_file_is_accepted_and_its_observations_stored(ingest, submitter, stored, tmp_path):
     path = csv_file(tmp_path, discharge(LEEDS, "2001-01"), discharge(BRADFORD, "2001-02"))
 
     result = submit(submitter, str(path), "--url", ingest.url)
@@ -132,14 +143,19 @@ def test_a_valid_file_is_accepted_and_its_observations_stored(ingest, submitter,
     assert result.exit_code == 0, result.output
     assert "accepted (atomic mode)" in result.stdout
     assert [line.split() for line in result.stdout.splitlines()[1:5]] == [
-        ["accepted", "2"], ["rejected", "0"], ["superseded", "0"], ["unchanged", "0"]]
+        ["accepted", "2"],
+        ["rejected", "0"],
+        ["superseded", "0"],
+        ["unchanged", "0"],
+    ]
     assert "error" not in result.stdout
     assert stored.submissions() == [("accepted", 2, 0)]
     assert stored.observations() == [(BRADFORD, "2001-02", 90.0), (LEEDS, "2001-01", 90.0)]
 
 
 def test_running_the_same_file_again_is_a_replay_not_a_second_submission(
-        ingest, submitter, stored, tmp_path):
+    ingest, submitter, stored, tmp_path
+):
     path = csv_file(tmp_path, discharge(LEEDS, "2002-01"))
 
     first = submit(submitter, str(path), "--url", ingest.url)
@@ -164,21 +180,25 @@ def test_a_dry_run_checks_the_rows_and_stores_nothing(ingest, submitter, stored,
     assert stored.observations() == []
 
 
-BAD_ROWS = (discharge(LEEDS, "2004-01"),
-            discharge(LEEDS, "2004-02", denominator=0),
-            discharge(BRADFORD, "2004-13"),
-            discharge(LEEDS, "2004-03", numerator=600, denominator=500))
+BAD_ROWS = (
+    discharge(LEEDS, "2004-01"),
+    discharge(LEEDS, "2004-02", denominator=0),
+    discharge(BRADFORD, "2004-13"),
+    discharge(LEEDS, "2004-03", numerator=600, denominator=500),
+)
 
 
 def test_bad_rows_in_atomic_mode_reject_the_file_with_a_table_of_row_errors(
-        ingest, submitter, stored, query, tmp_path):
+    ingest, submitter, stored, query, tmp_path
+):
     path = csv_file(tmp_path, *BAD_ROWS)
 
     result = submit(submitter, str(path), "--url", ingest.url, "--show-errors", "2")
 
     assert result.exit_code == 1, result.output
-    assert result.stdout.startswith("Rejected: 3 of 4 rows are invalid; the submission is "
-                                    "atomic, so nothing was stored.")
+    assert result.stdout.startswith(
+        "Rejected: 3 of 4 rows are invalid; the submission is atomic, so nothing was stored."
+    )
     assert "3 errors (row 1 is the first line after the header)" in result.stdout
     errors = table_rows(result.stdout)
     assert list(errors) == ["2", "3"]  # the first two of three, in row order
@@ -190,8 +210,9 @@ def test_bad_rows_in_atomic_mode_reject_the_file_with_a_table_of_row_errors(
     assert query("SELECT count(*) FROM observation WHERE period LIKE %s", "2004-%") == [(0,)]
 
 
-def test_partial_mode_stores_the_good_rows_and_prints_the_bad_ones(ingest, submitter, stored,
-                                                                    tmp_path):
+def test_partial_mode_stores_the_good_rows_and_prints_the_bad_ones(
+    ingest, submitter, stored, tmp_path
+):
     path = csv_file(tmp_path, *(row.replace("2004-", "2005-") for row in BAD_ROWS))
 
     result = submit(submitter, str(path), "--url", ingest.url, "--mode", "partial")
@@ -205,12 +226,16 @@ def test_partial_mode_stores_the_good_rows_and_prints_the_bad_ones(ingest, submi
     assert stored.observations() == [(LEEDS, "2005-01", 90.0)]
 
 
-@pytest.mark.parametrize(("scope", "detail"), [
-    (None, "The API key is not valid or has been revoked."),
-    (LONDON_NORTH_WEST, "does not cover"),
-])
-async def test_a_key_ingest_refuses_exits_1_with_its_reason(ingest, make_key, stored, request,
-                                                           tmp_path, scope, detail):
+@pytest.mark.parametrize(
+    ("scope", "detail"),
+    [
+        (None, "The API key is not valid or has been revoked."),
+        (LONDON_NORTH_WEST, "does not cover"),
+    ],
+)
+async def test_a_key_ingest_refuses_exits_1_with_its_reason(
+    ingest, make_key, stored, request, tmp_path, scope, detail
+):
     key = await make_key("submitter", scope, name=request.node.name) if scope else WRONG_KEY
     path = csv_file(tmp_path, discharge(LEEDS, "2006-01"))
 
@@ -238,8 +263,9 @@ def test_ingest_not_running_exits_3_after_bounded_retries(tmp_path):
     path = csv_file(tmp_path, discharge(LEEDS, "2008-01"))
     started = time.monotonic()
 
-    result = submit(WRONG_KEY, str(path), "--url", f"http://127.0.0.1:{free_port()}",
-                    "--retries", "2")
+    result = submit(
+        WRONG_KEY, str(path), "--url", f"http://127.0.0.1:{free_port()}", "--retries", "2"
+    )
 
     assert result.exit_code == 3, result.output
     assert time.monotonic() - started < 5  # two pauses of at most 0.5 and 1 s
@@ -248,18 +274,23 @@ def test_ingest_not_running_exits_3_after_bounded_retries(tmp_path):
 
 
 def test_a_503_is_retried_after_its_retry_after_until_ingest_can_take_the_file(
-        database_url, submitter, stored, tmp_path):
+    database_url, submitter, stored, tmp_path
+):
     """ingest answers 503 while metrics_api, whose catalogue it checks rows against, is down;
     the command waits as told and tries again, and gets through once metrics_api is back."""
     path = csv_file(tmp_path, discharge(LEEDS, "2009-01"))
     metrics_api = ServiceProcess.for_service("metrics_api", database_url)  # not started yet
     try:
-        with ServiceProcess.for_service("ingest", database_url, env=ingest_env(
-                service_key(database_url), metrics_api.url)) as lonely_ingest:
+        with ServiceProcess.for_service(
+            "ingest", database_url, env=ingest_env(service_key(database_url), metrics_api.url)
+        ) as lonely_ingest:
             command = subprocess.Popen(
                 [*JOINEDUP, "submit", str(path), "--url", lonely_ingest.url, "--retries", "3"],
-                env={**os.environ, "JOINEDUP_API_KEY": submitter}, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True)
+                env={**os.environ, "JOINEDUP_API_KEY": submitter},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             assert command.stderr is not None
             first_note = command.stderr.readline()
             metrics_api.start()
@@ -268,44 +299,60 @@ def test_a_503_is_retried_after_its_retry_after_until_ingest_can_take_the_file(
         metrics_api.close()
 
     assert command.returncode == 0, first_note + rest
-    assert first_note.startswith("ingest answered 503 (metrics_api is unavailable; try again "
-                                 "in 5 s.); trying again in 5.0 s (attempt 2 of 4)")
+    assert first_note.startswith(
+        "ingest answered 503 (metrics_api is unavailable; try again "
+        "in 5 s.); trying again in 5.0 s (attempt 2 of 4)"
+    )
     assert "accepted (atomic mode)" in stdout
     assert stored.submissions() == [("accepted", 1, 0)]
 
 
-async def test_a_20000_row_file_is_streamed_with_progress_shown(ingest, make_key, stored,
-                                                               query, request, tmp_path):
+async def test_a_20000_row_file_is_streamed_with_progress_shown(
+    ingest, make_key, stored, query, request, tmp_path
+):
     key = await make_key("submitter", ENGLAND, name=request.node.name)
-    places = [code for (code,) in query("SELECT code FROM area WHERE level = 'place' "
-                                        "ORDER BY code")]
+    places = [
+        code for (code,) in query("SELECT code FROM area WHERE level = 'place' ORDER BY code")
+    ]
     months = [f"{year}-{month:02d}" for year in range(1950, 1970) for month in range(1, 13)]
-    rows = [discharge(place, month, numerator=i % 500)
-            for i, (month, place) in enumerate(
-                (month, place) for month in months for place in places)][:20_000]
+    rows = [
+        discharge(place, month, numerator=i % 500)
+        for i, (month, place) in enumerate((month, place) for month in months for place in places)
+    ][:20_000]
     path = csv_file(tmp_path, *rows)
 
     result = submit(key, str(path), "--url", ingest.url)
 
     assert result.exit_code == 0, result.output
     assert [line.split()[:2] for line in result.stderr.splitlines()] == [
-        ["sent", "25%"], ["sent", "50%"], ["sent", "75%"], ["sent", "100%"]]
+        ["sent", "25%"],
+        ["sent", "50%"],
+        ["sent", "75%"],
+        ["sent", "100%"],
+    ]
     assert result.stderr.rstrip().endswith("waiting for ingest to check the rows")
     assert stored.submissions() == [("accepted", 20_000, 0)]
     assert len(stored.observations()) == 20_000
 
 
 def test_on_a_terminal_the_progress_is_a_live_bar(ingest, submitter, tmp_path):
-    rows = [discharge(place, f"{year}-{month:02d}", note="n" * 400)
-            for year in range(1970, 2000) for month in range(1, 13) for place in (LEEDS, BRADFORD)]
+    rows = [
+        discharge(place, f"{year}-{month:02d}", note="n" * 400)
+        for year in range(1970, 2000)
+        for month in range(1, 13)
+        for place in (LEEDS, BRADFORD)
+    ]
     path = csv_file(tmp_path, *rows)
     assert path.stat().st_size > PROGRESS_FROM_BYTES
     controller, terminal = pty.openpty()
     try:
         command = subprocess.Popen(
             [*JOINEDUP, "submit", str(path), "--url", ingest.url],
-            env={**os.environ, "JOINEDUP_API_KEY": submitter}, stdout=subprocess.PIPE,
-            stderr=terminal, text=True)
+            env={**os.environ, "JOINEDUP_API_KEY": submitter},
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+        )
         os.close(terminal)
         seen = read_all(controller)
         stdout, _ = command.communicate(timeout=60)

@@ -22,8 +22,9 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 def _created_at() -> sa.Column:
-    return sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                     nullable=False)
+    return sa.Column(
+        "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+    )
 
 
 def upgrade() -> None:
@@ -43,8 +44,9 @@ def upgrade() -> None:
     op.create_table(
         "audit_log",
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-        sa.Column("occurred_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "occurred_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.Column("service", sa.Text, nullable=False),
         sa.Column("actor_key_id", sa.Integer, sa.ForeignKey("api_key.id")),
         sa.Column("actor", sa.Text, nullable=False),
@@ -82,10 +84,12 @@ def upgrade() -> None:
         sa.Column("population", sa.Integer),
         sa.Column("population_year", sa.Integer),
         _created_at(),
-        sa.CheckConstraint(_in("level", ("nation", "region", "icb", "place")),
-                           name="area_level_known"),
-        sa.CheckConstraint("(level = 'nation') = (parent_code IS NULL)",
-                           name="area_only_nation_has_no_parent"),
+        sa.CheckConstraint(
+            _in("level", ("nation", "region", "icb", "place")), name="area_level_known"
+        ),
+        sa.CheckConstraint(
+            "(level = 'nation') = (parent_code IS NULL)", name="area_only_nation_has_no_parent"
+        ),
         sa.CheckConstraint("population IS NULL OR population >= 0", name="area_population_sane"),
     )
     op.create_index("area_parent_code", "area", ["parent_code"])
@@ -126,23 +130,33 @@ def upgrade() -> None:
         sa.Column("source", sa.Text, nullable=False),
         _created_at(),
         sa.Column("created_by_key_id", sa.Integer, sa.ForeignKey("api_key.id")),
-        sa.CheckConstraint(_in("kind", ("count", "proportion", "rate", "value")),
-                           name="metric_version_kind_known"),
-        sa.CheckConstraint(_in("direction", ("higher_is_better", "lower_is_better", "neutral")),
-                           name="metric_version_direction_known"),
+        sa.CheckConstraint(
+            _in("kind", ("count", "proportion", "rate", "value")), name="metric_version_kind_known"
+        ),
+        sa.CheckConstraint(
+            _in("direction", ("higher_is_better", "lower_is_better", "neutral")),
+            name="metric_version_direction_known",
+        ),
         sa.CheckConstraint(
             _in("periodicity", ("monthly", "quarterly", "annual", "financial_year")),
-            name="metric_version_periodicity_known"),
+            name="metric_version_periodicity_known",
+        ),
         sa.CheckConstraint(
             _in("aggregation", ("sum", "ratio_of_sums", "population_weighted_mean")),
-            name="metric_version_aggregation_known"),
-        sa.CheckConstraint("valid_min IS NULL OR valid_max IS NULL OR valid_min <= valid_max",
-                           name="metric_version_valid_range"),
-        sa.CheckConstraint("kind NOT IN ('proportion', 'rate') OR multiplier > 0",
-                           name="metric_version_ratio_has_multiplier"),
+            name="metric_version_aggregation_known",
+        ),
+        sa.CheckConstraint(
+            "valid_min IS NULL OR valid_max IS NULL OR valid_min <= valid_max",
+            name="metric_version_valid_range",
+        ),
+        sa.CheckConstraint(
+            "kind NOT IN ('proportion', 'rate') OR multiplier > 0",
+            name="metric_version_ratio_has_multiplier",
+        ),
         sa.CheckConstraint("decimals BETWEEN 0 AND 6", name="metric_version_decimals_range"),
-        sa.CheckConstraint("submission_deadline_days >= 0",
-                           name="metric_version_deadline_nonnegative"),
+        sa.CheckConstraint(
+            "submission_deadline_days >= 0", name="metric_version_deadline_nonnegative"
+        ),
     )
 
 

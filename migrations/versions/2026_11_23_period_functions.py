@@ -21,7 +21,9 @@ YEAR = "(19[0-9][0-9]|20[0-9][0-9]|2100)"
 
 FUNCTIONS = {
     # The length tells the forms apart cheaply, so a row pays for one regex (two for a quarter).
-    "public.period_periodicity(code text)": ("text", f"""
+    "public.period_periodicity(code text)": (
+        "text",
+        f"""
         SELECT CASE length(code)
             WHEN 7 THEN CASE WHEN code ~ '^{YEAR}-(0[1-9]|1[0-2])$' THEN 'monthly'
                              WHEN code ~ '^{YEAR}-Q[1-4]$' THEN 'quarterly' END
@@ -31,39 +33,51 @@ FUNCTIONS = {
                 CASE WHEN right(code, 2)::int = (substr(code, 3, 4)::int + 1) % 100
                      THEN 'financial_year' END END
         END
-    """),
-    "public.period_start(code text)": ("date", """
+    """,
+    ),
+    "public.period_start(code text)": (
+        "date",
+        """
         SELECT CASE public.period_periodicity(code)
             WHEN 'monthly' THEN make_date(left(code, 4)::int, right(code, 2)::int, 1)
             WHEN 'quarterly' THEN make_date(left(code, 4)::int, right(code, 1)::int * 3 - 2, 1)
             WHEN 'annual' THEN make_date(code::int, 1, 1)
             WHEN 'financial_year' THEN make_date(substr(code, 3, 4)::int, 4, 1)
         END
-    """),
+    """,
+    ),
     # Inclusive, like Period.end: the day before the next period starts. period_start is NULL
     # unless the code is valid, so the length and the Q alone can tell the length of the period.
-    "public.period_end(code text)": ("date", """
+    "public.period_end(code text)": (
+        "date",
+        """
         SELECT (public.period_start(code) + CASE
                     WHEN length(code) <> 7 THEN interval '1 year'
                     WHEN substr(code, 6, 1) = 'Q' THEN interval '3 months'
                     ELSE interval '1 month'
                 END)::date - 1
-    """),
-    "public.period_index(code text)": ("integer", """
+    """,
+    ),
+    "public.period_index(code text)": (
+        "integer",
+        """
         SELECT CASE public.period_periodicity(code)
             WHEN 'monthly' THEN left(code, 4)::int * 12 + right(code, 2)::int - 1
             WHEN 'quarterly' THEN left(code, 4)::int * 4 + right(code, 1)::int - 1
             WHEN 'annual' THEN code::int
             WHEN 'financial_year' THEN substr(code, 3, 4)::int
         END
-    """),
+    """,
+    ),
 }
 
 
 def upgrade() -> None:
     for signature, (returns, body) in FUNCTIONS.items():
-        op.execute(f"CREATE FUNCTION {signature} RETURNS {returns} "
-                   f"LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $${body}$$")
+        op.execute(
+            f"CREATE FUNCTION {signature} RETURNS {returns} "
+            f"LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $${body}$$"
+        )
 
 
 def downgrade() -> None:

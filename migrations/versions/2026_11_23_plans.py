@@ -34,13 +34,19 @@ def upgrade() -> None:
         sa.Column("ended_on", sa.Date),
         sa.Column("joint_appointment", sa.Boolean, nullable=False),
         _at("created_at"),
-        sa.CheckConstraint("ended_on IS NULL OR ended_on >= appointed_on - 1",
-                           name="place_leader_term_in_order"),
+        sa.CheckConstraint(
+            "ended_on IS NULL OR ended_on >= appointed_on - 1", name="place_leader_term_in_order"
+        ),
         sa.UniqueConstraint("place_code", "appointed_on", name="place_leader_one_per_day"),
     )
     # At most one current leader per place: the one whose term has not ended.
-    op.create_index("place_leader_current", "place_leader", ["place_code"], unique=True,
-                    postgresql_where=sa.text("ended_on IS NULL"))
+    op.create_index(
+        "place_leader_current",
+        "place_leader",
+        ["place_code"],
+        unique=True,
+        postgresql_where=sa.text("ended_on IS NULL"),
+    )
 
     op.create_table(
         "plan",
@@ -64,8 +70,13 @@ def upgrade() -> None:
         sa.CheckConstraint("starts_on <= ends_on", name="plan_period_in_order"),
     )
     op.create_index("plan_place_code", "plan", ["place_code", "id"])
-    op.create_index("plan_one_agreed_per_place", "plan", ["place_code"], unique=True,
-                    postgresql_where=sa.text("status = 'agreed'"))
+    op.create_index(
+        "plan_one_agreed_per_place",
+        "plan",
+        ["place_code"],
+        unique=True,
+        postgresql_where=sa.text("status = 'agreed'"),
+    )
 
     op.create_table(
         "plan_target",
@@ -81,8 +92,9 @@ def upgrade() -> None:
         _at("created_at"),
         _at("updated_at"),
         sa.PrimaryKeyConstraint("plan_id", "metric_code", name="plan_target_pkey"),
-        sa.CheckConstraint("tolerance IS NULL OR tolerance >= 0",
-                           name="plan_target_tolerance_nonnegative"),
+        sa.CheckConstraint(
+            "tolerance IS NULL OR tolerance >= 0", name="plan_target_tolerance_nonnegative"
+        ),
     )
 
     op.create_table(
@@ -97,8 +109,9 @@ def upgrade() -> None:
         sa.Column("key_id", sa.Integer, sa.ForeignKey("api_key.id"), nullable=False),
         _at("decided_at"),
         sa.CheckConstraint("decision IN ('approve', 'reject')", name="plan_approval_decision"),
-        sa.UniqueConstraint("plan_id", "approval_round", "organisation_code",
-                            name="plan_approval_once_per_round"),
+        sa.UniqueConstraint(
+            "plan_id", "approval_round", "organisation_code", name="plan_approval_once_per_round"
+        ),
     )
 
 

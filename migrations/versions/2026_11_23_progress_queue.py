@@ -24,10 +24,18 @@ def upgrade() -> None:
         sa.Column("metric_code", sa.String(64), nullable=False),
         sa.Column("periods", ARRAY(sa.Text), nullable=False),
         sa.Column("last_submission_id", UUID(as_uuid=True)),
-        sa.Column("first_notified_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
-        sa.Column("last_notified_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "first_notified_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.func.now(),
+            nullable=False,
+        ),
+        sa.Column(
+            "last_notified_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.func.now(),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("place_code", "metric_code", name="progress_refresh_queue_pkey"),
     )
 

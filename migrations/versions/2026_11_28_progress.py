@@ -15,8 +15,9 @@ depends_on = None
 
 
 def _computed_at() -> sa.Column:
-    return sa.Column("computed_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                     nullable=False)
+    return sa.Column(
+        "computed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+    )
 
 
 def upgrade() -> None:
@@ -41,8 +42,9 @@ def upgrade() -> None:
         sa.Column("quintile", sa.Integer),
         _computed_at(),
         sa.PrimaryKeyConstraint("metric_code", "period", "area_code", name="area_value_pkey"),
-        sa.CheckConstraint("level IN ('place', 'icb', 'region', 'nation')",
-                           name="area_value_level_known"),
+        sa.CheckConstraint(
+            "level IN ('place', 'icb', 'region', 'nation')", name="area_value_level_known"
+        ),
     )
     op.create_index("area_value_area", "area_value", ["area_code", "metric_code", "period"])
 

@@ -20,8 +20,9 @@ def upgrade() -> None:
     # ingest's deliveries nor the plan workflow ever wait for a refresh. Duplicates merge when
     # the refresher drains the queue.
     op.drop_constraint("progress_refresh_queue_pkey", "progress_refresh_queue")
-    op.add_column("progress_refresh_queue",
-                  sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False))
+    op.add_column(
+        "progress_refresh_queue", sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False)
+    )
     op.create_primary_key("progress_refresh_queue_pkey", "progress_refresh_queue", ["id"])
     op.alter_column("progress_refresh_queue", "last_submission_id", new_column_name="submission_id")
     op.alter_column("progress_refresh_queue", "first_notified_at", new_column_name="notified_at")
@@ -41,12 +42,21 @@ def upgrade() -> None:
         sa.Column("place_code", sa.String(9)),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("failures", sa.Integer, nullable=False, server_default="1"),
-        sa.Column("first_failed_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
-        sa.Column("last_failed_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
-        sa.PrimaryKeyConstraint("kind", "metric_code", "period", "plan_id",
-                                name="progress_set_aside_pkey"),
+        sa.Column(
+            "first_failed_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.func.now(),
+            nullable=False,
+        ),
+        sa.Column(
+            "last_failed_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.func.now(),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint(
+            "kind", "metric_code", "period", "plan_id", name="progress_set_aside_pkey"
+        ),
         sa.CheckConstraint("kind IN ('area_value', 'target')", name="progress_set_aside_kind"),
     )
 
@@ -69,11 +79,18 @@ def downgrade() -> None:
     op.drop_column("progress_refresh_queue", "id")
     op.alter_column("progress_refresh_queue", "notified_at", new_column_name="first_notified_at")
     op.alter_column("progress_refresh_queue", "submission_id", new_column_name="last_submission_id")
-    op.add_column("progress_refresh_queue",
-                  sa.Column("last_notified_at", sa.DateTime(timezone=True),
-                            server_default=sa.func.now(), nullable=False))
-    op.create_primary_key("progress_refresh_queue_pkey", "progress_refresh_queue",
-                          ["place_code", "metric_code"])
+    op.add_column(
+        "progress_refresh_queue",
+        sa.Column(
+            "last_notified_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.func.now(),
+            nullable=False,
+        ),
+    )
+    op.create_primary_key(
+        "progress_refresh_queue_pkey", "progress_refresh_queue", ["place_code", "metric_code"]
+    )
     op.execute("""
         INSERT INTO progress_refresh_queue (place_code, metric_code, periods, last_submission_id,
                                             first_notified_at, last_notified_at)

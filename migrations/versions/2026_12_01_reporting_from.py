@@ -57,8 +57,10 @@ def upgrade() -> None:
     op.alter_column("metric_version", "reporting_from", nullable=False)
     # The database keeps the rule too, so no writer can store a period of another form.
     op.create_check_constraint(
-        "metric_version_reporting_from_form", "metric_version",
-        "public.period_periodicity(reporting_from) = periodicity")
+        "metric_version_reporting_from_form",
+        "metric_version",
+        "public.period_periodicity(reporting_from) = periodicity",
+    )
 
 
 def downgrade() -> None:

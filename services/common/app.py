@@ -41,12 +41,15 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = HTTPException(413, f"The request body is larger than the limit of "
-                                       f"{self.max_bytes} bytes.")
+        too_large = HTTPException(
+            413, f"The request body is larger than the limit of {self.max_bytes} bytes."
+        )
         declared = dict(scope["headers"]).get(b"content-length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
+
             async def refuse_body() -> Any:
                 raise too_large
+
             await self.app(scope, refuse_body, send)
             return
         received = 0
@@ -70,8 +73,11 @@ def _health_router(collectors: Sequence[ScrapeCollector]) -> APIRouter:
         """Alive; says nothing about the database."""
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: database reachable and schema at the head",
-                responses={503: {"description": "Not ready"}})
+    @router.get(
+        "/readyz",
+        summary="Readiness: database reachable and schema at the head",
+        responses={503: {"description": "Not ready"}},
+    )
     async def readyz(request: Request) -> JSONResponse:
         """Ready to serve: the database answers and its schema is at the Alembic head."""
         expected = head_revision()
@@ -80,10 +86,16 @@ def _health_router(collectors: Sequence[ScrapeCollector]) -> APIRouter:
                 await conn.execute(text("SELECT 1"))
                 current = await current_revision(conn)
         except Exception as exc:  # any failure to reach the database means "not ready"
-            return JSONResponse({"status": "unavailable", "database": "unreachable",
-                                 "error": type(exc).__name__}, status_code=503)
-        body = {"status": "ok" if current == expected else "unavailable",
-                "database": "ok", "schema_revision": current, "expected_revision": expected}
+            return JSONResponse(
+                {"status": "unavailable", "database": "unreachable", "error": type(exc).__name__},
+                status_code=503,
+            )
+        body = {
+            "status": "ok" if current == expected else "unavailable",
+            "database": "ok",
+            "schema_revision": current,
+            "expected_revision": expected,
+        }
         return JSONResponse(body, status_code=200 if current == expected else 503)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
@@ -117,14 +129,23 @@ def _hoist_local_defs(node: Any, components: dict[str, Any]) -> None:
 
 def _openapi_with_problem_schema(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
-        schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                             routes=app.routes, tags=app.openapi_tags)
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         _hoist_local_defs(schema["paths"], components)
         components["ProblemDetails"] = ProblemDetails.model_json_schema()
         schema.setdefault("components", {})["securitySchemes"] = {
-            "bearer": {"type": "http", "scheme": "bearer",
-                       "description": "An API key from `joinedup keys create`."}}
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key from `joinedup keys create`.",
+            }
+        }
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -154,8 +175,13 @@ def create_app(
             yield
         await engine.dispose()
 
-    app = FastAPI(title=title, description=description, version=VERSION, lifespan=lifespan,
-                  dependencies=[Depends(refuse_repeated_query)])
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=VERSION,
+        lifespan=lifespan,
+        dependencies=[Depends(refuse_repeated_query)],
+    )
     app.state.service = service
     app.state.settings = settings
     app.state.engine = engine

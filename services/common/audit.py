@@ -29,15 +29,17 @@ async def record(
         actor_label = f"key:{actor.key_id}:{actor.name}"
     else:
         actor_key_id, actor_label = None, actor
-    session.add(AuditLog(
-        service=current_service.get(),
-        actor_key_id=actor_key_id,
-        actor=actor_label,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before=before,
-        after=after,
-        request_id=current_request_id.get(),
-    ))
+    session.add(
+        AuditLog(
+            service=current_service.get(),
+            actor_key_id=actor_key_id,
+            actor=actor_label,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            before=before,
+            after=after,
+            request_id=current_request_id.get(),
+        )
+    )
     await session.flush()

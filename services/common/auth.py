@@ -84,8 +84,13 @@ async def create_key(
         raise Unprocessable(f"A {role} key needs at least one --scope area code.")
     public_id = secrets.token_hex(6)
     key = f"{KEY_PREFIX}_{public_id}_{secrets.token_urlsafe(32)}"
-    row = ApiKey(public_id=public_id, key_hash=hash_key(key), name=name, role=role,
-                 scopes=list(dict.fromkeys(scopes)))
+    row = ApiKey(
+        public_id=public_id,
+        key_hash=hash_key(key),
+        name=name,
+        role=role,
+        scopes=list(dict.fromkeys(scopes)),
+    )
     session.add(row)
     await session.flush()
     return row, key
@@ -96,8 +101,9 @@ async def revoke_key(session: AsyncSession, *, key_id: int) -> ApiKey:
     if row is None:
         raise NotFound(f"No API key with id {key_id}.")
     if row.revoked_at is None:
-        await session.execute(update(ApiKey).where(col(ApiKey.id) == key_id)
-                              .values(revoked_at=func.now()))
+        await session.execute(
+            update(ApiKey).where(col(ApiKey.id) == key_id).values(revoked_at=func.now())
+        )
         await session.refresh(row)
     return row
 
@@ -115,8 +121,12 @@ async def verify_key(session: AsyncSession, key: str) -> ApiPrincipal | None:
     matches = hmac.compare_digest(hash_key(key), row.key_hash if row else _NO_KEY_HASH)
     if row is None or not matches or row.revoked_at is not None:
         return None
-    return ApiPrincipal(key_id=row.id, name=row.name, role=Role(row.role),  # type: ignore[arg-type]
-                        scopes=tuple(row.scopes))
+    return ApiPrincipal(
+        key_id=row.id,  # type: ignore[arg-type]
+        name=row.name,
+        role=Role(row.role),
+        scopes=tuple(row.scopes),
+    )
 
 
 async def authenticate(request: Request, session: SessionDep) -> ApiPrincipal:
@@ -140,9 +150,14 @@ def _rate_limiter(request: Request) -> KeyRateLimiter | None:
         settings = getattr(state, "settings", None)
         per_minute = getattr(settings, "rate_limit_per_minute", 0)
         # per_minute is only non-zero when there are settings to have read it from.
-        state.rate_limiter = KeyRateLimiter(
-            per_minute=per_minute, burst=settings.rate_limit_burst,
-        ) if settings is not None and per_minute else None
+        state.rate_limiter = (
+            KeyRateLimiter(
+                per_minute=per_minute,
+                burst=settings.rate_limit_burst,
+            )
+            if settings is not None and per_minute
+            else None
+        )
     return state.rate_limiter
 
 
@@ -153,9 +168,11 @@ def _enforce_rate_limit(request: Request, principal: ApiPrincipal) -> None:
         return
     limiter = _rate_limiter(request)
     if limiter is not None and (retry_after := limiter.acquire(principal.key_id)) is not None:
-        raise TooManyRequests(f"This key is limited to {limiter.per_minute} requests a minute "
-                              f"(per process); retry in {retry_after} s.",
-                              retry_after_s=retry_after)
+        raise TooManyRequests(
+            f"This key is limited to {limiter.per_minute} requests a minute "
+            f"(per process); retry in {retry_after} s.",
+            retry_after_s=retry_after,
+        )
 
 
 def require_role(*roles: Role):
@@ -176,8 +193,9 @@ def _scope_text(principal: ApiPrincipal) -> str:
 
 def require_scope(principal: ApiPrincipal, area_code: str, lineage: Sequence[str]) -> None:
     if not principal.covers(lineage):
-        raise Forbidden(f"This key's scope ({_scope_text(principal)}) does not "
-                        f"cover area {area_code}.")
+        raise Forbidden(
+            f"This key's scope ({_scope_text(principal)}) does not cover area {area_code}."
+        )
 
 
 # --- reading data ------------------------------------------------------------------------------
@@ -188,8 +206,9 @@ def require_scope(principal: ApiPrincipal, area_code: str, lineage: Sequence[str
 SCOPE_LIMITED_READERS = frozenset({Role.submitter})
 
 
-def places_in_view(principal: ApiPrincipal, area_code: str,
-                   places: Mapping[str, Sequence[str]]) -> list[str] | None:
+def places_in_view(
+    principal: ApiPrincipal, area_code: str, places: Mapping[str, Sequence[str]]
+) -> list[str] | None:
     """Of ``places`` (the places under ``area_code``, each with its lineage), the ones whose data
     the key may read, sorted; None when it reads every place. 403 when it may read none of them,
     so that asking about another area says so rather than answering an empty list."""
@@ -197,8 +216,10 @@ def places_in_view(principal: ApiPrincipal, area_code: str,
         return None
     covered = sorted(code for code, lineage in places.items() if principal.covers(lineage))
     if not covered:
-        raise Forbidden(f"This key's scope ({_scope_text(principal)}) covers no place in area "
-                        f"{area_code}; a {principal.role} key reads the places in its scope.")
+        raise Forbidden(
+            f"This key's scope ({_scope_text(principal)}) covers no place in area "
+            f"{area_code}; a {principal.role} key reads the places in its scope."
+        )
     return covered
 
 
@@ -210,17 +231,20 @@ def places_in_view(principal: ApiPrincipal, area_code: str,
 # councils), and one key can never be both parties, whatever its scopes: otherwise one holder
 # could agree with themselves. An admin key may speak for any organisation, one at a time.
 
+
 def require_speaks_for(principal: ApiPrincipal, organisation_code: str) -> None:
     """Refuse a decision on behalf of an organisation unless the key is scoped to it itself."""
     if principal.role is not Role.admin and organisation_code not in principal.scopes:
         raise Forbidden(
             f"This key (scope {_scope_text(principal)}) may not decide on behalf of "
             f"{organisation_code}: that needs a key scoped to {organisation_code} itself. A "
-            f"scope above an organisation covers it for reading, but does not speak for it.")
+            f"scope above an organisation covers it for reading, but does not speak for it."
+        )
 
 
-def require_second_party(principal: ApiPrincipal, organisation_code: str,
-                         decided_by: Mapping[str, int], *, subject: str) -> None:
+def require_second_party(
+    principal: ApiPrincipal, organisation_code: str, decided_by: Mapping[str, int], *, subject: str
+) -> None:
     """Refuse a key's decision for ``organisation_code`` when the same key has already decided
     for another party of the agreement; ``decided_by`` maps each organisation that has decided
     (in this round) to the id of the key that decided for it."""
@@ -229,7 +253,8 @@ def require_second_party(principal: ApiPrincipal, organisation_code: str,
             raise Forbidden(
                 f"This key has already decided {subject} on behalf of {other}; the decision "
                 f"for {organisation_code} must come from another key, because an agreement "
-                f"between two bodies needs each to answer for itself.")
+                f"between two bodies needs each to answer for itself."
+            )
 
 
 Principal = Annotated[ApiPrincipal, Depends(authenticate)]

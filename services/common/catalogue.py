@@ -68,8 +68,7 @@ class MetricDef(_Frozen):
     def provisional(self, period: str, today: date) -> bool:
         """Figures for the period stay provisional until its submission deadline has passed
         (API.md amendments, "Open and closed periods")."""
-        return not periods.is_closed(periods.parse(period), self.submission_deadline_days,
-                                     today)
+        return not periods.is_closed(periods.parse(period), self.submission_deadline_days, today)
 
 
 _AREAS = TypeAdapter(list[AreaRef])
@@ -87,8 +86,10 @@ class Catalogue:
 
     @classmethod
     def from_rows(cls, areas: Iterable[Any], metrics: Iterable[Any]) -> "Catalogue":
-        return cls(areas=MappingProxyType({a.code: a for a in _AREAS.validate_python(areas)}),
-                   metrics=MappingProxyType({m.code: m for m in _METRICS.validate_python(metrics)}))
+        return cls(
+            areas=MappingProxyType({a.code: a for a in _AREAS.validate_python(areas)}),
+            metrics=MappingProxyType({m.code: m for m in _METRICS.validate_python(metrics)}),
+        )
 
     def area(self, code: str) -> AreaRef | None:
         return self.areas.get(code)
@@ -99,9 +100,11 @@ class Catalogue:
     def places_in(self, area_code: str) -> dict[str, list[str]]:
         """Every place under the area (or the area itself, if it is a place), with its
         lineage, in code order."""
-        return {code: lineage for code in sorted(self.areas)
-                if self.areas[code].level == "place"
-                and area_code in (lineage := self.lineage(code))}
+        return {
+            code: lineage
+            for code in sorted(self.areas)
+            if self.areas[code].level == "place" and area_code in (lineage := self.lineage(code))
+        }
 
     def applies(self, metric: MetricDef, place_code: str) -> bool:
         """Whether places are held to the metric there: a national metric applies to every
@@ -135,8 +138,15 @@ class MetricsApiClient(ServiceClient):
         event_hooks: EventHooks | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(base_url, api_key, peer=PEER, timeout_s=timeout_s, retries=retries,
-                         event_hooks=event_hooks, transport=transport)
+        super().__init__(
+            base_url,
+            api_key,
+            peer=PEER,
+            timeout_s=timeout_s,
+            retries=retries,
+            event_hooks=event_hooks,
+            transport=transport,
+        )
         self.cache = ETagCache(self, fresh_s=fresh_s, max_stale_s=max_stale_s)
         # The catalogue last built, keyed by the ETags of its pages: parsing 200+ rows on every
         # request is avoidable work while nothing has changed.
@@ -156,8 +166,11 @@ class MetricsApiClient(ServiceClient):
         etags = tuple(page.etag for page in pages)
         if self._built is None or self._built[0] != etags or None in etags:
             self._built = (etags, Catalogue.from_rows(_rows(area_pages), _rows(metric_pages)))
-        return replace(self._built[1], stale=any(page.stale for page in pages),
-                       age_s=max(page.age_s for page in pages))
+        return replace(
+            self._built[1],
+            stale=any(page.stale for page in pages),
+            age_s=max(page.age_s for page in pages),
+        )
 
     async def _walk(self, path: str, revalidate: bool) -> list[CachedJson]:
         for _ in range(MAX_WALKS):
@@ -165,8 +178,9 @@ class MetricsApiClient(ServiceClient):
             total = pages[0].data["count"]
             while len(pages) * PAGE_SIZE < total:
                 pages.append(await self._page(path, len(pages) * PAGE_SIZE, revalidate))
-            consistent = (all(page.data["count"] == total for page in pages)
-                          and len(_rows(pages)) == total)
+            consistent = (
+                all(page.data["count"] == total for page in pages) and len(_rows(pages)) == total
+            )
             if consistent or any(page.stale for page in pages):
                 return pages
             revalidate = True
@@ -174,16 +188,18 @@ class MetricsApiClient(ServiceClient):
         return pages
 
     async def _page(self, path: str, offset: int, revalidate: bool) -> CachedJson:
-        return await self.cache.get_json(path, {"limit": PAGE_SIZE, "offset": offset},
-                                         revalidate=revalidate)
+        return await self.cache.get_json(
+            path, {"limit": PAGE_SIZE, "offset": offset}, revalidate=revalidate
+        )
 
 
 def _rows(pages: Iterable[CachedJson]) -> list[Any]:
     return [row for page in pages for row in page.data["data"]]
 
 
-def catalogue_client(transport: httpx.AsyncBaseTransport | None = None
-                     ) -> Callable[[FastAPI], AbstractAsyncContextManager[MetricsApiClient]]:
+def catalogue_client(
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[MetricsApiClient]]:
     """An app resource: the service's catalogue client, open while the app runs.
 
     ``transport`` reaches metrics_api without the network (tests run the real metrics_api app
@@ -194,9 +210,12 @@ def catalogue_client(transport: httpx.AsyncBaseTransport | None = None
     async def open_client(app: FastAPI) -> AsyncIterator[MetricsApiClient]:
         settings: CommonSettings = app.state.settings
         async with MetricsApiClient(
-            settings.metrics_api_url, settings.service_key,
-            timeout_s=settings.catalogue_timeout_s, retries=settings.catalogue_retries,
-            fresh_s=settings.catalogue_fresh_s, max_stale_s=settings.catalogue_max_stale_s,
+            settings.metrics_api_url,
+            settings.service_key,
+            timeout_s=settings.catalogue_timeout_s,
+            retries=settings.catalogue_retries,
+            fresh_s=settings.catalogue_fresh_s,
+            max_stale_s=settings.catalogue_max_stale_s,
             transport=transport,
         ) as client:
             app.state.metrics_api = client

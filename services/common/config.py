@@ -22,14 +22,20 @@ class CommonSettings(BaseSettings):
     max_body_bytes: int = 100 * 1024 * 1024
     log_level: str = "INFO"
     rate_limit_per_minute: int = Field(
-        default=0, ge=0, description="Requests a minute allowed per API key, per process; 0: no "
-                                     "limit.")
+        default=0,
+        ge=0,
+        description="Requests a minute allowed per API key, per process; 0: no limit.",
+    )
     rate_limit_burst: int = Field(
-        default=0, ge=0, description="Requests a key may make at once before the rate applies; "
-                                     "0: as many as rate_limit_per_minute.")
+        default=0,
+        ge=0,
+        description="Requests a key may make at once before the rate applies; "
+        "0: as many as rate_limit_per_minute.",
+    )
 
     service_key: str | None = Field(
-        default=None, description="This service's own key (role service) for calling its peers.")
+        default=None, description="This service's own key (role service) for calling its peers."
+    )
     catalogue_timeout_s: float = 5.0
     catalogue_retries: int = 3
     catalogue_fresh_s: float = 5.0

@@ -87,8 +87,11 @@ def _stop_server(pgdata: Path) -> None:
             postmaster.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
         _, still_running = psutil.wait_procs([postmaster], timeout=STOP_GRACE_S)
         if still_running:
-            log.warning("embedded PostgreSQL (pid %s) did not stop within %.0f s; killing it",
-                        postmaster.pid, STOP_GRACE_S)
+            log.warning(
+                "embedded PostgreSQL (pid %s) did not stop within %.0f s; killing it",
+                postmaster.pid,
+                STOP_GRACE_S,
+            )
     _end_server_processes(pgdata)
 
 
@@ -178,8 +181,11 @@ def _end_server_processes(pgdata: Path) -> None:
     """Kill every process still working in ``pgdata`` and remove the lock files: PostgreSQL
     will not start while a backend of a dead server still holds the shared memory, nor while
     a lock file names a pid that exists (a dead server not yet reaped is such a pid)."""
-    remains = [process for process in psutil.process_iter(["name"])
-               if process.info["name"] == "postgres" and _serves(process, pgdata)]
+    remains = [
+        process
+        for process in psutil.process_iter(["name"])
+        if process.info["name"] == "postgres" and _serves(process, pgdata)
+    ]
     for process in remains:
         log.warning("ending PostgreSQL process %s left in %s", process.pid, pgdata)
         with contextlib.suppress(psutil.NoSuchProcess):

@@ -122,8 +122,9 @@ def problem_response(
     if errors is not None:
         body["errors"] = list(errors)
     body.update(extensions or {})
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}),
-                        media_type=PROBLEM_MEDIA_TYPE)
+    return JSONResponse(
+        body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE
+    )
 
 
 def _loc_without_body_wrapper(loc: Sequence[Any]) -> list[Any]:
@@ -131,20 +132,34 @@ def _loc_without_body_wrapper(loc: Sequence[Any]) -> list[Any]:
 
 
 async def _on_problem(request: Request, exc: Problem) -> JSONResponse:
-    return problem_response(exc.status, exc.detail, slug=exc.slug, errors=exc.errors,
-                            headers=exc.headers, instance=request.url.path,
-                            extensions=exc.extensions)
+    return problem_response(
+        exc.status,
+        exc.detail,
+        slug=exc.slug,
+        errors=exc.errors,
+        headers=exc.headers,
+        instance=request.url.path,
+        extensions=exc.extensions,
+    )
 
 
 async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = [
-        field_error(_loc_without_body_wrapper(err.get("loc", ())), err.get("msg", "invalid"),
-                    type=err.get("type"))
+        field_error(
+            _loc_without_body_wrapper(err.get("loc", ())),
+            err.get("msg", "invalid"),
+            type=err.get("type"),
+        )
         for err in exc.errors()
     ]
     where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
-    return problem_response(422, f"The request is not valid: {where}", slug="validation-error",
-                            errors=errors, instance=request.url.path)
+    return problem_response(
+        422,
+        f"The request is not valid: {where}",
+        slug="validation-error",
+        errors=errors,
+        instance=request.url.path,
+    )
 
 
 _METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
@@ -153,9 +168,14 @@ _METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
 def _allowed_methods(request: Request) -> str:
     # Routing stops at the first route whose path matches and names only that route's methods;
     # a path served by several routes (GET and PUT /v1/metrics/{code}) allows all of theirs.
-    allowed = [method for method in _METHODS if any(
-        route.matches({**request.scope, "method": method})[0] == Match.FULL
-        for route in request.app.router.routes)]
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
     return ", ".join([*allowed, "OPTIONS"])
 
 
@@ -169,8 +189,9 @@ async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> R
         if request.method == "OPTIONS":
             # RFC 9110 section 9.3.7: OPTIONS asks what the path allows; the answer is Allow.
             return Response(status_code=204, headers=headers)
-        detail = f"{request.method} is not allowed on {request.url.path}; it allows " \
-                 f"{headers['Allow']}"
+        detail = (
+            f"{request.method} is not allowed on {request.url.path}; it allows {headers['Allow']}"
+        )
     return problem_response(exc.status_code, detail, headers=headers, instance=request.url.path)
 
 
@@ -183,13 +204,18 @@ def _is_unstorable_text(exc: DBAPIError) -> bool:
     orig = exc.orig
     return isinstance(orig, psycopg.DataError) and (
         orig.sqlstate in _UNSTORABLE_TEXT_STATES
-        or (orig.sqlstate is None and "NUL (0x00)" in str(orig)))
+        or (orig.sqlstate is None and "NUL (0x00)" in str(orig))
+    )
 
 
 async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
     if _is_unstorable_text(exc):
-        return problem_response(422, "Text must not contain NUL (\\u0000) characters.",
-                                slug="validation-error", instance=request.url.path)
+        return problem_response(
+            422,
+            "Text must not contain NUL (\\u0000) characters.",
+            slug="validation-error",
+            instance=request.url.path,
+        )
     return await _on_unexpected(request, exc)
 
 
@@ -197,11 +223,16 @@ async def _on_database_unavailable(request: Request, exc: Exception) -> JSONResp
     # Every pooled connection busy (pool timeout), or the server unreachable or restarting: a
     # passing condition, so say when to retry. A write whose commit was cut off may have been
     # stored; its retry with the same Idempotency-Key replays it rather than storing it twice.
-    log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
-                type(exc).__name__)
-    return problem_response(503, "The database is busy or unreachable; retry shortly.",
-                            slug="service-unavailable", headers={"Retry-After": "1"},
-                            instance=request.url.path)
+    log.warning(
+        "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
+    )
+    return problem_response(
+        503,
+        "The database is busy or unreachable; retry shortly.",
+        slug="service-unavailable",
+        headers={"Retry-After": "1"},
+        instance=request.url.path,
+    )
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -209,10 +240,13 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     # client's report to the server log, which has the traceback.
     request_id = getattr(request.state, "request_id", None)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(500, "An unexpected error occurred; it has been logged.",
-                            instance=request.url.path,
-                            headers={"X-Request-ID": request_id} if request_id else None,
-                            extensions={"request_id": request_id} if request_id else None)
+    return problem_response(
+        500,
+        "An unexpected error occurred; it has been logged.",
+        instance=request.url.path,
+        headers={"X-Request-ID": request_id} if request_id else None,
+        extensions={"request_id": request_id} if request_id else None,
+    )
 
 
 class UnexpectedErrorMiddleware:
@@ -275,7 +309,9 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries documenting problem+json error responses for a route."""
     ref = {"$ref": "#/components/schemas/ProblemDetails"}
     return {
-        status: {"description": HTTPStatus(status).phrase,
-                 "content": {PROBLEM_MEDIA_TYPE: {"schema": ref}}}
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": ref}},
+        }
         for status in statuses
     }

@@ -48,11 +48,13 @@ EventHooks = Mapping[str, Sequence[Callable[..., Awaitable[None]]]]
 class PeerUnavailable(ServiceUnavailable):
     """A peer could not be reached and nothing usable was cached: answer 503 with Retry-After."""
 
-    def __init__(self, peer: str, retry_after_s: int = DEFAULT_RETRY_AFTER_S, *,
-                 reason: str = "") -> None:
+    def __init__(
+        self, peer: str, retry_after_s: int = DEFAULT_RETRY_AFTER_S, *, reason: str = ""
+    ) -> None:
         # The detail reaches the public client, so it names the peer but never its address.
-        super().__init__(f"{peer} is unavailable; try again in {retry_after_s} s.",
-                         retry_after_s=retry_after_s)
+        super().__init__(
+            f"{peer} is unavailable; try again in {retry_after_s} s.", retry_after_s=retry_after_s
+        )
         self.peer = peer
         self.retry_after_s = retry_after_s
         self.reason = reason
@@ -65,8 +67,9 @@ class PeerRejected(Exception):
     logged 500 while the message here tells the operator what the peer said.
     """
 
-    def __init__(self, peer: str, path: str, status: int, detail: str, *,
-                 message: str | None = None) -> None:
+    def __init__(
+        self, peer: str, path: str, status: int, detail: str, *, message: str | None = None
+    ) -> None:
         super().__init__(message or f"{peer} refused GET {path} with {status}: {detail}")
         self.peer = peer
         self.path = path
@@ -78,12 +81,20 @@ class PeerAuthRejected(PeerRejected):
     """The peer refused this service's own key: a deployment fault, not the caller's."""
 
     def __init__(self, peer: str, path: str, status: int, detail: str, *, key_set: bool) -> None:
-        problem = ("is invalid, revoked or lacks the role it needs" if key_set
-                   else "is not configured")
-        super().__init__(peer, path, status, detail, message=(
-            f"Operator error: the API key this service uses to call {peer} {problem} "
-            f"({peer} answered {status} to GET {path}: {detail}). Create a key for the service "
-            f"with `joinedup keys create` and put it in the service's settings."))
+        problem = (
+            "is invalid, revoked or lacks the role it needs" if key_set else "is not configured"
+        )
+        super().__init__(
+            peer,
+            path,
+            status,
+            detail,
+            message=(
+                f"Operator error: the API key this service uses to call {peer} {problem} "
+                f"({peer} answered {status} to GET {path}: {detail}). Create a key for the service "
+                f"with `joinedup keys create` and put it in the service's settings."
+            ),
+        )
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -137,10 +148,12 @@ class ServiceClient:
         self._key_set = bool(api_key)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.AsyncClient(
-            base_url=base_url, headers=headers,
+            base_url=base_url,
+            headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=min(connect_timeout_s, timeout_s)),
             event_hooks={name: list(hooks) for name, hooks in (event_hooks or {}).items()},
-            transport=transport)
+            transport=transport,
+        )
 
     async def __aenter__(self) -> Self:
         return self
@@ -151,8 +164,13 @@ class ServiceClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def get(self, path: str, *, params: Mapping[str, Any] | None = None,
-                  headers: Mapping[str, str] | None = None) -> httpx.Response:
+    async def get(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
         """A 2xx or 304 response; ``PeerUnavailable`` once the retries are spent on failures
         that may pass, ``PeerRejected`` at once on a 4xx that will not."""
         retry_after: float | None = None
@@ -173,8 +191,9 @@ class ServiceClient:
                 continue
             self._raise_for_refusal(path, response)
             return response
-        log.warning("%s: GET %s failed after %d attempts (%s)", self.peer, path,
-                    self.retries + 1, reason)
+        log.warning(
+            "%s: GET %s failed after %d attempts (%s)", self.peer, path, self.retries + 1, reason
+        )
         raise PeerUnavailable(self.peer, self._retry_after_hint(retry_after), reason=reason)
 
     def _pause(self, retry: int, retry_after: float | None) -> float:
@@ -199,8 +218,9 @@ class ServiceClient:
             # refusing: callers fall back to their cache as for an outage.
             raise PeerUnavailable(self.peer, reason=f"{status}: {_problem_detail(response)}")
         if status in (401, 403):
-            raise PeerAuthRejected(self.peer, path, status, _problem_detail(response),
-                                   key_set=self._key_set)
+            raise PeerAuthRejected(
+                self.peer, path, status, _problem_detail(response), key_set=self._key_set
+            )
         raise PeerRejected(self.peer, path, status, _problem_detail(response))
 
 
@@ -239,8 +259,9 @@ class ETagCache:
     is bounded by what they ask for.
     """
 
-    def __init__(self, client: ServiceClient, *, fresh_s: float = 5.0,
-                 max_stale_s: float = 3600.0) -> None:
+    def __init__(
+        self, client: ServiceClient, *, fresh_s: float = 5.0, max_stale_s: float = 3600.0
+    ) -> None:
         self.client = client
         self.fresh_s = fresh_s
         self.max_stale_s = max_stale_s
@@ -248,8 +269,9 @@ class ETagCache:
         self._failed: dict[tuple, tuple[float, PeerUnavailable]] = {}
         self._inflight: dict[tuple, asyncio.Future[CachedJson]] = {}
 
-    async def get_json(self, path: str, params: Mapping[str, Any] | None = None, *,
-                       revalidate: bool = False) -> CachedJson:
+    async def get_json(
+        self, path: str, params: Mapping[str, Any] | None = None, *, revalidate: bool = False
+    ) -> CachedJson:
         """The body at ``path``; ``revalidate`` skips the fresh window (e.g. after learning
         that the peer's data changed)."""
         key = (path, tuple(sorted((params or {}).items())))
@@ -268,8 +290,7 @@ class ETagCache:
         # Shielded: one caller giving up must not cancel the refresh the others are awaiting.
         return await asyncio.shield(refresh)
 
-    async def _refresh(self, key: tuple, path: str, params: Mapping[str, Any] | None
-                       ) -> CachedJson:
+    async def _refresh(self, key: tuple, path: str, params: Mapping[str, Any] | None) -> CachedJson:
         entry = self._entries.get(key)
         headers = {"If-None-Match": entry.etag} if entry and entry.etag else None
         try:
@@ -299,8 +320,13 @@ class ETagCache:
     def _fail(self, key: tuple, error: PeerUnavailable) -> CachedJson:
         self._failed[key] = (time.monotonic(), error)
         result = self._fallback(key, error)
-        log.warning("%s: serving %s from a copy %.0f s old (the limit is %.0f s)", error.peer,
-                    key[0], result.age_s, self.max_stale_s)
+        log.warning(
+            "%s: serving %s from a copy %.0f s old (the limit is %.0f s)",
+            error.peer,
+            key[0],
+            result.age_s,
+            self.max_stale_s,
+        )
         return result
 
     def _fallback(self, key: tuple, error: PeerUnavailable) -> CachedJson:
@@ -314,4 +340,3 @@ class ETagCache:
 
     def _count(self, result: str) -> None:
         PEER_CACHE_RESULTS.labels(self.client.peer, result).inc()
-

@@ -21,17 +21,24 @@ RULE = f"a number must be 0 or have a magnitude from {MIN_MAGNITUDE:g} to {MAX_M
 def _not_too_near_zero(number: float) -> float:
     if number and abs(number) < MIN_MAGNITUDE:
         raise PydanticCustomError(
-            "magnitude", "{number} is nearer 0 than {bound}, the smallest nonzero magnitude "
-                         "accepted", {"number": f"{number:g}", "bound": f"{MIN_MAGNITUDE:g}"})
+            "magnitude",
+            "{number} is nearer 0 than {bound}, the smallest nonzero magnitude accepted",
+            {"number": f"{number:g}", "bound": f"{MIN_MAGNITUDE:g}"},
+        )
     return number
 
 
 # Finite only; the range is in the schema, and the validator adds the nonzero minimum a JSON
 # schema cannot say. A narrower lower bound is a type of its own: one added by a field after
 # the validator would be checked but shown in the schema as an unknown keyword.
-Magnitude = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE),
-                      AfterValidator(_not_too_near_zero)]
-NonNegativeMagnitude = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_MAGNITUDE),
-                                 AfterValidator(_not_too_near_zero)]
-PositiveMagnitude = Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_MAGNITUDE),
-                              AfterValidator(_not_too_near_zero)]
+Magnitude = Annotated[
+    float,
+    Field(allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE),
+    AfterValidator(_not_too_near_zero),
+]
+NonNegativeMagnitude = Annotated[
+    float, Field(allow_inf_nan=False, ge=0, le=MAX_MAGNITUDE), AfterValidator(_not_too_near_zero)
+]
+PositiveMagnitude = Annotated[
+    float, Field(allow_inf_nan=False, gt=0, le=MAX_MAGNITUDE), AfterValidator(_not_too_near_zero)
+]

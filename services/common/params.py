@@ -43,8 +43,7 @@ def _iso_8601(value: Any) -> Any:
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not _ISO_DATE_START.match(value):
-        raise ValueError("must be written in ISO 8601, as YYYY-MM-DD (with a time for a "
-                         "date-time)")
+        raise ValueError("must be written in ISO 8601, as YYYY-MM-DD (with a time for a date-time)")
     return value
 
 
@@ -66,8 +65,11 @@ def _single_valued_query_names(route: object) -> set[str]:
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return set()
-    return {field.alias for field in _query_fields(dependant)
-            if not field_annotation_is_sequence(field.field_info.annotation)}
+    return {
+        field.alias
+        for field in _query_fields(dependant)
+        if not field_annotation_is_sequence(field.field_info.annotation)
+    }
 
 
 async def refuse_repeated_query(request: Request) -> None:
@@ -75,11 +77,16 @@ async def refuse_repeated_query(request: Request) -> None:
     silently would answer a question the client may not have asked."""
     given = request.query_params
     single = _single_valued_query_names(request.scope.get("route"))
-    repeated = sorted(name for name in set(given.keys()) & single
-                      if len(given.getlist(name)) > 1)
+    repeated = sorted(name for name in set(given.keys()) & single if len(given.getlist(name)) > 1)
     if repeated:
         raise Unprocessable(
             f"Give each of these query parameters once: {', '.join(repeated)}.",
-            errors=[field_error(["query", name], f"given {len(given.getlist(name))} times; "
-                                "it takes one value", type="repeated")
-                    for name in repeated])
+            errors=[
+                field_error(
+                    ["query", name],
+                    f"given {len(given.getlist(name))} times; it takes one value",
+                    type="repeated",
+                )
+                for name in repeated
+            ],
+        )

@@ -64,8 +64,10 @@ _DESCRIPTIONS = {
     Periodicity.annual: "annual (calendar years)",
     Periodicity.financial_year: "by financial year (April to March)",
 }
-_FORMS = ("use a form like 2025-07 (monthly), 2025-Q2 (quarterly), 2025 (annual) "
-          "or FY2025-26 (financial year)")
+_FORMS = (
+    "use a form like 2025-07 (monthly), 2025-Q2 (quarterly), 2025 (annual) "
+    "or FY2025-26 (financial year)"
+)
 
 
 def example(periodicity: Periodicity) -> str:
@@ -89,8 +91,9 @@ def parse_as(code: str, periodicity: Periodicity) -> Period:
     except PeriodError:
         if _PATTERNS[periodicity].fullmatch(code):
             raise  # the right form with a wrong number: the specific reason helps more
-        raise PeriodError(f"{code!r} is not a period: this metric is {described}, "
-                          f"so use a form like {form}") from None
+        raise PeriodError(
+            f"{code!r} is not a period: this metric is {described}, so use a form like {form}"
+        ) from None
     if period.periodicity != periodicity:
         raise PeriodError(f"this metric is {described}: use a form like {form}, not {code}")
     return period
@@ -115,8 +118,9 @@ def from_index(periodicity: Periodicity, i: int) -> Period:
         case Periodicity.financial_year:
             year, code = i, f"FY{i}-{(i + 1) % 100:02d}"
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise PeriodError(f"the {periodicity} period with index {i} falls outside the years "
-                          f"{MIN_YEAR}-{MAX_YEAR}")
+        raise PeriodError(
+            f"the {periodicity} period with index {i} falls outside the years {MIN_YEAR}-{MAX_YEAR}"
+        )
     return parse(code)
 
 
@@ -188,8 +192,10 @@ def _build(periodicity: Periodicity, code: str, year: int, part: int = 0) -> Per
             start, months = date(year, 1, 1), 12
         case Periodicity.financial_year:
             if part != (year + 1) % 100:
-                raise refuse(f"a financial year runs from April to the next March, so the one "
-                             f"starting in {year} is FY{year}-{(year + 1) % 100:02d}")
+                raise refuse(
+                    f"a financial year runs from April to the next March, so the one "
+                    f"starting in {year} is FY{year}-{(year + 1) % 100:02d}"
+                )
             start, months = date(year, 4, 1), 12
     return Period(periodicity, code, start, _last_day(start, months))
 

@@ -20,8 +20,9 @@ class _Bucket:
 class KeyRateLimiter:
     """``per_minute`` requests a minute per key on average, with bursts of up to ``burst``."""
 
-    def __init__(self, *, per_minute: int, burst: int = 0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, per_minute: int, burst: int = 0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.per_minute = per_minute
         self.rate_per_s = per_minute / 60.0
         # A burst of at least one request, or no request could ever pass.
@@ -36,8 +37,9 @@ class KeyRateLimiter:
         now = self.clock()
         with self._lock:
             bucket = self._buckets.setdefault(key_id, _Bucket(self.capacity, now))
-            bucket.tokens = min(self.capacity,
-                                bucket.tokens + (now - bucket.updated) * self.rate_per_s)
+            bucket.tokens = min(
+                self.capacity, bucket.tokens + (now - bucket.updated) * self.rate_per_s
+            )
             bucket.updated = now
             if bucket.tokens >= 1.0:
                 bucket.tokens -= 1.0

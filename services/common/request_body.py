@@ -20,11 +20,13 @@ class RequestBody(BaseModel):
         if not isinstance(data, dict):
             return data
         optional = _optional_keys(cls)
-        return {key: value for key, value in data.items()
-                if value is not None or key not in optional}
+        return {
+            key: value for key, value in data.items() if value is not None or key not in optional
+        }
 
 
 @cache
 def _optional_keys(model: type[BaseModel]) -> frozenset[str]:
-    return frozenset(field.alias or name for name, field in model.model_fields.items()
-                     if not field.is_required())
+    return frozenset(
+        field.alias or name for name, field in model.model_fields.items() if not field.is_required()
+    )

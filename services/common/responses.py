@@ -47,8 +47,9 @@ def _render(payload: Any) -> bytes:
     # (a megabyte performance table); its field order is fixed, so the ETag is stable.
     if isinstance(payload, BaseModel):
         return payload.model_dump_json(by_alias=True).encode()
-    return json.dumps(jsonable_encoder(payload), separators=(",", ":"), ensure_ascii=False,
-                      sort_keys=True).encode()
+    return json.dumps(
+        jsonable_encoder(payload), separators=(",", ":"), ensure_ascii=False, sort_keys=True
+    ).encode()
 
 
 def etag_of(payload: Any) -> str:
@@ -64,8 +65,9 @@ def with_etag(request: Request, payload: Any, *, status_code: int = 200) -> Resp
     is_read = request.method in ("GET", "HEAD")
     if is_read and status_code == 200 and (wanted.strip() == "*" or etag in _etag_list(wanted)):
         return Response(status_code=304, headers={"ETag": etag})
-    return Response(body, status_code=status_code, media_type="application/json",
-                    headers={"ETag": etag})
+    return Response(
+        body, status_code=status_code, media_type="application/json", headers={"ETag": etag}
+    )
 
 
 def check_if_match(request: Request, current_payload: Any) -> None:
@@ -75,14 +77,14 @@ def check_if_match(request: Request, current_payload: Any) -> None:
         return
     current = etag_of(current_payload)
     if current not in _etag_list(wanted):
-        raise PreconditionFailed(f"If-Match {wanted} does not match the current ETag {current}; "
-                                 f"fetch the resource again and retry.")
+        raise PreconditionFailed(
+            f"If-Match {wanted} does not match the current ETag {current}; "
+            f"fetch the resource again and retry."
+        )
 
 
 def _etag_list(header: str) -> list[str]:
     return [tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()]
-
-
 
 
 def wants_csv(request: Request) -> bool:
@@ -119,8 +121,9 @@ def _csv_line(cells: Iterable[Any]) -> str:
     return ",".join(csv_cell(cell) for cell in cells) + "\n"
 
 
-def csv_response(fields: Sequence[str], rows: AsyncIterator[Mapping[str, Any]],
-                 *, filename: str) -> StreamingResponse:
+def csv_response(
+    fields: Sequence[str], rows: AsyncIterator[Mapping[str, Any]], *, filename: str
+) -> StreamingResponse:
     """Stream rows as CSV (only ``fields``, in order) in chunks of about 64 KB."""
 
     async def chunks() -> AsyncIterator[str]:
@@ -135,5 +138,8 @@ def csv_response(fields: Sequence[str], rows: AsyncIterator[Mapping[str, Any]],
                 buffer, size = [], 0
         yield "".join(buffer)
 
-    return StreamingResponse(chunks(), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return StreamingResponse(
+        chunks(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

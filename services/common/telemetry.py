@@ -54,8 +54,11 @@ class _ContextFilter(logging.Filter):
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
     handler.addFilter(_ContextFilter())
-    handler.setFormatter(logging.Formatter(
-        "%(asctime)s %(levelname)s %(service)s request_id=%(request_id)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        logging.Formatter(
+            "%(asctime)s %(levelname)s %(service)s request_id=%(request_id)s %(name)s: %(message)s"
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -93,9 +96,13 @@ class RequestTelemetryMiddleware:
                 # Replaced, not added to: a handler may have set it already (the 500s do, as
                 # theirs can be sent from outside this middleware), and one header is one id.
                 message["headers"] = [
-                    *((name, value) for name, value in message.get("headers", [])
-                      if name.lower() != b"x-request-id"),
-                    (b"x-request-id", request_id.encode())]
+                    *(
+                        (name, value)
+                        for name, value in message.get("headers", [])
+                        if name.lower() != b"x-request-id"
+                    ),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         try:
@@ -105,8 +112,9 @@ class RequestTelemetryMiddleware:
             labels = (self.service, scope["method"], route_label(scope), str(status))
             HTTP_REQUESTS.labels(*labels).inc()
             HTTP_DURATION.labels(*labels).observe(elapsed)
-            access_log.info("%s %s %s %.1fms", scope["method"], scope["path"], status,
-                            elapsed * 1000)
+            access_log.info(
+                "%s %s %s %.1fms", scope["method"], scope["path"], status, elapsed * 1000
+            )
             current_request_id.reset(id_token)
             current_service.reset(service_token)
 
@@ -121,8 +129,7 @@ class GaugeFamily:
 
     def __init__(self, name: str, documentation: str) -> None:
         self.name = name
-        self.header = (f"# HELP {name} {_escape(documentation, quotes=False)}\n"
-                       f"# TYPE {name} gauge\n")
+        self.header = f"# HELP {name} {_escape(documentation, quotes=False)}\n# TYPE {name} gauge\n"
         self.lines: list[str] = []
 
     def add(self, labels: str, value: float) -> None:
@@ -168,8 +175,9 @@ async def metrics_response(app: FastAPI, collectors: Sequence[ScrapeCollector]) 
     """The process metrics, then each scrape collector's; a collector that fails is reported
     as ``joinedup_scrape_collector_success 0`` and the rest of the scrape still answers."""
     families: list[GaugeFamily] = []
-    success = GaugeFamily("joinedup_scrape_collector_success",
-                          "1 if the collector read its figures at this scrape.")
+    success = GaugeFamily(
+        "joinedup_scrape_collector_success", "1 if the collector read its figures at this scrape."
+    )
     for collector in collectors:
         try:
             async with app.state.sessionmaker() as session:

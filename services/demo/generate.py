@@ -31,8 +31,12 @@ from services.common.periods import (
 )
 from services.ingest.submissions.schemas import CSV_COLUMNS
 
-PERIODS_PER_YEAR = {Periodicity.monthly: 12, Periodicity.quarterly: 4, Periodicity.annual: 1,
-                    Periodicity.financial_year: 1}
+PERIODS_PER_YEAR = {
+    Periodicity.monthly: 12,
+    Periodicity.quarterly: 4,
+    Periodicity.annual: 1,
+    Periodicity.financial_year: 1,
+}
 MISSING_SHARE = 0.02  # of place-metric-periods never sent
 DUE_MISSING_SHARE = 0.08  # of periods whose deadline is still ahead: not sent yet
 LATE_SHARE = 0.03  # held back to the second batch
@@ -45,6 +49,7 @@ SOURCE = "joinedup demo: synthetic data, not real figures"
 
 # --- what the demo is given ------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Place:
     code: str
@@ -54,12 +59,16 @@ class Place:
 
     @classmethod
     def from_area(cls, area: Mapping[str, Any]) -> "Place":
-        return cls(code=area["code"], name=area["name"], icb_code=area["parent_code"],
-                   population=int(area.get("population") or 100_000))
+        return cls(
+            code=area["code"],
+            name=area["name"],
+            icb_code=area["parent_code"],
+            population=int(area.get("population") or 100_000),
+        )
 
     @property
     def short_name(self) -> str:
-        """"Bristol, City of" is Bristol in a sentence."""
+        """ "Bristol, City of" is Bristol in a sentence."""
         return self.name.split(",")[0].strip()
 
 
@@ -84,14 +93,21 @@ class Metric:
     @classmethod
     def from_api(cls, body: Mapping[str, Any]) -> "Metric":
         decimals = body.get("decimals")
-        return cls(code=body["code"], name=body["name"], scope=body["scope"],
-                   owner_area_code=body.get("owner_area_code"), kind=body["kind"],
-                   multiplier=body.get("multiplier"), direction=body["direction"],
-                   periodicity=Periodicity(body["periodicity"]),
-                   valid_min=body.get("valid_min"), valid_max=body.get("valid_max"),
-                   decimals=int(decimals) if decimals is not None else 1,
-                   mandatory=bool(body.get("mandatory")),
-                   submission_deadline_days=int(body.get("submission_deadline_days") or 45))
+        return cls(
+            code=body["code"],
+            name=body["name"],
+            scope=body["scope"],
+            owner_area_code=body.get("owner_area_code"),
+            kind=body["kind"],
+            multiplier=body.get("multiplier"),
+            direction=body["direction"],
+            periodicity=Periodicity(body["periodicity"]),
+            valid_min=body.get("valid_min"),
+            valid_max=body.get("valid_max"),
+            decimals=int(decimals) if decimals is not None else 1,
+            mandatory=bool(body.get("mandatory")),
+            submission_deadline_days=int(body.get("submission_deadline_days") or 45),
+        )
 
     @property
     def is_ratio(self) -> bool:
@@ -151,43 +167,96 @@ class LocalTemplate:
 
     def body(self, code: str, *, owner: str, owner_name: str) -> dict[str, Any]:
         multiplier = {"proportion": 100, "rate": 100_000}.get(self.kind)
-        return {"code": code, "scope": "local", "owner_area_code": owner,
-                "name": f"{self.name} ({owner_name})", "description": self.description,
-                "domain": self.domain, "kind": self.kind, "multiplier": multiplier,
-                "unit": self.unit, "direction": self.direction, "periodicity": self.periodicity,
-                "source": SOURCE}
+        return {
+            "code": code,
+            "scope": "local",
+            "owner_area_code": owner,
+            "name": f"{self.name} ({owner_name})",
+            "description": self.description,
+            "domain": self.domain,
+            "kind": self.kind,
+            "multiplier": multiplier,
+            "unit": self.unit,
+            "direction": self.direction,
+            "periodicity": self.periodicity,
+            "source": SOURCE,
+        }
 
 
 PLACE_TEMPLATES = (
-    LocalTemplate("discharge-before-noon", "Discharges before noon",
-                  "Share of discharges from acute wards completed before 12:00.",
-                  "Discharge and flow", "proportion", "%", "higher_is_better", "monthly",
-                  Profile(28, 0.30, 0.06, 0.05, 0.06, denominator=0.009)),
-    LocalTemplate("delayed-discharge-bed-days", "Bed days lost to delayed discharge",
-                  "Acute bed days occupied by people medically fit to leave.",
-                  "Discharge and flow", "count", "bed days", "lower_is_better", "monthly",
-                  Profile(450, 0.30, 0.06, 0.10, 0.06)),
-    LocalTemplate("carers-assessed", "Carers assessed (per 100,000)",
-                  "Carers' assessments completed, per 100,000 population.", "Carers", "rate",
-                  "per 100,000", "higher_is_better", "quarterly", Profile(120, 0.25, 0.05, 0.0,
-                                                                          0.05)),
-    LocalTemplate("social-prescribing-referrals", "Social prescribing referrals",
-                  "Referrals to social prescribing link workers.", "Prevention", "count",
-                  "referrals", "neutral", "quarterly", Profile(180, 0.25, 0.05, 0.0, 0.05)),
+    LocalTemplate(
+        "discharge-before-noon",
+        "Discharges before noon",
+        "Share of discharges from acute wards completed before 12:00.",
+        "Discharge and flow",
+        "proportion",
+        "%",
+        "higher_is_better",
+        "monthly",
+        Profile(28, 0.30, 0.06, 0.05, 0.06, denominator=0.009),
+    ),
+    LocalTemplate(
+        "delayed-discharge-bed-days",
+        "Bed days lost to delayed discharge",
+        "Acute bed days occupied by people medically fit to leave.",
+        "Discharge and flow",
+        "count",
+        "bed days",
+        "lower_is_better",
+        "monthly",
+        Profile(450, 0.30, 0.06, 0.10, 0.06),
+    ),
+    LocalTemplate(
+        "carers-assessed",
+        "Carers assessed (per 100,000)",
+        "Carers' assessments completed, per 100,000 population.",
+        "Carers",
+        "rate",
+        "per 100,000",
+        "higher_is_better",
+        "quarterly",
+        Profile(120, 0.25, 0.05, 0.0, 0.05),
+    ),
+    LocalTemplate(
+        "social-prescribing-referrals",
+        "Social prescribing referrals",
+        "Referrals to social prescribing link workers.",
+        "Prevention",
+        "count",
+        "referrals",
+        "neutral",
+        "quarterly",
+        Profile(180, 0.25, 0.05, 0.0, 0.05),
+    ),
 )
 ICB_TEMPLATES = (
-    LocalTemplate("virtual-ward-occupancy", "Virtual ward occupancy",
-                  "Occupied virtual ward beds as a share of those available.",
-                  "Discharge and flow", "proportion", "%", "higher_is_better", "monthly",
-                  Profile(72, 0.30, 0.08, 0.04, 0.05, denominator=0.01)),
-    LocalTemplate("same-day-emergency-care", "Emergency admissions treated same day",
-                  "Emergency admissions discharged on the day through same day emergency care.",
-                  "Prevention and avoiding admission", "proportion", "%", "higher_is_better",
-                  "monthly", Profile(33, 0.25, 0.05, 0.05, 0.05, denominator=0.008)),
+    LocalTemplate(
+        "virtual-ward-occupancy",
+        "Virtual ward occupancy",
+        "Occupied virtual ward beds as a share of those available.",
+        "Discharge and flow",
+        "proportion",
+        "%",
+        "higher_is_better",
+        "monthly",
+        Profile(72, 0.30, 0.08, 0.04, 0.05, denominator=0.01),
+    ),
+    LocalTemplate(
+        "same-day-emergency-care",
+        "Emergency admissions treated same day",
+        "Emergency admissions discharged on the day through same day emergency care.",
+        "Prevention and avoiding admission",
+        "proportion",
+        "%",
+        "higher_is_better",
+        "monthly",
+        Profile(33, 0.25, 0.05, 0.05, 0.05, denominator=0.008),
+    ),
 )
 
 
 # --- what the demo makes ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -209,10 +278,15 @@ class Observation:
         return float(self.value)
 
     def csv_fields(self) -> list[str]:
-        return [self.place_code, self.metric_code, self.period,
-                "" if self.value is None else str(self.value),
-                "" if self.numerator is None else str(self.numerator),
-                "" if self.denominator is None else str(self.denominator), self.note]
+        return [
+            self.place_code,
+            self.metric_code,
+            self.period,
+            "" if self.value is None else str(self.value),
+            "" if self.numerator is None else str(self.numerator),
+            "" if self.denominator is None else str(self.denominator),
+            self.note,
+        ]
 
 
 @dataclass(frozen=True)
@@ -224,9 +298,13 @@ class Leader:
     joint_appointment: bool
 
     def body(self) -> dict[str, Any]:
-        return {"name": self.name, "role": self.role, "organisation": self.organisation,
-                "appointed_on": self.appointed_on.isoformat(),
-                "joint_appointment": self.joint_appointment}
+        return {
+            "name": self.name,
+            "role": self.role,
+            "organisation": self.organisation,
+            "appointed_on": self.appointed_on.isoformat(),
+            "joint_appointment": self.joint_appointment,
+        }
 
 
 @dataclass(frozen=True)
@@ -240,10 +318,14 @@ class Target:
     tolerance: float | None = None
 
     def body(self) -> dict[str, Any]:
-        return {"baseline_period": self.baseline_period, "baseline_value": self.baseline_value,
-                "target_period": self.target_period, "target_value": self.target_value,
-                "trajectory": [{"period": p, "value": v} for p, v in self.trajectory],
-                "tolerance": self.tolerance}
+        return {
+            "baseline_period": self.baseline_period,
+            "baseline_value": self.baseline_value,
+            "target_period": self.target_period,
+            "target_value": self.target_value,
+            "trajectory": [{"period": p, "value": v} for p, v in self.trajectory],
+            "tolerance": self.tolerance,
+        }
 
 
 @dataclass(frozen=True)
@@ -265,8 +347,11 @@ class PlanSpec:
     rejection: Rejection | None = None
 
     def body(self) -> dict[str, Any]:
-        return {"title": self.title, "starts_on": self.starts_on.isoformat(),
-                "ends_on": self.ends_on.isoformat()}
+        return {
+            "title": self.title,
+            "starts_on": self.starts_on.isoformat(),
+            "ends_on": self.ends_on.isoformat(),
+        }
 
 
 @dataclass(frozen=True)
@@ -282,6 +367,7 @@ class PlaceDemo:
 
 
 # --- periods ---------------------------------------------------------------------------------
+
 
 def last_ended(periodicity: Periodicity, today: date) -> Period:
     """The latest period that has ended, with a day in hand: the database's clock may be in
@@ -307,8 +393,9 @@ def _last_ending_by(periodicity: Periodicity, day: date) -> Period:
     return period if period.end <= day else shift(period, -1)
 
 
-def target_periods(periodicity: Periodicity, starts_on: date, ends_on: date
-                   ) -> tuple[Period, Period | None, Period]:
+def target_periods(
+    periodicity: Periodicity, starts_on: date, ends_on: date
+) -> tuple[Period, Period | None, Period]:
     """Baseline (the last period before the plan), a midway milestone if one fits, target (the
     last period within the plan)."""
     baseline = _last_ending_by(periodicity, starts_on - timedelta(days=1))
@@ -320,6 +407,7 @@ def target_periods(periodicity: Periodicity, starts_on: date, ends_on: date
 
 # --- local metrics ---------------------------------------------------------------------------
 
+
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -329,21 +417,27 @@ def icb_short_name(name: str) -> str:
 
 
 def _code(owner_name: str, suffix: str) -> str:
-    return f"{slug(owner_name)[:63 - len(suffix)].strip('-')}-{suffix}"
+    return f"{slug(owner_name)[: 63 - len(suffix)].strip('-')}-{suffix}"
 
 
-def local_metrics(seed: int, places: Sequence[Place], icb_names: Mapping[str, str]
-                  ) -> list[dict[str, Any]]:
+def local_metrics(
+    seed: int, places: Sequence[Place], icb_names: Mapping[str, str]
+) -> list[dict[str, Any]]:
     """POST bodies for the demo's local metrics: about one place in thirty and one ICB in
     twenty (at least one of each) define a measure of their own."""
     ranked = sorted(places, key=lambda p: _draw(seed, "local-owner", p.code))
     icbs = sorted({p.icb_code for p in places}, key=lambda c: _draw(seed, "local-icb", c))
     bodies = []
-    for i, place in enumerate(ranked[:max(1, round(len(places) / 30))]):
+    for i, place in enumerate(ranked[: max(1, round(len(places) / 30))]):
         template = PLACE_TEMPLATES[i % len(PLACE_TEMPLATES)]
-        bodies.append(template.body(_code(place.short_name, template.suffix), owner=place.code,
-                                    owner_name=place.short_name))
-    for i, icb in enumerate(icbs[:max(1, round(len(icbs) / 20))] if places else []):
+        bodies.append(
+            template.body(
+                _code(place.short_name, template.suffix),
+                owner=place.code,
+                owner_name=place.short_name,
+            )
+        )
+    for i, icb in enumerate(icbs[: max(1, round(len(icbs) / 20))] if places else []):
         template = ICB_TEMPLATES[i % len(ICB_TEMPLATES)]
         name = icb_short_name(icb_names.get(icb, icb))
         bodies.append(template.body(_code(name, template.suffix), owner=icb, owner_name=name))
@@ -360,6 +454,7 @@ def profile_for(metric: Metric) -> Profile:
 
 
 # --- randomness ------------------------------------------------------------------------------
+
 
 def _rng(seed: int, *parts: object) -> random.Random:
     # A string seed is hashed with SHA-512: the same on every run and every machine.
@@ -382,6 +477,7 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 # --- one series ------------------------------------------------------------------------------
 
+
 def _to_scale(metric: Metric, value: float) -> float:
     if metric.kind == "proportion":
         p = min(max(value / (metric.multiplier or 100), 1e-3), 1 - 1e-3)
@@ -397,8 +493,12 @@ def _from_scale(metric: Metric, x: float) -> float:
 
 def _winter(period: Period) -> float:
     """+1 in January, -1 in July; a quarter takes the mean of its months, a year nothing."""
-    months = range(period.start.month - 1, period.start.month - 1 + {
-        Periodicity.monthly: 1, Periodicity.quarterly: 3}.get(period.periodicity, 12))
+    months = range(
+        period.start.month - 1,
+        period.start.month
+        - 1
+        + {Periodicity.monthly: 1, Periodicity.quarterly: 3}.get(period.periodicity, 12),
+    )
     return sum(math.cos(2 * math.pi * m / 12) for m in months) / len(months)
 
 
@@ -408,20 +508,24 @@ class _Series:
     step_at: int | None  # position of the first period after the step
 
 
-def _series(seed: int, place: Place, metric: Metric, periods: Sequence[Period], *,
-            share_65: float) -> _Series:
+def _series(
+    seed: int, place: Place, metric: Metric, periods: Sequence[Period], *, share_65: float
+) -> _Series:
     profile = profile_for(metric)
     rng = _rng(seed, "series", place.code, metric.code)
     sign = metric.improvement or 1
     people = place.population * (share_65 if profile.older else 1.0)
     expected_denominator = max(3.0, people * profile.denominator)
-    level = (profile.level * place.population / 100_000 if metric.kind == "count"
-             else profile.level)
+    level = profile.level * place.population / 100_000 if metric.kind == "count" else profile.level
     centre = _to_scale(metric, level) + rng.gauss(0, profile.spread)
-    growth = (rng.gauss(profile.trend, profile.trend * 0.9 + 0.01) if metric.improvement
-              else rng.gauss(0, 0.02))
-    spread = math.hypot(profile.noise, _counting_noise(
-        metric, _from_scale(metric, centre), expected_denominator))
+    growth = (
+        rng.gauss(profile.trend, profile.trend * 0.9 + 0.01)
+        if metric.improvement
+        else rng.gauss(0, 0.02)
+    )
+    spread = math.hypot(
+        profile.noise, _counting_noise(metric, _from_scale(metric, centre), expected_denominator)
+    )
     step_at, step = None, 0.0
     if len(periods) >= 16 and rng.random() < STEP_SHARE:
         step_at = rng.randint(len(periods) * 3 // 10, len(periods) * 17 // 20)
@@ -430,11 +534,18 @@ def _series(seed: int, place: Place, metric: Metric, periods: Sequence[Period], 
     observations = []
     for i, period in enumerate(periods):
         years = i / per_year
-        x = (centre + sign * growth * years - sign * profile.seasonal * _winter(period)
-             + (step if step_at is not None and i >= step_at else 0.0)
-             + rng.gauss(0, profile.noise))
-        observations.append(_observe(metric, place, period, _from_scale(metric, x),
-                                     expected_denominator, years, rng))
+        x = (
+            centre
+            + sign * growth * years
+            - sign * profile.seasonal * _winter(period)
+            + (step if step_at is not None and i >= step_at else 0.0)
+            + rng.gauss(0, profile.noise)
+        )
+        observations.append(
+            _observe(
+                metric, place, period, _from_scale(metric, x), expected_denominator, years, rng
+            )
+        )
     return _Series(tuple(observations), step_at)
 
 
@@ -450,13 +561,27 @@ def _counting_noise(metric: Metric, value: float, denominator: float) -> float:
     return 0.0
 
 
-def _observe(metric: Metric, place: Place, period: Period, value: float,
-             expected_denominator: float, years: float, rng: random.Random) -> Observation:
+def _observe(
+    metric: Metric,
+    place: Place,
+    period: Period,
+    value: float,
+    expected_denominator: float,
+    years: float,
+    rng: random.Random,
+) -> Observation:
     row = Observation(place.code, metric.code, period.code)
     if metric.kind == "proportion":
         # More people pass through hospital in winter, and the population grows.
-        denominator = max(3, round(expected_denominator * (1 + 0.004 * years)
-                                   * (1 + 0.04 * _winter(period)) * (1 + rng.gauss(0, 0.03))))
+        denominator = max(
+            3,
+            round(
+                expected_denominator
+                * (1 + 0.004 * years)
+                * (1 + 0.04 * _winter(period))
+                * (1 + rng.gauss(0, 0.03))
+            ),
+        )
         p = value / (metric.multiplier or 100)
         numerator = round(rng.gauss(denominator * p, math.sqrt(denominator * p * (1 - p))))
         return _ratio(metric, row, numerator, denominator)
@@ -474,13 +599,17 @@ def _ratio(metric: Metric, row: Observation, numerator: int, denominator: int) -
     denominator x multiplier) inside valid_min and valid_max."""
     per_unit = (metric.multiplier or 1) / denominator
     low = 0 if metric.valid_min is None else max(0, math.ceil(metric.valid_min / per_unit - 1e-9))
-    high = (numerator if metric.valid_max is None
-            else math.floor(metric.valid_max / per_unit + 1e-9))
+    high = numerator if metric.valid_max is None else math.floor(metric.valid_max / per_unit + 1e-9)
     if metric.kind == "proportion":
         high = min(high, denominator)
-    return Observation(row.place_code, row.metric_code, row.period,
-                       numerator=min(max(numerator, low), high), denominator=denominator,
-                       note=row.note)
+    return Observation(
+        row.place_code,
+        row.metric_code,
+        row.period,
+        numerator=min(max(numerator, low), high),
+        denominator=denominator,
+        note=row.note,
+    )
 
 
 def _clamp(metric: Metric, value: float) -> float:
@@ -493,8 +622,7 @@ def _clamp(metric: Metric, value: float) -> float:
 
 def _plain(metric: Metric, row: Observation, value: float) -> Observation:
     clamped = _clamp(metric, value)
-    shown: float | int = round(clamped) if metric.decimals == 0 else round(clamped,
-                                                                           metric.decimals)
+    shown: float | int = round(clamped) if metric.decimals == 0 else round(clamped, metric.decimals)
     if metric.decimals == 0 and metric.valid_max is not None and shown > metric.valid_max:
         shown = math.floor(metric.valid_max)
     return Observation(row.place_code, row.metric_code, row.period, value=shown, note=row.note)
@@ -502,12 +630,20 @@ def _plain(metric: Metric, row: Observation, value: float) -> Observation:
 
 # --- a place's plan --------------------------------------------------------------------------
 
+
 def _rounded(metric: Metric, value: float) -> float:
     return round(_clamp(metric, value), metric.decimals)
 
 
-def _target(metric: Metric, values: Mapping[str, float], starts_on: date, ends_on: date,
-            rng: random.Random, *, ambition_share: float = 1.0) -> Target:
+def _target(
+    metric: Metric,
+    values: Mapping[str, float],
+    starts_on: date,
+    ends_on: date,
+    rng: random.Random,
+    *,
+    ambition_share: float = 1.0,
+) -> Target:
     """Baseline from the place's own figure; the target an improvement of 2 to 10 % a year on
     the model's scale (some places outrun it, some fall behind); a milestone slightly behind
     the straight line, as plans tend to be."""
@@ -518,8 +654,7 @@ def _target(metric: Metric, values: Mapping[str, float], starts_on: date, ends_o
     x = _to_scale(metric, baseline_value)
     target_value = _rounded(metric, _from_scale(metric, x + ambition))
     if metric.improvement and target_value == baseline_value:
-        target_value = _rounded(metric, baseline_value + metric.improvement
-                                * 10 ** -metric.decimals)
+        target_value = _rounded(metric, baseline_value + metric.improvement * 10**-metric.decimals)
     if (target_value - baseline_value) * metric.improvement < 0:
         target_value = baseline_value  # at the edge of the range already: hold it there
     trajectory: tuple[tuple[str, float], ...] = ()
@@ -529,70 +664,142 @@ def _target(metric: Metric, values: Mapping[str, float], starts_on: date, ends_o
         trajectory = ((midway.code, min(max(milestone, low), high)),)
     tolerance = None
     if metric.improvement and rng.random() < 0.4:
-        tolerance = round(abs(target_value - baseline_value) * rng.uniform(0.1, 0.3),
-                          metric.decimals)
-    return Target(metric.code, baseline.code, baseline_value, target.code, target_value,
-                  trajectory, tolerance)
+        tolerance = round(
+            abs(target_value - baseline_value) * rng.uniform(0.1, 0.3), metric.decimals
+        )
+    return Target(
+        metric.code, baseline.code, baseline_value, target.code, target_value, trajectory, tolerance
+    )
 
 
-def _plan(seed: int, place: Place, metrics: Sequence[Metric],
-          values: Mapping[str, Mapping[str, float]], icb_name: str, today: date) -> PlanSpec:
+def _plan(
+    seed: int,
+    place: Place,
+    metrics: Sequence[Metric],
+    values: Mapping[str, Mapping[str, float]],
+    icb_name: str,
+    today: date,
+) -> PlanSpec:
     rng = _rng(seed, "plan", place.code)
     starts_on, ends_on = plan_window(today)
     targets = tuple(_target(m, values[m.code], starts_on, ends_on, rng) for m in metrics)
     rejection = None
-    directed = [t for t, m in zip(targets, metrics, strict=True)
-                if m.improvement and m.scope == "national"]
+    directed = [
+        t for t, m in zip(targets, metrics, strict=True) if m.improvement and m.scope == "national"
+    ]
     if directed and rng.random() < REJECTED_PLAN_SHARE:
         agreed = rng.choice(directed)
         metric = next(m for m in metrics if m.code == agreed.metric_code)
-        timid = _rounded(metric, agreed.baseline_value
-                         + 0.3 * (agreed.target_value - agreed.baseline_value))
-        rejection = Rejection(replace(agreed, target_value=timid, trajectory=()), (
-            f"{icb_short_name(icb_name)} cannot agree the target for {metric.code}: it barely "
-            f"moves from the baseline. Please match the ambition of neighbouring places."))
+        timid = _rounded(
+            metric, agreed.baseline_value + 0.3 * (agreed.target_value - agreed.baseline_value)
+        )
+        rejection = Rejection(
+            replace(agreed, target_value=timid, trajectory=()),
+            (
+                f"{icb_short_name(icb_name)} cannot agree the target for {metric.code}: it barely "
+                f"moves from the baseline. Please match the ambition of neighbouring places."
+            ),
+        )
     title = f"{place.short_name} shared plan {starts_on.year}-{ends_on.year % 100:02d}"
-    return PlanSpec(title, starts_on, ends_on, targets,
-                    place_signatory=f"{_person(rng)}, Chief Executive, {place.short_name} Council",
-                    icb_signatory=f"{_person(rng)}, Chief Executive, {icb_name}",
-                    rejection=rejection)
+    return PlanSpec(
+        title,
+        starts_on,
+        ends_on,
+        targets,
+        place_signatory=f"{_person(rng)}, Chief Executive, {place.short_name} Council",
+        icb_signatory=f"{_person(rng)}, Chief Executive, {icb_name}",
+        rejection=rejection,
+    )
 
 
 def _person(rng: random.Random) -> str:
     return f"{rng.choice(FIRST_NAMES)} {rng.choice(SURNAMES)}"
 
 
-FIRST_NAMES = ("Alex", "Amira", "Bola", "Catherine", "Chris", "Deepa", "Eilidh", "Fatima",
-               "Gareth", "Hannah", "Imran", "James", "Joanne", "Kwame", "Laura", "Mark",
-               "Nadia", "Oliver", "Priya", "Rachel", "Sam", "Sian", "Tom", "Yvonne")
-SURNAMES = ("Ahmed", "Baker", "Clarke", "Davies", "Evans", "Francis", "Green", "Hussain",
-            "Iqbal", "Jones", "Khan", "Lewis", "Morgan", "Nwosu", "O'Brien", "Patel", "Quinn",
-            "Roberts", "Singh", "Taylor", "Walsh", "Wright", "Young", "Zhang")
-ROLES = ("Place Director", "Director of Integration", "Managing Director, Health and Care "
-         "Partnership", "Executive Director of Adult Social Care and Health",
-         "Director of Place and Partnerships")
+FIRST_NAMES = (
+    "Alex",
+    "Amira",
+    "Bola",
+    "Catherine",
+    "Chris",
+    "Deepa",
+    "Eilidh",
+    "Fatima",
+    "Gareth",
+    "Hannah",
+    "Imran",
+    "James",
+    "Joanne",
+    "Kwame",
+    "Laura",
+    "Mark",
+    "Nadia",
+    "Oliver",
+    "Priya",
+    "Rachel",
+    "Sam",
+    "Sian",
+    "Tom",
+    "Yvonne",
+)
+SURNAMES = (
+    "Ahmed",
+    "Baker",
+    "Clarke",
+    "Davies",
+    "Evans",
+    "Francis",
+    "Green",
+    "Hussain",
+    "Iqbal",
+    "Jones",
+    "Khan",
+    "Lewis",
+    "Morgan",
+    "Nwosu",
+    "O'Brien",
+    "Patel",
+    "Quinn",
+    "Roberts",
+    "Singh",
+    "Taylor",
+    "Walsh",
+    "Wright",
+    "Young",
+    "Zhang",
+)
+ROLES = (
+    "Place Director",
+    "Director of Integration",
+    "Managing Director, Health and Care Partnership",
+    "Executive Director of Adult Social Care and Health",
+    "Director of Place and Partnerships",
+)
 
 
 def _leaders(seed: int, place: Place, icb_name: str, today: date) -> tuple[Leader, ...]:
     rng = _rng(seed, "leaders", place.code)
     council = f"{place.short_name} Council"
     latest = today - timedelta(days=rng.randint(60, 3 * 365))
-    starts = [latest - timedelta(days=rng.randint(500, 1400)), latest] if rng.random() < 0.35 \
+    starts = (
+        [latest - timedelta(days=rng.randint(500, 1400)), latest]
+        if rng.random() < 0.35
         else [latest]
+    )
     leaders = []
     for appointed_on in starts:
         joint = rng.random() < 0.4
-        organisation = (f"{council} and {icb_name}" if joint
-                        else rng.choice((council, icb_name)))
-        leaders.append(Leader(_person(rng), rng.choice(ROLES), organisation, appointed_on,
-                              joint))
+        organisation = f"{council} and {icb_name}" if joint else rng.choice((council, icb_name))
+        leaders.append(Leader(_person(rng), rng.choice(ROLES), organisation, appointed_on, joint))
     return tuple(leaders)
 
 
 # --- a place ---------------------------------------------------------------------------------
 
-def build_place(seed: int, place: Place, metrics: Sequence[Metric], *, today: date,
-                years: int, icb_name: str) -> PlaceDemo:
+
+def build_place(
+    seed: int, place: Place, metrics: Sequence[Metric], *, today: date, years: int, icb_name: str
+) -> PlaceDemo:
     """Everything the demo sends for one place, from the national metrics and the local ones
     that apply to it."""
     metrics = sorted((m for m in metrics if m.applies_to(place)), key=lambda m: m.code)
@@ -603,7 +810,7 @@ def build_place(seed: int, place: Place, metrics: Sequence[Metric], *, today: da
     if timing.random() < OUTAGE_SHARE:
         months = data_periods(Periodicity.monthly, today, years)
         start = timing.randrange(len(months) - 3) if len(months) > 3 else 0
-        outage = {m.code for m in months[start:start + timing.randint(2, 3)]}
+        outage = {m.code for m in months[start : start + timing.randint(2, 3)]}
     history: list[Observation] = []
     late: list[Observation] = []
     recent: list[Observation] = []  # candidates for a correction
@@ -614,18 +821,18 @@ def build_place(seed: int, place: Place, metrics: Sequence[Metric], *, today: da
         window = data_periods(metric.periodicity, today, years)
         baseline = target_periods(metric.periodicity, starts_on, ends_on)[0]
         first = min(window[0], baseline, key=index)
-        series = _series(seed, place, metric, periods_between(first, window[-1]),
-                         share_65=share_65)
+        series = _series(seed, place, metric, periods_between(first, window[-1]), share_65=share_65)
         values[metric.code] = {o.period: o.value_for(metric) for o in series.observations}
         if series.step_at is not None:
             steps.append((metric.code, series.observations[series.step_at].period))
         rng = _rng(seed, "timeliness", place.code, metric.code)
-        sent = series.observations[len(series.observations) - len(window):]
+        sent = series.observations[len(series.observations) - len(window) :]
         for position, (period, row) in enumerate(zip(window, sent, strict=True)):
             due = period.end + timedelta(days=metric.submission_deadline_days) >= today
             draw = rng.random()
             if (metric.periodicity is Periodicity.monthly and row.period in outage) or (
-                    draw < (DUE_MISSING_SHARE if due else MISSING_SHARE)):
+                draw < (DUE_MISSING_SHARE if due else MISSING_SHARE)
+            ):
                 missing.append((metric.code, row.period))
                 continue
             (late if not due and draw < MISSING_SHARE + LATE_SHARE else history).append(row)
@@ -633,25 +840,35 @@ def build_place(seed: int, place: Place, metrics: Sequence[Metric], *, today: da
                 recent.append(row)
     by_code = {m.code: m for m in metrics}
     return PlaceDemo(
-        place=place, leaders=_leaders(seed, place, icb_name, today),
+        place=place,
+        leaders=_leaders(seed, place, icb_name, today),
         plan=_plan(seed, place, metrics, values, icb_name, today),
-        history=tuple(history), late=tuple(late),
-        corrections=_corrections(seed, place, recent, by_code), missing=tuple(missing),
-        steps=tuple(steps))
+        history=tuple(history),
+        late=tuple(late),
+        corrections=_corrections(seed, place, recent, by_code),
+        missing=tuple(missing),
+        steps=tuple(steps),
+    )
 
 
-CORRECTION_NOTES = ("corrected: late-coded activity added", "corrected: duplicate records removed",
-                    "corrected: recounted after data quality review")
+CORRECTION_NOTES = (
+    "corrected: late-coded activity added",
+    "corrected: duplicate records removed",
+    "corrected: recounted after data quality review",
+)
 
 
-def _corrections(seed: int, place: Place, candidates: Sequence[Observation],
-                 metrics: Mapping[str, Metric]) -> tuple[Observation, ...]:
+def _corrections(
+    seed: int, place: Place, candidates: Sequence[Observation], metrics: Mapping[str, Metric]
+) -> tuple[Observation, ...]:
     rng = _rng(seed, "corrections", place.code)
     if not candidates or rng.random() >= CORRECTED_PLACES_SHARE:
         return ()
     chosen = rng.sample(list(candidates), min(len(candidates), rng.randint(1, 3)))
-    return tuple(_corrected(row, metrics[row.metric_code], rng)
-                 for row in sorted(chosen, key=lambda r: (r.metric_code, r.period)))
+    return tuple(
+        _corrected(row, metrics[row.metric_code], rng)
+        for row in sorted(chosen, key=lambda r: (r.metric_code, r.period))
+    )
 
 
 def _corrected(row: Observation, metric: Metric, rng: random.Random) -> Observation:
@@ -659,26 +876,46 @@ def _corrected(row: Observation, metric: Metric, rng: random.Random) -> Observat
     change = rng.uniform(0.01, 0.05) * rng.choice((1, -1))
     if row.numerator is not None and row.denominator is not None:
         delta = max(1, round(row.numerator * abs(change))) * (1 if change > 0 else -1)
-        fixed = _ratio(metric, Observation(row.place_code, row.metric_code, row.period,
-                                           note=note), row.numerator + delta, row.denominator)
+        fixed = _ratio(
+            metric,
+            Observation(row.place_code, row.metric_code, row.period, note=note),
+            row.numerator + delta,
+            row.denominator,
+        )
         if fixed.numerator == row.numerator:  # at a limit: go the other way
             fixed = _ratio(metric, fixed, row.numerator - delta, row.denominator)
         return fixed
     value = float(row.value or 0)
-    step = max(abs(value * change), 10 ** -metric.decimals)
-    fixed = _plain(metric, Observation(row.place_code, row.metric_code, row.period, note=note),
-                   value + step)
+    step = max(abs(value * change), 10**-metric.decimals)
+    fixed = _plain(
+        metric, Observation(row.place_code, row.metric_code, row.period, note=note), value + step
+    )
     if fixed.value == row.value:
         fixed = _plain(metric, fixed, value - step)
     return fixed
 
 
-def build(seed: int, places: Sequence[Place], metrics: Sequence[Metric], *, today: date,
-          years: int, icb_names: Mapping[str, str]) -> list[PlaceDemo]:
+def build(
+    seed: int,
+    places: Sequence[Place],
+    metrics: Sequence[Metric],
+    *,
+    today: date,
+    years: int,
+    icb_names: Mapping[str, str],
+) -> list[PlaceDemo]:
     """The whole demo, place by place in code order."""
-    return [build_place(seed, place, metrics, today=today, years=years,
-                        icb_name=icb_names.get(place.icb_code, place.icb_code))
-            for place in sorted(places, key=lambda p: p.code)]
+    return [
+        build_place(
+            seed,
+            place,
+            metrics,
+            today=today,
+            years=years,
+            icb_name=icb_names.get(place.icb_code, place.icb_code),
+        )
+        for place in sorted(places, key=lambda p: p.code)
+    ]
 
 
 def csv_text(rows: Sequence[Observation]) -> str:

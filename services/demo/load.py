@@ -47,8 +47,11 @@ class DemoFailed(Exception):
 
 class DemoCancelled(DemoFailed):
     def __init__(self) -> None:
-        super().__init__("stopped before it finished; run it again to finish (what is loaded "
-                         "already is kept and not sent twice)", 1)
+        super().__init__(
+            "stopped before it finished; run it again to finish (what is loaded "
+            "already is kept and not sent twice)",
+            1,
+        )
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class Summary:
 
 # --- HTTP ------------------------------------------------------------------------------------
 
+
 class Api:
     """Requests with retries for what may pass (connection failures, 502-504), and every other
     unexpected answer turned into ``DemoFailed`` quoting the service's problem detail."""
@@ -112,12 +116,23 @@ class Api:
         self.client = client
         self.cancel = cancel
 
-    async def call(self, method: str, url: str, key: str, *, expect: Collection[int] = (200,),
-                   repeatable: bool = True, **kwargs: Any) -> httpx.Response:
+    async def call(
+        self,
+        method: str,
+        url: str,
+        key: str,
+        *,
+        expect: Collection[int] = (200,),
+        repeatable: bool = True,
+        **kwargs: Any,
+    ) -> httpx.Response:
         """``repeatable``: sending it twice does no harm, so a request that may have reached
         the service is retried; otherwise only one that surely did not."""
-        headers = {"Authorization": f"Bearer {key}", "User-Agent": "joinedup-demo",
-                   **kwargs.pop("headers", {})}
+        headers = {
+            "Authorization": f"Bearer {key}",
+            "User-Agent": "joinedup-demo",
+            **kwargs.pop("headers", {}),
+        }
         reason = ""
         for attempt in range(1, ATTEMPTS + 1):
             if self.cancel is not None and self.cancel.is_set():
@@ -127,17 +142,21 @@ class Api:
             except RETRYABLE_ERRORS as exc:
                 if not repeatable and not isinstance(exc, httpx.ConnectError):
                     raise DemoFailed(f"{method} {url}: {type(exc).__name__}: {exc}", 3) from None
-                reason = f"cannot reach {httpx.URL(url).host}:{httpx.URL(url).port} " \
-                         f"({type(exc).__name__}: {exc})"
+                reason = (
+                    f"cannot reach {httpx.URL(url).host}:{httpx.URL(url).port} "
+                    f"({type(exc).__name__}: {exc})"
+                )
             else:
                 if response.status_code in expect:
                     return response
                 if response.status_code not in RETRYABLE_STATUSES:
-                    raise DemoFailed(describe(method, url, response),
-                                     3 if response.status_code >= 500 else 1)
+                    raise DemoFailed(
+                        describe(method, url, response), 3 if response.status_code >= 500 else 1
+                    )
                 reason = describe(method, url, response)
-            await self.pause(min(MAX_BACKOFF_S, BACKOFF_S * 2 ** (attempt - 1))
-                             * random.uniform(0.5, 1.0))
+            await self.pause(
+                min(MAX_BACKOFF_S, BACKOFF_S * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            )
         raise DemoFailed(f"{method} {url}: {reason}; gave up after {ATTEMPTS} attempts", 3)
 
     async def pause(self, seconds: float) -> None:
@@ -152,8 +171,11 @@ class Api:
         """Every row of a list endpoint."""
         rows: list[dict[str, Any]] = []
         while True:
-            body = (await self.call("GET", url, key, params={
-                **params, "limit": 1000, "offset": len(rows)})).json()
+            body = (
+                await self.call(
+                    "GET", url, key, params={**params, "limit": 1000, "offset": len(rows)}
+                )
+            ).json()
             rows += body["data"]
             if not body["data"] or len(rows) >= body["count"]:
                 return rows
@@ -167,12 +189,16 @@ def describe(method: str, url: str, response: httpx.Response) -> str:
         body = {}
     body = body if isinstance(body, dict) else {}
     detail = body.get("detail") or response.text.strip()[:300] or response.reason_phrase
-    lines = [f"{method} {httpx.URL(url).path} answered {response.status_code} "
-             f"{response.reason_phrase}: {detail}"]
+    lines = [
+        f"{method} {httpx.URL(url).path} answered {response.status_code} "
+        f"{response.reason_phrase}: {detail}"
+    ]
     for error in (body.get("errors") or [])[:5]:
         if "row" in error:
-            lines.append(f"  row {error['row']} {error.get('field')}: {error.get('code')}: "
-                         f"{error.get('msg')}")
+            lines.append(
+                f"  row {error['row']} {error.get('field')}: {error.get('code')}: "
+                f"{error.get('msg')}"
+            )
         else:
             lines.append(f"  {'.'.join(map(str, error.get('loc') or []))}: {error.get('msg')}")
     return "\n".join(lines)
@@ -180,13 +206,17 @@ def describe(method: str, url: str, response: httpx.Response) -> str:
 
 # --- progress output -------------------------------------------------------------------------
 
+
 class Bar:
     """A progress bar on a terminal; without one (a log, a pipe) a line per quarter done."""
 
     def __init__(self, label: str, total: int) -> None:
         self.label, self.total, self.done, self.quarter = label, total, 0, 0
-        self.bar = (typer.progressbar(length=total, label=label, file=sys.stderr)
-                    if sys.stderr.isatty() and total else None)
+        self.bar = (
+            typer.progressbar(length=total, label=label, file=sys.stderr)
+            if sys.stderr.isatty() and total
+            else None
+        )
         if self.bar is not None:
             self.bar.__enter__()
 
@@ -205,8 +235,12 @@ class Bar:
             self.bar.__exit__(None, None, None)
 
 
-async def _each(items: Sequence[T], work: Callable[[T], Awaitable[None]], concurrency: int,
-                bar: Bar | None = None) -> None:
+async def _each(
+    items: Sequence[T],
+    work: Callable[[T], Awaitable[None]],
+    concurrency: int,
+    bar: Bar | None = None,
+) -> None:
     """``work`` on every item, ``concurrency`` at a time, advancing ``bar`` as each is done;
     the first failure stops the rest."""
     limit = asyncio.Semaphore(concurrency)
@@ -237,6 +271,7 @@ def _first(group: BaseExceptionGroup) -> BaseException:
 
 # --- the demo --------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Proposal:
     plan_id: int
@@ -258,18 +293,26 @@ class Loader:
             await self._local_metric(body)
         metrics = await self._metrics({body["code"] for body in local})
         today = self.options.today or date.today()
-        demos = generate.build(self.options.seed, places, metrics, today=today,
-                               years=self.options.years, icb_names=icb_names)
+        demos = generate.build(
+            self.options.seed,
+            places,
+            metrics,
+            today=today,
+            years=self.options.years,
+            icb_names=icb_names,
+        )
         self.summary.places = len(demos)
         example = next((d.place for d in demos if d.place.code == "E08000035"), demos[0].place)
         self.summary.example_place, self.summary.example_icb = example.code, example.icb_code
-        self.summary.latest_month = generate.last_ended(
-            generate.Periodicity.monthly, today).code
+        self.summary.latest_month = generate.last_ended(generate.Periodicity.monthly, today).code
         self.summary.missing_rows = sum(len(d.missing) for d in demos)
         self.summary.step_changes = sum(len(d.steps) for d in demos)
-        typer.echo(f"demo: {len(demos)} places, {len(metrics)} metrics "
-                   f"({len(local)} of them local), {self.options.years} years of data to "
-                   f"{self.summary.latest_month}; seed {self.options.seed}", err=True)
+        typer.echo(
+            f"demo: {len(demos)} places, {len(metrics)} metrics "
+            f"({len(local)} of them local), {self.options.years} years of data to "
+            f"{self.summary.latest_month}; seed {self.options.seed}",
+            err=True,
+        )
         corrected = [d for d in demos if d.corrections]
         bar = Bar("leaders, plans and data", 4 * len(demos) + len(corrected))
         concurrency = self.options.concurrency
@@ -282,8 +325,11 @@ class Loader:
 
         async def data() -> None:
             # Batch by batch across all places, so "late" rows really are sent later.
-            for batch, group in ((self._first_batch, demos), (self._late_batch, demos),
-                                 (self._corrections, corrected)):
+            for batch, group in (
+                (self._first_batch, demos),
+                (self._late_batch, demos),
+                (self._corrections, corrected),
+            ):
                 await _each(group, batch, concurrency, bar)
 
         try:
@@ -306,30 +352,36 @@ class Loader:
                 raise DemoFailed(f"no place with code {', '.join(unknown)}", 2)
             places = [p for p in places if p.code in self.options.places]
         if self.options.place_limit is not None:
-            places = places[:self.options.place_limit]
+            places = places[: self.options.place_limit]
         if not places:
             raise DemoFailed("there are no places to load (run `joinedup seed`)", 1)
         return places, {r["code"]: r["name"] for r in icbs}
 
     async def _local_metric(self, body: dict[str, Any]) -> None:
         url = f"{self.endpoints.metrics_api}/v1/metrics"
-        response = await self.api.call("POST", url, self.keys.steward, json=body,
-                                       expect=(201, 409), repeatable=False)
+        response = await self.api.call(
+            "POST", url, self.keys.steward, json=body, expect=(201, 409), repeatable=False
+        )
         if response.status_code == 201:
             self.summary.local_metrics_created += 1
             return
         existing = (await self.api.call("GET", f"{url}/{body['code']}", self.keys.admin)).json()
-        if (existing["owner_area_code"], existing["status"]) != (body["owner_area_code"],
-                                                                 "active"):
-            raise DemoFailed(f"metric {body['code']} already exists, owned by "
-                             f"{existing['owner_area_code']} ({existing['status']}); the demo "
-                             f"needs it active and owned by {body['owner_area_code']}")
+        if (existing["owner_area_code"], existing["status"]) != (body["owner_area_code"], "active"):
+            raise DemoFailed(
+                f"metric {body['code']} already exists, owned by "
+                f"{existing['owner_area_code']} ({existing['status']}); the demo "
+                f"needs it active and owned by {body['owner_area_code']}"
+            )
 
     async def _metrics(self, local: set[str]) -> list[generate.Metric]:
-        rows = await self.api.pages(f"{self.endpoints.metrics_api}/v1/metrics", self.keys.admin,
-                                    status="active")
-        return [generate.Metric.from_api(r) for r in rows
-                if r["scope"] == "national" or r["code"] in local]
+        rows = await self.api.pages(
+            f"{self.endpoints.metrics_api}/v1/metrics", self.keys.admin, status="active"
+        )
+        return [
+            generate.Metric.from_api(r)
+            for r in rows
+            if r["scope"] == "national" or r["code"] in local
+        ]
 
     # --- leaders and plans -------------------------------------------------------------------
 
@@ -345,28 +397,48 @@ class Loader:
             # A term on or before the latest is already recorded, or was overtaken by a real
             # appointment that the demo must not undo.
             if latest is None or leader.appointed_on > latest:
-                response = await self.api.call("PUT", url, self.keys.steward, json=leader.body(),
-                                               expect=(200, 201))
+                response = await self.api.call(
+                    "PUT", url, self.keys.steward, json=leader.body(), expect=(200, 201)
+                )
                 self.summary.leaders_appointed += response.status_code == 201
 
     async def _draft(self, demo: PlaceDemo) -> None:
         """The place's plan with its targets, proposed for approval. A plan a stopped run left
         behind is finished rather than duplicated; one already agreed is left alone."""
         spec = demo.plan
-        plans = (await self.api.call(
-            "GET", f"{self.endpoints.targets_api}/v1/places/{demo.place.code}/plans",
-            self.keys.admin, params={"limit": 1000})).json()["data"]
-        mine = [p for p in plans if p["title"] == spec.title
-                and p["starts_on"] == spec.starts_on.isoformat()]
+        plans = (
+            await self.api.call(
+                "GET",
+                f"{self.endpoints.targets_api}/v1/places/{demo.place.code}/plans",
+                self.keys.admin,
+                params={"limit": 1000},
+            )
+        ).json()["data"]
+        mine = [
+            p
+            for p in plans
+            if p["title"] == spec.title and p["starts_on"] == spec.starts_on.isoformat()
+        ]
         if any(p["status"] in ("agreed", "superseded") for p in mine):
             self.summary.plans_already_agreed += 1
             return
         if mine and mine[0]["status"] == "proposed":
             self.proposed[demo.place.code] = _Proposal(mine[0]["id"], rejection=None)
             return
-        plan_id = mine[0]["id"] if mine else (await self.api.call(
-            "POST", f"{self.endpoints.targets_api}/v1/places/{demo.place.code}/plans",
-            self.keys.steward, json=spec.body(), expect=(201,), repeatable=False)).json()["id"]
+        plan_id = (
+            mine[0]["id"]
+            if mine
+            else (
+                await self.api.call(
+                    "POST",
+                    f"{self.endpoints.targets_api}/v1/places/{demo.place.code}/plans",
+                    self.keys.steward,
+                    json=spec.body(),
+                    expect=(201,),
+                    repeatable=False,
+                )
+            ).json()["id"]
+        )
         # The first proposal of a plan the ICB will send back has a timid target.
         rejection = spec.rejection if not mine else None
         first = {t.metric_code: t for t in spec.targets}
@@ -386,52 +458,96 @@ class Loader:
         spec, plan_id = demo.plan, proposal.plan_id
         decided: set[str] = set()
         if proposal.rejection is not None:
-            await self._decide(plan_id, demo.place.code, spec.place_signatory,
-                               self.keys.place_signatory)
-            await self._decide(plan_id, demo.place.icb_code, spec.icb_signatory,
-                               self.keys.icb_signatory, reject=proposal.rejection.comment)
-            await self._put_target(plan_id, next(
-                t for t in spec.targets if t.metric_code == proposal.rejection.first.metric_code))
+            await self._decide(
+                plan_id, demo.place.code, spec.place_signatory, self.keys.place_signatory
+            )
+            await self._decide(
+                plan_id,
+                demo.place.icb_code,
+                spec.icb_signatory,
+                self.keys.icb_signatory,
+                reject=proposal.rejection.comment,
+            )
+            await self._put_target(
+                plan_id,
+                next(
+                    t for t in spec.targets if t.metric_code == proposal.rejection.first.metric_code
+                ),
+            )
             await self._submit_plan(plan_id)
             self.summary.plans_sent_back += 1
         else:
-            plan = (await self.api.call("GET", f"{self.endpoints.targets_api}/v1/plans/"
-                                               f"{plan_id}", self.keys.admin)).json()
-            decided = {a["organisation_code"] for a in plan["approvals"]
-                       if a["approval_round"] == plan["approval_round"]}
+            plan = (
+                await self.api.call(
+                    "GET", f"{self.endpoints.targets_api}/v1/plans/{plan_id}", self.keys.admin
+                )
+            ).json()
+            decided = {
+                a["organisation_code"]
+                for a in plan["approvals"]
+                if a["approval_round"] == plan["approval_round"]
+            }
         status = None
         for organisation, signatory, key in (
-                (demo.place.code, spec.place_signatory, self.keys.place_signatory),
-                (demo.place.icb_code, spec.icb_signatory, self.keys.icb_signatory)):
+            (demo.place.code, spec.place_signatory, self.keys.place_signatory),
+            (demo.place.icb_code, spec.icb_signatory, self.keys.icb_signatory),
+        ):
             if organisation not in decided:
                 status = (await self._decide(plan_id, organisation, signatory, key))["status"]
         if status != "agreed":
-            raise DemoFailed(f"plan {plan_id} for {demo.place.code} is {status} after both "
-                             f"approvals, not agreed")
+            raise DemoFailed(
+                f"plan {plan_id} for {demo.place.code} is {status} after both approvals, not agreed"
+            )
         self.summary.plans_agreed += 1
 
     async def _put_target(self, plan_id: int, target: Target) -> None:
         await self.api.call(
-            "PUT", f"{self.endpoints.targets_api}/v1/plans/{plan_id}/targets/"
-                   f"{target.metric_code}", self.keys.steward, json=target.body())
+            "PUT",
+            f"{self.endpoints.targets_api}/v1/plans/{plan_id}/targets/{target.metric_code}",
+            self.keys.steward,
+            json=target.body(),
+        )
 
     async def _submit_plan(self, plan_id: int) -> None:
-        await self.api.call("POST", f"{self.endpoints.targets_api}/v1/plans/{plan_id}/submit",
-                            self.keys.steward, repeatable=False)
+        await self.api.call(
+            "POST",
+            f"{self.endpoints.targets_api}/v1/plans/{plan_id}/submit",
+            self.keys.steward,
+            repeatable=False,
+        )
 
-    async def _decide(self, plan_id: int, organisation: str, signatory: str, key: str, *,
-                      reject: str | None = None) -> dict[str, Any]:
-        body = {"organisation_code": organisation, "signatory": signatory,
-                "decision": "reject" if reject else "approve", "comment": reject}
-        return (await self.api.call(
-            "POST", f"{self.endpoints.targets_api}/v1/plans/{plan_id}/approvals",
-            key, json=body, expect=(201,), repeatable=False)).json()
+    async def _decide(
+        self,
+        plan_id: int,
+        organisation: str,
+        signatory: str,
+        key: str,
+        *,
+        reject: str | None = None,
+    ) -> dict[str, Any]:
+        body = {
+            "organisation_code": organisation,
+            "signatory": signatory,
+            "decision": "reject" if reject else "approve",
+            "comment": reject,
+        }
+        return (
+            await self.api.call(
+                "POST",
+                f"{self.endpoints.targets_api}/v1/plans/{plan_id}/approvals",
+                key,
+                json=body,
+                expect=(201,),
+                repeatable=False,
+            )
+        ).json()
 
     # --- data --------------------------------------------------------------------------------
 
     async def _first_batch(self, demo: PlaceDemo) -> None:
-        rows = await self.api.pages(f"{self.endpoints.ingest}/v1/observations", self.keys.admin,
-                                    place_code=demo.place.code)
+        rows = await self.api.pages(
+            f"{self.endpoints.ingest}/v1/observations", self.keys.admin, place_code=demo.place.code
+        )
         self.sent[demo.place.code] = {(r["metric_code"], r["period"]) for r in rows}
         await self._send(demo, "first", demo.history)
 
@@ -443,8 +559,14 @@ class Loader:
         # Always sent: a correction already made is found unchanged and stored once.
         await self._send(demo, "corrections", demo.corrections, only_new=False)
 
-    async def _send(self, demo: PlaceDemo, batch: str, rows: Sequence[generate.Observation], *,
-                    only_new: bool = True) -> bool:
+    async def _send(
+        self,
+        demo: PlaceDemo,
+        batch: str,
+        rows: Sequence[generate.Observation],
+        *,
+        only_new: bool = True,
+    ) -> bool:
         sent = self.sent.get(demo.place.code, set())
         if only_new:
             rows = [r for r in rows if (r.metric_code, r.period) not in sent]
@@ -453,10 +575,19 @@ class Loader:
         body = generate.csv_text(rows).encode()
         digest = hashlib.sha256(body).hexdigest()[:16]
         response = await self.api.call(
-            "POST", f"{self.endpoints.ingest}/v1/submissions", self.keys.submitter,
-            params={"mode": "atomic"}, content=body, expect=(201,),
-            headers={"Content-Type": "text/csv", "Idempotency-Key":
-                     f"joinedup-demo:{self.options.seed}:{demo.place.code}:{batch}:{digest}"})
+            "POST",
+            f"{self.endpoints.ingest}/v1/submissions",
+            self.keys.submitter,
+            params={"mode": "atomic"},
+            content=body,
+            expect=(201,),
+            headers={
+                "Content-Type": "text/csv",
+                "Idempotency-Key": (
+                    f"joinedup-demo:{self.options.seed}:{demo.place.code}:{batch}:{digest}"
+                ),
+            },
+        )
         result = response.json()
         self.summary.submissions += 1
         self.summary.accepted += result["accepted"] - result.get("unchanged", 0)
@@ -475,19 +606,26 @@ class Loader:
         typer.echo("waiting for targets_api to compute progress ...", err=True)
         # One request a round while England's figures are pending, rather than one per place.
         england = f"{self.endpoints.targets_api}/v1/areas/E92000001/performance"
-        while (await self.api.call("GET", england, self.keys.admin)).json()["refresh_pending"] \
-                and time.monotonic() < deadline:
+        while (await self.api.call("GET", england, self.keys.admin)).json()[
+            "refresh_pending"
+        ] and time.monotonic() < deadline:
             await self.api.pause(PROGRESS_POLL_S)
         bar = Bar("progress computed", len(waiting))
 
         async def check(code: str) -> None:
-            body = (await self.api.call(
-                "GET", f"{self.endpoints.targets_api}/v1/places/{code}/progress",
-                self.keys.admin)).json()
+            body = (
+                await self.api.call(
+                    "GET",
+                    f"{self.endpoints.targets_api}/v1/places/{code}/progress",
+                    self.keys.admin,
+                )
+            ).json()
             summaries[code] = body["summary"]
             if not body["refresh_pending"] and all(
-                    item["latest_period"] == latest[code][item["metric_code"]]
-                    for item in body["items"] if item["metric_code"] in latest[code]):
+                item["latest_period"] == latest[code][item["metric_code"]]
+                for item in body["items"]
+                if item["metric_code"] in latest[code]
+            ):
                 waiting.remove(code)
                 bar.advance()
 
@@ -508,34 +646,44 @@ class Loader:
         """The latest period stored for each metric: sent now or by an earlier run."""
         periods: dict[str, list[str]] = {}
         stored = self.sent.get(demo.place.code, set())
-        for metric, period in (*stored, *((r.metric_code, r.period)
-                                          for r in (*demo.history, *demo.late))):
+        for metric, period in (
+            *stored,
+            *((r.metric_code, r.period) for r in (*demo.history, *demo.late)),
+        ):
             periods.setdefault(metric, []).append(period)
-        return {metric: max(found, key=lambda p: index(parse(p)))
-                for metric, found in periods.items()}
+        return {
+            metric: max(found, key=lambda p: index(parse(p))) for metric, found in periods.items()
+        }
 
 
-async def check_reachable(endpoints: Endpoints, client: httpx.AsyncClient | None = None
-                          ) -> None:
+async def check_reachable(endpoints: Endpoints, client: httpx.AsyncClient | None = None) -> None:
     """``DemoFailed`` (code 3) unless every service answers /readyz."""
     async with contextlib.AsyncExitStack() as stack:
         if client is None:
             client = await stack.enter_async_context(httpx.AsyncClient())
-        for name, url in (("metrics_api", endpoints.metrics_api),
-                          ("targets_api", endpoints.targets_api), ("ingest", endpoints.ingest)):
+        for name, url in (
+            ("metrics_api", endpoints.metrics_api),
+            ("targets_api", endpoints.targets_api),
+            ("ingest", endpoints.ingest),
+        ):
             try:
                 response = await client.get(f"{url}/readyz", timeout=5.0)
             except httpx.HTTPError as exc:
-                raise DemoFailed(f"{name} is not reachable at {url} ({type(exc).__name__}); "
-                                 f"start the services with `joinedup up`, or give their "
-                                 f"addresses", 3) from None
+                raise DemoFailed(
+                    f"{name} is not reachable at {url} ({type(exc).__name__}); "
+                    f"start the services with `joinedup up`, or give their "
+                    f"addresses",
+                    3,
+                ) from None
             if response.status_code != 200:
-                raise DemoFailed(f"{name} at {url} is not ready: {response.status_code} "
-                                 f"{response.text[:200]}", 3)
+                raise DemoFailed(
+                    f"{name} at {url} is not ready: {response.status_code} {response.text[:200]}", 3
+                )
 
 
-async def run(endpoints: Endpoints, keys: Keys, options: Options, *,
-              cancel: threading.Event | None = None) -> Summary:
+async def run(
+    endpoints: Endpoints, keys: Keys, options: Options, *, cancel: threading.Event | None = None
+) -> Summary:
     """Load the demo; ``DemoFailed`` says why if it cannot. ``cancel`` stops it early."""
     started = time.monotonic()
     timeout = httpx.Timeout(120.0, connect=10.0)
@@ -560,10 +708,14 @@ def report(summary: Summary, endpoints: Endpoints) -> list[str]:
         f"{summary.step_changes} series with a step change",
     ]
     if summary.progress is not None:
-        counts = ", ".join(f"{summary.progress[s]} {s.replace('_', ' ')}" for s in STATUSES
-                           if summary.progress[s])
-        pending = " (still computing: figures will change for a while)" \
-            if summary.progress_pending else ""
+        counts = ", ".join(
+            f"{summary.progress[s]} {s.replace('_', ' ')}" for s in STATUSES if summary.progress[s]
+        )
+        pending = (
+            " (still computing: figures will change for a while)"
+            if summary.progress_pending
+            else ""
+        )
         lines.append(f"  progress: {counts or 'none yet'}{pending}")
     targets, ingest = endpoints.targets_api, endpoints.ingest
     place, icb = summary.example_place, summary.example_icb

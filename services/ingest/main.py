@@ -16,19 +16,23 @@ from services.ingest.submissions.endpoints import router as submissions_router
 from services.ingest.timeliness_metrics import timeliness_metrics
 
 
-def create_app(settings: IngestSettings | None = None, database_url: str | None = None,
-               metrics_api_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+def create_app(
+    settings: IngestSettings | None = None,
+    database_url: str | None = None,
+    metrics_api_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
     """``metrics_api_transport``: see services.common.catalogue.catalogue_client."""
     settings = settings or IngestSettings()
     resources: list[Callable[[FastAPI], AbstractAsyncContextManager[object]]] = [
-        catalogue_client(metrics_api_transport)]
+        catalogue_client(metrics_api_transport)
+    ]
     if settings.outbox_enabled:
         resources.append(outbox_deliverer)
     return create_service_app(
         service="ingest",
         title="joinedup ingest",
         description="Submissions of observations from place systems: JSON and CSV, idempotent, "
-                    "validated row by row, corrections kept as versions.",
+        "validated row by row, corrections kept as versions.",
         settings=settings,
         routers=[submissions_router, observations_router, completeness_router],
         database_url=database_url,

@@ -27,19 +27,22 @@ log = logging.getLogger(__name__)
 
 TOPIC_PATHS = {"observations.changed": "/internal/v1/observation-changes"}
 
-OUTBOX_DELIVERIES = Counter("joinedup_outbox_deliveries_total",
-                            "Outbox notices sent to targets_api, by result.", ["result"])
+OUTBOX_DELIVERIES = Counter(
+    "joinedup_outbox_deliveries_total", "Outbox notices sent to targets_api, by result.", ["result"]
+)
 # With several workers, each reads the same table: report the latest reading of a live worker.
-OUTBOX_PENDING = Gauge("joinedup_outbox_pending", "Outbox notices not yet delivered.",
-                       multiprocess_mode="livemostrecent")
+OUTBOX_PENDING = Gauge(
+    "joinedup_outbox_pending",
+    "Outbox notices not yet delivered.",
+    multiprocess_mode="livemostrecent",
+)
 
 _CLAIM = text("""
     SELECT id, topic, payload, attempts FROM outbox
     WHERE delivered_at IS NULL AND next_attempt_at <= now()
     ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED
 """)
-_DELIVERED = text("UPDATE outbox SET delivered_at = now(), attempts = attempts + 1 "
-                  "WHERE id = :id")
+_DELIVERED = text("UPDATE outbox SET delivered_at = now(), attempts = attempts + 1 WHERE id = :id")
 _FAILED = text("""
     UPDATE outbox SET attempts = attempts + 1, last_error = :error,
         next_attempt_at = now() + make_interval(secs => :delay)
@@ -49,8 +52,15 @@ _PENDING = text("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
 
 
 class OutboxDeliverer:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient,
-                 *, batch: int = 50, poll_s: float = 0.5, max_backoff_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        client: httpx.AsyncClient,
+        *,
+        batch: int = 50,
+        poll_s: float = 0.5,
+        max_backoff_s: float = 60.0,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.client = client
         self.batch = batch
@@ -79,11 +89,15 @@ class OutboxDeliverer:
                     delivered += 1
                     continue
                 delay = self._backoff(row.attempts)
-                await session.execute(_FAILED, {"id": row.id, "error": error[:500],
-                                                "delay": delay})
+                await session.execute(_FAILED, {"id": row.id, "error": error[:500], "delay": delay})
                 OUTBOX_DELIVERIES.labels("failed").inc()
-                log.warning("outbox notice %s not delivered (attempt %s), retrying in %.1f s: %s",
-                            row.id, row.attempts + 1, delay, error)
+                log.warning(
+                    "outbox notice %s not delivered (attempt %s), retrying in %.1f s: %s",
+                    row.id,
+                    row.attempts + 1,
+                    delay,
+                    error,
+                )
                 break
             OUTBOX_PENDING.set(await session.scalar(_PENDING) or 0)
         return delivered
@@ -101,7 +115,7 @@ class OutboxDeliverer:
         return None
 
     def _backoff(self, attempts: int) -> float:
-        return min(self.max_backoff_s, 0.5 * 2 ** attempts) * random.uniform(0.8, 1.2)
+        return min(self.max_backoff_s, 0.5 * 2**attempts) * random.uniform(0.8, 1.2)
 
 
 @asynccontextmanager
@@ -109,10 +123,14 @@ async def outbox_deliverer(app: FastAPI) -> AsyncIterator[OutboxDeliverer]:
     """Runs the deliverer beside the service for as long as the app runs."""
     settings = app.state.settings
     headers = {"Authorization": f"Bearer {settings.service_key}"} if settings.service_key else {}
-    async with httpx.AsyncClient(base_url=settings.targets_api_url, headers=headers,
-                                 timeout=settings.outbox_timeout_s) as client:
-        deliverer = OutboxDeliverer(app.state.sessionmaker, client,
-                                    poll_s=settings.outbox_poll_s,
-                                    max_backoff_s=settings.outbox_max_backoff_s)
+    async with httpx.AsyncClient(
+        base_url=settings.targets_api_url, headers=headers, timeout=settings.outbox_timeout_s
+    ) as client:
+        deliverer = OutboxDeliverer(
+            app.state.sessionmaker,
+            client,
+            poll_s=settings.outbox_poll_s,
+            max_backoff_s=settings.outbox_max_backoff_s,
+        )
         async with running(deliverer.run(), name="outbox-deliverer"):
             yield deliverer

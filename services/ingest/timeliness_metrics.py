@@ -20,15 +20,20 @@ _LAST_SUBMISSION = text("""
 
 
 async def timeliness_metrics(app: FastAPI, session: AsyncSession) -> Iterable[GaugeFamily]:
-    last = GaugeFamily("joinedup_ingest_last_submission_timestamp_seconds",
-                       "When the place's latest stored submission was received.")
+    last = GaugeFamily(
+        "joinedup_ingest_last_submission_timestamp_seconds",
+        "When the place's latest stored submission was received.",
+    )
     for row in await session.execute(_LAST_SUBMISSION):
         last.add(label_text(place=row.place_code), row.at)
-    late = GaugeFamily("joinedup_completeness_overdue",
-                       "1 when the metric's latest period past its submission deadline has no "
-                       "data from the place, else 0.")
+    late = GaugeFamily(
+        "joinedup_completeness_overdue",
+        "1 when the metric's latest period past its submission deadline has no "
+        "data from the place, else 0.",
+    )
     catalogue = await app.state.metrics_api.catalogue()
-    for place, metric, _period, is_overdue in await overdue(session, catalogue=catalogue,
-                                                             today=england_today()):
+    for place, metric, _period, is_overdue in await overdue(
+        session, catalogue=catalogue, today=england_today()
+    ):
         late.add(label_text(place=place, metric=metric), int(is_overdue))
     return [last, late]

@@ -12,13 +12,14 @@ class MetricsApiSettings(CommonSettings):
     pass
 
 
-def create_app(settings: MetricsApiSettings | None = None, database_url: str | None = None
-               ) -> FastAPI:
+def create_app(
+    settings: MetricsApiSettings | None = None, database_url: str | None = None
+) -> FastAPI:
     return create_service_app(
         service="metrics_api",
         title="joinedup metrics_api",
         description="The area hierarchy (England > regions > ICBs > places) and the versioned "
-                    "national and local metric definitions.",
+        "national and local metric definitions.",
         settings=settings or MetricsApiSettings(),
         routers=[areas_router, metrics_router],
         database_url=database_url,

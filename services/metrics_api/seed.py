@@ -89,9 +89,14 @@ def area_rows() -> list[dict[str, object]]:
             node = areas[node]["parent_code"] or None
     census_year = max(year.values())
     return [
-        {"code": code, "name": row["name"], "level": row["level"],
-         "parent_code": row["parent_code"] or None, "population": totals.get(code),
-         "population_year": year.get(code, census_year if code in totals else None)}
+        {
+            "code": code,
+            "name": row["name"],
+            "level": row["level"],
+            "parent_code": row["parent_code"] or None,
+            "population": totals.get(code),
+            "population_year": year.get(code, census_year if code in totals else None),
+        }
         for code, row in sorted(areas.items(), key=lambda kv: LEVEL_ORDER[kv[1]["level"]])
     ]
 
@@ -100,13 +105,20 @@ def national_metric_rows() -> list[dict[str, object]]:
     rows = []
     for row in _read_csv("national_metrics.csv"):
         body = MetricCreate(
-            code=row["code"], scope=MetricScope.national, name=row["name"],
-            description=row["name"], domain=row["domain"],
-            mandatory=row["mandatory"].strip().lower() == "true", kind=Kind(row["kind"]),
-            multiplier=float(row["multiplier"]) if row["multiplier"] else None, unit=row["unit"],
+            code=row["code"],
+            scope=MetricScope.national,
+            name=row["name"],
+            description=row["name"],
+            domain=row["domain"],
+            mandatory=row["mandatory"].strip().lower() == "true",
+            kind=Kind(row["kind"]),
+            multiplier=float(row["multiplier"]) if row["multiplier"] else None,
+            unit=row["unit"],
             direction=Direction(row["direction"]),
-            periodicity=Periodicity(row["periodicity"]), source=row["source"],
-            reporting_from=row["reporting_from"])
+            periodicity=Periodicity(row["periodicity"]),
+            source=row["source"],
+            reporting_from=row["reporting_from"],
+        )
         definition = resolve_definition(body, scope=MetricScope.national)
         rows.append({"code": body.code, **definition.model_dump(mode="json")})
     return rows
@@ -115,8 +127,11 @@ def national_metric_rows() -> list[dict[str, object]]:
 async def seed(session: AsyncSession) -> dict[str, int]:
     """Add missing reference rows; returns how many areas and metrics were added."""
     # Both statements are INSERTs, so each result is a CursorResult with a rowcount.
-    added_areas = cast(CursorResult, await session.execute(
-        _INSERT_AREAS, {"rows": json.dumps(area_rows())}))
-    added_metrics = cast(CursorResult, await session.execute(
-        _INSERT_METRICS, {"rows": json.dumps(national_metric_rows())}))
+    added_areas = cast(
+        CursorResult, await session.execute(_INSERT_AREAS, {"rows": json.dumps(area_rows())})
+    )
+    added_metrics = cast(
+        CursorResult,
+        await session.execute(_INSERT_METRICS, {"rows": json.dumps(national_metric_rows())}),
+    )
     return {"areas": added_areas.rowcount, "metrics": added_metrics.rowcount}

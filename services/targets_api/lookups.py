@@ -12,7 +12,9 @@ def place_of(catalogue: Catalogue, code: str) -> AreaRef:
     if area.level != "place":
         raise Unprocessable(
             f"{code} ({area.name}) is a {area.level}, not a place; leaders, plans and profiles "
-            f"belong to places.", errors=[field_error(["path", "code"], "must be a place")])
+            f"belong to places.",
+            errors=[field_error(["path", "code"], "must be a place")],
+        )
     return area
 
 

@@ -24,22 +24,32 @@ class TargetsApiSettings(CommonSettings):
     progress_refresh_enabled: bool = True
 
 
-def create_app(settings: TargetsApiSettings | None = None, database_url: str | None = None,
-               metrics_api_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+def create_app(
+    settings: TargetsApiSettings | None = None,
+    database_url: str | None = None,
+    metrics_api_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
     """``metrics_api_transport``: see services.common.catalogue.catalogue_client."""
     settings = settings or TargetsApiSettings()
     resources: list[Callable[[FastAPI], AbstractAsyncContextManager[object]]] = [
-        catalogue_client(metrics_api_transport)]
+        catalogue_client(metrics_api_transport)
+    ]
     if settings.progress_refresh_enabled:
         resources.append(progress_refresher)
     return create_service_app(
         service="targets_api",
         title="joinedup targets_api",
         description="Place leaders, shared plans and targets with two-party agreement, and "
-                    "progress against them.",
+        "progress against them.",
         settings=settings,
-        routers=[leaders_router, plans_router, progress_router, changes_router, spc_router,
-                 assessments_router],
+        routers=[
+            leaders_router,
+            plans_router,
+            progress_router,
+            changes_router,
+            spc_router,
+            assessments_router,
+        ],
         database_url=database_url,
         resources=resources,
         scrape_collectors=[outcome_metrics, set_aside_metrics],

@@ -10,8 +10,7 @@ from services.metrics_api.main import create_app as create_metrics
 from services.targets_api.main import create_app as create_targets
 from tests.conftest import asgi_client, bearer
 
-FACTORIES = {"metrics_api": create_metrics, "targets_api": create_targets,
-             "ingest": create_ingest}
+FACTORIES = {"metrics_api": create_metrics, "targets_api": create_targets, "ingest": create_ingest}
 
 
 @pytest.fixture(params=sorted(FACTORIES))
@@ -51,7 +50,7 @@ async def test_metrics_count_requests_by_route_template(any_client):
     await any_client.get("/healthz")
     await any_client.get("/v1/no-such-thing/12345")
     text = (await any_client.get("/metrics")).text
-    assert 'joinedup_http_requests_total{' in text
+    assert "joinedup_http_requests_total{" in text
     assert 'route="/healthz",service="' in text
     assert 'route="unmatched"' in text and "12345" not in text
     assert "joinedup_http_request_duration_seconds_bucket{" in text
@@ -98,12 +97,14 @@ async def test_unexpected_error_is_500_that_leaks_nothing(database_url):
 
 async def test_oversize_body_is_413_by_content_length_and_by_stream(database_url, make_key):
     key = await make_key("admin")
-    app = create_metrics(CommonSettings(database_url=database_url, max_body_bytes=1000),
-                         database_url=database_url)
+    app = create_metrics(
+        CommonSettings(database_url=database_url, max_body_bytes=1000), database_url=database_url
+    )
     async for client in asgi_client(app):
         big = b'{"code": "' + b"x" * 2000 + b'"}'
-        declared = await client.post("/v1/metrics", content=big, headers={
-            **bearer(key), "content-type": "application/json"})
+        declared = await client.post(
+            "/v1/metrics", content=big, headers={**bearer(key), "content-type": "application/json"}
+        )
         assert declared.status_code == 413
         assert declared.headers["content-type"] == "application/problem+json"
 
@@ -111,8 +112,11 @@ async def test_oversize_body_is_413_by_content_length_and_by_stream(database_url
             for _ in range(20):
                 yield b" " * 100
 
-        streamed = await client.post("/v1/metrics", content=chunks(), headers={
-            **bearer(key), "content-type": "application/json"})
+        streamed = await client.post(
+            "/v1/metrics",
+            content=chunks(),
+            headers={**bearer(key), "content-type": "application/json"},
+        )
         assert streamed.status_code == 413
 
 

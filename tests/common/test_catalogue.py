@@ -59,8 +59,9 @@ async def make_client(service_key: str) -> AsyncIterator[ClientFactory]:
     """``make_client(url, **options)``: a client with the service key, closed after the test."""
     clients: list[MetricsApiClient] = []
 
-    def make(url: str, *, key: str | None = service_key, **options) -> tuple[MetricsApiClient,
-                                                                            Seen]:
+    def make(
+        url: str, *, key: str | None = service_key, **options
+    ) -> tuple[MetricsApiClient, Seen]:
         seen = Seen()
         clients.append(MetricsApiClient(url, key, event_hooks=seen.hooks, **options))
         return clients[-1], seen
@@ -77,12 +78,15 @@ async def catalogue_of(client: MetricsApiClient, **options):
 def answered(service: ServiceProcess, route: str, status: int) -> float:
     """How many requests to ``route`` the service answered with ``status``, from /metrics."""
     text = httpx.get(f"{service.url}/metrics", timeout=5.0).text
-    return sum(sample.value
-               for family in text_string_to_metric_families(text)
-               if family.name == "joinedup_http_requests"
-               for sample in family.samples
-               if sample.name.endswith("_total") and sample.labels.get("route") == route
-               and sample.labels.get("status") == str(status))
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "joinedup_http_requests"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+        and sample.labels.get("route") == route
+        and sample.labels.get("status") == str(status)
+    )
 
 
 async def test_the_catalogue_has_every_area_and_metric_typed(metrics_api, make_client):
@@ -96,12 +100,23 @@ async def test_the_catalogue_has_every_area_and_metric_typed(metrics_api, make_c
     leeds = catalogue.area(LEEDS)
     assert leeds is not None
     assert (leeds.name, leeds.level, leeds.parent_code, leeds.population) == (
-        "Leeds", "place", "E54000054", 829413)
+        "Leeds",
+        "place",
+        "E54000054",
+        829413,
+    )
     falls = catalogue.metric(FALLS)
     assert falls is not None
-    assert (falls.version, falls.status, falls.scope, falls.kind, falls.multiplier,
-            falls.direction, falls.periodicity, falls.mandatory) == (
-        1, "active", "national", "rate", 100000, "lower_is_better", "quarterly", True)
+    assert (
+        falls.version,
+        falls.status,
+        falls.scope,
+        falls.kind,
+        falls.multiplier,
+        falls.direction,
+        falls.periodicity,
+        falls.mandatory,
+    ) == (1, "active", "national", "rate", 100000, "lower_is_better", "quarterly", True)
     assert catalogue.metric("no-such-metric") is None and catalogue.area("E99999999") is None
     assert not catalogue.stale
     with pytest.raises(ValidationError):
@@ -154,8 +169,9 @@ async def test_a_new_metric_version_shows_after_revalidation(metrics_api, make_c
     async with httpx.AsyncClient(base_url=metrics_api.url, timeout=10.0) as http:
         current = (await http.get(f"/v1/metrics/{FALLS}", headers=admin)).json()
         definition = {name: current[name] for name in MetricDefinitionIn.model_fields}
-        changed = await http.put(f"/v1/metrics/{FALLS}", headers=admin,
-                                 json={**definition, "valid_max": 5000.0})
+        changed = await http.put(
+            f"/v1/metrics/{FALLS}", headers=admin, json={**definition, "valid_max": 5000.0}
+        )
     assert changed.status_code == 200 and changed.json()["version"] == 2
 
     falls = (await catalogue_of(revalidating)).metric(FALLS)
@@ -165,8 +181,9 @@ async def test_a_new_metric_version_shows_after_revalidation(metrics_api, make_c
     assert (await catalogue_of(caching, revalidate=True)).metric(FALLS).version == 2
 
 
-async def test_while_metrics_api_is_down_the_cache_serves_within_the_window(metrics_api,
-                                                                            make_client):
+async def test_while_metrics_api_is_down_the_cache_serves_within_the_window(
+    metrics_api, make_client
+):
     tolerant, _ = make_client(metrics_api.url, fresh_s=0, retries=1, max_stale_s=3600)
     # Stopping the process takes far longer than this window, so its copy is too old by then.
     strict, _ = make_client(metrics_api.url, fresh_s=0, retries=1, max_stale_s=0.001)
@@ -192,7 +209,8 @@ async def test_with_no_cache_an_unreachable_peer_is_retried_then_unavailable(mak
 
     # Many callers at once share one round of attempts instead of each hammering the peer.
     results = await asyncio.wait_for(
-        asyncio.gather(*(client.catalogue() for _ in range(10)), return_exceptions=True), BOUND_S)
+        asyncio.gather(*(client.catalogue() for _ in range(10)), return_exceptions=True), BOUND_S
+    )
 
     assert all(isinstance(result, PeerUnavailable) for result in results)
     assert results[0].peer == "metrics_api" and results[0].retry_after_s > 0
@@ -207,14 +225,17 @@ async def test_concurrent_reads_make_one_request_per_page(metrics_api, make_clie
     client, seen = make_client(metrics_api.url)
 
     catalogues = await asyncio.wait_for(
-        asyncio.gather(*(client.catalogue() for _ in range(20))), BOUND_S)
+        asyncio.gather(*(client.catalogue() for _ in range(20))), BOUND_S
+    )
 
     assert seen.requests == ["/v1/areas", "/v1/metrics"]
     assert all(len(c.areas) == 203 and len(c.metrics) == 5 for c in catalogues)
 
 
-@pytest.mark.parametrize("key, problem", [("jdu_000000000000_not-a-key", "invalid, revoked"),
-                                          (None, "is not configured")])
+@pytest.mark.parametrize(
+    "key, problem",
+    [("jdu_000000000000_not-a-key", "invalid, revoked"), (None, "is not configured")],
+)
 async def test_a_bad_service_key_is_an_operator_error(metrics_api, make_client, key, problem):
     client, seen = make_client(metrics_api.url, key=key)
 
@@ -225,8 +246,9 @@ async def test_a_bad_service_key_is_an_operator_error(metrics_api, make_client, 
     assert seen.requests == ["/v1/areas"]  # a refusal is not retried
 
 
-async def test_a_revoked_key_is_refused_even_with_a_cached_catalogue(metrics_api, make_client,
-                                                                     service_key, query):
+async def test_a_revoked_key_is_refused_even_with_a_cached_catalogue(
+    metrics_api, make_client, service_key, query
+):
     client, _ = make_client(metrics_api.url, fresh_s=0)
     await catalogue_of(client)
 

@@ -41,34 +41,54 @@ def test_reporting_from_is_given_to_existing_versions_and_taken_away_again(empty
     url = empty_database_url
     schema_version.upgrade(url, "20261201_trend")
     _run(url, "INSERT INTO area (code, name, level) VALUES ('E92000001', 'England', 'nation')")
-    for code, scope in [("bcf-falls-65plus", "national"), ("national-other", "national"),
-                        ("local-made", "local")]:
-        _run(url, "INSERT INTO metric (code, scope, owner_area_code) VALUES (%s, %s, "
-                  "'E92000001')", code, scope)
+    for code, scope in [
+        ("bcf-falls-65plus", "national"),
+        ("national-other", "national"),
+        ("local-made", "local"),
+    ]:
+        _run(
+            url,
+            "INSERT INTO metric (code, scope, owner_area_code) VALUES (%s, %s, 'E92000001')",
+            code,
+            scope,
+        )
     # 23:30 UTC on 31 March 2024 is 00:30 on 1 April in England (British Summer Time): April,
     # the second quarter and the financial year 2024-25 there, though still March in UTC.
     spring = "2024-03-31 23:30+00"
     for code, version, periodicity, created_at in [
-            ("bcf-falls-65plus", 1, "quarterly", "2026-11-30 10:00+00"),  # the seed's own
-            ("bcf-falls-65plus", 2, "monthly", spring),  # no longer of the seed's form
-            ("national-other", 1, "annual", "2025-12-31 23:30+00"),  # GMT: still 2025
-            ("local-made", 1, "monthly", spring),
-            ("local-made", 2, "quarterly", spring),
-            ("local-made", 3, "financial_year", spring)]:
+        ("bcf-falls-65plus", 1, "quarterly", "2026-11-30 10:00+00"),  # the seed's own
+        ("bcf-falls-65plus", 2, "monthly", spring),  # no longer of the seed's form
+        ("national-other", 1, "annual", "2025-12-31 23:30+00"),  # GMT: still 2025
+        ("local-made", 1, "monthly", spring),
+        ("local-made", 2, "quarterly", spring),
+        ("local-made", 3, "financial_year", spring),
+    ]:
         _run(url, _VERSION, code, version, periodicity, created_at)
 
     schema_version.upgrade(url)
-    assert _run(url, "SELECT metric_code, version, reporting_from FROM metric_version "
-                     "ORDER BY metric_code, version") == [
-        ("bcf-falls-65plus", 1, "2023-Q2"), ("bcf-falls-65plus", 2, "2024-04"),
-        ("local-made", 1, "2024-04"), ("local-made", 2, "2024-Q2"),
-        ("local-made", 3, "FY2024-25"), ("national-other", 1, "2025")]
+    assert _run(
+        url,
+        "SELECT metric_code, version, reporting_from FROM metric_version "
+        "ORDER BY metric_code, version",
+    ) == [
+        ("bcf-falls-65plus", 1, "2023-Q2"),
+        ("bcf-falls-65plus", 2, "2024-04"),
+        ("local-made", 1, "2024-04"),
+        ("local-made", 2, "2024-Q2"),
+        ("local-made", 3, "FY2024-25"),
+        ("national-other", 1, "2025"),
+    ]
     with pytest.raises(psycopg.errors.CheckViolation):  # a code of another form is refused
-        _run(url, "UPDATE metric_version SET reporting_from = '2024-Q2' "
-                  "WHERE metric_code = 'local-made' AND version = 1")
+        _run(
+            url,
+            "UPDATE metric_version SET reporting_from = '2024-Q2' "
+            "WHERE metric_code = 'local-made' AND version = 1",
+        )
 
     schema_version.downgrade(url, "20261201_trend")
-    assert _run(url, "SELECT count(*) FROM information_schema.columns "
-                     "WHERE table_name = 'metric_version' AND column_name = 'reporting_from'"
-                ) == [(0,)]
+    assert _run(
+        url,
+        "SELECT count(*) FROM information_schema.columns "
+        "WHERE table_name = 'metric_version' AND column_name = 'reporting_from'",
+    ) == [(0,)]
     assert _run(url, "SELECT count(*) FROM metric_version") == [(6,)]

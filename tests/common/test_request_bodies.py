@@ -19,8 +19,9 @@ def _subclasses(cls: type) -> set[type]:
 
 
 # In name order: xdist workers must collect the same tests in the same order.
-BODIES = {cls.__name__: cls for cls in sorted(_subclasses(RequestBody),
-                                               key=lambda cls: cls.__name__)}
+BODIES = {
+    cls.__name__: cls for cls in sorted(_subclasses(RequestBody), key=lambda cls: cls.__name__)
+}
 
 
 def _request_body_names() -> set[str]:
@@ -44,12 +45,19 @@ def test_every_json_request_body_is_a_request_body():
     assert names <= set(BODIES), f"not RequestBody subclasses: {sorted(names - set(BODIES))}"
 
 
-OPTIONAL_FIELDS = [(cls, field.alias or name) for cls in BODIES.values()
-                   for name, field in cls.model_fields.items() if not field.is_required()]
+OPTIONAL_FIELDS = [
+    (cls, field.alias or name)
+    for cls in BODIES.values()
+    for name, field in cls.model_fields.items()
+    if not field.is_required()
+]
 
 
-@pytest.mark.parametrize(("body", "field"), OPTIONAL_FIELDS,
-                         ids=[f"{cls.__name__}.{field}" for cls, field in OPTIONAL_FIELDS])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    OPTIONAL_FIELDS,
+    ids=[f"{cls.__name__}.{field}" for cls, field in OPTIONAL_FIELDS],
+)
 def test_an_optional_field_sent_as_null_is_as_if_left_out(body, field):
     def errors_at_field(document: dict) -> list:
         try:
@@ -67,7 +75,16 @@ def test_null_is_refused_where_a_field_is_required():
     with pytest.raises(ValidationError) as raised:
         SpcRequest.model_validate({"values": None, "improvement_direction": "increase"})
     assert raised.value.errors()[0]["loc"] == ("values",)
-    assert SpcRequest.model_validate({"values": [1.0], "improvement_direction": "increase",
-                                      "rebase_at_indices": None, "screen_outliers": None,
-                                      "fix_after_n_points": None, "target": None}
-                                     ).rebase_at_indices == []
+    assert (
+        SpcRequest.model_validate(
+            {
+                "values": [1.0],
+                "improvement_direction": "increase",
+                "rebase_at_indices": None,
+                "screen_outliers": None,
+                "fix_after_n_points": None,
+                "target": None,
+            }
+        ).rebase_at_indices
+        == []
+    )

@@ -31,54 +31,134 @@ def _histogram(name: str) -> set[str]:
 
 
 # The contract with the services: the only metric names a dashboard or an alert may use.
-CONTRACT_METRICS = frozenset({
-    # targets_api: outcomes, labels place, metric, icb, region (status has `status` too)
-    "joinedup_outcome_value",
-    "joinedup_outcome_target",
-    "joinedup_outcome_expected",
-    "joinedup_outcome_progress_ratio",
-    "joinedup_outcome_latest_period_end_timestamp_seconds",
-    "joinedup_outcome_consecutive_off_track_periods",
-    "joinedup_outcome_status",
-    "joinedup_area_info",  # area, name, level, parent
-    "joinedup_metric_info",  # metric, name, kind, unit, direction, periodicity
-    "joinedup_national_value",  # metric
-    "joinedup_progress_refreshes_total",  # result
-    *_histogram("joinedup_progress_refresh_seconds"),
-    "joinedup_progress_set_aside",  # kind
-    # ingest
-    "joinedup_ingest_submissions_total",  # place, status
-    "joinedup_ingest_rows_total",  # place, outcome
-    "joinedup_ingest_last_submission_timestamp_seconds",  # place
-    "joinedup_completeness_overdue",  # place, metric
-    "joinedup_outbox_pending",
-    "joinedup_outbox_deliveries_total",  # result
-    # every service
-    "joinedup_http_requests_total",  # service, method, route, status
-    *_histogram("joinedup_http_request_duration_seconds"),
-    "up",  # job (Prometheus)
-})
+CONTRACT_METRICS = frozenset(
+    {
+        # targets_api: outcomes, labels place, metric, icb, region (status has `status` too)
+        "joinedup_outcome_value",
+        "joinedup_outcome_target",
+        "joinedup_outcome_expected",
+        "joinedup_outcome_progress_ratio",
+        "joinedup_outcome_latest_period_end_timestamp_seconds",
+        "joinedup_outcome_consecutive_off_track_periods",
+        "joinedup_outcome_status",
+        "joinedup_area_info",  # area, name, level, parent
+        "joinedup_metric_info",  # metric, name, kind, unit, direction, periodicity
+        "joinedup_national_value",  # metric
+        "joinedup_progress_refreshes_total",  # result
+        *_histogram("joinedup_progress_refresh_seconds"),
+        "joinedup_progress_set_aside",  # kind
+        # ingest
+        "joinedup_ingest_submissions_total",  # place, status
+        "joinedup_ingest_rows_total",  # place, outcome
+        "joinedup_ingest_last_submission_timestamp_seconds",  # place
+        "joinedup_completeness_overdue",  # place, metric
+        "joinedup_outbox_pending",
+        "joinedup_outbox_deliveries_total",  # result
+        # every service
+        "joinedup_http_requests_total",  # service, method, route, status
+        *_histogram("joinedup_http_request_duration_seconds"),
+        "up",  # job (Prometheus)
+    }
+)
 
 # Grafana variables a panel may use; anything else would not run against plain Prometheus.
 ALLOWED_VARIABLES = frozenset({"icb", "place", "__rate_interval"})
 
-PROMQL_FUNCTIONS = frozenset({
-    # aggregations
-    "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values",
-    "bottomk", "topk", "quantile", "limitk", "limit_ratio",
-    # functions
-    "abs", "absent", "absent_over_time", "ceil", "changes", "clamp", "clamp_max", "clamp_min",
-    "day_of_month", "day_of_week", "day_of_year", "days_in_month", "delta", "deriv", "exp",
-    "floor", "histogram_avg", "histogram_count", "histogram_fraction", "histogram_quantile",
-    "histogram_stddev", "histogram_stdvar", "histogram_sum", "hour", "idelta", "increase",
-    "irate", "label_join", "label_replace", "ln", "log2", "log10", "minute", "month",
-    "predict_linear", "rate", "resets", "round", "scalar", "sgn", "sort", "sort_desc", "sqrt",
-    "time", "timestamp", "vector", "year", "avg_over_time", "min_over_time", "max_over_time",
-    "sum_over_time", "count_over_time", "quantile_over_time", "stddev_over_time",
-    "stdvar_over_time", "last_over_time", "present_over_time",
-})
-PROMQL_KEYWORDS = frozenset({"and", "or", "unless", "bool", "by", "without", "on", "ignoring",
-                             "group_left", "group_right", "offset", "atan2", "inf", "nan"})
+PROMQL_FUNCTIONS = frozenset(
+    {
+        # aggregations
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "group",
+        "stddev",
+        "stdvar",
+        "count",
+        "count_values",
+        "bottomk",
+        "topk",
+        "quantile",
+        "limitk",
+        "limit_ratio",
+        # functions
+        "abs",
+        "absent",
+        "absent_over_time",
+        "ceil",
+        "changes",
+        "clamp",
+        "clamp_max",
+        "clamp_min",
+        "day_of_month",
+        "day_of_week",
+        "day_of_year",
+        "days_in_month",
+        "delta",
+        "deriv",
+        "exp",
+        "floor",
+        "histogram_avg",
+        "histogram_count",
+        "histogram_fraction",
+        "histogram_quantile",
+        "histogram_stddev",
+        "histogram_stdvar",
+        "histogram_sum",
+        "hour",
+        "idelta",
+        "increase",
+        "irate",
+        "label_join",
+        "label_replace",
+        "ln",
+        "log2",
+        "log10",
+        "minute",
+        "month",
+        "predict_linear",
+        "rate",
+        "resets",
+        "round",
+        "scalar",
+        "sgn",
+        "sort",
+        "sort_desc",
+        "sqrt",
+        "time",
+        "timestamp",
+        "vector",
+        "year",
+        "avg_over_time",
+        "min_over_time",
+        "max_over_time",
+        "sum_over_time",
+        "count_over_time",
+        "quantile_over_time",
+        "stddev_over_time",
+        "stdvar_over_time",
+        "last_over_time",
+        "present_over_time",
+    }
+)
+PROMQL_KEYWORDS = frozenset(
+    {
+        "and",
+        "or",
+        "unless",
+        "bool",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "offset",
+        "atan2",
+        "inf",
+        "nan",
+    }
+)
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 _MATCHERS = re.compile(r"\{[^{}]*\}")
@@ -102,7 +182,7 @@ def promql_names(expr: str) -> tuple[set[str], set[str]]:
     metrics, functions = set(), set()
     for match in _IDENTIFIER.finditer(rest):
         name = match.group()
-        if rest[match.end():].lstrip().startswith("("):
+        if rest[match.end() :].lstrip().startswith("("):
             functions.add(name)
         elif name.lower() not in PROMQL_KEYWORDS:
             metrics.add(name)
@@ -123,25 +203,32 @@ def assert_contract(expr: str, where: str) -> None:
     metrics, functions = promql_names(expr)
     assert metrics, f"{where}: no metric in {expr!r}"
     assert metrics <= CONTRACT_METRICS, (
-        f"{where}: {sorted(metrics - CONTRACT_METRICS)} not in the metrics contract: {expr}")
+        f"{where}: {sorted(metrics - CONTRACT_METRICS)} not in the metrics contract: {expr}"
+    )
     assert functions <= PROMQL_FUNCTIONS, (
-        f"{where}: unknown PromQL functions {sorted(functions - PROMQL_FUNCTIONS)}: {expr}")
+        f"{where}: unknown PromQL functions {sorted(functions - PROMQL_FUNCTIONS)}: {expr}"
+    )
     variables = set(_VARIABLE.findall(expr))
     assert variables <= ALLOWED_VARIABLES, (
         f"{where}: Grafana variables {sorted(variables - ALLOWED_VARIABLES)} would not run "
-        f"against Prometheus: {expr}")
+        f"against Prometheus: {expr}"
+    )
 
 
 def test_the_promql_check_finds_what_it_should() -> None:
-    expr = ('histogram_quantile(0.99, sum by (service, le) '
-            '(rate(joinedup_http_request_duration_seconds_bucket{route!~"/x"}[5m]))) '
-            '* on (service) group_left (name) label_replace(up, "a", "$1", "job", "(.*)") '
-            'offset 1h > 1e3')
+    expr = (
+        "histogram_quantile(0.99, sum by (service, le) "
+        '(rate(joinedup_http_request_duration_seconds_bucket{route!~"/x"}[5m]))) '
+        '* on (service) group_left (name) label_replace(up, "a", "$1", "job", "(.*)") '
+        "offset 1h > 1e3"
+    )
     assert promql_names(expr) == (
         {"joinedup_http_request_duration_seconds_bucket", "up"},
-        {"histogram_quantile", "sum", "rate", "label_replace"})
+        {"histogram_quantile", "sum", "rate", "label_replace"},
+    )
     assert promql_names("sum(rate(process_cpu_seconds_total[5m])) by (job)")[0] == {
-        "process_cpu_seconds_total"}
+        "process_cpu_seconds_total"
+    }
     with pytest.raises(AssertionError, match="not in the metrics contract"):
         assert_contract("process_cpu_seconds_total", "self-test")
     with pytest.raises(AssertionError, match="Grafana variables"):
@@ -151,6 +238,7 @@ def test_the_promql_check_finds_what_it_should() -> None:
 
 
 # ------------------------------------------------------------------------------ loading
+
 
 def _yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -172,8 +260,10 @@ def _of_kind(kind: str) -> list[dict[str, Any]]:
 
 
 def _dashboards() -> dict[str, dict[str, Any]]:
-    return {path.name: json.loads(path.read_text(encoding="utf-8"))
-            for path in sorted(DASHBOARDS.glob("*.json"))}
+    return {
+        path.name: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(DASHBOARDS.glob("*.json"))
+    }
 
 
 def _panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
@@ -195,20 +285,25 @@ def _secret_example() -> dict[str, Any]:
 
 
 def _rules() -> list[dict[str, Any]]:
-    return [rule for group in _yaml(DEPLOY / "prometheus" / "rules.yml")["groups"]
-            for rule in group["rules"]]
+    return [
+        rule
+        for group in _yaml(DEPLOY / "prometheus" / "rules.yml")["groups"]
+        for rule in group["rules"]
+    ]
 
 
 def test_every_yaml_file_parses() -> None:
     paths = sorted(p for p in DEPLOY.rglob("*") if p.suffix in {".yaml", ".yml"})
     assert len(paths) >= 12
     for path in paths:
-        documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8"))
-                     if d is not None]
+        documents = [
+            d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None
+        ]
         assert documents and all(isinstance(d, dict) for d in documents), path
 
 
 # ------------------------------------------------------------------------------ Dockerfile
+
 
 def _dockerfile_stages() -> list[list[tuple[str, str]]]:
     """The Dockerfile's instructions, (INSTRUCTION, arguments), grouped by stage."""
@@ -260,9 +355,11 @@ def test_dockerfile_builds_a_wheel_and_ships_no_build_tools() -> None:
 
 
 def test_dockerignore_lets_in_everything_the_dockerfile_copies() -> None:
-    allowed = {line[1:].rstrip("/") for line in
-               (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
-               if line.startswith("!")}
+    allowed = {
+        line[1:].rstrip("/")
+        for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    }
     for stage in _dockerfile_stages():
         for instruction, arguments in stage:
             if instruction == "COPY" and "--from" not in arguments:
@@ -283,6 +380,7 @@ def test_the_wheel_carries_the_migrations_the_image_runs() -> None:
 
 
 # ------------------------------------------------------------------------------ compose
+
 
 def _compose() -> dict[str, Any]:
     return _yaml(DEPLOY / "compose.yaml")
@@ -307,8 +405,12 @@ def test_compose_services_start_after_the_migration() -> None:
         environment = service["environment"]
         assert environment["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
         assert "/tmp" in service["tmpfs"] and service["read_only"] is True
-        for variable in ("JOINEDUP_DATABASE_URL", "JOINEDUP_SERVICE_KEY",
-                         "JOINEDUP_METRICS_API_URL", "JOINEDUP_TARGETS_API_URL"):
+        for variable in (
+            "JOINEDUP_DATABASE_URL",
+            "JOINEDUP_SERVICE_KEY",
+            "JOINEDUP_METRICS_API_URL",
+            "JOINEDUP_TARGETS_API_URL",
+        ):
             assert variable in environment, (name, variable)
         assert environment["JOINEDUP_METRICS_API_URL"] == "http://metrics-api:8001"
         assert environment["JOINEDUP_TARGETS_API_URL"] == "http://targets-api:8002"
@@ -332,8 +434,7 @@ def test_compose_mounts_exist_and_grafana_is_provisioned() -> None:
     assert mounts["./grafana/dashboards"] == provider["options"]["path"]
     home = grafana["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     assert (DASHBOARDS / Path(home).relative_to(provider["options"]["path"])).exists()
-    (datasource,) = _yaml(DEPLOY / "grafana/provisioning/datasources/prometheus.yml")[
-        "datasources"]
+    (datasource,) = _yaml(DEPLOY / "grafana/provisioning/datasources/prometheus.yml")["datasources"]
     assert datasource["uid"] == "prometheus" and datasource["type"] == "prometheus"
 
 
@@ -347,6 +448,7 @@ def test_no_real_key_is_shipped() -> None:
 
 
 # ------------------------------------------------------------------------------ Prometheus
+
 
 def test_prometheus_scrapes_the_three_services_every_15s() -> None:
     config = _yaml(DEPLOY / "prometheus" / "prometheus.yml")
@@ -372,7 +474,8 @@ def test_every_alert_has_severity_summary_and_a_contract_expression() -> None:
         assert rule["annotations"]["summary"].strip(), rule["alert"]
         assert rule["annotations"]["description"].strip(), rule["alert"]
         assert "{{ $" in rule["annotations"]["summary"], (
-            f"{rule['alert']}: say which place, metric or service, or how bad")
+            f"{rule['alert']}: say which place, metric or service, or how bad"
+        )
         assert_contract(rule["expr"], rule["alert"])
 
 
@@ -398,11 +501,16 @@ def test_operations_doc_says_what_to_do_for_every_alert() -> None:
 
 # ------------------------------------------------------------------------------ Grafana
 
+
 def test_the_dashboards_are_the_expected_five_with_unique_uids_and_titles() -> None:
     dashboards = _dashboards()
-    assert set(dashboards) == {"england-overview.json", "icb-system.json",
-                               "place-scorecard.json", "data-completeness.json",
-                               "service-health.json"}
+    assert set(dashboards) == {
+        "england-overview.json",
+        "icb-system.json",
+        "place-scorecard.json",
+        "data-completeness.json",
+        "service-health.json",
+    }
     uids = [d["uid"] for d in dashboards.values()]
     titles = [d["title"] for d in dashboards.values()]
     assert len(set(uids)) == len(uids) and len(set(titles)) == len(titles)
@@ -439,7 +547,9 @@ def test_template_variables_select_icb_then_place() -> None:
     icb_query = "label_values(joinedup_outcome_status, icb)"
     assert _variables(dashboards["icb-system.json"]) == {"icb": icb_query}
     assert _variables(dashboards["place-scorecard.json"]) == {
-        "icb": icb_query, "place": 'label_values(joinedup_outcome_status{icb="$icb"}, place)'}
+        "icb": icb_query,
+        "place": 'label_values(joinedup_outcome_status{icb="$icb"}, place)',
+    }
     for file, dashboard in dashboards.items():
         for name, query in _variables(dashboard).items():
             match = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", query)
@@ -455,6 +565,7 @@ def test_dashboards_show_names_not_only_codes() -> None:
 
 # ------------------------------------------------------------------------------ Kubernetes
 
+
 def test_every_kubernetes_document_is_named_and_listed_in_the_kustomization() -> None:
     for path, doc in _k8s_documents():
         assert {"apiVersion", "kind", "metadata"} <= set(doc), path
@@ -465,13 +576,16 @@ def test_every_kubernetes_document_is_named_and_listed_in_the_kustomization() ->
         assert (K8S / resource).is_file(), resource
     manifests = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
     assert listed == manifests - {"secret.example.yaml"}, (
-        "every manifest but the example Secret belongs in kustomization.yaml")
+        "every manifest but the example Secret belongs in kustomization.yaml"
+    )
     assert kustomization["namespace"] == "joinedup"
 
 
 def _pod_specs() -> list[tuple[str, dict[str, Any]]]:
-    return [(doc["metadata"]["name"], doc["spec"]["template"]["spec"])
-            for doc in _of_kind("Deployment") + _of_kind("Job")]
+    return [
+        (doc["metadata"]["name"], doc["spec"]["template"]["spec"])
+        for doc in _of_kind("Deployment") + _of_kind("Job")
+    ]
 
 
 def test_deployments_probe_the_right_paths_and_run_their_service() -> None:
@@ -555,8 +669,9 @@ def test_pods_use_only_keys_that_the_configmap_and_secret_define() -> None:
 def test_services_and_autoscalers_cover_every_deployment() -> None:
     deployments = {d["metadata"]["name"]: d for d in _of_kind("Deployment")}
     services = {s["metadata"]["name"]: s for s in _of_kind("Service")}
-    autoscalers = {h["spec"]["scaleTargetRef"]["name"]: h
-                   for h in _of_kind("HorizontalPodAutoscaler")}
+    autoscalers = {
+        h["spec"]["scaleTargetRef"]["name"]: h for h in _of_kind("HorizontalPodAutoscaler")
+    }
     assert set(services) == set(deployments) == set(autoscalers)
     for name, deployment in deployments.items():
         pod_labels = deployment["spec"]["template"]["metadata"]["labels"]

@@ -56,11 +56,18 @@ class Up:
     def __init__(self, env: dict[str, str]) -> None:
         metrics, targets, ingest = free_ports(3)
         self.ports = {"metrics_api": metrics, "targets_api": targets, "ingest": ingest}
-        options = [f"--metrics-port={metrics}", f"--targets-port={targets}",
-                   f"--ingest-port={ingest}"]
-        self.process = subprocess.Popen([*JOINEDUP, "up", *options], env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True)
+        options = [
+            f"--metrics-port={metrics}",
+            f"--targets-port={targets}",
+            f"--ingest-port={ingest}",
+        ]
+        self.process = subprocess.Popen(
+            [*JOINEDUP, "up", *options],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self._lines: list[str] = []
         self._services_seen: dict[int, psutil.Process] = {}
         self._reader = threading.Thread(target=self._collect, daemon=True)
@@ -85,8 +92,11 @@ class Up:
             return False
 
     def wait_for_output(self, text: str, timeout_s: float = START_TIMEOUT_S) -> None:
-        eventually(lambda: text in self.output or self.process.poll() is not None, timeout_s,
-                   f"{text!r} in the output")
+        eventually(
+            lambda: text in self.output or self.process.poll() is not None,
+            timeout_s,
+            f"{text!r} in the output",
+        )
         assert text in self.output, f"exited with {self.process.returncode}:\n{self.output}"
 
     def wait_until_running(self) -> None:
@@ -151,8 +161,13 @@ def server_env(database_url: str) -> dict[str, str]:
 
 def keys_create(env: dict[str, str], name: str) -> str:
     """`joinedup keys create` beside `up`, as an operator would run it; returns the key."""
-    result = subprocess.run([*JOINEDUP, "keys", "create", "--role=viewer", f"--name={name}"],
-                            env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*JOINEDUP, "keys", "create", "--role=viewer", f"--name={name}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()[-1]
 
@@ -164,8 +179,11 @@ def postgres_processes(data_dir: Path) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["name"]):
         try:
-            if process.info["name"] == "postgres" and is_alive(process) \
-                    and folder in Path(process.cwd()).parents:
+            if (
+                process.info["name"] == "postgres"
+                and is_alive(process)
+                and folder in Path(process.cwd()).parents
+            ):
                 found.append(process)
         except psutil.Error:
             continue

@@ -33,8 +33,9 @@ LEEDS = "E08000035"
 INGEST_ENV = {"JOINEDUP_OUTBOX_POLL_S": "0.2", "JOINEDUP_OUTBOX_MAX_BACKOFF_S": "1"}
 
 
-def wait_for(read: Callable[[], T], until: Callable[[T], bool], *, what: str,
-             timeout_s: float = WAIT_S) -> T:
+def wait_for(
+    read: Callable[[], T], until: Callable[[T], bool], *, what: str, timeout_s: float = WAIT_S
+) -> T:
     """Call ``read`` until ``until`` holds for what it returns, and return that; fail with the
     last reading once the deadline passes."""
     deadline = time.monotonic() + timeout_s
@@ -61,33 +62,52 @@ class Suite:
     wait_for = staticmethod(wait_for)
 
     def submit_json(self, body: dict, **params: Any) -> httpx.Response:
-        return httpx.post(f"{self.ingest.url}/v1/submissions", json=body, params=params,
-                          headers=self.submitter, timeout=TIMEOUT)
+        return httpx.post(
+            f"{self.ingest.url}/v1/submissions",
+            json=body,
+            params=params,
+            headers=self.submitter,
+            timeout=TIMEOUT,
+        )
 
     def submit_csv(self, body: str, **params: Any) -> httpx.Response:
-        return httpx.post(f"{self.ingest.url}/v1/submissions", content=body.encode(),
-                          params=params, headers={**self.submitter, "Content-Type": "text/csv"},
-                          timeout=TIMEOUT)
+        return httpx.post(
+            f"{self.ingest.url}/v1/submissions",
+            content=body.encode(),
+            params=params,
+            headers={**self.submitter, "Content-Type": "text/csv"},
+            timeout=TIMEOUT,
+        )
 
     def version_metric(self, code: str, **changes: Any) -> dict:
         """PUT the metric's current definition back with ``changes``: its next version."""
-        current = httpx.get(f"{self.metrics_api.url}/v1/metrics/{code}", headers=self.admin,
-                            timeout=TIMEOUT)
+        current = httpx.get(
+            f"{self.metrics_api.url}/v1/metrics/{code}", headers=self.admin, timeout=TIMEOUT
+        )
         current.raise_for_status()
         definition = {k: v for k, v in current.json().items() if k in MetricUpdate.model_fields}
-        response = httpx.put(f"{self.metrics_api.url}/v1/metrics/{code}", headers=self.admin,
-                             json={**definition, **changes}, timeout=TIMEOUT)
+        response = httpx.put(
+            f"{self.metrics_api.url}/v1/metrics/{code}",
+            headers=self.admin,
+            json={**definition, **changes},
+            timeout=TIMEOUT,
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
     def outbox(self) -> list[tuple[str, int, str | None, bool]]:
         """(submission id, attempts, last error, delivered?) of every notice, oldest first."""
-        return self.query("SELECT payload->>'submission_id', attempts, last_error, "
-                          "delivered_at IS NOT NULL FROM outbox ORDER BY id")
+        return self.query(
+            "SELECT payload->>'submission_id', attempts, last_error, "
+            "delivered_at IS NOT NULL FROM outbox ORDER BY id"
+        )
 
     def wait_until_delivered(self) -> list[tuple[str, int, str | None, bool]]:
-        return wait_for(self.outbox, lambda notices: all(n[3] for n in notices),
-                        what="every outbox notice delivered to targets_api")
+        return wait_for(
+            self.outbox,
+            lambda notices: all(n[3] for n in notices),
+            what="every outbox notice delivered to targets_api",
+        )
 
     def agree_plan(self, place: str, icb: str, keys: "PlanKeys") -> int:
         """A plan for the place with a target for each national metric
@@ -96,31 +116,48 @@ class Suite:
             plan = client.post(f"/v1/places/{place}/plans", json=PLAN, headers=keys.steward)
             plan_id = plan.json()["id"]
             for code, body in TARGETS.items():
-                assert client.put(f"/v1/plans/{plan_id}/targets/{code}", json=body,
-                                  headers=keys.steward).status_code == 200
+                assert (
+                    client.put(
+                        f"/v1/plans/{plan_id}/targets/{code}", json=body, headers=keys.steward
+                    ).status_code
+                    == 200
+                )
             assert client.post(f"/v1/plans/{plan_id}/submit", headers=keys.steward).is_success
-            for organisation, signatory in ((place, keys.place_signatory),
-                                            (icb, keys.icb_signatory)):
-                decided = client.post(f"/v1/plans/{plan_id}/approvals", headers=signatory,
-                                      json={"organisation_code": organisation,
-                                            "decision": "approve", "signatory": "A. Signatory"})
+            for organisation, signatory in (
+                (place, keys.place_signatory),
+                (icb, keys.icb_signatory),
+            ):
+                decided = client.post(
+                    f"/v1/plans/{plan_id}/approvals",
+                    headers=signatory,
+                    json={
+                        "organisation_code": organisation,
+                        "decision": "approve",
+                        "signatory": "A. Signatory",
+                    },
+                )
                 assert decided.status_code == 201, decided.text
             assert decided.json()["status"] == "agreed"
             return plan_id
 
     def place_values(self) -> dict[tuple[str, str, str], float]:
         """What targets_api's progress refresh has computed: (place, metric, period) -> value."""
-        rows = self.query("SELECT area_code, metric_code, period, value FROM area_value "
-                          "WHERE level = 'place'")
+        rows = self.query(
+            "SELECT area_code, metric_code, period, value FROM area_value WHERE level = 'place'"
+        )
         return {(place, metric, period): value for place, metric, period, value in rows}
 
-    def wait_for_place_values(self, expected: dict[tuple[str, str, str], float]
-                              ) -> dict[tuple[str, str, str], float]:
+    def wait_for_place_values(
+        self, expected: dict[tuple[str, str, str], float]
+    ) -> dict[tuple[str, str, str], float]:
         """Until the refresh has computed exactly ``expected`` (values to 3 decimals)."""
+
         def rounded() -> dict[tuple[str, str, str], float]:
             return {key: round(value, 3) for key, value in self.place_values().items()}
-        return self.wait_for(rounded, lambda found: found == expected,
-                             what=f"progress refreshed to {expected}")
+
+        return self.wait_for(
+            rounded, lambda found: found == expected, what=f"progress refreshed to {expected}"
+        )
 
 
 StartSuite = Callable[..., Suite]
@@ -140,9 +177,11 @@ class PlanKeys:
 @pytest.fixture
 async def plan_keys(make_key) -> PlanKeys:
     """Keys to make and agree a plan for Leeds."""
-    return PlanKeys(bearer(await make_key("steward", WEST_YORKSHIRE)),
-                    bearer(await make_key("signatory", LEEDS)),
-                    bearer(await make_key("signatory", WEST_YORKSHIRE)))
+    return PlanKeys(
+        bearer(await make_key("steward", WEST_YORKSHIRE)),
+        bearer(await make_key("signatory", LEEDS)),
+        bearer(await make_key("signatory", WEST_YORKSHIRE)),
+    )
 
 
 @pytest.fixture
@@ -157,31 +196,50 @@ async def start_suite(database_url: str, make_key, query: Query) -> AsyncIterato
     admin = bearer(await make_key("admin"))
     started: list[ServiceProcess] = []
 
-    def start(*, down: Collection[str] = (), targets_api_settings: Mapping[str, object] = {},
-              **ingest_settings: object) -> Suite:
+    def start(
+        *,
+        down: Collection[str] = (),
+        targets_api_settings: Mapping[str, object] = {},
+        **ingest_settings: object,
+    ) -> Suite:
         metrics_api = ServiceProcess.for_service("metrics_api", database_url)
-        peers = {"metrics_api": metrics_api, "targets_api": ServiceProcess.for_service(
-            "targets_api", database_url, env={
-                "JOINEDUP_SERVICE_KEY": service_key, "JOINEDUP_PROGRESS_POLL_S": "0.2",
-                "JOINEDUP_METRICS_API_URL": metrics_api.url,
-                **as_environment(targets_api_settings)})}
+        peers = {
+            "metrics_api": metrics_api,
+            "targets_api": ServiceProcess.for_service(
+                "targets_api",
+                database_url,
+                env={
+                    "JOINEDUP_SERVICE_KEY": service_key,
+                    "JOINEDUP_PROGRESS_POLL_S": "0.2",
+                    "JOINEDUP_METRICS_API_URL": metrics_api.url,
+                    **as_environment(targets_api_settings),
+                },
+            ),
+        }
         settings = as_environment(ingest_settings)
-        ingest = ServiceProcess.for_service("ingest", database_url, env={
-            **INGEST_ENV, **settings, "JOINEDUP_SERVICE_KEY": service_key,
-            "JOINEDUP_METRICS_API_URL": peers["metrics_api"].url,
-            "JOINEDUP_TARGETS_API_URL": peers["targets_api"].url})
+        ingest = ServiceProcess.for_service(
+            "ingest",
+            database_url,
+            env={
+                **INGEST_ENV,
+                **settings,
+                "JOINEDUP_SERVICE_KEY": service_key,
+                "JOINEDUP_METRICS_API_URL": peers["metrics_api"].url,
+                "JOINEDUP_TARGETS_API_URL": peers["targets_api"].url,
+            },
+        )
         processes = {**peers, "ingest": ingest}
         started.extend(processes.values())
         # Started side by side: each spends most of a second importing before it is ready.
         with ThreadPoolExecutor(len(processes)) as pool:
-            list(pool.map(ServiceProcess.start,
-                          [p for name, p in processes.items() if name not in down]))
-        return Suite(**peers, ingest=ingest, submitter=submitter, admin=admin,
-                     query=query)
+            list(
+                pool.map(
+                    ServiceProcess.start, [p for name, p in processes.items() if name not in down]
+                )
+            )
+        return Suite(**peers, ingest=ingest, submitter=submitter, admin=admin, query=query)
 
     yield start
     for process in started:
         print(f"--- {process.factory} (port {process.port}) ---\n{process.log()}")
         process.close()
-
-

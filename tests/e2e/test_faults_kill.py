@@ -43,8 +43,10 @@ def ended_months(count: int) -> list[str]:
 def csv_chunks(places: list[str], metrics: list[str]) -> Iterator[bytes]:
     """ROWS valid rows, one per (place, metric, month), made as they are sent."""
     keys = itertools.islice(itertools.product(places, metrics, ended_months(MONTHS)), ROWS)
-    rows = (f"{place},{metric},{period},{i % 1000 / 10},{i % 1000},1000,\n"
-            for i, (place, metric, period) in enumerate(keys))
+    rows = (
+        f"{place},{metric},{period},{i % 1000 / 10},{i % 1000},1000,\n"
+        for i, (place, metric, period) in enumerate(keys)
+    )
     yield HEADER
     while chunk := "".join(itertools.islice(rows, CHUNK_ROWS)):
         yield chunk.encode()
@@ -53,28 +55,49 @@ def csv_chunks(places: list[str], metrics: list[str]) -> Iterator[bytes]:
 def create_metrics(suite) -> list[str]:
     codes = [f"fault-monthly-{i:02d}" for i in range(METRICS)]
     for code in codes:
-        response = httpx.post(f"{suite.metrics_api.url}/v1/metrics", headers=suite.admin,
-                              timeout=30.0, json={
-                                  "code": code, "scope": "national", "name": f"Fault {code}",
-                                  "domain": "Tests", "kind": "proportion", "multiplier": 100,
-                                  "unit": "%", "direction": "higher_is_better",
-                                  "periodicity": "monthly", "decimals": 1})
+        response = httpx.post(
+            f"{suite.metrics_api.url}/v1/metrics",
+            headers=suite.admin,
+            timeout=30.0,
+            json={
+                "code": code,
+                "scope": "national",
+                "name": f"Fault {code}",
+                "domain": "Tests",
+                "kind": "proportion",
+                "multiplier": 100,
+                "unit": "%",
+                "direction": "higher_is_better",
+                "periodicity": "monthly",
+                "decimals": 1,
+            },
+        )
         assert response.status_code == 201, response.text
     return codes
 
 
 def active(suite, pattern: str) -> bool:
     """Whether some backend is running a statement like ``pattern`` right now."""
-    return suite.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND state = 'active' "
-                       "AND query LIKE %s AND pid <> pg_backend_pid()", pattern)[0][0] > 0
+    return (
+        suite.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state = 'active' "
+            "AND query LIKE %s AND pid <> pg_backend_pid()",
+            pattern,
+        )[0][0]
+        > 0
+    )
 
 
 def upload(suite, key: dict[str, str], body: Iterator[bytes]) -> httpx.Response | None:
     """POST the CSV; None when ingest died before it answered."""
     try:
-        return httpx.post(f"{suite.ingest.url}/v1/submissions", content=body,
-                          headers={**key, "Content-Type": "text/csv"}, timeout=UPLOAD_TIMEOUT)
+        return httpx.post(
+            f"{suite.ingest.url}/v1/submissions",
+            content=body,
+            headers={**key, "Content-Type": "text/csv"},
+            timeout=UPLOAD_TIMEOUT,
+        )
     except httpx.TransportError:
         return None
 
@@ -92,6 +115,7 @@ def killing_after(suite, body: Iterator[bytes], *, sent_bytes: int) -> Iterator[
 
 def kill_when(suite, condition: Callable[[], bool], done: threading.Event) -> threading.Thread:
     """A watcher that kills ingest as soon as ``condition`` holds, unless ``done`` first."""
+
     def watch() -> None:
         deadline = time.monotonic() + WAIT_S * 2
         while not done.is_set() and time.monotonic() < deadline:
@@ -99,6 +123,7 @@ def kill_when(suite, condition: Callable[[], bool], done: threading.Event) -> th
                 suite.ingest.kill()
                 return
             time.sleep(0.01)
+
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     return watcher
@@ -115,8 +140,10 @@ def submissions(suite) -> list[tuple[int, int, int]]:
 
 def orphans(suite) -> int:
     """Observations whose submission does not exist."""
-    return suite.query("SELECT count(*) FROM observation o WHERE NOT EXISTS "
-                       "(SELECT 1 FROM submission s WHERE s.id = o.submission_id)")[0][0]
+    return suite.query(
+        "SELECT count(*) FROM observation o WHERE NOT EXISTS "
+        "(SELECT 1 FROM submission s WHERE s.id = o.submission_id)"
+    )[0][0]
 
 
 @pytest.fixture
@@ -125,17 +152,21 @@ async def england_submitter(make_key) -> dict[str, str]:
 
 
 def test_ingest_killed_mid_upload_stores_the_submission_wholly_or_not_at_all(
-        start_suite, england_submitter):
+    start_suite, england_submitter
+):
     suite = start_suite(down=("targets_api",))  # its outbox notices can wait
     key = england_submitter
     metrics = create_metrics(suite)
-    places = [code for (code,) in suite.query(
-        "SELECT code FROM area WHERE level = 'place' ORDER BY code")]
+    places = [
+        code for (code,) in suite.query("SELECT code FROM area WHERE level = 'place' ORDER BY code")
+    ]
     size = sum(len(chunk) for chunk in csv_chunks(places, metrics))
 
     # Killed half-way through the body: it cannot have committed.
-    assert upload(suite, key, killing_after(suite, csv_chunks(places, metrics),
-                                            sent_bytes=size // 2)) is None
+    assert (
+        upload(suite, key, killing_after(suite, csv_chunks(places, metrics), sent_bytes=size // 2))
+        is None
+    )
     assert not suite.ingest.running
     assert submissions(suite) == [] and orphans(suite) == 0
     suite.ingest.start()

@@ -33,29 +33,48 @@ def timed(send) -> tuple[httpx.Response, float]:
 
 
 def test_requests_beyond_the_pool_get_a_prompt_503_with_retry_after(start_suite, database_url):
-    suite = start_suite(down=("targets_api",), db_pool_size=1,
-                        db_pool_timeout_s=POOL_TIMEOUT_S)
-    (key_id,), = suite.query("SELECT id FROM api_key WHERE role = 'submitter'")
+    suite = start_suite(down=("targets_api",), db_pool_size=1, db_pool_timeout_s=POOL_TIMEOUT_S)
+    ((key_id,),) = suite.query("SELECT id FROM api_key WHERE role = 'submitter'")
     body = json_submission(observation())
 
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as holder, \
-            ThreadPoolExecutor(4) as pool:
+    with (
+        psycopg.connect(libpq_url(database_url), autocommit=True) as holder,
+        ThreadPoolExecutor(4) as pool,
+    ):
         holder.execute(idempotency_lock(key_id, HELD_KEY))
         # This request takes ingest's only connection and waits on the lock the test holds.
-        blocked = pool.submit(lambda: httpx.post(
-            f"{suite.ingest.url}/v1/submissions", json=body, timeout=30.0,
-            headers={**suite.submitter, "Idempotency-Key": HELD_KEY}))
-        suite.wait_for(lambda: holder.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        ).fetchone()[0], lambda waiting: waiting == 1, what="the submission waiting on the lock")
+        blocked = pool.submit(
+            lambda: httpx.post(
+                f"{suite.ingest.url}/v1/submissions",
+                json=body,
+                timeout=30.0,
+                headers={**suite.submitter, "Idempotency-Key": HELD_KEY},
+            )
+        )
+        suite.wait_for(
+            lambda: holder.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ).fetchone()[0],
+            lambda waiting: waiting == 1,
+            what="the submission waiting on the lock",
+        )
 
-        starved = [pool.submit(timed, send) for send in (
-            lambda: suite.submit_json(json_submission(observation(period="2025-08"))),
-            lambda: httpx.get(f"{suite.ingest.url}/v1/submissions", headers=suite.submitter,
-                              timeout=30.0),
-            lambda: httpx.get(f"{suite.ingest.url}/v1/observations", headers=suite.submitter,
-                              params={"place_code": "E08000035"}, timeout=30.0))]
+        starved = [
+            pool.submit(timed, send)
+            for send in (
+                lambda: suite.submit_json(json_submission(observation(period="2025-08"))),
+                lambda: httpx.get(
+                    f"{suite.ingest.url}/v1/submissions", headers=suite.submitter, timeout=30.0
+                ),
+                lambda: httpx.get(
+                    f"{suite.ingest.url}/v1/observations",
+                    headers=suite.submitter,
+                    params={"place_code": "E08000035"},
+                    timeout=30.0,
+                ),
+            )
+        ]
         for future in starved:
             response, elapsed_s = future.result(timeout=30.0)
             assert response.status_code == 503, response.text
@@ -70,5 +89,7 @@ def test_requests_beyond_the_pool_get_a_prompt_503_with_retry_after(start_suite,
     assert first.status_code == 201, first.text
     after = suite.submit_json(json_submission(observation(period="2025-08")))
     assert after.status_code == 201, after.text
-    assert suite.query("SELECT period FROM observation ORDER BY period") == [("2025-07",),
-                                                                             ("2025-08",)]
+    assert suite.query("SELECT period FROM observation ORDER BY period") == [
+        ("2025-07",),
+        ("2025-08",),
+    ]

@@ -41,9 +41,11 @@ def assert_unavailable(response: httpx.Response) -> None:
 def wait_until_validated_fresh(suite) -> None:
     """metrics_api is back: poll with dry runs (they store nothing) until ingest has its
     catalogue from metrics_api again rather than from its cache."""
-    suite.wait_for(lambda: suite.submit_json(VALID, dry_run="true"),
-                   lambda r: r.status_code == 201 and STALE not in r.headers,
-                   what="a submission validated without the stale header")
+    suite.wait_for(
+        lambda: suite.submit_json(VALID, dry_run="true"),
+        lambda r: r.status_code == 201 and STALE not in r.headers,
+        what="a submission validated without the stale header",
+    )
 
 
 def test_outbox_waits_for_targets_api_and_catches_up_without_doubling(start_suite):
@@ -54,14 +56,23 @@ def test_outbox_waits_for_targets_api_and_catches_up_without_doubling(start_suit
     before = suite.wait_for_place_values({(LEEDS, DISCHARGE, "2025-07"): 90.927})
     suite.targets_api.stop()
 
-    during = [suite.submit_csv(csv_body(f"{LEEDS},{DISCHARGE},2025-08,,450,500,",
-                                        f"{BRADFORD},{DISCHARGE},2025-07,,500,1000,")),
-              suite.submit_json(json_submission(observation(period="2025-09")))]
+    during = [
+        suite.submit_csv(
+            csv_body(
+                f"{LEEDS},{DISCHARGE},2025-08,,450,500,",
+                f"{BRADFORD},{DISCHARGE},2025-07,,500,1000,",
+            )
+        ),
+        suite.submit_json(json_submission(observation(period="2025-09"))),
+    ]
     assert [r.status_code for r in during] == [201, 201]
     ids = [r.json()["id"] for r in [first, *during]]
     # Each notice is tried, fails, records why, and waits for its next attempt.
-    held = suite.wait_for(suite.outbox, lambda notices: all(n[1] > 0 for n in notices[1:]),
-                          what="every new notice tried while targets_api is down")
+    held = suite.wait_for(
+        suite.outbox,
+        lambda notices: all(n[1] > 0 for n in notices[1:]),
+        what="every new notice tried while targets_api is down",
+    )
     assert [(n[0], n[3]) for n in held] == [(ids[0], True), (ids[1], False), (ids[2], False)]
     assert all(n[2] for n in held[1:]), held
     assert suite.place_values().keys() == before.keys()
@@ -69,8 +80,12 @@ def test_outbox_waits_for_targets_api_and_catches_up_without_doubling(start_suit
     suite.targets_api.start()
     delivered = suite.wait_until_delivered()
     assert [n[0] for n in delivered] == ids
-    caught_up = {(LEEDS, DISCHARGE, "2025-07"): 90.927, (LEEDS, DISCHARGE, "2025-08"): 90.0,
-                 (LEEDS, DISCHARGE, "2025-09"): 90.927, (BRADFORD, DISCHARGE, "2025-07"): 50.0}
+    caught_up = {
+        (LEEDS, DISCHARGE, "2025-07"): 90.927,
+        (LEEDS, DISCHARGE, "2025-08"): 90.0,
+        (LEEDS, DISCHARGE, "2025-09"): 90.927,
+        (BRADFORD, DISCHARGE, "2025-07"): 50.0,
+    }
     suite.wait_for_place_values(caught_up)
 
     # At least once means maybe twice: a notice delivered again changes nothing.
@@ -78,8 +93,11 @@ def test_outbox_waits_for_targets_api_and_catches_up_without_doubling(start_suit
     suite.query("UPDATE outbox SET delivered_at = NULL, next_attempt_at = now()")
     redelivered = suite.wait_until_delivered()
     assert all(n[1] > attempts[n[0]] for n in redelivered)
-    suite.wait_for(lambda: suite.query("SELECT count(*) FROM progress_refresh_queue"),
-                   lambda rows: rows == [(0,)], what="the redelivered notices refreshed")
+    suite.wait_for(
+        lambda: suite.query("SELECT count(*) FROM progress_refresh_queue"),
+        lambda rows: rows == [(0,)],
+        what="the redelivered notices refreshed",
+    )
     assert suite.wait_for_place_values(caught_up) == caught_up
 
 
@@ -97,9 +115,10 @@ def test_catalogue_cached_before_metrics_api_stopped_keeps_validating(start_suit
     assert invalid.status_code == 422, invalid.text
     assert "metrics_api unreachable" in invalid.headers[STALE]
     assert [(e["row"], e["field"], e["code"]) for e in invalid.json()["errors"]] == [
-        (1, "metric_code", "unknown_metric"), (2, "period", "wrong_periodicity")]
-    assert query("SELECT period FROM observation ORDER BY period") == [("2025-07",),
-                                                                       ("2025-08",)]
+        (1, "metric_code", "unknown_metric"),
+        (2, "period", "wrong_periodicity"),
+    ]
+    assert query("SELECT period FROM observation ORDER BY period") == [("2025-07",), ("2025-08",)]
 
     suite.metrics_api.start()
     wait_until_validated_fresh(suite)
@@ -122,8 +141,7 @@ def test_catalogue_older_than_the_staleness_window_is_not_used(start_suite, quer
     assert stored(query) == before
 
 
-def test_ingest_started_while_metrics_api_is_down_answers_503_until_it_is_up(
-        start_suite, query):
+def test_ingest_started_while_metrics_api_is_down_answers_503_until_it_is_up(start_suite, query):
     suite = start_suite(catalogue_fresh_s=FRESH_S, down=("metrics_api",))
 
     assert_unavailable(suite.submit_json(VALID))

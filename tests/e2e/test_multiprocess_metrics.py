@@ -17,10 +17,13 @@ MAX_SUBMISSIONS = 60
 
 def accepted_submissions(url: str) -> float:
     text = httpx.get(f"{url}/metrics", timeout=10).text
-    return sum(sample.value for family in text_string_to_metric_families(text)
-               for sample in family.samples
-               if sample.name == "joinedup_ingest_submissions_total"
-               and sample.labels == {"place": LEEDS, "status": "accepted"})
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "joinedup_ingest_submissions_total"
+        and sample.labels == {"place": LEEDS, "status": "accepted"}
+    )
 
 
 @pytest.fixture
@@ -30,20 +33,32 @@ async def keys(make_key) -> tuple[dict[str, str], str]:
 
 def test_counters_add_up_across_workers(database_url, keys, tmp_path):
     submitter, service_key = keys
-    with ServiceProcess.for_service("metrics_api", database_url) as metrics_api, \
-            ServiceProcess.for_service("ingest", database_url, workers=2, env={
-                "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "JOINEDUP_SERVICE_KEY": service_key,
+    with (
+        ServiceProcess.for_service("metrics_api", database_url) as metrics_api,
+        ServiceProcess.for_service(
+            "ingest",
+            database_url,
+            workers=2,
+            env={
+                "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+                "JOINEDUP_SERVICE_KEY": service_key,
                 "JOINEDUP_METRICS_API_URL": metrics_api.url,
-                "JOINEDUP_OUTBOX_ENABLED": "false"}) as ingest:
+                "JOINEDUP_OUTBOX_ENABLED": "false",
+            },
+        ) as ingest,
+    ):
         # A new connection each time, so the requests spread over both workers; on a busy
         # machine the second worker may still be starting, or the kernel may hand one worker
         # many connections in a row, so go on until both have counted something.
         sent = 0
-        while sent < SUBMISSIONS or (len(counter_files(tmp_path)) < 2
-                                     and sent < MAX_SUBMISSIONS):
+        while sent < SUBMISSIONS or (len(counter_files(tmp_path)) < 2 and sent < MAX_SUBMISSIONS):
             period = f"{2020 + sent // 12}-{sent % 12 + 1:02d}"
-            stored = httpx.post(f"{ingest.url}/v1/submissions", headers=submitter, timeout=15,
-                                json=json_submission(observation(period=period)))
+            stored = httpx.post(
+                f"{ingest.url}/v1/submissions",
+                headers=submitter,
+                timeout=15,
+                json=json_submission(observation(period=period)),
+            )
             assert stored.status_code == 201, stored.text
             sent += 1
 

@@ -33,10 +33,12 @@ class Keys:
 
 @pytest.fixture
 async def keys(make_key) -> Keys:
-    return Keys(bearer(await make_key("steward", WEST_YORKSHIRE)),
-                bearer(await make_key("signatory", LEEDS)),
-                bearer(await make_key("signatory", WEST_YORKSHIRE)),
-                bearer(await make_key("admin")))
+    return Keys(
+        bearer(await make_key("steward", WEST_YORKSHIRE)),
+        bearer(await make_key("signatory", LEEDS)),
+        bearer(await make_key("signatory", WEST_YORKSHIRE)),
+        bearer(await make_key("admin")),
+    )
 
 
 @pytest.fixture
@@ -44,12 +46,21 @@ async def services(database_url: str, make_key) -> AsyncIterator[tuple[httpx.Cli
     """Clients for metrics_api and targets_api, each a uvicorn process on the test database."""
     service_key = await make_key("service", name="targets_api")
     metrics_api = ServiceProcess.for_service("metrics_api", database_url)
-    targets_api = ServiceProcess.for_service("targets_api", database_url, env={
-        "JOINEDUP_SERVICE_KEY": service_key, "JOINEDUP_METRICS_API_URL": metrics_api.url,
-        "JOINEDUP_CATALOGUE_FRESH_S": str(FRESH_S)})
-    with metrics_api, targets_api, httpx.Client(
-            base_url=metrics_api.url, timeout=TIMEOUT) as metrics, httpx.Client(
-            base_url=targets_api.url, timeout=TIMEOUT) as targets:
+    targets_api = ServiceProcess.for_service(
+        "targets_api",
+        database_url,
+        env={
+            "JOINEDUP_SERVICE_KEY": service_key,
+            "JOINEDUP_METRICS_API_URL": metrics_api.url,
+            "JOINEDUP_CATALOGUE_FRESH_S": str(FRESH_S),
+        },
+    )
+    with (
+        metrics_api,
+        targets_api,
+        httpx.Client(base_url=metrics_api.url, timeout=TIMEOUT) as metrics,
+        httpx.Client(base_url=targets_api.url, timeout=TIMEOUT) as targets,
+    ):
         try:
             yield metrics, targets
         finally:  # before the logs are deleted: what the services said explains a failure
@@ -66,37 +77,62 @@ def test_a_plan_is_agreed_by_the_place_and_its_icb(services, keys):
     metrics, targets = services
 
     plan = ok(targets.post(f"/v1/places/{LEEDS}/plans", json=PLAN, headers=keys.steward), 201)
-    refused = targets.put(f"/v1/plans/{plan['id']}/targets/{FALLS}", headers=keys.steward,
-                          json=TARGETS[FALLS] | {"target_period": "2026-11"})
+    refused = targets.put(
+        f"/v1/plans/{plan['id']}/targets/{FALLS}",
+        headers=keys.steward,
+        json=TARGETS[FALLS] | {"target_period": "2026-11"},
+    )
     assert refused.status_code == 422, refused.text
     assert [e["loc"] for e in refused.json()["errors"]] == [["target_period"]]
     for code, body in TARGETS.items():
-        set_ = ok(targets.put(f"/v1/plans/{plan['id']}/targets/{code}", json=body,
-                              headers=keys.steward))
+        set_ = ok(
+            targets.put(f"/v1/plans/{plan['id']}/targets/{code}", json=body, headers=keys.steward)
+        )
         assert set_["metric_version"] == 1
     ok(targets.post(f"/v1/plans/{plan['id']}/submit", headers=keys.steward))
-    for organisation, signatory in ((LEEDS, keys.place_signatory),
-                                    (WEST_YORKSHIRE, keys.icb_signatory)):
-        decided = ok(targets.post(f"/v1/plans/{plan['id']}/approvals", headers=signatory, json={
-            "organisation_code": organisation, "decision": "approve",
-            "signatory": "A. Signatory"}), 201)
+    for organisation, signatory in (
+        (LEEDS, keys.place_signatory),
+        (WEST_YORKSHIRE, keys.icb_signatory),
+    ):
+        decided = ok(
+            targets.post(
+                f"/v1/plans/{plan['id']}/approvals",
+                headers=signatory,
+                json={
+                    "organisation_code": organisation,
+                    "decision": "approve",
+                    "signatory": "A. Signatory",
+                },
+            ),
+            201,
+        )
 
     assert decided["status"] == "agreed"
     agreed = ok(targets.get(f"/v1/plans/{plan['id']}", headers=keys.steward))
     assert (agreed["status"], len(agreed["targets"]), len(agreed["approvals"])) == (
-        "agreed", len(TARGETS), 2)
+        "agreed",
+        len(TARGETS),
+        2,
+    )
     assert not agreed["metric_version_changed"]
 
     current = ok(metrics.get(f"/v1/metrics/{FALLS}", headers=keys.admin))
     definition = {k: v for k, v in current.items() if k in MetricUpdate.model_fields}
-    ok(metrics.put(f"/v1/metrics/{FALLS}", json=definition | {"name": "Falls, redefined"},
-                   headers=keys.admin))
+    ok(
+        metrics.put(
+            f"/v1/metrics/{FALLS}",
+            json=definition | {"name": "Falls, redefined"},
+            headers=keys.admin,
+        )
+    )
 
     deadline = time.monotonic() + WAIT_S
-    while not (seen := ok(targets.get(f"/v1/plans/{plan['id']}", headers=keys.steward))
-               )["metric_version_changed"]:
+    while not (seen := ok(targets.get(f"/v1/plans/{plan['id']}", headers=keys.steward)))[
+        "metric_version_changed"
+    ]:
         assert time.monotonic() < deadline, "the new metric version never showed on the plan"
         time.sleep(FRESH_S / 3)
     assert seen["metric_version_changes"] == [
-        {"metric_code": FALLS, "metric_version": 1, "current_metric_version": 2}]
+        {"metric_code": FALLS, "metric_version": 1, "current_metric_version": 2}
+    ]
     assert seen["status"] == "agreed"

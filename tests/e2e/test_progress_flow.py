@@ -18,27 +18,33 @@ async def assessor(make_key) -> dict[str, str]:
     return bearer(await make_key("assessor"))
 
 
-def test_a_submission_moves_an_agreed_target_and_the_systems_figures(start_suite, plan_keys,
-                                                                     assessor):
+def test_a_submission_moves_an_agreed_target_and_the_systems_figures(
+    start_suite, plan_keys, assessor
+):
     suite = start_suite()
     plan_id = suite.agree_plan(LEEDS, WEST_YORKSHIRE, plan_keys)
 
     def discharge() -> dict | None:
-        progress = httpx.get(f"{suite.targets_api.url}/v1/places/{LEEDS}/progress",
-                             headers=assessor, timeout=15).json()
+        progress = httpx.get(
+            f"{suite.targets_api.url}/v1/places/{LEEDS}/progress", headers=assessor, timeout=15
+        ).json()
         found = [i for i in progress["items"] if i["metric_code"] == DISCHARGE]
         return found[0] | {"plan_id": progress["plan_id"]} if found else None
 
     # The agreement queued the plan for the refresher: no data yet.
-    before = suite.wait_for(discharge, lambda item: item is not None,
-                            what="the agreed plan's progress computed")
+    before = suite.wait_for(
+        discharge, lambda item: item is not None, what="the agreed plan's progress computed"
+    )
     assert (before["plan_id"], before["status"]) == (plan_id, "no_data")
 
     submitted = suite.submit_json(json_submission(observation()))
     assert submitted.status_code == 201, submitted.text
 
-    after = suite.wait_for(discharge, lambda item: item["latest_period"] == "2025-07",
-                           what="the submission reflected in progress")
+    after = suite.wait_for(
+        discharge,
+        lambda item: item["latest_period"] == "2025-07",
+        what="the submission reflected in progress",
+    )
     # 912 / 1003 x 100 = 90.927 against the straight line from 88.5 (2025-03) to 92.0
     # (2027-03), 4 of 24 months along: 88.5 + 3.5 x 4/24 = 89.083. On track; Leeds alone has
     # reported, so it is England and ranks 1 of 1.
@@ -46,23 +52,36 @@ def test_a_submission_moves_an_agreed_target_and_the_systems_figures(start_suite
     assert after["expected_value"] == pytest.approx(89.083, abs=1e-3)
     assert after["status"] == "on_track"
     assert (after["national_value"], after["rank"], after["rank_of"]) == (
-        pytest.approx(90.927, abs=1e-3), 1, 1)
+        pytest.approx(90.927, abs=1e-3),
+        1,
+        1,
+    )
 
     # The same figure reaches the system view and the league table an assessor reads.
-    performance = httpx.get(f"{suite.targets_api.url}/v1/areas/{WEST_YORKSHIRE}/performance",
-                            headers=assessor, timeout=15).json()
+    performance = httpx.get(
+        f"{suite.targets_api.url}/v1/areas/{WEST_YORKSHIRE}/performance",
+        headers=assessor,
+        timeout=15,
+    ).json()
     discharge_row = next(m for m in performance["metrics"] if m["metric_code"] == DISCHARGE)
     leeds_row = next(p for p in discharge_row["places"] if p["place_code"] == LEEDS)
     assert leeds_row["status"] == "on_track"
     assert discharge_row["status_counts"]["on_track"] == 1
     # Only Leeds of West Yorkshire's five places has reported: the latest closed month with any
     # data, flagged as below the minimum coverage.
-    assert (discharge_row["period"], discharge_row["latest_period"],
-            discharge_row["coverage"], discharge_row["below_min_coverage"]) == (
-        "2025-07", "2025-07", 0.2, True)
-    table = httpx.get(f"{suite.targets_api.url}/v1/metrics/{DISCHARGE}/league-table",
-                      params={"level": "icb", "period": "2025-07"}, headers=assessor,
-                      timeout=15).json()
+    assert (
+        discharge_row["period"],
+        discharge_row["latest_period"],
+        discharge_row["coverage"],
+        discharge_row["below_min_coverage"],
+    ) == ("2025-07", "2025-07", 0.2, True)
+    table = httpx.get(
+        f"{suite.targets_api.url}/v1/metrics/{DISCHARGE}/league-table",
+        params={"level": "icb", "period": "2025-07"},
+        headers=assessor,
+        timeout=15,
+    ).json()
     # One of five places: shown, but an incomplete roll-up is not ranked.
     assert [(r["area_code"], r["complete"], r["rank"]) for r in table["data"]] == [
-        (WEST_YORKSHIRE, False, None)]
+        (WEST_YORKSHIRE, False, None)
+    ]

@@ -26,8 +26,10 @@ from tests.targets_api.plan_support import DISCHARGE, FALLS
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which("prometheus") is None or shutil.which("promtool") is None,
-                       reason="needs Debian's prometheus package (.ci/run installs it)"),
+    pytest.mark.skipif(
+        shutil.which("prometheus") is None or shutil.which("promtool") is None,
+        reason="needs Debian's prometheus package (.ci/run installs it)",
+    ),
 ]
 pytest_plugins = ["tests.e2e.conftest_ingest"]
 
@@ -35,8 +37,13 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
 RULES = DEPLOY / "prometheus" / "rules.yml"
 # Grafana fills these in before a query reaches Prometheus.
-VARIABLES = {"$icb": WEST_YORKSHIRE, "$place": LEEDS, "$__rate_interval": "1m",
-             "$__interval": "15s", "$__range": "1h"}
+VARIABLES = {
+    "$icb": WEST_YORKSHIRE,
+    "$place": LEEDS,
+    "$__rate_interval": "1m",
+    "$__interval": "15s",
+    "$__range": "1h",
+}
 # Healthy answers that are empty, not broken queries: absent() answers only when a job has no
 # target at all, the backlog alert needs the outbox undelivered for 30 minutes, and nothing is
 # set aside by a healthy refresh.
@@ -84,22 +91,31 @@ def prometheus(tmp_path: Path) -> Iterator:
 
     def start(targets: dict[str, str]) -> str:
         config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
-        config["global"].update(scrape_interval="2s", evaluation_interval="1s",
-                                scrape_timeout="2s")
+        config["global"].update(scrape_interval="2s", evaluation_interval="1s", scrape_timeout="2s")
         for job in config["scrape_configs"]:
             job["scrape_interval"] = "2s"
             job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
         shutil.copy(RULES, tmp_path / "rules.yml")
         (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-        checked = subprocess.run(["promtool", "check", "config", tmp_path / "prometheus.yml"],
-                                 capture_output=True, text=True)
+        checked = subprocess.run(
+            ["promtool", "check", "config", tmp_path / "prometheus.yml"],
+            capture_output=True,
+            text=True,
+        )
         assert checked.returncode == 0, checked.stdout + checked.stderr
         port = free_port()
-        started.append(subprocess.Popen(
-            ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
-             f"--storage.tsdb.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=(tmp_path / "prometheus.log").open("wb"), stderr=subprocess.STDOUT))
+        started.append(
+            subprocess.Popen(
+                [
+                    "prometheus",
+                    f"--config.file={tmp_path / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={tmp_path / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                ],
+                stdout=(tmp_path / "prometheus.log").open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
         return f"http://127.0.0.1:{port}"
 
     yield start
@@ -117,8 +133,7 @@ def query(prometheus_url: str, expr: str) -> dict:
 
 
 def test_the_shipped_rules_pass_promtool():
-    checked = subprocess.run(["promtool", "check", "rules", RULES], capture_output=True,
-                             text=True)
+    checked = subprocess.run(["promtool", "check", "rules", RULES], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
@@ -129,38 +144,50 @@ def test_every_service_exposition_passes_promtool(start_suite, plan_keys):
 
     for service in (suite.metrics_api, suite.targets_api, suite.ingest):
         exposition = httpx.get(f"{service.url}/metrics", timeout=10).text
-        checked = subprocess.run(["promtool", "check", "metrics"], input=exposition,
-                                 capture_output=True, text=True)
+        checked = subprocess.run(
+            ["promtool", "check", "metrics"], input=exposition, capture_output=True, text=True
+        )
         assert (checked.returncode, checked.stdout + checked.stderr) == (0, ""), service.factory
 
 
-def test_every_dashboard_and_alert_expression_answers_with_data(start_suite, plan_keys,
-                                                                prometheus):
+def test_every_dashboard_and_alert_expression_answers_with_data(start_suite, plan_keys, prometheus):
     # targets_api keeps no copy of the catalogue once metrics_api has gone: it answers 503.
-    suite = start_suite(targets_api_settings={"catalogue_fresh_s": 0.2,
-                                              "catalogue_max_stale_s": 0})
+    suite = start_suite(targets_api_settings={"catalogue_fresh_s": 0.2, "catalogue_max_stale_s": 0})
     suite.agree_plan(LEEDS, WEST_YORKSHIRE, plan_keys)
-    falls = [observation(FALLS, period, numerator=value, denominator=100_000)
-             for period, value in FALLS_BY_QUARTER]
+    falls = [
+        observation(FALLS, period, numerator=value, denominator=100_000)
+        for period, value in FALLS_BY_QUARTER
+    ]
     assert suite.submit_json(json_submission(observation(), *falls)).status_code == 201
     refused = suite.submit_json(json_submission(observation(DISCHARGE, "2025-13")))
     assert refused.status_code == 422, refused.text
     suite.wait_for(
-        lambda: suite.query("SELECT consecutive_off_track FROM target_progress "
-                            "WHERE metric_code = %s", FALLS),
-        lambda rows: rows == [(3,)], what="Leeds's falls refreshed as off track three times")
+        lambda: suite.query(
+            "SELECT consecutive_off_track FROM target_progress WHERE metric_code = %s", FALLS
+        ),
+        lambda rows: rows == [(3,)],
+        what="Leeds's falls refreshed as off track three times",
+    )
 
-    url = prometheus({"metrics_api": f"127.0.0.1:{suite.metrics_api.port}",
-                      "targets_api": f"127.0.0.1:{suite.targets_api.port}",
-                      "ingest": f"127.0.0.1:{suite.ingest.port}"})
-    suite.wait_for(lambda: len(query(url, "up == 1")["result"]) if _ready(url) else 0,
-                   lambda n: n == 3, what="Prometheus scraping all three services")
+    url = prometheus(
+        {
+            "metrics_api": f"127.0.0.1:{suite.metrics_api.port}",
+            "targets_api": f"127.0.0.1:{suite.targets_api.port}",
+            "ingest": f"127.0.0.1:{suite.ingest.port}",
+        }
+    )
+    suite.wait_for(
+        lambda: len(query(url, "up == 1")["result"]) if _ready(url) else 0,
+        lambda n: n == 3,
+        what="Prometheus scraping all three services",
+    )
     suite.metrics_api.stop()
     # A rate needs the 5xx count to grow between scrapes (2 s apart), so three, spread out.
     for _ in range(3):
         time.sleep(2.2)
-        answer = httpx.get(f"{suite.targets_api.url}/v1/places/{LEEDS}/progress",
-                           headers=suite.admin, timeout=10)
+        answer = httpx.get(
+            f"{suite.targets_api.url}/v1/places/{LEEDS}/progress", headers=suite.admin, timeout=10
+        )
         assert answer.status_code == 503, answer.text
     time.sleep(3)  # a few more scrapes and rule evaluations
 
@@ -178,8 +205,10 @@ def test_every_dashboard_and_alert_expression_answers_with_data(start_suite, pla
                 break
             time.sleep(0.5)
     assert not empty, "expressions without data:\n" + "\n".join(empty)
-    firing = {alert["labels"]["alertname"] for alert in httpx.get(
-        f"{url}/api/v1/alerts", timeout=10).json()["data"]["alerts"]}
+    firing = {
+        alert["labels"]["alertname"]
+        for alert in httpx.get(f"{url}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
+    }
     assert {"JoinedupTargetOffTrack", "JoinedupServiceDown"} <= firing | _pending(url)
 
 
@@ -192,5 +221,9 @@ def _ready(url: str) -> bool:
 
 def _pending(url: str) -> set[str]:
     rules = httpx.get(f"{url}/api/v1/rules", timeout=10).json()["data"]["groups"]
-    return {rule["name"] for group in rules for rule in group["rules"]
-            if rule.get("state") in ("pending", "firing")}
+    return {
+        rule["name"]
+        for group in rules
+        for rule in group["rules"]
+        if rule.get("state") in ("pending", "firing")
+    }

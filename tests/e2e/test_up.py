@@ -38,8 +38,9 @@ def printed_keys(up: Up) -> list[str]:
 
 def areas_status(up: Up, key: str) -> int:
     """What the running metrics_api answers to GET /v1/areas with ``key``."""
-    return httpx.get(f"{up.url('metrics_api')}/v1/areas", headers=bearer(key),
-                     timeout=5.0).status_code
+    return httpx.get(
+        f"{up.url('metrics_api')}/v1/areas", headers=bearer(key), timeout=5.0
+    ).status_code
 
 
 def assert_stops_cleanly(up: Up, signum: int = signal.SIGINT) -> None:
@@ -49,8 +50,7 @@ def assert_stops_cleanly(up: Up, signum: int = signal.SIGINT) -> None:
     assert [p.pid for p in services if is_alive(p)] == []
 
 
-def test_first_run_prints_the_services_and_an_admin_key_that_works(start_up,
-                                                                   empty_database_url):
+def test_first_run_prints_the_services_and_an_admin_key_that_works(start_up, empty_database_url):
     up = start_up(server_env(empty_database_url))
     up.wait_until_running()
 
@@ -71,8 +71,9 @@ def test_a_killed_service_is_restarted_loudly(start_up, database_url):
 
     victim.kill()
 
-    up.wait_for_output(f"!!! metrics_api (port {up.ports['metrics_api']}) exited with code -9; "
-                       f"restarting it")
+    up.wait_for_output(
+        f"!!! metrics_api (port {up.ports['metrics_api']}) exited with code -9; restarting it"
+    )
     eventually(lambda: up.is_ready("metrics_api"), START_TIMEOUT_S, "metrics_api ready again")
     assert up.services()["metrics_api"].pid != victim.pid
     assert areas_status(up, key) == 200
@@ -114,8 +115,9 @@ def test_services_stop_when_the_supervisor_is_killed_outright(start_up, database
 
     up.process.kill()
 
-    eventually(lambda: not any(is_alive(p) for p in services), STOP_TIMEOUT_S,
-               "every service has exited")
+    eventually(
+        lambda: not any(is_alive(p) for p in services), STOP_TIMEOUT_S, "every service has exited"
+    )
 
 
 def test_a_busy_port_is_refused_before_anything_starts(database_url):
@@ -125,9 +127,18 @@ def test_a_busy_port_is_refused_before_anything_starts(database_url):
         taken.listen()
         busy = taken.getsockname()[1]
         result = subprocess.run(
-            [*JOINEDUP, "up", f"--metrics-port={busy}", f"--targets-port={targets}",
-             f"--ingest-port={ingest}"],
-            env=server_env(database_url), capture_output=True, text=True, timeout=60)
+            [
+                *JOINEDUP,
+                "up",
+                f"--metrics-port={busy}",
+                f"--targets-port={targets}",
+                f"--ingest-port={ingest}",
+            ],
+            env=server_env(database_url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     assert result.returncode == 1
     assert f"port {busy} on 127.0.0.1 is already in use" in result.stderr

@@ -37,8 +37,7 @@ def all_ready(up: Up) -> bool:
     return all(up.is_ready(service) for service in SERVICES)
 
 
-def test_a_killed_database_is_restarted_loudly_and_nothing_outlives_ctrl_c(
-        start_up, embedded_env):
+def test_a_killed_database_is_restarted_loudly_and_nothing_outlives_ctrl_c(start_up, embedded_env):
     data_dir = Path(embedded_env["JOINEDUP_DATA_DIR"])
     up = start_up(embedded_env)
     up.wait_until_running()
@@ -50,8 +49,9 @@ def test_a_killed_database_is_restarted_loudly_and_nothing_outlives_ctrl_c(
     first.kill()
 
     up.wait_for_output(f"!!! the embedded PostgreSQL (pid {first.pid}, data folder ")
-    up.wait_for_output(f"restarting it (1 of {MAX_RESTARTS} restarts allowed per "
-                       f"{RESTART_WINDOW_S:.0f} s)")
+    up.wait_for_output(
+        f"restarting it (1 of {MAX_RESTARTS} restarts allowed per {RESTART_WINDOW_S:.0f} s)"
+    )
     up.wait_for_output("database: started it again (pid ")
     eventually(lambda: all_ready(up), START_TIMEOUT_S, "every service ready again")
     second = postmaster(data_dir)
@@ -114,6 +114,7 @@ def test_a_crash_looping_database_stops_the_supervisor_with_exit_code_1(embedded
 
     assert exit_codes == [1]
     assert len(killed) == MAX_RESTARTS + 1
-    assert (f"the embedded PostgreSQL died {MAX_RESTARTS + 1} times within "
-            f"{RESTART_WINDOW_S:.0f} s") in shouted + capsys.readouterr().err
+    assert (
+        f"the embedded PostgreSQL died {MAX_RESTARTS + 1} times within {RESTART_WINDOW_S:.0f} s"
+    ) in shouted + capsys.readouterr().err
     assert postgres_processes(data_dir) == []

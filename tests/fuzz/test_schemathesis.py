@@ -39,10 +39,19 @@ from services.targets_api.main import create_app as create_targets_api
 from tests.conftest import bearer
 
 MAX_EXAMPLES = int(os.environ.get("JOINEDUP_FUZZ_EXAMPLES", "100"))
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
-FUZZ_SETTINGS = settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
-                         suppress_health_check=list(HealthCheck), database=None)
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+FUZZ_SETTINGS = settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
 
 
 @pytest.fixture
@@ -54,8 +63,11 @@ def reading_catalogue(create_app, service_settings, database_url: str):
     """``create_app`` with its catalogue read from a metrics_api app over ASGI; that app's
     lifespan runs inside the service's, as schemathesis starts only the app it calls."""
     metrics_api = create_metrics_api(database_url=database_url)
-    app = create_app(service_settings, database_url=database_url,
-                     metrics_api_transport=httpx.ASGITransport(app=metrics_api))
+    app = create_app(
+        service_settings,
+        database_url=database_url,
+        metrics_api_transport=httpx.ASGITransport(app=metrics_api),
+    )
     service_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
@@ -72,9 +84,11 @@ def reading_catalogue(create_app, service_settings, database_url: str):
 NO_DATABASE = "postgresql+psycopg://fuzz@127.0.0.1:1/fuzz"
 metrics_api = schemathesis.openapi.from_dict(create_metrics_api(database_url=NO_DATABASE).openapi())
 targets_api = schemathesis.openapi.from_dict(
-    create_targets_api(TargetsApiSettings(database_url=NO_DATABASE), NO_DATABASE).openapi())
+    create_targets_api(TargetsApiSettings(database_url=NO_DATABASE), NO_DATABASE).openapi()
+)
 ingest = schemathesis.openapi.from_dict(
-    create_ingest(IngestSettings(database_url=NO_DATABASE), NO_DATABASE).openapi())
+    create_ingest(IngestSettings(database_url=NO_DATABASE), NO_DATABASE).openapi()
+)
 
 
 def in_process(app) -> Iterator[ASGIClient]:
@@ -85,24 +99,30 @@ def in_process(app) -> Iterator[ASGIClient]:
 
 @pytest.fixture
 def metrics_api_client(database_url: str) -> Iterator[ASGIClient]:
-    yield from in_process(create_metrics_api(MetricsApiSettings(database_url=database_url),
-                                             database_url=database_url))
+    yield from in_process(
+        create_metrics_api(MetricsApiSettings(database_url=database_url), database_url=database_url)
+    )
 
 
 @pytest.fixture
 def targets_api_client(database_url: str, make_key) -> Iterator[ASGIClient]:
     service_settings = TargetsApiSettings(
-        database_url=database_url, metrics_api_url="http://metrics_api",
+        database_url=database_url,
+        metrics_api_url="http://metrics_api",
         service_key=asyncio.run(make_key("service", name="targets_api")),
-        progress_refresh_enabled=False)
+        progress_refresh_enabled=False,
+    )
     yield from in_process(reading_catalogue(create_targets_api, service_settings, database_url))
 
 
 @pytest.fixture
 def ingest_client(database_url: str, make_key) -> Iterator[ASGIClient]:
     service_settings = IngestSettings(
-        database_url=database_url, metrics_api_url="http://metrics_api",
-        service_key=asyncio.run(make_key("service", name="ingest")), outbox_enabled=False)
+        database_url=database_url,
+        metrics_api_url="http://metrics_api",
+        service_key=asyncio.run(make_key("service", name="ingest")),
+        outbox_enabled=False,
+    )
     yield from in_process(reading_catalogue(create_ingest, service_settings, database_url))
 
 

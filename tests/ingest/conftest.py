@@ -20,9 +20,12 @@ CSV_HEADER = "place_code,metric_code,period,value,numerator,denominator,note\n"
 
 @pytest.fixture
 async def client(database_url: str, make_key) -> AsyncIterator[httpx.AsyncClient]:
-    settings = IngestSettings(database_url=database_url, outbox_enabled=False,
-                              service_key=await make_key("service", name="ingest"),
-                              metrics_api_url="http://metrics_api")
+    settings = IngestSettings(
+        database_url=database_url,
+        outbox_enabled=False,
+        service_key=await make_key("service", name="ingest"),
+        metrics_api_url="http://metrics_api",
+    )
     async for c in client_reading_catalogue(create_ingest, settings, database_url):
         yield c
 

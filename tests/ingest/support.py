@@ -21,13 +21,17 @@ CSV_FIELDS = ("metric_code", "period", "value", "numerator", "denominator", "not
 Body = bytes | str | AsyncIterable[bytes]
 
 
-async def post_body(client: httpx.AsyncClient, headers: dict[str, str], content: Body,
-                    content_type: str | None = "text/csv", **params) -> httpx.Response:
+async def post_body(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    content: Body,
+    content_type: str | None = "text/csv",
+    **params,
+) -> httpx.Response:
     """POST a body exactly as given (bytes, text or a stream of chunks)."""
     if content_type is not None:
         headers = {**headers, "Content-Type": content_type}
-    return await client.post("/v1/submissions", content=content, headers=headers,
-                             params=params)
+    return await client.post("/v1/submissions", content=content, headers=headers, params=params)
 
 
 def csv_line(obs: dict, place: str = LEEDS) -> str:
@@ -36,7 +40,8 @@ def csv_line(obs: dict, place: str = LEEDS) -> str:
     # With CRLF as the terminator the writer quotes a field holding either character; with
     # "\n" alone it leaves a lone CR unquoted, which ends the record for a CSV reader.
     csv.writer(buffer, lineterminator="\r\n").writerow(
-        [place, *("" if obs.get(f) is None else obs[f] for f in CSV_FIELDS)])
+        [place, *("" if obs.get(f) is None else obs[f] for f in CSV_FIELDS)]
+    )
     return buffer.getvalue()
 
 
@@ -50,14 +55,23 @@ def json_text(body: dict) -> str:
 REPORTING_FROM = date(2020, 1, 1)
 
 
-def local_metric(code: str, *, owner: str = LEEDS, kind: str = "count",
-                 periodicity: str = "monthly", **fields) -> dict:
+def local_metric(
+    code: str, *, owner: str = LEEDS, kind: str = "count", periodicity: str = "monthly", **fields
+) -> dict:
     """A body for POST /v1/metrics: a local metric with the defaults its kind gives it,
     reporting from 2020 unless told otherwise."""
     fields.setdefault("reporting_from", periods.containing(periodicity, REPORTING_FROM).code)
-    return {"code": code, "scope": "local", "owner_area_code": owner, "name": code,
-            "domain": "Testing", "kind": kind, "direction": "lower_is_better",
-            "periodicity": periodicity, **fields}
+    return {
+        "code": code,
+        "scope": "local",
+        "owner_area_code": owner,
+        "name": code,
+        "domain": "Testing",
+        "kind": kind,
+        "direction": "lower_is_better",
+        "periodicity": periodicity,
+        **fields,
+    }
 
 
 class MetricsAdmin:
@@ -74,8 +88,9 @@ class MetricsAdmin:
         app = create_metrics_api(database_url=self.database_url)
         async with aclosing(asgi_client(app)) as clients:
             api = await anext(clients)
-            responses = [await api.post(path, json=body, headers=self.headers)
-                         for path, body in requests]
+            responses = [
+                await api.post(path, json=body, headers=self.headers) for path, body in requests
+            ]
         for response in responses:
             assert response.status_code in (200, 201), response.text
         return responses

@@ -13,9 +13,13 @@ BRADFORD = "E08000032"  # Leeds's sibling place
 WEST_YORKSHIRE_PLACES = {"E08000032", "E08000033", "E08000034", LEEDS, "E08000036"}
 ENGLAND_POPULATION = 57_690_323
 SEEDED_METRIC = "bcf-falls-65plus"
-SEEDED_METRIC_CODES = ["bcf-avoidable-admissions", "bcf-discharge-usual-residence",
-                       SEEDED_METRIC, "bcf-reablement-91-days",
-                       "bcf-residential-admissions-65plus"]  # in code order
+SEEDED_METRIC_CODES = [
+    "bcf-avoidable-admissions",
+    "bcf-discharge-usual-residence",
+    SEEDED_METRIC,
+    "bcf-reablement-91-days",
+    "bcf-residential-admissions-65plus",
+]  # in code order
 NEW_PLACE = "E06000999"  # not in the seed data
 
 # Fields a metric response has that a definition sent by PUT does not.
@@ -23,22 +27,47 @@ RESPONSE_ONLY_FIELDS = {"version", "version_created_at", "status", "created_at",
 
 
 def local_metric(code: str = "leeds-falls-at-home", owner: str = LEEDS, **changes: Any) -> dict:
-    return {"code": code, "scope": "local", "owner_area_code": owner,
-            "name": "People who fell at home", "description": "Falls reported by home carers",
-            "domain": "Falls", "kind": "count", "unit": "people",
-            "direction": "lower_is_better", "periodicity": "monthly", **changes}
+    return {
+        "code": code,
+        "scope": "local",
+        "owner_area_code": owner,
+        "name": "People who fell at home",
+        "description": "Falls reported by home carers",
+        "domain": "Falls",
+        "kind": "count",
+        "unit": "people",
+        "direction": "lower_is_better",
+        "periodicity": "monthly",
+        **changes,
+    }
 
 
 def national_metric(code: str = "national-seen-in-time", **changes: Any) -> dict:
-    return {"code": code, "scope": "national", "name": "Seen within the standard",
-            "domain": "Access", "kind": "proportion", "multiplier": 100, "unit": "%",
-            "direction": "higher_is_better", "periodicity": "quarterly", **changes}
+    return {
+        "code": code,
+        "scope": "national",
+        "name": "Seen within the standard",
+        "domain": "Access",
+        "kind": "proportion",
+        "multiplier": 100,
+        "unit": "%",
+        "direction": "higher_is_better",
+        "periodicity": "quarterly",
+        **changes,
+    }
 
 
-def new_area(code: str = NEW_PLACE, parent: str = WEST_YORKSHIRE, level: str = "place",
-             **changes: Any) -> dict:
-    return {"code": code, "name": "Newtown", "level": level, "parent_code": parent,
-            "population": 1000, **changes}
+def new_area(
+    code: str = NEW_PLACE, parent: str = WEST_YORKSHIRE, level: str = "place", **changes: Any
+) -> dict:
+    return {
+        "code": code,
+        "name": "Newtown",
+        "level": level,
+        "parent_code": parent,
+        "population": 1000,
+        **changes,
+    }
 
 
 def definition_of(metric: dict, **changes: Any) -> dict:

@@ -35,14 +35,21 @@ async def get_area(client, headers, code: str) -> dict:
 async def test_an_area_has_its_code_name_level_parent_and_population(client, as_admin):
     leeds = await get_area(client, as_admin, LEEDS)
     assert {k: leeds[k] for k in ("code", "name", "level", "parent_code")} == {
-        "code": LEEDS, "name": "Leeds", "level": "place", "parent_code": WEST_YORKSHIRE}
+        "code": LEEDS,
+        "name": "Leeds",
+        "level": "place",
+        "parent_code": WEST_YORKSHIRE,
+    }
     assert leeds["population"] > 800_000
 
 
 async def test_england_is_the_only_nation_and_has_no_parent(client, as_admin):
     england = await get_area(client, as_admin, ENGLAND)
     assert (england["name"], england["level"], england["parent_code"]) == (
-        "England", "nation", None)
+        "England",
+        "nation",
+        None,
+    )
     nations = await list_areas(client, as_admin, level="nation")
     assert ([a["code"] for a in nations["data"]], nations["count"]) == ([ENGLAND], 1)
 
@@ -72,7 +79,7 @@ async def test_list_children_of_a_parent(client, as_admin):
 async def test_pages_of_places_are_slices_of_the_whole_list(client, as_admin, limit, offset):
     everything = (await list_areas(client, as_admin, level="place", limit=1000))["data"]
     page = await list_areas(client, as_admin, level="place", limit=limit, offset=offset)
-    assert page == {"data": everything[offset:offset + limit], "count": 153}
+    assert page == {"data": everything[offset : offset + limit], "count": 153}
 
 
 async def test_populations_roll_up_from_the_places(client, as_admin):
@@ -103,11 +110,14 @@ async def test_bad_level_filter_is_422(client, as_admin):
     assert_problem(response, 422, ("query", "level"))
 
 
-@pytest.mark.parametrize(("level", "code", "parent"), [
-    ("place", NEW_PLACE, WEST_YORKSHIRE),
-    ("icb", "E54000999", NORTH_EAST_AND_YORKSHIRE),
-    ("region", "E40000999", ENGLAND),
-])
+@pytest.mark.parametrize(
+    ("level", "code", "parent"),
+    [
+        ("place", NEW_PLACE, WEST_YORKSHIRE),
+        ("icb", "E54000999", NORTH_EAST_AND_YORKSHIRE),
+        ("region", "E40000999", ENGLAND),
+    ],
+)
 async def test_admin_adds_an_area_under_the_level_above(client, as_admin, level, code, parent):
     body = new_area(code, parent, level, population=1234, population_year=2024)
     response = await client.post("/v1/areas", json=body, headers=as_admin)
@@ -129,22 +139,36 @@ async def test_population_is_optional(client, as_admin):
 ARABIC_INDIC_DIGITS = "E\u0660\u0666\u0660\u0660\u0660\u0669\u0669\u0669"  # \d, but not 0-9
 
 
-@pytest.mark.parametrize("code", ["E0600099", "E060009999", "e06000999", "W06000999",
-                                  "E0600099X", "", "E06000999\n", ARABIC_INDIC_DIGITS])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "E0600099",
+        "E060009999",
+        "e06000999",
+        "W06000999",
+        "E0600099X",
+        "",
+        "E06000999\n",
+        ARABIC_INDIC_DIGITS,
+    ],
+)
 async def test_area_code_must_be_e_and_eight_digits(client, as_admin, code):
     response = await client.post("/v1/areas", json=new_area(code), headers=as_admin)
     assert_problem(response, 422, ("code",))
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"population": -1}, "population"),
-    ({"population": 2**31}, "population"),
-    ({"name": " "}, "name"),
-    ({"level": "ward"}, "level"),
-    ({"parent_code": "West Yorkshire"}, "parent_code"),
-    ({"population_year": 1800}, "population_year"),
-    ({"colour": "green"}, "colour"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"population": -1}, "population"),
+        ({"population": 2**31}, "population"),
+        ({"name": " "}, "name"),
+        ({"level": "ward"}, "level"),
+        ({"parent_code": "West Yorkshire"}, "parent_code"),
+        ({"population_year": 1800}, "population_year"),
+        ({"colour": "green"}, "colour"),
+    ],
+)
 async def test_invalid_area_fields_are_422(client, as_admin, changes, field):
     response = await client.post("/v1/areas", json=new_area(**changes), headers=as_admin)
     assert_problem(response, 422, (field,))
@@ -153,30 +177,40 @@ async def test_invalid_area_fields_are_422(client, as_admin, changes, field):
 async def test_area_without_a_parent_is_422(client, as_admin):
     body = new_area()
     del body["parent_code"]
-    assert_problem(await client.post("/v1/areas", json=body, headers=as_admin), 422,
-                   ("parent_code",))
+    assert_problem(
+        await client.post("/v1/areas", json=body, headers=as_admin), 422, ("parent_code",)
+    )
 
 
 async def test_parent_must_exist(client, as_admin):
-    response = await client.post("/v1/areas", json=new_area(parent="E54000999"),
-                                 headers=as_admin)
+    response = await client.post("/v1/areas", json=new_area(parent="E54000999"), headers=as_admin)
     assert_problem(response, 422, ("parent_code",))
 
 
-@pytest.mark.parametrize(("level", "parent"), [
-    ("place", NORTH_EAST_AND_YORKSHIRE), ("place", ENGLAND), ("place", BRADFORD),
-    ("icb", ENGLAND), ("icb", WEST_YORKSHIRE), ("icb", LEEDS),
-    ("region", NORTH_EAST_AND_YORKSHIRE), ("region", WEST_YORKSHIRE),
-])
+@pytest.mark.parametrize(
+    ("level", "parent"),
+    [
+        ("place", NORTH_EAST_AND_YORKSHIRE),
+        ("place", ENGLAND),
+        ("place", BRADFORD),
+        ("icb", ENGLAND),
+        ("icb", WEST_YORKSHIRE),
+        ("icb", LEEDS),
+        ("region", NORTH_EAST_AND_YORKSHIRE),
+        ("region", WEST_YORKSHIRE),
+    ],
+)
 async def test_parent_must_be_exactly_one_level_up(client, as_admin, level, parent):
-    response = await client.post("/v1/areas", json=new_area(level=level, parent=parent),
-                                 headers=as_admin)
+    response = await client.post(
+        "/v1/areas", json=new_area(level=level, parent=parent), headers=as_admin
+    )
     assert_problem(response, 422, ("parent_code",))
 
 
 async def test_a_nation_cannot_be_added(client, as_admin):
-    response = await client.post("/v1/areas", json=new_area("E92000002", ENGLAND, "nation"),
-                                 headers=as_admin)
+    response = await client.post(
+        "/v1/areas", json=new_area("E92000002", ENGLAND, "nation"), headers=as_admin
+    )
     assert_problem(response, 422, ("level",))
 
 
@@ -187,8 +221,9 @@ async def test_duplicate_area_is_409(client, as_admin):
 
 
 async def test_the_same_area_added_at_once_twice_is_one_201_and_409s(client, as_admin):
-    responses = await asyncio.gather(*(
-        client.post("/v1/areas", json=new_area(), headers=as_admin) for _ in range(3)))
+    responses = await asyncio.gather(
+        *(client.post("/v1/areas", json=new_area(), headers=as_admin) for _ in range(3))
+    )
     assert sorted(response.status_code for response in responses) == [201, 409, 409]
     for response in responses:
         if response.status_code != 201:

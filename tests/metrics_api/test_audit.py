@@ -19,8 +19,9 @@ from tests.metrics_api.support import (
     new_area,
 )
 
-AUDIT_COLUMNS = "service, actor_key_id, actor, action, entity_type, entity_id, before, after, " \
-                "request_id"
+AUDIT_COLUMNS = (
+    "service, actor_key_id, actor, action, entity_type, entity_id, before, after, request_id"
+)
 
 
 def new_audit_rows(query, after_id: int) -> list[dict]:
@@ -36,8 +37,9 @@ async def seeded_metric(client, headers) -> dict:
     return (await client.get(f"/v1/metrics/{SEEDED_METRIC}", headers=headers)).json()
 
 
-@pytest.mark.parametrize("write", ["area.create", "metric.create", "metric.version",
-                                   "metric.retire"])
+@pytest.mark.parametrize(
+    "write", ["area.create", "metric.create", "metric.version", "metric.retire"]
+)
 async def test_a_successful_write_records_one_audit_entry(client, make_key, query, write):
     key = await make_key("admin", name="catalogue admin")
     headers = bearer(key)
@@ -47,31 +49,44 @@ async def test_a_successful_write_records_one_audit_entry(client, make_key, quer
     since = last_audit_id(query)
     response = await {
         "area.create": lambda: client.post("/v1/areas", json=new_area(), headers=headers),
-        "metric.create": lambda: client.post("/v1/metrics", json=national_metric(),
-                                             headers=headers),
-        "metric.version": lambda: client.put(f"/v1/metrics/{SEEDED_METRIC}",
-                                             json=definition_of(before, name="Renamed"),
-                                             headers=headers),
-        "metric.retire": lambda: client.post(f"/v1/metrics/{SEEDED_METRIC}/retire",
-                                             headers=headers),
+        "metric.create": lambda: client.post(
+            "/v1/metrics", json=national_metric(), headers=headers
+        ),
+        "metric.version": lambda: client.put(
+            f"/v1/metrics/{SEEDED_METRIC}",
+            json=definition_of(before, name="Renamed"),
+            headers=headers,
+        ),
+        "metric.retire": lambda: client.post(
+            f"/v1/metrics/{SEEDED_METRIC}/retire", headers=headers
+        ),
     }[write]()
     assert response.is_success, response.text
     after = response.json()
     entity_type = write.split(".")[0]
-    assert new_audit_rows(query, since) == [{
-        "service": "metrics_api", "actor_key_id": key_id(query, key),
-        "actor": f"key:{key_id(query, key)}:catalogue admin", "action": write,
-        "entity_type": entity_type, "entity_id": after["code"], "before": before,
-        "after": after, "request_id": response.headers["x-request-id"],
-    }]
+    assert new_audit_rows(query, since) == [
+        {
+            "service": "metrics_api",
+            "actor_key_id": key_id(query, key),
+            "actor": f"key:{key_id(query, key)}:catalogue admin",
+            "action": write,
+            "entity_type": entity_type,
+            "entity_id": after["code"],
+            "before": before,
+            "after": after,
+            "request_id": response.headers["x-request-id"],
+        }
+    ]
 
 
 async def test_audit_entries_of_a_version_show_both_definitions(client, as_admin, query):
     current = await seeded_metric(client, as_admin)
     since = last_audit_id(query)
-    await client.put(f"/v1/metrics/{SEEDED_METRIC}",
-                     json=definition_of(current, unit="per 1,000", multiplier=1000),
-                     headers=as_admin)
+    await client.put(
+        f"/v1/metrics/{SEEDED_METRIC}",
+        json=definition_of(current, unit="per 1,000", multiplier=1000),
+        headers=as_admin,
+    )
     [entry] = new_audit_rows(query, since)
     assert (entry["before"]["version"], entry["before"]["multiplier"]) == (1, 100000)
     assert (entry["after"]["version"], entry["after"]["multiplier"]) == (2, 1000)
@@ -90,22 +105,22 @@ async def test_writes_that_change_nothing_record_nothing(client, make_key, as_ad
     viewer = bearer(await make_key("viewer"))
     leeds_steward = bearer(await make_key("steward", LEEDS))
     seeded = f"/v1/metrics/{SEEDED_METRIC}"
-    assert (await client.post(f"/v1/metrics/{SEEDED_METRIC}/retire", headers=as_admin)
-            ).status_code == 200
+    assert (
+        await client.post(f"/v1/metrics/{SEEDED_METRIC}/retire", headers=as_admin)
+    ).status_code == 200
     audited = audit_count(query)
     failures = [
         (await client.post("/v1/areas", json=new_area(LEEDS), headers=as_admin), 409),
         (await client.post("/v1/areas", json=new_area(population=-5), headers=as_admin), 422),
         (await client.post("/v1/areas", json=new_area(), headers=viewer), 403),
-        (await client.post("/v1/metrics", json=national_metric(SEEDED_METRIC),
-                           headers=as_admin), 409),
-        (await client.post("/v1/metrics", json=local_metric(kind="rate"), headers=as_admin),
-         422),
+        (
+            await client.post("/v1/metrics", json=national_metric(SEEDED_METRIC), headers=as_admin),
+            409,
+        ),
+        (await client.post("/v1/metrics", json=local_metric(kind="rate"), headers=as_admin), 422),
         (await client.post("/v1/metrics", json=national_metric(), headers=leeds_steward), 403),
-        (await client.post("/v1/metrics", json=local_metric(owner=ENGLAND), headers=as_admin),
-         422),
-        (await client.put(seeded, json=definition_of(current, name="New"), headers=as_admin),
-         409),
+        (await client.post("/v1/metrics", json=local_metric(owner=ENGLAND), headers=as_admin), 422),
+        (await client.put(seeded, json=definition_of(current, name="New"), headers=as_admin), 409),
         (await client.post(f"{seeded}/retire", headers=as_admin), 409),
         (await client.post("/v1/metrics", json=national_metric()), 401),
     ]
@@ -120,17 +135,21 @@ async def test_stale_if_match_and_unchanged_put_record_nothing(client, as_admin,
     stale = (await client.get(path, headers=as_admin)).headers["etag"]
     await client.put(path, json=definition_of(current, name="Renamed"), headers=as_admin)
     audited = audit_count(query)
-    response = await client.put(path, json=definition_of(current, name="Mine"),
-                                headers=as_admin | {"If-Match": stale})
+    response = await client.put(
+        path, json=definition_of(current, name="Mine"), headers=as_admin | {"If-Match": stale}
+    )
     assert_problem(response, 412)
-    unchanged = await client.put(path, json=definition_of(current, name="Renamed"),
-                                 headers=as_admin)
+    unchanged = await client.put(
+        path, json=definition_of(current, name="Renamed"), headers=as_admin
+    )
     assert unchanged.json()["version"] == 2
     assert audit_count(query) == audited
 
 
-@pytest.mark.parametrize("statement", ["UPDATE audit_log SET actor = 'someone else'",
-                                       "DELETE FROM audit_log", "TRUNCATE audit_log"])
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log", "TRUNCATE audit_log"],
+)
 def test_the_audit_log_refuses_changes(query, statement):
     audited = audit_count(query)
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
@@ -154,8 +173,7 @@ async def client_without_audit(database_url, query):
     await app.state.engine.dispose()
 
 
-async def test_a_change_that_cannot_be_audited_is_not_made(client_without_audit, as_admin,
-                                                           query):
+async def test_a_change_that_cannot_be_audited_is_not_made(client_without_audit, as_admin, query):
     client = client_without_audit
     response = await client.post("/v1/metrics", json=local_metric("unaudited"), headers=as_admin)
     assert_problem(response, 500)
@@ -164,12 +182,15 @@ async def test_a_change_that_cannot_be_audited_is_not_made(client_without_audit,
     response = await client.post("/v1/areas", json=new_area(), headers=as_admin)
     assert_problem(response, 500)
     assert query("SELECT count(*) FROM area WHERE code = %s", new_area()["code"]) == [(0,)]
-    response = await client.put(f"/v1/metrics/{SEEDED_METRIC}",
-                                json=national_metric(SEEDED_METRIC), headers=as_admin)
+    response = await client.put(
+        f"/v1/metrics/{SEEDED_METRIC}", json=national_metric(SEEDED_METRIC), headers=as_admin
+    )
     assert_problem(response, 500)
     response = await client.post(f"/v1/metrics/{SEEDED_METRIC}/retire", headers=as_admin)
     assert_problem(response, 500)
-    assert query("SELECT status, current_version FROM metric WHERE code = %s",
-                 SEEDED_METRIC) == [("active", 1)]
-    assert query("SELECT count(*) FROM metric_version WHERE metric_code = %s",
-                 SEEDED_METRIC) == [(1,)]
+    assert query("SELECT status, current_version FROM metric WHERE code = %s", SEEDED_METRIC) == [
+        ("active", 1)
+    ]
+    assert query("SELECT count(*) FROM metric_version WHERE metric_code = %s", SEEDED_METRIC) == [
+        (1,)
+    ]

@@ -37,10 +37,12 @@ WRITES = {
     "create area": Write("POST", "/v1/areas", new_area(), 201),
     "create national metric": Write("POST", "/v1/metrics", national_metric(), 201),
     "create local metric": Write("POST", "/v1/metrics", local_metric("leeds-new"), 201),
-    "version national metric": Write("PUT", f"/v1/metrics/{SEEDED_METRIC}",
-                                     national_metric(SEEDED_METRIC), 200),
-    "version local metric": Write("PUT", f"/v1/metrics/{EXISTING_LOCAL}",
-                                  local_metric(EXISTING_LOCAL, name="Renamed"), 200),
+    "version national metric": Write(
+        "PUT", f"/v1/metrics/{SEEDED_METRIC}", national_metric(SEEDED_METRIC), 200
+    ),
+    "version local metric": Write(
+        "PUT", f"/v1/metrics/{EXISTING_LOCAL}", local_metric(EXISTING_LOCAL, name="Renamed"), 200
+    ),
     "retire national metric": Write("POST", f"/v1/metrics/{SEEDED_METRIC}/retire", None, 200),
     "retire local metric": Write("POST", f"/v1/metrics/{EXISTING_LOCAL}/retire", None, 200),
 }
@@ -64,15 +66,20 @@ CALLERS = {
     "submitter for England": (("submitter", ENGLAND), set()),
 }
 
-READS = ["/v1/areas", f"/v1/areas/{LEEDS}", "/v1/areas?level=icb", "/v1/metrics",
-         f"/v1/metrics/{SEEDED_METRIC}", f"/v1/metrics/{SEEDED_METRIC}?version=1",
-         f"/v1/metrics/{SEEDED_METRIC}/versions"]
+READS = [
+    "/v1/areas",
+    f"/v1/areas/{LEEDS}",
+    "/v1/areas?level=icb",
+    "/v1/metrics",
+    f"/v1/metrics/{SEEDED_METRIC}",
+    f"/v1/metrics/{SEEDED_METRIC}?version=1",
+    f"/v1/metrics/{SEEDED_METRIC}/versions",
+]
 
 
 @pytest.fixture(autouse=True)
 async def existing_local_metric(client, as_admin):
-    response = await client.post("/v1/metrics", json=local_metric(EXISTING_LOCAL),
-                                 headers=as_admin)
+    response = await client.post("/v1/metrics", json=local_metric(EXISTING_LOCAL), headers=as_admin)
     assert response.status_code == 201
 
 
@@ -101,8 +108,15 @@ async def credentials(kind: str, make_key, query) -> dict[str, str]:
     }[kind]
 
 
-UNAUTHENTICATED = ["no header", "empty bearer", "not bearer", "malformed key", "unknown key",
-                   "wrong secret", "revoked key"]
+UNAUTHENTICATED = [
+    "no header",
+    "empty bearer",
+    "not bearer",
+    "malformed key",
+    "unknown key",
+    "wrong secret",
+    "revoked key",
+]
 
 
 @pytest.mark.parametrize("write", WRITES)
@@ -139,10 +153,18 @@ async def test_every_read_without_a_valid_key_is_401(client, make_key, query, ki
         assert response.headers["www-authenticate"] == "Bearer"
 
 
-@pytest.mark.parametrize("role_and_scopes", [
-    ("admin",), ("steward", LEEDS), ("submitter", LEEDS), ("signatory", LEEDS), ("assessor",),
-    ("viewer",),
-], ids=lambda r: r[0])
+@pytest.mark.parametrize(
+    "role_and_scopes",
+    [
+        ("admin",),
+        ("steward", LEEDS),
+        ("submitter", LEEDS),
+        ("signatory", LEEDS),
+        ("assessor",),
+        ("viewer",),
+    ],
+    ids=lambda r: r[0],
+)
 async def test_a_key_of_any_role_reads_everything(client, make_key, role_and_scopes):
     headers = bearer(await make_key(*role_and_scopes))
     for path in READS:
@@ -153,11 +175,13 @@ async def test_a_key_of_any_role_reads_everything(client, make_key, role_and_sco
 async def test_revoking_a_key_stops_it_working(client, make_key, query, database_url):
     key = await make_key("steward", ENGLAND)
     assert (await client.get("/v1/metrics", headers=bearer(key))).status_code == 200
-    await run_in_transaction(database_url, lambda session: revoke_key(
-        session, key_id=key_id(query, key)))
+    await run_in_transaction(
+        database_url, lambda session: revoke_key(session, key_id=key_id(query, key))
+    )
     assert_problem(await client.get("/v1/metrics", headers=bearer(key)), 401)
-    assert_problem(await client.post("/v1/metrics", json=national_metric(),
-                                     headers=bearer(key)), 401)
+    assert_problem(
+        await client.post("/v1/metrics", json=national_metric(), headers=bearer(key)), 401
+    )
 
 
 async def test_unauthenticated_write_is_401_even_with_an_invalid_body(client):
@@ -165,36 +189,52 @@ async def test_unauthenticated_write_is_401_even_with_an_invalid_body(client):
     assert_problem(response, 401)
 
 
-@pytest.mark.parametrize(("scope", "status"), [
-    (WEST_YORKSHIRE, 200), (NORTH_EAST_AND_YORKSHIRE, 200), (ENGLAND, 200),
-    (LEEDS, 403), (NORTH_EAST_AND_NORTH_CUMBRIA, 403),
-])
+@pytest.mark.parametrize(
+    ("scope", "status"),
+    [
+        (WEST_YORKSHIRE, 200),
+        (NORTH_EAST_AND_YORKSHIRE, 200),
+        (ENGLAND, 200),
+        (LEEDS, 403),
+        (NORTH_EAST_AND_NORTH_CUMBRIA, 403),
+    ],
+)
 @pytest.mark.parametrize("change", ["version", "retire"])
 async def test_an_icb_metric_is_changed_only_by_keys_covering_the_icb(
-        client, make_key, as_admin, scope, status, change):
+    client, make_key, as_admin, scope, status, change
+):
     body = local_metric("wy-delayed-discharges", owner=WEST_YORKSHIRE)
     assert (await client.post("/v1/metrics", json=body, headers=as_admin)).status_code == 201
     headers = bearer(await make_key("steward", scope))
     if change == "version":
-        response = await client.put("/v1/metrics/wy-delayed-discharges",
-                                    json=body | {"name": "Renamed"}, headers=headers)
+        response = await client.put(
+            "/v1/metrics/wy-delayed-discharges", json=body | {"name": "Renamed"}, headers=headers
+        )
     else:
-        response = await client.post("/v1/metrics/wy-delayed-discharges/retire",
-                                     headers=headers)
+        response = await client.post("/v1/metrics/wy-delayed-discharges/retire", headers=headers)
     if status == 200:
         assert response.status_code == 200, response.text
     else:
         assert_problem(response, 403)
 
 
-@pytest.mark.parametrize(("scope", "status"), [
-    (WEST_YORKSHIRE, 201), (NORTH_EAST_AND_YORKSHIRE, 201), (ENGLAND, 201), (LEEDS, 403),
-])
+@pytest.mark.parametrize(
+    ("scope", "status"),
+    [
+        (WEST_YORKSHIRE, 201),
+        (NORTH_EAST_AND_YORKSHIRE, 201),
+        (ENGLAND, 201),
+        (LEEDS, 403),
+    ],
+)
 async def test_an_icb_metric_is_created_only_by_keys_covering_the_icb(
-        client, make_key, scope, status):
-    response = await client.post("/v1/metrics",
-                                 json=local_metric("wy-new", owner=WEST_YORKSHIRE),
-                                 headers=bearer(await make_key("steward", scope)))
+    client, make_key, scope, status
+):
+    response = await client.post(
+        "/v1/metrics",
+        json=local_metric("wy-new", owner=WEST_YORKSHIRE),
+        headers=bearer(await make_key("steward", scope)),
+    )
     if status == 201:
         assert response.status_code == 201, response.text
     else:

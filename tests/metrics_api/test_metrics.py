@@ -41,13 +41,29 @@ async def test_created_metric_is_returned_and_readable(client, create, as_admin)
     assert response.headers["etag"]
     created = response.json()
     assert created | {"created_at": None, "version_created_at": None} == {
-        "code": "leeds-falls", "scope": "local", "owner_area_code": LEEDS,
-        "name": "People who fell at home", "description": "Falls at home", "domain": "Falls",
-        "mandatory": False, "kind": "count", "multiplier": None, "unit": "people",
-        "direction": "lower_is_better", "periodicity": "monthly", "aggregation": "sum",
-        "valid_min": 0.0, "valid_max": None, "decimals": 0, "submission_deadline_days": 45,
-        "source": "", "version": 1, "status": "active", "retired_at": None,
-        "created_at": None, "version_created_at": None,
+        "code": "leeds-falls",
+        "scope": "local",
+        "owner_area_code": LEEDS,
+        "name": "People who fell at home",
+        "description": "Falls at home",
+        "domain": "Falls",
+        "mandatory": False,
+        "kind": "count",
+        "multiplier": None,
+        "unit": "people",
+        "direction": "lower_is_better",
+        "periodicity": "monthly",
+        "aggregation": "sum",
+        "valid_min": 0.0,
+        "valid_max": None,
+        "decimals": 0,
+        "submission_deadline_days": 45,
+        "source": "",
+        "version": 1,
+        "status": "active",
+        "retired_at": None,
+        "created_at": None,
+        "version_created_at": None,
         # Not given: the month it was created in, in England (tests/metrics_api/
         # test_reporting_from.py works the other periodicities).
         "reporting_from": f"{england_today():%Y-%m}",
@@ -63,8 +79,20 @@ async def test_codes_matching_the_pattern_are_accepted(create, code):
     assert (await create(local_metric(code))).status_code == 201
 
 
-@pytest.mark.parametrize("code", ["a", "a" * 65, "-leading-dash", "Upper-case", "under_score",
-                                  "with space", "dot.ted", "ümlaut", ""])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "a",
+        "a" * 65,
+        "-leading-dash",
+        "Upper-case",
+        "under_score",
+        "with space",
+        "dot.ted",
+        "ümlaut",
+        "",
+    ],
+)
 async def test_codes_not_matching_the_pattern_are_422(create, code):
     await assert_invalid(create, local_metric(code), ("code",))
 
@@ -80,23 +108,27 @@ async def test_unknown_enum_value_is_422_naming_the_field(create, field):
     await assert_invalid(create, local_metric(**{field: "sideways"}), (field,))
 
 
-@pytest.mark.parametrize("field", ["name", "domain", "kind", "direction", "periodicity", "scope",
-                                   "code"])
+@pytest.mark.parametrize(
+    "field", ["name", "domain", "kind", "direction", "periodicity", "scope", "code"]
+)
 async def test_missing_required_field_is_422_naming_it(create, field):
     body = local_metric()
     del body[field]
     await assert_invalid(create, body, (field,))
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"multiplier": 0, "kind": "rate"}, "multiplier"),
-    ({"multiplier": -100, "kind": "proportion"}, "multiplier"),
-    ({"decimals": 7}, "decimals"),
-    ({"decimals": -1}, "decimals"),
-    ({"submission_deadline_days": -1}, "submission_deadline_days"),
-    ({"name": "   "}, "name"),
-    ({"mandatory": "perhaps"}, "mandatory"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"multiplier": 0, "kind": "rate"}, "multiplier"),
+        ({"multiplier": -100, "kind": "proportion"}, "multiplier"),
+        ({"decimals": 7}, "decimals"),
+        ({"decimals": -1}, "decimals"),
+        ({"submission_deadline_days": -1}, "submission_deadline_days"),
+        ({"name": "   "}, "name"),
+        ({"mandatory": "perhaps"}, "mandatory"),
+    ],
+)
 async def test_out_of_range_field_is_422(create, changes, field):
     await assert_invalid(create, local_metric(**changes), (field,))
 
@@ -105,18 +137,22 @@ async def test_out_of_range_field_is_422(create, changes, field):
 @pytest.mark.parametrize("number", ["Infinity", "-Infinity", "NaN"])
 async def test_non_finite_numbers_are_422(client, as_admin, field, number):
     body = json.dumps(local_metric(kind="rate", multiplier=1000))[:-1] + f', "{field}": {number}}}'
-    response = await client.post("/v1/metrics", content=body,
-                                 headers=as_admin | {"Content-Type": "application/json"})
+    response = await client.post(
+        "/v1/metrics", content=body, headers=as_admin | {"Content-Type": "application/json"}
+    )
     assert_problem(response, 422, (field,))
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"kind": "value", "valid_max": 1e300}, "valid_max"),
-    ({"kind": "value", "valid_min": -1e13}, "valid_min"),
-    ({"kind": "value", "valid_min": 1e-13}, "valid_min"),
-    ({"kind": "rate", "multiplier": 1e13}, "multiplier"),
-    ({"kind": "rate", "multiplier": 1e-13}, "multiplier"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"kind": "value", "valid_max": 1e300}, "valid_max"),
+        ({"kind": "value", "valid_min": -1e13}, "valid_min"),
+        ({"kind": "value", "valid_min": 1e-13}, "valid_min"),
+        ({"kind": "rate", "multiplier": 1e13}, "multiplier"),
+        ({"kind": "rate", "multiplier": 1e-13}, "multiplier"),
+    ],
+)
 async def test_numbers_beyond_the_magnitude_bound_are_422(create, changes, field):
     # The bound of services/common/magnitude.py holds for definitions as for observations.
     await assert_invalid(create, local_metric(**changes), (field,))
@@ -158,19 +194,31 @@ async def test_ratio_kind_without_multiplier_is_422(create, kind):
     await assert_invalid(create, local_metric(kind=kind), ("multiplier",))
 
 
-@pytest.mark.parametrize(("kind", "aggregation"), [
-    ("count", "ratio_of_sums"), ("count", "population_weighted_mean"),
-    ("proportion", "sum"), ("rate", "sum"), ("value", "ratio_of_sums"),
-])
+@pytest.mark.parametrize(
+    ("kind", "aggregation"),
+    [
+        ("count", "ratio_of_sums"),
+        ("count", "population_weighted_mean"),
+        ("proportion", "sum"),
+        ("rate", "sum"),
+        ("value", "ratio_of_sums"),
+    ],
+)
 async def test_aggregation_incompatible_with_kind_is_422(create, kind, aggregation):
     body = local_metric(kind=kind, multiplier=100, aggregation=aggregation)
     await assert_invalid(create, body, ("aggregation",))
 
 
-@pytest.mark.parametrize(("kind", "aggregation"), [
-    ("proportion", "population_weighted_mean"), ("rate", "population_weighted_mean"),
-    ("value", "sum"), ("count", "sum"), ("proportion", "ratio_of_sums"),
-])
+@pytest.mark.parametrize(
+    ("kind", "aggregation"),
+    [
+        ("proportion", "population_weighted_mean"),
+        ("rate", "population_weighted_mean"),
+        ("value", "sum"),
+        ("count", "sum"),
+        ("proportion", "ratio_of_sums"),
+    ],
+)
 async def test_aggregation_compatible_with_kind_is_kept(create, kind, aggregation):
     response = await create(local_metric(kind=kind, multiplier=100, aggregation=aggregation))
     assert response.status_code == 201
@@ -182,17 +230,37 @@ async def test_every_definition_problem_is_reported_at_once(create):
     await assert_invalid(create, body, ("multiplier",), ("mandatory",), ("valid_min",))
 
 
-@pytest.mark.parametrize(("kind", "multiplier", "defaults"), [
-    ("count", None, {"aggregation": "sum", "decimals": 0, "valid_min": 0, "valid_max": None}),
-    ("proportion", 100, {"aggregation": "ratio_of_sums", "decimals": 1, "valid_min": 0,
-                         "valid_max": 100}),
-    ("proportion", 1000, {"aggregation": "ratio_of_sums", "decimals": 1, "valid_min": 0,
-                          "valid_max": 1000}),
-    ("rate", 100000, {"aggregation": "ratio_of_sums", "decimals": 1, "valid_min": 0,
-                      "valid_max": None}),
-    ("value", None, {"aggregation": "population_weighted_mean", "decimals": 1,
-                     "valid_min": None, "valid_max": None}),
-])
+@pytest.mark.parametrize(
+    ("kind", "multiplier", "defaults"),
+    [
+        ("count", None, {"aggregation": "sum", "decimals": 0, "valid_min": 0, "valid_max": None}),
+        (
+            "proportion",
+            100,
+            {"aggregation": "ratio_of_sums", "decimals": 1, "valid_min": 0, "valid_max": 100},
+        ),
+        (
+            "proportion",
+            1000,
+            {"aggregation": "ratio_of_sums", "decimals": 1, "valid_min": 0, "valid_max": 1000},
+        ),
+        (
+            "rate",
+            100000,
+            {"aggregation": "ratio_of_sums", "decimals": 1, "valid_min": 0, "valid_max": None},
+        ),
+        (
+            "value",
+            None,
+            {
+                "aggregation": "population_weighted_mean",
+                "decimals": 1,
+                "valid_min": None,
+                "valid_max": None,
+            },
+        ),
+    ],
+)
 async def test_defaults_come_from_the_kind(create, kind, multiplier, defaults):
     response = await create(local_metric(kind=kind, multiplier=multiplier))
     assert response.status_code == 201, response.text
@@ -203,13 +271,25 @@ async def test_defaults_come_from_the_kind(create, kind, multiplier, defaults):
 
 
 async def test_given_values_override_the_defaults(create):
-    response = await create(local_metric(
-        kind="proportion", multiplier=100, decimals=3, valid_min=10, valid_max=90,
-        submission_deadline_days=30, aggregation="population_weighted_mean"))
+    response = await create(
+        local_metric(
+            kind="proportion",
+            multiplier=100,
+            decimals=3,
+            valid_min=10,
+            valid_max=90,
+            submission_deadline_days=30,
+            aggregation="population_weighted_mean",
+        )
+    )
     created = response.json()
-    assert (created["decimals"], created["valid_min"], created["valid_max"],
-            created["submission_deadline_days"], created["aggregation"]) == (
-        3, 10, 90, 30, "population_weighted_mean")
+    assert (
+        created["decimals"],
+        created["valid_min"],
+        created["valid_max"],
+        created["submission_deadline_days"],
+        created["aggregation"],
+    ) == (3, 10, 90, 30, "population_weighted_mean")
 
 
 @pytest.mark.parametrize("owner", [LEEDS, WEST_YORKSHIRE])
@@ -248,8 +328,7 @@ async def test_national_metric_owned_elsewhere_is_422(create, owner):
 
 async def test_unknown_metric_is_404(client, as_admin):
     assert_problem(await client.get("/v1/metrics/no-such-metric", headers=as_admin), 404)
-    assert_problem(await client.get("/v1/metrics/no-such-metric/versions", headers=as_admin),
-                   404)
+    assert_problem(await client.get("/v1/metrics/no-such-metric/versions", headers=as_admin), 404)
 
 
 async def list_codes(client, headers, **params) -> tuple[list[str], int]:
@@ -263,9 +342,11 @@ async def list_codes(client, headers, **params) -> tuple[list[str], int]:
 @pytest.fixture
 async def catalogue(create, client, as_admin):
     """The seeded national metrics, two local ones and a retired local one."""
-    for body in [local_metric("leeds-falls", domain="Falls"),
-                 local_metric("wy-discharges", owner=WEST_YORKSHIRE, domain="Independence"),
-                 local_metric("leeds-old", domain="Falls")]:
+    for body in [
+        local_metric("leeds-falls", domain="Falls"),
+        local_metric("wy-discharges", owner=WEST_YORKSHIRE, domain="Independence"),
+        local_metric("leeds-old", domain="Falls"),
+    ]:
         assert (await create(body)).status_code == 201
     retired = await client.post("/v1/metrics/leeds-old/retire", headers=as_admin)
     assert retired.status_code == 200
@@ -277,19 +358,24 @@ async def test_list_shows_every_metric_in_code_order(client, as_admin, catalogue
     assert count == 8
 
 
-@pytest.mark.parametrize(("params", "expected"), [
-    ({"scope": "national"}, SEEDED_METRIC_CODES),
-    ({"scope": "local"}, ["leeds-falls", "leeds-old", "wy-discharges"]),
-    ({"owner": ENGLAND}, SEEDED_METRIC_CODES),
-    ({"owner": LEEDS}, ["leeds-falls", "leeds-old"]),
-    ({"owner": WEST_YORKSHIRE}, ["wy-discharges"]),
-    ({"owner": BRADFORD}, []),
-    ({"status": "retired"}, ["leeds-old"]),
-    ({"status": "active", "scope": "local"}, ["leeds-falls", "wy-discharges"]),
-    ({"domain": "Independence"}, ["bcf-reablement-91-days", "bcf-residential-admissions-65plus",
-                                  "wy-discharges"]),
-    ({"domain": "Falls", "owner": LEEDS, "status": "active"}, ["leeds-falls"]),
-])
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"scope": "national"}, SEEDED_METRIC_CODES),
+        ({"scope": "local"}, ["leeds-falls", "leeds-old", "wy-discharges"]),
+        ({"owner": ENGLAND}, SEEDED_METRIC_CODES),
+        ({"owner": LEEDS}, ["leeds-falls", "leeds-old"]),
+        ({"owner": WEST_YORKSHIRE}, ["wy-discharges"]),
+        ({"owner": BRADFORD}, []),
+        ({"status": "retired"}, ["leeds-old"]),
+        ({"status": "active", "scope": "local"}, ["leeds-falls", "wy-discharges"]),
+        (
+            {"domain": "Independence"},
+            ["bcf-reablement-91-days", "bcf-residential-admissions-65plus", "wy-discharges"],
+        ),
+        ({"domain": "Falls", "owner": LEEDS, "status": "active"}, ["leeds-falls"]),
+    ],
+)
 async def test_list_filters(client, as_admin, catalogue, params, expected):
     assert await list_codes(client, as_admin, **params) == (expected, len(expected))
 
@@ -298,11 +384,20 @@ async def test_list_filters(client, as_admin, catalogue, params, expected):
 async def test_list_pages_keep_the_total_count(client, as_admin, catalogue, limit, offset):
     everything, _ = await list_codes(client, as_admin)
     page = await list_codes(client, as_admin, limit=limit, offset=offset)
-    assert page == (everything[offset:offset + limit], 8)
+    assert page == (everything[offset : offset + limit], 8)
 
 
-@pytest.mark.parametrize("params", [{"scope": "regional"}, {"status": "gone"}, {"limit": 0},
-                                    {"limit": 1001}, {"offset": -1}, {"limit": "ten"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"scope": "regional"},
+        {"status": "gone"},
+        {"limit": 0},
+        {"limit": 1001},
+        {"offset": -1},
+        {"limit": "ten"},
+    ],
+)
 async def test_bad_list_parameters_are_422(client, as_admin, params):
     response = await client.get("/v1/metrics", params=params, headers=as_admin)
     assert_problem(response, 422, ("query", next(iter(params))))

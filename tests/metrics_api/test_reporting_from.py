@@ -18,10 +18,12 @@ CODE = "leeds-falls"
 def hand_worked_period_of_today(periodicity: str) -> str:
     today = england_today()
     year_of_april = today.year if today.month >= 4 else today.year - 1
-    return {"monthly": f"{today.year}-{today.month:02d}",
-            "quarterly": f"{today.year}-Q{(today.month - 1) // 3 + 1}",
-            "annual": f"{today.year}",
-            "financial_year": f"FY{year_of_april}-{(year_of_april + 1) % 100:02d}"}[periodicity]
+    return {
+        "monthly": f"{today.year}-{today.month:02d}",
+        "quarterly": f"{today.year}-Q{(today.month - 1) // 3 + 1}",
+        "annual": f"{today.year}",
+        "financial_year": f"FY{year_of_april}-{(year_of_april + 1) % 100:02d}",
+    }[periodicity]
 
 
 async def create(client, headers, **fields):
@@ -37,53 +39,73 @@ async def versions(client, headers) -> list[str]:
 @pytest.mark.parametrize("periodicity", ["monthly", "quarterly", "annual", "financial_year"])
 @pytest.mark.parametrize("sent", [{}, {"reporting_from": None}])
 async def test_without_it_a_metric_reports_from_the_period_it_was_created_in(
-        client, as_admin, periodicity, sent):
+    client, as_admin, periodicity, sent
+):
     response = await create(client, as_admin, periodicity=periodicity, **sent)
     assert response.status_code == 201, response.text
     assert response.json()["reporting_from"] == hand_worked_period_of_today(periodicity)
 
 
-@pytest.mark.parametrize(("periodicity", "reporting_from"), [
-    ("monthly", "2022-04"), ("quarterly", "2022-Q2"), ("annual", "2019"),
-    ("financial_year", "FY2023-24"), ("monthly", "2030-01")])  # announced ahead: allowed
+@pytest.mark.parametrize(
+    ("periodicity", "reporting_from"),
+    [
+        ("monthly", "2022-04"),
+        ("quarterly", "2022-Q2"),
+        ("annual", "2019"),
+        ("financial_year", "FY2023-24"),
+        ("monthly", "2030-01"),
+    ],
+)  # announced ahead: allowed
 async def test_a_period_of_the_metrics_periodicity_is_kept_and_shown_everywhere(
-        client, as_admin, periodicity, reporting_from):
-    response = await create(client, as_admin, periodicity=periodicity,
-                            reporting_from=reporting_from)
+    client, as_admin, periodicity, reporting_from
+):
+    response = await create(
+        client, as_admin, periodicity=periodicity, reporting_from=reporting_from
+    )
     assert response.status_code == 201, response.text
     assert response.json()["reporting_from"] == reporting_from
     fetched = await client.get(f"/v1/metrics/{CODE}", headers=as_admin)
     assert fetched.json()["reporting_from"] == reporting_from
-    listed = await client.get("/v1/metrics", params={"owner": local_metric()["owner_area_code"]},
-                              headers=as_admin)
+    listed = await client.get(
+        "/v1/metrics", params={"owner": local_metric()["owner_area_code"]}, headers=as_admin
+    )
     assert [m["reporting_from"] for m in listed.json()["data"] if m["code"] == CODE] == [
-        reporting_from]
+        reporting_from
+    ]
     assert await versions(client, as_admin) == [reporting_from]
 
 
-@pytest.mark.parametrize(("periodicity", "reporting_from"), [
-    ("monthly", "2025-Q2"),  # a quarter for a monthly metric
-    ("quarterly", "2025-04"),
-    ("annual", "FY2025-26"),  # a financial year is not a calendar year
-    ("financial_year", "2025"),
-    ("monthly", "2025-13"),
-    ("monthly", "July 2025"),
-    ("monthly", ""),
-    ("monthly", "2025-07" * 10),  # longer than any period code
-    ("monthly", 202507),  # a number, not a code
-])
-async def test_anything_else_is_422_naming_reporting_from(client, as_admin, periodicity,
-                                                          reporting_from):
-    response = await create(client, as_admin, periodicity=periodicity,
-                            reporting_from=reporting_from)
+@pytest.mark.parametrize(
+    ("periodicity", "reporting_from"),
+    [
+        ("monthly", "2025-Q2"),  # a quarter for a monthly metric
+        ("quarterly", "2025-04"),
+        ("annual", "FY2025-26"),  # a financial year is not a calendar year
+        ("financial_year", "2025"),
+        ("monthly", "2025-13"),
+        ("monthly", "July 2025"),
+        ("monthly", ""),
+        ("monthly", "2025-07" * 10),  # longer than any period code
+        ("monthly", 202507),  # a number, not a code
+    ],
+)
+async def test_anything_else_is_422_naming_reporting_from(
+    client, as_admin, periodicity, reporting_from
+):
+    response = await create(
+        client, as_admin, periodicity=periodicity, reporting_from=reporting_from
+    )
     assert_problem(response, 422, ("reporting_from",))
     assert (await client.get(f"/v1/metrics/{CODE}", headers=as_admin)).status_code == 404
 
 
 async def test_a_new_version_may_move_it_and_the_versions_keep_each_value(client, as_admin):
     created = (await create(client, as_admin, reporting_from="2022-04")).json()
-    response = await client.put(f"/v1/metrics/{CODE}", headers=as_admin,
-                                json=definition_of(created, reporting_from="2023-01"))
+    response = await client.put(
+        f"/v1/metrics/{CODE}",
+        headers=as_admin,
+        json=definition_of(created, reporting_from="2023-01"),
+    )
     assert response.status_code == 200, response.text
     assert (response.json()["version"], response.json()["reporting_from"]) == (2, "2023-01")
     assert await versions(client, as_admin) == ["2022-04", "2023-01"]
@@ -97,15 +119,19 @@ async def test_a_new_version_that_leaves_it_out_keeps_it(client, as_admin):
     del body["reporting_from"]
     same = await client.put(f"/v1/metrics/{CODE}", headers=as_admin, json=body)
     assert (same.json()["version"], same.json()["reporting_from"]) == (1, "2022-04")
-    renamed = await client.put(f"/v1/metrics/{CODE}", headers=as_admin,
-                               json=body | {"name": "Falls at home"})
+    renamed = await client.put(
+        f"/v1/metrics/{CODE}", headers=as_admin, json=body | {"name": "Falls at home"}
+    )
     assert (renamed.json()["version"], renamed.json()["reporting_from"]) == (2, "2022-04")
 
 
-@pytest.mark.parametrize(("periodicity", "expected"), [
-    ("quarterly", "2022-Q2"), ("annual", "2022"), ("financial_year", "FY2022-23")])
+@pytest.mark.parametrize(
+    ("periodicity", "expected"),
+    [("quarterly", "2022-Q2"), ("annual", "2022"), ("financial_year", "FY2022-23")],
+)
 async def test_a_new_periodicity_that_leaves_it_out_starts_where_the_old_one_started(
-        client, as_admin, periodicity, expected):
+    client, as_admin, periodicity, expected
+):
     created = (await create(client, as_admin, reporting_from="2022-05")).json()
     body = definition_of(created, periodicity=periodicity)
     del body["reporting_from"]
@@ -116,15 +142,29 @@ async def test_a_new_periodicity_that_leaves_it_out_starts_where_the_old_one_sta
 
 async def test_a_new_periodicity_with_the_old_form_is_422(client, as_admin):
     created = (await create(client, as_admin, reporting_from="2022-05")).json()
-    response = await client.put(f"/v1/metrics/{CODE}", headers=as_admin,
-                                json=definition_of(created, periodicity="quarterly"))
+    response = await client.put(
+        f"/v1/metrics/{CODE}",
+        headers=as_admin,
+        json=definition_of(created, periodicity="quarterly"),
+    )
     assert_problem(response, 422, ("reporting_from",))
     assert await versions(client, as_admin) == ["2022-05"]
 
 
 async def test_the_seeded_national_metrics_set_their_own(client, as_admin):
     response = await client.get("/v1/metrics", params={"scope": "national"}, headers=as_admin)
-    assert {m["code"]: (m["periodicity"], m["reporting_from"])
-            for m in response.json()["data"]} == dict(zip(SEEDED_METRIC_CODES, [
-                ("quarterly", "2023-Q2"), ("monthly", "2023-04"), ("quarterly", "2023-Q2"),
-                ("annual", "2023"), ("annual", "2023")], strict=True))
+    assert {
+        m["code"]: (m["periodicity"], m["reporting_from"]) for m in response.json()["data"]
+    } == dict(
+        zip(
+            SEEDED_METRIC_CODES,
+            [
+                ("quarterly", "2023-Q2"),
+                ("monthly", "2023-04"),
+                ("quarterly", "2023-Q2"),
+                ("annual", "2023"),
+                ("annual", "2023"),
+            ],
+            strict=True,
+        )
+    )

@@ -38,8 +38,7 @@ async def retire(client, headers, code: str = CODE):
 
 
 async def test_a_changed_definition_is_a_new_version(client, as_admin, metric):
-    response = await put(client, as_admin, definition_of(metric, name="Falls at home",
-                                                         decimals=2))
+    response = await put(client, as_admin, definition_of(metric, name="Falls at home", decimals=2))
     assert response.status_code == 200, response.text
     v2 = response.json()
     assert (v2["version"], v2["name"], v2["decimals"]) == (2, "Falls at home", 2)
@@ -55,7 +54,10 @@ async def test_versions_are_listed_oldest_first_and_stay_readable(client, as_adm
     versions = (await fetch(client, as_admin, f"/v1/metrics/{CODE}/versions")).json()
     assert versions["count"] == 3
     assert [(v["version"], v["name"]) for v in versions["data"]] == [
-        (1, metric["name"]), (2, "Second"), (3, "Third")]
+        (1, metric["name"]),
+        (2, "Second"),
+        (3, "Third"),
+    ]
     assert all(v["code"] == CODE for v in versions["data"])
     first = (await fetch(client, as_admin, version=1)).json()
     assert definition_of(first) == definition_of(metric)
@@ -86,17 +88,23 @@ async def test_defaults_apply_again_when_put_leaves_fields_out(client, as_admin,
 
 async def test_a_seeded_national_metric_can_be_versioned(client, as_admin):
     current = (await fetch(client, as_admin, f"/v1/metrics/{SEEDED_METRIC}")).json()
-    response = await put(client, as_admin, definition_of(current, submission_deadline_days=30),
-                         code=SEEDED_METRIC)
+    response = await put(
+        client, as_admin, definition_of(current, submission_deadline_days=30), code=SEEDED_METRIC
+    )
     assert (response.json()["version"], response.json()["submission_deadline_days"]) == (2, 30)
     old = (await fetch(client, as_admin, f"/v1/metrics/{SEEDED_METRIC}", version=1)).json()
     assert old["submission_deadline_days"] == 45
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("code", "leeds-other"), ("scope", "national"), ("owner_area_code", BRADFORD),
-    ("owner_area_code", WEST_YORKSHIRE),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("code", "leeds-other"),
+        ("scope", "national"),
+        ("owner_area_code", BRADFORD),
+        ("owner_area_code", WEST_YORKSHIRE),
+    ],
+)
 async def test_put_cannot_change_code_scope_or_owner(client, as_admin, metric, field, value):
     response = await put(client, as_admin, definition_of(metric, **{field: value}, name="New"))
     assert_problem(response, 422, (field,))
@@ -104,20 +112,26 @@ async def test_put_cannot_change_code_scope_or_owner(client, as_admin, metric, f
 
 
 async def test_put_may_leave_out_code_scope_and_owner(client, as_admin, metric):
-    body = {k: v for k, v in definition_of(metric, name="New").items()
-            if k not in ("code", "scope", "owner_area_code")}
+    body = {
+        k: v
+        for k, v in definition_of(metric, name="New").items()
+        if k not in ("code", "scope", "owner_area_code")
+    }
     response = await put(client, as_admin, body)
     assert (response.json()["version"], response.json()["owner_area_code"]) == (2, LEEDS)
 
 
-@pytest.mark.parametrize(("changes", "locs"), [
-    ({"mandatory": True}, [("mandatory",)]),
-    ({"kind": "rate", "multiplier": None, "aggregation": None}, [("multiplier",)]),
-    ({"aggregation": "population_weighted_mean"}, [("aggregation",)]),
-    ({"valid_min": 3, "valid_max": 2}, [("valid_min",)]),
-    ({"direction": "up"}, [("direction",)]),
-    ({"version": 7}, [("version",)]),
-])
+@pytest.mark.parametrize(
+    ("changes", "locs"),
+    [
+        ({"mandatory": True}, [("mandatory",)]),
+        ({"kind": "rate", "multiplier": None, "aggregation": None}, [("multiplier",)]),
+        ({"aggregation": "population_weighted_mean"}, [("aggregation",)]),
+        ({"valid_min": 3, "valid_max": 2}, [("valid_min",)]),
+        ({"direction": "up"}, [("direction",)]),
+        ({"version": 7}, [("version",)]),
+    ],
+)
 async def test_put_applies_the_definition_rules(client, as_admin, metric, changes, locs):
     response = await put(client, as_admin, definition_of(metric, **changes))
     assert_problem(response, 422, *locs)
@@ -166,25 +180,32 @@ async def test_if_match_with_the_current_etag_allows_the_change(client, as_admin
 async def test_if_match_with_a_stale_etag_is_412(client, as_admin, metric):
     stale = (await fetch(client, as_admin)).headers["etag"]
     await put(client, as_admin, definition_of(metric, name="Someone else's change"))
-    response = await put(client, as_admin, definition_of(metric, name="Mine"),
-                         **{"If-Match": stale})
+    response = await put(
+        client, as_admin, definition_of(metric, name="Mine"), **{"If-Match": stale}
+    )
     assert_problem(response, 412)
     assert (await fetch(client, as_admin)).json()["name"] == "Someone else's change"
 
 
 async def test_if_match_star_or_one_of_a_list_matches(client, as_admin, metric):
     etag = (await fetch(client, as_admin)).headers["etag"]
-    response = await put(client, as_admin, definition_of(metric, name="Two"),
-                         **{"If-Match": f'"stale", {etag}'})
+    response = await put(
+        client, as_admin, definition_of(metric, name="Two"), **{"If-Match": f'"stale", {etag}'}
+    )
     assert response.json()["version"] == 2
-    response = await put(client, as_admin, definition_of(metric, name="Three"),
-                         **{"If-Match": "*"})
+    response = await put(client, as_admin, definition_of(metric, name="Three"), **{"If-Match": "*"})
     assert response.json()["version"] == 3
 
 
-ETAGGED_READS = ["/v1/metrics", f"/v1/metrics/{CODE}", f"/v1/metrics/{CODE}/versions",
-                 f"/v1/metrics/{CODE}?version=1", "/v1/areas", f"/v1/areas/{LEEDS}",
-                 f"/v1/areas?parent={WEST_YORKSHIRE}"]
+ETAGGED_READS = [
+    "/v1/metrics",
+    f"/v1/metrics/{CODE}",
+    f"/v1/metrics/{CODE}/versions",
+    f"/v1/metrics/{CODE}?version=1",
+    "/v1/areas",
+    f"/v1/areas/{LEEDS}",
+    f"/v1/areas?parent={WEST_YORKSHIRE}",
+]
 
 
 @pytest.mark.parametrize("path", ETAGGED_READS)
@@ -208,8 +229,7 @@ async def test_etags_change_when_the_metric_changes(client, as_admin, metric):
     after_version = [(await fetch(client, as_admin, path)).headers["etag"] for path in paths]
     await retire(client, as_admin)
     after_retire = [(await fetch(client, as_admin, path)).headers["etag"] for path in paths]
-    for old, versioned, retired in list(zip(before, after_version, after_retire,
-                                           strict=True))[:2]:
+    for old, versioned, retired in list(zip(before, after_version, after_retire, strict=True))[:2]:
         assert len({old, versioned, retired}) == 3
     assert before[2] != after_version[2] == after_retire[2]  # retiring adds no version
     for path, old in zip(paths, before, strict=True):
@@ -220,17 +240,25 @@ async def test_etags_change_when_the_metric_changes(client, as_admin, metric):
 async def test_old_version_keeps_its_etag_across_new_versions(client, as_admin, metric):
     etag = (await fetch(client, as_admin, version=1)).headers["etag"]
     await put(client, as_admin, definition_of(metric, name="New"))
-    response = await client.get(f"/v1/metrics/{CODE}", params={"version": 1},
-                                headers=as_admin | {"If-None-Match": etag})
+    response = await client.get(
+        f"/v1/metrics/{CODE}", params={"version": 1}, headers=as_admin | {"If-None-Match": etag}
+    )
     assert response.status_code == 304
 
 
 async def test_area_etags_change_when_an_area_is_added(client, as_admin):
     path = f"/v1/areas?parent={WEST_YORKSHIRE}"
     etag = (await fetch(client, as_admin, path)).headers["etag"]
-    created = await client.post("/v1/areas", json={
-        "code": "E06000999", "name": "Newtown", "level": "place", "parent_code": WEST_YORKSHIRE,
-    }, headers=as_admin)
+    created = await client.post(
+        "/v1/areas",
+        json={
+            "code": "E06000999",
+            "name": "Newtown",
+            "level": "place",
+            "parent_code": WEST_YORKSHIRE,
+        },
+        headers=as_admin,
+    )
     assert created.status_code == 201
     response = await client.get(path, headers=as_admin | {"If-None-Match": etag})
     assert response.status_code == 200

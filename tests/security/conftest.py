@@ -23,9 +23,15 @@ SERVICES = ("metrics_api", "targets_api", "ingest")
 def leader(**changes: Any) -> dict[str, Any]:
     """A body for PUT /v1/places/{code}/leader (as in tests/targets_api/test_leaders.py, which
     is a test module and so is not imported from here)."""
-    return {"name": "Alex Morgan", "role": "Director of Integration",
-            "organisation": "Leeds City Council and NHS West Yorkshire ICB",
-            "appointed_on": "2025-04-01", "joint_appointment": True, **changes}
+    return {
+        "name": "Alex Morgan",
+        "role": "Director of Integration",
+        "organisation": "Leeds City Council and NHS West Yorkshire ICB",
+        "appointed_on": "2025-04-01",
+        "joint_appointment": True,
+        **changes,
+    }
+
 
 OpenService = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -38,23 +44,39 @@ def open_service(database_url: str, make_key) -> OpenService:
     database (one with a password, say)."""
 
     @asynccontextmanager
-    async def open_(service: str, *, url: str | None = None, **settings: Any
-                    ) -> AsyncIterator[httpx.AsyncClient]:
+    async def open_(
+        service: str, *, url: str | None = None, **settings: Any
+    ) -> AsyncIterator[httpx.AsyncClient]:
         database_url = url or default_url
         if service == "metrics_api":
-            app = create_metrics_api(MetricsApiSettings(database_url=database_url, **settings),
-                                     database_url=database_url)
+            app = create_metrics_api(
+                MetricsApiSettings(database_url=database_url, **settings), database_url=database_url
+            )
             clients = asgi_client(app)
         elif service == "targets_api":
-            clients = client_reading_catalogue(create_targets_api, TargetsApiSettings(
-                database_url=database_url, metrics_api_url="http://metrics_api",
-                service_key=await make_key("service", name="targets_api"),
-                progress_refresh_enabled=False, **settings), database_url)
+            clients = client_reading_catalogue(
+                create_targets_api,
+                TargetsApiSettings(
+                    database_url=database_url,
+                    metrics_api_url="http://metrics_api",
+                    service_key=await make_key("service", name="targets_api"),
+                    progress_refresh_enabled=False,
+                    **settings,
+                ),
+                database_url,
+            )
         else:
-            clients = client_reading_catalogue(create_ingest, IngestSettings(
-                database_url=database_url, metrics_api_url="http://metrics_api",
-                service_key=await make_key("service", name="ingest"),
-                outbox_enabled=False, **settings), database_url)
+            clients = client_reading_catalogue(
+                create_ingest,
+                IngestSettings(
+                    database_url=database_url,
+                    metrics_api_url="http://metrics_api",
+                    service_key=await make_key("service", name="ingest"),
+                    outbox_enabled=False,
+                    **settings,
+                ),
+                database_url,
+            )
         async with aclosing(clients):
             yield await anext(clients)
 

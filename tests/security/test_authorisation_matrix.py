@@ -28,8 +28,11 @@ from tests.targets_api.plan_support import FALLS, PLAN, Plans, target
 ENGLAND = "E92000001"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 EXISTING_LOCAL = "leeds-existing"
-APPS = {"metrics_api": create_metrics_api, "targets_api": create_targets_api,
-        "ingest": create_ingest}
+APPS = {
+    "metrics_api": create_metrics_api,
+    "targets_api": create_targets_api,
+    "ingest": create_ingest,
+}
 
 
 @dataclass
@@ -54,12 +57,14 @@ async def nothing(env: Env) -> Call:
 def body(value: Any, **path_params: Any) -> Callable[[Env], Awaitable[Call]]:
     async def prepare(env: Env) -> Call:
         return Call(path_params, value)
+
     return prepare
 
 
 async def existing_local_metric(env: Env) -> Call:
-    response = await env.client.post("/v1/metrics", json=local_metric(EXISTING_LOCAL),
-                                     headers=env.admin)
+    response = await env.client.post(
+        "/v1/metrics", json=local_metric(EXISTING_LOCAL), headers=env.admin
+    )
     assert response.status_code == 201, response.text
     return Call({"code": EXISTING_LOCAL}, local_metric(EXISTING_LOCAL, name="Renamed"))
 
@@ -76,6 +81,7 @@ def plan_in(state: str, **more: Any) -> Callable[[Env], Awaitable[Call]]:
         assert env.plans is not None
         plan = await env.plans.in_state(state)
         return Call({"plan_id": plan["id"], **more}, json)
+
     return prepare
 
 
@@ -93,55 +99,98 @@ STEWARD_ELSEWHERE = ("steward", CORNWALL)
 
 MATRIX: dict[tuple[str, str, str], Row] = {
     ("metrics_api", "POST", "/v1/areas"): Row(
-        body(new_area()), ("admin",), ("steward", ENGLAND), None, 201),
+        body(new_area()), ("admin",), ("steward", ENGLAND), None, 201
+    ),
     ("metrics_api", "POST", "/v1/metrics"): Row(
-        body(local_metric("leeds-new")), STEWARD_OF_LEEDS, ("submitter", LEEDS),
-        ("steward", BRADFORD), 201),
+        body(local_metric("leeds-new")),
+        STEWARD_OF_LEEDS,
+        ("submitter", LEEDS),
+        ("steward", BRADFORD),
+        201,
+    ),
     ("metrics_api", "PUT", "/v1/metrics/{code}"): Row(
-        existing_local_metric, ("steward", WEST_YORKSHIRE), ("signatory", LEEDS),
-        ("steward", BRADFORD), 200),
+        existing_local_metric,
+        ("steward", WEST_YORKSHIRE),
+        ("signatory", LEEDS),
+        ("steward", BRADFORD),
+        200,
+    ),
     ("metrics_api", "POST", "/v1/metrics/{code}/retire"): Row(
-        retiring_local_metric, STEWARD_OF_LEEDS, ("viewer",), ("steward", BRADFORD), 200),
+        retiring_local_metric, STEWARD_OF_LEEDS, ("viewer",), ("steward", BRADFORD), 200
+    ),
     ("targets_api", "PUT", "/v1/places/{code}/leader"): Row(
-        body(leader(), code=LEEDS), STEWARD_OF_LEEDS, ("signatory", LEEDS), STEWARD_ELSEWHERE,
-        201),
+        body(leader(), code=LEEDS), STEWARD_OF_LEEDS, ("signatory", LEEDS), STEWARD_ELSEWHERE, 201
+    ),
     ("targets_api", "POST", "/v1/places/{code}/plans"): Row(
-        body(PLAN, code=LEEDS), STEWARD_OF_LEEDS, ("submitter", LEEDS), STEWARD_ELSEWHERE, 201),
+        body(PLAN, code=LEEDS), STEWARD_OF_LEEDS, ("submitter", LEEDS), STEWARD_ELSEWHERE, 201
+    ),
     ("targets_api", "PUT", "/v1/plans/{plan_id}/targets/{metric_code}"): Row(
-        plan_in("draft", metric_code=FALLS, json=target(FALLS)), STEWARD_OF_LEEDS,
-        ("assessor",), STEWARD_ELSEWHERE, 200),
+        plan_in("draft", metric_code=FALLS, json=target(FALLS)),
+        STEWARD_OF_LEEDS,
+        ("assessor",),
+        STEWARD_ELSEWHERE,
+        200,
+    ),
     ("targets_api", "DELETE", "/v1/plans/{plan_id}/targets/{metric_code}"): Row(
-        plan_in("draft", metric_code=FALLS), STEWARD_OF_LEEDS, ("viewer",), STEWARD_ELSEWHERE,
-        204),
+        plan_in("draft", metric_code=FALLS), STEWARD_OF_LEEDS, ("viewer",), STEWARD_ELSEWHERE, 204
+    ),
     ("targets_api", "POST", "/v1/plans/{plan_id}/submit"): Row(
-        plan_in("draft"), STEWARD_OF_LEEDS, ("signatory", LEEDS), STEWARD_ELSEWHERE, 200),
+        plan_in("draft"), STEWARD_OF_LEEDS, ("signatory", LEEDS), STEWARD_ELSEWHERE, 200
+    ),
     ("targets_api", "POST", "/v1/plans/{plan_id}/approvals"): Row(
-        plan_in("proposed", json={"organisation_code": LEEDS, "decision": "approve",
-                                  "signatory": "A. Signatory"}),
-        ("signatory", LEEDS), STEWARD_OF_LEEDS, ("signatory", CORNWALL), 201),
+        plan_in(
+            "proposed",
+            json={"organisation_code": LEEDS, "decision": "approve", "signatory": "A. Signatory"},
+        ),
+        ("signatory", LEEDS),
+        STEWARD_OF_LEEDS,
+        ("signatory", CORNWALL),
+        201,
+    ),
     ("targets_api", "POST", "/v1/plans/{plan_id}/revise"): Row(
-        plan_in("agreed"), STEWARD_OF_LEEDS, ("signatory", LEEDS), STEWARD_ELSEWHERE, 201),
+        plan_in("agreed"), STEWARD_OF_LEEDS, ("signatory", LEEDS), STEWARD_ELSEWHERE, 201
+    ),
     ("targets_api", "POST", "/v1/progress/refresh"): Row(
-        nothing, ("admin",), ("steward", ENGLAND), None, 200),
+        nothing, ("admin",), ("steward", ENGLAND), None, 200
+    ),
     ("targets_api", "POST", "/internal/v1/observation-changes"): Row(
-        body({"submission_id": str(uuid.uuid4()), "changes": [
-            {"place_code": LEEDS, "metric_code": FALLS, "periods": ["2025-Q1"]}]}),
-        ("service",), ("steward", ENGLAND), None, 202),
+        body(
+            {
+                "submission_id": str(uuid.uuid4()),
+                "changes": [{"place_code": LEEDS, "metric_code": FALLS, "periods": ["2025-Q1"]}],
+            }
+        ),
+        ("service",),
+        ("steward", ENGLAND),
+        None,
+        202,
+    ),
     # A calculator over the caller's own numbers: any valid key, no area.
     ("targets_api", "POST", "/v1/spc"): Row(
         body({"values": [5, 7, 6, 8, 7, 9, 8, 10], "improvement_direction": "increase"}),
-        ("viewer",), None, None, 200),
+        ("viewer",),
+        None,
+        None,
+        200,
+    ),
     ("ingest", "POST", "/v1/submissions"): Row(
-        body(json_submission(observation())), ("submitter", LEEDS), STEWARD_OF_LEEDS,
-        ("submitter", CORNWALL), 201),
+        body(json_submission(observation())),
+        ("submitter", LEEDS),
+        STEWARD_OF_LEEDS,
+        ("submitter", CORNWALL),
+        201,
+    ),
 }
 
 
 def write_routes(service: str) -> set[tuple[str, str, str]]:
     app = APPS[service](database_url="postgresql://joinedup@localhost/unused")
-    return {(service, method, context.path)
-            for context in iter_route_contexts(app.routes)
-            for method in (getattr(context, "methods", None) or ()) if method in WRITE_METHODS}
+    return {
+        (service, method, context.path)
+        for context in iter_route_contexts(app.routes)
+        for method in (getattr(context, "methods", None) or ())
+        if method in WRITE_METHODS
+    }
 
 
 def test_every_write_route_has_a_row():
@@ -151,11 +200,13 @@ def test_every_write_route_has_a_row():
     assert set(MATRIX) - discovered == set(), "matrix rows for routes that no longer exist"
 
 
-async def send(client: httpx.AsyncClient, route: tuple[str, str, str], call: Call,
-               headers: dict[str, str]) -> httpx.Response:
+async def send(
+    client: httpx.AsyncClient, route: tuple[str, str, str], call: Call, headers: dict[str, str]
+) -> httpx.Response:
     _, method, template = route
-    return await client.request(method, template.format(**call.path_params), json=call.json,
-                                headers=headers)
+    return await client.request(
+        method, template.format(**call.path_params), json=call.json, headers=headers
+    )
 
 
 def refused(response: httpx.Response, status: int, query, audited: int) -> None:
@@ -170,9 +221,12 @@ async def test_write_route_authorisation(open_service, make_key, query, route):
         admin = bearer(await make_key("admin"))
         plans = None
         if route[0] == "targets_api":
-            plans = Plans(client, bearer(await make_key("steward", WEST_YORKSHIRE)),
-                          bearer(await make_key("signatory", LEEDS)),
-                          bearer(await make_key("signatory", WEST_YORKSHIRE)))
+            plans = Plans(
+                client,
+                bearer(await make_key("steward", WEST_YORKSHIRE)),
+                bearer(await make_key("signatory", LEEDS)),
+                bearer(await make_key("signatory", WEST_YORKSHIRE)),
+            )
         call = await row.prepare(Env(client, admin, plans))
         audited = audit_count(query)
 
@@ -181,11 +235,19 @@ async def test_write_route_authorisation(open_service, make_key, query, route):
             refused(response, 401, query, audited)
             assert response.headers["www-authenticate"] == "Bearer"
         if row.wrong_role is not None:
-            refused(await send(client, route, call, bearer(await make_key(*row.wrong_role))),
-                    403, query, audited)
+            refused(
+                await send(client, route, call, bearer(await make_key(*row.wrong_role))),
+                403,
+                query,
+                audited,
+            )
         if row.out_of_scope is not None:
-            refused(await send(client, route, call, bearer(await make_key(*row.out_of_scope))),
-                    403, query, audited)
+            refused(
+                await send(client, route, call, bearer(await make_key(*row.out_of_scope))),
+                403,
+                query,
+                audited,
+            )
 
         response = await send(client, route, call, bearer(await make_key(*row.right)))
         assert response.status_code == row.success, response.text

@@ -20,8 +20,11 @@ from tests.security.conftest import leader
 from tests.targets_api.conftest import LEEDS, WEST_YORKSHIRE
 from tests.targets_api.plan_support import DISCHARGE, Plans
 
-APPS = {"metrics_api": create_metrics_api, "targets_api": create_targets_api,
-        "ingest": create_ingest}
+APPS = {
+    "metrics_api": create_metrics_api,
+    "targets_api": create_targets_api,
+    "ingest": create_ingest,
+}
 
 CMD = "=cmd|' /C calc'!A0"
 SUM = "+SUM(1+1)"
@@ -39,30 +42,46 @@ NEGATIVE = -3.5  # a value, which must stay a number
 # Every CSV route, with the query that makes it carry the hostile data, and the hostile texts
 # that must come back (neutralised) in it.
 ROUTES: dict[tuple[str, str], tuple[str, dict[str, str], tuple[str, ...]]] = {
-    ("ingest", "/v1/observations"): (
-        "/v1/observations", {"history": "true"}, HOSTILE),
+    ("ingest", "/v1/observations"): ("/v1/observations", {"history": "true"}, HOSTILE),
     ("ingest", "/v1/completeness"): (
-        "/v1/completeness", {"period": "2025-07", "area": WEST_YORKSHIRE}, ()),
+        "/v1/completeness",
+        {"period": "2025-07", "area": WEST_YORKSHIRE},
+        (),
+    ),
     ("targets_api", "/v1/places/{code}/leaders"): (
-        f"/v1/places/{LEEDS}/leaders", {}, (CMD, SUM, AT)),
+        f"/v1/places/{LEEDS}/leaders",
+        {},
+        (CMD, SUM, AT),
+    ),
     ("targets_api", "/v1/places/{code}/plans"): (f"/v1/places/{LEEDS}/plans", {}, (LINK,)),
     # No free text of its own yet, but the metric it reports has a hostile name and unit.
     ("targets_api", "/v1/places/{code}/progress"): (f"/v1/places/{LEEDS}/progress", {}, ()),
     ("targets_api", "/v1/places/{code}/progress/{metric_code}"): (
-        f"/v1/places/{LEEDS}/progress/{HOSTILE_METRIC}", {}, ()),
+        f"/v1/places/{LEEDS}/progress/{HOSTILE_METRIC}",
+        {},
+        (),
+    ),
     ("targets_api", "/v1/metrics/{code}/league-table"): (
-        f"/v1/metrics/{DISCHARGE}/league-table", {"level": "place", "period": "2025-07"},
-        (CMD,)),
+        f"/v1/metrics/{DISCHARGE}/league-table",
+        {"level": "place", "period": "2025-07"},
+        (CMD,),
+    ),
     ("targets_api", "/v1/areas/{code}/performance"): (
-        f"/v1/areas/{WEST_YORKSHIRE}/performance", {}, (CMD,)),
+        f"/v1/areas/{WEST_YORKSHIRE}/performance",
+        {},
+        (CMD,),
+    ),
 }
 
 
 def csv_routes(service: str) -> set[tuple[str, str]]:
     schema = APPS[service](database_url="postgresql://joinedup@localhost/unused").openapi()
-    return {(service, path) for path, operations in schema["paths"].items()
-            for operation in operations.values()
-            if "text/csv" in operation.get("responses", {}).get("200", {}).get("content", {})}
+    return {
+        (service, path)
+        for path, operations in schema["paths"].items()
+        for operation in operations.values()
+        if "text/csv" in operation.get("responses", {}).get("200", {}).get("content", {})
+    }
 
 
 def test_every_csv_route_is_covered():
@@ -71,13 +90,30 @@ def test_every_csv_route_is_covered():
     assert discovered == set(ROUTES)
 
 
-@pytest.mark.parametrize(("value", "written"), [
-    (CMD, "\"'=cmd|' /C calc'!A0\""), (SUM, "\"'+SUM(1+1)\""), (AT, "\"'@SUM(A1)\""),
-    (LINK, '"\'=HYPERLINK(""http://evil"",""x"")"'), (MINUS, "\"'-2+3\""),
-    (TAB, "\"'\t=1+1\""), (CR, "\"'\r=1+1\""),
-    (-3.5, "-3.5"), (-2, "-2"), (0.25, "0.25"), (None, ""), (True, "true"), ("", ""),
-    ("Leeds", "Leeds"), ("a, b", '"a, b"'), ('say "hi"', '"say ""hi"""'), ("a\nb", '"a\nb"'),
-    ("2025-Q2", "2025-Q2"), ("x=1", "x=1")])
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        (CMD, "\"'=cmd|' /C calc'!A0\""),
+        (SUM, '"\'+SUM(1+1)"'),
+        (AT, '"\'@SUM(A1)"'),
+        (LINK, '"\'=HYPERLINK(""http://evil"",""x"")"'),
+        (MINUS, '"\'-2+3"'),
+        (TAB, '"\'\t=1+1"'),
+        (CR, '"\'\r=1+1"'),
+        (-3.5, "-3.5"),
+        (-2, "-2"),
+        (0.25, "0.25"),
+        (None, ""),
+        (True, "true"),
+        ("", ""),
+        ("Leeds", "Leeds"),
+        ("a, b", '"a, b"'),
+        ('say "hi"', '"say ""hi"""'),
+        ("a\nb", '"a\nb"'),
+        ("2025-Q2", "2025-Q2"),
+        ("x=1", "x=1"),
+    ],
+)
 def test_a_cell_is_neutralised_only_when_it_is_text_a_spreadsheet_would_run(value, written):
     assert csv_cell(value) == written
 
@@ -101,40 +137,67 @@ async def store_hostile_data(open_service, make_key) -> None:
     async with open_service("metrics_api") as client:
         admin = bearer(await make_key("admin"))
         for path, body in (
-                ("/v1/areas", new_area(name=CMD)),
-                ("/v1/metrics", local_metric(HOSTILE_METRIC, name=MINUS, unit=SUM, kind="value",
-                                             description=AT, domain=LINK))):
+            ("/v1/areas", new_area(name=CMD)),
+            (
+                "/v1/metrics",
+                local_metric(
+                    HOSTILE_METRIC, name=MINUS, unit=SUM, kind="value", description=AT, domain=LINK
+                ),
+            ),
+        ):
             response = await client.post(path, json=body, headers=admin)
             assert response.status_code == 201, response.text
     async with open_service("ingest") as client:
         submitter = bearer(await make_key("submitter", WEST_YORKSHIRE))
         months = [f"2025-{m:02}" for m in range(1, 13)]
         notes = dict(zip(months, HOSTILE, strict=False))
-        leeds = [observation(HOSTILE_METRIC, month, value=NEGATIVE - i, note=notes.get(month))
-                 for i, month in enumerate(months)]
-        for body in (json_submission(*leeds),
-                     json_submission(observation(note=CMD, numerator=912, denominator=1003),
-                                     place=HOSTILE_PLACE),
-                     json_submission(observation())):
+        leeds = [
+            observation(HOSTILE_METRIC, month, value=NEGATIVE - i, note=notes.get(month))
+            for i, month in enumerate(months)
+        ]
+        for body in (
+            json_submission(*leeds),
+            json_submission(
+                observation(note=CMD, numerator=912, denominator=1003), place=HOSTILE_PLACE
+            ),
+            json_submission(observation()),
+        ):
             response = await client.post("/v1/submissions", json=body, headers=submitter)
             assert response.status_code == 201, response.text
     async with open_service("targets_api") as client:
         steward = bearer(await make_key("steward", WEST_YORKSHIRE))
-        plans = Plans(client, steward, bearer(await make_key("signatory", LEEDS)),
-                      bearer(await make_key("signatory", WEST_YORKSHIRE)))
-        response = await client.put(f"/v1/places/{LEEDS}/leader", headers=steward,
-                                    json=leader(name=CMD, role=SUM, organisation=AT))
+        plans = Plans(
+            client,
+            steward,
+            bearer(await make_key("signatory", LEEDS)),
+            bearer(await make_key("signatory", WEST_YORKSHIRE)),
+        )
+        response = await client.put(
+            f"/v1/places/{LEEDS}/leader",
+            headers=steward,
+            json=leader(name=CMD, role=SUM, organisation=AT),
+        )
         assert response.status_code == 201, response.text
         plan = await plans.create(title=LINK)
         await plans.fill(plan["id"])
-        response = await plans.put_target(plan["id"], HOSTILE_METRIC, {
-            "baseline_period": "2025-03", "baseline_value": -1.0, "target_period": "2027-03",
-            "target_value": -20.0, "trajectory": [], "tolerance": None})
+        response = await plans.put_target(
+            plan["id"],
+            HOSTILE_METRIC,
+            {
+                "baseline_period": "2025-03",
+                "baseline_value": -1.0,
+                "target_period": "2027-03",
+                "target_value": -20.0,
+                "trajectory": [],
+                "tolerance": None,
+            },
+        )
         assert response.status_code == 200, response.text
         await plans.propose(plan["id"])
         await plans.agree(plan["id"])
-        refreshed = await client.post("/v1/progress/refresh",
-                                      headers=bearer(await make_key("admin")))
+        refreshed = await client.post(
+            "/v1/progress/refresh", headers=bearer(await make_key("admin"))
+        )
         assert refreshed.status_code == 200, refreshed.text
 
 

@@ -19,7 +19,7 @@ HOSTILE = {
     "right-to-left override": "invoice\u202egnp.exe",
     "zero width": "Le\u200beds\u200d\ufeffshared",
     "percent and backslash": "100% \\N \\x00 %s %(name)s",
-    "emoji and astral": "Leeds \U0001F3E5 plan",
+    "emoji and astral": "Leeds \U0001f3e5 plan",
 }
 NUL = "before\x00after"
 
@@ -55,16 +55,25 @@ async def test_leader_text_is_stored_literally(open_service, make_key, kind):
 async def test_plan_and_approval_text_is_stored_literally(open_service, make_key, kind):
     text = HOSTILE[kind]
     async with open_service("targets_api") as client:
-        plans = Plans(client, bearer(await make_key("steward", WEST_YORKSHIRE)),
-                      bearer(await make_key("signatory", LEEDS)),
-                      bearer(await make_key("signatory", WEST_YORKSHIRE)))
+        plans = Plans(
+            client,
+            bearer(await make_key("steward", WEST_YORKSHIRE)),
+            bearer(await make_key("signatory", LEEDS)),
+            bearer(await make_key("signatory", WEST_YORKSHIRE)),
+        )
         plan = await plans.create(title=text)
         await plans.fill(plan["id"])
         await plans.propose(plan["id"])
-        decided = await client.post(f"/v1/plans/{plan['id']}/approvals",
-                                    headers=plans.place_signatory,
-                                    json={"organisation_code": LEEDS, "decision": "approve",
-                                          "signatory": text, "comment": text})
+        decided = await client.post(
+            f"/v1/plans/{plan['id']}/approvals",
+            headers=plans.place_signatory,
+            json={
+                "organisation_code": LEEDS,
+                "decision": "approve",
+                "signatory": text,
+                "comment": text,
+            },
+        )
         assert decided.status_code == 201, decided.text
         stored = await plans.get(plan["id"])
     assert stored["title"] == text
@@ -76,12 +85,13 @@ async def test_submission_note_is_stored_literally(open_service, make_key, kind)
     text = HOSTILE[kind]
     async with open_service("ingest") as client:
         headers = bearer(await make_key("submitter", LEEDS))
-        sent = await client.post("/v1/submissions", headers=headers,
-                                 json=json_submission(observation(note=text,
-                                                                  numerator=9, denominator=10)))
+        sent = await client.post(
+            "/v1/submissions",
+            headers=headers,
+            json=json_submission(observation(note=text, numerator=9, denominator=10)),
+        )
         assert sent.status_code == 201, sent.text
-        found = await client.get("/v1/observations", params={"place_code": LEEDS},
-                                 headers=headers)
+        found = await client.get("/v1/observations", params={"place_code": LEEDS}, headers=headers)
     assert [row["note"] for row in found.json()["data"]] == [text]
 
 
@@ -90,12 +100,13 @@ async def test_a_note_with_control_characters_is_stored_literally(open_service, 
     """A carriage return once broke the COPY that stages a submission: a 500."""
     async with open_service("ingest") as client:
         headers = bearer(await make_key("submitter", LEEDS))
-        sent = await client.post("/v1/submissions", headers=headers,
-                                 json=json_submission(observation(note=note, numerator=9,
-                                                                  denominator=10)))
+        sent = await client.post(
+            "/v1/submissions",
+            headers=headers,
+            json=json_submission(observation(note=note, numerator=9, denominator=10)),
+        )
         assert sent.status_code == 201, sent.text
-        found = await client.get("/v1/observations", params={"place_code": LEEDS},
-                                 headers=headers)
+        found = await client.get("/v1/observations", params={"place_code": LEEDS}, headers=headers)
     assert [row["note"] for row in found.json()["data"]] == [note]
 
 
@@ -106,38 +117,55 @@ async def nul_responses(open_service, make_key) -> dict[str, object]:
         headers = bearer(await make_key("steward", LEEDS))
         for field in ("name", "description", "unit", "domain"):
             responses[f"metric {field}"] = await client.post(
-                "/v1/metrics", json=local_metric("leeds-nul", **{field: NUL}), headers=headers)
+                "/v1/metrics", json=local_metric("leeds-nul", **{field: NUL}), headers=headers
+            )
     async with open_service("targets_api") as client:
-        plans = Plans(client, bearer(await make_key("steward", WEST_YORKSHIRE)),
-                      bearer(await make_key("signatory", LEEDS)),
-                      bearer(await make_key("signatory", WEST_YORKSHIRE)))
+        plans = Plans(
+            client,
+            bearer(await make_key("steward", WEST_YORKSHIRE)),
+            bearer(await make_key("signatory", LEEDS)),
+            bearer(await make_key("signatory", WEST_YORKSHIRE)),
+        )
         for field in ("name", "role", "organisation"):
             responses[f"leader {field}"] = await client.put(
-                f"/v1/places/{LEEDS}/leader", json=leader(**{field: NUL}), headers=plans.steward)
+                f"/v1/places/{LEEDS}/leader", json=leader(**{field: NUL}), headers=plans.steward
+            )
         responses["plan title"] = await client.post(
-            f"/v1/places/{LEEDS}/plans", json=PLAN | {"title": NUL}, headers=plans.steward)
+            f"/v1/places/{LEEDS}/plans", json=PLAN | {"title": NUL}, headers=plans.steward
+        )
         plan = await plans.in_state("proposed")
         for field in ("signatory", "comment"):
-            body = {"organisation_code": LEEDS, "decision": "approve",
-                    "signatory": "A. Signatory", field: NUL}
+            body = {
+                "organisation_code": LEEDS,
+                "decision": "approve",
+                "signatory": "A. Signatory",
+                field: NUL,
+            }
             responses[f"approval {field}"] = await client.post(
-                f"/v1/plans/{plan['id']}/approvals", json=body, headers=plans.place_signatory)
+                f"/v1/plans/{plan['id']}/approvals", json=body, headers=plans.place_signatory
+            )
     async with open_service("ingest") as client:
         responses["submission note"] = await client.post(
-            "/v1/submissions", headers=bearer(await make_key("submitter", LEEDS)),
-            json=json_submission(observation(note=NUL, numerator=9, denominator=10)))
+            "/v1/submissions",
+            headers=bearer(await make_key("submitter", LEEDS)),
+            json=json_submission(observation(note=NUL, numerator=9, denominator=10)),
+        )
     return responses
 
 
 async def test_nul_in_any_text_field_is_a_422(open_service, make_key, query):
-    stored_before = query("SELECT (SELECT count(*) FROM metric), (SELECT count(*) FROM plan), "
-                          "(SELECT count(*) FROM observation)")
+    stored_before = query(
+        "SELECT (SELECT count(*) FROM metric), (SELECT count(*) FROM plan), "
+        "(SELECT count(*) FROM observation)"
+    )
     responses = await nul_responses(open_service, make_key)
     statuses = {field: response.status_code for field, response in responses.items()}
     assert statuses == dict.fromkeys(responses, 422)
     for response in responses.values():
         assert_problem(response, 422)
-    stored_after = query("SELECT (SELECT count(*) FROM metric), (SELECT count(*) FROM plan), "
-                         "(SELECT count(*) FROM observation)")
+    stored_after = query(
+        "SELECT (SELECT count(*) FROM metric), (SELECT count(*) FROM plan), "
+        "(SELECT count(*) FROM observation)"
+    )
     assert stored_after[0][1] == stored_before[0][1] + 1  # only the plan made to be decided
     assert (stored_after[0][0], stored_after[0][2]) == (stored_before[0][0], stored_before[0][2])

@@ -27,8 +27,9 @@ METRIC = "bcf-discharge-usual-residence"  # a seeded national metric
 NO_DATABASE = "postgresql+psycopg://sweep@127.0.0.1:1/sweep"
 SCHEMAS = {
     "metrics_api": create_metrics_api(database_url=NO_DATABASE).openapi(),
-    "targets_api": create_targets_api(TargetsApiSettings(database_url=NO_DATABASE),
-                                      NO_DATABASE).openapi(),
+    "targets_api": create_targets_api(
+        TargetsApiSettings(database_url=NO_DATABASE), NO_DATABASE
+    ).openapi(),
     "ingest": create_ingest(IngestSettings(database_url=NO_DATABASE), NO_DATABASE).openapi(),
 }
 
@@ -44,8 +45,10 @@ class Parameter:
     required: bool
 
     def has_type(self, json_type: str, json_format: str | None = None) -> bool:
-        return any(s.get("type") == json_type and s.get("format") == json_format
-                   for s in [self.schema, *self.schema.get("anyOf", [])])
+        return any(
+            s.get("type") == json_type and s.get("format") == json_format
+            for s in [self.schema, *self.schema.get("anyOf", [])]
+        )
 
 
 def parameters(service: str) -> Iterator[Parameter]:
@@ -53,8 +56,15 @@ def parameters(service: str) -> Iterator[Parameter]:
         for method, operation in operations.items():
             for p in operation.get("parameters", []):
                 if p["in"] in ("path", "query"):
-                    yield Parameter(service, method, path, p["in"], p["name"], p["schema"],
-                                    p.get("required", False))
+                    yield Parameter(
+                        service,
+                        method,
+                        path,
+                        p["in"],
+                        p["name"],
+                        p["schema"],
+                        p.get("required", False),
+                    )
 
 
 def filler(parameter: Parameter) -> str:
@@ -63,12 +73,14 @@ def filler(parameter: Parameter) -> str:
         return "1"
     if parameter.name == "code":
         return METRIC if parameter.path.startswith("/v1/metrics") else LEEDS
-    return {"metric_code": METRIC, "submission_id": str(uuid.uuid4()),
-            "period": "2025-07"}.get(parameter.name, "x")
+    return {"metric_code": METRIC, "submission_id": str(uuid.uuid4()), "period": "2025-07"}.get(
+        parameter.name, "x"
+    )
 
 
-def request_for(swept: Parameter, value: object, *, repeated: bool = False
-                ) -> tuple[str, str, list[tuple[str, str]]]:
+def request_for(
+    swept: Parameter, value: object, *, repeated: bool = False
+) -> tuple[str, str, list[tuple[str, str]]]:
     """Method, URL and query for a request that sends ``value`` as ``swept`` (twice when
     ``repeated``) and a filler for every other parameter that the operation requires."""
     path, query = swept.path, []
@@ -85,8 +97,14 @@ def request_for(swept: Parameter, value: object, *, repeated: bool = False
     return swept.method.upper(), path, query
 
 
-async def send(client: httpx.AsyncClient, admin: dict[str, str], swept: Parameter,
-               value: object, *, repeated: bool = False) -> httpx.Response:
+async def send(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    swept: Parameter,
+    value: object,
+    *,
+    repeated: bool = False,
+) -> httpx.Response:
     method, path, query = request_for(swept, value, repeated=repeated)
     body = {} if method in ("POST", "PUT") else None
     return await client.request(method, path, params=query, json=body, headers=admin)
@@ -108,7 +126,8 @@ def no_server_error(response: httpx.Response) -> str | None:
     if response.status_code >= 500:
         return f"{response.status_code} {response.text[:200]}"
     if response.status_code >= 400 and (
-            response.headers.get("content-type") != "application/problem+json"):
+        response.headers.get("content-type") != "application/problem+json"
+    ):
         return f"{response.status_code} as {response.headers.get('content-type')}"
     return None
 
@@ -128,23 +147,26 @@ async def test_integers_beyond_their_columns_are_refused_never_5xx(open_service,
             for value in BEYOND_COLUMNS:
                 response = await send(client, admin, parameter, value)
                 if problem := no_server_error(response):
-                    failures.append((parameter.method, parameter.path, parameter.name, value,
-                                     problem))
+                    failures.append(
+                        (parameter.method, parameter.path, parameter.name, value, problem)
+                    )
     assert failures == []
 
 
 async def test_a_metric_version_beyond_the_column_is_422_naming_it(open_service, admin):
     async with open_service("metrics_api") as client:
-        response = await client.get(f"/v1/metrics/{METRIC}", params={"version": 2**31},
-                                    headers=admin)
+        response = await client.get(
+            f"/v1/metrics/{METRIC}", params={"version": 2**31}, headers=admin
+        )
     version = Parameter("metrics_api", "get", "/v1/metrics/{code}", "query", "version", {}, False)
     assert problem_naming(response, version) is None
 
 
 @pytest.mark.parametrize("service", sorted(SCHEMAS))
 async def test_a_repeated_query_parameter_is_422_naming_it(open_service, admin, service):
-    single_valued = [p for p in parameters(service)
-                     if p.location == "query" and not p.has_type("array")]
+    single_valued = [
+        p for p in parameters(service) if p.location == "query" and not p.has_type("array")
+    ]
     failures = []
     async with open_service(service) as client:
         for parameter in single_valued:
@@ -160,12 +182,15 @@ NOT_TIMESTAMPS = ("0.5", "0", "1700000000", "true")
 
 
 @pytest.mark.parametrize("service", sorted(SCHEMAS))
-async def test_query_booleans_and_timestamps_take_only_their_own_form(open_service, admin,
-                                                                      service):
-    strict = [(p, NOT_BOOLEANS, ("true", "false")) for p in parameters(service)
-              if p.has_type("boolean")]
-    strict += [(p, NOT_TIMESTAMPS, ("2025-07-01T00:00:00Z",)) for p in parameters(service)
-               if p.has_type("string", "date-time")]
+async def test_query_booleans_and_timestamps_take_only_their_own_form(open_service, admin, service):
+    strict = [
+        (p, NOT_BOOLEANS, ("true", "false")) for p in parameters(service) if p.has_type("boolean")
+    ]
+    strict += [
+        (p, NOT_TIMESTAMPS, ("2025-07-01T00:00:00Z",))
+        for p in parameters(service)
+        if p.has_type("string", "date-time")
+    ]
     failures = []
     async with open_service(service) as client:
         for parameter, refused, accepted in strict:
@@ -211,9 +236,11 @@ def body_fields(service: str) -> Iterator[BodyField]:
 
 
 # JSON values lax parsing would take as the field's kind.
-NOT_OF_KIND = {"boolean": (0, 1, "true", "false", "yes"),
-               "date": (0, 1.5, 1700000000, "0.5", True),
-               "date-time": (0, 1.5, 1700000000, "0.5", True)}
+NOT_OF_KIND = {
+    "boolean": (0, 1, "true", "false", "yes"),
+    "date": (0, 1.5, 1700000000, "0.5", True),
+    "date-time": (0, 1.5, 1700000000, "0.5", True),
+}
 SAMPLE_PATH = {"code": LEEDS, "plan_id": "1", "metric_code": METRIC}
 
 
@@ -227,8 +254,9 @@ async def test_body_booleans_and_dates_take_only_their_own_form(open_service, ad
         for field in fields:
             path = field.path.format(**SAMPLE_PATH)
             for value in NOT_OF_KIND[field.kind]:
-                response = await client.request(field.method.upper(), path,
-                                                json={field.name: value}, headers=admin)
+                response = await client.request(
+                    field.method.upper(), path, json={field.name: value}, headers=admin
+                )
                 locs = [e["loc"] for e in response.json().get("errors") or []]
                 if response.status_code != 422 or [field.name] not in locs:
                     failures.append((field.path, field.name, value, response.status_code, locs))

@@ -13,18 +13,23 @@ from tests.metrics_api.support import assert_problem, key_id
 from tests.security.conftest import SERVICES
 from tests.targets_api.conftest import LEEDS
 
-READ = {"metrics_api": f"/v1/areas/{LEEDS}", "targets_api": f"/v1/places/{LEEDS}",
-        "ingest": "/v1/submissions"}
+READ = {
+    "metrics_api": f"/v1/areas/{LEEDS}",
+    "targets_api": f"/v1/places/{LEEDS}",
+    "ingest": "/v1/submissions",
+}
 
 
 @pytest.mark.parametrize("service", SERVICES)
-async def test_a_revoked_key_stops_working_at_once(open_service, make_key, query, database_url,
-                                                   service):
+async def test_a_revoked_key_stops_working_at_once(
+    open_service, make_key, query, database_url, service
+):
     key = await make_key("admin")
     async with open_service(service) as client:
         assert (await client.get(READ[service], headers=bearer(key))).status_code == 200
-        await run_in_transaction(database_url,
-                                 lambda session: revoke_key(session, key_id=key_id(query, key)))
+        await run_in_transaction(
+            database_url, lambda session: revoke_key(session, key_id=key_id(query, key))
+        )
         response = await client.get(READ[service], headers=bearer(key))
     assert_problem(response, 401)
     assert response.headers["www-authenticate"] == "Bearer"
@@ -38,8 +43,7 @@ AUDIT_TAMPERING = {
 
 
 @pytest.mark.parametrize("statement", AUDIT_TAMPERING)
-async def test_the_audit_log_cannot_be_changed_by_the_services_role(database_url, query,
-                                                                    statement):
+async def test_the_audit_log_cannot_be_changed_by_the_services_role(database_url, query, statement):
     before = query("SELECT * FROM audit_log ORDER BY id")
     assert before, "the seed leaves entries, so row triggers have rows to refuse"
     app = create_metrics_api(database_url=database_url)  # the services' own engine and role

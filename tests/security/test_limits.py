@@ -12,8 +12,11 @@ from tests.targets_api.conftest import LEEDS
 
 LIMIT = 1000
 WRITE = {"metrics_api": "/v1/metrics", "targets_api": "/v1/spc", "ingest": "/v1/submissions"}
-READ = {"metrics_api": f"/v1/areas/{LEEDS}", "targets_api": f"/v1/places/{LEEDS}",
-        "ingest": "/v1/submissions"}
+READ = {
+    "metrics_api": f"/v1/areas/{LEEDS}",
+    "targets_api": f"/v1/places/{LEEDS}",
+    "ingest": "/v1/submissions",
+}
 
 
 def oversize() -> bytes:
@@ -59,16 +62,19 @@ async def test_a_key_over_its_rate_is_a_429_with_retry_after(open_service, make_
 async def test_the_services_own_key_is_not_limited(open_service, make_key):
     service_key = bearer(await make_key("service"))
     async with open_service("metrics_api", rate_limit_per_minute=1) as client:
-        statuses = {(await client.get(f"/v1/areas/{LEEDS}", headers=service_key)).status_code
-                    for _ in range(5)}
+        statuses = {
+            (await client.get(f"/v1/areas/{LEEDS}", headers=service_key)).status_code
+            for _ in range(5)
+        }
     assert statuses == {200}
 
 
 async def test_without_a_limit_a_key_is_never_limited(open_service, make_key):
     key = bearer(await make_key("viewer"))
     async with open_service("metrics_api") as client:
-        statuses = {(await client.get(f"/v1/areas/{LEEDS}", headers=key)).status_code
-                    for _ in range(30)}
+        statuses = {
+            (await client.get(f"/v1/areas/{LEEDS}", headers=key)).status_code for _ in range(30)
+        }
     assert statuses == {200}
 
 

@@ -16,8 +16,11 @@ from tests.security.conftest import SERVICES
 from tests.targets_api.conftest import LEEDS
 
 CANARY_PASSWORD = "canary-db-password-7f3a"
-READ = {"metrics_api": f"/v1/areas/{LEEDS}", "targets_api": f"/v1/places/{LEEDS}",
-        "ingest": "/v1/submissions"}
+READ = {
+    "metrics_api": f"/v1/areas/{LEEDS}",
+    "targets_api": f"/v1/places/{LEEDS}",
+    "ingest": "/v1/submissions",
+}
 WRITE = {"metrics_api": "/v1/metrics", "targets_api": "/v1/spc", "ingest": "/v1/submissions"}
 JOINEDUP = [sys.executable, "-c", "from services.cli import app; app(prog_name='joinedup')"]
 
@@ -28,8 +31,7 @@ def with_password(database_url: str) -> tuple[str, str]:
     url = make_url(database_url)
     if url.password:
         return database_url, str(url.password)
-    return url.set(password=CANARY_PASSWORD).render_as_string(hide_password=False), \
-        CANARY_PASSWORD
+    return url.set(password=CANARY_PASSWORD).render_as_string(hide_password=False), CANARY_PASSWORD
 
 
 class Records(logging.Handler):
@@ -58,8 +60,7 @@ def secret_of(key: str) -> str:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-async def test_no_key_or_password_is_logged(open_service, make_key, database_url, logged,
-                                            service):
+async def test_no_key_or_password_is_logged(open_service, make_key, database_url, logged, service):
     url, password = with_password(database_url)
     key = await make_key("admin")
     wrong_secret = key.rsplit("_", 1)[0] + "_wrong-secret-b81d"
@@ -67,12 +68,16 @@ async def test_no_key_or_password_is_logged(open_service, make_key, database_url
         logging.getLogger().addHandler(logged)
         statuses = [
             (await client.get(READ[service], headers=bearer(key))).status_code,
-            (await client.post(WRITE[service], json={"not": "valid"},
-                               headers=bearer(key))).status_code,
+            (
+                await client.post(WRITE[service], json={"not": "valid"}, headers=bearer(key))
+            ).status_code,
             (await client.get(READ[service], headers=bearer(wrong_secret))).status_code,
             (await client.get(READ[service], headers={"Authorization": key})).status_code,
-            (await client.get(READ[service], params={"api_key": key, "access_token": key,
-                                                     "key": key})).status_code,
+            (
+                await client.get(
+                    READ[service], params={"api_key": key, "access_token": key, "key": key}
+                )
+            ).status_code,
         ]
     assert statuses == [200, 422, 401, 401, 401]
     text = "\n".join(logged.lines)
@@ -84,8 +89,13 @@ async def test_no_key_or_password_is_logged(open_service, make_key, database_url
 def test_keys_create_prints_the_key_only_on_its_last_line(database_url):
     url, password = with_password(database_url)
     env = {**os.environ, "JOINEDUP_DATABASE_URL": url, "JOINEDUP_LOG_LEVEL": "DEBUG"}
-    result = subprocess.run([*JOINEDUP, "keys", "create", "--role", "viewer", "--name", "x"],
-                            env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*JOINEDUP, "keys", "create", "--role", "viewer", "--name", "x"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     *before, key = result.stdout.splitlines()
     everything_else = "\n".join([*before, result.stderr])

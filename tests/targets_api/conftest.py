@@ -42,12 +42,15 @@ def clock() -> Clock:
 async def client(database_url: str, make_key, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
     # No background refresher: progress tests refresh when they choose (test_progress_worker
     # runs one of its own).
-    settings = TargetsApiSettings(database_url=database_url,
-                                  service_key=await make_key("service", name="targets_api"),
-                                  metrics_api_url="http://metrics_api",
-                                  progress_refresh_enabled=False)
-    async for c in client_reading_catalogue(create_targets_api, settings, database_url,
-                                            today=lambda: clock.today):
+    settings = TargetsApiSettings(
+        database_url=database_url,
+        service_key=await make_key("service", name="targets_api"),
+        metrics_api_url="http://metrics_api",
+        progress_refresh_enabled=False,
+    )
+    async for c in client_reading_catalogue(
+        create_targets_api, settings, database_url, today=lambda: clock.today
+    ):
         yield c
 
 
@@ -59,8 +62,12 @@ async def service_key(make_key) -> str:
 @pytest.fixture
 async def refreshing(database_url, service_key) -> AsyncIterator[httpx.AsyncClient]:
     """targets_api with its refresher polling every 50 ms."""
-    settings = TargetsApiSettings(database_url=database_url, service_key=service_key,
-                                  metrics_api_url="http://metrics_api", progress_poll_s=0.05)
+    settings = TargetsApiSettings(
+        database_url=database_url,
+        service_key=service_key,
+        metrics_api_url="http://metrics_api",
+        progress_poll_s=0.05,
+    )
     async for client in client_reading_catalogue(create_targets_api, settings, database_url):
         yield client
 

@@ -11,5 +11,9 @@ from tests.targets_api.plan_support import Plans
 
 @pytest.fixture
 async def plans(client, steward, make_key) -> Plans:
-    return Plans(client, steward, bearer(await make_key("signatory", LEEDS)),
-                 bearer(await make_key("signatory", WEST_YORKSHIRE)))
+    return Plans(
+        client,
+        steward,
+        bearer(await make_key("signatory", LEEDS)),
+        bearer(await make_key("signatory", WEST_YORKSHIRE)),
+    )

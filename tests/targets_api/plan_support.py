@@ -24,23 +24,49 @@ RESIDENTIAL = "bcf-residential-admissions-65plus"  # annual rate
 REABLEMENT = "bcf-reablement-91-days"  # annual proportion, 0-100
 
 TARGETS: dict[str, dict[str, Any]] = {
-    AVOIDABLE: {"baseline_period": "2024-Q4", "baseline_value": 520.0,
-                "target_period": "2027-Q1", "target_value": 450.0,
-                "trajectory": [{"period": "2025-Q4", "value": 500.0},
-                               {"period": "2026-Q2", "value": 480.0}],
-                "tolerance": None},
-    DISCHARGE: {"baseline_period": "2025-03", "baseline_value": 88.5,
-                "target_period": "2027-03", "target_value": 92.0,
-                "trajectory": [{"period": "2026-03", "value": 90.0}], "tolerance": 1.0},
-    FALLS: {"baseline_period": "2025-Q1", "baseline_value": 610.0,
-            "target_period": "2026-Q4", "target_value": 560.0, "trajectory": [],
-            "tolerance": 0.0},
-    RESIDENTIAL: {"baseline_period": "2024", "baseline_value": 560.0,
-                  "target_period": "2026", "target_value": 500.0,
-                  "trajectory": [{"period": "2025", "value": 530.0}], "tolerance": 10.0},
-    REABLEMENT: {"baseline_period": "2024", "baseline_value": 80.0,
-                 "target_period": "2026", "target_value": 85.0, "trajectory": [],
-                 "tolerance": None},
+    AVOIDABLE: {
+        "baseline_period": "2024-Q4",
+        "baseline_value": 520.0,
+        "target_period": "2027-Q1",
+        "target_value": 450.0,
+        "trajectory": [
+            {"period": "2025-Q4", "value": 500.0},
+            {"period": "2026-Q2", "value": 480.0},
+        ],
+        "tolerance": None,
+    },
+    DISCHARGE: {
+        "baseline_period": "2025-03",
+        "baseline_value": 88.5,
+        "target_period": "2027-03",
+        "target_value": 92.0,
+        "trajectory": [{"period": "2026-03", "value": 90.0}],
+        "tolerance": 1.0,
+    },
+    FALLS: {
+        "baseline_period": "2025-Q1",
+        "baseline_value": 610.0,
+        "target_period": "2026-Q4",
+        "target_value": 560.0,
+        "trajectory": [],
+        "tolerance": 0.0,
+    },
+    RESIDENTIAL: {
+        "baseline_period": "2024",
+        "baseline_value": 560.0,
+        "target_period": "2026",
+        "target_value": 500.0,
+        "trajectory": [{"period": "2025", "value": 530.0}],
+        "tolerance": 10.0,
+    },
+    REABLEMENT: {
+        "baseline_period": "2024",
+        "baseline_value": 80.0,
+        "target_period": "2026",
+        "target_value": 85.0,
+        "trajectory": [],
+        "tolerance": None,
+    },
 }
 
 STATES = ("draft", "proposed", "agreed", "superseded")
@@ -75,21 +101,31 @@ class Plans:
         return response.json()
 
     async def create(self, place: str = LEEDS, **changes: Any) -> dict:
-        response = await self.client.post(f"/v1/places/{place}/plans", json=PLAN | changes,
-                                          headers=self.steward)
+        response = await self.client.post(
+            f"/v1/places/{place}/plans", json=PLAN | changes, headers=self.steward
+        )
         assert response.status_code == 201, response.text
         return response.json()
 
-    async def put_target(self, plan_id: int, metric_code: str, body: dict | None = None,
-                         headers: dict[str, str] | None = None) -> httpx.Response:
-        return await self.client.put(f"/v1/plans/{plan_id}/targets/{metric_code}",
-                                     json=target(metric_code) if body is None else body,
-                                     headers=headers or self.steward)
+    async def put_target(
+        self,
+        plan_id: int,
+        metric_code: str,
+        body: dict | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        return await self.client.put(
+            f"/v1/plans/{plan_id}/targets/{metric_code}",
+            json=target(metric_code) if body is None else body,
+            headers=headers or self.steward,
+        )
 
-    async def delete_target(self, plan_id: int, metric_code: str,
-                            headers: dict[str, str] | None = None) -> httpx.Response:
-        return await self.client.delete(f"/v1/plans/{plan_id}/targets/{metric_code}",
-                                        headers=headers or self.steward)
+    async def delete_target(
+        self, plan_id: int, metric_code: str, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return await self.client.delete(
+            f"/v1/plans/{plan_id}/targets/{metric_code}", headers=headers or self.steward
+        )
 
     async def fill(self, plan_id: int) -> None:
         """A valid target for every mandatory national metric."""
@@ -103,16 +139,25 @@ class Plans:
     async def revise(self, plan_id: int) -> httpx.Response:
         return await self.client.post(f"/v1/plans/{plan_id}/revise", headers=self.steward)
 
-    async def decide(self, plan_id: int, organisation: str, decision: str = "approve", *,
-                     comment: str | None = None, headers: dict[str, str] | None = None
-                     ) -> httpx.Response:
+    async def decide(
+        self,
+        plan_id: int,
+        organisation: str,
+        decision: str = "approve",
+        *,
+        comment: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         """A decision for the place or the ICB, by its own signatory unless ``headers``."""
         if headers is None:
             headers = self.place_signatory if organisation == LEEDS else self.icb_signatory
-        body = {"organisation_code": organisation, "decision": decision,
-                "signatory": "A. Signatory", "comment": comment}
-        return await self.client.post(f"/v1/plans/{plan_id}/approvals", json=body,
-                                      headers=headers)
+        body = {
+            "organisation_code": organisation,
+            "decision": decision,
+            "signatory": "A. Signatory",
+            "comment": comment,
+        }
+        return await self.client.post(f"/v1/plans/{plan_id}/approvals", json=body, headers=headers)
 
     async def draft(self, place: str = LEEDS) -> dict:
         plan = await self.create(place)

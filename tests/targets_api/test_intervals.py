@@ -42,14 +42,18 @@ def test_wilson_81_of_263_worked_by_hand() -> None:
     assert (round(lower, 4), round(upper, 4)) == (0.2553, 0.3662)
 
 
-@pytest.mark.parametrize(("numerator", "denominator", "published"), [
-    (15, 148, (0.0624, 0.1605)),
-    (0, 20, (0.0, 0.1611)),
-    (1, 29, (0.0061, 0.1718)),
-    (29, 29, (0.8830, 1.0)),
-])
-def test_wilson_matches_newcombes_examples(numerator: int, denominator: int,
-                                           published: tuple[float, float]) -> None:
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "published"),
+    [
+        (15, 148, (0.0624, 0.1605)),
+        (0, 20, (0.0, 0.1611)),
+        (1, 29, (0.0061, 0.1718)),
+        (29, 29, (0.8830, 1.0)),
+    ],
+)
+def test_wilson_matches_newcombes_examples(
+    numerator: int, denominator: int, published: tuple[float, float]
+) -> None:
     lower, upper = wilson_interval(numerator, denominator)
     assert (round(lower, 4), round(upper, 4)) == published
 
@@ -88,14 +92,18 @@ def test_one_event_in_closed_form() -> None:
     assert round(upper, 4) == 5.5716
 
 
-@pytest.mark.parametrize(("events", "chi2_lower", "chi2_upper"), [
-    # chi-square table values: chi2(0.025, 2O) and chi2(0.975, 2O + 2).
-    (1, 0.0506, 11.143),
-    (5, 3.247, 23.337),
-    (9, 8.231, 34.170),
-])
-def test_exact_limits_are_halved_chi_square_table_values(events: int, chi2_lower: float,
-                                                         chi2_upper: float) -> None:
+@pytest.mark.parametrize(
+    ("events", "chi2_lower", "chi2_upper"),
+    [
+        # chi-square table values: chi2(0.025, 2O) and chi2(0.975, 2O + 2).
+        (1, 0.0506, 11.143),
+        (5, 3.247, 23.337),
+        (9, 8.231, 34.170),
+    ],
+)
+def test_exact_limits_are_halved_chi_square_table_values(
+    events: int, chi2_lower: float, chi2_upper: float
+) -> None:
     lower, upper = poisson_interval(events)
     assert lower == pytest.approx(chi2_lower / 2, abs=5e-4)
     assert upper == pytest.approx(chi2_upper / 2, abs=5e-4)
@@ -145,8 +153,9 @@ def test_byars_is_within_two_tenths_of_a_percent_of_exact_from_10_events() -> No
         assert upper == pytest.approx(_gamma_quantile(0.975, shape=events + 1), rel=0.002)
 
 
-@pytest.mark.parametrize("bad", [{"events": -1}, {"events": 5, "level": 1.0},
-                                 {"events": 5, "level": 0.0}])
+@pytest.mark.parametrize(
+    "bad", [{"events": -1}, {"events": 5, "level": 1.0}, {"events": 5, "level": 0.0}]
+)
 def test_poisson_refuses_negative_counts_and_impossible_levels(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         poisson_interval(**bad)

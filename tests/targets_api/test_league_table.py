@@ -19,8 +19,7 @@ DELAYS = "delayed-discharges"  # a national count made by the test: the seed has
 
 
 async def table(client, headers, code: str, **params) -> dict:
-    response = await client.get(f"/v1/metrics/{code}/league-table", params=params,
-                                headers=headers)
+    response = await client.get(f"/v1/metrics/{code}/league-table", params=params, headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -33,9 +32,11 @@ def by_area(rows: list[dict]) -> dict[str, dict]:
 #   Leeds      90 / 100 = 90.0 %
 #   Bradford  160 / 200 = 80.0 %
 #   Cornwall   35 /  50 = 70.0 %
-PROPORTIONS = [(LEEDS, DISCHARGE, "2026-01", 90.0, 90, 100),
-               (BRADFORD, DISCHARGE, "2026-01", 80.0, 160, 200),
-               (CORNWALL, DISCHARGE, "2026-01", 70.0, 35, 50)]
+PROPORTIONS = [
+    (LEEDS, DISCHARGE, "2026-01", 90.0, 90, 100),
+    (BRADFORD, DISCHARGE, "2026-01", 80.0, 160, 200),
+    (CORNWALL, DISCHARGE, "2026-01", 70.0, 35, 50),
+]
 
 
 async def test_places_are_ranked_best_first_with_wilson_intervals(client, admin, viewer, query):
@@ -64,7 +65,10 @@ async def test_places_are_ranked_best_first_with_wilson_intervals(client, admin,
     # below 81.43 %: worse.
     assert rows[CORNWALL]["ci_upper"] == pytest.approx(80.8964, abs=1e-3)
     assert [rows[c]["comparison"] for c in (LEEDS, BRADFORD, CORNWALL)] == [
-        "better", "similar", "worse"]
+        "better",
+        "similar",
+        "worse",
+    ]
     assert rows[LEEDS]["area_name"] == "Leeds"
     assert rows[LEEDS]["value"] == 90.0 and rows[LEEDS]["places_reported"] == 1
 
@@ -83,21 +87,40 @@ async def test_an_icb_proportion_is_the_ratio_of_its_sums(client, admin, viewer,
     assert rows[CORNWALL_ICB]["value"] == pytest.approx(70.0)
     # Two of West Yorkshire's five places and one of Cornwall's ICB's two reported: both
     # roll-ups are shown, and neither is ranked against the other.
-    assert [(r["area_code"], r["places_reported"], r["places_expected"], r["coverage"],
-             r["complete"], r["rank"], r["rank_of"], r["quintile"]) for r in body["data"]] == [
+    assert [
+        (
+            r["area_code"],
+            r["places_reported"],
+            r["places_expected"],
+            r["coverage"],
+            r["complete"],
+            r["rank"],
+            r["rank_of"],
+            r["quintile"],
+        )
+        for r in body["data"]
+    ] == [
         (CORNWALL_ICB, 1, 2, 0.5, False, None, None, None),
-        (WEST_YORKSHIRE, 2, 5, 0.4, False, None, None, None)]
+        (WEST_YORKSHIRE, 2, 5, 0.4, False, None, None, None),
+    ]
     assert (body["period"], body["level"], body["count"]) == ("2026-01", "icb", 2)
     # England: 3 of the 153 places.
     assert body["national_coverage"] == pytest.approx(3 / 153)
 
 
 async def test_only_complete_icb_roll_ups_are_ranked_and_counted(client, admin, viewer, query):
-    west_yorkshire = [(code, DISCHARGE, "2026-01", 80.0, 80, 100)
-                      for code in (LEEDS, BRADFORD, CALDERDALE, KIRKLEES, WAKEFIELD)]
-    store_observations(query, [*west_yorkshire,
-                               (LINCOLNSHIRE, DISCHARGE, "2026-01", 90.0, 90, 100),
-                               (CORNWALL, DISCHARGE, "2026-01", 99.0, 99, 100)])
+    west_yorkshire = [
+        (code, DISCHARGE, "2026-01", 80.0, 80, 100)
+        for code in (LEEDS, BRADFORD, CALDERDALE, KIRKLEES, WAKEFIELD)
+    ]
+    store_observations(
+        query,
+        [
+            *west_yorkshire,
+            (LINCOLNSHIRE, DISCHARGE, "2026-01", 90.0, 90, 100),
+            (CORNWALL, DISCHARGE, "2026-01", 99.0, 99, 100),
+        ],
+    )
     await refresh(client, admin)
 
     body = await table(client, viewer, DISCHARGE, level="icb", period="2026-01")
@@ -105,24 +128,32 @@ async def test_only_complete_icb_roll_ups_are_ranked_and_counted(client, admin, 
     # Lincolnshire (1 of 1) 90 % and West Yorkshire (5 of 5) 80 % are complete: ranked 1 and
     # 2 of 2 (quintile 5 x 1 // 2 + 1 = 3). Cornwall's ICB, 1 of 2, has the best value, 99 %,
     # but is shown unranked and does not count in the others' rank_of.
-    assert [(r["area_code"], r["complete"], r["rank"], r["rank_of"], r["quintile"])
-            for r in body["data"]] == [
-        (LINCOLNSHIRE_ICB, True, 1, 2, 1), (WEST_YORKSHIRE, True, 2, 2, 3),
-        (CORNWALL_ICB, False, None, None, None)]
+    assert [
+        (r["area_code"], r["complete"], r["rank"], r["rank_of"], r["quintile"])
+        for r in body["data"]
+    ] == [
+        (LINCOLNSHIRE_ICB, True, 1, 2, 1),
+        (WEST_YORKSHIRE, True, 2, 2, 3),
+        (CORNWALL_ICB, False, None, None, None),
+    ]
 
 
 # Avoidable admissions, 2026-Q2: a rate per 100,000, lower is better.
 #   Leeds       40 / 10,000 = 400   Bradford   80 / 20,000 = 400 (a tie with Leeds)
 #   Calderdale  45 / 10,000 = 450   Cornwall   50 / 10,000 = 500
-RATES = [(LEEDS, AVOIDABLE, "2026-Q2", 400.0, 40, 10_000),
-         (BRADFORD, AVOIDABLE, "2026-Q2", 400.0, 80, 20_000),
-         (CALDERDALE, AVOIDABLE, "2026-Q2", 450.0, 45, 10_000),
-         (CORNWALL, AVOIDABLE, "2026-Q2", 500.0, 50, 10_000)]
+RATES = [
+    (LEEDS, AVOIDABLE, "2026-Q2", 400.0, 40, 10_000),
+    (BRADFORD, AVOIDABLE, "2026-Q2", 400.0, 80, 20_000),
+    (CALDERDALE, AVOIDABLE, "2026-Q2", 450.0, 45, 10_000),
+    (CORNWALL, AVOIDABLE, "2026-Q2", 500.0, 50, 10_000),
+]
 
 
 async def test_derived_figures_carry_no_floating_point_noise(client, admin, viewer, query):
-    store_observations(query, [(LEEDS, DISCHARGE, "2026-01", 3.0, 3, 100),
-                               (BRADFORD, DISCHARGE, "2026-01", 4.0, 4, 100)])
+    store_observations(
+        query,
+        [(LEEDS, DISCHARGE, "2026-01", 3.0, 3, 100), (BRADFORD, DISCHARGE, "2026-01", 4.0, 4, 100)],
+    )
     await refresh(client, admin)
 
     body = await table(client, viewer, DISCHARGE, level="icb")
@@ -131,12 +162,15 @@ async def test_derived_figures_carry_no_floating_point_noise(client, admin, view
     # as are England's value and the interval's limits (to 12 significant digits).
     [west_yorkshire] = body["data"]
     assert west_yorkshire["value"] == 3.5 and body["national_value"] == 3.5
-    assert all(len(repr(west_yorkshire[k]).replace("0.", "").lstrip("0")) <= 13
-               for k in ("ci_lower", "ci_upper"))
+    assert all(
+        len(repr(west_yorkshire[k]).replace("0.", "").lstrip("0")) <= 13
+        for k in ("ci_lower", "ci_upper")
+    )
 
 
 async def test_lower_is_better_ranks_upwards_and_ties_share_rank_and_quintile(
-        client, admin, viewer, query):
+    client, admin, viewer, query
+):
     store_observations(query, RATES)
     await refresh(client, admin)
 
@@ -146,7 +180,11 @@ async def test_lower_is_better_ranks_upwards_and_ties_share_rank_and_quintile(
     # and both are rank 1, so the next is rank 3.
     # Quintiles of 4: rank 1: 0 // 4 + 1 = 1; rank 3: 10 // 4 + 1 = 3; rank 4: 15 // 4 + 1 = 4.
     assert [(r["area_code"], r["rank"], r["quintile"]) for r in body["data"]] == [
-        (BRADFORD, 1, 1), (LEEDS, 1, 1), (CALDERDALE, 3, 3), (CORNWALL, 4, 4)]
+        (BRADFORD, 1, 1),
+        (LEEDS, 1, 1),
+        (CALDERDALE, 3, 3),
+        (CORNWALL, 4, 4),
+    ]
     # England: (40 + 80 + 45 + 50) / 50,000 x 100,000 = 215 / 50,000 x 100,000 = 430.
     assert body["national_value"] == pytest.approx(430.0)
     # Byar's method for Leeds's 40 events: 40 (1 - 1/(9 x 40) - 1.959964 / (3 sqrt 40))^3
@@ -157,8 +195,7 @@ async def test_lower_is_better_ranks_upwards_and_ties_share_rank_and_quintile(
     assert {r["comparison"] for r in body["data"]} == {"similar"}
 
 
-async def test_an_icb_rate_is_the_ratio_of_sums_times_the_multiplier(client, admin, viewer,
-                                                                      query):
+async def test_an_icb_rate_is_the_ratio_of_sums_times_the_multiplier(client, admin, viewer, query):
     store_observations(query, RATES)
     await refresh(client, admin)
 
@@ -167,21 +204,41 @@ async def test_an_icb_rate_is_the_ratio_of_sums_times_the_multiplier(client, adm
     # West Yorkshire: (40 + 80 + 45) / (10,000 + 20,000 + 10,000) x 100,000 = 165 / 40,000 x
     # 100,000 = 412.5; Cornwall's ICB 500. Neither is complete, so neither is ranked.
     assert [(r["area_code"], r["value"], r["rank"]) for r in body["data"]] == [
-        (CORNWALL_ICB, pytest.approx(500.0), None), (WEST_YORKSHIRE, pytest.approx(412.5), None)]
+        (CORNWALL_ICB, pytest.approx(500.0), None),
+        (WEST_YORKSHIRE, pytest.approx(412.5), None),
+    ]
 
 
-async def test_a_count_rolls_up_by_sum_and_is_not_compared(fresh_catalogue, client, metrics_api,
-                                                           admin, viewer, query):
-    created = await metrics_api.post("/v1/metrics", headers=admin, json={
-        "code": DELAYS, "scope": "national", "name": "Delayed discharges", "domain": "Flow",
-        "kind": "count", "direction": "lower_is_better", "periodicity": "monthly"})
+async def test_a_count_rolls_up_by_sum_and_is_not_compared(
+    fresh_catalogue, client, metrics_api, admin, viewer, query
+):
+    created = await metrics_api.post(
+        "/v1/metrics",
+        headers=admin,
+        json={
+            "code": DELAYS,
+            "scope": "national",
+            "name": "Delayed discharges",
+            "domain": "Flow",
+            "kind": "count",
+            "direction": "lower_is_better",
+            "periodicity": "monthly",
+        },
+    )
     assert created.status_code == 201, created.text
-    store_observations(query, [(LEEDS, DELAYS, "2026-01", 12.0, None, None),
-                               (BRADFORD, DELAYS, "2026-01", 30.0, None, None),
-                               *[(code, DELAYS, "2026-01", 0.0, None, None)
-                                 for code in (CALDERDALE, KIRKLEES, WAKEFIELD)],
-                               (CORNWALL, DELAYS, "2026-01", 7.0, None, None),
-                               (SCILLY, DELAYS, "2026-01", 0.0, None, None)])
+    store_observations(
+        query,
+        [
+            (LEEDS, DELAYS, "2026-01", 12.0, None, None),
+            (BRADFORD, DELAYS, "2026-01", 30.0, None, None),
+            *[
+                (code, DELAYS, "2026-01", 0.0, None, None)
+                for code in (CALDERDALE, KIRKLEES, WAKEFIELD)
+            ],
+            (CORNWALL, DELAYS, "2026-01", 7.0, None, None),
+            (SCILLY, DELAYS, "2026-01", 0.0, None, None),
+        ],
+    )
     await refresh(client, admin)
 
     body = await table(client, viewer, DELAYS, level="icb")
@@ -189,45 +246,75 @@ async def test_a_count_rolls_up_by_sum_and_is_not_compared(fresh_catalogue, clie
     # West Yorkshire 12 + 30 + 0 + 0 + 0 = 42; Cornwall's ICB 7 + 0, the fewer, so first;
     # England 42 + 7 = 49. Both ICBs complete, so both ranked.
     assert [(r["area_code"], r["value"], r["rank"]) for r in body["data"]] == [
-        (CORNWALL_ICB, 7.0, 1), (WEST_YORKSHIRE, 42.0, 2)]
+        (CORNWALL_ICB, 7.0, 1),
+        (WEST_YORKSHIRE, 42.0, 2),
+    ]
     assert body["national_value"] == 49.0
     # A count has no numerator and denominator here, so no interval and no comparison.
     assert {(r["ci_lower"], r["ci_upper"], r["comparison"]) for r in body["data"]} == {
-        (None, None, "not_compared")}
+        (None, None, "not_compared")
+    }
 
 
 async def test_a_population_weighted_proportion_has_no_interval_above_place_level(
-        fresh_catalogue, client, metrics_api, admin, query):
-    created = await metrics_api.post("/v1/metrics", headers=admin, json={
-        "code": "weighted-share", "scope": "national", "name": "A weighted share",
-        "domain": "Flow", "kind": "proportion", "multiplier": 100, "unit": "%",
-        "direction": "higher_is_better", "periodicity": "monthly",
-        "aggregation": "population_weighted_mean"})
+    fresh_catalogue, client, metrics_api, admin, query
+):
+    created = await metrics_api.post(
+        "/v1/metrics",
+        headers=admin,
+        json={
+            "code": "weighted-share",
+            "scope": "national",
+            "name": "A weighted share",
+            "domain": "Flow",
+            "kind": "proportion",
+            "multiplier": 100,
+            "unit": "%",
+            "direction": "higher_is_better",
+            "periodicity": "monthly",
+            "aggregation": "population_weighted_mean",
+        },
+    )
     assert created.status_code == 201, created.text
-    store_observations(query, [(LEEDS, "weighted-share", "2026-01", 90.0, 90, 100),
-                               (BRADFORD, "weighted-share", "2026-01", 50.0, 100, 200)])
+    store_observations(
+        query,
+        [
+            (LEEDS, "weighted-share", "2026-01", 90.0, 90, 100),
+            (BRADFORD, "weighted-share", "2026-01", 50.0, 100, 200),
+        ],
+    )
     await refresh(client, admin)
 
-    rows = query("SELECT level, ci_lower IS NULL, comparison FROM area_value "
-                 "WHERE metric_code = 'weighted-share' ORDER BY level, area_code")
+    rows = query(
+        "SELECT level, ci_lower IS NULL, comparison FROM area_value "
+        "WHERE metric_code = 'weighted-share' ORDER BY level, area_code"
+    )
     # Places keep their own Wilson interval (Bradford first by code: 50 % against England's
     # weighted mean of about 74 %, worse; Leeds 90 %, better); the ICB, region and England (a
     # weighted mean of ratios, not a count) have none and are not compared (API.md
     # amendments). The summed counts' interval, 190 / 300 = 63.3 % (57.7, 68.6), would exclude
     # the weighted mean itself.
-    assert rows == [("icb", True, "not_compared"), ("nation", True, "not_compared"),
-                    ("place", False, "worse"), ("place", False, "better"),
-                    ("region", True, "not_compared")]
+    assert rows == [
+        ("icb", True, "not_compared"),
+        ("nation", True, "not_compared"),
+        ("place", False, "worse"),
+        ("place", False, "better"),
+        ("region", True, "not_compared"),
+    ]
 
 
-async def test_the_default_period_is_the_latest_in_the_metric_s_form(client, admin, viewer,
-                                                                     query):
-    store_observations(query, [*PROPORTIONS,
-                               (CORNWALL, DISCHARGE, "2026-02", 72.0, 36, 50),
-                               # A quarter, left from an earlier quarterly version of the monthly
-                               # metric: "2026-Q4" sorts after "2026-02" as text, but is not on
-                               # the monthly timeline.
-                               (LEEDS, DISCHARGE, "2026-Q4", 95.0, 95, 100)])
+async def test_the_default_period_is_the_latest_in_the_metric_s_form(client, admin, viewer, query):
+    store_observations(
+        query,
+        [
+            *PROPORTIONS,
+            (CORNWALL, DISCHARGE, "2026-02", 72.0, 36, 50),
+            # A quarter, left from an earlier quarterly version of the monthly
+            # metric: "2026-Q4" sorts after "2026-02" as text, but is not on
+            # the monthly timeline.
+            (LEEDS, DISCHARGE, "2026-Q4", 95.0, 95, 100),
+        ],
+    )
     await refresh(client, admin)
 
     latest = await table(client, viewer, DISCHARGE)
@@ -235,8 +322,7 @@ async def test_the_default_period_is_the_latest_in_the_metric_s_form(client, adm
 
     assert (latest["period"], latest["level"]) == ("2026-02", "place")
     # Only Cornwall reported 2026-02, so England is Cornwall, 72 %, and it ranks 1 of 1.
-    assert [(r["area_code"], r["rank"], r["rank_of"]) for r in latest["data"]] == [
-        (CORNWALL, 1, 1)]
+    assert [(r["area_code"], r["rank"], r["rank_of"]) for r in latest["data"]] == [(CORNWALL, 1, 1)]
     assert latest["national_value"] == pytest.approx(72.0)
     assert [r["area_code"] for r in earlier["data"]] == [LEEDS, BRADFORD, CORNWALL]
 
@@ -266,8 +352,15 @@ async def test_no_data_is_an_empty_table(client, admin, viewer, query):
     await refresh(client, admin)
 
     assert await table(client, viewer, REABLEMENT) == {
-        "metric_code": REABLEMENT, "level": "place", "period": None, "provisional": None,
-        "national_value": None, "national_coverage": None, "data": [], "count": 0}
+        "metric_code": REABLEMENT,
+        "level": "place",
+        "period": None,
+        "provisional": None,
+        "national_value": None,
+        "national_coverage": None,
+        "data": [],
+        "count": 0,
+    }
     assert (await table(client, viewer, DISCHARGE, period="2020-01"))["data"] == []
 
 
@@ -275,15 +368,20 @@ async def test_the_table_answers_csv(client, admin, viewer, query):
     store_observations(query, PROPORTIONS)
     await refresh(client, admin)
 
-    response = await client.get(f"/v1/metrics/{DISCHARGE}/league-table", params={
-        "level": "icb"}, headers=viewer | {"Accept": "text/csv"})
+    response = await client.get(
+        f"/v1/metrics/{DISCHARGE}/league-table",
+        params={"level": "icb"},
+        headers=viewer | {"Accept": "text/csv"},
+    )
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     lines = response.text.splitlines()
-    assert lines[0] == ("metric_code,level,period,provisional,area_code,area_name,value,"
-                        "ci_lower,ci_upper,comparison,rank,rank_of,quintile,places_reported,"
-                        "places_expected,coverage,complete,trend")
+    assert lines[0] == (
+        "metric_code,level,period,provisional,area_code,area_name,value,"
+        "ci_lower,ci_upper,comparison,rank,rank_of,quintile,places_reported,"
+        "places_expected,coverage,complete,trend"
+    )
     assert len(lines) == 3
     # Cornwall's ICB first: neither roll-up is complete, so neither is ranked (by code).
     assert lines[1].startswith(f"{DISCHARGE},icb,2026-01,false,{CORNWALL_ICB},")
@@ -297,14 +395,18 @@ async def test_an_unknown_metric_is_404(client, viewer):
     assert "no-such-metric" in assert_problem(response, 404)["detail"]
 
 
-@pytest.mark.parametrize(("params", "loc"), [
-    ({"level": "region"}, ("query", "level")),
-    ({"period": "2026-Q1"}, ("query", "period")),  # a quarter for a monthly metric
-    ({"period": "2026-13"}, ("query", "period")),
-])
+@pytest.mark.parametrize(
+    ("params", "loc"),
+    [
+        ({"level": "region"}, ("query", "level")),
+        ({"period": "2026-Q1"}, ("query", "period")),  # a quarter for a monthly metric
+        ({"period": "2026-13"}, ("query", "period")),
+    ],
+)
 async def test_a_bad_level_or_period_is_422_naming_the_field(client, viewer, params, loc):
-    response = await client.get(f"/v1/metrics/{DISCHARGE}/league-table", params=params,
-                                headers=viewer)
+    response = await client.get(
+        f"/v1/metrics/{DISCHARGE}/league-table", params=params, headers=viewer
+    )
     assert_problem(response, 422, loc)
 
 

@@ -18,8 +18,12 @@ from tests.targets_api.test_progress import LEEDS_DISCHARGE, LEEDS_RATES, OTHERS
 pytest_plugins = ["tests.targets_api.plan_fixtures"]
 
 NORTH_EAST_AND_YORKSHIRE = "E40000012"
-LEEDS_DISCHARGE_LABELS = {"place": LEEDS, "metric": DISCHARGE, "icb": WEST_YORKSHIRE,
-                          "region": NORTH_EAST_AND_YORKSHIRE}
+LEEDS_DISCHARGE_LABELS = {
+    "place": LEEDS,
+    "metric": DISCHARGE,
+    "icb": WEST_YORKSHIRE,
+    "region": NORTH_EAST_AND_YORKSHIRE,
+}
 
 
 async def scrape(client) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -54,18 +58,26 @@ async def test_each_agreed_target_is_a_set_of_gauges(client, plans, make_key, qu
     assert value_of(samples, "joinedup_outcome_expected", **labels) == pytest.approx(89.375)
     # progress_pct 42.857 % as a ratio
     assert value_of(samples, "joinedup_outcome_progress_ratio", **labels) == pytest.approx(
-        1.5 / 3.5)
+        1.5 / 3.5
+    )
     # One series per target with its status; 2025-09 ends as October begins.
-    assert [s for s in samples["joinedup_outcome_status"]
-            if s[0]["place"] == LEEDS and s[0]["metric"] == DISCHARGE] == [
-        (labels | {"status": "on_track"}, 1.0)]
-    assert value_of(samples, "joinedup_outcome_latest_period_end_timestamp_seconds",
-                    **labels) == datetime(2025, 10, 1, tzinfo=UTC).timestamp()
-    assert value_of(samples, "joinedup_outcome_consecutive_off_track_periods", place=LEEDS,
-                    metric=FALLS) == 1
+    assert [
+        s
+        for s in samples["joinedup_outcome_status"]
+        if s[0]["place"] == LEEDS and s[0]["metric"] == DISCHARGE
+    ] == [(labels | {"status": "on_track"}, 1.0)]
+    assert (
+        value_of(samples, "joinedup_outcome_latest_period_end_timestamp_seconds", **labels)
+        == datetime(2025, 10, 1, tzinfo=UTC).timestamp()
+    )
+    assert (
+        value_of(
+            samples, "joinedup_outcome_consecutive_off_track_periods", place=LEEDS, metric=FALLS
+        )
+        == 1
+    )
     assert value_of(samples, "joinedup_national_value", metric=DISCHARGE) == pytest.approx(90.0)
-    assert value_of(samples, "joinedup_scrape_collector_success",
-                    collector="outcome_metrics") == 1
+    assert value_of(samples, "joinedup_scrape_collector_success", collector="outcome_metrics") == 1
 
 
 async def test_names_come_once_in_the_info_series(client):
@@ -73,8 +85,12 @@ async def test_names_come_once_in_the_info_series(client):
 
     areas = {labels["area"]: labels for labels, _ in samples["joinedup_area_info"]}
     assert len(areas) == 1 + 7 + 42 + 153
-    assert areas[LEEDS] == {"area": LEEDS, "name": "Leeds", "level": "place",
-                            "parent": WEST_YORKSHIRE}
+    assert areas[LEEDS] == {
+        "area": LEEDS,
+        "name": "Leeds",
+        "level": "place",
+        "parent": WEST_YORKSHIRE,
+    }
     metrics = {labels["metric"]: labels for labels, _ in samples["joinedup_metric_info"]}
     assert metrics[DISCHARGE]["periodicity"] == "monthly"
     assert metrics[DISCHARGE]["direction"] == "higher_is_better"
@@ -84,12 +100,12 @@ async def test_names_come_once_in_the_info_series(client):
 
 async def test_a_scrape_while_the_database_is_unreachable_still_answers():
     nowhere = f"postgresql://joinedup@127.0.0.1:{free_port()}/joinedup"
-    app = create_targets_api(TargetsApiSettings(database_url=nowhere,
-                                                progress_refresh_enabled=False))
+    app = create_targets_api(
+        TargetsApiSettings(database_url=nowhere, progress_refresh_enabled=False)
+    )
     async for client in asgi_client(app):
         await scrape(client)
         samples = await scrape(client)  # the process's own metrics count the first
 
-    assert value_of(samples, "joinedup_scrape_collector_success",
-                    collector="outcome_metrics") == 0
+    assert value_of(samples, "joinedup_scrape_collector_success", collector="outcome_metrics") == 0
     assert "joinedup_http_requests_total" in samples

@@ -31,18 +31,28 @@ NATIONAL = sorted(TARGETS)  # the five seeded national metrics, all active
 
 def places_under(query, code: str) -> list[tuple[str, str]]:
     """(code, name) of the seeded places below an area, by code."""
-    return query("""
+    return query(
+        """
         WITH RECURSIVE below AS (
             SELECT code, name, level FROM area WHERE code = %s
             UNION ALL SELECT a.code, a.name, a.level FROM area a JOIN below b
                 ON a.parent_code = b.code)
-        SELECT code, name FROM below WHERE level = 'place' ORDER BY code""", code)
+        SELECT code, name FROM below WHERE level = 'place' ORDER BY code""",
+        code,
+    )
 
 
 def local_metric(code: str) -> dict:
-    return {"code": code, "scope": "local", "owner_area_code": WEST_YORKSHIRE, "name": code,
-            "domain": "Local", "kind": "count", "direction": "neutral",
-            "periodicity": "quarterly"}
+    return {
+        "code": code,
+        "scope": "local",
+        "owner_area_code": WEST_YORKSHIRE,
+        "name": code,
+        "domain": "Local",
+        "kind": "count",
+        "direction": "neutral",
+        "periodicity": "quarterly",
+    }
 
 
 async def leeds_plan_with_a_local_target(plans, metrics_api, admin) -> None:
@@ -53,8 +63,9 @@ async def leeds_plan_with_a_local_target(plans, metrics_api, admin) -> None:
         assert created.status_code == 201, created.text
     plan = await plans.create()
     await plans.fill(plan["id"])
-    response = await plans.put_target(plan["id"], TARGETED, target(
-        baseline_value=100.0, target_value=150.0, trajectory=[]))
+    response = await plans.put_target(
+        plan["id"], TARGETED, target(baseline_value=100.0, target_value=150.0, trajectory=[])
+    )
     assert response.status_code == 200, response.text
     await plans.propose(plan["id"])
     await plans.agree(plan["id"])
@@ -89,8 +100,9 @@ def west_yorkshire_observations(members: list[str]) -> list[tuple]:
 
 
 @pytest.fixture
-async def west_yorkshire(fresh_catalogue, client, plans, metrics_api, admin, query
-                         ) -> list[tuple[str, str]]:
+async def west_yorkshire(
+    fresh_catalogue, client, plans, metrics_api, admin, query
+) -> list[tuple[str, str]]:
     """The ICB's member places after Leeds's plan is agreed, the data stored and refreshed."""
     members = places_under(query, WEST_YORKSHIRE)
     assert len(members) >= 3 and LEEDS in dict(members)
@@ -101,15 +113,16 @@ async def west_yorkshire(fresh_catalogue, client, plans, metrics_api, admin, que
 
 
 async def performance(client, headers, code: str, **params) -> dict:
-    response = await client.get(f"/v1/areas/{code}/performance", params=params,
-                                headers=headers)
+    response = await client.get(f"/v1/areas/{code}/performance", params=params, headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
 
 
 def statuses(**counts: int) -> dict[str, int]:
-    return {status: counts.get(status, 0) for status in (
-        "on_track", "at_risk", "off_track", "achieved", "no_data", "not_assessed")}
+    return {
+        status: counts.get(status, 0)
+        for status in ("on_track", "at_risk", "off_track", "achieved", "no_data", "not_assessed")
+    }
 
 
 # Leeds's targets (plan_support.TARGETS) and where its data leaves them:
@@ -123,8 +136,14 @@ def statuses(**counts: int) -> dict[str, int]:
 #   off_track.
 # - reablement: nothing after the 2024 baseline: no_data.
 # - the local metric is neutral: not_assessed.
-LEEDS_STATUS = {DISCHARGE: "at_risk", AVOIDABLE: "on_track", FALLS: "achieved",
-                RESIDENTIAL: "off_track", REABLEMENT: "no_data", TARGETED: "not_assessed"}
+LEEDS_STATUS = {
+    DISCHARGE: "at_risk",
+    AVOIDABLE: "on_track",
+    FALLS: "achieved",
+    RESIDENTIAL: "off_track",
+    REABLEMENT: "no_data",
+    TARGETED: "not_assessed",
+}
 
 
 async def test_an_icb_s_performance(west_yorkshire, client, viewer):
@@ -134,8 +153,7 @@ async def test_an_icb_s_performance(west_yorkshire, client, viewer):
 
     body = await performance(client, viewer, WEST_YORKSHIRE)
 
-    assert (body["area_code"], body["level"], body["member_places"]) == (
-        WEST_YORKSHIRE, "icb", n)
+    assert (body["area_code"], body["level"], body["member_places"]) == (WEST_YORKSHIRE, "icb", n)
     assert body["area_name"] == "NHS West Yorkshire Integrated Care Board"
     assert (body["refresh_pending"], body["min_coverage"]) == (False, 0.9)
     # Every metric that applies to a member place: the five national ones and both of West
@@ -156,10 +174,17 @@ async def test_an_icb_s_performance(west_yorkshire, client, viewer):
     # (90 + 160 + 85 (n - 2)) / (100 + 200 + 100 (n - 2)) = 505 / 600 = 84.17 % with five,
     # not the mean of the ratios, (90 + 80 + 3 x 85) / 5 = 85 %.
     assert (discharge["period"], discharge["latest_period"], discharge["provisional"]) == (
-        "2026-03", "2026-04", False)
-    assert (discharge["places_expected"], discharge["places_reported"], discharge["coverage"],
-            discharge["missing_places"], discharge["below_min_coverage"]) == (n, n, 1.0, [],
-                                                                             False)
+        "2026-03",
+        "2026-04",
+        False,
+    )
+    assert (
+        discharge["places_expected"],
+        discharge["places_reported"],
+        discharge["coverage"],
+        discharge["missing_places"],
+        discharge["below_min_coverage"],
+    ) == (n, n, 1.0, [], False)
     assert discharge["value"] == pytest.approx((250 + 85 * (n - 2)) / (300 + 100 * (n - 2)) * 100)
     assert discharge["value"] != pytest.approx((90 + 80 + 85 * (n - 2)) / n)
     places = {p["place_code"]: p for p in discharge["places"]}
@@ -167,7 +192,12 @@ async def test_an_icb_s_performance(west_yorkshire, client, viewer):
     # Leeds's row is its 2026-03 value (not its latest, 89.5) with its target's current status;
     # at 2026-03 only members reported, higher is better: Leeds 90 first of n.
     assert {k: places[LEEDS][k] for k in ("place_name", "value", "status", "rank", "rank_of")} == {
-        "place_name": "Leeds", "value": 90.0, "status": "at_risk", "rank": 1, "rank_of": n}
+        "place_name": "Leeds",
+        "value": 90.0,
+        "status": "at_risk",
+        "rank": 1,
+        "rank_of": n,
+    }
     # Places without a plan have values but no status.
     assert {p["status"] for code, p in places.items() if code != LEEDS} == {None}
     assert all(p["value"] is not None for p in places.values())
@@ -184,46 +214,66 @@ async def test_an_icb_s_performance(west_yorkshire, client, viewer):
     # Residential (annual): only Leeds, at 2025 (closed): the latest closed period with any
     # data, flagged as below the minimum; the value is Leeds's own, 109 / 20,000 x 100,000.
     residential = metrics[RESIDENTIAL]
-    assert (residential["period"], residential["value"], residential["coverage"],
-            residential["below_min_coverage"], residential["provisional"]) == (
-        "2025", pytest.approx(545.0), 1 / n, True, False)
+    assert (
+        residential["period"],
+        residential["value"],
+        residential["coverage"],
+        residential["below_min_coverage"],
+        residential["provisional"],
+    ) == ("2025", pytest.approx(545.0), 1 / n, True, False)
     assert residential["missing_places"] == [c for c in codes if c != LEEDS]
     # Falls: only Leeds, at 2026-Q4, which is still open (it ends 2026-12-31): no closed
     # period at all, so the open one, provisional.
     falls = metrics[FALLS]
-    assert (falls["period"], falls["value"], falls["provisional"],
-            falls["below_min_coverage"]) == ("2026-Q4", pytest.approx(550.0), True, True)
+    assert (falls["period"], falls["value"], falls["provisional"], falls["below_min_coverage"]) == (
+        "2026-Q4",
+        pytest.approx(550.0),
+        True,
+        True,
+    )
     # Reablement: nothing ever.
     reablement = metrics[REABLEMENT]
-    assert (reablement["period"], reablement["latest_period"], reablement["coverage"],
-            reablement["provisional"]) == (None, None, None, None)
+    assert (
+        reablement["period"],
+        reablement["latest_period"],
+        reablement["coverage"],
+        reablement["provisional"],
+    ) == (None, None, None, None)
     # The local metric without a target: shown, with a row per member it applies to.
     assert [p["place_code"] for p in metrics[UNTARGETED]["places"]] == codes
 
 
-async def test_a_closed_period_is_chosen_once_its_deadline_passes(west_yorkshire, client,
-                                                                  viewer, clock):
+async def test_a_closed_period_is_chosen_once_its_deadline_passes(
+    west_yorkshire, client, viewer, clock
+):
     # Back on 2026-06-14, 2026-04's deadline (2026-04-30 + 45 days) had not passed: 2026-04
     # was open and 2026-03 the latest closed month.
     clock.today = date(2026, 6, 14)
-    early = {m["metric_code"]: m for m in (await performance(
-        client, viewer, WEST_YORKSHIRE, min_coverage=0.8))["metrics"]}
+    early = {
+        m["metric_code"]: m
+        for m in (await performance(client, viewer, WEST_YORKSHIRE, min_coverage=0.8))["metrics"]
+    }
     # With min_coverage 0.8, 2026-04's 4 of 5 would do, but it is still open.
     assert early[DISCHARGE]["period"] == "2026-03"
 
     # The next day it closes, with no new data.
     clock.today = date(2026, 6, 15)
-    late = {m["metric_code"]: m for m in (await performance(
-        client, viewer, WEST_YORKSHIRE, min_coverage=0.8))["metrics"]}
+    late = {
+        m["metric_code"]: m
+        for m in (await performance(client, viewer, WEST_YORKSHIRE, min_coverage=0.8))["metrics"]
+    }
     discharge = late[DISCHARGE]
-    assert (discharge["period"], discharge["coverage"], discharge["below_min_coverage"],
-            discharge["provisional"]) == ("2026-04", 0.8, False, False)
+    assert (
+        discharge["period"],
+        discharge["coverage"],
+        discharge["below_min_coverage"],
+        discharge["provisional"],
+    ) == ("2026-04", 0.8, False, False)
     assert len(discharge["missing_places"]) == 1
     assert LEEDS not in discharge["missing_places"]
 
 
-async def test_a_region_and_england_count_their_own_members(west_yorkshire, client, viewer,
-                                                            query):
+async def test_a_region_and_england_count_their_own_members(west_yorkshire, client, viewer, query):
     for code, level in ((NORTH_EAST_AND_YORKSHIRE, "region"), (ENGLAND, "nation")):
         body = await performance(client, viewer, code)
 
@@ -234,8 +284,11 @@ async def test_a_region_and_england_count_their_own_members(west_yorkshire, clie
         assert [p["place_code"] for p in discharge["places"]] == [c for c, _ in members]
         # Places outside West Yorkshire never reported: no closed month reaches 0.9, so the
         # latest closed month with any data, 2026-04, flagged.
-        assert (discharge["period"], discharge["latest_period"],
-                discharge["below_min_coverage"]) == ("2026-04", "2026-04", True)
+        assert (
+            discharge["period"],
+            discharge["latest_period"],
+            discharge["below_min_coverage"],
+        ) == ("2026-04", "2026-04", True)
         assert discharge["places_expected"] == len(members)
         # Leeds's targets are the only ones in both: the same counts and share as the ICB.
         assert discharge["status_counts"] == statuses(at_risk=1)
@@ -255,31 +308,42 @@ async def test_a_system_without_plans_has_no_share(west_yorkshire, client, viewe
     discharge = body["metrics"][NATIONAL.index(DISCHARGE)]
     # Cornwall's ICB has two places (Cornwall, Isles of Scilly); only Cornwall reported 2026-04.
     assert (discharge["period"], discharge["coverage"], discharge["missing_places"]) == (
-        "2026-04", 0.5, ["E06000053"])
+        "2026-04",
+        0.5,
+        ["E06000053"],
+    )
 
 
-async def test_performance_answers_csv_one_row_per_metric_and_place(west_yorkshire, client,
-                                                                    viewer):
-    response = await client.get(f"/v1/areas/{WEST_YORKSHIRE}/performance",
-                                headers=viewer | {"Accept": "text/csv"})
+async def test_performance_answers_csv_one_row_per_metric_and_place(west_yorkshire, client, viewer):
+    response = await client.get(
+        f"/v1/areas/{WEST_YORKSHIRE}/performance", headers=viewer | {"Accept": "text/csv"}
+    )
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     lines = response.text.splitlines()
-    assert lines[0] == ("area_code,metric_code,period,provisional,area_value,places_expected,"
-                        "places_reported,coverage,below_min_coverage,place_code,place_name,"
-                        "value,status,comparison,rank,rank_of")
+    assert lines[0] == (
+        "area_code,metric_code,period,provisional,area_value,places_expected,"
+        "places_reported,coverage,below_min_coverage,place_code,place_name,"
+        "value,status,comparison,rank,rank_of"
+    )
     # Seven metrics (five national, two local) x the members, plus the header.
     assert len(lines) == 1 + 7 * len(west_yorkshire)
-    leeds_discharge = [line for line in lines if f",{DISCHARGE},2026-03,false," in line
-                       and f",{LEEDS},Leeds,90.0,at_risk," in line]
+    leeds_discharge = [
+        line
+        for line in lines
+        if f",{DISCHARGE},2026-03,false," in line and f",{LEEDS},Leeds,90.0,at_risk," in line
+    ]
     assert len(leeds_discharge) == 1 and leeds_discharge[0].startswith(WEST_YORKSHIRE)
 
 
 @pytest.mark.parametrize("min_coverage", ["-0.1", "1.5", "most"])
 async def test_min_coverage_is_a_share_from_0_to_1(client, viewer, min_coverage):
-    response = await client.get(f"/v1/areas/{WEST_YORKSHIRE}/performance",
-                                params={"min_coverage": min_coverage}, headers=viewer)
+    response = await client.get(
+        f"/v1/areas/{WEST_YORKSHIRE}/performance",
+        params={"min_coverage": min_coverage},
+        headers=viewer,
+    )
     assert_problem(response, 422, ("query", "min_coverage"))
 
 
@@ -295,8 +359,9 @@ async def test_targets_agreed_since_the_refresh_are_pending(client, plans, viewe
 
 
 async def test_a_place_is_422_pointing_to_its_progress(client, viewer):
-    problem = assert_problem(await client.get(f"/v1/areas/{LEEDS}/performance",
-                                              headers=viewer), 422, ("path", "code"))
+    problem = assert_problem(
+        await client.get(f"/v1/areas/{LEEDS}/performance", headers=viewer), 422, ("path", "code")
+    )
     assert f"/v1/places/{LEEDS}/progress" in problem["detail"]
 
 

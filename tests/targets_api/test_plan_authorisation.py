@@ -27,12 +27,17 @@ class Write:
 
 
 STEWARD_WRITES = {
-    "create a plan": Write(None, lambda c, _, h: c.post(f"/v1/places/{LEEDS}/plans", json=PLAN,
-                                                        headers=h), 201),
-    "put a target": Write("draft", lambda c, i, h: c.put(f"/v1/plans/{i}/targets/{FALLS}",
-                                                         json=target(FALLS), headers=h), 200),
-    "delete a target": Write("draft", lambda c, i, h: c.delete(
-        f"/v1/plans/{i}/targets/{FALLS}", headers=h), 204),
+    "create a plan": Write(
+        None, lambda c, _, h: c.post(f"/v1/places/{LEEDS}/plans", json=PLAN, headers=h), 201
+    ),
+    "put a target": Write(
+        "draft",
+        lambda c, i, h: c.put(f"/v1/plans/{i}/targets/{FALLS}", json=target(FALLS), headers=h),
+        200,
+    ),
+    "delete a target": Write(
+        "draft", lambda c, i, h: c.delete(f"/v1/plans/{i}/targets/{FALLS}", headers=h), 204
+    ),
     "submit": Write("draft", lambda c, i, h: c.post(f"/v1/plans/{i}/submit", headers=h), 200),
     "revise": Write("agreed", lambda c, i, h: c.post(f"/v1/plans/{i}/revise", headers=h), 201),
 }
@@ -63,10 +68,12 @@ DECISIONS = {
     "a signatory for Bradford and Leeds for Leeds": (("signatory", BRADFORD, LEEDS), LEEDS, 201),
     "admin for the ICB": (("admin",), WEST_YORKSHIRE, 201),
     "admin for Leeds": (("admin",), LEEDS, 201),
-    "the ICB's signatory for Leeds, within its scope": (("signatory", WEST_YORKSHIRE), LEEDS,
-                                                        403),
-    "the region's signatory for the ICB": (("signatory", NORTH_EAST_AND_YORKSHIRE),
-                                           WEST_YORKSHIRE, 403),
+    "the ICB's signatory for Leeds, within its scope": (("signatory", WEST_YORKSHIRE), LEEDS, 403),
+    "the region's signatory for the ICB": (
+        ("signatory", NORTH_EAST_AND_YORKSHIRE),
+        WEST_YORKSHIRE,
+        403,
+    ),
     "England's signatory for Leeds": (("signatory", ENGLAND), LEEDS, 403),
     "England's signatory for the ICB": (("signatory", ENGLAND), WEST_YORKSHIRE, 403),
     "Leeds's signatory as the ICB": (("signatory", LEEDS), WEST_YORKSHIRE, 403),
@@ -91,22 +98,26 @@ async def plan_in(plans: Plans, state: str | None) -> dict | None:
 
 def snapshot(query) -> tuple[list[tuple], list[tuple], list[tuple], int]:
     """Everything a write could change."""
-    return (query("SELECT id, status, updated_at FROM plan ORDER BY id"),
-            query("SELECT plan_id, metric_code, updated_at FROM plan_target ORDER BY 1, 2"),
-            query("SELECT id FROM plan_approval ORDER BY id"),
-            query("SELECT count(*) FROM audit_log")[0][0])
+    return (
+        query("SELECT id, status, updated_at FROM plan ORDER BY id"),
+        query("SELECT plan_id, metric_code, updated_at FROM plan_target ORDER BY 1, 2"),
+        query("SELECT id FROM plan_approval ORDER BY id"),
+        query("SELECT count(*) FROM audit_log")[0][0],
+    )
 
 
 @pytest.mark.parametrize("write", STEWARD_WRITES)
 @pytest.mark.parametrize("caller", STEWARD_CALLERS)
-async def test_stewards_of_the_place_make_and_change_its_plans(plans, client, make_key, query,
-                                                              write, caller):
+async def test_stewards_of_the_place_make_and_change_its_plans(
+    plans, client, make_key, query, write, caller
+):
     role_and_scopes, allowed = STEWARD_CALLERS[caller]
     plan = await plan_in(plans, STEWARD_WRITES[write].state)
     before = snapshot(query)
 
-    response = await STEWARD_WRITES[write].send(client, plan and plan["id"],
-                                                bearer(await make_key(*role_and_scopes)))
+    response = await STEWARD_WRITES[write].send(
+        client, plan and plan["id"], bearer(await make_key(*role_and_scopes))
+    )
 
     if allowed:
         assert response.status_code == STEWARD_WRITES[write].success, response.text
@@ -117,14 +128,16 @@ async def test_stewards_of_the_place_make_and_change_its_plans(plans, client, ma
 
 
 @pytest.mark.parametrize("caller", DECISIONS)
-async def test_signatories_decide_for_the_organisations_in_their_scope(plans, make_key, query,
-                                                                      caller):
+async def test_signatories_decide_for_the_organisations_in_their_scope(
+    plans, make_key, query, caller
+):
     role_and_scopes, organisation, status_code = DECISIONS[caller]
     plan = await plans.in_state("proposed")
     before = snapshot(query)
 
-    response = await plans.decide(plan["id"], organisation,
-                                  headers=bearer(await make_key(*role_and_scopes)))
+    response = await plans.decide(
+        plan["id"], organisation, headers=bearer(await make_key(*role_and_scopes))
+    )
 
     if status_code == 201:
         assert response.status_code == 201, response.text
@@ -136,6 +149,7 @@ async def test_signatories_decide_for_the_organisations_in_their_scope(plans, ma
 
 
 # --- two bodies, two keys ----------------------------------------------------------------------
+
 
 def refused_as_one_key(response: httpx.Response, decided_for: str, deciding_for: str) -> None:
     problem = assert_problem(response, 403)
@@ -162,16 +176,20 @@ async def test_the_icb_s_signatory_cannot_cast_the_place_s_approval_too(plans, q
 
 @pytest.mark.parametrize("second_decision", ["approve", "reject"])
 @pytest.mark.parametrize("first", [LEEDS, WEST_YORKSHIRE])
-async def test_one_key_scoped_to_both_bodies_speaks_for_one_of_them(plans, make_key, query,
-                                                                   first, second_decision):
+async def test_one_key_scoped_to_both_bodies_speaks_for_one_of_them(
+    plans, make_key, query, first, second_decision
+):
     plan = await plans.in_state("proposed")
     both = bearer(await make_key("signatory", LEEDS, WEST_YORKSHIRE))
     second = WEST_YORKSHIRE if first == LEEDS else LEEDS
     assert (await plans.decide(plan["id"], first, headers=both)).status_code == 201
     before = snapshot(query)
 
-    refused_as_one_key(await plans.decide(plan["id"], second, second_decision,
-                                          comment="Not yet", headers=both), first, second)
+    refused_as_one_key(
+        await plans.decide(plan["id"], second, second_decision, comment="Not yet", headers=both),
+        first,
+        second,
+    )
 
     assert snapshot(query) == before
     assert (await plans.get(plan["id"]))["status"] == "proposed"
@@ -186,8 +204,9 @@ async def test_an_admin_key_speaks_for_either_body_but_not_for_both(plans, make_
     admin, another_admin = [bearer(await make_key("admin")) for _ in range(2)]
     assert (await plans.decide(plan["id"], LEEDS, headers=admin)).status_code == 201
 
-    refused_as_one_key(await plans.decide(plan["id"], WEST_YORKSHIRE, headers=admin),
-                       LEEDS, WEST_YORKSHIRE)
+    refused_as_one_key(
+        await plans.decide(plan["id"], WEST_YORKSHIRE, headers=admin), LEEDS, WEST_YORKSHIRE
+    )
 
     agreed = await plans.decide(plan["id"], WEST_YORKSHIRE, headers=another_admin)
     assert (agreed.status_code, agreed.json()["status"]) == (201, "agreed")
@@ -206,13 +225,13 @@ async def test_the_two_keys_rule_holds_within_one_approval_round(plans, make_key
     plan = await plans.in_state("proposed")
     both = bearer(await make_key("signatory", LEEDS, WEST_YORKSHIRE))
     assert (await plans.decide(plan["id"], LEEDS, headers=both)).status_code == 201
-    assert (await plans.decide(plan["id"], WEST_YORKSHIRE, "reject", comment="Too timid")
-            ).status_code == 201
+    assert (
+        await plans.decide(plan["id"], WEST_YORKSHIRE, "reject", comment="Too timid")
+    ).status_code == 201
     await plans.propose(plan["id"])
 
     assert (await plans.decide(plan["id"], WEST_YORKSHIRE, headers=both)).status_code == 201
-    refused_as_one_key(await plans.decide(plan["id"], LEEDS, headers=both),
-                       WEST_YORKSHIRE, LEEDS)
+    refused_as_one_key(await plans.decide(plan["id"], LEEDS, headers=both), WEST_YORKSHIRE, LEEDS)
     agreed = await plans.decide(plan["id"], LEEDS)
     assert (agreed.status_code, agreed.json()["status"]) == (201, "agreed")
 
@@ -222,17 +241,28 @@ async def test_one_key_sending_both_approvals_at_once_gives_only_one(plans, make
     plan = await plans.in_state("proposed")
     both = bearer(await make_key("signatory", LEEDS, WEST_YORKSHIRE))
 
-    answers = await asyncio.gather(plans.decide(plan["id"], LEEDS, headers=both),
-                                   plans.decide(plan["id"], WEST_YORKSHIRE, headers=both))
+    answers = await asyncio.gather(
+        plans.decide(plan["id"], LEEDS, headers=both),
+        plans.decide(plan["id"], WEST_YORKSHIRE, headers=both),
+    )
 
     assert sorted(a.status_code for a in answers) == [201, 403], [a.text for a in answers]
     assert (await plans.get(plan["id"]))["status"] == "proposed"
     assert query("SELECT count(*) FROM plan_approval") == [(1,)]
 
 
-ALL_WRITES = {**STEWARD_WRITES, "decide": Write("proposed", lambda c, i, h: c.post(
-    f"/v1/plans/{i}/approvals", headers=h, json={
-        "organisation_code": LEEDS, "decision": "approve", "signatory": "A. Signatory"}), 201)}
+ALL_WRITES = {
+    **STEWARD_WRITES,
+    "decide": Write(
+        "proposed",
+        lambda c, i, h: c.post(
+            f"/v1/plans/{i}/approvals",
+            headers=h,
+            json={"organisation_code": LEEDS, "decision": "approve", "signatory": "A. Signatory"},
+        ),
+        201,
+    ),
+}
 
 
 @pytest.mark.parametrize("write", ALL_WRITES)
@@ -241,8 +271,9 @@ async def test_every_write_needs_a_valid_key(plans, client, query, write, creden
     plan = await plan_in(plans, ALL_WRITES[write].state)
     before = snapshot(query)
 
-    response = await ALL_WRITES[write].send(client, plan and plan["id"],
-                                            UNAUTHENTICATED[credentials])
+    response = await ALL_WRITES[write].send(
+        client, plan and plan["id"], UNAUTHENTICATED[credentials]
+    )
 
     assert_problem(response, 401)
     assert response.headers["www-authenticate"] == "Bearer"
@@ -278,18 +309,28 @@ async def test_any_valid_key_reads_plans(plans, client, make_key, role):
     assert [p["id"] for p in listed.json()["data"]] == [plan["id"]]
 
 
-@pytest.mark.parametrize("path", ["/v1/plans/{id}", "/v1/places/" + LEEDS + "/plans",
-                                  "/v1/plans/{id}/history"])
+@pytest.mark.parametrize(
+    "path", ["/v1/plans/{id}", "/v1/places/" + LEEDS + "/plans", "/v1/plans/{id}/history"]
+)
 async def test_reads_need_a_key(plans, client, path):
     plan = await plans.in_state("draft")
     assert_problem(await client.get(path.format(id=plan["id"])), 401)
 
 
-@pytest.mark.parametrize(("role", "allowed"), [
-    ("assessor", True), ("admin", True), ("viewer", False), ("steward", False),
-    ("signatory", False), ("submitter", False)])
-async def test_only_assessors_and_admins_read_a_plan_s_history(plans, client, make_key, role,
-                                                              allowed):
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        ("assessor", True),
+        ("admin", True),
+        ("viewer", False),
+        ("steward", False),
+        ("signatory", False),
+        ("submitter", False),
+    ],
+)
+async def test_only_assessors_and_admins_read_a_plan_s_history(
+    plans, client, make_key, role, allowed
+):
     plan = await plans.in_state("draft")
     headers = await key_for(make_key, role, WEST_YORKSHIRE)
 

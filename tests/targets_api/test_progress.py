@@ -26,14 +26,27 @@ pytest_plugins = ["tests.targets_api.plan_fixtures"]
 
 # Leeds's discharge proportion rises 0.25 points a month from the baseline (88.5 in 2025-03):
 # 88.75, 89.0, ... 90.0 in 2025-09, each out of 1000 discharges.
-LEEDS_DISCHARGE = [(LEEDS, DISCHARGE, f"2025-{month:02d}", 88.5 + 0.25 * (month - 3),
-                    10 * (88.5 + 0.25 * (month - 3)), 1000) for month in range(4, 10)]
-OTHERS_DISCHARGE = [(BRADFORD, DISCHARGE, "2025-09", 80.0, 400, 500),
-                    (CORNWALL, DISCHARGE, "2025-09", 95.0, 950, 1000)]
+LEEDS_DISCHARGE = [
+    (
+        LEEDS,
+        DISCHARGE,
+        f"2025-{month:02d}",
+        88.5 + 0.25 * (month - 3),
+        10 * (88.5 + 0.25 * (month - 3)),
+        1000,
+    )
+    for month in range(4, 10)
+]
+OTHERS_DISCHARGE = [
+    (BRADFORD, DISCHARGE, "2025-09", 80.0, 400, 500),
+    (CORNWALL, DISCHARGE, "2025-09", 95.0, 950, 1000),
+]
 # Lower is better for all three rates (per 100,000).
-LEEDS_RATES = [(LEEDS, FALLS, "2025-Q3", 596.0, 596, 100_000),
-               (LEEDS, AVOIDABLE, "2025-Q4", 505.0, 505, 100_000),
-               (LEEDS, RESIDENTIAL, "2026", 495.0, 495, 100_000)]
+LEEDS_RATES = [
+    (LEEDS, FALLS, "2025-Q3", 596.0, 596, 100_000),
+    (LEEDS, AVOIDABLE, "2025-Q4", 505.0, 505, 100_000),
+    (LEEDS, RESIDENTIAL, "2026", 495.0, 495, 100_000),
+]
 
 
 @pytest.fixture
@@ -55,8 +68,10 @@ async def test_an_on_track_target_has_every_field_worked_out(progress):
     discharge = item(progress, DISCHARGE)
 
     assert (discharge["metric_name"], discharge["unit"], discharge["decimals"]) == (
-        "Percentage of people discharged from acute hospital to their normal place of "
-        "residence", "%", 1)
+        "Percentage of people discharged from acute hospital to their normal place of residence",
+        "%",
+        1,
+    )
     assert (discharge["latest_period"], discharge["latest_value"]) == ("2025-09", 90.0)
     # No trajectory point at 2025-09: the straight line from 88.5 (2025-03) to 92.0 (2027-03),
     # 6 of 24 months along: 88.5 + 3.5 x 6/24 = 89.375. 90.0 is at least that: on track.
@@ -97,8 +112,14 @@ async def test_each_status_follows_its_definition(progress):
     assert reablement["status"] == "no_data"
     assert reablement["expected_value"] is reablement["progress_pct"] is None
 
-    assert progress["summary"] == {"on_track": 1, "at_risk": 1, "off_track": 1, "achieved": 1,
-                                   "no_data": 1, "not_assessed": 0}
+    assert progress["summary"] == {
+        "on_track": 1,
+        "at_risk": 1,
+        "off_track": 1,
+        "achieved": 1,
+        "no_data": 1,
+        "not_assessed": 0,
+    }
     assert progress["refresh_pending"] is False
 
 
@@ -130,7 +151,9 @@ async def test_a_correction_changes_progress_at_the_next_refresh(client, plans, 
 
     found = (await client.get(f"/v1/places/{LEEDS}/progress", headers=admin)).json()
     assert (item(found, DISCHARGE)["latest_value"], item(found, DISCHARGE)["status"]) == (
-        89.0, "at_risk")
+        89.0,
+        "at_risk",
+    )
 
 
 async def test_a_place_without_an_agreed_plan_has_no_items(client, plans, admin):
@@ -143,24 +166,32 @@ async def test_a_place_without_an_agreed_plan_has_no_items(client, plans, admin)
 
 
 async def test_a_plan_agreed_since_the_last_refresh_says_its_progress_is_pending(
-        client, plans, admin, query):
+    client, plans, admin, query
+):
     plan = await plans.in_state("agreed")
 
     found = (await client.get(f"/v1/places/{LEEDS}/progress", headers=admin)).json()
     assert (found["plan_id"], found["items"], found["refresh_pending"]) == (plan["id"], [], True)
     # The agreement queued the plan's metrics for the refresher.
     assert {row[0] for row in query("SELECT metric_code FROM progress_refresh_queue")} == {
-        AVOIDABLE, DISCHARGE, FALLS, REABLEMENT, RESIDENTIAL}
+        AVOIDABLE,
+        DISCHARGE,
+        FALLS,
+        REABLEMENT,
+        RESIDENTIAL,
+    }
 
 
 async def test_progress_as_csv_has_a_row_per_target(client, progress, admin):
-    response = await client.get(f"/v1/places/{LEEDS}/progress",
-                                headers=admin | {"Accept": "text/csv"})
+    response = await client.get(
+        f"/v1/places/{LEEDS}/progress", headers=admin | {"Accept": "text/csv"}
+    )
 
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [r["metric_code"] for r in rows] == sorted(
-        [AVOIDABLE, DISCHARGE, FALLS, REABLEMENT, RESIDENTIAL])
+        [AVOIDABLE, DISCHARGE, FALLS, REABLEMENT, RESIDENTIAL]
+    )
     assert {r["metric_code"]: r["status"] for r in rows}[DISCHARGE] == "on_track"
 
 
@@ -178,16 +209,18 @@ async def test_the_series_has_each_point_with_its_limits_and_the_target(client, 
     # Six points are fewer than NHSRplotthedots' 13 for settled limits: it says so.
     assert [w[:30] for w in series["warnings"]] == ["Some groups have 'n < 12' obse"]
 
-    as_csv = await client.get(f"/v1/places/{LEEDS}/progress/{DISCHARGE}",
-                              headers=admin | {"Accept": "text/csv"})
+    as_csv = await client.get(
+        f"/v1/places/{LEEDS}/progress/{DISCHARGE}", headers=admin | {"Accept": "text/csv"}
+    )
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert [r["period"] for r in rows][-1] == "2025-09"
 
 
 async def test_unknown_places_and_metrics_are_404_and_a_key_is_needed(client, admin):
     assert_problem(await client.get("/v1/places/E08999999/progress", headers=admin), 404)
-    assert_problem(await client.get(f"/v1/places/{LEEDS}/progress/no-such-metric",
-                                    headers=admin), 404)
+    assert_problem(
+        await client.get(f"/v1/places/{LEEDS}/progress/no-such-metric", headers=admin), 404
+    )
     assert_problem(await client.get(f"/v1/places/{LEEDS}/progress"), 401)
 
 
@@ -200,17 +233,29 @@ async def test_only_an_admin_may_refresh_everything(client, make_key, query):
 
 
 async def test_consecutive_off_track_periods_are_counted_back_from_the_latest(
-        client, plans, admin, query):
+    client, plans, admin, query
+):
     await plans.in_state("agreed")
     # Falls, lower is better, tolerance 0, straight line from 610 (2025-Q1) to 560 (2026-Q4):
     # expected 602.857, 595.714, 588.571, 581.429 for 2025-Q2 .. 2026-Q1.
     # 600 is better than 602.857; 596, 590 and 585 are each worse than expected.
-    store_observations(query, [(LEEDS, FALLS, period, value, value, 100_000) for period, value in
-                               [("2025-Q2", 600), ("2025-Q3", 596), ("2025-Q4", 590),
-                                ("2026-Q1", 585)]])
+    store_observations(
+        query,
+        [
+            (LEEDS, FALLS, period, value, value, 100_000)
+            for period, value in [
+                ("2025-Q2", 600),
+                ("2025-Q3", 596),
+                ("2025-Q4", 590),
+                ("2026-Q1", 585),
+            ]
+        ],
+    )
     await refresh(client, admin)
 
     found = (await client.get(f"/v1/places/{LEEDS}/progress", headers=admin)).json()
     assert (item(found, FALLS)["status"], item(found, FALLS)["consecutive_off_track"]) == (
-        "off_track", 3)
+        "off_track",
+        3,
+    )
     assert item(found, DISCHARGE)["consecutive_off_track"] == 0

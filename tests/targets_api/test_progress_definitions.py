@@ -15,28 +15,65 @@ from services.targets_api.progress.definitions import (
 
 # -- expected_value -------------------------------------------------------------------------------
 
+
 def test_expected_value_is_on_the_straight_line_by_period_index() -> None:
     # 50 at index 100 to 70 at index 108: at 102, 50 + (70 - 50) x 2/8 = 55.
-    assert expected_value(latest_index=102, baseline_index=100, baseline_value=50,
-                          target_index=108, target_value=70, trajectory={}) == 55
+    assert (
+        expected_value(
+            latest_index=102,
+            baseline_index=100,
+            baseline_value=50,
+            target_index=108,
+            target_value=70,
+            trajectory={},
+        )
+        == 55
+    )
 
 
 def test_expected_value_line_runs_down_when_lower_is_better() -> None:
     # 200 at index 0 to 120 at index 4: at 1, 200 + (120 - 200) x 1/4 = 180.
-    assert expected_value(latest_index=1, baseline_index=0, baseline_value=200,
-                          target_index=4, target_value=120, trajectory={}) == 180
+    assert (
+        expected_value(
+            latest_index=1,
+            baseline_index=0,
+            baseline_value=200,
+            target_index=4,
+            target_value=120,
+            trajectory={},
+        )
+        == 180
+    )
 
 
 def test_expected_value_takes_the_trajectory_at_the_latest_period() -> None:
     # The line would say 55; the agreed trajectory says 62 there, and the trajectory wins.
-    assert expected_value(latest_index=102, baseline_index=100, baseline_value=50,
-                          target_index=108, target_value=70, trajectory={102: 62.0}) == 62
+    assert (
+        expected_value(
+            latest_index=102,
+            baseline_index=100,
+            baseline_value=50,
+            target_index=108,
+            target_value=70,
+            trajectory={102: 62.0},
+        )
+        == 62
+    )
 
 
 def test_expected_value_without_a_trajectory_point_there_is_the_line() -> None:
     # A trajectory point at 104 says nothing about 102: the line, 55.
-    assert expected_value(latest_index=102, baseline_index=100, baseline_value=50,
-                          target_index=108, target_value=70, trajectory={104: 66.0}) == 55
+    assert (
+        expected_value(
+            latest_index=102,
+            baseline_index=100,
+            baseline_value=50,
+            target_index=108,
+            target_value=70,
+            trajectory={104: 66.0},
+        )
+        == 55
+    )
 
 
 def test_expected_value_works_on_period_codes_turned_into_indexes() -> None:
@@ -44,26 +81,59 @@ def test_expected_value_works_on_period_codes_turned_into_indexes() -> None:
     def at(code: str) -> int:
         return index(parse_as(code, "quarterly"))
 
-    assert expected_value(latest_index=at("2024-Q3"), baseline_index=at("2024-Q1"),
-                          baseline_value=50, target_index=at("2026-Q1"), target_value=70,
-                          trajectory={}) == 55
+    assert (
+        expected_value(
+            latest_index=at("2024-Q3"),
+            baseline_index=at("2024-Q1"),
+            baseline_value=50,
+            target_index=at("2026-Q1"),
+            target_value=70,
+            trajectory={},
+        )
+        == 55
+    )
 
 
 def test_expected_value_stops_at_the_ends_of_the_line() -> None:
     # Past the target period the expectation is the target itself (70), not 70 + 2.5 a period.
-    assert expected_value(latest_index=112, baseline_index=100, baseline_value=50,
-                          target_index=108, target_value=70, trajectory={}) == 70
-    assert expected_value(latest_index=99, baseline_index=100, baseline_value=50,
-                          target_index=108, target_value=70, trajectory={}) == 50
+    assert (
+        expected_value(
+            latest_index=112,
+            baseline_index=100,
+            baseline_value=50,
+            target_index=108,
+            target_value=70,
+            trajectory={},
+        )
+        == 70
+    )
+    assert (
+        expected_value(
+            latest_index=99,
+            baseline_index=100,
+            baseline_value=50,
+            target_index=108,
+            target_value=70,
+            trajectory={},
+        )
+        == 50
+    )
 
 
 def test_expected_value_needs_the_target_after_the_baseline() -> None:
     with pytest.raises(ValueError):
-        expected_value(latest_index=5, baseline_index=5, baseline_value=50,
-                       target_index=5, target_value=70, trajectory={})
+        expected_value(
+            latest_index=5,
+            baseline_index=5,
+            baseline_value=50,
+            target_index=5,
+            target_value=70,
+            trajectory={},
+        )
 
 
 # -- progress_pct ---------------------------------------------------------------------------------
+
 
 def test_progress_pct_is_the_share_of_the_way_from_baseline_to_target() -> None:
     # (65 - 50) / (70 - 50) x 100 = 75.
@@ -88,12 +158,26 @@ def test_progress_pct_is_none_when_target_equals_baseline() -> None:
 
 # Higher is better: 50 at index 0 to 70 at index 10. At index 5 the line expects 50 + 20 x 5/10
 # = 60, and the default tolerance is 10% of |70 - 50| = 2: on track from 60 up, at risk from 58.
-RISING: dict[str, Any] = dict(direction="higher_is_better", baseline_index=0, baseline_value=50,
-                              target_index=10, target_value=70, expected=None, tolerance=None)
+RISING: dict[str, Any] = dict(
+    direction="higher_is_better",
+    baseline_index=0,
+    baseline_value=50,
+    target_index=10,
+    target_value=70,
+    expected=None,
+    tolerance=None,
+)
 # Lower is better: 200 at index 0 to 120 at index 8. At index 2 the line expects
 # 200 - 80 x 2/8 = 180; the default tolerance is 10% of |120 - 200| = 8: at risk up to 188.
-FALLING: dict[str, Any] = dict(direction="lower_is_better", baseline_index=0, baseline_value=200,
-                               target_index=8, target_value=120, expected=None, tolerance=None)
+FALLING: dict[str, Any] = dict(
+    direction="lower_is_better",
+    baseline_index=0,
+    baseline_value=200,
+    target_index=8,
+    target_value=120,
+    expected=None,
+    tolerance=None,
+)
 
 
 def test_no_value_at_all_is_no_data() -> None:
@@ -105,13 +189,17 @@ def test_a_value_only_for_the_baseline_period_is_no_data() -> None:
 
 
 def test_no_data_comes_before_not_assessed() -> None:
-    assert status(**{**RISING, "direction": "neutral"},
-                  latest_value=None, latest_index=None) == "no_data"
+    assert (
+        status(**{**RISING, "direction": "neutral"}, latest_value=None, latest_index=None)
+        == "no_data"
+    )
 
 
 def test_a_neutral_metric_is_not_assessed() -> None:
-    assert status(**{**RISING, "direction": "neutral"},
-                  latest_value=90, latest_index=10) == "not_assessed"
+    assert (
+        status(**{**RISING, "direction": "neutral"}, latest_value=90, latest_index=10)
+        == "not_assessed"
+    )
 
 
 def test_at_the_target_period_and_equal_to_the_target_is_achieved() -> None:
@@ -160,9 +248,16 @@ def test_lower_is_better_reverses_every_comparison() -> None:
 def test_the_same_values_read_the_other_way_up() -> None:
     # 62 against an expected 60: 2 better when higher is better, 2 worse when lower is better
     # (tolerance 2): the direction alone turns on_track into at_risk.
-    both: dict[str, Any] = dict(baseline_index=0, baseline_value=60, target_index=10,
-                                target_value=60, expected=60.0, tolerance=2.0, latest_value=62,
-                                latest_index=5)
+    both: dict[str, Any] = dict(
+        baseline_index=0,
+        baseline_value=60,
+        target_index=10,
+        target_value=60,
+        expected=60.0,
+        tolerance=2.0,
+        latest_value=62,
+        latest_index=5,
+    )
     assert status(direction="higher_is_better", **both) == "on_track"
     assert status(direction="lower_is_better", **both) == "at_risk"
 
@@ -170,21 +265,25 @@ def test_the_same_values_read_the_other_way_up() -> None:
 def test_a_given_tolerance_replaces_the_default() -> None:
     # Tolerance 5: 60 - 55 = 5 is at risk, 60 - 54.5 = 5.5 is not.
     assert status(**{**RISING, "tolerance": 5.0}, latest_value=55, latest_index=5) == "at_risk"
-    assert status(**{**RISING, "tolerance": 5.0},
-                  latest_value=54.5, latest_index=5) == "off_track"
+    assert status(**{**RISING, "tolerance": 5.0}, latest_value=54.5, latest_index=5) == "off_track"
 
 
 def test_a_tolerance_of_zero_makes_any_shortfall_off_track() -> None:
     assert status(**{**RISING, "tolerance": 0.0}, latest_value=60, latest_index=5) == "on_track"
-    assert status(**{**RISING, "tolerance": 0.0},
-                  latest_value=59.9, latest_index=5) == "off_track"
+    assert status(**{**RISING, "tolerance": 0.0}, latest_value=59.9, latest_index=5) == "off_track"
 
 
 def test_a_target_to_hold_the_baseline_has_no_at_risk_band() -> None:
     # Target = baseline = 50, so the default tolerance is 10% of 0 = 0.
-    hold: dict[str, Any] = dict(direction="higher_is_better", baseline_index=0,
-                                baseline_value=50, target_index=10, target_value=50,
-                                expected=None, tolerance=None)
+    hold: dict[str, Any] = dict(
+        direction="higher_is_better",
+        baseline_index=0,
+        baseline_value=50,
+        target_index=10,
+        target_value=50,
+        expected=None,
+        tolerance=None,
+    )
     assert status(**hold, latest_value=50, latest_index=5) == "on_track"
     assert status(**hold, latest_value=51, latest_index=5) == "on_track"
     assert status(**hold, latest_value=49.99, latest_index=5) == "off_track"
@@ -199,6 +298,7 @@ def test_the_expected_value_given_is_used_instead_of_the_line() -> None:
 
 
 # -- forecast -------------------------------------------------------------------------------------
+
 
 def test_three_values_are_too_few_to_forecast() -> None:
     assert forecast([(0, 1.0), (1, 3.0), (2, 2.0)], at_index=7) is None

@@ -11,16 +11,20 @@ from tests.targets_api.progress_support import eventually, store_observations
 
 pytest_plugins = ["tests.targets_api.plan_fixtures"]
 
-NOTICE = {"submission_id": "00000000-0000-0000-0000-000000000001",
-          "changes": [{"place_code": LEEDS, "metric_code": DISCHARGE, "periods": ["2025-07"]}]}
+NOTICE = {
+    "submission_id": "00000000-0000-0000-0000-000000000001",
+    "changes": [{"place_code": LEEDS, "metric_code": DISCHARGE, "periods": ["2025-07"]}],
+}
 
 
 async def refreshes(client: httpx.AsyncClient, result: str) -> float:
     """Refreshes with that result so far in this process (its tests share the counter)."""
     for family in text_string_to_metric_families((await client.get("/metrics")).text):
         for sample in family.samples:
-            if (sample.name, sample.labels) == ("joinedup_progress_refreshes_total",
-                                                {"result": result}):
+            if (sample.name, sample.labels) == (
+                "joinedup_progress_refreshes_total",
+                {"result": result},
+            ):
                 return sample.value
     return 0.0
 
@@ -29,17 +33,22 @@ async def test_a_change_notice_is_refreshed_in_the_background(refreshing, servic
     store_observations(query, [(LEEDS, DISCHARGE, "2025-07", 90.0, 900, 1000)])
     done_before = await refreshes(refreshing, "done")
 
-    response = await refreshing.post("/internal/v1/observation-changes", json=NOTICE,
-                                     headers=bearer(service_key))
+    response = await refreshing.post(
+        "/internal/v1/observation-changes", json=NOTICE, headers=bearer(service_key)
+    )
 
     assert response.status_code == 202, response.text
-    await eventually(lambda: query("SELECT level, value FROM area_value ORDER BY level"),
-                     lambda rows: rows == [("icb", 90.0), ("nation", 90.0), ("place", 90.0),
-                                           ("region", 90.0)],
-                     what="the place, its ICB, region and England computed")
+    await eventually(
+        lambda: query("SELECT level, value FROM area_value ORDER BY level"),
+        lambda rows: rows == [("icb", 90.0), ("nation", 90.0), ("place", 90.0), ("region", 90.0)],
+        what="the place, its ICB, region and England computed",
+    )
     assert query("SELECT count(*) FROM progress_refresh_queue") == [(0,)]
-    await eventually(lambda: refreshes(refreshing, "done"), lambda n: n == done_before + 1,
-                     what="the refresh counted")
+    await eventually(
+        lambda: refreshes(refreshing, "done"),
+        lambda n: n == done_before + 1,
+        what="the refresh counted",
+    )
 
 
 async def test_a_failed_refresh_leaves_the_notice_queued(refreshing, service_key, query):
@@ -48,41 +57,64 @@ async def test_a_failed_refresh_leaves_the_notice_queued(refreshing, service_key
     query("ALTER TABLE area_value ADD CONSTRAINT no_values CHECK (value IS NULL)")
     failed_before = await refreshes(refreshing, "failed")
 
-    await refreshing.post("/internal/v1/observation-changes", json=NOTICE,
-                          headers=bearer(service_key))
-    await eventually(lambda: refreshes(refreshing, "failed"), lambda n: n >= failed_before + 2,
-                     what="two refreshes failed")
+    await refreshing.post(
+        "/internal/v1/observation-changes", json=NOTICE, headers=bearer(service_key)
+    )
+    await eventually(
+        lambda: refreshes(refreshing, "failed"),
+        lambda n: n >= failed_before + 2,
+        what="two refreshes failed",
+    )
 
     assert query("SELECT place_code, metric_code, periods FROM progress_refresh_queue") == [
-        (LEEDS, DISCHARGE, ["2025-07"])]
+        (LEEDS, DISCHARGE, ["2025-07"])
+    ]
     query("ALTER TABLE area_value DROP CONSTRAINT no_values")
-    await eventually(lambda: query("SELECT count(*) FROM area_value"), lambda rows: rows[0][0] > 0,
-                     what="the refresh succeeds once the fault is gone")
+    await eventually(
+        lambda: query("SELECT count(*) FROM area_value"),
+        lambda rows: rows[0][0] > 0,
+        what="the refresh succeeds once the fault is gone",
+    )
 
 
 def notice(place: str, period: str) -> dict:
-    return {"submission_id": "00000000-0000-0000-0000-000000000002",
-            "changes": [{"place_code": place, "metric_code": DISCHARGE, "periods": [period]}]}
+    return {
+        "submission_id": "00000000-0000-0000-0000-000000000002",
+        "changes": [{"place_code": place, "metric_code": DISCHARGE, "periods": [period]}],
+    }
 
 
 async def test_another_places_data_moves_england_and_the_rank_of_a_target(
-        refreshing, plans, service_key, query):
+    refreshing, plans, service_key, query
+):
     await plans.in_state("agreed")
     store_observations(query, [(LEEDS, DISCHARGE, "2025-09", 90.0, 900, 1000)])
-    await refreshing.post("/internal/v1/observation-changes", json=notice(LEEDS, "2025-09"),
-                          headers=bearer(service_key))
-    benchmarks = ("SELECT national_value, rank, rank_of, computed_at FROM target_progress "
-                  "WHERE place_code = %s AND metric_code = %s")
-    before = await eventually(lambda: query(benchmarks, LEEDS, DISCHARGE),
-                              lambda rows: rows and rows[0][:3] == (90.0, 1, 1),
-                              what="Leeds alone: England is Leeds, rank 1 of 1")
+    await refreshing.post(
+        "/internal/v1/observation-changes",
+        json=notice(LEEDS, "2025-09"),
+        headers=bearer(service_key),
+    )
+    benchmarks = (
+        "SELECT national_value, rank, rank_of, computed_at FROM target_progress "
+        "WHERE place_code = %s AND metric_code = %s"
+    )
+    before = await eventually(
+        lambda: query(benchmarks, LEEDS, DISCHARGE),
+        lambda rows: rows and rows[0][:3] == (90.0, 1, 1),
+        what="Leeds alone: England is Leeds, rank 1 of 1",
+    )
 
     # Only Bradford's series changed: Leeds's target keeps its computed series figures, and
     # takes England's (900 + 950) / (1000 + 1000) x 100 = 92.5 and second place of two.
     store_observations(query, [(BRADFORD, DISCHARGE, "2025-09", 95.0, 950, 1000)])
-    await refreshing.post("/internal/v1/observation-changes", json=notice(BRADFORD, "2025-09"),
-                          headers=bearer(service_key))
-    after = await eventually(lambda: query(benchmarks, LEEDS, DISCHARGE),
-                             lambda rows: rows[0][:3] == (92.5, 2, 2),
-                             what="Leeds ranked behind Bradford")
+    await refreshing.post(
+        "/internal/v1/observation-changes",
+        json=notice(BRADFORD, "2025-09"),
+        headers=bearer(service_key),
+    )
+    after = await eventually(
+        lambda: query(benchmarks, LEEDS, DISCHARGE),
+        lambda rows: rows[0][:3] == (92.5, 2, 2),
+        what="Leeds ranked behind Bradford",
+    )
     assert after[0][3] == before[0][3]

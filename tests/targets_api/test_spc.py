@@ -25,8 +25,7 @@ HIGH, LOW = "special_cause_neutral_high", "special_cause_neutral_low"
 
 
 def types(values, direction="increase", **options):
-    return [p.point_type for p in spc(values, improvement_direction=direction,
-                                      **options).points]
+    return [p.point_type for p in spc(values, improvement_direction=direction, **options).points]
 
 
 def limits(result, index=0):
@@ -125,10 +124,12 @@ RUN_OF_7_EACH_SIDE = [9, 7, 9, 7, 9, 7, 9, 11, 13, 11, 13, 11, 13, 11]  # 140 / 
 
 def test_seven_points_on_one_side_of_the_mean_flag_all_seven_but_six_do_not():
     assert limits(spc(RUN_OF_6_EACH_SIDE, improvement_direction="increase")) == pytest.approx(
-        (10, 4.68, 15.32))
+        (10, 4.68, 15.32)
+    )
     assert types(RUN_OF_6_EACH_SIDE) == [C] * 12
     assert limits(spc(RUN_OF_7_EACH_SIDE, improvement_direction="increase")) == pytest.approx(
-        (10, 4.68, 15.32))
+        (10, 4.68, 15.32)
+    )
     assert types(RUN_OF_7_EACH_SIDE) == [CON] * 7 + [IMP] * 7
     assert types(RUN_OF_7_EACH_SIDE, "decrease") == [IMP] * 7 + [CON] * 7
 
@@ -139,7 +140,8 @@ def test_a_point_on_the_mean_breaks_a_run():
     # MRs 3,3,3,3,3,5,3,3,1,4,3,3: mMR 37 / 12 = 3.083333; limits 10 ± 8.201667 and near limits
     # 10 ± 5.467778 = 4.532222 .. 15.467778: nothing near or beyond. No trend.
     assert limits(spc(on_mean, improvement_direction="increase")) == pytest.approx(
-        (10, 1.798333, 18.201667))
+        (10, 1.798333, 18.201667)
+    )
     assert types(on_mean) == [C] * 13
 
     # The 10 raised to 11: mean 131 / 13 = 10.0769 and seven in a row above it.
@@ -162,8 +164,7 @@ TREND_OF_7 = [12, 8, 11, 9, 7, 8, 9, 10, 11, 12, 13, 9, 11]
 # which is what R's mean() returns. fsum(values) / 14 rounds twice and gives
 # 90.89999999999999, one unit in the last place below, so the 90.9 in the middle would count
 # as above the mean and join the three points either side into a run of seven.
-ON_THE_MEAN = [90.0, 89.4, 89.7, 89.3, 92.7, 91.4, 91.6, 90.9, 92.6, 93.1, 93.3, 89.4, 89.4,
-               89.8]
+ON_THE_MEAN = [90.0, 89.4, 89.7, 89.3, 92.7, 91.4, 91.6, 90.9, 92.6, 93.1, 93.3, 89.4, 89.4, 89.8]
 
 
 def test_the_mean_is_correctly_rounded_so_a_point_on_it_breaks_the_run():
@@ -184,7 +185,8 @@ def test_the_mean_is_correctly_rounded_so_a_point_on_it_breaks_the_run():
 
 def test_a_trend_of_seven_points_flags_all_seven_however_they_sit_on_the_mean():
     assert limits(spc(TREND_OF_7, improvement_direction="increase")) == pytest.approx(
-        (10, 4.901667, 15.098333))
+        (10, 4.901667, 15.098333)
+    )
     assert types(TREND_OF_7) == [C] * 4 + [IMP] * 7 + [C] * 2
     assert types(TREND_OF_7, "decrease") == [C] * 4 + [CON] * 7 + [C] * 2
 
@@ -269,6 +271,7 @@ def test_points_near_opposite_limits_are_not_two_of_three():
 
 # ---- fix_after_n_points
 
+
 def test_fixing_after_n_points_takes_the_limits_from_the_first_n_only():
     values = [9, 11] * 6 + [20, 30, 40]
     # First 12: mean 120 / 12 = 10, MRs eleven 2s, mMR 2; limits 4.68 .. 15.32 for all 15
@@ -287,10 +290,12 @@ def test_fixing_after_n_points_takes_the_limits_from_the_first_n_only():
 
 def test_fix_after_n_points_longer_than_the_series_uses_it_all():
     assert spc(TEN, improvement_direction="increase", fix_after_n_points=100) == spc(
-        TEN, improvement_direction="increase")
+        TEN, improvement_direction="increase"
+    )
 
 
 # ---- rebasing
+
 
 def test_rebased_groups_have_their_own_limits():
     values = [9, 11, 9, 11, 9, 11, 19, 21, 19, 21, 19, 21]
@@ -330,6 +335,7 @@ def test_a_run_does_not_cross_a_rebase():
 
 # ---- assurance
 
+
 def test_a_target_exactly_on_a_limit_is_inconsistent():
     # RUN_OF_6_EACH_SIDE: limits 10 ± 2.66 x 2 = 4.68 .. 15.32, compared strictly.
     def assurance(target, direction="increase"):
@@ -346,24 +352,47 @@ def test_a_target_exactly_on_a_limit_is_inconsistent():
     assert assurance(None) is None
 
 
-@pytest.mark.parametrize(("direction", "expected"), [
-    ("increase", ["consistent_fail", "consistent_pass", "inconsistent"]),
-    ("decrease", ["consistent_pass", "consistent_fail", "inconsistent"]),
-    ("neutral", [None, None, None]),
-])
+@pytest.mark.parametrize(
+    ("direction", "expected"),
+    [
+        ("increase", ["consistent_fail", "consistent_pass", "inconsistent"]),
+        ("decrease", ["consistent_pass", "consistent_fail", "inconsistent"]),
+        ("neutral", [None, None, None]),
+    ],
+)
 def test_assurance_as_ported_from_the_package(direction, expected):
     # test-ptd_calculate_assurance_type.R: target 4 against limits 1..3, 5..7 and 1..5.
-    assert [assurance_type(4, lpl=lpl, upl=upl, improvement_direction=direction)
-            for lpl, upl in [(1, 3), (5, 7), (1, 5)]] == expected
+    assert [
+        assurance_type(4, lpl=lpl, upl=upl, improvement_direction=direction)
+        for lpl, upl in [(1, 3), (5, 7), (1, 5)]
+    ] == expected
 
 
 # ---- ported from the package's tests
 
 # set.seed(123); rnorm(20), as in test-ptd_spc.R and test-ptd_spc_standard.R.
-RNORM_123 = [-0.56047565, -0.23017749, 1.55870831, 0.07050839, 0.12928774, 1.71506499,
-             0.46091621, -1.26506123, -0.68685285, -0.44566197, 1.22408180, 0.35981383,
-             0.40077145, 0.11068272, -0.55584113, 1.78691314, 0.49785048, -1.96661716,
-             0.70135590, -0.47279141]
+RNORM_123 = [
+    -0.56047565,
+    -0.23017749,
+    1.55870831,
+    0.07050839,
+    0.12928774,
+    1.71506499,
+    0.46091621,
+    -1.26506123,
+    -0.68685285,
+    -0.44566197,
+    1.22408180,
+    0.35981383,
+    0.40077145,
+    0.11068272,
+    -0.55584113,
+    1.78691314,
+    0.49785048,
+    -1.96661716,
+    0.70135590,
+    -0.47279141,
+]
 
 
 def test_the_packages_snapshot_of_twenty_random_normal_values():
@@ -436,16 +465,20 @@ def test_two_in_three_as_in_the_package():
 
 # ---- arguments
 
-@pytest.mark.parametrize(("values", "options", "message"), [
-    ([], {}, "at least one value"),
-    ([1.0, float("nan")], {}, "finite"),
-    ([1.0, 2.0], {"improvement_direction": "up"}, "improvement_direction"),
-    ([1.0] * 20, {"fix_after_n_points": 11}, "at least 12"),
-    ([1.0, 2.0, 3.0], {"rebase_at_indices": [0]}, "rebase_at_indices"),
-    ([1.0, 2.0, 3.0], {"rebase_at_indices": [3]}, "rebase_at_indices"),
-    ([1.0, 2.0, 3.0], {"rebase_at_indices": [2, 1]}, "rebase_at_indices"),
-    ([1.0, 2.0, 3.0], {"rebase_at_indices": [1, 1]}, "rebase_at_indices"),
-])
+
+@pytest.mark.parametrize(
+    ("values", "options", "message"),
+    [
+        ([], {}, "at least one value"),
+        ([1.0, float("nan")], {}, "finite"),
+        ([1.0, 2.0], {"improvement_direction": "up"}, "improvement_direction"),
+        ([1.0] * 20, {"fix_after_n_points": 11}, "at least 12"),
+        ([1.0, 2.0, 3.0], {"rebase_at_indices": [0]}, "rebase_at_indices"),
+        ([1.0, 2.0, 3.0], {"rebase_at_indices": [3]}, "rebase_at_indices"),
+        ([1.0, 2.0, 3.0], {"rebase_at_indices": [2, 1]}, "rebase_at_indices"),
+        ([1.0, 2.0, 3.0], {"rebase_at_indices": [1, 1]}, "rebase_at_indices"),
+    ],
+)
 def test_invalid_arguments_are_refused(values, options, message):
     with pytest.raises(ValueError, match=message):
         spc(values, **{"improvement_direction": "increase", **options})

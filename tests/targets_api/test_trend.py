@@ -39,8 +39,9 @@ def counts(*pairs: tuple[float, float], first: int = 0) -> list[TrendPoint]:
     return [TrendPoint(first + i, r, n) for i, (r, n) in enumerate(pairs)]
 
 
-def with_limits(*rows: tuple[float, float, float, float, float],
-                first: int = 0) -> list[TrendPoint]:
+def with_limits(
+    *rows: tuple[float, float, float, float, float], first: int = 0
+) -> list[TrendPoint]:
     """Consecutive periods, oldest first, as (numerator, denominator, value, lower, upper)."""
     return [TrendPoint(first + i, r, n, v, lo, up) for i, (r, n, v, lo, up) in enumerate(rows)]
 
@@ -53,9 +54,13 @@ def test_the_critical_value_is_chi_square_on_one_degree_of_freedom_at_99_8_perce
 # -- fingertips-open TrendMarkerCalculatorTest.cs ---------------------------------------------
 
 # GetTrendData_Set1 (2014 to 2018), oldest first. Value is per 1,000 (1367 / 44701 = 30.58).
-SET_1 = ((994, 40299, 24.67, 23.16, 26.25), (1023, 41527, 24.6, 23.15, 26.19),
-         (1199, 42811, 28, 26.44, 29.64), (1332, 44064, 30.2, 28.63, 31.9),
-         (1367, 44701, 30.6, 28.98, 32.25))
+SET_1 = (
+    (994, 40299, 24.67, 23.16, 26.25),
+    (1023, 41527, 24.6, 23.15, 26.19),
+    (1199, 42811, 28, 26.44, 29.64),
+    (1332, 44064, 30.2, 28.63, 31.9),
+    (1367, 44701, 30.6, 28.98, 32.25),
+)
 
 
 def test_fingertips_set_1_by_its_confidence_limits_is_significant_chi2_46_77() -> None:
@@ -77,12 +82,18 @@ def test_fingertips_set_1_by_its_counts_is_significant_chi2_47_9() -> None:
 
 def test_fingertips_set_2_is_not_significant() -> None:
     # TestIsSignificantReturnsFalse (GetTrendData_Set2, 2014 to 2018).
-    rows = ((209, 1017, 20.5506, 18.1803, 23.1427), (213, 1087, 19.5952, 17.3444, 22.0602),
-            (213, 1119, 19.0349, 16.8421, 21.4394), (239, 1117, 21.3966, 19.0918, 23.8975),
-            (210, 1139, 18.4372, 16.2925, 20.7941))
+    rows = (
+        (209, 1017, 20.5506, 18.1803, 23.1427),
+        (213, 1087, 19.5952, 17.3444, 22.0602),
+        (213, 1119, 19.0349, 16.8421, 21.4394),
+        (239, 1117, 21.3966, 19.0918, 23.8975),
+        (210, 1139, 18.4372, 16.2925, 20.7941),
+    )
     assert recent_trend(with_limits(*rows), kind="rate") == "no_significant_change"
-    assert recent_trend(counts(*((r, n) for r, n, *_ in rows)),
-                        kind="proportion") == "no_significant_change"
+    assert (
+        recent_trend(counts(*((r, n) for r, n, *_ in rows)), kind="proportion")
+        == "no_significant_change"
+    )
 
 
 def test_fingertips_a_count_equal_to_its_denominator_cannot_be_calculated() -> None:
@@ -96,21 +107,31 @@ def test_fingertips_a_count_equal_to_its_denominator_cannot_be_calculated() -> N
 # -- fingertips-open WhenUsingTrendMarkerCalculator.cs (2018), five-point proportion sets ------
 
 
-@pytest.mark.parametrize(("pairs", "expected"), [
-    # GetTrendData_1, "Details from URL: are/E08000021/iid/20301/age/1/sex/2", 2010 to 2014.
-    (((621, 3454), (599, 3195), (556, 3256), (535, 3227), (447, 3121)), "decreasing"),
-    # GetTrendData_2, 2010 to 2014.
-    (((2157, 3454), (2090, 3195), (2194, 3256), (2134.81, 3152), (2094, 3062)), "increasing"),
-    # GetTrendData_3, indicator 1172, 2009 to 2013.
-    (((8116, 91530), (8145, 91773), (8222, 92088), (8506, 92238), (8728, 92665.890)),
-     "increasing"),
-    # GetTrendData_5, indicator 10101, 2008 to 2012: no change.
-    (((5405, 18095), (5500, 18170), (5435, 18005), (5480, 17890), (5315, 17860)),
-     "no_significant_change"),
-    # GetTrendData_5a, indicator 10101, 2008 to 2012.
-    (((22435, 65880), (22445, 67900), (21365, 68705), (20955, 69835), (19055, 70910)),
-     "decreasing"),
-], ids=["data_1", "data_2", "data_3", "data_5", "data_5a"])
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [
+        # GetTrendData_1, "Details from URL: are/E08000021/iid/20301/age/1/sex/2", 2010 to 2014.
+        (((621, 3454), (599, 3195), (556, 3256), (535, 3227), (447, 3121)), "decreasing"),
+        # GetTrendData_2, 2010 to 2014.
+        (((2157, 3454), (2090, 3195), (2194, 3256), (2134.81, 3152), (2094, 3062)), "increasing"),
+        # GetTrendData_3, indicator 1172, 2009 to 2013.
+        (
+            ((8116, 91530), (8145, 91773), (8222, 92088), (8506, 92238), (8728, 92665.890)),
+            "increasing",
+        ),
+        # GetTrendData_5, indicator 10101, 2008 to 2012: no change.
+        (
+            ((5405, 18095), (5500, 18170), (5435, 18005), (5480, 17890), (5315, 17860)),
+            "no_significant_change",
+        ),
+        # GetTrendData_5a, indicator 10101, 2008 to 2012.
+        (
+            ((22435, 65880), (22445, 67900), (21365, 68705), (20955, 69835), (19055, 70910)),
+            "decreasing",
+        ),
+    ],
+    ids=["data_1", "data_2", "data_3", "data_5", "data_5a"],
+)
 def test_fingertips_2018_proportion_sets(pairs, expected) -> None:
     assert recent_trend(counts(*pairs), kind="proportion") == expected
 
@@ -121,11 +142,13 @@ def test_fingertips_2018_proportion_sets(pairs, expected) -> None:
 def test_diabetes_prevalence_england_is_increasing() -> None:
     # TestDiabetesPrevalenceTrendIsCalculatedCorrectly, indicator 241, England 2020 to 2024:
     # https://fingertips.phe.org.uk/search/Diabetes%20prevalance#page/4/gid/1/pat/159/par/K02000001/ati/15/are/E92000001/iid/241/age/187/sex/4/cat/-1/ctp/-1/yrr/1/cid/4/tbm/1
-    rows = ((3455176, 48783947, 7.0826, 7.0754, 7.094),
-            (3491868, 49122259, 7.1085, 7.1013, 7.1199),
-            (3625401, 49956777, 7.2571, 7.2499, 7.2684),
-            (3774801, 50649129, 7.4528, 7.4456, 7.4643),
-            (3938080, 51441896, 7.6554, 7.6481, 7.6669))
+    rows = (
+        (3455176, 48783947, 7.0826, 7.0754, 7.094),
+        (3491868, 49122259, 7.1085, 7.1013, 7.1199),
+        (3625401, 49956777, 7.2571, 7.2499, 7.2684),
+        (3774801, 50649129, 7.4528, 7.4456, 7.4643),
+        (3938080, 51441896, 7.6554, 7.6481, 7.6669),
+    )
     assert recent_trend(counts(*((r, n) for r, n, *_ in rows)), kind="proportion") == "increasing"
     # FingertipsNext's own route, the CI method on the published limits, agrees.
     assert recent_trend(with_limits(*rows), kind="rate") == "increasing"
@@ -134,9 +157,13 @@ def test_diabetes_prevalence_england_is_increasing() -> None:
 def test_mmr_coverage_yorkshire_is_decreasing() -> None:
     # TestYorkshireMmrCoverageTrendIsCalculatedCorrectly, indicator 30309, E12000003, 2020-24:
     # https://fingertips.phe.org.uk/profile/child-health-profiles/data#page/4/gid/1938133228/pat/15/ati/6/are/E12000003/iid/30309/age/31/sex/4/cat/-1/ctp/-1/yrr/1/cid/4/tbm/1/page-options/car-do-0
-    rows = ((57274, 61834, 92.6254, 92.4168, 92.8288), (55865, 60511, 92.3221, 92.1072, 92.5315),
-            (53681, 59074, 90.8708, 90.6358, 91.1004), (51767, 57508, 90.017, 89.7694, 90.2594),
-            (53185, 59028, 90.1013, 89.8578, 90.3396))
+    rows = (
+        (57274, 61834, 92.6254, 92.4168, 92.8288),
+        (55865, 60511, 92.3221, 92.1072, 92.5315),
+        (53681, 59074, 90.8708, 90.6358, 91.1004),
+        (51767, 57508, 90.017, 89.7694, 90.2594),
+        (53185, 59028, 90.1013, 89.8578, 90.3396),
+    )
     assert recent_trend(counts(*((r, n) for r, n, *_ in rows)), kind="proportion") == "decreasing"
     assert recent_trend(with_limits(*rows), kind="rate") == "decreasing"
 
@@ -145,13 +172,16 @@ def test_sight_loss_from_diabetic_eye_disease_is_increasing() -> None:
     # TestDiabeticEyeDiseaseTrendIsCalculatedCorrectly, indicator 41203 (a crude rate per
     # 100,000), England 2020 to 2024, with 2021's dip (935) that leaving out does not reverse:
     # https://fingertips.phe.org.uk/search/preventable%20eye#page/6/gid/1000044/pat/159/par/K02000001/ati/15/are/E92000001/iid/41203/age/227/sex/4/cat/-1/ctp/-1/yrr/1/cid/4/tbm/1
-    rows = ((1416, 48246126, 2.935, 2.7841, 3.0919), (935, 48440507, 1.93028, 1.8085, 2.058),
-            (1344, 48753376, 2.7567, 2.6113, 2.9082), (1415, 49300918, 2.8701, 2.7225, 3.0237),
-            (1502, 49866388, 3.0121, 2.8616, 3.1683))
+    rows = (
+        (1416, 48246126, 2.935, 2.7841, 3.0919),
+        (935, 48440507, 1.93028, 1.8085, 2.058),
+        (1344, 48753376, 2.7567, 2.6113, 2.9082),
+        (1415, 49300918, 2.8701, 2.7225, 3.0237),
+        (1502, 49866388, 3.0121, 2.8616, 3.1683),
+    )
     assert recent_trend(with_limits(*rows), kind="rate") == "increasing"
     # With the limits computed here (Byar's) from the counts instead, the same.
-    computed = trend_test(counts(*((r, n) for r, n, *_ in rows)), kind="rate",
-                          multiplier=100_000)
+    computed = trend_test(counts(*((r, n) for r, n, *_ in rows)), kind="rate", multiplier=100_000)
     assert computed is not None and computed.marker == "increasing"
     assert computed.slope == pytest.approx(0.1398, abs=1e-3)  # per 100,000 a year
 
@@ -161,11 +191,13 @@ def test_under_75_cancer_mortality_is_decreasing() -> None:
     # rate), England 2019 to 2023. IndicatorTestData writes 2023's value as `120/7742`, integer
     # division in C# (0); its limits 119.8035 to 121.7507 say 120.7742 was meant.
     # https://fingertips.phe.org.uk/search/Under%2075%20mortality%20rate%20from%20cancer#page/6/gid/1938132696/pat/159/par/K02000001/ati/15/are/E92000001/iid/40501/age/163/sex/4/cat/-1/ctp/-1/yrr/1/cid/4/tbm/1
-    rows = ((61807, 51510878, 126.9341, 125.9343, 127.94),
-            (61740, 51530437, 125.829, 124.8371, 126.8268),
-            (60202, 51653460, 121.5234, 120.5533, 122.4993),
-            (60192, 51966274, 122.3782, 121.4012, 123.361),
-            (59423, 52380101, 120.7742, 119.8035, 121.7507))
+    rows = (
+        (61807, 51510878, 126.9341, 125.9343, 127.94),
+        (61740, 51530437, 125.829, 124.8371, 126.8268),
+        (60202, 51653460, 121.5234, 120.5533, 122.4993),
+        (60192, 51966274, 122.3782, 121.4012, 123.361),
+        (59423, 52380101, 120.7742, 119.8035, 121.7507),
+    )
     assert recent_trend(with_limits(*rows), kind="rate") == "decreasing"
     # TestTrendCannotBeCalculatedWhenInsufficientDataPointsProvided: four points.
     assert recent_trend(with_limits(*rows[1:]), kind="rate") == "cannot_be_calculated"
@@ -179,8 +211,13 @@ def test_gp_registered_population_over_65_differs_from_fingertipsnexts_no_change
     # 17.79 % over 60 million people after 2021 and every leave-one-out slope is positive, so
     # the proportion method (and the CI method on Wilson limits) says increasing. Kept to show
     # the difference; the lead may want to check the live page.
-    pairs = ((10588957, 60458658), (10547929, 60744002), (10851467, 61625745),
-             (11034431, 62418295), (11246440, 63227624))
+    pairs = (
+        (10588957, 60458658),
+        (10547929, 60744002),
+        (10851467, 61625745),
+        (11034431, 62418295),
+        (11246440, 63227624),
+    )
     assert recent_trend(counts(*pairs), kind="proportion") == "increasing"
 
 
@@ -190,8 +227,13 @@ def test_gp_registered_population_over_65_differs_from_fingertipsnexts_no_change
 def test_phe_proportions_sheet_decreasing() -> None:
     # Sheet testdata_prop_trends, 2019 to 2023: Decreasing, significance 12.5688, gradient
     # -0.1062 (the logit slope per year).
-    pairs = ((318, 468.33578792341672), (314, 472.89156626506019), (318, 500.78740157480314),
-             (291, 480.19801980198019), (292, 499.14529914529913))
+    pairs = (
+        (318, 468.33578792341672),
+        (314, 472.89156626506019),
+        (318, 500.78740157480314),
+        (291, 480.19801980198019),
+        (292, 499.14529914529913),
+    )
     result = trend_test(counts(*pairs, first=2019), kind="proportion")
     assert result is not None
     assert result.marker == "decreasing"
@@ -201,8 +243,13 @@ def test_phe_proportions_sheet_decreasing() -> None:
 
 def test_phe_proportions_grouped_asian_decreasing() -> None:
     # Sheet testdata_prop_grouped, "Asian or Asian British": 144.3957, -0.5245.
-    pairs = ((90, 264.70588235294116), (58, 89.230769230769241), (29, 44.61538461538462),
-             (49, 233.33333333333334), (67, 744.44444444444446))
+    pairs = (
+        (90, 264.70588235294116),
+        (58, 89.230769230769241),
+        (29, 44.61538461538462),
+        (49, 233.33333333333334),
+        (67, 744.44444444444446),
+    )
     result = trend_test(counts(*pairs), kind="proportion")
     assert result is not None
     assert result.marker == "decreasing"
@@ -213,8 +260,10 @@ def test_phe_proportions_grouped_asian_decreasing() -> None:
 def test_phe_proportions_grouped_missing_values_cannot_be_calculated() -> None:
     # "Black, Black British, ..." (2022's denominator missing) and "Mixed ..." (2022's count
     # missing): Cannot be calculated, Missing values.
-    for pairs in (((23, 50), (122, 95.3125), (94, 94), (76, None), (20, 25)),
-                  ((23, 50), (122, 95.3125), (94, 94), (None, 80), (20, 25))):
+    for pairs in (
+        ((23, 50), (122, 95.3125), (94, 94), (76, None), (20, 25)),
+        ((23, 50), (122, 95.3125), (94, 94), (None, 80), (20, 25)),
+    ):
         assert recent_trend(counts(*pairs), kind="proportion") == "cannot_be_calculated"
 
 
@@ -222,10 +271,17 @@ def test_phe_proportions_grouped_other_has_a_break_so_no_marker() -> None:
     # "Other ethnic group" runs 2012, 2013, 2014, 2016, 2017: PHEindicatormethods does not
     # check for breaks and answers Increasing (47.3463, 0.483, figures that come from t = 1..5,
     # as if 2015 were not missing). Fingertips needs an unbroken series: cannot be calculated.
-    pairs = ((10, 125), (17, 141.66666666666669), (27, 117.39130434782609),
-             (49, 204.16666666666666), (67, 171.7948717948718))
-    points = [TrendPoint(year, r, n) for year, (r, n) in zip((2012, 2013, 2014, 2016, 2017),
-                                                             pairs, strict=True)]
+    pairs = (
+        (10, 125),
+        (17, 141.66666666666669),
+        (27, 117.39130434782609),
+        (49, 204.16666666666666),
+        (67, 171.7948717948718),
+    )
+    points = [
+        TrendPoint(year, r, n)
+        for year, (r, n) in zip((2012, 2013, 2014, 2016, 2017), pairs, strict=True)
+    ]
     result = trend_test(points, kind="proportion")
     assert result is not None
     assert result.marker == "cannot_be_calculated"
@@ -246,21 +302,52 @@ def test_phe_proportions_grouped_duplicate_year_is_refused() -> None:
         trend_test(points, kind="proportion")
 
 
-@pytest.mark.parametrize(("rows", "marker", "significance", "gradient"), [
-    # Sheet testdata_other_trends (= fingertips-open Set1, years 1..5 newest first).
-    (((1367, 44701, 30.6, 28.98, 32.25), (1332, 44064, 30.2, 28.63, 31.9),
-      (1199, 42811, 28, 26.44, 29.64), (1023, 41527, 24.6, 23.15, 26.19),
-      (994, 40299, 24.67, 23.16, 26.25)), "decreasing", 46.7636, -1.7516),
-    # Sheet testdata_other_grouped, "Black, Black British, Caribbean or African".
-    (((3004, 44064, 20.2, 18.3, 21.9), (5000, 42811, 23, 21.44, 25.64),
-      (6000, 41527, 24.6, 23.15, 26.19), (7643, 40299, 28.67, 26.16, 29.25),
-      (9585, 40700, 30.9, 28.98, 32.25)), "increasing", 95.2196, 2.7335),
-    # Sheet testdata_other_6: six years, the five most recent used (years 2 to 6).
-    (((1367, 44701, 30.6, 28.98, 32.25), (1332, 44064, 30.2, 28.63, 31.9),
-      (1199, 42811, 28, 26.44, 29.64), (1023, 41527, 24.6, 23.15, 26.19),
-      (994, 40299, 24.67, 23.16, 26.25), (1011, 40299, 30.9, 28.98, 32.25)),
-     "no_significant_change", 0.7433, -0.2256),
-], ids=["other_trends", "other_grouped_black", "other_6"])
+@pytest.mark.parametrize(
+    ("rows", "marker", "significance", "gradient"),
+    [
+        # Sheet testdata_other_trends (= fingertips-open Set1, years 1..5 newest first).
+        (
+            (
+                (1367, 44701, 30.6, 28.98, 32.25),
+                (1332, 44064, 30.2, 28.63, 31.9),
+                (1199, 42811, 28, 26.44, 29.64),
+                (1023, 41527, 24.6, 23.15, 26.19),
+                (994, 40299, 24.67, 23.16, 26.25),
+            ),
+            "decreasing",
+            46.7636,
+            -1.7516,
+        ),
+        # Sheet testdata_other_grouped, "Black, Black British, Caribbean or African".
+        (
+            (
+                (3004, 44064, 20.2, 18.3, 21.9),
+                (5000, 42811, 23, 21.44, 25.64),
+                (6000, 41527, 24.6, 23.15, 26.19),
+                (7643, 40299, 28.67, 26.16, 29.25),
+                (9585, 40700, 30.9, 28.98, 32.25),
+            ),
+            "increasing",
+            95.2196,
+            2.7335,
+        ),
+        # Sheet testdata_other_6: six years, the five most recent used (years 2 to 6).
+        (
+            (
+                (1367, 44701, 30.6, 28.98, 32.25),
+                (1332, 44064, 30.2, 28.63, 31.9),
+                (1199, 42811, 28, 26.44, 29.64),
+                (1023, 41527, 24.6, 23.15, 26.19),
+                (994, 40299, 24.67, 23.16, 26.25),
+                (1011, 40299, 30.9, 28.98, 32.25),
+            ),
+            "no_significant_change",
+            0.7433,
+            -0.2256,
+        ),
+    ],
+    ids=["other_trends", "other_grouped_black", "other_6"],
+)
 def test_phe_other_sheets(rows, marker, significance, gradient) -> None:
     result = trend_test(with_limits(*rows, first=1), kind="rate")
     assert result is not None
@@ -272,17 +359,29 @@ def test_phe_other_sheets(rows, marker, significance, gradient) -> None:
 def test_phe_other_grouped_missing_value_or_limit_cannot_be_calculated() -> None:
     # "Mixed ..." (year 2's value missing) and "Other ethnic group" (year 5's lower limit
     # missing): Cannot be calculated.
-    mixed = with_limits((1367, 44701, 30.6, 28.98, 32.25), (1332, 44064, None, 28.63, 31.9),
-                        (1199, 42811, 28, 26.44, 29.64), (1023, 41527, 24.6, 23.15, 26.19),
-                        (994, 40299, 24.67, 23.16, 26.25))
+    mixed = with_limits(
+        (1367, 44701, 30.6, 28.98, 32.25),
+        (1332, 44064, None, 28.63, 31.9),
+        (1199, 42811, 28, 26.44, 29.64),
+        (1023, 41527, 24.6, 23.15, 26.19),
+        (994, 40299, 24.67, 23.16, 26.25),
+    )
     assert recent_trend(mixed, kind="rate") == "cannot_be_calculated"
-    other = with_limits((994, 40299, 24.67, 23.16, 26.25), (3004, 44064, 20.2, 18.3, 21.9),
-                        (5000, 42811, 23, 21.44, 25.64), (6000, 41527, 24.6, 23.15, 26.19),
-                        (7643, 40299, 28.67, None, 29.25))
+    other = with_limits(
+        (994, 40299, 24.67, 23.16, 26.25),
+        (3004, 44064, 20.2, 18.3, 21.9),
+        (5000, 42811, 23, 21.44, 25.64),
+        (6000, 41527, 24.6, 23.15, 26.19),
+        (7643, 40299, 28.67, None, 29.25),
+    )
     assert recent_trend(other, kind="rate") == "cannot_be_calculated"
     # "White" has four years: Not enough data points.
-    white = with_limits((3004, 44064, 20.2, 18.3, 21.9), (5000, 42811, 23, 21.44, 25.64),
-                        (6000, 41527, 24.6, 23.15, 26.19), (7643, 40299, 28.67, 26.16, 29.25))
+    white = with_limits(
+        (3004, 44064, 20.2, 18.3, 21.9),
+        (5000, 42811, 23, 21.44, 25.64),
+        (6000, 41527, 24.6, 23.15, 26.19),
+        (7643, 40299, 28.67, 26.16, 29.25),
+    )
     assert recent_trend(white, kind="rate") == "cannot_be_calculated"
 
 
@@ -295,8 +394,9 @@ def test_obviously_increasing_proportion() -> None:
     # sum n (t - 3)^2 = 100 (4 + 1 + 0 + 1 + 4) = 1000
     # chi2 = 100^2 / (0.3 x 0.7 x 1000) = 10000 / 210 = 47.619 > 9.5495
     # logits -2.197, -1.386, -0.847, -0.405, 0 rise, with any one left out too: increasing.
-    result = trend_test(counts((10, 100), (20, 100), (30, 100), (40, 100), (50, 100)),
-                        kind="proportion")
+    result = trend_test(
+        counts((10, 100), (20, 100), (30, 100), (40, 100), (50, 100)), kind="proportion"
+    )
     assert result is not None
     assert result.chi_square == pytest.approx(10000 / 210, rel=1e-12)
     assert result.marker == "increasing"
@@ -327,8 +427,11 @@ def test_decreasing_rate_from_counts() -> None:
     # 200, 180, 160, 140, 120 events in 10,000 a period, per 1,000: 20, 18, 16, 14, 12 with
     # Byar's limits; se ~ sqrt(events) / 10 per 1,000 (1.41 down to 1.10), so chi2 is about
     # 2^2 x 10 / 1.6 = 25, well over 9.5495.
-    result = trend_test(counts((200, 10_000), (180, 10_000), (160, 10_000), (140, 10_000),
-                               (120, 10_000)), kind="rate", multiplier=1000)
+    result = trend_test(
+        counts((200, 10_000), (180, 10_000), (160, 10_000), (140, 10_000), (120, 10_000)),
+        kind="rate",
+        multiplier=1000,
+    )
     assert result is not None
     assert result.marker == "decreasing"
     assert result.slope == pytest.approx(-2, rel=0.01)
@@ -355,8 +458,10 @@ def test_a_leave_one_out_slope_of_zero_is_not_the_same_direction() -> None:
 
 
 def test_too_few_points() -> None:
-    assert recent_trend(counts((10, 100), (20, 100), (30, 100), (40, 100)),
-                        kind="proportion") == "cannot_be_calculated"
+    assert (
+        recent_trend(counts((10, 100), (20, 100), (30, 100), (40, 100)), kind="proportion")
+        == "cannot_be_calculated"
+    )
     assert recent_trend([], kind="rate") == "cannot_be_calculated"
 
 

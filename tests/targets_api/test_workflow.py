@@ -27,7 +27,8 @@ RACES = 20  # rounds of each race: one round alone could pass by luck of timing
 Action = Callable[[Plans, int], Awaitable[httpx.Response]]
 ACTIONS: dict[str, Action] = {
     "put a target": lambda plans, plan_id: plans.put_target(
-        plan_id, FALLS, target(FALLS, target_value=550.0)),
+        plan_id, FALLS, target(FALLS, target_value=550.0)
+    ),
     "delete a target": lambda plans, plan_id: plans.delete_target(plan_id, FALLS),
     "submit": lambda plans, plan_id: plans.submit(plan_id),
     "approve": lambda plans, plan_id: plans.decide(plan_id, LEEDS),
@@ -47,9 +48,14 @@ LEGAL = {
 
 
 def audit_actions(query, plan_id: int) -> list[str]:
-    return [action for (action,) in query(
-        "SELECT action FROM audit_log WHERE entity_type = 'plan' AND entity_id = %s ORDER BY id",
-        str(plan_id))]
+    return [
+        action
+        for (action,) in query(
+            "SELECT action FROM audit_log WHERE entity_type = 'plan' AND entity_id = %s "
+            "ORDER BY id",
+            str(plan_id),
+        )
+    ]
 
 
 def statuses(query, place: str = LEEDS) -> dict[int, str]:
@@ -58,8 +64,9 @@ def statuses(query, place: str = LEEDS) -> dict[int, str]:
 
 @pytest.mark.parametrize("action", ACTIONS)
 @pytest.mark.parametrize("state", STATES)
-async def test_each_action_is_allowed_in_one_state_and_409_in_the_others(plans, query, state,
-                                                                         action):
+async def test_each_action_is_allowed_in_one_state_and_409_in_the_others(
+    plans, query, state, action
+):
     plan = await plans.in_state(state)
     history = audit_actions(query, plan["id"])
 
@@ -95,9 +102,10 @@ async def test_the_plan_is_agreed_when_the_place_and_its_icb_have_both_approved(
     assert second.status_code == 201, second.text
     agreed = second.json()
     assert agreed["status"] == "agreed" and agreed["agreed_at"]
-    assert [(a["organisation_code"], a["decision"], a["approval_round"], a["comment"])
-            for a in agreed["approvals"]] == [
-        (order[0], "approve", 1, "Content"), (order[1], "approve", 1, None)]
+    assert [
+        (a["organisation_code"], a["decision"], a["approval_round"], a["comment"])
+        for a in agreed["approvals"]
+    ] == [(order[0], "approve", 1, "Content"), (order[1], "approve", 1, None)]
     assert all(a["signatory"] == "A. Signatory" and a["key_id"] for a in agreed["approvals"])
     assert agreed == await plans.get(plan["id"])
 
@@ -106,33 +114,43 @@ async def test_a_rejection_returns_the_plan_to_draft_and_starts_approval_again(p
     plan = await plans.in_state("proposed")
     await plans.decide(plan["id"], LEEDS)
 
-    rejected = await plans.decide(plan["id"], WEST_YORKSHIRE, "reject",
-                                  comment="The falls trajectory is too flat.")
+    rejected = await plans.decide(
+        plan["id"], WEST_YORKSHIRE, "reject", comment="The falls trajectory is too flat."
+    )
 
     assert rejected.status_code == 201, rejected.text
     assert (rejected.json()["status"], rejected.json()["rejection_reason"]) == (
-        "draft", "The falls trajectory is too flat.")
+        "draft",
+        "The falls trajectory is too flat.",
+    )
     # The draft can be changed and submitted again, as a new round in which the place's
     # approval of the rejected version no longer counts.
-    assert (await plans.put_target(plan["id"], FALLS, target(FALLS, target_value=520.0))
-            ).status_code == 200
+    assert (
+        await plans.put_target(plan["id"], FALLS, target(FALLS, target_value=520.0))
+    ).status_code == 200
     resubmitted = await plans.propose(plan["id"])
     assert (resubmitted["approval_round"], resubmitted["rejection_reason"]) == (2, None)
     after_icb = await plans.decide(plan["id"], WEST_YORKSHIRE)
     assert after_icb.json()["status"] == "proposed"
     after_place = await plans.decide(plan["id"], LEEDS)
     assert after_place.json()["status"] == "agreed"
-    assert [(a["approval_round"], a["organisation_code"], a["decision"])
-            for a in after_place.json()["approvals"]] == [
-        (1, LEEDS, "approve"), (1, WEST_YORKSHIRE, "reject"),
-        (2, WEST_YORKSHIRE, "approve"), (2, LEEDS, "approve")]
+    assert [
+        (a["approval_round"], a["organisation_code"], a["decision"])
+        for a in after_place.json()["approvals"]
+    ] == [
+        (1, LEEDS, "approve"),
+        (1, WEST_YORKSHIRE, "reject"),
+        (2, WEST_YORKSHIRE, "approve"),
+        (2, LEEDS, "approve"),
+    ]
 
 
 @pytest.mark.parametrize("comment", [None, "", "   "])
 async def test_a_rejection_needs_a_comment(plans, comment):
     plan = await plans.in_state("proposed")
-    assert_problem(await plans.decide(plan["id"], LEEDS, "reject", comment=comment), 422,
-                   ("comment",))
+    assert_problem(
+        await plans.decide(plan["id"], LEEDS, "reject", comment=comment), 422, ("comment",)
+    )
     assert (await plans.get(plan["id"]))["status"] == "proposed"
 
 
@@ -147,14 +165,16 @@ async def test_an_organisation_decides_once_in_a_round(plans, query, decision):
     assert query("SELECT count(*) FROM plan_approval") == [(1,)]
 
 
-@pytest.mark.parametrize("organisation", [BRADFORD, CORNWALL, NORTH_EAST_AND_YORKSHIRE,
-                                          "E92000001", "E99999999"])
+@pytest.mark.parametrize(
+    "organisation", [BRADFORD, CORNWALL, NORTH_EAST_AND_YORKSHIRE, "E92000001", "E99999999"]
+)
 async def test_only_the_place_and_its_icb_decide(plans, make_key, query, organisation):
     plan = await plans.in_state("proposed")
     admin = bearer(await make_key("admin"))
 
-    problem = assert_problem(await plans.decide(plan["id"], organisation, headers=admin), 422,
-                             ("organisation_code",))
+    problem = assert_problem(
+        await plans.decide(plan["id"], organisation, headers=admin), 422, ("organisation_code",)
+    )
 
     assert LEEDS in problem["detail"] and WEST_YORKSHIRE in problem["detail"]
     assert query("SELECT count(*) FROM plan_approval") == [(0,)]
@@ -164,10 +184,13 @@ async def test_an_agreed_plan_supersedes_the_place_s_previous_one(plans, make_ke
     previous = await plans.in_state("agreed")
     bradford = await plans.draft(BRADFORD)
     await plans.propose(bradford["id"])
-    for organisation, headers in ((BRADFORD, bearer(await make_key("signatory", BRADFORD))),
-                                  (WEST_YORKSHIRE, plans.icb_signatory)):
-        assert (await plans.decide(bradford["id"], organisation, headers=headers)
-                ).status_code == 201
+    for organisation, headers in (
+        (BRADFORD, bearer(await make_key("signatory", BRADFORD))),
+        (WEST_YORKSHIRE, plans.icb_signatory),
+    ):
+        assert (
+            await plans.decide(bradford["id"], organisation, headers=headers)
+        ).status_code == 201
     newer = await plans.draft()  # a new plan, not a revision, replaces the agreed one too
     await plans.propose(newer["id"])
 
@@ -185,12 +208,27 @@ async def test_a_revision_is_a_new_draft_carrying_the_agreed_plan_over(plans):
 
     revision = await plans.open_revision(agreed["id"])
 
-    assert {k: revision[k] for k in ("place_code", "title", "starts_on", "ends_on", "revision",
-                                     "revises_plan_id", "status", "approval_round",
-                                     "approvals")} == {
+    assert {
+        k: revision[k]
+        for k in (
+            "place_code",
+            "title",
+            "starts_on",
+            "ends_on",
+            "revision",
+            "revises_plan_id",
+            "status",
+            "approval_round",
+            "approvals",
+        )
+    } == {
         **{k: agreed[k] for k in ("place_code", "title", "starts_on", "ends_on")},
-        "revision": 2, "revises_plan_id": agreed["id"], "status": "draft",
-        "approval_round": 0, "approvals": []}
+        "revision": 2,
+        "revises_plan_id": agreed["id"],
+        "status": "draft",
+        "approval_round": 0,
+        "approvals": [],
+    }
     assert revision["id"] != agreed["id"]
 
     def without_times(targets: list[dict]) -> list[dict]:
@@ -200,8 +238,9 @@ async def test_a_revision_is_a_new_draft_carrying_the_agreed_plan_over(plans):
     assert len(revision["targets"]) == len(TARGETS)
     # The agreed plan stays in force, unchanged, until the revision is agreed.
     assert await plans.get(agreed["id"]) == agreed
-    assert (await plans.put_target(revision["id"], FALLS, target(FALLS, target_value=500.0))
-            ).status_code == 200
+    assert (
+        await plans.put_target(revision["id"], FALLS, target(FALLS, target_value=500.0))
+    ).status_code == 200
     assert await plans.get(agreed["id"]) == agreed
     await plans.propose(revision["id"])
     await plans.agree(revision["id"])
@@ -227,14 +266,16 @@ async def test_an_agreed_plan_has_one_open_revision_at_a_time(plans, revision_st
 
 # --- races -----------------------------------------------------------------------------------
 
+
 async def test_simultaneous_approvals_agree_the_plan_exactly_once(plans, query):
     previous = await plans.in_state("agreed")
     for _ in range(RACES):
         plan = await plans.open_revision(previous["id"])
         await plans.propose(plan["id"])
 
-        answers = await asyncio.gather(plans.decide(plan["id"], LEEDS),
-                                       plans.decide(plan["id"], WEST_YORKSHIRE))
+        answers = await asyncio.gather(
+            plans.decide(plan["id"], LEEDS), plans.decide(plan["id"], WEST_YORKSHIRE)
+        )
 
         assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
         # The one that waited for the other's lock saw its approval and agreed the plan.

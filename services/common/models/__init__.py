@@ -6,6 +6,15 @@ from services.common.models.metrics_api import Area, Metric, MetricVersion
 from services.common.models.targets_api import PlaceLeader, Plan, PlanApproval, PlanTarget
 
 __all__ = [
-    "ApiKey", "Area", "AuditLog", "Metric", "MetricVersion", "Observation", "PlaceLeader", "Plan",
-    "PlanApproval", "PlanTarget", "Submission",
+    "ApiKey",
+    "Area",
+    "AuditLog",
+    "Metric",
+    "MetricVersion",
+    "Observation",
+    "PlaceLeader",
+    "Plan",
+    "PlanApproval",
+    "PlanTarget",
+    "Submission",
 ]

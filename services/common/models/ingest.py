@@ -12,8 +12,12 @@ from sqlmodel import Field, SQLModel
 class Submission(SQLModel, table=True):
     __tablename__ = "submission"
 
-    id: uuid.UUID | None = Field(default=None, sa_column=Column(
-        UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()))
+    id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(
+            UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()
+        ),
+    )
     key_id: int = Field(foreign_key="api_key.id")
     format: str
     mode: str
@@ -25,8 +29,10 @@ class Submission(SQLModel, table=True):
     unchanged: int
     error_count: int
     errors: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
-    received_at: datetime | None = Field(default=None, sa_column=Column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False))
+    received_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), server_default=func.now(), nullable=False),
+    )
     idempotency_key: str | None = None
     request_sha256: str | None = None
 

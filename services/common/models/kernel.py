@@ -18,8 +18,9 @@ class ApiKey(SQLModel, table=True):
     role: str
     scopes: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
     created_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now(),
-                                       nullable=False))
+        default=None,
+        sa_column=Column(DateTime(timezone=True), server_default=func.now(), nullable=False),
+    )
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
@@ -30,8 +31,9 @@ class AuditLog(SQLModel, table=True):
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
     occurred_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now(),
-                                       nullable=False))
+        default=None,
+        sa_column=Column(DateTime(timezone=True), server_default=func.now(), nullable=False),
+    )
     service: str
     actor_key_id: int | None = Field(default=None, foreign_key="api_key.id")
     actor: str

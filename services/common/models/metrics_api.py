@@ -7,8 +7,10 @@ from sqlmodel import Field, SQLModel
 
 
 def _created_at() -> datetime | None:
-    return Field(default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now(),
-                                                nullable=False))
+    return Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), server_default=func.now(), nullable=False),
+    )
 
 
 class Area(SQLModel, table=True):

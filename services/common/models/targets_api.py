@@ -9,9 +9,14 @@ from sqlmodel import Field, SQLModel
 
 
 def _timestamp(*, nullable: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(
-        DateTime(timezone=True), server_default=None if nullable else func.now(),
-        nullable=nullable))
+    return Field(
+        default=None,
+        sa_column=Column(
+            DateTime(timezone=True),
+            server_default=None if nullable else func.now(),
+            nullable=nullable,
+        ),
+    )
 
 
 def _identity() -> Any:

@@ -3,8 +3,18 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-CSV_FIELDS = ("place_code", "metric_code", "period", "expected", "received", "on_time", "late",
-              "status", "first_received_at", "deadline")
+CSV_FIELDS = (
+    "place_code",
+    "metric_code",
+    "period",
+    "expected",
+    "received",
+    "on_time",
+    "late",
+    "status",
+    "first_received_at",
+    "deadline",
+)
 
 
 class CompletenessStatus(StrEnum):
@@ -21,8 +31,9 @@ class CompletenessRow(BaseModel):
     expected: int = Field(description="1: the metric applies to the place for this period")
     received: int
     on_time: int
-    late: int = Field(description="First received more than submission_deadline_days after "
-                                  "the period ended")
+    late: int = Field(
+        description="First received more than submission_deadline_days after the period ended"
+    )
     status: CompletenessStatus
     first_received_at: datetime | None
     deadline: date = Field(description="Last day on which a first submission is on time")
@@ -45,9 +56,21 @@ class CompletenessPublic(BaseModel):
     count: int
 
 
-RANGE_CSV_FIELDS = ("place_code", "metric_code", "periodicity", "first_period", "last_period",
-                    "expected", "received", "on_time", "late", "missing", "pending",
-                    "missing_periods", "pending_periods")
+RANGE_CSV_FIELDS = (
+    "place_code",
+    "metric_code",
+    "periodicity",
+    "first_period",
+    "last_period",
+    "expected",
+    "received",
+    "on_time",
+    "late",
+    "missing",
+    "pending",
+    "missing_periods",
+    "pending_periods",
+)
 
 
 class CompletenessRangeRow(BaseModel):
@@ -58,8 +81,10 @@ class CompletenessRangeRow(BaseModel):
     periodicity: str
     first_period: str = Field(description="The first period of the metric due in the window")
     last_period: str = Field(description="The last period of the metric due in the window")
-    expected: int = Field(description="Periods due: of the metric's periodicity, wholly within "
-                                      "the window, and not before its reporting_from")
+    expected: int = Field(
+        description="Periods due: of the metric's periodicity, wholly within "
+        "the window, and not before its reporting_from"
+    )
     received: int = Field(description="on_time + late")
     on_time: int
     late: int
@@ -83,6 +108,7 @@ class CompletenessRangePublic(BaseModel):
     window_end: date = Field(description="The last day of `to`")
     summary: CompletenessSummary
     places: list[CompletenessPlaceTotals] = Field(
-        description="Every place in view in the area, with its totals (zero when nothing is due)")
+        description="Every place in view in the area, with its totals (zero when nothing is due)"
+    )
     data: list[CompletenessRangeRow]
     count: int

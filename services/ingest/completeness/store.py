@@ -88,12 +88,17 @@ WITH pair AS (
 """
 
 # COLLATE "C": codes sort as Python sorts them, whatever the database's collation.
-_PERIOD_ROWS = text(_JUDGED + """
+_PERIOD_ROWS = text(
+    _JUDGED
+    + """
 SELECT place_code, metric_code, period, status, first_received_at, deadline FROM judged
 ORDER BY place_code COLLATE "C", metric_code COLLATE "C"
-""")
+"""
+)
 
-_RANGE_ROWS = text(_JUDGED + """
+_RANGE_ROWS = text(
+    _JUDGED
+    + """
 SELECT place_code, metric_code, periodicity,
        (array_agg(period ORDER BY period_index))[1] AS first_period,
        (array_agg(period ORDER BY period_index DESC))[1] AS last_period,
@@ -110,7 +115,8 @@ SELECT place_code, metric_code, periodicity,
 FROM judged
 GROUP BY place_code, metric_code, periodicity
 ORDER BY place_code COLLATE "C", metric_code COLLATE "C"
-""")
+"""
+)
 
 # The overdue gauge: for each pair, one given period (the latest past its deadline), unless it
 # is before the metric's reporting_from, and whether anything has come for it.
@@ -135,31 +141,56 @@ class PeriodRow:
     deadline: date
 
 
-def _params(pairs: Iterable[Pair], window_start: date, window_end: date, today: date
-            ) -> dict[str, object]:
-    return {"pairs": json.dumps([pair.__dict__ for pair in pairs]),
-            "window_start": window_start, "window_end": window_end, "today": today}
+def _params(
+    pairs: Iterable[Pair], window_start: date, window_end: date, today: date
+) -> dict[str, object]:
+    return {
+        "pairs": json.dumps([pair.__dict__ for pair in pairs]),
+        "window_start": window_start,
+        "window_end": window_end,
+        "today": today,
+    }
 
 
-async def period_rows(session: AsyncSession, *, pairs: Sequence[Pair], window_start: date,
-                      window_end: date, today: date) -> list[PeriodRow]:
+async def period_rows(
+    session: AsyncSession,
+    *,
+    pairs: Sequence[Pair],
+    window_start: date,
+    window_end: date,
+    today: date,
+) -> list[PeriodRow]:
     """One row per expected (place, metric, period) in the window, by place and metric."""
     result = await session.execute(_PERIOD_ROWS, _params(pairs, window_start, window_end, today))
     return [PeriodRow(**row._mapping) for row in result]
 
 
-async def range_rows(session: AsyncSession, *, pairs: Sequence[Pair], window_start: date,
-                     window_end: date, today: date) -> list[dict[str, object]]:
+async def range_rows(
+    session: AsyncSession,
+    *,
+    pairs: Sequence[Pair],
+    window_start: date,
+    window_end: date,
+    today: date,
+) -> list[dict[str, object]]:
     """One row per (place, metric) with any period expected in the window: its counts, and the
     periods still missing or pending."""
     result = await session.execute(_RANGE_ROWS, _params(pairs, window_start, window_end, today))
     return [dict(row._mapping) for row in result]
 
 
-async def overdue_rows(session: AsyncSession, *, expected: Iterable[tuple[Pair, str]]
-                       ) -> list[tuple[str, str, str, bool]]:
+async def overdue_rows(
+    session: AsyncSession, *, expected: Iterable[tuple[Pair, str]]
+) -> list[tuple[str, str, str, bool]]:
     """(place, metric, period, overdue) for each (pair, period) given that is expected."""
-    rows = [{"place_code": pair.place_code, "metric_code": pair.metric_code, "period": period,
-             "reporting_from": pair.reporting_from} for pair, period in expected]
+    rows = [
+        {
+            "place_code": pair.place_code,
+            "metric_code": pair.metric_code,
+            "period": period,
+            "reporting_from": pair.reporting_from,
+        }
+        for pair, period in expected
+    ]
     result = await session.execute(_OVERDUE, {"expected": json.dumps(rows)})
     return [(row.place_code, row.metric_code, row.period, row.overdue) for row in result]

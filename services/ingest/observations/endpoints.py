@@ -16,12 +16,18 @@ from services.common.responses import ListPublic, PageDep, csv_response, wants_c
 from services.ingest.observations import service
 from services.ingest.observations.schemas import CSV_FIELDS, ObservationPublic
 
-router = APIRouter(prefix="/v1/observations", tags=["observations"],
-                   responses=problem_responses(401, 403, 422, 503))
+router = APIRouter(
+    prefix="/v1/observations",
+    tags=["observations"],
+    responses=problem_responses(401, 403, 422, 503),
+)
 
 
-@router.get("", response_model=ListPublic[ObservationPublic], responses={200: {"content": {
-    "text/csv": {"schema": {"type": "string"}}}}})
+@router.get(
+    "",
+    response_model=ListPublic[ObservationPublic],
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
 async def list_observations(
     request: Request,
     session: SessionDep,
@@ -29,29 +35,37 @@ async def list_observations(
     page: PageDep,
     place_code: str | None = None,
     metric_code: str | None = None,
-    first: Annotated[str | None, Query(alias="from", description="First period, e.g. 2025-04")]
-    = None,
-    last: Annotated[str | None, Query(alias="to", description="Last period, e.g. 2026-03")]
-    = None,
-    history: Annotated[QueryFlag, Query(description="Every version, not just the current one")]
-    = False,
+    first: Annotated[
+        str | None, Query(alias="from", description="First period, e.g. 2025-04")
+    ] = None,
+    last: Annotated[str | None, Query(alias="to", description="Last period, e.g. 2026-03")] = None,
+    history: Annotated[
+        QueryFlag, Query(description="Every version, not just the current one")
+    ] = False,
 ) -> Response | ListPublic[ObservationPublic]:
     """Observations, current versions by default (a submitter key reads the places in its
     scope). With `Accept: text/csv`, every matching row as CSV (no paging)."""
     query = service.observations_query(
-        place_code=place_code, metric_code=metric_code, first=first, last=last,
-        history=history, only_places=await _places_in_view(request, principal, place_code))
+        place_code=place_code,
+        metric_code=metric_code,
+        first=first,
+        last=last,
+        history=history,
+        only_places=await _places_in_view(request, principal, place_code),
+    )
     if wants_csv(request):
-        return csv_response(CSV_FIELDS, _rows_for_csv(request, query),
-                            filename="observations.csv")
-    rows, count = await service.list_observations(session, query, limit=page.limit,
-                                                  offset=page.offset)
+        return csv_response(CSV_FIELDS, _rows_for_csv(request, query), filename="observations.csv")
+    rows, count = await service.list_observations(
+        session, query, limit=page.limit, offset=page.offset
+    )
     return ListPublic[ObservationPublic](
-        data=[ObservationPublic.model_validate(r) for r in rows], count=count)
+        data=[ObservationPublic.model_validate(r) for r in rows], count=count
+    )
 
 
-async def _places_in_view(request: Request, principal: ApiPrincipal, place_code: str | None
-                          ) -> list[str] | None:
+async def _places_in_view(
+    request: Request, principal: ApiPrincipal, place_code: str | None
+) -> list[str] | None:
     if principal.role not in SCOPE_LIMITED_READERS:
         return None  # reads every place: no need to ask metrics_api where its scope reaches
     catalogue = await request.app.state.metrics_api.catalogue()

@@ -3,8 +3,20 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-CSV_FIELDS = ("place_code", "metric_code", "period", "value", "numerator", "denominator", "note",
-              "version", "metric_version", "submission_id", "recorded_at", "superseded_at")
+CSV_FIELDS = (
+    "place_code",
+    "metric_code",
+    "period",
+    "value",
+    "numerator",
+    "denominator",
+    "note",
+    "version",
+    "metric_version",
+    "submission_id",
+    "recorded_at",
+    "superseded_at",
+)
 
 
 class ObservationPublic(BaseModel):

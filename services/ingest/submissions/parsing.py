@@ -53,22 +53,29 @@ class CopyBuffer:
 
 def parse_json(body: bytes) -> SubmissionIn:
     if not body.strip():
-        raise Unprocessable("The request body is empty; send a JSON submission.",
-                            errors=[field_error([], "empty body")])
+        raise Unprocessable(
+            "The request body is empty; send a JSON submission.",
+            errors=[field_error([], "empty body")],
+        )
     try:
         # Numbers keep their text: the row checks parse them, so NaN, 1e999 or a 5000-digit
         # integer is a row error quoting what was sent, not a float Python made of it.
         document = json.loads(body, parse_float=str, parse_constant=str, parse_int=_int_or_text)
     except UnicodeDecodeError as exc:
-        raise Unprocessable(f"The body is not valid UTF-8 (byte {exc.start}).",
-                            errors=[field_error([], "invalid UTF-8")]) from None
+        raise Unprocessable(
+            f"The body is not valid UTF-8 (byte {exc.start}).",
+            errors=[field_error([], "invalid UTF-8")],
+        ) from None
     except json.JSONDecodeError as exc:
-        raise Unprocessable(f"The body is not valid JSON: {exc.msg} at line {exc.lineno} "
-                            f"column {exc.colno}.",
-                            errors=[field_error([], f"malformed JSON: {exc.msg}")]) from None
+        raise Unprocessable(
+            f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
+            errors=[field_error([], f"malformed JSON: {exc.msg}")],
+        ) from None
     except RecursionError:
-        raise Unprocessable("The body nests arrays or objects too deeply to be a submission.",
-                            errors=[field_error([], "nested too deeply")]) from None
+        raise Unprocessable(
+            "The body nests arrays or objects too deeply to be a submission.",
+            errors=[field_error([], "nested too deeply")],
+        ) from None
     try:
         return SubmissionIn.model_validate(document)
     except ValidationError as exc:
@@ -88,16 +95,22 @@ def _encoding_error(row_no: int, fields: list) -> RowError | None:
     """A row error for the first field holding text PostgreSQL cannot store, if any."""
     for name, field in zip(CSV_COLUMNS, fields, strict=True):
         if isinstance(field, str) and _UNSAFE.search(field):
-            return RowError(row=row_no, field=name, code="encoding",
-                            msg=_ENCODING_MSG.format(name))
+            return RowError(row=row_no, field=name, code="encoding", msg=_ENCODING_MSG.format(name))
     return None
 
 
 async def stage_json(submission: SubmissionIn, buffer: CopyBuffer) -> list[RowError]:
     errors = []
     for row_no, obs in enumerate(submission.observations, start=1):
-        fields = [submission.place_code, obs.metric_code, obs.period, obs.value, obs.numerator,
-                  obs.denominator, obs.note]
+        fields = [
+            submission.place_code,
+            obs.metric_code,
+            obs.period,
+            obs.value,
+            obs.numerator,
+            obs.denominator,
+            obs.note,
+        ]
         if error := _encoding_error(row_no, fields):
             errors.append(error)
         else:
@@ -128,8 +141,10 @@ class CsvStager:
         if self._pending:
             raise self._unended()
         if not self._header_seen:
-            raise Unprocessable("The CSV body is empty; send a header and data rows.",
-                                errors=[field_error([], "empty body")])
+            raise Unprocessable(
+                "The CSV body is empty; send a header and data rows.",
+                errors=[field_error([], "empty body")],
+            )
         await self.buffer.flush()
 
     async def _stage_complete_records(self) -> None:
@@ -148,9 +163,14 @@ class CsvStager:
                     continue  # blank lines are not records
                 self.records += 1
                 if len(fields) != len(CSV_COLUMNS):
-                    self.errors.append(RowError(
-                        row=self.records, field="row", code="column_count",
-                        msg=f"expected {len(CSV_COLUMNS)} columns, found {len(fields)}"))
+                    self.errors.append(
+                        RowError(
+                            row=self.records,
+                            field="row",
+                            code="column_count",
+                            msg=f"expected {len(CSV_COLUMNS)} columns, found {len(fields)}",
+                        )
+                    )
                 elif suspicious and (error := _encoding_error(self.records, fields)):
                     self.errors.append(error)
                 else:
@@ -161,11 +181,13 @@ class CsvStager:
     def _unended(self) -> Unprocessable:
         """The rest of the body is one record that never ends."""
         if '"' not in self._pending:  # lines that end in CR alone
-            return _unreadable(f"row {self.records + 1}",
-                               f"no line ends within {MAX_RECORD_BYTES} bytes")
+            return _unreadable(
+                f"row {self.records + 1}", f"no line ends within {MAX_RECORD_BYTES} bytes"
+            )
         return Unprocessable(
             f"A quoted field that starts after row {self.records} is never closed.",
-            errors=[field_error([self.records + 1], "unterminated quoted field")])
+            errors=[field_error([self.records + 1], "unterminated quoted field")],
+        )
 
     def _check_header(self, text: str) -> str:
         first_line, _, rest = text.partition("\n")
@@ -176,9 +198,11 @@ class CsvStager:
             raise _unreadable("the header", exc) from None
         if header != list(CSV_COLUMNS):
             expected = ",".join(CSV_COLUMNS)
-            raise Unprocessable(f"The CSV header must be {expected!r} (spaces around names "
-                                f"are allowed); got {first_line[:300]!r}.",
-                                errors=[field_error(["header"], f"expected {expected}")])
+            raise Unprocessable(
+                f"The CSV header must be {expected!r} (spaces around names "
+                f"are allowed); got {first_line[:300]!r}.",
+                errors=[field_error(["header"], f"expected {expected}")],
+            )
         self._header_seen = True
         return rest
 
@@ -186,9 +210,11 @@ class CsvStager:
 def _unreadable(where: str, why: object) -> Unprocessable:
     """A record that cannot be read: a lone CR outside quotes (old Mac line endings), or a
     field over the csv module's size limit."""
-    return Unprocessable(f"The CSV cannot be read at {where}: {why}. Lines must end in LF or "
-                         f"CRLF, and a field that spans lines must be quoted.",
-                         errors=[field_error([where], f"unreadable CSV: {why}")])
+    return Unprocessable(
+        f"The CSV cannot be read at {where}: {why}. Lines must end in LF or "
+        f"CRLF, and a field that spans lines must be quoted.",
+        errors=[field_error([where], f"unreadable CSV: {why}")],
+    )
 
 
 def _last_record_boundary(text: str) -> int:

@@ -40,8 +40,10 @@ class SubmissionIn(RequestBody):
 
 
 class RowError(BaseModel):
-    row: int = Field(description="1-based position of the observation in the submission "
-                                 "(CSV: the data row, header excluded)")
+    row: int = Field(
+        description="1-based position of the observation in the submission "
+        "(CSV: the data row, header excluded)"
+    )
     field: str
     code: str
     msg: str
@@ -53,11 +55,13 @@ class SubmissionPublic(BaseModel):
     accepted: int = Field(description="Rows stored (new values, corrections and unchanged)")
     rejected: int
     superseded: int = Field(description="Earlier versions superseded by corrections")
-    unchanged: int = Field(description="Accepted rows equal to the current version, so no new "
-                                       "version was made")
+    unchanged: int = Field(
+        description="Accepted rows equal to the current version, so no new version was made"
+    )
     errors: list[RowError]
-    error_count: int = Field(description="All row errors; `errors` lists at most the first "
-                                         "JOINEDUP_MAX_REPORTED_ERRORS")
+    error_count: int = Field(
+        description="All row errors; `errors` lists at most the first JOINEDUP_MAX_REPORTED_ERRORS"
+    )
     mode: SubmissionMode
     format: str
     place_codes: list[str]

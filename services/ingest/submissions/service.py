@@ -58,33 +58,57 @@ class _HashingBody:
 
 
 def _metric_rows(catalogue: Catalogue) -> list[dict[str, object]]:
-    return [m.model_dump(include={"code", "version", "status", "scope", "owner_area_code", "kind",
-                                  "multiplier", "periodicity", "valid_min", "valid_max",
-                                  "decimals"})
-            for m in catalogue.metrics.values()]
+    return [
+        m.model_dump(
+            include={
+                "code",
+                "version",
+                "status",
+                "scope",
+                "owner_area_code",
+                "kind",
+                "multiplier",
+                "periodicity",
+                "valid_min",
+                "valid_max",
+                "decimals",
+            }
+        )
+        for m in catalogue.metrics.values()
+    ]
 
 
 def _place_rows(catalogue: Catalogue) -> list[dict[str, object]]:
     """Every place with its ICB, which may own local metrics that apply to it."""
-    return [{"code": a.code, "icb_code": a.parent_code}
-            for a in catalogue.areas.values() if a.level == "place"]
+    return [
+        {"code": a.code, "icb_code": a.parent_code}
+        for a in catalogue.areas.values()
+        if a.level == "place"
+    ]
 
 
 def to_public(row: Submission, *, dry_run: bool = False) -> SubmissionPublic:
     return SubmissionPublic.model_validate({**row.model_dump(), "dry_run": dry_run})
 
 
-async def _lock_idempotency_key(session: AsyncSession, principal: ApiPrincipal, key: str
-                                ) -> Submission | None:
+async def _lock_idempotency_key(
+    session: AsyncSession, principal: ApiPrincipal, key: str
+) -> Submission | None:
     """Hold the key for this transaction and return the submission it already made, if any.
 
     Concurrent requests with the same key queue here; the second sees the first's submission.
     """
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                          {"k": f"idempotency:{principal.key_id}:{key}"})
-    return (await session.execute(select(Submission).where(
-        col(Submission.key_id) == principal.key_id,
-        col(Submission.idempotency_key) == key))).scalar()
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"idempotency:{principal.key_id}:{key}"},
+    )
+    return (
+        await session.execute(
+            select(Submission).where(
+                col(Submission.key_id) == principal.key_id, col(Submission.idempotency_key) == key
+            )
+        )
+    ).scalar()
 
 
 def _authorise_places(principal: ApiPrincipal, catalogue: Catalogue, places: list[str]) -> None:
@@ -95,13 +119,20 @@ def _authorise_places(principal: ApiPrincipal, catalogue: Catalogue, places: lis
 
 
 def _all_known(catalogue: Catalogue, codes: store.StagedCodes) -> bool:
-    return (all(catalogue.area(code) for code in codes.places)
-            and all(catalogue.metric(code) for code in codes.metrics))
+    return all(catalogue.area(code) for code in codes.places) and all(
+        catalogue.metric(code) for code in codes.metrics
+    )
 
 
-async def submit(session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue,
-                 revalidate: Callable[[], Awaitable[Catalogue]], request: Request,
-                 max_errors: int) -> tuple[SubmissionPublic, bool]:
+async def submit(
+    session: AsyncSession,
+    *,
+    principal: ApiPrincipal,
+    catalogue: Catalogue,
+    revalidate: Callable[[], Awaitable[Catalogue]],
+    request: Request,
+    max_errors: int,
+) -> tuple[SubmissionPublic, bool]:
     """Take one submission; returns its public form and whether it is a replay.
 
     ``catalogue`` is the cached copy; ``revalidate`` confirms it with metrics_api, which is
@@ -111,8 +142,10 @@ async def submit(session: AsyncSession, *, principal: ApiPrincipal, catalogue: C
         earlier = await _lock_idempotency_key(session, principal, request.idempotency_key)
         if earlier is not None:
             if await body.drain() != earlier.request_sha256:
-                raise Conflict(f"Idempotency-Key {request.idempotency_key!r} was already used "
-                               f"with a different body (submission {earlier.id}).")
+                raise Conflict(
+                    f"Idempotency-Key {request.idempotency_key!r} was already used "
+                    f"with a different body (submission {earlier.id})."
+                )
             return to_public(earlier), True
 
     mode = request.mode
@@ -137,9 +170,13 @@ async def submit(session: AsyncSession, *, principal: ApiPrincipal, catalogue: C
         # Before refusing a code, ask metrics_api whether it was added since the cached copy.
         catalogue = await revalidate()
     _authorise_places(principal, catalogue, places)
-    checked = await store.check(session, metrics=_metric_rows(catalogue),
-                                places=_place_rows(catalogue), framing_errors=framing_errors,
-                                max_errors=max_errors)
+    checked = await store.check(
+        session,
+        metrics=_metric_rows(catalogue),
+        places=_place_rows(catalogue),
+        framing_errors=framing_errors,
+        max_errors=max_errors,
+    )
     if checked.rejected and (mode is SubmissionMode.atomic or checked.rejected == checked.rows):
         if not request.dry_run:
             telemetry.count(catalogue, checked.by_place, "rejected")
@@ -149,14 +186,23 @@ async def submit(session: AsyncSession, *, principal: ApiPrincipal, catalogue: C
     savepoint = await session.begin_nested() if request.dry_run else None
     written = await store.write(session, submission_id=submission_id)
     row = Submission(
-        id=submission_id, key_id=principal.key_id, format=request.format, mode=mode,
-        status=SubmissionStatus.partially_accepted if checked.rejected
+        id=submission_id,
+        key_id=principal.key_id,
+        format=request.format,
+        mode=mode,
+        status=SubmissionStatus.partially_accepted
+        if checked.rejected
         else SubmissionStatus.accepted,
-        place_codes=places, accepted=written.accepted, rejected=checked.rejected,
-        superseded=written.superseded, unchanged=written.unchanged,
-        error_count=checked.error_count, errors=[e.model_dump() for e in checked.errors],
+        place_codes=places,
+        accepted=written.accepted,
+        rejected=checked.rejected,
+        superseded=written.superseded,
+        unchanged=written.unchanged,
+        error_count=checked.error_count,
+        errors=[e.model_dump() for e in checked.errors],
         idempotency_key=None if request.dry_run else request.idempotency_key,
-        request_sha256=body.sha.hexdigest())
+        request_sha256=body.sha.hexdigest(),
+    )
     session.add(row)
     await session.flush()
     await session.refresh(row)
@@ -164,21 +210,33 @@ async def submit(session: AsyncSession, *, principal: ApiPrincipal, catalogue: C
     if savepoint is not None:
         await savepoint.rollback()
         return public, False
-    await audit.record(session, actor=principal, action="submission.create",
-                       entity_type="submission", entity_id=str(submission_id),
-                       after=public.model_dump(mode="json", exclude={"errors"}))
+    await audit.record(
+        session,
+        actor=principal,
+        action="submission.create",
+        entity_type="submission",
+        entity_id=str(submission_id),
+        after=public.model_dump(mode="json", exclude={"errors"}),
+    )
     telemetry.count_once_committed(session, catalogue, checked.by_place, str(row.status))
     return public, False
 
 
 def _rejection(checked: store.Checked, mode: SubmissionMode, format: str) -> Unprocessable:
-    why = ("the submission is atomic, so nothing was stored" if mode is SubmissionMode.atomic
-           else "no row is valid, so nothing was stored")
+    why = (
+        "the submission is atomic, so nothing was stored"
+        if mode is SubmissionMode.atomic
+        else "no row is valid, so nothing was stored"
+    )
     return Unprocessable(
         f"{checked.rejected} of {checked.rows} rows are invalid; {why}.",
-        errors=[{"loc": _error_loc(e, format), "msg": e.msg, **e.model_dump()}
-                for e in checked.errors],
-        accepted=0, rejected=checked.rejected, error_count=checked.error_count)
+        errors=[
+            {"loc": _error_loc(e, format), "msg": e.msg, **e.model_dump()} for e in checked.errors
+        ],
+        accepted=0,
+        rejected=checked.rejected,
+        error_count=checked.error_count,
+    )
 
 
 def _error_loc(error: RowError, format: str) -> list[str | int]:
@@ -192,8 +250,9 @@ def _error_loc(error: RowError, format: str) -> list[str | int]:
     return ["observations", error.row - 1, error.field]
 
 
-async def get_submission(session: AsyncSession, *, principal: ApiPrincipal,
-                         submission_id: uuid.UUID) -> SubmissionPublic:
+async def get_submission(
+    session: AsyncSession, *, principal: ApiPrincipal, submission_id: uuid.UUID
+) -> SubmissionPublic:
     row = await session.get(Submission, submission_id)
     if row is None or not _may_read(principal, row):
         raise NotFound(f"No submission {submission_id}.")
@@ -205,8 +264,13 @@ def _may_read(principal: ApiPrincipal, row: Submission) -> bool:
 
 
 async def list_submissions(
-    session: AsyncSession, *, principal: ApiPrincipal, place_code: str | None,
-    since: datetime | None, limit: int, offset: int,
+    session: AsyncSession,
+    *,
+    principal: ApiPrincipal,
+    place_code: str | None,
+    since: datetime | None,
+    limit: int,
+    offset: int,
 ) -> tuple[list[SubmissionPublic], int]:
     if not principal.has_role(Role.assessor, Role.submitter):
         raise Forbidden("Submissions are read by assessors and by the submitters who made them.")
@@ -220,5 +284,7 @@ async def list_submissions(
     count = await session.scalar(select(func.count()).select_from(query.subquery()))
     rows = await session.execute(
         query.order_by(col(Submission.received_at).desc(), col(Submission.id))
-        .limit(limit).offset(offset))
+        .limit(limit)
+        .offset(offset)
+    )
     return [to_public(r) for r in rows.scalars()], count or 0

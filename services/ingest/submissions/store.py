@@ -20,8 +20,11 @@ from services.ingest.submissions.schemas import RowError
 
 NUMBER = r"^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?$"
 BLANK = " \t"  # trimmed from around every cell but the note
-_VALIDATE = text(resources.files("services.ingest.submissions")
-                 .joinpath("validation.sql").read_text(encoding="utf-8"))
+_VALIDATE = text(
+    resources.files("services.ingest.submissions")
+    .joinpath("validation.sql")
+    .read_text(encoding="utf-8")
+)
 
 _CREATE_STAGED = text("""
     CREATE TEMP TABLE staged (row_no int, place_code text, metric_code text, period text,
@@ -160,15 +163,28 @@ async def staged_codes(session: AsyncSession) -> StagedCodes:
     return StagedCodes(places=places, metrics=metrics)
 
 
-async def check(session: AsyncSession, *, metrics: list[dict[str, object]],
-                places: list[dict[str, object]],
-                framing_errors: list[RowError], max_errors: int) -> Checked:
+async def check(
+    session: AsyncSession,
+    *,
+    metrics: list[dict[str, object]],
+    places: list[dict[str, object]],
+    framing_errors: list[RowError],
+    max_errors: int,
+) -> Checked:
     """Run every row check; the caller's framing errors are merged in row order."""
     await session.execute(_CREATE_CHECKED)
-    await session.execute(_VALIDATE, {
-        "metrics": json.dumps(metrics), "places": json.dumps(places), "number": NUMBER,
-        "blank": BLANK, "min_magnitude": magnitude.MIN_MAGNITUDE,
-        "max_magnitude": magnitude.MAX_MAGNITUDE, "magnitude_rule": magnitude.RULE})
+    await session.execute(
+        _VALIDATE,
+        {
+            "metrics": json.dumps(metrics),
+            "places": json.dumps(places),
+            "number": NUMBER,
+            "blank": BLANK,
+            "min_magnitude": magnitude.MIN_MAGNITUDE,
+            "max_magnitude": magnitude.MAX_MAGNITUDE,
+            "magnitude_rule": magnitude.RULE,
+        },
+    )
     # Temporary tables have no statistics; without them the planner guesses badly on the write.
     await session.execute(text("ANALYZE checked"))
     tally = (await session.execute(_TALLY)).all()
@@ -185,14 +201,20 @@ async def check(session: AsyncSession, *, metrics: list[dict[str, object]],
         for field, code, msg in [error.split("|", 2)]
     ]
     errors = sorted(framing_errors + sql_errors, key=lambda e: e.row)[:max_errors]
-    return Checked(rows=sum(valid + rejected for valid, rejected in by_place.values()),
-                   rejected=sum(rejected for _, rejected in by_place.values()),
-                   error_count=sum(row.error_count for row in tally) + len(framing_errors),
-                   errors=errors, by_place=by_place)
+    return Checked(
+        rows=sum(valid + rejected for valid, rejected in by_place.values()),
+        rejected=sum(rejected for _, rejected in by_place.values()),
+        error_count=sum(row.error_count for row in tally) + len(framing_errors),
+        errors=errors,
+        by_place=by_place,
+    )
 
 
 async def write(session: AsyncSession, *, submission_id: uuid.UUID) -> Written:
     await session.execute(_LOCK_PLACES)
     result = (await session.execute(_WRITE, {"submission_id": submission_id})).one()
-    return Written(accepted=result.valid, superseded=result.superseded,
-                   unchanged=result.valid - result.inserted)
+    return Written(
+        accepted=result.valid,
+        superseded=result.superseded,
+        unchanged=result.valid - result.inserted,
+    )

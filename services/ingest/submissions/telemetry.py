@@ -8,12 +8,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.catalogue import Catalogue
 
-SUBMISSIONS = Counter("joinedup_ingest_submissions_total",
-                      "Submissions stored or refused, by place and status (accepted, "
-                      "partially_accepted, rejected).", ["place", "status"])
-ROWS = Counter("joinedup_ingest_rows_total",
-               "Submitted rows by place and outcome (accepted or rejected).",
-               ["place", "outcome"])
+SUBMISSIONS = Counter(
+    "joinedup_ingest_submissions_total",
+    "Submissions stored or refused, by place and status (accepted, partially_accepted, rejected).",
+    ["place", "status"],
+)
+ROWS = Counter(
+    "joinedup_ingest_rows_total",
+    "Submitted rows by place and outcome (accepted or rejected).",
+    ["place", "outcome"],
+)
 
 
 def count(catalogue: Catalogue, by_place: dict[str, tuple[int, int]], status: str) -> None:
@@ -27,9 +31,14 @@ def count(catalogue: Catalogue, by_place: dict[str, tuple[int, int]], status: st
         ROWS.labels(label, "rejected").inc(valid + rejected - accepted)
 
 
-def count_once_committed(session: AsyncSession, catalogue: Catalogue,
-                         by_place: dict[str, tuple[int, int]], status: str) -> None:
+def count_once_committed(
+    session: AsyncSession, catalogue: Catalogue, by_place: dict[str, tuple[int, int]], status: str
+) -> None:
     """Counted when the transaction commits: a submission that fails to store is not counted
     as stored."""
-    event.listen(session.sync_session, "after_commit",
-                 lambda _: count(catalogue, by_place, status), once=True)
+    event.listen(
+        session.sync_session,
+        "after_commit",
+        lambda _: count(catalogue, by_place, status),
+        once=True,
+    )

@@ -7,8 +7,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from services.common.request_body import RequestBody
 
 # [0-9], not \d: the regex engine's \d also matches other scripts' digits.
-AreaCode = Annotated[str, StringConstraints(pattern=r"^E[0-9]{8}$"),
-                     Field(description="ONS GSS code, e.g. E06000001", examples=["E06000001"])]
+AreaCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^E[0-9]{8}$"),
+    Field(description="ONS GSS code, e.g. E06000001", examples=["E06000001"]),
+]
 
 
 class AreaLevel(StrEnum):
@@ -19,12 +22,14 @@ class AreaLevel(StrEnum):
 
 
 # Each level sits exactly one below the one it maps to.
-PARENT_LEVEL = {AreaLevel.region: AreaLevel.nation, AreaLevel.icb: AreaLevel.region,
-                AreaLevel.place: AreaLevel.icb}
+PARENT_LEVEL = {
+    AreaLevel.region: AreaLevel.nation,
+    AreaLevel.icb: AreaLevel.region,
+    AreaLevel.place: AreaLevel.icb,
+}
 
 
 class AreaCreate(RequestBody):
-
     code: AreaCode
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     level: AreaLevel

@@ -48,24 +48,34 @@ async def list_areas(
 
 async def create_area(session: AsyncSession, *, principal: ApiPrincipal, body: AreaCreate) -> Area:
     if body.level is AreaLevel.nation:
-        raise Unprocessable("England is the only nation; add regions, ICBs or places.",
-                            errors=[field_error(["level"], "must be region, icb or place")])
+        raise Unprocessable(
+            "England is the only nation; add regions, ICBs or places.",
+            errors=[field_error(["level"], "must be region, icb or place")],
+        )
     parent = await session.get(Area, body.parent_code)
     if parent is None:
-        raise Unprocessable(f"Parent area {body.parent_code} does not exist.",
-                            errors=[field_error(["parent_code"], "no such area")])
+        raise Unprocessable(
+            f"Parent area {body.parent_code} does not exist.",
+            errors=[field_error(["parent_code"], "no such area")],
+        )
     if parent.level != PARENT_LEVEL[body.level]:
         want = PARENT_LEVEL[body.level]
         raise Unprocessable(
             f"A {body.level} must sit under a {want}; {body.parent_code} is a {parent.level}.",
-            errors=[field_error(["parent_code"], f"must be a {want}")])
+            errors=[field_error(["parent_code"], f"must be a {want}")],
+        )
     exists = Conflict(f"Area {body.code} already exists.")
     if await session.get(Area, body.code) is not None:
         raise exists
     area = Area(**body.model_dump())
     await add_new(session, area, taken=exists)
     await session.refresh(area)
-    await audit.record(session, actor=principal, action="area.create", entity_type="area",
-                       entity_id=area.code,
-                       after=AreaPublic.model_validate(area).model_dump(mode="json"))
+    await audit.record(
+        session,
+        actor=principal,
+        action="area.create",
+        entity_type="area",
+        entity_id=area.code,
+        after=AreaPublic.model_validate(area).model_dump(mode="json"),
+    )
     return area

@@ -17,8 +17,9 @@ from services.metrics_api.metrics.schemas import (
     MetricVersionPublic,
 )
 
-router = APIRouter(prefix="/v1/metrics", tags=["metrics"],
-                   responses=problem_responses(401, 403, 404, 422))
+router = APIRouter(
+    prefix="/v1/metrics", tags=["metrics"], responses=problem_responses(401, 403, 404, 422)
+)
 
 
 @router.get("", response_model=ListPublic[MetricPublic])
@@ -33,13 +34,21 @@ async def list_metrics(
     domain: str | None = None,
 ) -> Response:
     """List metrics at their current versions."""
-    rows, count = await service.list_metrics(session, scope=scope, owner=owner, status=status,
-                                             domain=domain, limit=page.limit, offset=page.offset)
+    rows, count = await service.list_metrics(
+        session,
+        scope=scope,
+        owner=owner,
+        status=status,
+        domain=domain,
+        limit=page.limit,
+        offset=page.offset,
+    )
     return with_etag(request, ListPublic[MetricPublic](data=rows, count=count))
 
 
-@router.get("/{code}", response_model=MetricPublic,
-            responses={304: {"description": "Not modified"}})
+@router.get(
+    "/{code}", response_model=MetricPublic, responses={304: {"description": "Not modified"}}
+)
 async def get_metric(
     request: Request,
     session: SessionDep,
@@ -52,15 +61,17 @@ async def get_metric(
 
 
 @router.get("/{code}/versions", response_model=ListPublic[MetricVersionPublic])
-async def list_metric_versions(request: Request, session: SessionDep, _: Principal, code: str
-                               ) -> Response:
+async def list_metric_versions(
+    request: Request, session: SessionDep, _: Principal, code: str
+) -> Response:
     """Every version of a metric's definition, oldest first."""
     versions = await service.list_versions(session, code=code)
     return with_etag(request, ListPublic[MetricVersionPublic](data=versions, count=len(versions)))
 
 
-@router.post("", response_model=MetricPublic, status_code=201,
-             responses=problem_responses(400, 409))
+@router.post(
+    "", response_model=MetricPublic, status_code=201, responses=problem_responses(400, 409)
+)
 async def create_metric(
     request: Request, session: SessionDep, principal: StewardKey, body: MetricCreate
 ) -> Response:
@@ -71,8 +82,7 @@ async def create_metric(
     return response
 
 
-@router.put("/{code}", response_model=MetricPublic,
-            responses=problem_responses(400, 409, 412))
+@router.put("/{code}", response_model=MetricPublic, responses=problem_responses(400, 409, 412))
 async def update_metric(
     request: Request, session: SessionDep, principal: StewardKey, code: str, body: MetricUpdate
 ) -> Response:
@@ -82,14 +92,21 @@ async def update_metric(
     """
     metric, current = await service.lock_for_change(session, principal=principal, code=code)
     check_if_match(request, service.to_public(metric, current))
-    return with_etag(request, await service.update_metric(
-        session, principal=principal, metric=metric, current=current, body=body))
+    return with_etag(
+        request,
+        await service.update_metric(
+            session, principal=principal, metric=metric, current=current, body=body
+        ),
+    )
 
 
 @router.post("/{code}/retire", response_model=MetricPublic, responses=problem_responses(409))
-async def retire_metric(request: Request, session: SessionDep, principal: StewardKey, code: str
-                        ) -> Response:
+async def retire_metric(
+    request: Request, session: SessionDep, principal: StewardKey, code: str
+) -> Response:
     """Retire a metric: it stays readable, but takes no new targets or data."""
     metric, current = await service.lock_for_change(session, principal=principal, code=code)
-    return with_etag(request, await service.retire_metric(session, principal=principal,
-                                                          metric=metric, current=current))
+    return with_etag(
+        request,
+        await service.retire_metric(session, principal=principal, metric=metric, current=current),
+    )

@@ -8,8 +8,11 @@ from services.common.magnitude import Magnitude, PositiveMagnitude
 from services.common.periods import Periodicity
 from services.common.request_body import RequestBody
 
-MetricCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$"),
-                       Field(examples=["bcf-falls-65plus"])]
+MetricCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$"),
+    Field(examples=["bcf-falls-65plus"]),
+]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 
@@ -64,18 +67,21 @@ class MetricDefinitionIn(RequestBody):
     submission_deadline_days: Annotated[int, Field(ge=0, le=366)] = 45
     source: Text = ""
     reporting_from: Annotated[str, StringConstraints(max_length=16)] | None = Field(
-        default=None, examples=["2025-04"],
+        default=None,
+        examples=["2025-04"],
         description="The first period for which data is expected, in the form of the metric's "
-                    "periodicity. Default on creation: the period containing the day the metric "
-                    "is created (England's calendar); on a new version: the current version's, "
-                    "as the period of the new periodicity containing its first day.")
+        "periodicity. Default on creation: the period containing the day the metric "
+        "is created (England's calendar); on a new version: the current version's, "
+        "as the period of the new periodicity containing its first day.",
+    )
 
 
 class MetricCreate(MetricDefinitionIn):
     code: MetricCode
     scope: MetricScope
     owner_area_code: str | None = Field(
-        default=None, description="Required for local metrics; national metrics belong to England.")
+        default=None, description="Required for local metrics; national metrics belong to England."
+    )
 
 
 class MetricUpdate(MetricDefinitionIn):

@@ -18,24 +18,28 @@ class LeagueRow(BaseModel):
     ci_lower: float | None  # the 95 % interval, where the kind has one
     ci_upper: float | None
     comparison: Comparison
-    rank: int | None = Field(description="1 is best; null for an incomplete roll-up, which is "
-                                          "shown but not ranked")
+    rank: int | None = Field(
+        description="1 is best; null for an incomplete roll-up, which is shown but not ranked"
+    )
     rank_of: int | None
     quintile: int | None  # 1 is the best fifth
     places_reported: int
     places_expected: int = Field(description="The member places the metric applies to")
     coverage: Derived = Field(description="places_reported / places_expected")
     complete: bool = Field(description="Every place the metric applies to reported")
-    trend: Trend | None = Field(description="OHID Fingertips' recent-trend marker over the five "
-                                            "periods up to this one (proportions and rates)")
+    trend: Trend | None = Field(
+        description="OHID Fingertips' recent-trend marker over the five "
+        "periods up to this one (proportions and rates)"
+    )
 
 
 class LeagueTable(ListPublic[LeagueRow]):
     metric_code: str
     level: TableLevel
     period: str | None  # None when the metric has no values at this level
-    provisional: bool | None = Field(description="The period is still open (its deadline has "
-                                                 "not passed); null without a period")
+    provisional: bool | None = Field(
+        description="The period is still open (its deadline has not passed); null without a period"
+    )
     national_value: float | None
     national_coverage: Derived | None
 
@@ -52,10 +56,12 @@ class PlacePerformance(BaseModel):
 
 class MetricPerformance(BaseModel):
     metric_code: str
-    period: str | None = Field(description="The latest closed period whose coverage reaches "
-                                           "min_coverage, else the latest closed period with "
-                                           "any data (below_min_coverage), else the latest open "
-                                           "one (provisional)")
+    period: str | None = Field(
+        description="The latest closed period whose coverage reaches "
+        "min_coverage, else the latest closed period with "
+        "any data (below_min_coverage), else the latest open "
+        "one (provisional)"
+    )
     value: float | None  # the area's value at `period`, rolled up from the places that reported
     places_expected: int
     places_reported: int
@@ -63,8 +69,7 @@ class MetricPerformance(BaseModel):
     missing_places: list[str]
     below_min_coverage: bool
     provisional: bool | None
-    latest_period: str | None = Field(description="The latest period with any data, open or "
-                                                  "closed")
+    latest_period: str | None = Field(description="The latest period with any data, open or closed")
     latest_period_any: str | None  # the same as latest_period (its earlier name)
     status_counts: StatusCounts
     places: list[PlacePerformance]
@@ -83,6 +88,15 @@ class AreaPerformance(BaseModel):
 
 
 LEAGUE_CSV_FIELDS = ["metric_code", "level", "period", "provisional", *LeagueRow.model_fields]
-PERFORMANCE_CSV_FIELDS = ["area_code", "metric_code", "period", "provisional", "area_value",
-                          "places_expected", "places_reported", "coverage",
-                          "below_min_coverage", *PlacePerformance.model_fields]
+PERFORMANCE_CSV_FIELDS = [
+    "area_code",
+    "metric_code",
+    "period",
+    "provisional",
+    "area_value",
+    "places_expected",
+    "places_reported",
+    "coverage",
+    "below_min_coverage",
+    *PlacePerformance.model_fields,
+]

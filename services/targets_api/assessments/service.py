@@ -100,73 +100,135 @@ _ASSESSED: tuple[Status, ...] = ("on_track", "achieved", "at_risk", "off_track")
 _GOOD: tuple[Status, ...] = ("on_track", "achieved")
 
 
-async def league_table(session: AsyncSession, *, catalogue: Catalogue, metric_code: str,
-                       level: TableLevel, period: str | None, today: date) -> LeagueTable:
+async def league_table(
+    session: AsyncSession,
+    *,
+    catalogue: Catalogue,
+    metric_code: str,
+    level: TableLevel,
+    period: str | None,
+    today: date,
+) -> LeagueTable:
     """Every area of the level at the period, best first; by default the latest closed period
     with any value at the level (an open one only when none is closed). Incomplete roll-ups are
     shown but not ranked (the refresh leaves them without a rank)."""
     metric = metric_of(catalogue, metric_code)
     periodicity = periods.Periodicity(metric.periodicity)
     if period is None:
-        period = _default_period([row.period for row in await session.execute(_PERIODS, {
-            "metric": metric_code, "level": level, "periodicity": periodicity.value})],
-            metric, today)
+        period = _default_period(
+            [
+                row.period
+                for row in await session.execute(
+                    _PERIODS,
+                    {"metric": metric_code, "level": level, "periodicity": periodicity.value},
+                )
+            ],
+            metric,
+            today,
+        )
     else:
         _check_period(period, periodicity)
     if period is None:
-        return LeagueTable(metric_code=metric_code, level=level, period=None, provisional=None,
-                           national_value=None, national_coverage=None, data=[], count=0)
-    found = (await session.execute(_TABLE_ROWS, {
-        "metric": metric_code, "period": period, "level": level})).mappings().all()
+        return LeagueTable(
+            metric_code=metric_code,
+            level=level,
+            period=None,
+            provisional=None,
+            national_value=None,
+            national_coverage=None,
+            data=[],
+            count=0,
+        )
+    found = (
+        (
+            await session.execute(
+                _TABLE_ROWS, {"metric": metric_code, "period": period, "level": level}
+            )
+        )
+        .mappings()
+        .all()
+    )
     national = next((row for row in found if row["level"] == "nation"), None)
     trends = await _trends(session, metric, level, period)
-    rows = [LeagueRow.model_validate(dict(row) | {
-                "area_name": _name(catalogue, row), **_coverage(row),
-                "trend": trends.get(row["area_code"])})
-            for row in found if row["level"] == level]
+    rows = [
+        LeagueRow.model_validate(
+            dict(row)
+            | {
+                "area_name": _name(catalogue, row),
+                **_coverage(row),
+                "trend": trends.get(row["area_code"]),
+            }
+        )
+        for row in found
+        if row["level"] == level
+    ]
     return LeagueTable(
-        metric_code=metric_code, level=level, period=period,
+        metric_code=metric_code,
+        level=level,
+        period=period,
         provisional=metric.provisional(period, today),
         national_value=national["value"] if national else None,
         national_coverage=_coverage(national)["coverage"] if national else None,
-        data=rows, count=len(rows))
+        data=rows,
+        count=len(rows),
+    )
 
 
 def _default_period(found: list[str], metric: MetricDef, today: date) -> str | None:
     """``found`` newest first: the first closed one, else the newest."""
-    return next((p for p in found if not metric.provisional(p, today)),
-                found[0] if found else None)
+    return next((p for p in found if not metric.provisional(p, today)), found[0] if found else None)
 
 
 def _coverage(row: Any) -> dict[str, Any]:
     # Rows from before coverage was stored count as complete until the next refresh.
     expected = row["places_expected"] or row["places_reported"]
-    return {"places_expected": expected, "coverage": row["places_reported"] / expected,
-            "complete": row["places_reported"] >= expected}
+    return {
+        "places_expected": expected,
+        "coverage": row["places_reported"] / expected,
+        "complete": row["places_reported"] >= expected,
+    }
 
 
-async def _trends(session: AsyncSession, metric: MetricDef, level: TableLevel, period: str
-                  ) -> dict[str, Trend | None]:
+async def _trends(
+    session: AsyncSession, metric: MetricDef, level: TableLevel, period: str
+) -> dict[str, Trend | None]:
     """Each area's recent-trend marker over the five periods up to ``period``."""
     if metric.kind not in ("proportion", "rate"):
         return {}
     last = periods.index(periods.parse(period))
     points: dict[str, list[TrendPoint]] = defaultdict(list)
-    for row in await session.execute(_TREND_ROWS, {
-            "metric": metric.code, "level": level, "periodicity": metric.periodicity,
-            "first": last - POINTS_USED + 1, "last": last}):
-        points[row.area_code].append(TrendPoint(
-            index=row.position, numerator=row.numerator, denominator=row.denominator,
-            value=row.value, lower=row.ci_lower, upper=row.ci_upper))
+    for row in await session.execute(
+        _TREND_ROWS,
+        {
+            "metric": metric.code,
+            "level": level,
+            "periodicity": metric.periodicity,
+            "first": last - POINTS_USED + 1,
+            "last": last,
+        },
+    ):
+        points[row.area_code].append(
+            TrendPoint(
+                index=row.position,
+                numerator=row.numerator,
+                denominator=row.denominator,
+                value=row.value,
+                lower=row.ci_lower,
+                upper=row.ci_upper,
+            )
+        )
     if level != "place" and metric.aggregation == "population_weighted_mean":
         # A weighted mean of places' ratios is not a count to test (and has no interval).
         return dict.fromkeys(points, "cannot_be_calculated")
-    return {area: recent_trend(series, kind=metric.kind, multiplier=metric.multiplier or 1)
-            for area, series in points.items()}
+    return {
+        area: recent_trend(series, kind=metric.kind, multiplier=metric.multiplier or 1)
+        for area, series in points.items()
+    }
 
 
-async def area_performance(session: AsyncSession, *, catalogue: Catalogue, code: str,
-                           min_coverage: float, today: date) -> AreaPerformance:
+async def area_performance(
+    session: AsyncSession, *, catalogue: Catalogue, code: str, min_coverage: float, today: date
+) -> AreaPerformance:
     """Each metric shown (see _metrics_shown) for the system and for each member place it
     applies to: the catalogue's places whose lineage holds the area."""
     area = _system_of(catalogue, code)
@@ -175,17 +237,41 @@ async def area_performance(session: AsyncSession, *, catalogue: Catalogue, code:
     targets = (await session.execute(_AGREED_TARGETS, {"places": places})).all()
     metrics = _metrics_shown(catalogue, members, {t.metric_code for t in targets})
     codes = [m.code for m in metrics]
-    pending = (any(t.status is None for t in targets)
-               or bool(await session.scalar(_PENDING, {"metrics": codes})))
-    area_periods = {row.metric_code: row for row in await session.execute(_AREA_PERIODS, {
-        "area": code, "min_coverage": min_coverage, "today": today,
-        "metrics": json.dumps([{"code": m.code, "periodicity": m.periodicity,
-                                "deadline_days": m.submission_deadline_days}
-                               for m in metrics])})}
-    picks = [{"metric_code": c, "period": row.period} for c, row in area_periods.items()
-             if row.period is not None]
-    place_values = {(row.metric_code, row.area_code): row for row in await session.execute(
-        _PLACE_VALUES, {"picks": json.dumps(picks), "places": places})}
+    pending = any(t.status is None for t in targets) or bool(
+        await session.scalar(_PENDING, {"metrics": codes})
+    )
+    area_periods = {
+        row.metric_code: row
+        for row in await session.execute(
+            _AREA_PERIODS,
+            {
+                "area": code,
+                "min_coverage": min_coverage,
+                "today": today,
+                "metrics": json.dumps(
+                    [
+                        {
+                            "code": m.code,
+                            "periodicity": m.periodicity,
+                            "deadline_days": m.submission_deadline_days,
+                        }
+                        for m in metrics
+                    ]
+                ),
+            },
+        )
+    }
+    picks = [
+        {"metric_code": c, "period": row.period}
+        for c, row in area_periods.items()
+        if row.period is not None
+    ]
+    place_values = {
+        (row.metric_code, row.area_code): row
+        for row in await session.execute(
+            _PLACE_VALUES, {"picks": json.dumps(picks), "places": places}
+        )
+    }
     statuses: dict[str, dict[str, Status]] = defaultdict(dict)
     for t in targets:
         if t.status is not None:
@@ -193,53 +279,88 @@ async def area_performance(session: AsyncSession, *, catalogue: Catalogue, code:
     overall = Counter(s for by_place in statuses.values() for s in by_place.values())
     assessed = sum(overall[s] for s in _ASSESSED)
     return AreaPerformance(
-        area_code=code, area_name=area.name, level=area.level,  # type: ignore[arg-type]
-        member_places=len(members), min_coverage=min_coverage,
+        area_code=code,
+        area_name=area.name,
+        level=area.level,  # type: ignore[arg-type]
+        member_places=len(members),
+        min_coverage=min_coverage,
         on_track_share=sum(overall[s] for s in _GOOD) / assessed if assessed else None,
         refresh_pending=pending,
-        metrics=[_metric_performance(
-            metric, area_periods[metric.code],
-            [m for m in members if catalogue.applies(metric, m.code)],
-            statuses[metric.code], place_values, min_coverage=min_coverage)
-            for metric in metrics])
+        metrics=[
+            _metric_performance(
+                metric,
+                area_periods[metric.code],
+                [m for m in members if catalogue.applies(metric, m.code)],
+                statuses[metric.code],
+                place_values,
+                min_coverage=min_coverage,
+            )
+            for metric in metrics
+        ],
+    )
 
 
-def _metric_performance(metric: MetricDef, area_row: Any, members: list[AreaRef],
-                        statuses: dict[str, Status], place_values: dict[tuple[str, str], Any], *,
-                        min_coverage: float) -> MetricPerformance:
+def _metric_performance(
+    metric: MetricDef,
+    area_row: Any,
+    members: list[AreaRef],
+    statuses: dict[str, Status],
+    place_values: dict[tuple[str, str], Any],
+    *,
+    min_coverage: float,
+) -> MetricPerformance:
     """``members``: the member places the metric applies to."""
     places = []
     for place in members:
         value = place_values.get((metric.code, place.code))
-        places.append(PlacePerformance(
-            place_code=place.code, place_name=place.name,
-            value=value.value if value else None, status=statuses.get(place.code),
-            comparison=value.comparison if value else None,
-            rank=value.rank if value else None, rank_of=value.rank_of if value else None))
+        places.append(
+            PlacePerformance(
+                place_code=place.code,
+                place_name=place.name,
+                value=value.value if value else None,
+                status=statuses.get(place.code),
+                comparison=value.comparison if value else None,
+                rank=value.rank if value else None,
+                rank_of=value.rank_of if value else None,
+            )
+        )
     reported = [p for p in places if p.value is not None]
     coverage = len(reported) / len(members) if area_row.period is not None else None
     return MetricPerformance(
-        metric_code=metric.code, period=area_row.period, value=area_row.value,
-        places_expected=len(members), places_reported=len(reported), coverage=coverage,
+        metric_code=metric.code,
+        period=area_row.period,
+        value=area_row.value,
+        places_expected=len(members),
+        places_reported=len(reported),
+        coverage=coverage,
         missing_places=[p.place_code for p in places if p.value is None]
-        if area_row.period is not None else [],
+        if area_row.period is not None
+        else [],
         below_min_coverage=coverage is not None and coverage < min_coverage,
         provisional=None if area_row.period is None else not area_row.closed,
-        latest_period=area_row.latest_period, latest_period_any=area_row.latest_period,
-        status_counts=StatusCounts(**Counter[str](statuses[p.code] for p in members
-                                                  if p.code in statuses)),
-        places=places)
+        latest_period=area_row.latest_period,
+        latest_period_any=area_row.latest_period,
+        status_counts=StatusCounts(
+            **Counter[str](statuses[p.code] for p in members if p.code in statuses)
+        ),
+        places=places,
+    )
 
 
-def _metrics_shown(catalogue: Catalogue, members: list[AreaRef], targeted: set[str]
-                   ) -> list[MetricDef]:
+def _metrics_shown(
+    catalogue: Catalogue, members: list[AreaRef], targeted: set[str]
+) -> list[MetricDef]:
     """Every active metric that applies to at least one member place, and any other (retired)
     that a member place has an agreed target for; by code."""
-    return sorted((m for m in catalogue.metrics.values()
-                   if (m.status == "active"
-                       and any(catalogue.applies(m, p.code) for p in members))
-                   or m.code in targeted),
-                  key=lambda m: m.code)
+    return sorted(
+        (
+            m
+            for m in catalogue.metrics.values()
+            if (m.status == "active" and any(catalogue.applies(m, p.code) for p in members))
+            or m.code in targeted
+        ),
+        key=lambda m: m.code,
+    )
 
 
 def _system_of(catalogue: Catalogue, code: str) -> AreaRef:
@@ -250,7 +371,8 @@ def _system_of(catalogue: Catalogue, code: str) -> AreaRef:
         raise Unprocessable(
             f"{code} ({area.name}) is a place; performance is for an ICB, region or England: "
             f"use /v1/places/{code}/progress for a place.",
-            errors=[field_error(["path", "code"], "must be an ICB, region or England")])
+            errors=[field_error(["path", "code"], "must be an ICB, region or England")],
+        )
     return area
 
 
@@ -258,8 +380,9 @@ def _check_period(period: str, periodicity: periods.Periodicity) -> None:
     try:
         periods.parse_as(period, periodicity)
     except periods.PeriodError as error:
-        raise Unprocessable(f"period: {error}",
-                            errors=[field_error(["query", "period"], str(error))]) from None
+        raise Unprocessable(
+            f"period: {error}", errors=[field_error(["query", "period"], str(error))]
+        ) from None
 
 
 def _name(catalogue: Catalogue, row: Any) -> str | None:

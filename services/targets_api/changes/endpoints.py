@@ -8,14 +8,16 @@ from services.common.errors import problem_responses
 from services.targets_api.changes import service
 from services.targets_api.changes.schemas import ChangesRecorded, ObservationChanges
 
-router = APIRouter(prefix="/internal/v1", tags=["internal"],
-                   responses=problem_responses(400, 401, 403, 422))
+router = APIRouter(
+    prefix="/internal/v1", tags=["internal"], responses=problem_responses(400, 401, 403, 422)
+)
 
 ServiceKey = Annotated[ApiPrincipal, Depends(require_role(Role.service))]
 
 
 @router.post("/observation-changes", status_code=202, response_model=ChangesRecorded)
-async def record_observation_changes(session: SessionDep, _: ServiceKey,
-                                     notice: ObservationChanges) -> ChangesRecorded:
+async def record_observation_changes(
+    session: SessionDep, _: ServiceKey, notice: ObservationChanges
+) -> ChangesRecorded:
     """From ingest: observations changed; queue their places and metrics for a refresh."""
     return ChangesRecorded(recorded=await service.queue_changes(session, notice=notice))

@@ -11,8 +11,9 @@ Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 class ObservationChange(RequestBody):
     place_code: Annotated[str, StringConstraints(min_length=1, max_length=9)]
     metric_code: Code
-    periods: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=9)]],
-                       Field(min_length=1)]
+    periods: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=9)]], Field(min_length=1)
+    ]
 
 
 class ObservationChanges(RequestBody):

@@ -22,9 +22,16 @@ async def queue_changes(session: AsyncSession, *, notice: ObservationChanges) ->
     """Queue the notice; receiving the same notice twice refreshes the same things once."""
     # An INSERT's result is a CursorResult; execute() on a text() clause is typed as the
     # general Result, which has no rowcount.
-    result = cast(CursorResult, await session.execute(_QUEUE, {
-        "submission_id": str(notice.submission_id),
-        "changes": json.dumps([change.model_dump() for change in notice.changes])}))
+    result = cast(
+        CursorResult,
+        await session.execute(
+            _QUEUE,
+            {
+                "submission_id": str(notice.submission_id),
+                "changes": json.dumps([change.model_dump() for change in notice.changes]),
+            },
+        ),
+    )
     return result.rowcount
 
 

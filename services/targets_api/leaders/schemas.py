@@ -28,12 +28,16 @@ def _line(max_length: int) -> StringConstraints:
     return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
 
 
-PersonName = Annotated[str, _line(200), AfterValidator(_printable),
-                       Field(examples=["Alex Morgan"])]
-RoleTitle = Annotated[str, _line(200), AfterValidator(_printable),
-                      Field(examples=["Director of Integration"])]
-Organisation = Annotated[str, _line(300), AfterValidator(_printable),
-                         Field(examples=["Leeds City Council and NHS West Yorkshire ICB"])]
+PersonName = Annotated[str, _line(200), AfterValidator(_printable), Field(examples=["Alex Morgan"])]
+RoleTitle = Annotated[
+    str, _line(200), AfterValidator(_printable), Field(examples=["Director of Integration"])
+]
+Organisation = Annotated[
+    str,
+    _line(300),
+    AfterValidator(_printable),
+    Field(examples=["Leeds City Council and NHS West Yorkshire ICB"]),
+]
 
 
 class LeaderCreate(RequestBody):
@@ -41,13 +45,20 @@ class LeaderCreate(RequestBody):
 
     name: PersonName
     role: RoleTitle
-    organisation: Organisation = Field(description="Who employs them, or both bodies for a "
-                                                   "joint appointment")
-    appointed_on: Annotated[IsoDate, Field(description="First day of the term (YYYY-MM-DD); "
-                                                       "at most a year ahead, for a planned "
-                                                       "handover")]
-    joint_appointment: StrictBool = Field(description="Appointed jointly by the local "
-                                                      "authority and the ICB")
+    organisation: Organisation = Field(
+        description="Who employs them, or both bodies for a joint appointment"
+    )
+    appointed_on: Annotated[
+        IsoDate,
+        Field(
+            description="First day of the term (YYYY-MM-DD); "
+            "at most a year ahead, for a planned "
+            "handover"
+        ),
+    ]
+    joint_appointment: StrictBool = Field(
+        description="Appointed jointly by the local authority and the ICB"
+    )
 
 
 class LeaderPublic(BaseModel):
@@ -70,8 +81,16 @@ class LeadersPublic(ListPublic[LeaderPublic]):
     """A place's leadership terms, newest first."""
 
 
-CSV_FIELDS = ("place_code", "name", "role", "organisation", "appointed_on", "ended_on",
-              "joint_appointment", "created_at")
+CSV_FIELDS = (
+    "place_code",
+    "name",
+    "role",
+    "organisation",
+    "appointed_on",
+    "ended_on",
+    "joint_appointment",
+    "created_at",
+)
 
 
 class PlanCounts(BaseModel):
@@ -92,10 +111,13 @@ class PlacePublic(BaseModel):
     icb_code: str | None
     region_code: str | None
     current_leader: LeaderPublic | None = Field(
-        description="The leader in post today; null if nobody is")
+        description="The leader in post today; null if nobody is"
+    )
     next_leader: LeaderPublic | None = Field(
-        description="A handover recorded in advance: the next term that has not started yet")
+        description="A handover recorded in advance: the next term that has not started yet"
+    )
     current_agreed_plan_id: int | None
     plan_counts: PlanCounts
     progress_counts: StatusCounts = Field(
-        description="The agreed plan's targets by progress status, as last refreshed")
+        description="The agreed plan's targets by progress status, as last refreshed"
+    )

@@ -65,8 +65,14 @@ def _check_appointment_date(appointed_on: date, *, today: date) -> None:
         return
     raise Unprocessable(
         f"appointed_on {appointed_on} is outside {EARLIEST_APPOINTMENT} to {latest}.",
-        errors=[field_error(["appointed_on"], f"must be between {EARLIEST_APPOINTMENT} and "
-                                              f"{latest} (a handover up to a year ahead)")])
+        errors=[
+            field_error(
+                ["appointed_on"],
+                f"must be between {EARLIEST_APPOINTMENT} and "
+                f"{latest} (a handover up to a year ahead)",
+            )
+        ],
+    )
 
 
 def _is_same_term(term: PlaceLeader, body: LeaderCreate) -> bool:
@@ -74,14 +80,20 @@ def _is_same_term(term: PlaceLeader, body: LeaderCreate) -> bool:
 
 
 async def _latest_term(session: AsyncSession, code: str) -> PlaceLeader | None:
-    query = select(PlaceLeader).where(col(PlaceLeader.place_code) == code,
-                                      col(PlaceLeader.ended_on).is_(None))
+    query = select(PlaceLeader).where(
+        col(PlaceLeader.place_code) == code, col(PlaceLeader.ended_on).is_(None)
+    )
     return (await session.execute(query)).scalar()
 
 
 async def appoint(
-    session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue, code: str,
-    body: LeaderCreate, today: date,
+    session: AsyncSession,
+    *,
+    principal: ApiPrincipal,
+    catalogue: Catalogue,
+    code: str,
+    body: LeaderCreate,
+    today: date,
 ) -> tuple[LeaderPublic, bool]:
     """Record a new leader for the place; returns the leader and whether a term was added.
 
@@ -98,19 +110,29 @@ async def appoint(
         raise Conflict(
             f"{place.name} ({code}) has had {latest.name} as its leader since "
             f"{latest.appointed_on}; a new term must start after {latest.appointed_on}.",
-            current_leader_appointed_on=latest.appointed_on.isoformat())
+            current_leader_appointed_on=latest.appointed_on.isoformat(),
+        )
     before = _audited(latest)
     if latest is not None:
-        await session.execute(update(PlaceLeader).where(col(PlaceLeader.id) == latest.id)
-                              .values(ended_on=body.appointed_on - timedelta(days=1)))
+        await session.execute(
+            update(PlaceLeader)
+            .where(col(PlaceLeader.id) == latest.id)
+            .values(ended_on=body.appointed_on - timedelta(days=1))
+        )
     leader = PlaceLeader(place_code=code, **body.model_dump())
     session.add(leader)
     await session.flush()
     await session.refresh(leader)
     after = LeaderPublic.model_validate(leader)
-    await audit.record(session, actor=principal, action="place_leader.appoint",
-                       entity_type="place", entity_id=code, before=before,
-                       after=after.model_dump(mode="json"))
+    await audit.record(
+        session,
+        actor=principal,
+        action="place_leader.appoint",
+        entity_type="place",
+        entity_id=code,
+        before=before,
+        after=after.model_dump(mode="json"),
+    )
     return after, True
 
 
@@ -120,25 +142,33 @@ async def list_leaders(
     """The place's terms, newest first; ``limit`` None for all of them."""
     query = select(PlaceLeader).where(col(PlaceLeader.place_code) == code)
     count = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.execute(query.order_by(col(PlaceLeader.appointed_on).desc())
-                                 .limit(limit).offset(offset))
+    rows = await session.execute(
+        query.order_by(col(PlaceLeader.appointed_on).desc()).limit(limit).offset(offset)
+    )
     return [LeaderPublic.model_validate(r) for r in rows.scalars()], count or 0
 
 
 async def _terms_not_ended(session: AsyncSession, code: str, today: date) -> list[PlaceLeader]:
-    query = (select(PlaceLeader)
-             .where(col(PlaceLeader.place_code) == code,
-                    or_(col(PlaceLeader.ended_on).is_(None),
-                        col(PlaceLeader.ended_on) >= today))
-             .order_by(col(PlaceLeader.appointed_on)))
+    query = (
+        select(PlaceLeader)
+        .where(
+            col(PlaceLeader.place_code) == code,
+            or_(col(PlaceLeader.ended_on).is_(None), col(PlaceLeader.ended_on) >= today),
+        )
+        .order_by(col(PlaceLeader.appointed_on))
+    )
     return list((await session.execute(query)).scalars())
 
 
-async def get_profile(session: AsyncSession, *, catalogue: Catalogue, code: str, today: date
-                      ) -> PlacePublic:
+async def get_profile(
+    session: AsyncSession, *, catalogue: Catalogue, code: str, today: date
+) -> PlacePublic:
     place = place_of(catalogue, code)
-    levels = {area.level: area.code for area in map(catalogue.area, catalogue.lineage(code))
-              if area is not None}
+    levels = {
+        area.level: area.code
+        for area in map(catalogue.area, catalogue.lineage(code))
+        if area is not None
+    }
     terms = await _terms_not_ended(session, code, today)
     plans = (await session.execute(_PLAN_SUMMARY, {"code": code})).mappings().one()
     return PlacePublic(
@@ -149,6 +179,10 @@ async def get_profile(session: AsyncSession, *, catalogue: Catalogue, code: str,
         next_leader=_public(next((t for t in terms if t.appointed_on > today), None)),
         current_agreed_plan_id=plans["current_agreed_plan_id"],
         plan_counts=PlanCounts.model_validate(dict(plans)),
-        progress_counts=StatusCounts(**{status: count for status, count in await session.execute(
-            _PROGRESS_SUMMARY, {"code": code})}),
+        progress_counts=StatusCounts(
+            **{
+                status: count
+                for status, count in await session.execute(_PROGRESS_SUMMARY, {"code": code})
+            }
+        ),
     )

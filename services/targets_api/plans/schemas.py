@@ -20,10 +20,12 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 # Period codes are checked against the metric's periodicity in the service; the length bound
 # is the column's (FY2025-26 is the longest form).
-PeriodCode = Annotated[str, StringConstraints(min_length=1, max_length=9),
-                       Field(examples=["2025-Q2"])]
-AreaCode = Annotated[str, StringConstraints(min_length=1, max_length=9),
-                     Field(examples=["E08000035"])]
+PeriodCode = Annotated[
+    str, StringConstraints(min_length=1, max_length=9), Field(examples=["2025-Q2"])
+]
+AreaCode = Annotated[
+    str, StringConstraints(min_length=1, max_length=9), Field(examples=["E08000035"])
+]
 # A monthly trajectory over ten years is 120 points; anything far longer is a mistake.
 MAX_TRAJECTORY_POINTS = 240
 
@@ -73,14 +75,19 @@ class TargetUpdate(RequestBody):
     target_period: PeriodCode
     target_value: Magnitude
     trajectory: Annotated[list[TrajectoryPoint], Field(max_length=MAX_TRAJECTORY_POINTS)] = []
-    tolerance: Annotated[NonNegativeMagnitude | None, Field(
-        description="How far worse than expected still counts as at risk rather than off "
-                          "track; null means the default, 10% of |target - baseline|.")] = None
+    tolerance: Annotated[
+        NonNegativeMagnitude | None,
+        Field(
+            description="How far worse than expected still counts as at risk rather than off "
+            "track; null means the default, 10% of |target - baseline|."
+        ),
+    ] = None
 
 
 class ApprovalCreate(RequestBody):
     organisation_code: AreaCode = Field(
-        description="The place itself (its local authority) or its ICB.")
+        description="The place itself (its local authority) or its ICB."
+    )
     decision: Decision
     signatory: Title = Field(description="The person who signs on the organisation's behalf.")
     # Checked even when omitted, so that a rejection without a reason names this field.
@@ -104,7 +111,8 @@ class TargetPublic(BaseModel):
     metric_code: str
     metric_version: int = Field(description="The metric's version when the target was set.")
     current_metric_version: int | None = Field(
-        description="The metric's version now, as metrics_api last confirmed it.")
+        description="The metric's version now, as metrics_api last confirmed it."
+    )
     metric_version_changed: bool
     baseline_period: str
     baseline_value: float
@@ -148,7 +156,8 @@ class PlanSummary(BaseModel):
     agreed_at: datetime | None
     superseded_at: datetime | None
     metric_version_changed: bool = Field(
-        description="Some target was set against a metric version that has since been replaced.")
+        description="Some target was set against a metric version that has since been replaced."
+    )
     metric_version_changes: list[MetricVersionChange]
 
 

@@ -40,11 +40,20 @@ from services.targets_api.plans.workflow import Action
 
 ENTITY = "plan"
 # The columns a revision copies from the plan it revises, target by target.
-_CARRIED_OVER = ("metric_code", "metric_version", "baseline_period", "baseline_value",
-                 "target_period", "target_value", "trajectory", "tolerance")
+_CARRIED_OVER = (
+    "metric_code",
+    "metric_version",
+    "baseline_period",
+    "baseline_value",
+    "target_period",
+    "target_value",
+    "trajectory",
+    "tolerance",
+)
 
 
 # --- places and who may act for them -------------------------------------------------------
+
 
 def _authorise(principal: ApiPrincipal, catalogue: Catalogue, area_code: str) -> None:
     require_scope(principal, area_code, catalogue.lineage(area_code))
@@ -58,28 +67,38 @@ def required_organisations(catalogue: Catalogue, place_code: str) -> list[str]:
 
 # --- reading ---------------------------------------------------------------------------------
 
+
 def _id(plan: Plan) -> int:
     """A stored plan's id: one read from the database, or flushed to it, has been given one."""
     assert plan.id is not None
     return plan.id
 
 
-def _version_change(catalogue: Catalogue, metric_code: str, version: int
-                    ) -> MetricVersionChange | None:
+def _version_change(
+    catalogue: Catalogue, metric_code: str, version: int
+) -> MetricVersionChange | None:
     current = catalogue.metric(metric_code)
     if current is None or current.version == version:
         return None
-    return MetricVersionChange(metric_code=metric_code, metric_version=version,
-                               current_metric_version=current.version)
+    return MetricVersionChange(
+        metric_code=metric_code, metric_version=version, current_metric_version=current.version
+    )
 
 
-def _summary_fields(plan: Plan, catalogue: Catalogue, versions: Iterable[tuple[str, int]]
-                    ) -> dict[str, Any]:
+def _summary_fields(
+    plan: Plan, catalogue: Catalogue, versions: Iterable[tuple[str, int]]
+) -> dict[str, Any]:
     """The plan's own fields and whether any target's metric has moved on since it was set."""
-    changes = [change for code, version in versions
-               if (change := _version_change(catalogue, code, version))]
-    return {**plan.model_dump(), "metric_version_changed": bool(changes),
-            "metric_version_changes": changes}
+    changes = [
+        change
+        for code, version in versions
+        if (change := _version_change(catalogue, code, version))
+    ]
+    return {
+        **plan.model_dump(),
+        "metric_version_changed": bool(changes),
+        "metric_version_changes": changes,
+    }
 
 
 def target_public(target: PlanTarget, catalogue: Catalogue) -> TargetPublic:
@@ -87,24 +106,39 @@ def target_public(target: PlanTarget, catalogue: Catalogue) -> TargetPublic:
     return TargetPublic(
         **target.model_dump(exclude={"plan_id"}),
         current_metric_version=current.version if current else None,
-        metric_version_changed=_version_change(catalogue, target.metric_code,
-                                               target.metric_version) is not None)
+        metric_version_changed=_version_change(catalogue, target.metric_code, target.metric_version)
+        is not None,
+    )
 
 
 async def _targets(session: AsyncSession, plan_id: int) -> Sequence[PlanTarget]:
-    return (await session.execute(select(PlanTarget).where(col(PlanTarget.plan_id) == plan_id)
-                                  .order_by(col(PlanTarget.metric_code)))).scalars().all()
+    return (
+        (
+            await session.execute(
+                select(PlanTarget)
+                .where(col(PlanTarget.plan_id) == plan_id)
+                .order_by(col(PlanTarget.metric_code))
+            )
+        )
+        .scalars()
+        .all()
+    )
 
 
 async def plan_public(session: AsyncSession, plan: Plan, *, catalogue: Catalogue) -> PlanPublic:
     targets = await _targets(session, _id(plan))
-    approvals = (await session.execute(
-        select(PlanApproval).where(col(PlanApproval.plan_id) == plan.id)
-        .order_by(col(PlanApproval.id)))).scalars()
+    approvals = (
+        await session.execute(
+            select(PlanApproval)
+            .where(col(PlanApproval.plan_id) == plan.id)
+            .order_by(col(PlanApproval.id))
+        )
+    ).scalars()
     return PlanPublic(
         **_summary_fields(plan, catalogue, ((t.metric_code, t.metric_version) for t in targets)),
         targets=[target_public(t, catalogue) for t in targets],
-        approvals=[ApprovalPublic.model_validate(a) for a in approvals])
+        approvals=[ApprovalPublic.model_validate(a) for a in approvals],
+    )
 
 
 async def _get(session: AsyncSession, plan_id: int) -> Plan:
@@ -118,35 +152,48 @@ async def get_plan(session: AsyncSession, *, catalogue: Catalogue, plan_id: int)
     return await plan_public(session, await _get(session, plan_id), catalogue=catalogue)
 
 
-async def list_plans(session: AsyncSession, *, catalogue: Catalogue, place_code: str,
-                     status: PlanStatus | None, limit: int | None, offset: int
-                     ) -> tuple[list[PlanSummary], int]:
+async def list_plans(
+    session: AsyncSession,
+    *,
+    catalogue: Catalogue,
+    place_code: str,
+    status: PlanStatus | None,
+    limit: int | None,
+    offset: int,
+) -> tuple[list[PlanSummary], int]:
     """A place's plans, newest first; ``limit`` None for all of them."""
     place_of(catalogue, place_code)
     query = select(Plan).where(col(Plan.place_code) == place_code)
     if status is not None:
         query = query.where(col(Plan.status) == status)
     count = await session.scalar(select(func.count()).select_from(query.subquery()))
-    plans = (await session.execute(query.order_by(col(Plan.id).desc())
-                                   .limit(limit).offset(offset))).scalars().all()
+    plans = (
+        (await session.execute(query.order_by(col(Plan.id).desc()).limit(limit).offset(offset)))
+        .scalars()
+        .all()
+    )
     # One query for every listed plan's target versions, not one per plan.
     versions: dict[int, list[tuple[str, int]]] = defaultdict(list)
     rows = await session.execute(
-        select(col(PlanTarget.plan_id), col(PlanTarget.metric_code),
-               col(PlanTarget.metric_version))
-        .where(col(PlanTarget.plan_id).in_([p.id for p in plans])))
+        select(
+            col(PlanTarget.plan_id), col(PlanTarget.metric_code), col(PlanTarget.metric_version)
+        ).where(col(PlanTarget.plan_id).in_([p.id for p in plans]))
+    )
     for plan_id, code, version in rows:
         versions[plan_id].append((code, version))
-    return [PlanSummary(**_summary_fields(p, catalogue, versions[_id(p)]))
-            for p in plans], count or 0
+    return [
+        PlanSummary(**_summary_fields(p, catalogue, versions[_id(p)])) for p in plans
+    ], count or 0
 
 
-async def plan_history(session: AsyncSession, *, plan_id: int, limit: int, offset: int
-                       ) -> tuple[list[AuditLog], int]:
+async def plan_history(
+    session: AsyncSession, *, plan_id: int, limit: int, offset: int
+) -> tuple[list[AuditLog], int]:
     """Every audited change of the plan, its targets and its approvals, oldest first."""
     await _get(session, plan_id)
-    query = select(AuditLog).where(col(AuditLog.entity_type) == ENTITY,
-                                   col(AuditLog.entity_id) == str(plan_id))
+    query = select(AuditLog).where(
+        col(AuditLog.entity_type) == ENTITY, col(AuditLog.entity_id) == str(plan_id)
+    )
     count = await session.scalar(select(func.count()).select_from(query.subquery()))
     # By id rather than time: occurred_at is when each transaction began, and a transaction
     # that waited for the plan's lock began before the one it waited for made its change.
@@ -156,15 +203,34 @@ async def plan_history(session: AsyncSession, *, plan_id: int, limit: int, offse
 
 # --- changing --------------------------------------------------------------------------------
 
-async def _record(session: AsyncSession, principal: ApiPrincipal, plan_id: int, action: str, *,
-                  before: dict[str, Any] | None = None, after: dict[str, Any] | None = None
-                  ) -> None:
-    await audit.record(session, actor=principal, action=action, entity_type=ENTITY,
-                       entity_id=str(plan_id), before=before, after=after)
+
+async def _record(
+    session: AsyncSession,
+    principal: ApiPrincipal,
+    plan_id: int,
+    action: str,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    await audit.record(
+        session,
+        actor=principal,
+        action=action,
+        entity_type=ENTITY,
+        entity_id=str(plan_id),
+        before=before,
+        after=after,
+    )
 
 
-async def _lock_for(session: AsyncSession, principal: ApiPrincipal, catalogue: Catalogue,
-                    plan_id: int, action: Action) -> Plan:
+async def _lock_for(
+    session: AsyncSession,
+    principal: ApiPrincipal,
+    catalogue: Catalogue,
+    plan_id: int,
+    action: Action,
+) -> Plan:
     """Lock the plan a steward wants to change, once the key covers its place and its state
     allows ``action``."""
     plan = await workflow.lock(session, plan_id)
@@ -173,17 +239,27 @@ async def _lock_for(session: AsyncSession, principal: ApiPrincipal, catalogue: C
     return plan
 
 
-async def create_plan(session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue,
-                      place_code: str, body: PlanCreate) -> PlanPublic:
+async def create_plan(
+    session: AsyncSession,
+    *,
+    principal: ApiPrincipal,
+    catalogue: Catalogue,
+    place_code: str,
+    body: PlanCreate,
+) -> PlanPublic:
     place = place_of(catalogue, place_code)
     _authorise(principal, catalogue, place.code)
-    plan = Plan(place_code=place.code, title=body.title, starts_on=body.starts_on,
-                ends_on=body.ends_on, revision=1)
+    plan = Plan(
+        place_code=place.code,
+        title=body.title,
+        starts_on=body.starts_on,
+        ends_on=body.ends_on,
+        revision=1,
+    )
     session.add(plan)
     await session.flush()
     await session.refresh(plan)
-    await _record(session, principal, _id(plan), "plan.create",
-                  after=workflow.snapshot(plan))
+    await _record(session, principal, _id(plan), "plan.create", after=workflow.snapshot(plan))
     return await plan_public(session, plan, catalogue=catalogue)
 
 
@@ -191,8 +267,15 @@ def _target_snapshot(target: PlanTarget | None) -> dict[str, Any] | None:
     return target.model_dump(mode="json") if target else None
 
 
-async def put_target(session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue,
-                     plan_id: int, metric_code: str, body: TargetUpdate) -> TargetPublic:
+async def put_target(
+    session: AsyncSession,
+    *,
+    principal: ApiPrincipal,
+    catalogue: Catalogue,
+    plan_id: int,
+    metric_code: str,
+    body: TargetUpdate,
+) -> TargetPublic:
     """Set or replace the plan's target for a metric, against the metric's current version."""
     plan = await _lock_for(session, principal, catalogue, plan_id, Action.edit_targets)
     metric = usable_metric(catalogue, metric_code=metric_code, place_code=plan.place_code)
@@ -209,13 +292,25 @@ async def put_target(session: AsyncSession, *, principal: ApiPrincipal, catalogu
     await session.flush()
     await session.refresh(target)
     await workflow.touch(session, plan)
-    await _record(session, principal, plan_id, "plan.target.put", before=before,
-                  after=_target_snapshot(target))
+    await _record(
+        session,
+        principal,
+        plan_id,
+        "plan.target.put",
+        before=before,
+        after=_target_snapshot(target),
+    )
     return target_public(target, catalogue)
 
 
-async def delete_target(session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue,
-                        plan_id: int, metric_code: str) -> None:
+async def delete_target(
+    session: AsyncSession,
+    *,
+    principal: ApiPrincipal,
+    catalogue: Catalogue,
+    plan_id: int,
+    metric_code: str,
+) -> None:
     plan = await _lock_for(session, principal, catalogue, plan_id, Action.edit_targets)
     target = await session.get(PlanTarget, (plan_id, metric_code))
     if target is None:
@@ -229,57 +324,88 @@ async def delete_target(session: AsyncSession, *, principal: ApiPrincipal, catal
 def missing_mandatory(catalogue: Catalogue, have: Iterable[str]) -> list[str]:
     """The active mandatory national metrics a plan has no target for."""
     present = set(have)
-    return sorted(m.code for m in catalogue.metrics.values()
-                  if m.scope == "national" and m.mandatory and m.status == "active"
-                  and m.code not in present)
+    return sorted(
+        m.code
+        for m in catalogue.metrics.values()
+        if m.scope == "national" and m.mandatory and m.status == "active" and m.code not in present
+    )
 
 
-async def submit_plan(session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue,
-                      plan_id: int) -> PlanPublic:
+async def submit_plan(
+    session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue, plan_id: int
+) -> PlanPublic:
     """Propose a complete draft for approval, opening a new approval round."""
     plan = await _lock_for(session, principal, catalogue, plan_id, Action.submit)
-    missing = missing_mandatory(catalogue, (t.metric_code for t in await _targets(session,
-                                                                                  plan_id)))
+    missing = missing_mandatory(
+        catalogue, (t.metric_code for t in await _targets(session, plan_id))
+    )
     if missing:
         raise Unprocessable(
             f"Plan {plan_id} cannot be submitted: it has no target for the mandatory national "
             f"metric{'s' if len(missing) > 1 else ''} {', '.join(missing)}.",
-            errors=[field_error(["targets", code], "a mandatory national metric needs a target")
-                    for code in missing],
-            missing_metric_codes=missing)
+            errors=[
+                field_error(["targets", code], "a mandatory national metric needs a target")
+                for code in missing
+            ],
+            missing_metric_codes=missing,
+        )
     # A fresh round: decisions from an earlier, rejected round no longer count, and the reason
     # for that rejection stays in the history and the approvals rather than on the plan.
-    await workflow.transition(session, plan, PlanStatus.proposed, actor=principal,
-                              approval_round=plan.approval_round + 1, rejection_reason=None)
+    await workflow.transition(
+        session,
+        plan,
+        PlanStatus.proposed,
+        actor=principal,
+        approval_round=plan.approval_round + 1,
+        rejection_reason=None,
+    )
     return await plan_public(session, plan, catalogue=catalogue)
 
 
-async def _decisions_this_round(session: AsyncSession, plan: Plan
-                                ) -> dict[str, tuple[str, int]]:
+async def _decisions_this_round(session: AsyncSession, plan: Plan) -> dict[str, tuple[str, int]]:
     """Each organisation that has decided in the current round: (its decision, the key's id)."""
     rows = await session.execute(
-        select(col(PlanApproval.organisation_code), col(PlanApproval.decision),
-               col(PlanApproval.key_id))
-        .where(col(PlanApproval.plan_id) == plan.id,
-               col(PlanApproval.approval_round) == plan.approval_round))
+        select(
+            col(PlanApproval.organisation_code),
+            col(PlanApproval.decision),
+            col(PlanApproval.key_id),
+        ).where(
+            col(PlanApproval.plan_id) == plan.id,
+            col(PlanApproval.approval_round) == plan.approval_round,
+        )
+    )
     return {code: (decision, key_id) for code, decision, key_id in rows}
 
 
-async def _supersede_agreed(session: AsyncSession, *, principal: ApiPrincipal,
-                            place_code: str) -> None:
+async def _supersede_agreed(
+    session: AsyncSession, *, principal: ApiPrincipal, place_code: str
+) -> None:
     """The place's agreed plan, if it has one, gives way to the one being agreed."""
     await workflow.lock_agreement(session, place_code)
-    agreed = (await session.execute(
-        select(Plan).where(col(Plan.place_code) == place_code,
-                           col(Plan.status) == PlanStatus.agreed)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True))).scalars().all()
+    agreed = (
+        (
+            await session.execute(
+                select(Plan)
+                .where(col(Plan.place_code) == place_code, col(Plan.status) == PlanStatus.agreed)
+                .with_for_update(key_share=True)
+                .execution_options(populate_existing=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
     for previous in agreed:
         await workflow.transition(session, previous, PlanStatus.superseded, actor=principal)
 
 
-async def decide(session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue,
-                 plan_id: int, body: ApprovalCreate) -> PlanPublic:
+async def decide(
+    session: AsyncSession,
+    *,
+    principal: ApiPrincipal,
+    catalogue: Catalogue,
+    plan_id: int,
+    body: ApprovalCreate,
+) -> PlanPublic:
     """One organisation's decision on a proposed plan, by a key scoped to that organisation and
     not the key that decided for the other one this round: a rejection returns it to draft;
     the last of the required approvals agrees it."""
@@ -288,32 +414,52 @@ async def decide(session: AsyncSession, *, principal: ApiPrincipal, catalogue: C
     workflow.require(plan, Action.decide)
     required = required_organisations(catalogue, plan.place_code)
     if body.organisation_code not in required:
-        msg = (f"plan {plan_id} is decided by its place {required[0]} and its ICB "
-               f"{required[-1]}, not by {body.organisation_code}")
-        raise Unprocessable(f"The approval is not valid: {msg}.",
-                            errors=[field_error(["organisation_code"], msg)])
+        msg = (
+            f"plan {plan_id} is decided by its place {required[0]} and its ICB "
+            f"{required[-1]}, not by {body.organisation_code}"
+        )
+        raise Unprocessable(
+            f"The approval is not valid: {msg}.", errors=[field_error(["organisation_code"], msg)]
+        )
     round_ = await _decisions_this_round(session, plan)
     if earlier := round_.get(body.organisation_code):
-        raise Conflict(f"{body.organisation_code} has already decided plan {plan_id} in "
-                       f"approval round {plan.approval_round} ({earlier[0]}); the plan is "
-                       f"{plan.status}.", current_status=plan.status)
-    require_second_party(principal, body.organisation_code,
-                         {code: key_id for code, (_, key_id) in round_.items()},
-                         subject=f"plan {plan_id} in approval round {plan.approval_round}")
+        raise Conflict(
+            f"{body.organisation_code} has already decided plan {plan_id} in "
+            f"approval round {plan.approval_round} ({earlier[0]}); the plan is "
+            f"{plan.status}.",
+            current_status=plan.status,
+        )
+    require_second_party(
+        principal,
+        body.organisation_code,
+        {code: key_id for code, (_, key_id) in round_.items()},
+        subject=f"plan {plan_id} in approval round {plan.approval_round}",
+    )
     decided = {code: decision for code, (decision, _) in round_.items()}
-    approval = PlanApproval(plan_id=plan_id, approval_round=plan.approval_round,
-                            organisation_code=body.organisation_code, decision=body.decision,
-                            signatory=body.signatory, comment=body.comment,
-                            key_id=principal.key_id)
+    approval = PlanApproval(
+        plan_id=plan_id,
+        approval_round=plan.approval_round,
+        organisation_code=body.organisation_code,
+        decision=body.decision,
+        signatory=body.signatory,
+        comment=body.comment,
+        key_id=principal.key_id,
+    )
     session.add(approval)
     await session.flush()
     await session.refresh(approval)
-    await _record(session, principal, plan_id, f"plan.approval.{body.decision}",
-                  after=ApprovalPublic.model_validate(approval).model_dump(mode="json"))
+    await _record(
+        session,
+        principal,
+        plan_id,
+        f"plan.approval.{body.decision}",
+        after=ApprovalPublic.model_validate(approval).model_dump(mode="json"),
+    )
     decided[body.organisation_code] = body.decision
     if body.decision is Decision.reject:
-        await workflow.transition(session, plan, PlanStatus.draft, actor=principal,
-                                  rejection_reason=body.comment)
+        await workflow.transition(
+            session, plan, PlanStatus.draft, actor=principal, rejection_reason=body.comment
+        )
     elif all(decided.get(code) == Decision.approve for code in required):
         await _supersede_agreed(session, principal=principal, place_code=plan.place_code)
         await workflow.transition(session, plan, PlanStatus.agreed, actor=principal)
@@ -321,32 +467,59 @@ async def decide(session: AsyncSession, *, principal: ApiPrincipal, catalogue: C
     return await plan_public(session, plan, catalogue=catalogue)
 
 
-async def revise_plan(session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue,
-                      plan_id: int) -> PlanPublic:
+async def revise_plan(
+    session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue, plan_id: int
+) -> PlanPublic:
     """A new draft revision of the agreed plan, with its title, period and targets; the agreed
     plan stays in force until the revision is agreed."""
     plan = await _lock_for(session, principal, catalogue, plan_id, Action.revise)
-    open_revision = (await session.execute(
-        select(Plan).where(col(Plan.revises_plan_id) == plan_id,
-                           col(Plan.status).in_([PlanStatus.draft, PlanStatus.proposed]))
-    )).scalars().first()
+    open_revision = (
+        (
+            await session.execute(
+                select(Plan).where(
+                    col(Plan.revises_plan_id) == plan_id,
+                    col(Plan.status).in_([PlanStatus.draft, PlanStatus.proposed]),
+                )
+            )
+        )
+        .scalars()
+        .first()
+    )
     if open_revision is not None:
         # Two open revisions of one plan would compete to replace it; change the open one.
-        raise workflow.illegal(plan, Action.revise, detail=(
-            f"Plan {plan_id} is agreed and already has an open revision, plan "
-            f"{open_revision.id} ({open_revision.status}); change or submit that one."),
-            open_revision_id=open_revision.id)
-    revision = Plan(place_code=plan.place_code, title=plan.title, starts_on=plan.starts_on,
-                    ends_on=plan.ends_on, revision=plan.revision + 1, revises_plan_id=plan_id)
+        raise workflow.illegal(
+            plan,
+            Action.revise,
+            detail=(
+                f"Plan {plan_id} is agreed and already has an open revision, plan "
+                f"{open_revision.id} ({open_revision.status}); change or submit that one."
+            ),
+            open_revision_id=open_revision.id,
+        )
+    revision = Plan(
+        place_code=plan.place_code,
+        title=plan.title,
+        starts_on=plan.starts_on,
+        ends_on=plan.ends_on,
+        revision=plan.revision + 1,
+        revises_plan_id=plan_id,
+    )
     session.add(revision)
     await session.flush()
     await session.refresh(revision)
     columns = [getattr(PlanTarget, name) for name in _CARRIED_OVER]
-    await session.execute(insert(PlanTarget).from_select(
-        ["plan_id", *_CARRIED_OVER],
-        select(literal(revision.id), *columns).where(col(PlanTarget.plan_id) == plan_id)))
+    await session.execute(
+        insert(PlanTarget).from_select(
+            ["plan_id", *_CARRIED_OVER],
+            select(literal(revision.id), *columns).where(col(PlanTarget.plan_id) == plan_id),
+        )
+    )
     carried = await _targets(session, _id(revision))
-    await _record(session, principal, _id(revision), "plan.revise",
-                  after={**workflow.snapshot(revision),
-                         "targets": [_target_snapshot(t) for t in carried]})
+    await _record(
+        session,
+        principal,
+        _id(revision),
+        "plan.revise",
+        after={**workflow.snapshot(revision), "targets": [_target_snapshot(t) for t in carried]},
+    )
     return await plan_public(session, revision, catalogue=catalogue)

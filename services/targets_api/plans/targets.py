@@ -27,20 +27,26 @@ def usable_metric(catalogue: Catalogue, *, metric_code: str, place_code: str) ->
     if metric is None:
         raise _unusable(metric_code, f"there is no metric {metric_code}")
     if metric.status != "active":
-        raise _unusable(metric_code, f"metric {metric_code} is {metric.status} and takes no "
-                                     f"new targets")
+        raise _unusable(
+            metric_code, f"metric {metric_code} is {metric.status} and takes no new targets"
+        )
     place = catalogue.area(place_code)
     icb_code = place.parent_code if place else None
     if metric.scope == "local" and metric.owner_area_code not in (place_code, icb_code):
-        raise _unusable(metric_code, f"metric {metric_code} is local to "
-                                     f"{metric.owner_area_code}, not to place {place_code} or "
-                                     f"its ICB {icb_code}")
+        raise _unusable(
+            metric_code,
+            f"metric {metric_code} is local to "
+            f"{metric.owner_area_code}, not to place {place_code} or "
+            f"its ICB {icb_code}",
+        )
     return metric
 
 
 def _unusable(metric_code: str, problem: str) -> Unprocessable:
-    return Unprocessable(f"No target can be set for {metric_code}: {problem}.",
-                         errors=[field_error(METRIC_LOC, problem)])
+    return Unprocessable(
+        f"No target can be set for {metric_code}: {problem}.",
+        errors=[field_error(METRIC_LOC, problem)],
+    )
 
 
 def check_target(body: TargetUpdate, *, metric: MetricDef, plan: Plan) -> None:
@@ -48,8 +54,9 @@ def check_target(body: TargetUpdate, *, metric: MetricDef, plan: Plan) -> None:
     plan, and every value lies in the metric's valid range."""
     errors = [*_period_errors(body, metric, plan), *_value_errors(body, metric)]
     if errors:
-        raise Unprocessable(f"The target for {metric.code} is not valid: {summary(errors)}",
-                            errors=errors)
+        raise Unprocessable(
+            f"The target for {metric.code} is not valid: {summary(errors)}", errors=errors
+        )
 
 
 def _periods(body: TargetUpdate) -> Iterator[tuple[Loc, str]]:
@@ -79,13 +86,24 @@ def _period_errors(body: TargetUpdate, metric: MetricDef, plan: Plan) -> list[di
     # Only periods that parsed can be put in order; the others already have their error.
     for (_, earlier), (loc, period) in pairwise(parsed):
         if index(period) <= index(earlier):
-            errors.append(field_error(loc, f"{period} must come after {earlier}: baseline, "
-                                           f"trajectory and target are in strict time order"))
+            errors.append(
+                field_error(
+                    loc,
+                    f"{period} must come after {earlier}: baseline, "
+                    f"trajectory and target are in strict time order",
+                )
+            )
     target = next((period for loc, period in parsed if loc == ("target_period",)), None)
     if target and not plan.starts_on <= target.start <= target.end <= plan.ends_on:
-        errors.append(field_error(("target_period",), (
-            f"{target} runs {target.start} to {target.end}, which is not within the plan "
-            f"period {plan.starts_on} to {plan.ends_on}")))
+        errors.append(
+            field_error(
+                ("target_period",),
+                (
+                    f"{target} runs {target.start} to {target.end}, which is not within the plan "
+                    f"period {plan.starts_on} to {plan.ends_on}"
+                ),
+            )
+        )
     return errors
 
 
@@ -93,9 +111,15 @@ def _value_errors(body: TargetUpdate, metric: MetricDef) -> list[dict[str, Any]]
     errors = []
     for loc, value in _values(body):
         if metric.valid_min is not None and value < metric.valid_min:
-            errors.append(field_error(loc, f"{value:g} is below {metric.code}'s valid minimum "
-                                           f"{metric.valid_min:g}"))
+            errors.append(
+                field_error(
+                    loc, f"{value:g} is below {metric.code}'s valid minimum {metric.valid_min:g}"
+                )
+            )
         elif metric.valid_max is not None and value > metric.valid_max:
-            errors.append(field_error(loc, f"{value:g} is above {metric.code}'s valid maximum "
-                                           f"{metric.valid_max:g}"))
+            errors.append(
+                field_error(
+                    loc, f"{value:g} is above {metric.code}'s valid maximum {metric.valid_max:g}"
+                )
+            )
     return errors

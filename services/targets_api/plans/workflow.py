@@ -53,10 +53,10 @@ _REFUSALS = {
 _ADVICE = {
     PlanStatus.draft: "Submit it to ask for approval.",
     PlanStatus.proposed: "Wait for the place's and the ICB's decisions; a rejection returns it "
-                         "to draft.",
+    "to draft.",
     PlanStatus.agreed: "An agreed plan is frozen: revise it to propose changes.",
     PlanStatus.superseded: "A superseded plan is frozen and a newer plan is agreed: revise that "
-                           "one instead.",
+    "one instead.",
 }
 
 # Transitions, each with the audit action that records it.
@@ -68,18 +68,22 @@ TRANSITIONS: dict[tuple[PlanStatus, PlanStatus], str] = {
 }
 
 # Stamped when a plan enters the state.
-_ENTERED_AT = {PlanStatus.proposed: "submitted_at", PlanStatus.agreed: "agreed_at",
-               PlanStatus.superseded: "superseded_at"}
+_ENTERED_AT = {
+    PlanStatus.proposed: "submitted_at",
+    PlanStatus.agreed: "agreed_at",
+    PlanStatus.superseded: "superseded_at",
+}
 
 
-def illegal(plan: Plan, action: Action, detail: str | None = None, **extensions: Any
-            ) -> Conflict:
+def illegal(plan: Plan, action: Action, detail: str | None = None, **extensions: Any) -> Conflict:
     """The 409 for an action the plan's state does not allow; it names the state twice over,
     in words and as ``current_status``, so clients can branch on it."""
     status = PlanStatus(plan.status)
     return Conflict(
         detail or f"Plan {plan.id} is {status}: {_REFUSALS[action]}. {_ADVICE[status]}",
-        current_status=status.value, **extensions)
+        current_status=status.value,
+        **extensions,
+    )
 
 
 def require(plan: Plan, action: Action) -> None:
@@ -89,9 +93,14 @@ def require(plan: Plan, action: Action) -> None:
 
 async def lock(session: AsyncSession, plan_id: int) -> Plan:
     """The plan, its row locked until the transaction ends; 404 if there is none."""
-    plan = (await session.execute(
-        select(Plan).where(col(Plan.id) == plan_id).with_for_update(key_share=True)
-        .execution_options(populate_existing=True))).scalar()
+    plan = (
+        await session.execute(
+            select(Plan)
+            .where(col(Plan.id) == plan_id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar()
     if plan is None:
         raise NotFound(f"No plan with id {plan_id}.")
     return plan
@@ -104,8 +113,10 @@ async def lock_agreement(session: AsyncSession, place_code: str) -> None:
     would supersede the same earlier plan, neither would see the other, and the second would
     break the one-agreed-plan-per-place index. The row lock on each plan cannot prevent that.
     """
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                          {"key": f"joinedup.plan.agreement:{place_code}"})
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"joinedup.plan.agreement:{place_code}"},
+    )
 
 
 def snapshot(plan: Plan) -> dict[str, Any]:
@@ -121,13 +132,21 @@ async def touch(session: AsyncSession, plan: Plan, **values: Any) -> None:
     await session.refresh(plan)
 
 
-async def transition(session: AsyncSession, plan: Plan, to: PlanStatus, *,
-                     actor: ApiPrincipal, **values: Any) -> None:
+async def transition(
+    session: AsyncSession, plan: Plan, to: PlanStatus, *, actor: ApiPrincipal, **values: Any
+) -> None:
     """Move a locked plan to ``to`` (setting ``values`` too) and audit it."""
     action = TRANSITIONS[(PlanStatus(plan.status), to)]  # a KeyError here is a bug, not a 409
     before = snapshot(plan)
     if to in _ENTERED_AT:
         values[_ENTERED_AT[to]] = func.now()
     await touch(session, plan, status=to.value, **values)
-    await audit.record(session, actor=actor, action=action, entity_type="plan",
-                       entity_id=str(plan.id), before=before, after=snapshot(plan))
+    await audit.record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type="plan",
+        entity_id=str(plan.id),
+        before=before,
+        after=snapshot(plan),
+    )

@@ -16,9 +16,15 @@ FORECAST_MAX_POINTS = 12
 FORECAST_MIN_POINTS = 4
 
 
-def expected_value(*, latest_index: int, baseline_index: int, baseline_value: float,
-                   target_index: int, target_value: float,
-                   trajectory: Mapping[int, float]) -> float:
+def expected_value(
+    *,
+    latest_index: int,
+    baseline_index: int,
+    baseline_value: float,
+    target_index: int,
+    target_value: float,
+    trajectory: Mapping[int, float],
+) -> float:
     """The trajectory's value at the latest period if it has one, else the straight line from
     (baseline, baseline value) to (target, target value) by period index.
 
@@ -41,9 +47,18 @@ def progress_pct(latest: float, baseline: float, target: float) -> float | None:
     return (latest - baseline) / (target - baseline) * 100
 
 
-def status(*, direction: Direction, latest_value: float | None, latest_index: int | None,
-           baseline_index: int, target_index: int, target_value: float, baseline_value: float,
-           expected: float | None, tolerance: float | None) -> Status:
+def status(
+    *,
+    direction: Direction,
+    latest_value: float | None,
+    latest_index: int | None,
+    baseline_index: int,
+    target_index: int,
+    target_value: float,
+    baseline_value: float,
+    expected: float | None,
+    tolerance: float | None,
+) -> Status:
     """The first of API.md's statuses that applies, in its order.
 
     `expected` None means the straight line (no trajectory). `tolerance` None means the default,
@@ -57,9 +72,14 @@ def status(*, direction: Direction, latest_value: float | None, latest_index: in
     if latest_index >= target_index and _shortfall(latest_value, target_value, direction) <= 0:
         return "achieved"
     if expected is None:
-        expected = expected_value(latest_index=latest_index, baseline_index=baseline_index,
-                                  baseline_value=baseline_value, target_index=target_index,
-                                  target_value=target_value, trajectory={})
+        expected = expected_value(
+            latest_index=latest_index,
+            baseline_index=baseline_index,
+            baseline_value=baseline_value,
+            target_index=target_index,
+            target_value=target_value,
+            trajectory={},
+        )
     if tolerance is None:
         # Divided rather than multiplied by 0.1, so that round numbers stay exact at the boundary.
         tolerance = abs(target_value - baseline_value) / 10

@@ -25,53 +25,78 @@ from services.targets_api.progress.schemas import (
 router = APIRouter(tags=["progress"], responses=problem_responses(401, 403, 404, 422, 503))
 # The type FastAPI declares for `responses`: a dict literal alone is inferred too narrowly.
 _CSV: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 
 
 @router.get("/v1/places/{code}/progress", response_model=PlaceProgress, responses=_CSV)
-async def get_place_progress(request: Request, session: SessionDep, _: Principal,
-                             catalogue: CatalogueDep, today: TodayDep, code: str) -> Response:
+async def get_place_progress(
+    request: Request,
+    session: SessionDep,
+    _: Principal,
+    catalogue: CatalogueDep,
+    today: TodayDep,
+    code: str,
+) -> Response:
     """Progress of every target of the place's agreed plan, with a count by status.
 
     With `Accept: text/csv`, one row per target.
     """
-    progress = await service.place_progress(session, catalogue=catalogue, code=code,
-                                            today=today)
+    progress = await service.place_progress(session, catalogue=catalogue, code=code, today=today)
     if wants_csv(request):
-        return csv_response(ITEM_CSV_FIELDS, _rows(progress.items),
-                            filename=f"progress-{code}.csv")
+        return csv_response(ITEM_CSV_FIELDS, _rows(progress.items), filename=f"progress-{code}.csv")
     return with_etag(request, progress)
 
 
-@router.get("/v1/places/{code}/progress/{metric_code}", response_model=ProgressSeries,
-            responses=_CSV)
-async def get_place_series(request: Request, session: SessionDep, _: Principal,
-                           catalogue: CatalogueDep, today: TodayDep, code: str,
-                           metric_code: str) -> Response:
+@router.get(
+    "/v1/places/{code}/progress/{metric_code}", response_model=ProgressSeries, responses=_CSV
+)
+async def get_place_series(
+    request: Request,
+    session: SessionDep,
+    _: Principal,
+    catalogue: CatalogueDep,
+    today: TodayDep,
+    code: str,
+    metric_code: str,
+) -> Response:
     """The place's series for one metric with per-point SPC, its icons and the agreed target.
 
     With `Accept: text/csv`, one row per point.
     """
-    series = await service.place_series(session, catalogue=catalogue, code=code,
-                                        metric_code=metric_code, today=today)
+    series = await service.place_series(
+        session, catalogue=catalogue, code=code, metric_code=metric_code, today=today
+    )
     if wants_csv(request):
-        return csv_response(POINT_CSV_FIELDS, _rows(series.points),
-                            filename=f"series-{code}-{metric_code}.csv")
+        return csv_response(
+            POINT_CSV_FIELDS, _rows(series.points), filename=f"series-{code}-{metric_code}.csv"
+        )
     return with_etag(request, series)
 
 
 @router.post("/v1/progress/refresh", response_model=RefreshResult)
-async def refresh_progress(session: SessionDep, principal: AdminKey,
-                           catalogue: CatalogueDep) -> RefreshResult:
+async def refresh_progress(
+    session: SessionDep, principal: AdminKey, catalogue: CatalogueDep
+) -> RefreshResult:
     """Recompute all progress from the current observations (admin; `joinedup progress
     refresh`). Change notices from ingest refresh just what changed, without this."""
     started = time.perf_counter()
     done = await refresh_all(session, catalogue=catalogue)
-    result = RefreshResult(pairs=done.pairs, area_values=done.area_values, targets=done.targets,
-                           set_aside=done.set_aside,
-                           seconds=round(time.perf_counter() - started, 3))
-    await audit.record(session, actor=principal, action="progress.refresh",
-                       entity_type="progress", entity_id="all", after=result.model_dump())
+    result = RefreshResult(
+        pairs=done.pairs,
+        area_values=done.area_values,
+        targets=done.targets,
+        set_aside=done.set_aside,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    await audit.record(
+        session,
+        actor=principal,
+        action="progress.refresh",
+        entity_type="progress",
+        entity_id="all",
+        after=result.model_dump(),
+    )
     return result
 
 

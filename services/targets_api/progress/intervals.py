@@ -28,8 +28,7 @@ _TINY = 1e-300  # keeps the continued fraction's denominators off zero (Lentz's 
 _MAX_TERMS = 1000
 
 
-def wilson_interval(numerator: float, denominator: float,
-                    z: float = Z_95) -> tuple[float, float]:
+def wilson_interval(numerator: float, denominator: float, z: float = Z_95) -> tuple[float, float]:
     """The Wilson score interval for numerator / denominator, as fractions of 1.
 
     PHEindicatormethods' formula (R/utils.R, wilson_lower and wilson_upper):
@@ -59,12 +58,13 @@ def poisson_interval(events: float, *, level: float = 0.95) -> tuple[float, floa
         return lower, _gamma_quantile(1 - alpha / 2, shape=events + 1)
     z = NormalDist().inv_cdf(1 - alpha / 2)
     o, o1 = events, events + 1
-    return (o * (1 - 1 / (9 * o) - z / (3 * math.sqrt(o))) ** 3,
-            o1 * (1 - 1 / (9 * o1) + z / (3 * math.sqrt(o1))) ** 3)
+    return (
+        o * (1 - 1 / (9 * o) - z / (3 * math.sqrt(o))) ** 3,
+        o1 * (1 - 1 / (9 * o1) + z / (3 * math.sqrt(o1))) ** 3,
+    )
 
 
-def rate_interval(numerator: float, denominator: float,
-                  multiplier: float) -> tuple[float, float]:
+def rate_interval(numerator: float, denominator: float, multiplier: float) -> tuple[float, float]:
     """The 95% interval of numerator / denominator x multiplier (e.g. per 100,000)."""
     if denominator <= 0:
         raise ValueError("a rate needs a denominator greater than zero")
@@ -72,8 +72,9 @@ def rate_interval(numerator: float, denominator: float,
     return lower / denominator * multiplier, upper / denominator * multiplier
 
 
-def comparison(interval: tuple[float, float] | None, national: float | None,
-               direction: Direction) -> Comparison:
+def comparison(
+    interval: tuple[float, float] | None, national: float | None, direction: Direction
+) -> Comparison:
     """`better` or `worse` when the place's interval excludes the national value, else `similar`.
 
     A value exactly on a limit is not excluded (similar). A neutral metric is `not_compared`:

@@ -38,9 +38,9 @@ def reason_of(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-async def isolating(session: AsyncSession, items: Sequence[Item],
-                    work: Callable[[Sequence[Item]], Awaitable[int]]
-                    ) -> tuple[int, list[SetAside[Item]]]:
+async def isolating(
+    session: AsyncSession, items: Sequence[Item], work: Callable[[Sequence[Item]], Awaitable[int]]
+) -> tuple[int, list[SetAside[Item]]]:
     """``work`` over all ``items``, or over every part of them that it can do; returns what
     ``work`` counted over the parts that succeeded, and the items set aside with their reason."""
     if not items:

@@ -54,29 +54,50 @@ async def outcome_metrics(app: FastAPI, session: AsyncSession) -> Iterable[Gauge
     """Every agreed target's latest value, target, expected value, progress and status."""
     value = GaugeFamily("joinedup_outcome_value", "The target's latest reported value.")
     target = GaugeFamily("joinedup_outcome_target", "The value the target aims for.")
-    expected = GaugeFamily("joinedup_outcome_expected", "The trajectory's (or the straight "
-                           "line's) value at the latest period.")
-    progress = GaugeFamily("joinedup_outcome_progress_ratio",
-                           "(latest - baseline) / (target - baseline): 1 is the whole way.")
+    expected = GaugeFamily(
+        "joinedup_outcome_expected",
+        "The trajectory's (or the straight line's) value at the latest period.",
+    )
+    progress = GaugeFamily(
+        "joinedup_outcome_progress_ratio",
+        "(latest - baseline) / (target - baseline): 1 is the whole way.",
+    )
     status = GaugeFamily("joinedup_outcome_status", "1 for the target's current progress status.")
-    off_track = GaugeFamily("joinedup_outcome_consecutive_off_track_periods",
-                            "How many of the latest reported periods in a row were off track.")
-    latest_end = GaugeFamily("joinedup_outcome_latest_period_end_timestamp_seconds",
-                             "When the latest reported period ended (UTC).")
+    off_track = GaugeFamily(
+        "joinedup_outcome_consecutive_off_track_periods",
+        "How many of the latest reported periods in a row were off track.",
+    )
+    latest_end = GaugeFamily(
+        "joinedup_outcome_latest_period_end_timestamp_seconds",
+        "When the latest reported period ended (UTC).",
+    )
     for row in await session.execute(_TARGETS):
-        labels = label_text(place=row.place_code, metric=row.metric_code, icb=row.icb,
-                            region=row.region)
+        labels = label_text(
+            place=row.place_code, metric=row.metric_code, icb=row.icb, region=row.region
+        )
         target.add(labels, row.target_value)
         status.add(f'{labels},status="{row.status}"', 1)
         off_track.add(labels, row.consecutive_off_track)
-        for family, reading in ((value, row.latest_value), (expected, row.expected_value),
-                                (latest_end, row.latest_end)):
+        for family, reading in (
+            (value, row.latest_value),
+            (expected, row.expected_value),
+            (latest_end, row.latest_end),
+        ):
             if reading is not None:
                 family.add(labels, reading)
         if row.progress_pct is not None:
             progress.add(labels, row.progress_pct / 100)
-    return [value, target, expected, progress, status, off_track, latest_end,
-            *await _catalogue_info(session), await _national_values(session)]
+    return [
+        value,
+        target,
+        expected,
+        progress,
+        status,
+        off_track,
+        latest_end,
+        *await _catalogue_info(session),
+        await _national_values(session),
+    ]
 
 
 async def _catalogue_info(session: AsyncSession) -> list[GaugeFamily]:
@@ -85,14 +106,25 @@ async def _catalogue_info(session: AsyncSession) -> list[GaugeFamily]:
         areas.add(label_text(area=code, name=name, level=level, parent=parent), 1)
     metrics = GaugeFamily("joinedup_metric_info", "1 for each metric at its current version.")
     for code, name, kind, unit, direction, periodicity in await session.execute(_METRICS):
-        metrics.add(label_text(metric=code, name=name, kind=kind, unit=unit,
-                               direction=direction, periodicity=periodicity), 1)
+        metrics.add(
+            label_text(
+                metric=code,
+                name=name,
+                kind=kind,
+                unit=unit,
+                direction=direction,
+                periodicity=periodicity,
+            ),
+            1,
+        )
     return [areas, metrics]
 
 
 async def _national_values(session: AsyncSession) -> GaugeFamily:
-    national = GaugeFamily("joinedup_national_value", "England's value at the latest closed "
-                           "period with data, by the metric's aggregation.")
+    national = GaugeFamily(
+        "joinedup_national_value",
+        "England's value at the latest closed period with data, by the metric's aggregation.",
+    )
     for row in await session.execute(_NATIONAL):
         national.add(label_text(metric=row.metric_code), row.value)
     return national

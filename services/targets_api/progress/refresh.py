@@ -41,8 +41,11 @@ from services.targets_api.spc.service import Direction, spc
 
 log = logging.getLogger(__name__)
 
-SPC_DIRECTION: dict[str, Direction] = {"higher_is_better": "increase",
-                                       "lower_is_better": "decrease", "neutral": "neutral"}
+SPC_DIRECTION: dict[str, Direction] = {
+    "higher_is_better": "increase",
+    "lower_is_better": "decrease",
+    "neutral": "neutral",
+}
 
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('joinedup.progress.refresh', 0))")
 
@@ -228,8 +231,12 @@ async def refresh_queued(session: AsyncSession, *, catalogue: Catalogue) -> Refr
     if not queued:
         return None
     pairs = {(row.metric_code, period) for row in queued for period in row.periods}
-    return await _refresh(session, catalogue=catalogue, pairs=pairs,
-                          changed={(row.place_code, row.metric_code) for row in queued})
+    return await _refresh(
+        session,
+        catalogue=catalogue,
+        pairs=pairs,
+        changed={(row.place_code, row.metric_code) for row in queued},
+    )
 
 
 async def refresh_all(session: AsyncSession, *, catalogue: Catalogue) -> Refreshed:
@@ -240,61 +247,107 @@ async def refresh_all(session: AsyncSession, *, catalogue: Catalogue) -> Refresh
     return await _refresh(session, catalogue=catalogue, pairs=pairs, changed=None)
 
 
-async def _refresh(session: AsyncSession, *, catalogue: Catalogue, pairs: set[tuple[str, str]],
-                   changed: set[tuple[str, str]] | None) -> Refreshed:
+async def _refresh(
+    session: AsyncSession,
+    *,
+    catalogue: Catalogue,
+    pairs: set[tuple[str, str]],
+    changed: set[tuple[str, str]] | None,
+) -> Refreshed:
     """``changed``: the (place, metric) pairs whose own series changed; None for all."""
     pairs = {(metric, period) for metric, period in pairs if metric in catalogue.metrics}
     started = time.perf_counter()
     if changed is None:
         await session.execute(_DELETE_OTHER_AREA_VALUES, {"pairs": _pairs_json(pairs)})
-    area_values, pairs_set_aside = await _write_area_values(session, catalogue=catalogue,
-                                                            pairs=pairs)
+    area_values, pairs_set_aside = await _write_area_values(
+        session, catalogue=catalogue, pairs=pairs
+    )
     areas_done = time.perf_counter()
-    targets, targets_set_aside = await _write_target_progress(session, catalogue=catalogue,
-                                                              changed=changed)
+    targets, targets_set_aside = await _write_target_progress(
+        session, catalogue=catalogue, changed=changed
+    )
     targets_done = time.perf_counter()
-    await session.execute(_BENCHMARKS, {
-        "all": changed is None, **_columns("pair_metrics", "periods", pairs),
-        **_columns("places", "metrics", changed or set())})
-    log.info("refresh: %d area values in %.3f s, %d targets in %.3f s, benchmarks in %.3f s",
-             area_values, areas_done - started, targets, targets_done - areas_done,
-             time.perf_counter() - targets_done)
-    return Refreshed(pairs=len(pairs), area_values=area_values, targets=targets,
-                     set_aside=pairs_set_aside + targets_set_aside)
+    await session.execute(
+        _BENCHMARKS,
+        {
+            "all": changed is None,
+            **_columns("pair_metrics", "periods", pairs),
+            **_columns("places", "metrics", changed or set()),
+        },
+    )
+    log.info(
+        "refresh: %d area values in %.3f s, %d targets in %.3f s, benchmarks in %.3f s",
+        area_values,
+        areas_done - started,
+        targets,
+        targets_done - areas_done,
+        time.perf_counter() - targets_done,
+    )
+    return Refreshed(
+        pairs=len(pairs),
+        area_values=area_values,
+        targets=targets,
+        set_aside=pairs_set_aside + targets_set_aside,
+    )
 
 
 def _pairs_json(pairs: Iterable[tuple[str, str]]) -> str:
     return json.dumps([{"metric_code": m, "period": p} for m, p in sorted(pairs)])
 
 
-def _columns(first: str, second: str, pairs: Iterable[tuple[str, str]]
-             ) -> dict[str, list[str]]:
+def _columns(first: str, second: str, pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     """Pairs as two parallel arrays, which is how SQL unnests them into rows."""
     ordered = sorted(pairs)
     return {first: [a for a, _ in ordered], second: [b for _, b in ordered]}
 
 
-async def _write_area_values(session: AsyncSession, *, catalogue: Catalogue,
-                             pairs: set[tuple[str, str]]) -> tuple[int, int]:
+async def _write_area_values(
+    session: AsyncSession, *, catalogue: Catalogue, pairs: set[tuple[str, str]]
+) -> tuple[int, int]:
     """Area values written, and (metric, period) pairs set aside."""
     if not pairs:
         return 0, 0
     metrics = {m: catalogue.metrics[m] for m in {m for m, _ in pairs}}
-    metrics_json = json.dumps([{"code": m.code, "multiplier": m.multiplier,
-                                "direction": m.direction, "aggregation": m.aggregation,
-                                "scope": m.scope, "owner": m.owner_area_code}
-                               for m in metrics.values()])
+    metrics_json = json.dumps(
+        [
+            {
+                "code": m.code,
+                "multiplier": m.multiplier,
+                "direction": m.direction,
+                "aggregation": m.aggregation,
+                "scope": m.scope,
+                "owner": m.owner_area_code,
+            }
+            for m in metrics.values()
+        ]
+    )
     places_json = json.dumps(_place_lineage(catalogue))
 
     async def write(part: Sequence[tuple[str, str]]) -> int:
         pairs_json = _pairs_json(part)
-        rolled = (await session.execute(_ROLL_UP, {
-            "metrics": metrics_json, "places": places_json, "pairs": pairs_json,
-        })).mappings().all()
-        national = {(r["metric_code"], r["period"]): r["value"] for r in rolled
-                    if r["level"] == "nation"}
-        rows = [_with_interval(dict(r), metrics[r["metric_code"]],
-                               national.get((r["metric_code"], r["period"]))) for r in rolled]
+        rolled = (
+            (
+                await session.execute(
+                    _ROLL_UP,
+                    {
+                        "metrics": metrics_json,
+                        "places": places_json,
+                        "pairs": pairs_json,
+                    },
+                )
+            )
+            .mappings()
+            .all()
+        )
+        national = {
+            (r["metric_code"], r["period"]): r["value"] for r in rolled if r["level"] == "nation"
+        }
+        rows = [
+            _with_interval(
+                dict(r), metrics[r["metric_code"]], national.get((r["metric_code"], r["period"]))
+            )
+            for r in rolled
+        ]
         await session.execute(_DELETE_AREA_VALUES, {"pairs": pairs_json})
         # Not a finite number is not a figure: refuse it here rather than store it.
         await session.execute(_INSERT_AREA_VALUES, {"rows": json.dumps(rows, allow_nan=False)})
@@ -302,9 +355,18 @@ async def _write_area_values(session: AsyncSession, *, catalogue: Catalogue,
 
     written, failed = await isolating(session, sorted(pairs), write)
     await store.clear_area_values(session, pairs - {f.item for f in failed})
-    await store.record_set_aside(session, [
-        {"kind": "area_value", "metric_code": f.item[0], "period": f.item[1],
-         "reason": f.reason} for f in failed])
+    await store.record_set_aside(
+        session,
+        [
+            {
+                "kind": "area_value",
+                "metric_code": f.item[0],
+                "period": f.item[1],
+                "reason": f.reason,
+            }
+            for f in failed
+        ],
+    )
     return written, len(failed)
 
 
@@ -314,34 +376,45 @@ def _place_lineage(catalogue: Catalogue) -> list[dict[str, Any]]:
     for area in catalogue.areas.values():
         chain = catalogue.lineage(area.code)
         if area.level == "place" and len(chain) == 4:
-            lineage.append({"code": area.code, "icb": chain[1], "region": chain[2],
-                            "nation": chain[3], "population": area.population})
+            lineage.append(
+                {
+                    "code": area.code,
+                    "icb": chain[1],
+                    "region": chain[2],
+                    "nation": chain[3],
+                    "population": area.population,
+                }
+            )
     return lineage
 
 
-def _with_interval(row: dict[str, Any], metric: MetricDef, national: float | None
-                   ) -> dict[str, Any]:
+def _with_interval(
+    row: dict[str, Any], metric: MetricDef, national: float | None
+) -> dict[str, Any]:
     """The row with its 95 % interval (where the kind has one) and comparison with England.
 
     A population-weighted mean of places' proportions or rates is not a binomial or Poisson
     count, so its roll-ups have no interval (API.md, "Statistical definitions, made precise"):
     the summed counts' interval can exclude the weighted mean itself.
     """
-    weighted_roll_up = (row["level"] != "place"
-                        and metric.aggregation == "population_weighted_mean")
-    interval = None if weighted_roll_up else _interval(metric, row["numerator"],
-                                                       row["denominator"])
-    row["ci_lower"], row["ci_upper"] = (derived(interval[0]), derived(interval[1])) \
-        if interval else (None, None)
+    weighted_roll_up = row["level"] != "place" and metric.aggregation == "population_weighted_mean"
+    interval = None if weighted_roll_up else _interval(metric, row["numerator"], row["denominator"])
+    row["ci_lower"], row["ci_upper"] = (
+        (derived(interval[0]), derived(interval[1])) if interval else (None, None)
+    )
     if row["level"] != "place":  # a place's own value is as it was submitted
         row["value"] = derived(row["value"])
-    row["comparison"] = ("not_compared" if row["level"] == "nation"
-                         else intervals.comparison(interval, national, metric.direction))
+    row["comparison"] = (
+        "not_compared"
+        if row["level"] == "nation"
+        else intervals.comparison(interval, national, metric.direction)
+    )
     return row
 
 
-def _interval(metric: MetricDef, numerator: float | None, denominator: float | None
-              ) -> tuple[float, float] | None:
+def _interval(
+    metric: MetricDef, numerator: float | None, denominator: float | None
+) -> tuple[float, float] | None:
     if numerator is None or denominator is None or denominator <= 0 or numerator < 0:
         return None
     multiplier = metric.multiplier or 1
@@ -353,60 +426,86 @@ def _interval(metric: MetricDef, numerator: float | None, denominator: float | N
     return None
 
 
-async def _write_target_progress(session: AsyncSession, *, catalogue: Catalogue,
-                                 changed: set[tuple[str, str]] | None) -> tuple[int, int]:
+async def _write_target_progress(
+    session: AsyncSession, *, catalogue: Catalogue, changed: set[tuple[str, str]] | None
+) -> tuple[int, int]:
     """Recompute the targets whose own series changed (all when ``changed`` is None); their
     benchmarks are filled in afterwards with everyone else's. Targets written, and set aside."""
     scope = {"all": changed is None, **_columns("places", "metrics", changed or set())}
-    targets = [t for t in (await session.execute(_AGREED_TARGETS, scope)).mappings()
-               if t["metric_code"] in catalogue.metrics]
-    await session.execute(_DELETE_OTHER_PROGRESS, {
-        **scope, "plan_ids": [t["plan_id"] for t in targets],
-        "target_metrics": [t["metric_code"] for t in targets]})
+    targets = [
+        t
+        for t in (await session.execute(_AGREED_TARGETS, scope)).mappings()
+        if t["metric_code"] in catalogue.metrics
+    ]
+    await session.execute(
+        _DELETE_OTHER_PROGRESS,
+        {
+            **scope,
+            "plan_ids": [t["plan_id"] for t in targets],
+            "target_metrics": [t["metric_code"] for t in targets],
+        },
+    )
     series = await _series(session, [(t["place_code"], t["metric_code"]) for t in targets])
 
     async def write(part: Sequence[Any]) -> int:
-        rows = [target_progress(t, catalogue.metrics[t["metric_code"]],
-                                series.get((t["place_code"], t["metric_code"]), []))
-                for t in part]
+        rows = [
+            target_progress(
+                t,
+                catalogue.metrics[t["metric_code"]],
+                series.get((t["place_code"], t["metric_code"]), []),
+            )
+            for t in part
+        ]
         await session.execute(_UPSERT_PROGRESS, {"rows": json.dumps(rows, allow_nan=False)})
         return len(rows)
 
     written, failed = await isolating(session, targets, write)
-    await store.clear_targets(session, scope=scope, failed=(
-        (f.item["plan_id"], f.item["metric_code"]) for f in failed))
+    await store.clear_targets(
+        session, scope=scope, failed=((f.item["plan_id"], f.item["metric_code"]) for f in failed)
+    )
     await store.record_set_aside(session, [_target_set_aside(f) for f in failed])
     return written, len(failed)
 
 
 def _target_set_aside(failed: SetAside[Any]) -> dict[str, Any]:
     target = failed.item
-    return {"kind": "target", "metric_code": target["metric_code"], "plan_id": target["plan_id"],
-            "place_code": target["place_code"], "reason": failed.reason}
+    return {
+        "kind": "target",
+        "metric_code": target["metric_code"],
+        "plan_id": target["plan_id"],
+        "place_code": target["place_code"],
+        "reason": failed.reason,
+    }
 
 
 # (period, value, numerator, denominator) of one observation.
 Observed = tuple[str, float, float | None, float | None]
 
 
-async def _series(session: AsyncSession, keys: Sequence[tuple[str, str]]
-                  ) -> dict[tuple[str, str], list[Observed]]:
+async def _series(
+    session: AsyncSession, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[Observed]]:
     """The current observations of each (place, metric)."""
     found: dict[tuple[str, str], list[Observed]] = defaultdict(list)
     result = await session.execute(_SERIES, _columns("places", "metrics", keys))
     for row in result:
         found[(row.place_code, row.metric_code)].append(
-            (row.period, row.value, row.numerator, row.denominator))
+            (row.period, row.value, row.numerator, row.denominator)
+        )
     return found
 
 
-def indexed(metric: MetricDef, observations: Iterable[tuple[str, float]]
-            ) -> list[tuple[int, str, float]]:
+def indexed(
+    metric: MetricDef, observations: Iterable[tuple[str, float]]
+) -> list[tuple[int, str, float]]:
     """(period index, period, value) in period order; a period in another form (from an earlier
     version of the metric) has no place on this metric's line and is left out."""
     periodicity = periods.Periodicity(metric.periodicity)
-    points = [(i, code, value) for code, value in observations
-              if (i := period_index(code, periodicity)) is not None]
+    points = [
+        (i, code, value)
+        for code, value in observations
+        if (i := period_index(code, periodicity)) is not None
+    ]
     return sorted(points)
 
 
@@ -441,33 +540,46 @@ class TargetLine:
                 raise ValueError(f"{code} is not a {periodicity} period")
             return index
 
-        return cls(metric=metric, baseline_index=at(target["baseline_period"]),
-                   baseline_value=target["baseline_value"],
-                   target_index=at(target["target_period"]),
-                   target_value=target["target_value"],
-                   trajectory={at(step["period"]): step["value"]
-                               for step in target["trajectory"]},
-                   tolerance=target["tolerance"])
+        return cls(
+            metric=metric,
+            baseline_index=at(target["baseline_period"]),
+            baseline_value=target["baseline_value"],
+            target_index=at(target["target_period"]),
+            target_value=target["target_value"],
+            trajectory={at(step["period"]): step["value"] for step in target["trajectory"]},
+            tolerance=target["tolerance"],
+        )
 
     def expected_at(self, index: int | None) -> float | None:
         """None with nothing after the baseline period: no expectation to speak of yet."""
         if index is None or index <= self.baseline_index:
             return None
         return definitions.expected_value(
-            latest_index=index, baseline_index=self.baseline_index,
-            baseline_value=self.baseline_value, target_index=self.target_index,
-            target_value=self.target_value, trajectory=self.trajectory)
+            latest_index=index,
+            baseline_index=self.baseline_index,
+            baseline_value=self.baseline_value,
+            target_index=self.target_index,
+            target_value=self.target_value,
+            trajectory=self.trajectory,
+        )
 
     def status_at(self, index: int | None, value: float | None) -> str:
         return definitions.status(
-            direction=self.metric.direction, latest_value=value, latest_index=index,
-            baseline_index=self.baseline_index, target_index=self.target_index,
-            target_value=self.target_value, baseline_value=self.baseline_value,
-            expected=self.expected_at(index), tolerance=self.tolerance)
+            direction=self.metric.direction,
+            latest_value=value,
+            latest_index=index,
+            baseline_index=self.baseline_index,
+            target_index=self.target_index,
+            target_value=self.target_value,
+            baseline_value=self.baseline_value,
+            expected=self.expected_at(index),
+            tolerance=self.tolerance,
+        )
 
 
-def target_progress(target: Any, metric: MetricDef, observations: Sequence[Observed]
-                    ) -> dict[str, Any]:
+def target_progress(
+    target: Any, metric: MetricDef, observations: Sequence[Observed]
+) -> dict[str, Any]:
     """One target's progress by the definitions in API.md; benchmarks are joined in SQL."""
     line = TargetLine.of(target, metric)
     points = indexed(metric, ((period, value) for period, value, _, _ in observations))
@@ -479,25 +591,39 @@ def target_progress(target: Any, metric: MetricDef, observations: Sequence[Obser
         if line.status_at(index, value) != "off_track":
             break
         off_track_run += 1
-    chart = spc([v for _, _, v in points], improvement_direction=SPC_DIRECTION[metric.direction],
-                target=line.target_value) if points else None
+    chart = (
+        spc(
+            [v for _, _, v in points],
+            improvement_direction=SPC_DIRECTION[metric.direction],
+            target=line.target_value,
+        )
+        if points
+        else None
+    )
     return {
-        "plan_id": target["plan_id"], "metric_code": target["metric_code"],
-        "place_code": target["place_code"], "latest_period": latest_period,
-        "latest_value": latest_value, "baseline_period": target["baseline_period"],
-        "baseline_value": line.baseline_value, "target_period": target["target_period"],
+        "plan_id": target["plan_id"],
+        "metric_code": target["metric_code"],
+        "place_code": target["place_code"],
+        "latest_period": latest_period,
+        "latest_value": latest_value,
+        "baseline_period": target["baseline_period"],
+        "baseline_value": line.baseline_value,
+        "target_period": target["target_period"],
         "target_value": line.target_value,
         "expected_value": derived(line.expected_at(latest_index)),
         # Assessed implies a latest value (no value is no_data); the test says so to mypy.
-        "progress_pct": derived(definitions.progress_pct(latest_value, line.baseline_value,
-                                                         line.target_value))
-        if assessed and latest_value is not None else None,
+        "progress_pct": derived(
+            definitions.progress_pct(latest_value, line.baseline_value, line.target_value)
+        )
+        if assessed and latest_value is not None
+        else None,
         "status": status,
         "consecutive_off_track": off_track_run,
         "variation": chart.variation if chart else None,
         "assurance": chart.assurance if chart else None,
-        "forecast_value": derived(definitions.forecast([(i, v) for i, _, v in points],
-                                                       at_index=line.target_index)),
+        "forecast_value": derived(
+            definitions.forecast([(i, v) for i, _, v in points], at_index=line.target_index)
+        ),
         "trend": _trend(metric, observations),
     }
 
@@ -505,8 +631,12 @@ def target_progress(target: Any, metric: MetricDef, observations: Sequence[Obser
 def _trend(metric: MetricDef, observations: Sequence[Observed]) -> str | None:
     """The recent-trend marker of the place's own counts (rates' limits come from them)."""
     periodicity = periods.Periodicity(metric.periodicity)
-    return recent_trend([
-        TrendPoint(index=i, numerator=numerator, denominator=denominator)
-        for code, _, numerator, denominator in observations
-        if (i := period_index(code, periodicity)) is not None],
-        kind=metric.kind, multiplier=metric.multiplier or 1)
+    return recent_trend(
+        [
+            TrendPoint(index=i, numerator=numerator, denominator=denominator)
+            for code, _, numerator, denominator in observations
+            if (i := period_index(code, periodicity)) is not None
+        ],
+        kind=metric.kind,
+        multiplier=metric.multiplier or 1,
+    )

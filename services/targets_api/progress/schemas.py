@@ -20,8 +20,10 @@ class ProgressItem(BaseModel):
     unit: str
     decimals: int = Field(description="How many decimals the metric's values are shown with.")
     latest_period: str | None
-    provisional: bool | None = Field(description="latest_period is still open (its submission "
-                                                 "deadline has not passed); null without one")
+    provisional: bool | None = Field(
+        description="latest_period is still open (its submission "
+        "deadline has not passed); null without one"
+    )
     latest_value: float | None
     baseline_period: str
     baseline_value: float
@@ -31,13 +33,15 @@ class ProgressItem(BaseModel):
     progress_pct: float | None
     status: Status
     consecutive_off_track: int = Field(
-        description="How many of the latest reported periods in a row were off track")
+        description="How many of the latest reported periods in a row were off track"
+    )
     variation: str | None
     assurance: str | None
     forecast_value: float | None
     trend: Trend | None = Field(
         description="OHID Fingertips' recent-trend marker over the five most recent periods "
-                    "(proportions and rates; null for other kinds)")
+        "(proportions and rates; null for other kinds)"
+    )
     national_value: float | None
     comparison: Comparison
     rank: int | None
@@ -73,8 +77,9 @@ class SeriesTarget(BaseModel):
 
 class SeriesPoint(SpcPointPublic):
     period: str
-    provisional: bool = Field(description="The period is still open: its submission deadline "
-                                          "has not passed")
+    provisional: bool = Field(
+        description="The period is still open: its submission deadline has not passed"
+    )
     # Null only when the series cannot be charted at all (see ProgressSeries.warnings).
     mean: Derived | None  # type: ignore[assignment]
     point_type: PointType | None  # type: ignore[assignment]
@@ -89,16 +94,20 @@ class ProgressSeries(BaseModel):
     assurance: str | None
     target: SeriesTarget | None
     warnings: list[str] = Field(
-        default=[], description="Cautions about the chart, such as why it could not be drawn "
-                                "(the points then have values and no SPC fields).")
+        default=[],
+        description="Cautions about the chart, such as why it could not be drawn "
+        "(the points then have values and no SPC fields).",
+    )
 
 
 class RefreshResult(BaseModel):
     pairs: int
     area_values: int
     targets: int
-    set_aside: int = Field(description="(metric, period) pairs and targets whose computation "
-                                       "failed on their data: see GET /v1/progress/set-aside")
+    set_aside: int = Field(
+        description="(metric, period) pairs and targets whose computation "
+        "failed on their data: see GET /v1/progress/set-aside"
+    )
     seconds: float
 
 

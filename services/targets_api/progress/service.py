@@ -34,61 +34,99 @@ _SERIES = text("""
 
 
 async def _agreed_plan(session: AsyncSession, place_code: str) -> Plan | None:
-    return (await session.execute(select(Plan).where(
-        col(Plan.place_code) == place_code, col(Plan.status) == "agreed"))).scalar()
+    return (
+        await session.execute(
+            select(Plan).where(col(Plan.place_code) == place_code, col(Plan.status) == "agreed")
+        )
+    ).scalar()
 
 
-async def place_progress(session: AsyncSession, *, catalogue: Catalogue, code: str,
-                         today: date) -> PlaceProgress:
+async def place_progress(
+    session: AsyncSession, *, catalogue: Catalogue, code: str, today: date
+) -> PlaceProgress:
     """Every target of the place's agreed plan; no plan, no items (and plan_id null)."""
     place_of(catalogue, code)
     plan = await _agreed_plan(session, code)
     if plan is None:
-        return PlaceProgress(place_code=code, plan_id=None, as_of=None, refresh_pending=False,
-                             summary=StatusCounts(), items=[])
-    stored = (await session.execute(select(TargetProgress).where(
-        col(TargetProgress.plan_id) == plan.id).order_by(col(TargetProgress.metric_code))
-    )).scalars()
+        return PlaceProgress(
+            place_code=code,
+            plan_id=None,
+            as_of=None,
+            refresh_pending=False,
+            summary=StatusCounts(),
+            items=[],
+        )
+    stored = (
+        await session.execute(
+            select(TargetProgress)
+            .where(col(TargetProgress.plan_id) == plan.id)
+            .order_by(col(TargetProgress.metric_code))
+        )
+    ).scalars()
     items = [_item(row, catalogue, today) for row in stored]
-    metrics = list((await session.execute(select(col(PlanTarget.metric_code)).where(
-        col(PlanTarget.plan_id) == plan.id))).scalars())
+    metrics = list(
+        (
+            await session.execute(
+                select(col(PlanTarget.metric_code)).where(col(PlanTarget.plan_id) == plan.id)
+            )
+        ).scalars()
+    )
     # A plan agreed a moment ago has targets the refresher has not reached yet: say so.
-    pending = (len(items) < len(metrics)
-               or bool(await session.scalar(_PENDING, {"metrics": metrics})))
+    pending = len(items) < len(metrics) or bool(
+        await session.scalar(_PENDING, {"metrics": metrics})
+    )
     return PlaceProgress(
-        place_code=code, plan_id=plan.id,
+        place_code=code,
+        plan_id=plan.id,
         as_of=min((item.computed_at for item in items), default=None),
         refresh_pending=pending,
-        summary=StatusCounts(**Counter[str](item.status for item in items)), items=items)
+        summary=StatusCounts(**Counter[str](item.status for item in items)),
+        items=items,
+    )
 
 
 def _item(row: TargetProgress, catalogue: Catalogue, today: date) -> ProgressItem:
     """The stored progress with the metric's name, unit and decimals, so that a reader can show
     it without a second request, and whether its latest period is still open."""
     metric = metric_of(catalogue, row.metric_code)
-    return ProgressItem.model_validate({
-        **row.model_dump(), "metric_name": metric.name, "unit": metric.unit,
-        "decimals": metric.decimals,
-        "provisional": metric.provisional(row.latest_period, today)
-        if row.latest_period else None})
+    return ProgressItem.model_validate(
+        {
+            **row.model_dump(),
+            "metric_name": metric.name,
+            "unit": metric.unit,
+            "decimals": metric.decimals,
+            "provisional": metric.provisional(row.latest_period, today)
+            if row.latest_period
+            else None,
+        }
+    )
 
 
-async def place_series(session: AsyncSession, *, catalogue: Catalogue, code: str,
-                       metric_code: str, today: date) -> ProgressSeries:
+async def place_series(
+    session: AsyncSession, *, catalogue: Catalogue, code: str, metric_code: str, today: date
+) -> ProgressSeries:
     """The place's current values of the metric with their SPC, computed from the observations
     as they are now, and the agreed plan's target for the metric if it has one."""
     place_of(catalogue, code)
     metric = metric_of(catalogue, metric_code)
-    points = indexed(metric, (await session.execute(
-        _SERIES, {"place": code, "metric": metric_code})).all())
+    points = indexed(
+        metric, (await session.execute(_SERIES, {"place": code, "metric": metric_code})).all()
+    )
     plan = await _agreed_plan(session, code)
     target = None if plan is None else await session.get(PlanTarget, (plan.id, metric_code))
     direction = SPC_DIRECTION[metric.direction]
     values = [v for _, _, v in points]
     warnings = []
     try:
-        chart = spc(values, improvement_direction=direction,
-                    target=target.target_value if target else None) if points else None
+        chart = (
+            spc(
+                values,
+                improvement_direction=direction,
+                target=target.target_value if target else None,
+            )
+            if points
+            else None
+        )
         warnings += chart.warnings if chart else []
     except (ValueError, ArithmeticError) as error:
         # Stored before the bounds at the door (docs/api.md, "Numbers"): the values are shown,
@@ -96,20 +134,37 @@ async def place_series(session: AsyncSession, *, catalogue: Catalogue, code: str
         chart = None
         warnings.append(f"No SPC for this series: {error}")
     return ProgressSeries(
-        place_code=code, metric_code=metric_code, improvement_direction=direction,
-        points=[SeriesPoint(index=i, period=period, value=value,
-                            provisional=metric.provisional(period, today),
-                            mean=p.mean if p else None, lpl=p.lpl if p else None,
-                            upl=p.upl if p else None, point_type=p.point_type if p else None)
-                for i, ((_, period, value), p) in enumerate(
-                    zip(points, chart.points if chart else [None] * len(points), strict=True))],
+        place_code=code,
+        metric_code=metric_code,
+        improvement_direction=direction,
+        points=[
+            SeriesPoint(
+                index=i,
+                period=period,
+                value=value,
+                provisional=metric.provisional(period, today),
+                mean=p.mean if p else None,
+                lpl=p.lpl if p else None,
+                upl=p.upl if p else None,
+                point_type=p.point_type if p else None,
+            )
+            for i, ((_, period, value), p) in enumerate(
+                zip(points, chart.points if chart else [None] * len(points), strict=True)
+            )
+        ],
         variation=chart.variation if chart else None,
         assurance=chart.assurance if chart else None,
         warnings=warnings,
-        target=None if target is None else SeriesTarget(
-            plan_id=target.plan_id, baseline_period=target.baseline_period,
-            baseline_value=target.baseline_value, target_period=target.target_period,
-            target_value=target.target_value))
+        target=None
+        if target is None
+        else SeriesTarget(
+            plan_id=target.plan_id,
+            baseline_period=target.baseline_period,
+            baseline_value=target.baseline_value,
+            target_period=target.target_period,
+            target_value=target.target_value,
+        ),
+    )
 
 
 async def set_aside(session: AsyncSession, *, limit: int, offset: int) -> SetAsidesPublic:

@@ -56,31 +56,53 @@ async def record_set_aside(session: AsyncSession, rows: Sequence[dict[str, Any]]
         return
     for row in (await session.execute(_RECORD, {"rows": json.dumps(list(rows))})).mappings():
         if row["failures"] == 1:
-            what = (f"{row['metric_code']} {row['period']}" if row["kind"] == "area_value"
-                    else f"plan {row['plan_id']} {row['metric_code']} ({row['place_code']})")
-            log.warning("progress refresh set aside %s %s: %s; the rest was refreshed, and it "
-                        "is tried again when its data or target change", row["kind"], what,
-                        row["reason"])
+            what = (
+                f"{row['metric_code']} {row['period']}"
+                if row["kind"] == "area_value"
+                else f"plan {row['plan_id']} {row['metric_code']} ({row['place_code']})"
+            )
+            log.warning(
+                "progress refresh set aside %s %s: %s; the rest was refreshed, and it "
+                "is tried again when its data or target change",
+                row["kind"],
+                what,
+                row["reason"],
+            )
 
 
 async def clear_area_values(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> None:
-    await session.execute(_CLEAR_AREA_VALUES, {"pairs": json.dumps(
-        [{"metric_code": metric, "period": period} for metric, period in pairs])})
+    await session.execute(
+        _CLEAR_AREA_VALUES,
+        {
+            "pairs": json.dumps(
+                [{"metric_code": metric, "period": period} for metric, period in pairs]
+            )
+        },
+    )
 
 
-async def clear_targets(session: AsyncSession, *, scope: dict[str, Any],
-                        failed: Iterable[tuple[int, str]]) -> None:
+async def clear_targets(
+    session: AsyncSession, *, scope: dict[str, Any], failed: Iterable[tuple[int, str]]
+) -> None:
     """``scope``: ``all``, ``places`` and ``metrics`` as the refresh's target queries take them."""
     failed = sorted(failed)
-    await session.execute(_CLEAR_TARGETS, {
-        **scope, "failed_plans": [plan for plan, _ in failed],
-        "failed_metrics": [metric for _, metric in failed]})
+    await session.execute(
+        _CLEAR_TARGETS,
+        {
+            **scope,
+            "failed_plans": [plan for plan, _ in failed],
+            "failed_metrics": [metric for _, metric in failed],
+        },
+    )
 
 
-async def set_aside_page(session: AsyncSession, *, limit: int, offset: int
-                         ) -> tuple[list[dict[str, Any]], int]:
-    rows = [dict(row) for row in (await session.execute(
-        _LIST, {"limit": limit, "offset": offset})).mappings()]
+async def set_aside_page(
+    session: AsyncSession, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    rows = [
+        dict(row)
+        for row in (await session.execute(_LIST, {"limit": limit, "offset": offset})).mappings()
+    ]
     return rows, sum((await set_aside_counts(session)).values())
 
 

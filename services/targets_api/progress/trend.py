@@ -112,15 +112,17 @@ class TrendResult:
     slope: float | None = None
 
 
-def recent_trend(points: Sequence[TrendPoint], *, kind: TrendKind,
-                 multiplier: float = 1.0) -> Trend | None:
+def recent_trend(
+    points: Sequence[TrendPoint], *, kind: TrendKind, multiplier: float = 1.0
+) -> Trend | None:
     """The Fingertips recent-trend marker of the series, or None for a count or a value."""
     result = trend_test(points, kind=kind, multiplier=multiplier)
     return None if result is None else result.marker
 
 
-def trend_test(points: Sequence[TrendPoint], *, kind: TrendKind,
-               multiplier: float = 1.0) -> TrendResult | None:
+def trend_test(
+    points: Sequence[TrendPoint], *, kind: TrendKind, multiplier: float = 1.0
+) -> TrendResult | None:
     """`recent_trend` with its reason and statistics. `points` may be in any order; two points
     for one period are a caller's mistake (ValueError)."""
     if kind not in ("proportion", "rate"):
@@ -148,8 +150,9 @@ def trend_test(points: Sequence[TrendPoint], *, kind: TrendKind,
     return _rate_trend(counted, times, multiplier)
 
 
-def _proportion_trend(counted: Sequence[tuple[TrendPoint, float, float]],
-                      times: Sequence[float]) -> TrendResult:
+def _proportion_trend(
+    counted: Sequence[tuple[TrendPoint, float, float]], times: Sequence[float]
+) -> TrendResult:
     numerators = [r for _, r, _ in counted]
     denominators = [n for _, _, n in counted]
     if any(not 0 < r < n for r, n in zip(numerators, denominators, strict=True)):
@@ -159,8 +162,9 @@ def _proportion_trend(counted: Sequence[tuple[TrendPoint, float, float]],
     return _decide(chi_square, logits, [1.0] * len(logits), times)
 
 
-def _rate_trend(counted: Sequence[tuple[TrendPoint, float, float]], times: Sequence[float],
-                multiplier: float) -> TrendResult:
+def _rate_trend(
+    counted: Sequence[tuple[TrendPoint, float, float]], times: Sequence[float], multiplier: float
+) -> TrendResult:
     values, weights = [], []
     for p, numerator, denominator in counted:
         if (p.lower is None) != (p.upper is None):
@@ -181,8 +185,9 @@ def _rate_trend(counted: Sequence[tuple[TrendPoint, float, float]], times: Seque
     return _decide(slope * slope * information, values, weights, times)
 
 
-def _decide(chi_square: float, ys: Sequence[float], weights: Sequence[float],
-            times: Sequence[float]) -> TrendResult:
+def _decide(
+    chi_square: float, ys: Sequence[float], weights: Sequence[float], times: Sequence[float]
+) -> TrendResult:
     """Significant, and in the same direction whichever single point is left out."""
     slope, _ = weighted_slope(ys, weights, times)
     if not chi_square > CHI_SQUARE_99_8:
@@ -192,17 +197,20 @@ def _decide(chi_square: float, ys: Sequence[float], weights: Sequence[float],
     direction = math.copysign(1.0, slope)
     for left_out in range(len(ys)):
         keep = [i for i in range(len(ys)) if i != left_out]
-        partial, _ = weighted_slope([ys[i] for i in keep], [weights[i] for i in keep],
-                                    [times[i] for i in keep])
+        partial, _ = weighted_slope(
+            [ys[i] for i in keep], [weights[i] for i in keep], [times[i] for i in keep]
+        )
         if partial == 0 or math.copysign(1.0, partial) != direction:
-            return TrendResult("no_significant_change", "one point makes the trend (outlier)",
-                               chi_square, slope)
+            return TrendResult(
+                "no_significant_change", "one point makes the trend (outlier)", chi_square, slope
+            )
     marker: Trend = "increasing" if slope > 0 else "decreasing"
     return TrendResult(marker, "significant trend, no outlier", chi_square, slope)
 
 
-def chi_square_for_trend(numerators: Sequence[float], denominators: Sequence[float],
-                         times: Sequence[float]) -> float:
+def chi_square_for_trend(
+    numerators: Sequence[float], denominators: Sequence[float], times: Sequence[float]
+) -> float:
     """Armitage's chi-square (1 df) for a linear trend in the proportions r / n over t.
 
     Zero when every proportion is equal; undefined (ValueError) when all are 0 or all are 1.
@@ -218,8 +226,9 @@ def chi_square_for_trend(numerators: Sequence[float], denominators: Sequence[flo
     return score * score / (p_bar * (1 - p_bar) * spread)
 
 
-def weighted_slope(ys: Sequence[float], weights: Sequence[float],
-                   times: Sequence[float]) -> tuple[float, float]:
+def weighted_slope(
+    ys: Sequence[float], weights: Sequence[float], times: Sequence[float]
+) -> tuple[float, float]:
     """The weighted least-squares slope of y on t and its information sum w (t - t_w)^2 (the
     reciprocal of the slope's variance when the weights are 1 / se^2). Equal weights give the
     ordinary least-squares slope, which is Fingertips' slope of the logits."""
@@ -227,8 +236,9 @@ def weighted_slope(ys: Sequence[float], weights: Sequence[float],
     t_w = math.fsum(w * t for w, t in zip(weights, times, strict=True)) / total_w
     y_w = math.fsum(w * y for w, y in zip(weights, ys, strict=True)) / total_w
     information = math.fsum(w * (t - t_w) ** 2 for w, t in zip(weights, times, strict=True))
-    covariance = math.fsum(w * (t - t_w) * (y - y_w)
-                           for w, t, y in zip(weights, times, ys, strict=True))
+    covariance = math.fsum(
+        w * (t - t_w) * (y - y_w) for w, t, y in zip(weights, times, ys, strict=True)
+    )
     return covariance / information, information
 
 

@@ -24,18 +24,25 @@ from services.targets_api.progress.refresh import refresh_queued
 
 log = logging.getLogger(__name__)
 
-PROGRESS_REFRESHES = Counter("joinedup_progress_refreshes_total",
-                             "Background progress refreshes, by result.", ["result"])
-PROGRESS_REFRESH_SECONDS = Histogram("joinedup_progress_refresh_seconds",
-                                     "Time to recompute what a batch of change notices touched.")
+PROGRESS_REFRESHES = Counter(
+    "joinedup_progress_refreshes_total", "Background progress refreshes, by result.", ["result"]
+)
+PROGRESS_REFRESH_SECONDS = Histogram(
+    "joinedup_progress_refresh_seconds", "Time to recompute what a batch of change notices touched."
+)
 
 MAX_BACKOFF_S = 30.0
 _ANY_QUEUED = text("SELECT EXISTS (SELECT 1 FROM progress_refresh_queue)")
 
 
 class ProgressRefresher:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession],
-                 metrics_api: MetricsApiClient, *, poll_s: float) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        metrics_api: MetricsApiClient,
+        *,
+        poll_s: float,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.metrics_api = metrics_api
         self.poll_s = poll_s
@@ -56,7 +63,7 @@ class ProgressRefresher:
                     log.exception("progress refresh failed; the changes stay queued")
             if not refreshed:
                 # Backing off while something is down keeps the log and the peer quiet.
-                await asyncio.sleep(min(self.poll_s * 2 ** failures, MAX_BACKOFF_S))
+                await asyncio.sleep(min(self.poll_s * 2**failures, MAX_BACKOFF_S))
 
     async def refresh_once(self) -> bool:
         async with self.sessionmaker() as session:
@@ -70,25 +77,33 @@ class ProgressRefresher:
             return False
         PROGRESS_REFRESH_SECONDS.observe(time.perf_counter() - started)
         PROGRESS_REFRESHES.labels("done").inc()
-        log.info("progress refreshed: %s periods, %s area values, %s targets, %s set aside",
-                 done.pairs, done.area_values, done.targets, done.set_aside)
+        log.info(
+            "progress refreshed: %s periods, %s area values, %s targets, %s set aside",
+            done.pairs,
+            done.area_values,
+            done.targets,
+            done.set_aside,
+        )
         return True
 
 
 @asynccontextmanager
 async def progress_refresher(app: FastAPI) -> AsyncIterator[ProgressRefresher]:
     """Runs the refresher beside the service for as long as the app runs."""
-    refresher = ProgressRefresher(app.state.sessionmaker, app.state.metrics_api,
-                                  poll_s=app.state.settings.progress_poll_s)
+    refresher = ProgressRefresher(
+        app.state.sessionmaker, app.state.metrics_api, poll_s=app.state.settings.progress_poll_s
+    )
     async with running(refresher.run(), name="progress-refresher"):
         yield refresher
 
 
 async def set_aside_metrics(app: FastAPI, session: AsyncSession) -> Iterable[GaugeFamily]:
     """How many items the refresh has set aside, by kind (read at each scrape; 0 is healthy)."""
-    gauge = GaugeFamily("joinedup_progress_set_aside",
-                        "(metric, period) pairs and targets whose progress could not be "
-                        "computed from their data, so their figures are stale.")
+    gauge = GaugeFamily(
+        "joinedup_progress_set_aside",
+        "(metric, period) pairs and targets whose progress could not be "
+        "computed from their data, so their figures are stale.",
+    )
     for kind, count in (await store.set_aside_counts(session)).items():
         gauge.add(label_text(kind=kind), count)
     return [gauge]

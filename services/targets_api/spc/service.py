@@ -27,10 +27,22 @@ from typing import Literal, get_args
 from services.common.magnitude import MAX_MAGNITUDE
 
 Direction = Literal["increase", "decrease", "neutral"]
-PointType = Literal["common_cause", "special_cause_improvement", "special_cause_concern",
-                    "special_cause_neutral_high", "special_cause_neutral_low"]
-Variation = Literal["common_cause", "improvement_high", "improvement_low", "concern_high",
-                    "concern_low", "neutral_high", "neutral_low"]
+PointType = Literal[
+    "common_cause",
+    "special_cause_improvement",
+    "special_cause_concern",
+    "special_cause_neutral_high",
+    "special_cause_neutral_low",
+]
+Variation = Literal[
+    "common_cause",
+    "improvement_high",
+    "improvement_low",
+    "concern_high",
+    "concern_low",
+    "neutral_high",
+    "neutral_low",
+]
 Assurance = Literal["consistent_pass", "consistent_fail", "inconsistent"]
 
 LIMIT = 2.66
@@ -42,9 +54,11 @@ MIN_FIX_AFTER_N_POINTS = 12
 # R/ptd_add_short_group_warnings.R: a group of fewer points than this has trial limits. The
 # package's code defaults to 13 (option ptd_spc.warning_threshold), though its text says 12.
 SHORT_GROUP_POINTS = 13
-SHORT_GROUP_WARNING = ("Some groups have 'n < 12' observations. These have trial limits, which "
-                       "will be revised with each additional observation until "
-                       "'n = fix_after_n_points' has been reached.")
+SHORT_GROUP_WARNING = (
+    "Some groups have 'n < 12' observations. These have trial limits, which "
+    "will be revised with each additional observation until "
+    "'n = fix_after_n_points' has been reached."
+)
 _DIRECTION_SIGN = {"increase": 1, "neutral": 0, "decrease": -1}
 
 
@@ -76,10 +90,15 @@ class Limits:
     near_upl: float
 
 
-def spc(values: Sequence[float], *, improvement_direction: Direction,
-        target: float | None = None, screen_outliers: bool = True,
-        fix_after_n_points: int | None = None, rebase_at_indices: Sequence[int] = ()
-        ) -> SpcResult:
+def spc(
+    values: Sequence[float],
+    *,
+    improvement_direction: Direction,
+    target: float | None = None,
+    screen_outliers: bool = True,
+    fix_after_n_points: int | None = None,
+    rebase_at_indices: Sequence[int] = (),
+) -> SpcResult:
     """The SPC of a series: each point's limits and type, the variation and assurance icons.
 
     ``rebase_at_indices``: 0-based positions where a new group with its own limits starts.
@@ -89,37 +108,51 @@ def spc(values: Sequence[float], *, improvement_direction: Direction,
     points: list[SpcPoint] = []
     groups = _groups(values, rebase_at_indices)
     for group in groups:
-        limits = process_limits(group, screen_outliers=screen_outliers,
-                                fix_after_n_points=fix_after_n_points)
-        points += [SpcPoint(value=y, mean=limits.mean, lpl=_defined(limits.lpl),
-                            upl=_defined(limits.upl),
-                            point_type=point_type(side, improvement_direction))
-                   for y, side in zip(group, special_cause_sides(group, limits), strict=True)]
+        limits = process_limits(
+            group, screen_outliers=screen_outliers, fix_after_n_points=fix_after_n_points
+        )
+        points += [
+            SpcPoint(
+                value=y,
+                mean=limits.mean,
+                lpl=_defined(limits.lpl),
+                upl=_defined(limits.upl),
+                point_type=point_type(side, improvement_direction),
+            )
+            for y, side in zip(group, special_cause_sides(group, limits), strict=True)
+        ]
     return SpcResult(
         points=points,
         variation=variation_type(points[-1].point_type, improvement_direction),
-        assurance=assurance_type(target, lpl=limits.lpl, upl=limits.upl,
-                                 improvement_direction=improvement_direction),
-        warnings=[SHORT_GROUP_WARNING] if any(len(g) < SHORT_GROUP_POINTS for g in groups)
-        else [])
+        assurance=assurance_type(
+            target, lpl=limits.lpl, upl=limits.upl, improvement_direction=improvement_direction
+        ),
+        warnings=[SHORT_GROUP_WARNING] if any(len(g) < SHORT_GROUP_POINTS for g in groups) else [],
+    )
 
 
-def _check_arguments(values: Sequence[float], improvement_direction: str,
-                     fix_after_n_points: int | None, rebase_at_indices: Sequence[int]) -> None:
+def _check_arguments(
+    values: Sequence[float],
+    improvement_direction: str,
+    fix_after_n_points: int | None,
+    rebase_at_indices: Sequence[int],
+) -> None:
     if not values:
         raise ValueError("SPC needs at least one value.")
     if not all(math.isfinite(v) and abs(v) <= MAX_MAGNITUDE for v in values):
         # Beyond it, moving ranges and limits can overflow (docs/api.md, "Number bounds").
-        raise ValueError(f"SPC values must be finite numbers of magnitude at most "
-                         f"{MAX_MAGNITUDE:g}.")
+        raise ValueError(
+            f"SPC values must be finite numbers of magnitude at most {MAX_MAGNITUDE:g}."
+        )
     if improvement_direction not in get_args(Direction):
         raise ValueError(f"improvement_direction must be one of {get_args(Direction)}.")
     if fix_after_n_points is not None and fix_after_n_points < MIN_FIX_AFTER_N_POINTS:
         raise ValueError(f"fix_after_n_points must be at least {MIN_FIX_AFTER_N_POINTS}.")
     bounds = [0, *rebase_at_indices, len(values)]
     if any(a >= b for a, b in pairwise(bounds)):
-        raise ValueError("rebase_at_indices must be strictly increasing positions from 1 to "
-                         f"{len(values) - 1}.")
+        raise ValueError(
+            f"rebase_at_indices must be strictly increasing positions from 1 to {len(values) - 1}."
+        )
 
 
 def _groups(values: list[float], rebase_at_indices: Sequence[int]) -> list[list[float]]:
@@ -146,8 +179,9 @@ def _sign(x: float) -> int:
     return (x > 0) - (x < 0)
 
 
-def process_limits(values: Sequence[float], *, screen_outliers: bool = True,
-                   fix_after_n_points: int | None = None) -> Limits:
+def process_limits(
+    values: Sequence[float], *, screen_outliers: bool = True, fix_after_n_points: int | None = None
+) -> Limits:
     """One group's mean and process limits (ptd_spc_standard)."""
     basis = values[:fix_after_n_points]
     mean = _mean(basis)
@@ -157,16 +191,26 @@ def process_limits(values: Sequence[float], *, screen_outliers: bool = True,
         moving_ranges = [mr for mr in moving_ranges if mr < cutoff]
     # R's mean of no moving ranges (one point, or all screened out as in a flat series) is NaN.
     mean_mr = _mean(moving_ranges) if moving_ranges else math.nan
-    return Limits(mean=mean, lpl=mean - LIMIT * mean_mr, upl=mean + LIMIT * mean_mr,
-                  near_lpl=mean - NEAR_LIMIT * mean_mr, near_upl=mean + NEAR_LIMIT * mean_mr)
+    return Limits(
+        mean=mean,
+        lpl=mean - LIMIT * mean_mr,
+        upl=mean + LIMIT * mean_mr,
+        near_lpl=mean - NEAR_LIMIT * mean_mr,
+        near_upl=mean + NEAR_LIMIT * mean_mr,
+    )
 
 
 def seven_point_one_side_mean(relative_to_mean: Sequence[int]) -> list[int]:
     """1 at each point that ends seven in a row on the same side of the mean."""
     v = relative_to_mean
-    return [int(i >= RULE_LENGTH - 1 and v[i] != 0
-                and all(v[j] == v[i] for j in range(i - RULE_LENGTH + 1, i)))
-            for i in range(len(v))]
+    return [
+        int(
+            i >= RULE_LENGTH - 1
+            and v[i] != 0
+            and all(v[j] == v[i] for j in range(i - RULE_LENGTH + 1, i))
+        )
+        for i in range(len(v))
+    ]
 
 
 def part_of_seven(ends: Sequence[int]) -> list[int]:
@@ -186,7 +230,7 @@ def seven_point_trend(y: Sequence[float]) -> list[int]:
     steps = [_sign(b - a) for a, b in pairwise(y)]
     ends = [0] * len(y)
     for i in range(RULE_LENGTH - 1, len(y)):
-        window = steps[i - RULE_LENGTH + 1:i]
+        window = steps[i - RULE_LENGTH + 1 : i]
         if all(s == 1 for s in window):
             ends[i] = 1
         elif all(s == -1 for s in window):
@@ -200,9 +244,15 @@ def two_in_three(close: Sequence[int], relative_to_mean: Sequence[int]) -> list[
     # Padded with two zeros each side, as R does, so that windows run off neither end.
     closep = [0, 0, *close, 0, 0]
     rtmp = [0, 0, *relative_to_mean, 0, 0]
-    return [int(any(sum(closep[s:s + 3]) >= 2 and abs(sum(rtmp[s:s + 3])) == 3
-                    for s in (i, i + 1, i + 2)))
-            for i in range(len(close))]
+    return [
+        int(
+            any(
+                sum(closep[s : s + 3]) >= 2 and abs(sum(rtmp[s : s + 3])) == 3
+                for s in (i, i + 1, i + 2)
+            )
+        )
+        for i in range(len(close))
+    ]
 
 
 def part_of_two_in_three(flags: Sequence[int], close: Sequence[int]) -> list[int]:
@@ -218,8 +268,10 @@ def special_cause_sides(y: Sequence[float], limits: Limits) -> list[int]:
     """
     rtm = [_sign(v - limits.mean) for v in y]
     outside = [v > limits.upl or v < limits.lpl for v in y]
-    close = [not out and (v < limits.near_lpl or v > limits.near_upl)
-             for v, out in zip(y, outside, strict=True)]
+    close = [
+        not out and (v < limits.near_lpl or v > limits.near_upl)
+        for v, out in zip(y, outside, strict=True)
+    ]
     trend = part_of_seven(seven_point_trend(y))
     two_of_three = part_of_two_in_three(two_in_three(close, rtm), close)
     run = part_of_seven(seven_point_one_side_mean(rtm))
@@ -268,8 +320,9 @@ def variation_type(last_point_type: PointType, improvement_direction: Direction)
     return "common_cause"
 
 
-def assurance_type(target: float | None, *, lpl: float, upl: float,
-                   improvement_direction: Direction) -> Assurance | None:
+def assurance_type(
+    target: float | None, *, lpl: float, upl: float, improvement_direction: Direction
+) -> Assurance | None:
     """Whether the process will consistently meet the target, from the last group's limits.
 
     A target on a limit, or undefined (NaN) limits, give "inconsistent", as in R.
