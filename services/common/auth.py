@@ -121,8 +121,9 @@ async def verify_key(session: AsyncSession, key: str) -> ApiPrincipal | None:
     matches = hmac.compare_digest(hash_key(key), row.key_hash if row else _NO_KEY_HASH)
     if row is None or not matches or row.revoked_at is not None:
         return None
+    assert row.id is not None  # a stored key always has its id
     return ApiPrincipal(
-        key_id=row.id,  # type: ignore[arg-type]
+        key_id=row.id,
         name=row.name,
         role=Role(row.role),
         scopes=tuple(row.scopes),
