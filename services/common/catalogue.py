@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 from services.common import periods
 from services.common.config import CommonSettings
 from services.common.http import CachedJson, ETagCache, EventHooks, ServiceClient
+from services.common.vocabulary import Aggregation, Direction, Kind
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +51,11 @@ class MetricDef(_Frozen):
     status: Literal["active", "retired"]
     scope: Literal["national", "local"]
     owner_area_code: str
-    kind: Literal["count", "proportion", "rate", "value"]
+    kind: Kind
     multiplier: float | None
-    direction: Literal["higher_is_better", "lower_is_better", "neutral"]
+    direction: Direction
     periodicity: Literal["monthly", "quarterly", "annual", "financial_year"]
-    aggregation: Literal["sum", "ratio_of_sums", "population_weighted_mean"]
+    aggregation: Aggregation
     valid_min: float | None
     valid_max: float | None
     decimals: int

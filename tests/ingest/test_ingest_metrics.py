@@ -59,8 +59,12 @@ async def test_a_dry_run_and_a_replay_are_not_counted(client, submitter):
     assert (await client.post("/v1/submissions", headers=headers, json=body)).status_code == 201
     before = await scrape(client)
 
-    await client.post("/v1/submissions", headers=headers, json=body)
-    await client.post("/v1/submissions", headers=submitter, json=body, params={"dry_run": True})
+    replay = await client.post("/v1/submissions", headers=headers, json=body)
+    assert (replay.status_code, replay.headers.get("Idempotent-Replayed")) == (201, "true")
+    dry_run = await client.post(
+        "/v1/submissions", headers=submitter, json=body, params={"dry_run": "true"}
+    )
+    assert (dry_run.status_code, dry_run.json()["dry_run"]) == (201, True), dry_run.text
 
     assert reading(
         await scrape(client), "joinedup_ingest_submissions_total", place=LEEDS, status="accepted"
@@ -68,7 +72,10 @@ async def test_a_dry_run_and_a_replay_are_not_counted(client, submitter):
 
 
 async def test_the_last_submission_of_each_place_is_a_timestamp(client, submitter, query):
-    await client.post("/v1/submissions", headers=submitter, json=json_submission(observation()))
+    stored = await client.post(
+        "/v1/submissions", headers=submitter, json=json_submission(observation())
+    )
+    assert stored.status_code == 201, stored.text
     received = query("SELECT extract(epoch FROM received_at) FROM submission")[0][0]
 
     samples = await scrape(client)

@@ -4,7 +4,8 @@ from pydantic import BaseModel, Field
 
 from services.common.figures import Derived
 from services.common.responses import ListPublic
-from services.targets_api.progress.schemas import Comparison, Status, StatusCounts
+from services.common.vocabulary import Status
+from services.targets_api.progress.schemas import Comparison, StatusCounts
 from services.targets_api.progress.trend import Trend
 
 TableLevel = Literal["place", "icb"]

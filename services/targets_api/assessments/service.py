@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common import periods
 from services.common.catalogue import AreaRef, Catalogue, MetricDef
 from services.common.errors import NotFound, Unprocessable, field_error
+from services.common.vocabulary import Status
 from services.targets_api.assessments.schemas import (
     AreaPerformance,
     LeagueRow,
@@ -22,7 +23,7 @@ from services.targets_api.assessments.schemas import (
     TableLevel,
 )
 from services.targets_api.lookups import metric_of
-from services.targets_api.progress.schemas import Status, StatusCounts
+from services.targets_api.progress.schemas import StatusCounts
 from services.targets_api.progress.trend import POINTS_USED, Trend, TrendPoint, recent_trend
 
 # Periods in another form are left from an earlier version of the metric: they are not on the

@@ -7,10 +7,8 @@ Direction uses the metric's own vocabulary (`MetricDef.direction` in services/co
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
-Direction = Literal["higher_is_better", "lower_is_better", "neutral"]
-Status = Literal["no_data", "not_assessed", "achieved", "on_track", "at_risk", "off_track"]
+from services.common.vocabulary import Direction, Status
 
 FORECAST_MAX_POINTS = 12
 FORECAST_MIN_POINTS = 4

@@ -16,7 +16,7 @@ from functools import cache
 from statistics import NormalDist
 from typing import Literal
 
-from services.targets_api.progress.definitions import Direction
+from services.common.vocabulary import Direction
 
 Comparison = Literal["better", "similar", "worse", "not_compared"]
 

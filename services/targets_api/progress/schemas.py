@@ -5,10 +5,10 @@ from pydantic import BaseModel, Field
 
 from services.common.figures import Derived
 from services.common.responses import ListPublic
+from services.common.vocabulary import Status
 from services.targets_api.progress.trend import Trend
 from services.targets_api.spc.schemas import PointType, SpcPointPublic
 
-Status = Literal["achieved", "on_track", "at_risk", "off_track", "no_data", "not_assessed"]
 Comparison = Literal["better", "similar", "worse", "not_compared"]
 
 

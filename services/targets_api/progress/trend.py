@@ -72,10 +72,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from services.common.vocabulary import Kind
 from services.targets_api.progress.intervals import rate_interval
 
 Trend = Literal["increasing", "decreasing", "no_significant_change", "cannot_be_calculated"]
-TrendKind = Literal["count", "proportion", "rate", "value"]
 
 POINTS_USED = 5  # Fingertips' PointsToUse
 CHI_SQUARE_99_8 = 9.54953570608324  # Fingertips' ChiSquareConfidence: chi2(1 df) at 0.998
@@ -113,7 +113,7 @@ class TrendResult:
 
 
 def recent_trend(
-    points: Sequence[TrendPoint], *, kind: TrendKind, multiplier: float = 1.0
+    points: Sequence[TrendPoint], *, kind: Kind, multiplier: float = 1.0
 ) -> Trend | None:
     """The Fingertips recent-trend marker of the series, or None for a count or a value."""
     result = trend_test(points, kind=kind, multiplier=multiplier)
@@ -121,7 +121,7 @@ def recent_trend(
 
 
 def trend_test(
-    points: Sequence[TrendPoint], *, kind: TrendKind, multiplier: float = 1.0
+    points: Sequence[TrendPoint], *, kind: Kind, multiplier: float = 1.0
 ) -> TrendResult | None:
     """`recent_trend` with its reason and statistics. `points` may be in any order; two points
     for one period are a caller's mistake (ValueError)."""
