@@ -2,12 +2,13 @@
 test database), so every check goes through the same HTTP client as in production."""
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import httpx
 import pytest
 
+from services.common.periods import england_today
 from services.metrics_api.main import create_app as create_metrics_api
 from services.targets_api.main import TargetsApiSettings
 from services.targets_api.main import create_app as create_targets_api
@@ -28,9 +29,10 @@ async def metrics_api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 @dataclass
 class Clock:
-    """targets_api's today in the ``client`` fixture: set ``clock.today`` to move it."""
+    """targets_api's today in the ``client`` fixture: England's real today unless a test sets
+    ``clock.today`` (a test whose expectations depend on which periods are closed sets it)."""
 
-    today: date = date(2026, 12, 1)
+    today: date = field(default_factory=england_today)
 
 
 @pytest.fixture

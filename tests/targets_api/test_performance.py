@@ -101,9 +101,11 @@ def west_yorkshire_observations(members: list[str]) -> list[tuple]:
 
 @pytest.fixture
 async def west_yorkshire(
-    fresh_catalogue, client, plans, metrics_api, admin, query
+    fresh_catalogue, client, plans, metrics_api, admin, query, clock
 ) -> list[tuple[str, str]]:
-    """The ICB's member places after Leeds's plan is agreed, the data stored and refreshed."""
+    """The ICB's member places after Leeds's plan is agreed, the data stored and refreshed;
+    today is 2026-12-01, which the comments below work from."""
+    clock.today = date(2026, 12, 1)
     members = places_under(query, WEST_YORKSHIRE)
     assert len(members) >= 3 and LEEDS in dict(members)
     await leeds_plan_with_a_local_target(plans, metrics_api, admin)
@@ -166,7 +168,7 @@ async def test_an_icb_s_performance(west_yorkshire, client, viewer):
     # are left out. (1 on track + 1 achieved) / 4 = 0.5.
     assert body["on_track_share"] == 0.5
 
-    # Today is 2026-12-01 (the clock fixture): every month to 2026-10 is closed (its end + 45
+    # Today is 2026-12-01 (set by the west_yorkshire fixture): every month to 2026-10 is closed (its end + 45
     # days has passed).
     discharge = metrics[DISCHARGE]
     # 2026-04 is the latest with any data, but the last member did not report it: coverage
