@@ -168,8 +168,8 @@ async def test_an_icb_s_performance(west_yorkshire, client, viewer):
     # are left out. (1 on track + 1 achieved) / 4 = 0.5.
     assert body["on_track_share"] == 0.5
 
-    # Today is 2026-12-01 (set by the west_yorkshire fixture): every month to 2026-10 is closed (its end + 45
-    # days has passed).
+    # Today is 2026-12-01 (set by the west_yorkshire fixture): every month to 2026-10 is
+    # closed (its end + 45 days has passed).
     discharge = metrics[DISCHARGE]
     # 2026-04 is the latest with any data, but the last member did not report it: coverage
     # 4 / 5 = 0.8, below 0.9. 2026-03 has every member: the ratio of sums
