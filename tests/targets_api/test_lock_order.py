@@ -15,7 +15,7 @@ import psycopg
 from services.common.config import CommonSettings
 from services.common.db import create_engine, libpq_url, make_sessionmaker
 from services.targets_api.plans import workflow
-from services.targets_api.progress.refresh import _DRAIN_QUEUE, _LOCK
+from services.targets_api.progress.store import DRAIN_QUEUE, LOCK
 from tests.conftest import bearer
 from tests.targets_api.conftest import BRADFORD, LEEDS, WEST_YORKSHIRE
 from tests.targets_api.plan_support import DISCHARGE, Plans
@@ -58,8 +58,8 @@ async def test_a_plan_is_agreed_while_a_refresh_holds_the_queue(
 
     with psycopg.connect(libpq_url(database_url)) as refresher:
         # A refresh under way: it has taken its lock and drained (so locked) the queued rows.
-        refresher.execute(str(_LOCK))
-        assert refresher.execute(str(_DRAIN_QUEUE)).fetchall()
+        refresher.execute(str(LOCK))
+        assert refresher.execute(str(DRAIN_QUEUE)).fetchall()
 
         agreed = await without_waiting(plans.decide(plan["id"], WEST_YORKSHIRE), query)
 

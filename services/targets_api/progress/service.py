@@ -11,7 +11,7 @@ from services.common.catalogue import Catalogue
 from services.common.models.targets_api import Plan, PlanTarget, TargetProgress
 from services.targets_api.lookups import metric_of, place_of
 from services.targets_api.progress import store
-from services.targets_api.progress.refresh import SPC_DIRECTION, indexed
+from services.targets_api.progress.reference import SPC_DIRECTION, indexed
 from services.targets_api.progress.schemas import (
     PlaceProgress,
     ProgressItem,

@@ -1,14 +1,181 @@
-"""What a refresh set aside: recorded when an item fails on its data, cleared when it succeeds."""
+"""The refresh's SQL: the queue, the roll-ups into area values, the agreed targets and their
+series, the progress rows and benchmarks; and what a refresh set aside (recorded when an item
+fails on its data, cleared when it succeeds)."""
 
 import json
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
+
+LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('joinedup.progress.refresh', 0))")
+
+# Rank 1 is the best value among the areas of one level (England has none to rank against);
+# neutral metrics have no best, so no rank, and an incomplete roll-up (fewer places reported
+# than the metric applies to) is not ranked: a sum or ratio over whichever places reported is
+# not comparable with a complete one (API.md amendments). Quintiles come from the rank, not
+# ntile(), so that tied places always share a quintile.
+# `places_expected`: the member places the metric applies to (a national metric: all of them;
+# a local one: those at or below its owner).
+_ROLL_UP = text("""
+    WITH metric AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:metrics AS jsonb))
+            AS m(code text, multiplier float8, direction text, aggregation text, scope text,
+                 owner text)
+    ), place AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:places AS jsonb))
+            AS a(code text, icb text, region text, nation text, population float8)
+    ), pair AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:pairs AS jsonb)) AS p(metric_code text, period text)
+    ), expected AS (
+        SELECT m.code AS metric_code, l.area_code, count(*) AS places_expected
+        FROM metric m
+        JOIN place a ON m.scope = 'national' OR m.owner IN (a.code, a.icb, a.region, a.nation)
+        CROSS JOIN LATERAL (VALUES (a.code), (a.icb), (a.region), (a.nation)) AS l(area_code)
+        GROUP BY m.code, l.area_code
+    ), rolled AS (
+        SELECT o.metric_code, o.period,
+               coalesce(o.place_code, a.icb, a.region, a.nation) AS area_code,
+               CASE grouping(o.place_code, a.icb, a.region)
+                    WHEN 3 THEN 'place' WHEN 5 THEN 'icb' WHEN 6 THEN 'region' ELSE 'nation'
+               END AS level,
+               CASE WHEN grouping(o.place_code) = 0 THEN min(o.value)
+                    WHEN min(m.aggregation) = 'sum' THEN sum(o.value)
+                    WHEN min(m.aggregation) = 'ratio_of_sums'
+                        THEN sum(o.numerator) / nullif(sum(o.denominator), 0) * min(m.multiplier)
+                    ELSE sum(o.value * a.population) / nullif(sum(a.population), 0)
+               END AS value,
+               sum(o.numerator) AS numerator, sum(o.denominator) AS denominator,
+               count(*) AS places_reported, min(m.direction) AS direction
+        FROM pair p
+        JOIN observation o ON o.metric_code = p.metric_code AND o.period = p.period
+                          AND o.superseded_at IS NULL
+        JOIN metric m ON m.code = o.metric_code
+        JOIN place a ON a.code = o.place_code
+        GROUP BY o.metric_code, o.period,
+                 GROUPING SETS ((o.place_code), (a.icb), (a.region), (a.nation))
+    ), rankable AS (
+        SELECT r.*, coalesce(e.places_expected, r.places_reported) AS places_expected,
+               direction <> 'neutral' AND value IS NOT NULL AND level <> 'nation'
+                   AND r.places_reported >= coalesce(e.places_expected, r.places_reported)
+                   AS ranked
+        FROM rolled r
+        LEFT JOIN expected e ON e.metric_code = r.metric_code AND e.area_code = r.area_code
+    ), ranked AS (
+        SELECT r.*,
+               CASE WHEN ranked THEN rank() OVER (
+                   PARTITION BY metric_code, period, level, ranked
+                   ORDER BY CASE direction WHEN 'higher_is_better' THEN -value ELSE value END)
+               END AS rank,
+               CASE WHEN ranked THEN count(*) OVER (PARTITION BY metric_code, period, level,
+                                                              ranked)
+               END AS rank_of
+        FROM rankable r
+    )
+    SELECT metric_code, period, area_code, level, value, numerator, denominator,
+           places_reported, places_expected, rank, rank_of,
+           5 * (rank - 1) / rank_of + 1 AS quintile
+    FROM ranked
+""")
+
+# refresh_all: the pairs that have no current observations any more (or whose metric left the
+# catalogue) lose their values; every other pair's are replaced as it is computed.
+_DELETE_OTHER_AREA_VALUES = text("""
+    DELETE FROM area_value v
+    WHERE (v.metric_code, v.period) NOT IN (
+        SELECT * FROM jsonb_to_recordset(CAST(:pairs AS jsonb)) AS p(metric_code text, period text))
+""")
+_DELETE_AREA_VALUES = text("""
+    DELETE FROM area_value v
+    USING jsonb_to_recordset(CAST(:pairs AS jsonb)) AS p(metric_code text, period text)
+    WHERE v.metric_code = p.metric_code AND v.period = p.period
+""")
+_INSERT_AREA_VALUES = text("""
+    INSERT INTO area_value (metric_code, period, area_code, level, value, numerator, denominator,
+                            places_reported, places_expected, ci_lower, ci_upper, comparison,
+                            rank, rank_of, quintile)
+    SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+        metric_code text, period text, area_code text, level text, value float8,
+        numerator float8, denominator float8, places_reported int, places_expected int,
+        ci_lower float8, ci_upper float8, comparison text, rank int, rank_of int, quintile int)
+""")
+
+# Agreed targets of the (place, metric) pairs given, or of all when none are.
+_AGREED_TARGETS = text("""
+    SELECT t.plan_id, p.place_code, t.metric_code, t.baseline_period, t.baseline_value,
+           t.target_period, t.target_value, t.trajectory, t.tolerance
+    FROM plan_target t JOIN plan p ON p.id = t.plan_id
+    WHERE p.status = 'agreed' AND (CAST(:all AS boolean) OR (p.place_code, t.metric_code) IN (
+        SELECT * FROM unnest(CAST(:places AS text[]), CAST(:metrics AS text[]))))
+""")
+_SERIES = text("""
+    SELECT o.place_code, o.metric_code, o.period, o.value, o.numerator, o.denominator
+    FROM observation o
+    JOIN unnest(CAST(:places AS text[]), CAST(:metrics AS text[])) AS s(place_code, metric_code)
+      ON o.place_code = s.place_code AND o.metric_code = s.metric_code
+    WHERE o.superseded_at IS NULL
+""")
+# Of the series recomputed (all when :all), the rows of targets no longer in force (their plan
+# was superseded, or their metric left the catalogue) go; the others are replaced as computed.
+_DELETE_OTHER_PROGRESS = text("""
+    DELETE FROM target_progress
+    WHERE (CAST(:all AS boolean) OR (place_code, metric_code) IN (
+              SELECT * FROM unnest(CAST(:places AS text[]), CAST(:metrics AS text[]))))
+      AND (plan_id, metric_code) NOT IN (
+          SELECT * FROM unnest(CAST(:plan_ids AS int[]), CAST(:target_metrics AS text[])))
+""")
+_UPSERT_PROGRESS = text("""
+    INSERT INTO target_progress AS tp (plan_id, metric_code, place_code, latest_period,
+        latest_value, baseline_period, baseline_value, target_period, target_value,
+        expected_value, progress_pct, status, consecutive_off_track, variation, assurance,
+        forecast_value, trend, comparison)
+    SELECT *, 'not_compared' FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+        plan_id int, metric_code text, place_code text, latest_period text, latest_value float8,
+        baseline_period text, baseline_value float8, target_period text, target_value float8,
+        expected_value float8, progress_pct float8, status text, consecutive_off_track int,
+        variation text, assurance text, forecast_value float8, trend text)
+    ON CONFLICT (plan_id, metric_code) DO UPDATE SET
+        latest_period = excluded.latest_period, latest_value = excluded.latest_value,
+        baseline_period = excluded.baseline_period, baseline_value = excluded.baseline_value,
+        target_period = excluded.target_period, target_value = excluded.target_value,
+        expected_value = excluded.expected_value, progress_pct = excluded.progress_pct,
+        status = excluded.status, consecutive_off_track = excluded.consecutive_off_track,
+        variation = excluded.variation, assurance = excluded.assurance,
+        forecast_value = excluded.forecast_value, trend = excluded.trend, computed_at = now()
+""")
+# A new value anywhere moves England and every place's rank at that period: every target whose
+# latest period is one of them takes its benchmarks afresh from the area values.
+_BENCHMARKS = text("""
+    UPDATE target_progress tp
+    SET national_value = b.national_value, comparison = b.comparison, rank = b.rank,
+        rank_of = b.rank_of
+    FROM (
+        SELECT tp.plan_id, tp.metric_code, n.value AS national_value,
+               coalesce(v.comparison, 'not_compared') AS comparison, v.rank, v.rank_of
+        FROM target_progress tp
+        LEFT JOIN area_value v ON v.metric_code = tp.metric_code AND v.period = tp.latest_period
+                              AND v.area_code = tp.place_code
+        LEFT JOIN area_value n ON n.metric_code = tp.metric_code AND n.period = tp.latest_period
+                              AND n.level = 'nation'
+        WHERE CAST(:all AS boolean)
+           OR (tp.metric_code, tp.latest_period) IN (
+               SELECT * FROM unnest(CAST(:pair_metrics AS text[]), CAST(:periods AS text[])))
+           OR (tp.place_code, tp.metric_code) IN (
+               SELECT * FROM unnest(CAST(:places AS text[]), CAST(:metrics AS text[])))
+    ) AS b
+    WHERE tp.plan_id = b.plan_id AND tp.metric_code = b.metric_code
+""")
+_ALL_PAIRS = text("""
+    SELECT DISTINCT metric_code, period FROM observation WHERE superseded_at IS NULL
+""")
+DRAIN_QUEUE = text("""
+    DELETE FROM progress_refresh_queue RETURNING place_code, metric_code, periods
+""")
+
 
 # `failures` counts the refreshes that failed on the item in a row, so 1 is news (logged) and
 # more is the same failure met again (not logged again).
@@ -110,3 +277,103 @@ async def set_aside_counts(session: AsyncSession) -> dict[str, int]:
     counts = dict.fromkeys(KINDS, 0)
     counts.update({kind: n for kind, n in await session.execute(_COUNT_BY_KIND)})
     return counts
+
+
+def pairs_json(pairs: Iterable[tuple[str, str]]) -> str:
+    return json.dumps([{"metric_code": m, "period": p} for m, p in sorted(pairs)])
+
+
+def columns(first: str, second: str, pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Pairs as two parallel arrays, which is how SQL unnests them into rows."""
+    ordered = sorted(pairs)
+    return {first: [a for a, _ in ordered], second: [b for _, b in ordered]}
+
+
+async def lock(session: AsyncSession) -> None:
+    """One refresh at a time, until the transaction ends."""
+    await session.execute(LOCK)
+
+
+async def drain_queue(session: AsyncSession) -> list[Any]:
+    """The queued change notices, deleted in the refresh's own transaction."""
+    return list((await session.execute(DRAIN_QUEUE)).all())
+
+
+async def all_pairs(session: AsyncSession) -> set[tuple[str, str]]:
+    """Every (metric, period) that has current observations."""
+    return {(row.metric_code, row.period) for row in await session.execute(_ALL_PAIRS)}
+
+
+async def delete_other_area_values(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> None:
+    await session.execute(_DELETE_OTHER_AREA_VALUES, {"pairs": pairs_json(pairs)})
+
+
+async def roll_up(
+    session: AsyncSession, *, metrics_json: str, places_json: str, pairs: Iterable[tuple[str, str]]
+) -> list[RowMapping]:
+    """Each place's value and its ICB's, region's and England's roll-up, ranked, per pair."""
+    params = {"metrics": metrics_json, "places": places_json, "pairs": pairs_json(pairs)}
+    return list((await session.execute(_ROLL_UP, params)).mappings().all())
+
+
+async def replace_area_values(
+    session: AsyncSession, pairs: Iterable[tuple[str, str]], rows: Sequence[dict[str, Any]]
+) -> None:
+    await session.execute(_DELETE_AREA_VALUES, {"pairs": pairs_json(pairs)})
+    # Not a finite number is not a figure: refuse it here rather than store it.
+    await session.execute(_INSERT_AREA_VALUES, {"rows": json.dumps(rows, allow_nan=False)})
+
+
+def target_scope(changed: set[tuple[str, str]] | None) -> dict[str, Any]:
+    """The (place, metric) series a refresh recomputes, as its target queries take them."""
+    return {"all": changed is None, **columns("places", "metrics", changed or set())}
+
+
+async def agreed_targets(session: AsyncSession, scope: dict[str, Any]) -> list[RowMapping]:
+    return list((await session.execute(_AGREED_TARGETS, scope)).mappings())
+
+
+async def delete_other_progress(
+    session: AsyncSession, scope: dict[str, Any], targets: Sequence[RowMapping]
+) -> None:
+    await session.execute(
+        _DELETE_OTHER_PROGRESS,
+        {
+            **scope,
+            "plan_ids": [t["plan_id"] for t in targets],
+            "target_metrics": [t["metric_code"] for t in targets],
+        },
+    )
+
+
+async def series(
+    session: AsyncSession, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[tuple[str, float, float | None, float | None]]]:
+    """The current (period, value, numerator, denominator) of each (place, metric)."""
+    found: dict[tuple[str, str], list[tuple[str, float, float | None, float | None]]] = {}
+    result = await session.execute(_SERIES, columns("places", "metrics", keys))
+    for row in result:
+        found.setdefault((row.place_code, row.metric_code), []).append(
+            (row.period, row.value, row.numerator, row.denominator)
+        )
+    return found
+
+
+async def upsert_progress(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    await session.execute(_UPSERT_PROGRESS, {"rows": json.dumps(rows, allow_nan=False)})
+
+
+async def update_benchmarks(
+    session: AsyncSession,
+    *,
+    pairs: Iterable[tuple[str, str]],
+    changed: set[tuple[str, str]] | None,
+) -> None:
+    await session.execute(
+        _BENCHMARKS,
+        {
+            "all": changed is None,
+            **columns("pair_metrics", "periods", pairs),
+            **columns("places", "metrics", changed or set()),
+        },
+    )
