@@ -282,10 +282,16 @@ class UnexpectedErrorMiddleware:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(Problem, _on_problem)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _on_http_exception)  # type: ignore[arg-type]
-    app.add_exception_handler(DBAPIError, _on_database_error)  # type: ignore[arg-type]
+    # Starlette types a handler as taking any Exception; each of these takes the one class it is
+    # registered for, which is what Starlette passes it, so the narrower signature is sound.
+    handlers: list[tuple[type[Exception], Any]] = [
+        (Problem, _on_problem),
+        (RequestValidationError, _on_validation_error),
+        (StarletteHTTPException, _on_http_exception),
+        (DBAPIError, _on_database_error),
+    ]
+    for exception, handler in handlers:
+        app.add_exception_handler(exception, handler)
     for unavailable in (sa_exc.TimeoutError, sa_exc.OperationalError):
         app.add_exception_handler(unavailable, _on_database_unavailable)
     # The last resort for a failure outside UnexpectedErrorMiddleware (in another middleware).
