@@ -8,7 +8,6 @@ running the command twice on the same file stores it once.
 
 import contextlib
 import hashlib
-import random
 import re
 import sys
 import time
@@ -21,14 +20,20 @@ from typing import Any
 import httpx
 import typer
 
-from services.common.http import RETRYABLE_ERRORS, RETRYABLE_STATUSES, parse_retry_after
+from services.common.http import (
+    RETRYABLE_ERRORS,
+    RETRYABLE_STATUSES,
+    Backoff,
+    json_object,
+    parse_retry_after,
+    problem_detail,
+)
 from services.ingest.submissions.schemas import SubmissionMode
 
 CHUNK_BYTES = 256 * 1024
 PROGRESS_FROM_BYTES = 256 * 1024  # a smaller file is sent in a blink; a bar would only flicker
 PROGRESS_STEPS = 4  # without a terminal (a log, a pipe): one line per quarter sent
-BACKOFF_S, MAX_BACKOFF_S = 0.5, 8.0
-MAX_RETRY_AFTER_S = 60.0
+BACKOFF = Backoff(base_s=0.5, max_s=8.0, max_retry_after_s=60.0)
 CONNECT_TIMEOUT_S = 10.0
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # what ingest accepts
 
@@ -69,7 +74,7 @@ def submit(upload: Upload) -> Exit:
     if not IDEMPOTENCY_KEY.match(idempotency_key):
         raise SubmitFailed("--idempotency-key must be 1-255 visible ASCII characters.", Exit.usage)
     response, attempts = _post(upload, endpoint, idempotency_key)
-    body = _json_object(response)
+    body = json_object(response)
     if response.status_code == 201:
         _print_result(
             body,
@@ -82,7 +87,7 @@ def submit(upload: Upload) -> Exit:
     if response.status_code == 422:
         _print_rejection(body, upload)
         return Exit.refused
-    why = f"({response.status_code} {response.reason_phrase}): {_detail(response, body)}"
+    why = f"({response.status_code} {response.reason_phrase}): {problem_detail(response)}"
     if response.status_code < 500:
         raise SubmitFailed(f"ingest refused the submission {why}", Exit.refused)
     raise SubmitFailed(f"ingest failed {why}", Exit.unavailable)
@@ -192,7 +197,8 @@ def _attempt(
             )
     except RETRYABLE_ERRORS as exc:
         return _NotNow(
-            f"cannot reach ingest at {upload.url} ({type(exc).__name__}: {exc})", _backoff(attempt)
+            f"cannot reach ingest at {upload.url} ({type(exc).__name__}: {exc})",
+            BACKOFF.pause(attempt - 1),
         )
     except httpx.HTTPError as exc:  # the request itself is wrong, e.g. the file changed size
         raise SubmitFailed(f"the request could not be sent: {exc}", Exit.refused) from None
@@ -200,15 +206,9 @@ def _attempt(
         return response
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     return _NotNow(
-        f"ingest answered {response.status_code} ({_detail(response, _json_object(response))})",
-        _backoff(attempt) if retry_after is None else min(retry_after, MAX_RETRY_AFTER_S),
+        f"ingest answered {response.status_code} ({problem_detail(response)})",
+        BACKOFF.pause(attempt - 1, retry_after),
     )
-
-
-def _backoff(attempt: int) -> float:
-    # Jitter keeps many clients that failed together from all coming back at the same instant.
-    ceiling = min(MAX_BACKOFF_S, BACKOFF_S * 2 ** (attempt - 1))
-    return random.uniform(ceiling / 2, ceiling)
 
 
 def _chunks(path: Path, size: int, sent: Callable[[int], None]) -> Iterator[bytes]:
@@ -261,21 +261,6 @@ def _megabytes(size: int) -> str:
 def _note(message: str) -> None:
     """Progress and retries go to stderr, so stdout holds only the outcome."""
     typer.echo(message, err=True)
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _detail(response: httpx.Response, body: dict[str, Any]) -> str:
-    detail = body.get("detail")
-    if isinstance(detail, str) and detail:
-        return detail
-    return response.text.strip()[:200] or response.reason_phrase
 
 
 def _print_result(

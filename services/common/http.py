@@ -111,14 +111,39 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def _problem_detail(response: httpx.Response) -> str:
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The body as a JSON object; empty when it is not one."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200] or response.reason_phrase
-    if isinstance(body, dict) and isinstance(body.get("detail"), str):
-        return body["detail"]
-    return response.reason_phrase
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def problem_detail(response: httpx.Response, limit: int = 200) -> str:
+    """A problem's ``detail``, or the start of whatever else the body says."""
+    detail = json_object(response).get("detail")
+    if isinstance(detail, str) and detail:
+        return detail
+    return response.text.strip()[:limit] or response.reason_phrase
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long to wait before another attempt: the peer's ``Retry-After`` up to a cap, else
+    exponential from ``base_s`` up to ``max_s`` with jitter, which spreads the retries of many
+    clients that failed together so they do not all return to a recovering peer at once."""
+
+    base_s: float
+    max_s: float
+    max_retry_after_s: float
+
+    def pause(self, retry: int, retry_after: float | None = None) -> float:
+        """``retry``: 0 before the second attempt, 1 before the third..."""
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after_s)
+        ceiling = min(self.max_s, self.base_s * 2**retry)
+        return random.uniform(ceiling / 2, ceiling)
 
 
 class ServiceClient:
@@ -142,9 +167,7 @@ class ServiceClient:
         """``transport`` replaces the network: tests use it to reach a real peer app in-process."""
         self.peer = peer
         self.retries = retries
-        self.backoff_s = backoff_s
-        self.max_backoff_s = max_backoff_s
-        self.max_retry_after_s = max_retry_after_s
+        self.backoff = Backoff(backoff_s, max_backoff_s, max_retry_after_s)
         self._key_set = bool(api_key)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.AsyncClient(
@@ -177,7 +200,7 @@ class ServiceClient:
         reason = ""
         for attempt in range(self.retries + 1):
             if attempt:
-                await asyncio.sleep(self._pause(attempt - 1, retry_after))
+                await asyncio.sleep(self.backoff.pause(attempt - 1, retry_after))
             try:
                 response = await self._http.get(path, params=params, headers=headers)
             except RETRYABLE_ERRORS as exc:
@@ -187,7 +210,7 @@ class ServiceClient:
             PEER_ATTEMPTS.labels(self.peer, str(response.status_code)).inc()
             if response.status_code in RETRYABLE_STATUSES:
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
-                reason = f"{response.status_code}: {_problem_detail(response)}"
+                reason = f"{response.status_code}: {problem_detail(response)}"
                 continue
             self._raise_for_refusal(path, response)
             return response
@@ -195,14 +218,6 @@ class ServiceClient:
             "%s: GET %s failed after %d attempts (%s)", self.peer, path, self.retries + 1, reason
         )
         raise PeerUnavailable(self.peer, self._retry_after_hint(retry_after), reason=reason)
-
-    def _pause(self, retry: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.max_retry_after_s)
-        # Jitter spreads the retries of many clients that failed together, so they do not all
-        # return to a recovering peer at the same instant.
-        ceiling = min(self.max_backoff_s, self.backoff_s * 2**retry)
-        return random.uniform(ceiling / 2, ceiling)
 
     def _retry_after_hint(self, retry_after: float | None) -> int:
         if retry_after is None:
@@ -216,12 +231,12 @@ class ServiceClient:
         if status >= 500:
             # A 500 is not retried (it is likely to repeat) but the peer is still failing, not
             # refusing: callers fall back to their cache as for an outage.
-            raise PeerUnavailable(self.peer, reason=f"{status}: {_problem_detail(response)}")
+            raise PeerUnavailable(self.peer, reason=f"{status}: {problem_detail(response)}")
         if status in (401, 403):
             raise PeerAuthRejected(
-                self.peer, path, status, _problem_detail(response), key_set=self._key_set
+                self.peer, path, status, problem_detail(response), key_set=self._key_set
             )
-        raise PeerRejected(self.peer, path, status, _problem_detail(response))
+        raise PeerRejected(self.peer, path, status, problem_detail(response))
 
 
 @dataclass(frozen=True)

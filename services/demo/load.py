@@ -11,7 +11,6 @@ batch and the body, so a retry within a run is answered with the first response.
 import asyncio
 import contextlib
 import hashlib
-import random
 import sys
 import threading
 import time
@@ -24,14 +23,20 @@ from typing import Any, TypeVar
 import httpx
 import typer
 
-from services.common.http import RETRYABLE_ERRORS, RETRYABLE_STATUSES
+from services.common.http import (
+    RETRYABLE_ERRORS,
+    RETRYABLE_STATUSES,
+    Backoff,
+    json_object,
+    problem_detail,
+)
 from services.common.periods import index, parse
 from services.demo import generate
 from services.demo.generate import PlaceDemo, Target
 
 T = TypeVar("T")
 ATTEMPTS = 6
-BACKOFF_S, MAX_BACKOFF_S = 0.5, 8.0
+BACKOFF = Backoff(base_s=0.5, max_s=8.0, max_retry_after_s=8.0)
 PROGRESS_POLL_S = 2.0
 STATUSES = ("on_track", "achieved", "at_risk", "off_track", "no_data", "not_assessed")
 
@@ -154,9 +159,7 @@ class Api:
                         describe(method, url, response), 3 if response.status_code >= 500 else 1
                     )
                 reason = describe(method, url, response)
-            await self.pause(
-                min(MAX_BACKOFF_S, BACKOFF_S * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-            )
+            await self.pause(BACKOFF.pause(attempt - 1))
         raise DemoFailed(f"{method} {url}: {reason}; gave up after {ATTEMPTS} attempts", 3)
 
     async def pause(self, seconds: float) -> None:
@@ -183,12 +186,8 @@ class Api:
 
 def describe(method: str, url: str, response: httpx.Response) -> str:
     """A refusal in words: the status, the problem's detail and its first errors."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    body = body if isinstance(body, dict) else {}
-    detail = body.get("detail") or response.text.strip()[:300] or response.reason_phrase
+    body = json_object(response)
+    detail = problem_detail(response, limit=300)
     lines = [
         f"{method} {httpx.URL(url).path} answered {response.status_code} "
         f"{response.reason_phrase}: {detail}"
