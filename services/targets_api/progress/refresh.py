@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common import periods
 from services.common.catalogue import Catalogue, MetricDef
 from services.common.figures import derived
-from services.targets_api.progress import definitions, intervals, store
+from services.targets_api.progress import definitions, generation, intervals, store
 from services.targets_api.progress.isolation import SetAside, isolating
 from services.targets_api.progress.trend import TrendPoint, recent_trend
 from services.targets_api.spc.service import Direction, spc
@@ -275,6 +275,8 @@ async def _refresh(
             **_columns("places", "metrics", changed or set()),
         },
     )
+    # The reads' ETags and caches are keyed on this; it commits with the figures (issue 13).
+    await generation.bump(session)
     log.info(
         "refresh: %d area values in %.3f s, %d targets in %.3f s, benchmarks in %.3f s",
         area_values,
