@@ -5,13 +5,16 @@ this process has built already is sent from its per-generation cache (services/c
 """
 
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
-from services.common.catalogue import Catalogue
+from services.common.catalogue import Catalogue, CatalogueDep
+from services.common.clock import TodayDep
 from services.common.etag import (
     RESPONSE_CACHE_RESULTS,
     Generation,
@@ -21,8 +24,10 @@ from services.common.etag import (
     matches,
     not_modified,
 )
-from services.common.responses import wants_csv
+from services.common.responses import json_representation, wants_csv
 from services.common.telemetry import route_label
+
+M = TypeVar("M", bound=BaseModel)
 
 # The type FastAPI declares for `responses`: a dict literal alone is inferred too narrowly.
 READ_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -40,37 +45,55 @@ def _response_cache(request: Request) -> ResponseCache:
     return cache
 
 
-ResponseCacheDep = Annotated[ResponseCache, Depends(_response_cache)]
+@dataclass(frozen=True)
+class Read:
+    """A read of the materialised progress: what every such answer depends on (the catalogue,
+    today), and how it is answered."""
+
+    request: Request
+    cache: ResponseCache
+    catalogue: Catalogue
+    today: date
+
+    async def answer(
+        self,
+        *,
+        generation: Generation | None,
+        parts: tuple[Hashable, ...],
+        model: Callable[[], Awaitable[M]],
+        csv: Callable[[M], Representation],
+    ) -> Response:
+        """The answer, 304 or from the cache where it can be; else ``model()`` as JSON, or as
+        ``csv(model)`` when the client asks for CSV.
+
+        ``parts``: everything the answer depends on besides the route, the catalogue, today
+        (which decides what is provisional), the format and ``generation`` (None for an answer
+        not made from the materialised tables: its parts must then change with its data).
+        """
+        as_csv = wants_csv(self.request)
+        route = route_label(self.request.scope)
+        key = (route, *parts, self.catalogue.version, self.today, "csv" if as_csv else "json")
+        etag = etag_for((generation, *key))
+        if matches(self.request.headers.get("if-none-match"), etag):
+            return not_modified(etag)
+        found = self.cache.get(key, generation)
+        if found is not None:
+            RESPONSE_CACHE_RESULTS.labels(route, "hit").inc()
+            return found.response(etag)
+        made = await model()
+        built = csv(made) if as_csv else json_representation(made)
+        kept = self.cache.put(key, generation, built)
+        RESPONSE_CACHE_RESULTS.labels(route, "miss" if kept else "bypass").inc()
+        return built.response(etag)
 
 
-async def answer(
+def _read(
     request: Request,
-    cache: ResponseCache,
-    *,
-    catalogue: Catalogue,
-    today: date,
-    generation: Generation | None,
-    parts: tuple[Hashable, ...],
-    build: Callable[[bool], Awaitable[Representation]],
-) -> Response:
-    """The read's answer, 304 or from the cache where it can be.
+    catalogue: CatalogueDep,
+    today: TodayDep,
+    cache: Annotated[ResponseCache, Depends(_response_cache)],
+) -> Read:
+    return Read(request, cache, catalogue, today)
 
-    ``parts``: everything the answer depends on besides the route, the catalogue, today (which
-    decides what is provisional), the format and ``generation`` (None for an answer that does
-    not come from the materialised tables: its parts must then change with its data).
-    ``build(as_csv)`` makes the answer.
-    """
-    as_csv = wants_csv(request)
-    route = route_label(request.scope)
-    key = (route, *parts, catalogue.version, today.isoformat(), "csv" if as_csv else "json")
-    etag = etag_for((generation, *key))
-    if matches(request.headers.get("if-none-match"), etag):
-        return not_modified(etag)
-    found = cache.get(key, generation)
-    if found is not None:
-        RESPONSE_CACHE_RESULTS.labels(route, "hit").inc()
-        return found.response(etag)
-    built = await build(as_csv)
-    kept = cache.put(key, generation, built)
-    RESPONSE_CACHE_RESULTS.labels(route, "miss" if kept else "bypass").inc()
-    return built.response(etag)
+
+ReadDep = Annotated[Read, Depends(_read)]

@@ -1,14 +1,12 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from services.common.auth import Principal
-from services.common.catalogue import CatalogueDep
-from services.common.clock import TodayDep
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
 from services.common.etag import Representation
-from services.common.responses import csv_representation, json_representation
+from services.common.responses import csv_representation
 from services.targets_api.assessments import service
 from services.targets_api.assessments.schemas import (
     LEAGUE_CSV_FIELDS,
@@ -17,19 +15,16 @@ from services.targets_api.assessments.schemas import (
     LeagueTable,
     TableLevel,
 )
-from services.targets_api.reads import READ_RESPONSES, ResponseCacheDep, answer
+from services.targets_api.reads import READ_RESPONSES, ReadDep
 
 router = APIRouter(tags=["assessments"], responses=problem_responses(401, 404, 422, 503))
 
 
 @router.get("/v1/metrics/{code}/league-table", response_model=LeagueTable, responses=READ_RESPONSES)
 async def get_league_table(
-    request: Request,
     session: SessionDep,
     _: Principal,
-    catalogue: CatalogueDep,
-    today: TodayDep,
-    cache: ResponseCacheDep,
+    read: ReadDep,
     code: str,
     level: TableLevel = "place",
     period: Annotated[
@@ -49,15 +44,10 @@ async def get_league_table(
     With `Accept: text/csv`, one row per area.
     """
     generation = await service.league_state(
-        session, catalogue=catalogue, metric_code=code, period=period
+        session, catalogue=read.catalogue, metric_code=code, period=period
     )
 
-    async def build(as_csv: bool) -> Representation:
-        table = await service.league_table(
-            session, catalogue=catalogue, metric_code=code, level=level, period=period, today=today
-        )
-        if not as_csv:
-            return json_representation(table)
+    def as_csv(table: LeagueTable) -> Representation:
         head = {
             "metric_code": table.metric_code,
             "level": table.level,
@@ -70,14 +60,18 @@ async def get_league_table(
             filename=f"league-table-{code}-{level}-{table.period or 'none'}.csv",
         )
 
-    return await answer(
-        request,
-        cache,
-        catalogue=catalogue,
-        today=today,
+    return await read.answer(
         generation=generation,
         parts=(code, level, period),
-        build=build,
+        model=lambda: service.league_table(
+            session,
+            catalogue=read.catalogue,
+            metric_code=code,
+            level=level,
+            period=period,
+            today=read.today,
+        ),
+        csv=as_csv,
     )
 
 
@@ -85,12 +79,9 @@ async def get_league_table(
     "/v1/areas/{code}/performance", response_model=AreaPerformance, responses=READ_RESPONSES
 )
 async def get_area_performance(
-    request: Request,
     session: SessionDep,
     _: Principal,
-    catalogue: CatalogueDep,
-    today: TodayDep,
-    cache: ResponseCacheDep,
+    read: ReadDep,
     code: str,
     min_coverage: Annotated[
         float,
@@ -110,19 +101,9 @@ async def get_area_performance(
 
     With `Accept: text/csv`, one row per metric and member place.
     """
-    state = await service.performance_state(session, catalogue=catalogue, code=code)
+    state = await service.performance_state(session, catalogue=read.catalogue, code=code)
 
-    async def build(as_csv: bool) -> Representation:
-        performance = await service.area_performance(
-            session,
-            catalogue=catalogue,
-            code=code,
-            min_coverage=min_coverage,
-            state=state,
-            today=today,
-        )
-        if not as_csv:
-            return json_representation(performance)
+    def as_csv(performance: AreaPerformance) -> Representation:
         return csv_representation(
             PERFORMANCE_CSV_FIELDS,
             (
@@ -144,12 +125,15 @@ async def get_area_performance(
             filename=f"performance-{code}.csv",
         )
 
-    return await answer(
-        request,
-        cache,
-        catalogue=catalogue,
-        today=today,
+    return await read.answer(
         generation=state.generation,
         parts=(code, min_coverage, state.plans, state.queued),
-        build=build,
+        model=lambda: service.area_performance(
+            session,
+            catalogue=read.catalogue,
+            state=state,
+            min_coverage=min_coverage,
+            today=read.today,
+        ),
+        csv=as_csv,
     )

@@ -256,6 +256,7 @@ async def _trends(
 class PerformanceState:
     """What a system's performance depends on besides the catalogue, today and min_coverage."""
 
+    code: str
     generation: Generation
     plans: tuple[int, ...]  # the member places' agreed plans
     queued: bool  # change notices wait for a metric shown
@@ -275,20 +276,20 @@ async def performance_state(
             },
         )
     ).one()
-    return PerformanceState(generation.of(row), tuple(row.plans), row.queued)
+    return PerformanceState(code, generation.of(row), tuple(row.plans), row.queued)
 
 
 async def area_performance(
     session: AsyncSession,
     *,
     catalogue: Catalogue,
-    code: str,
-    min_coverage: float,
     state: PerformanceState,
+    min_coverage: float,
     today: date,
 ) -> AreaPerformance:
     """Each metric shown (see _metrics_shown) for the system and for each member place it
     applies to: the catalogue's places whose lineage holds the area."""
+    code = state.code
     area = _system_of(catalogue, code)
     members = [catalogue.areas[p] for p in catalogue.places_in(code)]
     places = [m.code for m in members]

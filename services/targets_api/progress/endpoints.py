@@ -2,17 +2,15 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from services.common import audit
 from services.common.auth import AdminKey, Principal
 from services.common.catalogue import CatalogueDep
-from services.common.clock import TodayDep
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
-from services.common.etag import Representation
-from services.common.responses import PageDep, csv_representation, json_representation
+from services.common.responses import PageDep, csv_representation
 from services.targets_api.progress import service
 from services.targets_api.progress.refresh import refresh_all
 from services.targets_api.progress.schemas import (
@@ -23,46 +21,30 @@ from services.targets_api.progress.schemas import (
     RefreshResult,
     SetAsidesPublic,
 )
-from services.targets_api.reads import READ_RESPONSES, ResponseCacheDep, answer
+from services.targets_api.reads import READ_RESPONSES, ReadDep
 
 router = APIRouter(tags=["progress"], responses=problem_responses(401, 403, 404, 422, 503))
 
 
 @router.get("/v1/places/{code}/progress", response_model=PlaceProgress, responses=READ_RESPONSES)
 async def get_place_progress(
-    request: Request,
-    session: SessionDep,
-    _: Principal,
-    catalogue: CatalogueDep,
-    today: TodayDep,
-    cache: ResponseCacheDep,
-    code: str,
+    session: SessionDep, _: Principal, read: ReadDep, code: str
 ) -> Response:
     """Progress of every target of the place's agreed plan, with a count by status.
 
     With `Accept: text/csv`, one row per target. `If-None-Match` with the `ETag` answers 304
     until a refresh, the plan or the queue of changes moves it.
     """
-    state = await service.progress_state(session, catalogue=catalogue, code=code)
-
-    async def build(as_csv: bool) -> Representation:
-        progress = await service.place_progress(
-            session, catalogue=catalogue, code=code, state=state, today=today
-        )
-        if as_csv:
-            return csv_representation(
-                ITEM_CSV_FIELDS, _rows(progress.items), filename=f"progress-{code}.csv"
-            )
-        return json_representation(progress)
-
-    return await answer(
-        request,
-        cache,
-        catalogue=catalogue,
-        today=today,
+    state = await service.progress_state(session, catalogue=read.catalogue, code=code)
+    return await read.answer(
         generation=state.generation,
         parts=(code, state.plan_id, state.queued),
-        build=build,
+        model=lambda: service.place_progress(
+            session, catalogue=read.catalogue, state=state, today=read.today
+        ),
+        csv=lambda progress: csv_representation(
+            ITEM_CSV_FIELDS, _rows(progress.items), filename=f"progress-{code}.csv"
+        ),
     )
 
 
@@ -72,14 +54,7 @@ async def get_place_progress(
     responses=READ_RESPONSES,
 )
 async def get_place_series(
-    request: Request,
-    session: SessionDep,
-    _: Principal,
-    catalogue: CatalogueDep,
-    today: TodayDep,
-    cache: ResponseCacheDep,
-    code: str,
-    metric_code: str,
+    session: SessionDep, _: Principal, read: ReadDep, code: str, metric_code: str
 ) -> Response:
     """The place's series for one metric with per-point SPC, its icons and the agreed target.
 
@@ -87,36 +62,20 @@ async def get_place_series(
     until the series' observations or the place's agreed plan change.
     """
     state = await service.series_state(
-        session, catalogue=catalogue, code=code, metric_code=metric_code
+        session, catalogue=read.catalogue, code=code, metric_code=metric_code
     )
-
-    async def build(as_csv: bool) -> Representation:
-        series = await service.place_series(
-            session,
-            catalogue=catalogue,
-            code=code,
-            metric_code=metric_code,
-            state=state,
-            today=today,
-        )
-        if as_csv:
-            return csv_representation(
-                POINT_CSV_FIELDS,
-                _rows(series.points),
-                filename=f"series-{code}-{metric_code}.csv",
-            )
-        return json_representation(series)
 
     # Computed from the observations as they are, not from a refresh: no generation, and the
     # count of versions in the parts changes with them.
-    return await answer(
-        request,
-        cache,
-        catalogue=catalogue,
-        today=today,
+    return await read.answer(
         generation=None,
         parts=(code, metric_code, state.plan_id, state.versions),
-        build=build,
+        model=lambda: service.place_series(
+            session, catalogue=read.catalogue, state=state, today=read.today
+        ),
+        csv=lambda series: csv_representation(
+            POINT_CSV_FIELDS, _rows(series.points), filename=f"series-{code}-{metric_code}.csv"
+        ),
     )
 
 

@@ -30,6 +30,7 @@ class ProgressState:
     """What a place's progress depends on, besides the catalogue and today: the answer is the
     same while these are (they name it in its ETag)."""
 
+    code: str
     generation: Generation
     plan_id: int | None  # agreed plans are frozen: the id names its targets
     targets: int  # in the agreed plan
@@ -38,6 +39,8 @@ class ProgressState:
 
 @dataclass(frozen=True)
 class SeriesState:
+    code: str
+    metric_code: str
     plan_id: int | None
     versions: int  # of the series' observations: any change adds one
 
@@ -47,16 +50,16 @@ async def progress_state(
 ) -> ProgressState:
     place_of(catalogue, code)
     row = await store.progress_state(session, place_code=code)
-    return ProgressState(generation.of(row), row.plan_id, row.targets, row.queued)
+    return ProgressState(code, generation.of(row), row.plan_id, row.targets, row.queued)
 
 
 async def place_progress(
-    session: AsyncSession, *, catalogue: Catalogue, code: str, state: ProgressState, today: date
+    session: AsyncSession, *, catalogue: Catalogue, state: ProgressState, today: date
 ) -> PlaceProgress:
     """Every target of the place's agreed plan; no plan, no items (and plan_id null)."""
     if state.plan_id is None:
         return PlaceProgress(
-            place_code=code,
+            place_code=state.code,
             plan_id=None,
             as_of=None,
             refresh_pending=False,
@@ -66,7 +69,7 @@ async def place_progress(
     stored = await store.target_progress(session, plan_id=state.plan_id)
     items = [_item(row, catalogue, today) for row in stored]
     return PlaceProgress(
-        place_code=code,
+        place_code=state.code,
         plan_id=state.plan_id,
         as_of=min((item.computed_at for item in items), default=None),
         # A plan agreed a moment ago has targets the refresher has not reached yet: say so.
@@ -99,20 +102,15 @@ async def series_state(
     place_of(catalogue, code)
     metric_of(catalogue, metric_code)
     row = await store.series_state(session, place_code=code, metric_code=metric_code)
-    return SeriesState(row.plan_id, row.versions)
+    return SeriesState(code, metric_code, row.plan_id, row.versions)
 
 
 async def place_series(
-    session: AsyncSession,
-    *,
-    catalogue: Catalogue,
-    code: str,
-    metric_code: str,
-    state: SeriesState,
-    today: date,
+    session: AsyncSession, *, catalogue: Catalogue, state: SeriesState, today: date
 ) -> ProgressSeries:
     """The place's current values of the metric with their SPC, computed from the observations
     as they are now, and the agreed plan's target for the metric if it has one."""
+    code, metric_code = state.code, state.metric_code
     metric = metric_of(catalogue, metric_code)
     points = indexed(
         metric, await store.current_values(session, place_code=code, metric_code=metric_code)
