@@ -11,10 +11,11 @@ revalidated with the peer and served stale in outages; this one is a server's me
 answers, exact by construction, with nothing to revalidate.
 """
 
+import asyncio
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import date, datetime
 from types import MappingProxyType
@@ -25,9 +26,9 @@ from starlette.responses import Response
 
 RESPONSE_CACHE_RESULTS = Counter(
     "joinedup_response_cache_total",
-    "Reads answered from the per-generation response cache (hit), built and kept (miss), or "
-    "built and not kept (bypass: built from an older generation than the cache's, or larger "
-    "than it), by route template.",
+    "Reads answered from the per-generation response cache (hit), by another read's build "
+    "(shared), built and kept (miss), or built and not kept (bypass: built from an older "
+    "generation than the cache's, or larger than it), by route template.",
     ["route", "result"],
 )
 
@@ -95,8 +96,10 @@ class ResponseCache:
     generation is ever served. Entries built from no generation (``None``: the answer's key
     itself changes with its data) are kept until they are pushed out.
 
-    Concurrent misses each build their answer (the build runs on the request's own database
-    session, which another request must not share); the last one stored stays.
+    Concurrent misses of one key share one build (at a refresh, twenty readers of England's
+    performance would otherwise build it twenty times over): the first builds on its own
+    database session, the others wait for it, and build their own only if it fails or is
+    cancelled (its client went away).
     """
 
     def __init__(self, *, max_entries: int = 512, max_bytes: int = 32 * 1024 * 1024) -> None:
@@ -107,6 +110,38 @@ class ResponseCache:
             OrderedDict()
         )
         self._bytes = 0
+        self._building: dict[tuple[Hashable, Generation | None], asyncio.Future] = {}
+
+    async def get_or_build(
+        self,
+        key: Hashable,
+        generation: Generation | None,
+        build: Callable[[], Awaitable[Representation]],
+    ) -> tuple[Representation, str]:
+        """The answer kept under ``key``, or the one being built for it, or ``build()``'s; with
+        ``hit``, ``shared``, ``miss`` (built and kept) or ``bypass`` (built, not kept)."""
+        found = self.get(key, generation)
+        if found is not None:
+            return found, "hit"
+        building = self._building.get((key, generation))
+        if building is not None:
+            try:
+                return await asyncio.shield(building), "shared"
+            except asyncio.CancelledError:
+                if not building.cancelled():  # this request was cancelled, not the build
+                    raise
+        future: asyncio.Future[Representation] = asyncio.get_running_loop().create_future()
+        self._building[(key, generation)] = future
+        try:
+            built = await build()
+        except BaseException:
+            future.cancel()  # the waiters build their own
+            raise
+        finally:
+            if self._building.get((key, generation)) is future:
+                del self._building[(key, generation)]
+        future.set_result(built)
+        return built, "miss" if self.put(key, generation, built) else "bypass"
 
     def get(self, key: Hashable, generation: Generation | None) -> Representation | None:
         self._see(generation)

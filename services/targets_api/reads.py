@@ -76,14 +76,13 @@ class Read:
         etag = etag_for((generation, *key))
         if matches(self.request.headers.get("if-none-match"), etag):
             return not_modified(etag)
-        found = self.cache.get(key, generation)
-        if found is not None:
-            RESPONSE_CACHE_RESULTS.labels(route, "hit").inc()
-            return found.response(etag)
-        made = await model()
-        built = csv(made) if as_csv else json_representation(made)
-        kept = self.cache.put(key, generation, built)
-        RESPONSE_CACHE_RESULTS.labels(route, "miss" if kept else "bypass").inc()
+
+        async def build() -> Representation:
+            made = await model()
+            return csv(made) if as_csv else json_representation(made)
+
+        built, result = await self.cache.get_or_build(key, generation, build)
+        RESPONSE_CACHE_RESULTS.labels(route, result).inc()
         return built.response(etag)
 
 

@@ -1,5 +1,6 @@
 """The per-generation response cache and ETag matching (services/common/etag.py)."""
 
+import asyncio
 from datetime import UTC, datetime
 
 from services.common.etag import Generation, Representation, ResponseCache, etag_for, matches
@@ -55,3 +56,39 @@ def test_if_none_match_compares_weakly_takes_a_list_and_any():
     assert etag != etag_for(("progress", "E08000035", SECOND))
     assert all(matches(header, etag) for header in (etag, f"W/{etag}", f'"x", {etag}', " * "))
     assert not any(matches(header, etag) for header in (None, "", '"x"', f"{etag}x"))
+
+
+async def started(coroutine) -> asyncio.Task:
+    """The coroutine as a task that has run up to its first wait."""
+    task = asyncio.create_task(coroutine)
+    await asyncio.sleep(0)
+    return task
+
+
+async def test_concurrent_misses_share_one_build_and_a_cancelled_one_is_built_again():
+    cache = ResponseCache()
+    release = asyncio.Event()
+    builds: list[str] = []
+
+    async def build() -> Representation:
+        builds.append("built")
+        await release.wait()
+        return answer("england")
+
+    first = await started(cache.get_or_build("england", FIRST, build))
+    second = await started(cache.get_or_build("england", FIRST, build))
+    release.set()
+    assert (await first, await second) == (
+        (answer("england"), "miss"),
+        (answer("england"), "shared"),
+    )
+    assert builds == ["built"]
+
+    release.clear()
+    abandoned = await started(cache.get_or_build("league", FIRST, build))
+    waiting = await started(cache.get_or_build("league", FIRST, build))
+    abandoned.cancel()  # its client went away: the one waiting builds its own
+    await asyncio.sleep(0)
+    release.set()
+    assert await waiting == (answer("england"), "miss")
+    assert builds == ["built"] * 3
