@@ -3,9 +3,10 @@ metrics_api over HTTP through the ETag cache, so an outage of metrics_api delays
 the cached copy is recent enough. ingest and targets_api each reach it through their clients/."""
 
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from services.common import periods
 from services.common.config import CommonSettings
+from services.common.etag import etag_for
 from services.common.http import CachedJson, ETagCache, EventHooks, ServiceClient
 from services.common.vocabulary import Aggregation, Direction, Kind
 
@@ -84,6 +86,10 @@ class Catalogue:
     metrics: Mapping[str, MetricDef]
     stale: bool = False
     age_s: float = 0.0  # since metrics_api last confirmed the oldest page of it
+    # Names this content in the ETags and cache keys of answers made from it: a hash of the
+    # ETags of the pages it was read from; without them, unique to this copy, so that nothing
+    # made from it is matched or kept for another.
+    version: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @classmethod
     def from_rows(cls, areas: Iterable[Any], metrics: Iterable[Any]) -> "Catalogue":
@@ -166,7 +172,10 @@ class MetricsApiClient(ServiceClient):
         pages = area_pages + metric_pages
         etags = tuple(page.etag for page in pages)
         if self._built is None or self._built[0] != etags or None in etags:
-            self._built = (etags, Catalogue.from_rows(_rows(area_pages), _rows(metric_pages)))
+            built = Catalogue.from_rows(_rows(area_pages), _rows(metric_pages))
+            if None not in etags:
+                built = replace(built, version=etag_for(etags))
+            self._built = (etags, built)
         return replace(
             self._built[1],
             stale=any(page.stale for page in pages),

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
 
 from services.common.errors import PreconditionFailed
+from services.common.etag import Representation, etag_list, matches, not_modified
 
 T = TypeVar("T")
 
@@ -42,7 +43,7 @@ def _etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def _render(payload: Any) -> bytes:
+def render_json(payload: Any) -> bytes:
     # pydantic writes a model's JSON itself, many times faster than encoding it field by field
     # (a megabyte performance table); its field order is fixed, so the ETag is stable.
     if isinstance(payload, BaseModel):
@@ -52,19 +53,22 @@ def _render(payload: Any) -> bytes:
     ).encode()
 
 
+def json_representation(payload: Any) -> Representation:
+    return Representation(render_json(payload), "application/json")
+
+
 def etag_of(payload: Any) -> str:
-    return _etag_of(_render(payload))
+    return _etag_of(render_json(payload))
 
 
 def with_etag(request: Request, payload: Any, *, status_code: int = 200) -> Response:
     """The JSON response with a strong ETag; 304 when ``If-None-Match`` already has it."""
-    body = _render(payload)
+    body = render_json(payload)
     etag = _etag_of(body)
-    wanted = request.headers.get("if-none-match", "")
     # 304 answers a read only; a write has already happened and must say what it made.
     is_read = request.method in ("GET", "HEAD")
-    if is_read and status_code == 200 and (wanted.strip() == "*" or etag in _etag_list(wanted)):
-        return Response(status_code=304, headers={"ETag": etag})
+    if is_read and status_code == 200 and matches(request.headers.get("if-none-match"), etag):
+        return not_modified(etag)
     return Response(
         body, status_code=status_code, media_type="application/json", headers={"ETag": etag}
     )
@@ -76,15 +80,11 @@ def check_if_match(request: Request, current_payload: Any) -> None:
     if wanted is None or wanted.strip() == "*":
         return
     current = etag_of(current_payload)
-    if current not in _etag_list(wanted):
+    if current not in etag_list(wanted):
         raise PreconditionFailed(
             f"If-Match {wanted} does not match the current ETag {current}; "
             f"fetch the resource again and retry."
         )
-
-
-def _etag_list(header: str) -> list[str]:
-    return [tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()]
 
 
 def wants_csv(request: Request) -> bool:
@@ -121,6 +121,17 @@ def _csv_line(cells: Iterable[Any]) -> str:
     return ",".join(csv_cell(cell) for cell in cells) + "\n"
 
 
+def _csv_row(fields: Sequence[str], row: Mapping[str, Any]) -> str:
+    return _csv_line(row.get(name) for name in fields)
+
+
+_CSV_TYPE = "text/csv; charset=utf-8"
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}
+
+
 def csv_response(
     fields: Sequence[str], rows: AsyncIterator[Mapping[str, Any]], *, filename: str
 ) -> StreamingResponse:
@@ -130,7 +141,7 @@ def csv_response(
         buffer = [_csv_line(fields)]
         size = 0
         async for row in rows:
-            line = _csv_line(row.get(name) for name in fields)
+            line = _csv_row(fields, row)
             buffer.append(line)
             size += len(line)
             if size > 64 * 1024:
@@ -138,8 +149,12 @@ def csv_response(
                 buffer, size = [], 0
         yield "".join(buffer)
 
-    return StreamingResponse(
-        chunks(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return StreamingResponse(chunks(), media_type=_CSV_TYPE, headers=_attachment(filename))
+
+
+def csv_representation(
+    fields: Sequence[str], rows: Iterable[Mapping[str, Any]], *, filename: str
+) -> Representation:
+    """The same CSV as ``csv_response``, whole, for an answer that is kept and sent again."""
+    text = _csv_line(fields) + "".join(_csv_row(fields, row) for row in rows)
+    return Representation(text.encode(), _CSV_TYPE, _attachment(filename))

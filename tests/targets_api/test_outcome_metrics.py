@@ -1,6 +1,8 @@
 """Outcome metrics on targets_api's /metrics: read from the materialised progress, labelled by
 codes, with names carried once by the info series."""
 
+import asyncio
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -8,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.targets_api.main import TargetsApiSettings
 from services.targets_api.main import create_app as create_targets_api
+from services.targets_api.progress import outcome_metrics
 from tests.conftest import asgi_client
 from tests.services import free_port
 from tests.targets_api.conftest import CORNWALL, LEEDS, WEST_YORKSHIRE
@@ -109,3 +112,72 @@ async def test_a_scrape_while_the_database_is_unreachable_still_answers():
 
     assert value_of(samples, "joinedup_scrape_collector_success", collector="outcome_metrics") == 0
     assert "joinedup_http_requests_total" in samples
+
+
+@pytest.fixture
+def builds(monkeypatch) -> list[int]:
+    """Counts the exposition's builds, each of which still runs in full."""
+    counted: list[int] = []
+    build = outcome_metrics._families
+
+    def counting(*rows):
+        counted.append(threading.get_ident())
+        return build(*rows)
+
+    monkeypatch.setattr(outcome_metrics, "_families", counting)
+    return counted
+
+
+async def test_the_exposition_is_kept_until_a_refresh_changes_it(
+    client, plans, make_key, query, builds
+):
+    admin = {"Authorization": f"Bearer {await make_key('admin')}"}
+    await plans.in_state("agreed")
+    store_observations(query, LEEDS_DISCHARGE + OTHERS_DISCHARGE)
+    await refresh(client, admin)
+
+    first = await scrape(client)
+    assert value_of(first, "joinedup_outcome_value", **LEEDS_DISCHARGE_LABELS) == 90.0
+    again = await scrape(client)
+    assert len(builds) == 1, "the second scrape was answered from the kept exposition"
+    assert builds[0] != threading.get_ident(), "built on the event loop's thread"
+    assert again["joinedup_outcome_value"] == first["joinedup_outcome_value"]
+
+    store_observations(query, [(LEEDS, DISCHARGE, "2025-10", 91.0, 910, 1000)])
+    await refresh(client, admin)
+
+    after = await scrape(client)
+    assert len(builds) == 2
+    assert value_of(after, "joinedup_outcome_value", **LEEDS_DISCHARGE_LABELS) == 91.0
+
+
+async def test_requests_are_answered_while_the_exposition_is_built(
+    client, plans, make_key, query, monkeypatch
+):
+    """The build waits at a gate only this test opens, and opens it only once a request has been
+    answered meanwhile: a build on the event loop would hold the loop at the gate (until its
+    timeout), so the request could only be answered after the scrape had finished."""
+    admin = {"Authorization": f"Bearer {await make_key('admin')}"}
+    await plans.in_state("agreed")
+    store_observations(query, LEEDS_DISCHARGE)
+    await refresh(client, admin)
+    entered, gate = threading.Event(), threading.Event()
+    build = outcome_metrics._families
+
+    def gated(*rows):
+        entered.set()
+        gate.wait(timeout=10)
+        return build(*rows)
+
+    monkeypatch.setattr(outcome_metrics, "_families", gated)
+    scraping = asyncio.create_task(client.get("/metrics"))
+    try:
+        assert await asyncio.to_thread(entered.wait, 30), "the build never started"
+        answered = await client.get(f"/v1/places/{LEEDS}/progress", headers=admin)
+        assert answered.status_code == 200
+        assert not scraping.done(), "the scrape finished before the request was answered"
+    finally:
+        gate.set()
+    scraped = await scraping
+    assert scraped.status_code == 200
+    assert 'joinedup_outcome_value{place="E08000035"' in scraped.text

@@ -1,14 +1,12 @@
-from collections.abc import AsyncIterator, Iterable
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from services.common.auth import Principal
-from services.common.catalogue import CatalogueDep
-from services.common.clock import TodayDep
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
-from services.common.responses import csv_response, wants_csv, with_etag
+from services.common.etag import Representation
+from services.common.responses import csv_representation
 from services.targets_api.assessments import service
 from services.targets_api.assessments.schemas import (
     LEAGUE_CSV_FIELDS,
@@ -17,21 +15,16 @@ from services.targets_api.assessments.schemas import (
     LeagueTable,
     TableLevel,
 )
+from services.targets_api.reads import READ_RESPONSES, ReadDep
 
 router = APIRouter(tags=["assessments"], responses=problem_responses(401, 404, 422, 503))
-# The type FastAPI declares for `responses`: a dict literal alone is inferred too narrowly.
-_CSV: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
-}
 
 
-@router.get("/v1/metrics/{code}/league-table", response_model=LeagueTable, responses=_CSV)
+@router.get("/v1/metrics/{code}/league-table", response_model=LeagueTable, responses=READ_RESPONSES)
 async def get_league_table(
-    request: Request,
     session: SessionDep,
     _: Principal,
-    catalogue: CatalogueDep,
-    today: TodayDep,
+    read: ReadDep,
     code: str,
     level: TableLevel = "place",
     period: Annotated[
@@ -50,31 +43,45 @@ async def get_league_table(
 
     With `Accept: text/csv`, one row per area.
     """
-    table = await service.league_table(
-        session, catalogue=catalogue, metric_code=code, level=level, period=period, today=today
+    generation = await service.league_state(
+        session, catalogue=read.catalogue, metric_code=code, period=period
     )
-    if wants_csv(request):
+
+    def as_csv(table: LeagueTable) -> Representation:
         head = {
             "metric_code": table.metric_code,
             "level": table.level,
             "period": table.period,
             "provisional": table.provisional,
         }
-        return csv_response(
+        return csv_representation(
             LEAGUE_CSV_FIELDS,
-            _rows(head | row.model_dump(mode="json") for row in table.data),
+            (head | row.model_dump(mode="json") for row in table.data),
             filename=f"league-table-{code}-{level}-{table.period or 'none'}.csv",
         )
-    return with_etag(request, table)
+
+    return await read.answer(
+        generation=generation,
+        parts=(code, level, period),
+        model=lambda: service.league_table(
+            session,
+            catalogue=read.catalogue,
+            metric_code=code,
+            level=level,
+            period=period,
+            today=read.today,
+        ),
+        csv=as_csv,
+    )
 
 
-@router.get("/v1/areas/{code}/performance", response_model=AreaPerformance, responses=_CSV)
+@router.get(
+    "/v1/areas/{code}/performance", response_model=AreaPerformance, responses=READ_RESPONSES
+)
 async def get_area_performance(
-    request: Request,
     session: SessionDep,
     _: Principal,
-    catalogue: CatalogueDep,
-    today: TodayDep,
+    read: ReadDep,
     code: str,
     min_coverage: Annotated[
         float,
@@ -94,13 +101,12 @@ async def get_area_performance(
 
     With `Accept: text/csv`, one row per metric and member place.
     """
-    performance = await service.area_performance(
-        session, catalogue=catalogue, code=code, min_coverage=min_coverage, today=today
-    )
-    if wants_csv(request):
-        return csv_response(
+    state = await service.performance_state(session, catalogue=read.catalogue, code=code)
+
+    def as_csv(performance: AreaPerformance) -> Representation:
+        return csv_representation(
             PERFORMANCE_CSV_FIELDS,
-            _rows(
+            (
                 {
                     "area_code": code,
                     "metric_code": metric.metric_code,
@@ -118,9 +124,16 @@ async def get_area_performance(
             ),
             filename=f"performance-{code}.csv",
         )
-    return with_etag(request, performance)
 
-
-async def _rows(rows: Iterable[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
-    for row in rows:
-        yield row
+    return await read.answer(
+        generation=state.generation,
+        parts=(code, min_coverage, state.plans, state.queued),
+        model=lambda: service.area_performance(
+            session,
+            catalogue=read.catalogue,
+            state=state,
+            min_coverage=min_coverage,
+            today=read.today,
+        ),
+        csv=as_csv,
+    )

@@ -4,6 +4,7 @@ catalogue for names and the hierarchy."""
 
 import json
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common import periods
 from services.common.catalogue import AreaRef, Catalogue, MetricDef
 from services.common.errors import NotFound, Unprocessable, field_error
+from services.common.etag import Generation
 from services.common.vocabulary import Status
 from services.targets_api.assessments.schemas import (
     AreaPerformance,
@@ -23,6 +25,7 @@ from services.targets_api.assessments.schemas import (
     TableLevel,
 )
 from services.targets_api.lookups import metric_of
+from services.targets_api.progress import generation
 from services.targets_api.progress.schemas import StatusCounts
 from services.targets_api.progress.trend import POINTS_USED, Trend, TrendPoint, recent_trend
 
@@ -53,11 +56,6 @@ _AGREED_TARGETS = text("""
     JOIN plan_target t ON t.plan_id = p.id
     LEFT JOIN target_progress tp ON tp.plan_id = t.plan_id AND tp.metric_code = t.metric_code
     WHERE p.status = 'agreed' AND p.place_code = ANY(:places)
-""")
-# A change to any place's data moves national values and ranks, so any queued change to one of
-# the metrics makes the figures out of date, as for a place's progress.
-_PENDING = text("""
-    SELECT EXISTS (SELECT 1 FROM progress_refresh_queue WHERE metric_code = ANY(:metrics))
 """)
 # Per metric, the period the area's performance is read at (API.md amendments, "Replaced:
 # performance"): the latest closed period whose coverage reaches the minimum, else the latest
@@ -97,8 +95,37 @@ _PLACE_VALUES = text("""
     WHERE v.level = 'place' AND v.area_code = ANY(:places)
 """)
 
+_GENERATION = text("SELECT generation, refreshed_at FROM progress_generation")
+# What a system's performance depends on besides the materialised figures, the catalogue and
+# today: its member places' agreed plans (frozen, so their ids name their targets), and whether
+# notices are queued for the metrics shown (the active ones applying to a member, and those a
+# member has an agreed target for).
+_PERFORMANCE_STATE = text("""
+    WITH agreed AS (
+        SELECT id FROM plan WHERE status = 'agreed' AND place_code = ANY(:places)
+    )
+    SELECT g.generation, g.refreshed_at,
+           (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM agreed) AS plans,
+           EXISTS (SELECT 1 FROM progress_refresh_queue q
+                   WHERE q.metric_code = ANY(:metrics)
+                      OR q.metric_code IN (SELECT t.metric_code FROM plan_target t
+                                           JOIN agreed a ON a.id = t.plan_id)) AS queued
+    FROM progress_generation g
+""")
+
 _ASSESSED: tuple[Status, ...] = ("on_track", "achieved", "at_risk", "off_track")
 _GOOD: tuple[Status, ...] = ("on_track", "achieved")
+
+
+async def league_state(
+    session: AsyncSession, *, catalogue: Catalogue, metric_code: str, period: str | None
+) -> Generation:
+    """What a league table depends on besides the catalogue, today and its parameters: the
+    refresh that made its figures. Checks the metric and the period first."""
+    metric = metric_of(catalogue, metric_code)
+    if period is not None:
+        _check_period(period, periods.Periodicity(metric.periodicity))
+    return generation.of((await session.execute(_GENERATION)).one())
 
 
 async def league_table(
@@ -112,23 +139,21 @@ async def league_table(
 ) -> LeagueTable:
     """Every area of the level at the period, best first; by default the latest closed period
     with any value at the level (an open one only when none is closed). Incomplete roll-ups are
-    shown but not ranked (the refresh leaves them without a rank)."""
+    shown but not ranked (the refresh leaves them without a rank). ``league_state`` has checked
+    the metric and the period."""
     metric = metric_of(catalogue, metric_code)
-    periodicity = periods.Periodicity(metric.periodicity)
     if period is None:
         period = _default_period(
             [
                 row.period
                 for row in await session.execute(
                     _PERIODS,
-                    {"metric": metric_code, "level": level, "periodicity": periodicity.value},
+                    {"metric": metric_code, "level": level, "periodicity": metric.periodicity},
                 )
             ],
             metric,
             today,
         )
-    else:
-        _check_period(period, periodicity)
     if period is None:
         return LeagueTable(
             metric_code=metric_code,
@@ -227,20 +252,51 @@ async def _trends(
     }
 
 
+@dataclass(frozen=True)
+class PerformanceState:
+    """What a system's performance depends on besides the catalogue, today and min_coverage."""
+
+    code: str
+    generation: Generation
+    plans: tuple[int, ...]  # the member places' agreed plans
+    queued: bool  # change notices wait for a metric shown
+
+
+async def performance_state(
+    session: AsyncSession, *, catalogue: Catalogue, code: str
+) -> PerformanceState:
+    _system_of(catalogue, code)
+    members = [catalogue.areas[p] for p in catalogue.places_in(code)]
+    row = (
+        await session.execute(
+            _PERFORMANCE_STATE,
+            {
+                "places": [m.code for m in members],
+                "metrics": [m.code for m in _metrics_shown(catalogue, members, set())],
+            },
+        )
+    ).one()
+    return PerformanceState(code, generation.of(row), tuple(row.plans), row.queued)
+
+
 async def area_performance(
-    session: AsyncSession, *, catalogue: Catalogue, code: str, min_coverage: float, today: date
+    session: AsyncSession,
+    *,
+    catalogue: Catalogue,
+    state: PerformanceState,
+    min_coverage: float,
+    today: date,
 ) -> AreaPerformance:
     """Each metric shown (see _metrics_shown) for the system and for each member place it
     applies to: the catalogue's places whose lineage holds the area."""
+    code = state.code
     area = _system_of(catalogue, code)
     members = [catalogue.areas[p] for p in catalogue.places_in(code)]
     places = [m.code for m in members]
     targets = (await session.execute(_AGREED_TARGETS, {"places": places})).all()
     metrics = _metrics_shown(catalogue, members, {t.metric_code for t in targets})
-    codes = [m.code for m in metrics]
-    pending = any(t.status is None for t in targets) or bool(
-        await session.scalar(_PENDING, {"metrics": codes})
-    )
+    # A target agreed since the last refresh has no progress yet.
+    pending = state.queued or any(t.status is None for t in targets)
     area_periods = {
         row.metric_code: row
         for row in await session.execute(

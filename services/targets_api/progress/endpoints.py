@@ -1,16 +1,16 @@
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
 
 from services.common import audit
 from services.common.auth import AdminKey, Principal
 from services.common.catalogue import CatalogueDep
-from services.common.clock import TodayDep
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
-from services.common.responses import PageDep, csv_response, wants_csv, with_etag
+from services.common.responses import PageDep, csv_representation
 from services.targets_api.progress import service
 from services.targets_api.progress.refresh import refresh_all
 from services.targets_api.progress.schemas import (
@@ -21,57 +21,62 @@ from services.targets_api.progress.schemas import (
     RefreshResult,
     SetAsidesPublic,
 )
+from services.targets_api.reads import READ_RESPONSES, ReadDep
 
 router = APIRouter(tags=["progress"], responses=problem_responses(401, 403, 404, 422, 503))
-# The type FastAPI declares for `responses`: a dict literal alone is inferred too narrowly.
-_CSV: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
-}
 
 
-@router.get("/v1/places/{code}/progress", response_model=PlaceProgress, responses=_CSV)
+@router.get("/v1/places/{code}/progress", response_model=PlaceProgress, responses=READ_RESPONSES)
 async def get_place_progress(
-    request: Request,
-    session: SessionDep,
-    _: Principal,
-    catalogue: CatalogueDep,
-    today: TodayDep,
-    code: str,
+    session: SessionDep, _: Principal, read: ReadDep, code: str
 ) -> Response:
     """Progress of every target of the place's agreed plan, with a count by status.
 
-    With `Accept: text/csv`, one row per target.
+    With `Accept: text/csv`, one row per target. `If-None-Match` with the `ETag` answers 304
+    until a refresh, the plan or the queue of changes moves it.
     """
-    progress = await service.place_progress(session, catalogue=catalogue, code=code, today=today)
-    if wants_csv(request):
-        return csv_response(ITEM_CSV_FIELDS, _rows(progress.items), filename=f"progress-{code}.csv")
-    return with_etag(request, progress)
+    state = await service.progress_state(session, catalogue=read.catalogue, code=code)
+    return await read.answer(
+        generation=state.generation,
+        parts=(code, state.plan_id, state.queued),
+        model=lambda: service.place_progress(
+            session, catalogue=read.catalogue, state=state, today=read.today
+        ),
+        csv=lambda progress: csv_representation(
+            ITEM_CSV_FIELDS, _rows(progress.items), filename=f"progress-{code}.csv"
+        ),
+    )
 
 
 @router.get(
-    "/v1/places/{code}/progress/{metric_code}", response_model=ProgressSeries, responses=_CSV
+    "/v1/places/{code}/progress/{metric_code}",
+    response_model=ProgressSeries,
+    responses=READ_RESPONSES,
 )
 async def get_place_series(
-    request: Request,
-    session: SessionDep,
-    _: Principal,
-    catalogue: CatalogueDep,
-    today: TodayDep,
-    code: str,
-    metric_code: str,
+    session: SessionDep, _: Principal, read: ReadDep, code: str, metric_code: str
 ) -> Response:
     """The place's series for one metric with per-point SPC, its icons and the agreed target.
 
-    With `Accept: text/csv`, one row per point.
+    With `Accept: text/csv`, one row per point. `If-None-Match` with the `ETag` answers 304
+    until the series' observations or the place's agreed plan change.
     """
-    series = await service.place_series(
-        session, catalogue=catalogue, code=code, metric_code=metric_code, today=today
+    state = await service.series_state(
+        session, catalogue=read.catalogue, code=code, metric_code=metric_code
     )
-    if wants_csv(request):
-        return csv_response(
+
+    # Computed from the observations as they are, not from a refresh: no generation, and the
+    # count of versions in the parts changes with them.
+    return await read.answer(
+        generation=None,
+        parts=(code, metric_code, state.plan_id, state.versions),
+        model=lambda: service.place_series(
+            session, catalogue=read.catalogue, state=state, today=read.today
+        ),
+        csv=lambda series: csv_representation(
             POINT_CSV_FIELDS, _rows(series.points), filename=f"series-{code}-{metric_code}.csv"
-        )
-    return with_etag(request, series)
+        ),
+    )
 
 
 @router.post("/v1/progress/refresh", response_model=RefreshResult)
@@ -107,6 +112,5 @@ async def list_set_aside(session: SessionDep, _: AdminKey, page: PageDep) -> Set
     return await service.set_aside(session, limit=page.limit, offset=page.offset)
 
 
-async def _rows(models: Iterable[Any]) -> AsyncIterator[dict[str, Any]]:
-    for model in models:
-        yield model.model_dump(mode="json")
+def _rows(models: Iterable[BaseModel]) -> Iterator[dict[str, Any]]:
+    return (model.model_dump(mode="json") for model in models)

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.catalogue import Catalogue
-from services.targets_api.progress import store
+from services.targets_api.progress import generation, store
 from services.targets_api.progress.isolation import SetAside, isolating
 from services.targets_api.progress.reference import target_progress, with_interval
 
@@ -92,6 +92,8 @@ async def _refresh(
     )
     targets_done = time.perf_counter()
     await store.update_benchmarks(session, pairs=pairs, changed=changed)
+    # The reads' ETags and caches are keyed on this; it commits with the figures.
+    await generation.bump(session)
     log.info(
         "refresh: %d area values in %.3f s, %d targets in %.3f s, benchmarks in %.3f s",
         area_values,

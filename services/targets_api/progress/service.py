@@ -1,16 +1,16 @@
 """Reading progress: the stored results of the last refresh, and a place's series with its SPC."""
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from services.common.catalogue import Catalogue
-from services.common.models.targets_api import Plan, PlanTarget, TargetProgress
+from services.common.etag import Generation
+from services.common.models.targets_api import PlanTarget, TargetProgress
 from services.targets_api.lookups import metric_of, place_of
-from services.targets_api.progress import store
+from services.targets_api.progress import generation, store
 from services.targets_api.progress.reference import SPC_DIRECTION, indexed
 from services.targets_api.progress.schemas import (
     PlaceProgress,
@@ -24,62 +24,56 @@ from services.targets_api.progress.schemas import (
 )
 from services.targets_api.spc.service import spc
 
-_PENDING = text("""
-    SELECT EXISTS (SELECT 1 FROM progress_refresh_queue WHERE metric_code = ANY(:metrics))
-""")
-_SERIES = text("""
-    SELECT period, value FROM observation
-    WHERE place_code = :place AND metric_code = :metric AND superseded_at IS NULL
-""")
+
+@dataclass(frozen=True)
+class ProgressState:
+    """What a place's progress depends on, besides the catalogue and today: the answer is the
+    same while these are (they name it in its ETag)."""
+
+    code: str
+    generation: Generation
+    plan_id: int | None  # agreed plans are frozen: the id names its targets
+    targets: int  # in the agreed plan
+    queued: bool  # change notices wait for its metrics
 
 
-async def _agreed_plan(session: AsyncSession, place_code: str) -> Plan | None:
-    return (
-        await session.execute(
-            select(Plan).where(col(Plan.place_code) == place_code, col(Plan.status) == "agreed")
-        )
-    ).scalar()
+@dataclass(frozen=True)
+class SeriesState:
+    code: str
+    metric_code: str
+    plan_id: int | None
+    versions: int  # of the series' observations: any change adds one
+
+
+async def progress_state(
+    session: AsyncSession, *, catalogue: Catalogue, code: str
+) -> ProgressState:
+    place_of(catalogue, code)
+    row = await store.progress_state(session, place_code=code)
+    return ProgressState(code, generation.of(row), row.plan_id, row.targets, row.queued)
 
 
 async def place_progress(
-    session: AsyncSession, *, catalogue: Catalogue, code: str, today: date
+    session: AsyncSession, *, catalogue: Catalogue, state: ProgressState, today: date
 ) -> PlaceProgress:
     """Every target of the place's agreed plan; no plan, no items (and plan_id null)."""
-    place_of(catalogue, code)
-    plan = await _agreed_plan(session, code)
-    if plan is None:
+    if state.plan_id is None:
         return PlaceProgress(
-            place_code=code,
+            place_code=state.code,
             plan_id=None,
             as_of=None,
             refresh_pending=False,
             summary=StatusCounts(),
             items=[],
         )
-    stored = (
-        await session.execute(
-            select(TargetProgress)
-            .where(col(TargetProgress.plan_id) == plan.id)
-            .order_by(col(TargetProgress.metric_code))
-        )
-    ).scalars()
+    stored = await store.target_progress(session, plan_id=state.plan_id)
     items = [_item(row, catalogue, today) for row in stored]
-    metrics = list(
-        (
-            await session.execute(
-                select(col(PlanTarget.metric_code)).where(col(PlanTarget.plan_id) == plan.id)
-            )
-        ).scalars()
-    )
-    # A plan agreed a moment ago has targets the refresher has not reached yet: say so.
-    pending = len(items) < len(metrics) or bool(
-        await session.scalar(_PENDING, {"metrics": metrics})
-    )
     return PlaceProgress(
-        place_code=code,
-        plan_id=plan.id,
+        place_code=state.code,
+        plan_id=state.plan_id,
         as_of=min((item.computed_at for item in items), default=None),
-        refresh_pending=pending,
+        # A plan agreed a moment ago has targets the refresher has not reached yet: say so.
+        refresh_pending=len(items) < state.targets or state.queued,
         summary=StatusCounts(**Counter[str](item.status for item in items)),
         items=items,
     )
@@ -102,18 +96,30 @@ def _item(row: TargetProgress, catalogue: Catalogue, today: date) -> ProgressIte
     )
 
 
+async def series_state(
+    session: AsyncSession, *, catalogue: Catalogue, code: str, metric_code: str
+) -> SeriesState:
+    place_of(catalogue, code)
+    metric_of(catalogue, metric_code)
+    row = await store.series_state(session, place_code=code, metric_code=metric_code)
+    return SeriesState(code, metric_code, row.plan_id, row.versions)
+
+
 async def place_series(
-    session: AsyncSession, *, catalogue: Catalogue, code: str, metric_code: str, today: date
+    session: AsyncSession, *, catalogue: Catalogue, state: SeriesState, today: date
 ) -> ProgressSeries:
     """The place's current values of the metric with their SPC, computed from the observations
     as they are now, and the agreed plan's target for the metric if it has one."""
-    place_of(catalogue, code)
+    code, metric_code = state.code, state.metric_code
     metric = metric_of(catalogue, metric_code)
     points = indexed(
-        metric, (await session.execute(_SERIES, {"place": code, "metric": metric_code})).all()
+        metric, await store.current_values(session, place_code=code, metric_code=metric_code)
     )
-    plan = await _agreed_plan(session, code)
-    target = None if plan is None else await session.get(PlanTarget, (plan.id, metric_code))
+    target = (
+        None
+        if state.plan_id is None
+        else await session.get(PlanTarget, (state.plan_id, metric_code))
+    )
     direction = SPC_DIRECTION[metric.direction]
     values = [v for _, _, v in points]
     warnings = []

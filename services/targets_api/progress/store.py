@@ -1,14 +1,18 @@
-"""The refresh's SQL: the queue, the roll-ups into area values, the agreed targets and their
-series, the progress rows and benchmarks; and what a refresh set aside (recorded when an item
-fails on its data, cleared when it succeeds)."""
+"""Progress's SQL. The refresh's: the queue, the roll-ups into area values, the agreed targets
+and their series, the progress rows and benchmarks, and what a refresh set aside (recorded when
+an item fails on its data, cleared when it succeeds). The reads of a place's progress and
+series."""
 
 import json
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, text
+from sqlalchemy import Row, RowMapping, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.common.models.targets_api import TargetProgress
 
 log = logging.getLogger(__name__)
 
@@ -377,3 +381,61 @@ async def update_benchmarks(
             **columns("places", "metrics", changed or set()),
         },
     )
+
+
+# Reads. What a place's progress depends on besides the stored figures, in one query: which
+# refresh made them, the agreed plan (frozen, so its id names its targets), how many targets it
+# has, and whether notices are queued for its metrics (from any place: a change anywhere moves
+# England's value and the ranks).
+_PROGRESS_STATE = text("""
+    SELECT g.generation, g.refreshed_at, p.id AS plan_id,
+           (SELECT count(*) FROM plan_target t WHERE t.plan_id = p.id) AS targets,
+           EXISTS (SELECT 1 FROM progress_refresh_queue q
+                   WHERE q.metric_code IN (SELECT t.metric_code FROM plan_target t
+                                           WHERE t.plan_id = p.id)) AS queued
+    FROM progress_generation g
+    LEFT JOIN plan p ON p.place_code = :place AND p.status = 'agreed'
+""")
+# What a place's series depends on besides the catalogue: its agreed plan (for the target), and
+# how many versions its observations have. Versions are only ever added (a correction is a new
+# one), so the count moves with every change; it is counted on the primary key's prefix.
+_SERIES_STATE = text("""
+    SELECT (SELECT id FROM plan WHERE place_code = :place AND status = 'agreed') AS plan_id,
+           (SELECT count(*) FROM observation
+            WHERE place_code = :place AND metric_code = :metric) AS versions
+""")
+_SERIES = text("""
+    SELECT period, value FROM observation
+    WHERE place_code = :place AND metric_code = :metric AND superseded_at IS NULL
+""")
+
+
+async def progress_state(session: AsyncSession, *, place_code: str) -> Row[Any]:
+    """``generation``, ``refreshed_at``, ``plan_id`` (None without an agreed plan), ``targets``
+    and ``queued``."""
+    return (await session.execute(_PROGRESS_STATE, {"place": place_code})).one()
+
+
+async def target_progress(session: AsyncSession, *, plan_id: int) -> list[TargetProgress]:
+    """The stored progress of the plan's targets, by metric code."""
+    query = (
+        select(TargetProgress)
+        .where(col(TargetProgress.plan_id) == plan_id)
+        .order_by(col(TargetProgress.metric_code))
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def series_state(session: AsyncSession, *, place_code: str, metric_code: str) -> Row[Any]:
+    """``plan_id`` (None without an agreed plan) and ``versions``."""
+    return (
+        await session.execute(_SERIES_STATE, {"place": place_code, "metric": metric_code})
+    ).one()
+
+
+async def current_values(
+    session: AsyncSession, *, place_code: str, metric_code: str
+) -> list[tuple[str, float]]:
+    """The place's current (period, value) of the metric, in no particular order."""
+    found = await session.execute(_SERIES, {"place": place_code, "metric": metric_code})
+    return [(period, value) for period, value in found]

@@ -1,0 +1,23 @@
+"""The generation of the materialised progress: every committed refresh moves it on, in its own
+transaction, so a reader that reads it first knows which refresh its figures come from (READ
+COMMITTED: the figures it reads next are of that refresh or a later one, never an earlier).
+The reads' ETags and in-process caches are keyed on it (services/common/etag.py)."""
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.etag import Generation
+
+_BUMP = text("UPDATE progress_generation SET generation = generation + 1, refreshed_at = now()")
+
+
+async def bump(session: AsyncSession) -> None:
+    """The refresh in ``session`` makes a new generation, seen by readers when it commits."""
+    await session.execute(_BUMP)
+
+
+def of(row: Any) -> Generation:
+    """The generation in a row that selected ``generation`` and ``refreshed_at``."""
+    return Generation(row.generation, row.refreshed_at)
