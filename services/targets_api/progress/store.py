@@ -116,7 +116,7 @@ _AGREED_TARGETS = text("""
     WHERE p.status = 'agreed' AND (CAST(:all AS boolean) OR (p.place_code, t.metric_code) IN (
         SELECT * FROM unnest(CAST(:places AS text[]), CAST(:metrics AS text[]))))
 """)
-_SERIES = text("""
+_REFRESH_SERIES = text("""
     SELECT o.place_code, o.metric_code, o.period, o.value, o.numerator, o.denominator
     FROM observation o
     JOIN unnest(CAST(:places AS text[]), CAST(:metrics AS text[])) AS s(place_code, metric_code)
@@ -355,7 +355,7 @@ async def series(
 ) -> dict[tuple[str, str], list[tuple[str, float, float | None, float | None]]]:
     """The current (period, value, numerator, denominator) of each (place, metric)."""
     found: dict[tuple[str, str], list[tuple[str, float, float | None, float | None]]] = {}
-    result = await session.execute(_SERIES, columns("places", "metrics", keys))
+    result = await session.execute(_REFRESH_SERIES, columns("places", "metrics", keys))
     for row in result:
         found.setdefault((row.place_code, row.metric_code), []).append(
             (row.period, row.value, row.numerator, row.denominator)
@@ -404,7 +404,7 @@ _SERIES_STATE = text("""
            (SELECT count(*) FROM observation
             WHERE place_code = :place AND metric_code = :metric) AS versions
 """)
-_SERIES = text("""
+_PLACE_SERIES = text("""
     SELECT period, value FROM observation
     WHERE place_code = :place AND metric_code = :metric AND superseded_at IS NULL
 """)
@@ -437,5 +437,5 @@ async def current_values(
     session: AsyncSession, *, place_code: str, metric_code: str
 ) -> list[tuple[str, float]]:
     """The place's current (period, value) of the metric, in no particular order."""
-    found = await session.execute(_SERIES, {"place": place_code, "metric": metric_code})
+    found = await session.execute(_PLACE_SERIES, {"place": place_code, "metric": metric_code})
     return [(period, value) for period, value in found]
