@@ -26,6 +26,7 @@ FACTORIES = {
     "metrics_api": "services.metrics_api.main:create_app",
     "targets_api": "services.targets_api.main:create_app",
     "ingest": "services.ingest.main:create_app",
+    "worker": "services.worker.main:create_app",  # the refresher and the outbox deliverer
 }
 READY_TIMEOUT_S = 60.0
 PORT_ATTEMPTS = 3
@@ -73,7 +74,7 @@ class ServiceProcess:
 
     @classmethod
     def for_service(cls, name: str, database_url: str, **kwargs) -> "ServiceProcess":
-        """A joinedup service by name (``metrics_api``, ``targets_api``, ``ingest``)."""
+        """A joinedup service by name (``metrics_api``, ``targets_api``, ``ingest``, ``worker``)."""
         env = {"JOINEDUP_DATABASE_URL": database_url, **kwargs.pop("env", {})}
         return cls(FACTORIES[name], env=env, **kwargs)
 

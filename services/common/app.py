@@ -25,6 +25,7 @@ from services.common.telemetry import (
     ScrapeCollector,
     configure_logging,
     metrics_response,
+    process_exiting,
 )
 
 VERSION = "1.0.0"
@@ -162,18 +163,21 @@ def create_app(
     scrape_collectors: Sequence[ScrapeCollector] = (),
 ) -> FastAPI:
     """A service app. ``resources`` are opened at startup and closed at shutdown, in reverse
-    order, e.g. a peer client or a background worker. ``scrape_collectors`` add figures read
-    from the database to every ``/metrics`` scrape."""
+    order, e.g. a peer client or a background job (services/worker). ``scrape_collectors``
+    add figures read from the database to every ``/metrics`` scrape."""
     configure_logging(settings.log_level)
     engine = create_engine(database_url or resolve_database_url(settings), settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        async with AsyncExitStack() as stack:
-            for resource in resources:
-                await stack.enter_async_context(resource(app))
-            yield
-        await engine.dispose()
+        try:
+            async with AsyncExitStack() as stack:
+                for resource in resources:
+                    await stack.enter_async_context(resource(app))
+                yield
+            await engine.dispose()
+        finally:
+            process_exiting()
 
     app = FastAPI(
         title=title,

@@ -43,7 +43,6 @@ def test_counters_add_up_across_workers(database_url, keys, tmp_path):
                 "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
                 "JOINEDUP_SERVICE_KEY": service_key,
                 "JOINEDUP_METRICS_API_URL": metrics_api.url,
-                "JOINEDUP_OUTBOX_ENABLED": "false",
             },
         ) as ingest,
     ):
