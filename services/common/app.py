@@ -24,6 +24,7 @@ from services.common.telemetry import (
     RequestTelemetryMiddleware,
     ScrapeCollector,
     configure_logging,
+    current_service,
     metrics_response,
     process_exiting,
 )
@@ -170,6 +171,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Background jobs started by the resources log as this service, not as "cli".
+        current_service.set(service)
         try:
             async with AsyncExitStack() as stack:
                 for resource in resources:

@@ -30,6 +30,7 @@ async def running(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        log.info("%s stopped", name)
 
 
 async def _once_migrated(
