@@ -376,7 +376,11 @@ DEFAULT_WORKERS = min(os.cpu_count() or 1, 4)
 def worker(
     only: Annotated[
         worker_main.Job | None,
-        typer.Option(show_default=False, help="Run only this job (default: both)"),
+        typer.Option(
+            envvar="JOINEDUP_WORKER_ONLY",
+            show_default=False,
+            help="Run only this job (default: both)",
+        ),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface its health and metrics listen on")] = (
         "127.0.0.1"

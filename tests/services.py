@@ -39,11 +39,20 @@ class PortTaken(RuntimeError):
 STOP_TIMEOUT_S = 10.0
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A port nothing listens on right now (another process could take it, but rarely does)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on right now (another process could take it, but rarely does),
+    and never one handed out before in this process: a service kept down for a test holds no
+    socket, so the kernel may offer its port again, to the next service started."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 class ServiceProcess:

@@ -2,8 +2,9 @@
 reports the counts of all workers together, whichever worker answers it, and the figures read
 from the database at scrape time are reported once, not once per worker."""
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -58,6 +59,28 @@ def send_until_both_workers_answered(send: Callable[[int], None], folder: Path, 
     return sent
 
 
+@contextlib.contextmanager
+def two_workers(
+    service: str, database_url: str, service_key: str, folder: Path
+) -> Iterator[ServiceProcess]:
+    """``service`` as two uvicorn workers counting in ``folder``, reading its catalogue from a
+    metrics_api of its own."""
+    with (
+        ServiceProcess.for_service("metrics_api", database_url) as metrics_api,
+        ServiceProcess.for_service(
+            service,
+            database_url,
+            workers=2,
+            env={
+                "PROMETHEUS_MULTIPROC_DIR": str(folder),
+                "JOINEDUP_SERVICE_KEY": service_key,
+                "JOINEDUP_METRICS_API_URL": metrics_api.url,
+            },
+        ) as process,
+    ):
+        yield process
+
+
 @pytest.fixture
 async def keys(make_key) -> tuple[dict[str, str], str]:
     return bearer(await make_key("submitter", LEEDS)), await make_key("service", name="ingest")
@@ -65,19 +88,7 @@ async def keys(make_key) -> tuple[dict[str, str], str]:
 
 def test_counters_add_up_across_workers(database_url, keys, tmp_path):
     submitter, service_key = keys
-    with (
-        ServiceProcess.for_service("metrics_api", database_url) as metrics_api,
-        ServiceProcess.for_service(
-            "ingest",
-            database_url,
-            workers=2,
-            env={
-                "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-                "JOINEDUP_SERVICE_KEY": service_key,
-                "JOINEDUP_METRICS_API_URL": metrics_api.url,
-            },
-        ) as ingest,
-    ):
+    with two_workers("ingest", database_url, service_key, tmp_path) as ingest:
 
         def submit(n: int) -> None:
             stored = httpx.post(
@@ -103,19 +114,7 @@ def test_counters_add_up_across_workers(database_url, keys, tmp_path):
 
 def test_targets_api_adds_up_and_reports_its_database_figures_once(database_url, keys, tmp_path):
     _, service_key = keys
-    with (
-        ServiceProcess.for_service("metrics_api", database_url) as metrics_api,
-        ServiceProcess.for_service(
-            "targets_api",
-            database_url,
-            workers=2,
-            env={
-                "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-                "JOINEDUP_SERVICE_KEY": service_key,
-                "JOINEDUP_METRICS_API_URL": metrics_api.url,
-            },
-        ) as targets_api,
-    ):
+    with two_workers("targets_api", database_url, service_key, tmp_path) as targets_api:
 
         def ask(_: int) -> None:
             assert httpx.get(f"{targets_api.url}/healthz", timeout=15).status_code == 200
