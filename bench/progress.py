@@ -11,7 +11,7 @@ The observations and the agreed plans are written straight into their tables (CO
 - select: a plain SELECT of the same current observations with psycopg, fetched whole, in the
   same run (the floor for reading them);
 - incremental: one place submits one new month of every metric through ingest; the time the
-  background refresher spent on it (its `joinedup_progress_refresh_seconds` histogram);
+  worker's refresher spent on it (its `joinedup_progress_refresh_seconds` histogram);
 - readers: ``--readers`` concurrent clients reading `GET /v1/places/{code}/progress` (a random
   place each time), then `GET /v1/areas/E92000001/performance`, for ``--seconds`` each.
 
@@ -64,10 +64,10 @@ def observations_csv(places: list[str], metrics: list[str], months: list[str]) -
     return rows.getvalue().encode()
 
 
-def refresh_seconds(targets_api: str) -> tuple[float, float]:
-    """(count, sum) of the refresher's histogram."""
+def refresh_seconds(worker: str) -> tuple[float, float]:
+    """(count, sum) of the refresher's histogram, on the worker that runs it."""
     found = {}
-    text = httpx.get(f"{targets_api}/metrics", timeout=60).text
+    text = httpx.get(f"{worker}/metrics", timeout=60).text
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name.startswith("joinedup_progress_refresh_seconds_"):
@@ -153,7 +153,7 @@ def main() -> None:
             )
         select_s = time.perf_counter() - started
 
-        count_before, sum_before = refresh_seconds(targets_api)
+        count_before, sum_before = refresh_seconds(suite.url("worker"))
         body = {
             "place_code": places[0],
             "observations": [
@@ -165,7 +165,7 @@ def main() -> None:
             f"{suite.url('ingest')}/v1/submissions", json=body, headers=suite.headers, timeout=60
         ).raise_for_status()
         deadline = time.monotonic() + 120
-        while (count := refresh_seconds(targets_api))[0] == count_before:
+        while (count := refresh_seconds(suite.url("worker")))[0] == count_before:
             if time.monotonic() > deadline:
                 raise SystemExit("the incremental refresh did not happen within 120 s")
             time.sleep(0.2)

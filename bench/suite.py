@@ -53,7 +53,8 @@ class Suite:
 
     def __init__(self, *, pg_options: str | None = None) -> None:
         self.data_dir = Path(tempfile.mkdtemp(prefix="joinedup-bench-"))
-        self.ports = dict(zip(("metrics_api", "targets_api", "ingest"), free_ports(3), strict=True))
+        names = ("metrics_api", "targets_api", "ingest", "worker")
+        self.ports = dict(zip(names, free_ports(len(names)), strict=True))
         self.pg_options = pg_options
         self.admin_key = ""
         self.output: collections.deque[str] = collections.deque(maxlen=200)
@@ -183,8 +184,10 @@ class CpuUse:
         self.used: dict[str, float] = {}
 
     def _groups(self) -> dict[str, list[psutil.Process]]:
+        ingest = self.suite.ingest_process()
         return {
-            "ingest": [self.suite.ingest_process()],
+            # With several uvicorn processes, its children answer the requests.
+            "ingest": [ingest, *ingest.children(recursive=True)],
             "postgres": self.suite.postgres_processes(),
             "client": [psutil.Process()],
         }

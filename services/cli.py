@@ -3,6 +3,7 @@ submit data and refresh progress."""
 
 import asyncio
 import contextlib
+import math
 import os
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -12,6 +13,7 @@ from typing import Annotated, NoReturn, TypeVar
 import httpx
 import psycopg
 import typer
+import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -35,6 +37,7 @@ from services.demo import load as demo_load
 from services.ingest.submissions.schemas import SubmissionMode
 from services.metrics_api.seed import seed as seed_reference_data
 from services.supervisor import ServiceProcess, Supervisor, busy_ports, say
+from services.worker import main as worker_main
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -362,12 +365,68 @@ def submit(
     raise typer.Exit(code)
 
 
+# uvicorn processes per API service: one event loop uses one core at most, so as many as there
+# are cores (the 2-core machine this was measured on gets 2); no more than 4, because every
+# process has its own database pool and the three services' processes share the embedded
+# server's 100 connections (docs/operations.md).
+DEFAULT_WORKERS = min(os.cpu_count() or 1, 4)
+
+
+@app.command()
+def worker(
+    only: Annotated[
+        worker_main.Job | None,
+        typer.Option(
+            envvar="JOINEDUP_WORKER_ONLY",
+            show_default=False,
+            help="Run only this job (default: both)",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface its health and metrics listen on")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(envvar="JOINEDUP_WORKER_PORT")] = worker_main.PORT,
+) -> None:
+    """Run the background work until SIGTERM or Ctrl-C: targets_api's progress refresher
+    (progress) and ingest's outbox deliverer (outbox). It serves /healthz, /readyz and
+    /metrics on PORT. Several may run at once; they take turns.
+
+    It needs the database (JOINEDUP_DATABASE_URL, or the embedded one), metrics_api
+    (JOINEDUP_METRICS_API_URL), targets_api (JOINEDUP_TARGETS_API_URL) and the service key
+    (JOINEDUP_SERVICE_KEY).
+    """
+    settings = worker_main.WorkerSettings(worker_only=only)
+    if busy_ports(host, [port]):
+        _fail(f"port {port} on {host} is already in use; choose another with --port.", 1)
+    url = _database_url()
+    with _reported(url):
+        worker_app = worker_main.create_app(settings, database_url=url)
+    uvicorn.run(
+        worker_app,
+        host=host,
+        port=port,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+
+
 @app.command()
 def up(
     host: Annotated[str, typer.Option(help="Interface the services listen on")] = "127.0.0.1",
     metrics_port: Annotated[int, typer.Option(envvar="JOINEDUP_METRICS_API_PORT")] = 8001,
     targets_port: Annotated[int, typer.Option(envvar="JOINEDUP_TARGETS_API_PORT")] = 8002,
     ingest_port: Annotated[int, typer.Option(envvar="JOINEDUP_INGEST_PORT")] = 8003,
+    worker_port: Annotated[int, typer.Option(envvar="JOINEDUP_WORKER_PORT")] = worker_main.PORT,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=32,
+            envvar="JOINEDUP_WORKERS",
+            help="uvicorn processes per API service (default: the machine's cores, at most 4)",
+        ),
+    ] = DEFAULT_WORKERS,
     demo: Annotated[
         bool,
         typer.Option(
@@ -377,21 +436,28 @@ def up(
         ),
     ] = False,
 ) -> None:
-    """Run the database, migrations, seed data and the three services until Ctrl-C.
+    """Run the database, migrations, seed data, the three services and the worker until Ctrl-C.
 
     The database is the embedded one unless JOINEDUP_DATABASE_URL is set.
     """
+    pool = _pool_per_process(workers)
     services = [
-        ServiceProcess("metrics_api", "services.metrics_api.main:create_app", metrics_port),
-        ServiceProcess("targets_api", "services.targets_api.main:create_app", targets_port),
-        ServiceProcess("ingest", "services.ingest.main:create_app", ingest_port),
+        *(
+            ServiceProcess(name, f"services.{name}.main:create_app", port, workers, pool)
+            for name, port in (
+                ("metrics_api", metrics_port),
+                ("targets_api", targets_port),
+                ("ingest", ingest_port),
+            )
+        ),
+        ServiceProcess("worker", "services.worker.main:create_app", worker_port, page="metrics"),
     ]
     # Checked first: otherwise another program on the port would answer the readiness checks.
     if busy := busy_ports(host, [service.port for service in services]):
         _fail(
             f"port {', '.join(map(str, busy))} on {host} is already in use (is joinedup "
-            f"already running?); choose others with --metrics-port, --targets-port and "
-            f"--ingest-port.",
+            f"already running?); choose others with --metrics-port, --targets-port, "
+            f"--ingest-port and --worker-port.",
             1,
         )
     url = _database_url()
@@ -419,7 +485,7 @@ def up(
     supervisor = Supervisor(services, host=host, env=env, database=database)
     demo_run = (
         _DemoInBackground(
-            url, demo_load.Endpoints(*(s.url for s in services)), cancel=supervisor.stopping
+            url, demo_load.Endpoints(*(s.url for s in services[:3])), cancel=supervisor.stopping
         )
         if demo
         else None
@@ -438,6 +504,15 @@ def up(
             _in_transaction(url, lambda session: _revoke_audited(session, run_key_id))
     say("joinedup stopped.")
     raise typer.Exit(code)
+
+
+def _pool_per_process(workers: int) -> dict[str, str]:
+    """A service keeps the connections of one process's pool however many processes serve it,
+    unless JOINEDUP_DB_POOL_SIZE says otherwise (it is then per process, as in production)."""
+    if "JOINEDUP_DB_POOL_SIZE" in os.environ:
+        return {}
+    total = CommonSettings.model_fields["db_pool_size"].default
+    return {"JOINEDUP_DB_POOL_SIZE": str(max(2, math.ceil(total / workers)))}
 
 
 async def _service_key_for_this_run(session: AsyncSession) -> tuple[int, str]:

@@ -1,4 +1,9 @@
-"""Runs the three services as separate uvicorn processes for `joinedup up`.
+"""Runs the three services and the worker as separate uvicorn processes for `joinedup up`.
+
+A service may be served by several uvicorn worker processes behind its one port (``workers``,
+`joinedup up --workers N`); it then gets a directory of its own for prometheus-client's
+multiprocess mode (PROMETHEUS_MULTIPROC_DIR), emptied whenever the service starts, so its
+/metrics adds up all its processes whichever one answers.
 
 Policy when a service dies: it is restarted at once, loudly, because a crash of one service
 should not take the others down (ingest keeps taking data while targets_api restarts). A service
@@ -11,6 +16,10 @@ started again, loudly, on the same socket (the services reconnect by themselves)
 crash-loop policy. A server some other joinedup command started meanwhile is adopted, not
 doubled. A database of one's own (JOINEDUP_DATABASE_URL) is not ours to manage and is not watched.
 
+A service's processes are its own session: what a dead one leaves behind (uvicorn's worker
+processes outlive their parent killed outright, and keep its port) is killed before it starts
+again.
+
 Ctrl-C, SIGTERM and SIGHUP (a closed terminal) stop every service and exit 0 (the embedded server
 is stopped when `up` lets go of it at exit, see services/common/embedded.py). The services run in
 their own sessions, so a terminal's signals reach only the supervisor; on Linux the kernel also
@@ -20,15 +29,18 @@ stops each service if the supervisor itself is killed outright, so none is left 
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -39,6 +51,7 @@ RESTART_WINDOW_S = 60.0
 STOP_GRACE_S = 10.0
 READY_TIMEOUT_S = 60.0
 _PR_SET_PDEATHSIG = 1
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @dataclass
@@ -74,6 +87,9 @@ class ServiceProcess:
     name: str
     factory: str
     port: int
+    workers: int = 1  # uvicorn worker processes behind the port
+    env: dict[str, str] = field(default_factory=dict)  # beside the supervisor's own
+    page: str = "docs"  # what `announce` points at: /docs, or /metrics for the worker
     process: subprocess.Popen | None = None
     restarts: RestartBudget = field(default_factory=RestartBudget)
 
@@ -121,7 +137,10 @@ class Supervisor:
         self.database = database
         self.database_restarts = RestartBudget()
         self.host = host
-        self.env = env
+        # One multiprocess directory per run would be counted by every service: each service
+        # that needs one gets its own below this, made when first needed, removed at the end.
+        self.env = {name: value for name, value in env.items() if name != MULTIPROC_DIR}
+        self.metrics_root: Path | None = None
         self.stopping = threading.Event()
         # Called once, in the supervising thread, when every service is first ready (as
         # `joinedup up --demo` starts its loader). It must return at once: start a thread.
@@ -143,15 +162,30 @@ class Supervisor:
             "warning",
             "--timeout-graceful-shutdown",
             "5",
+            "--workers",
+            str(service.workers),
         ]
+        env = {**self.env, **service.env}
+        if service.workers > 1:
+            env[MULTIPROC_DIR] = str(self._empty_metrics_dir(service))
         # Its own session: a terminal's Ctrl-C reaches only the supervisor, which then stops
         # the services in order instead of all of them racing to exit.
         service.process = subprocess.Popen(
             command,
-            env=self.env,
+            env=env,
             start_new_session=True,
             preexec_fn=_stop_with_parent(os.getpid()) if sys.platform == "linux" else None,
         )
+
+    def _empty_metrics_dir(self, service: ServiceProcess) -> Path:
+        """The service's multiprocess directory, emptied: files of processes that are gone
+        would otherwise be added to the new ones' figures."""
+        if self.metrics_root is None:
+            self.metrics_root = Path(tempfile.mkdtemp(prefix="joinedup-metrics-"))
+        directory = self.metrics_root / service.name
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir()
+        return directory
 
     def wait_until_ready(self, timeout_s: float = READY_TIMEOUT_S) -> list[ServiceProcess]:
         """Wait until every service answers /readyz; returns those that did not."""
@@ -179,6 +213,8 @@ class Supervisor:
             f"{service.name} (port {service.port}) exited with code {code}; restarting it "
             f"({service.restarts})."
         )
+        if service.process is not None:
+            _end_leftovers(service.process)
         self.start(service)
         return True
 
@@ -239,11 +275,16 @@ class Supervisor:
     def announce(self) -> None:
         say("\njoinedup is running:")
         for service in self.services:
-            say(f"  {service.name:<12} {service.url}   docs: {service.url}/docs")
+            processes = f" ({service.workers} processes)" if service.workers > 1 else ""
+            say(
+                f"  {service.name:<12} {service.url}   {service.page}: "
+                f"{service.url}/{service.page}{processes}"
+            )
         say("Press Ctrl-C to stop.\n")
 
     def stop_all(self) -> None:
-        running = [s.process for s in self.services if s.process and s.process.poll() is None]
+        started = [s.process for s in self.services if s.process]
+        running = [process for process in started if process.poll() is None]
         for process in running:
             _signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
@@ -253,6 +294,10 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 _signal_group(process, signal.SIGKILL)
                 process.wait()
+        for process in started:
+            _end_leftovers(process)
+        if self.metrics_root is not None:
+            shutil.rmtree(self.metrics_root, ignore_errors=True)
 
     def install_signal_handlers(self) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -269,6 +314,20 @@ def _describe_failure(service: ServiceProcess) -> str:
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signum)
+
+
+def _end_leftovers(process: subprocess.Popen) -> None:
+    """Kill whatever is left in the session of a service whose main process has ended (its
+    uvicorn workers, when that process was killed outright), and wait until none is left, so
+    the port is free for the next start."""
+    _signal_group(process, signal.SIGKILL)
+    deadline = time.monotonic() + STOP_GRACE_S
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
 
 
 def _stop_with_parent(parent_pid: int) -> Callable[[], None]:

@@ -26,6 +26,7 @@ FACTORIES = {
     "metrics_api": "services.metrics_api.main:create_app",
     "targets_api": "services.targets_api.main:create_app",
     "ingest": "services.ingest.main:create_app",
+    "worker": "services.worker.main:create_app",  # the refresher and the outbox deliverer
 }
 READY_TIMEOUT_S = 60.0
 PORT_ATTEMPTS = 3
@@ -38,11 +39,20 @@ class PortTaken(RuntimeError):
 STOP_TIMEOUT_S = 10.0
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A port nothing listens on right now (another process could take it, but rarely does)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on right now (another process could take it, but rarely does),
+    and never one handed out before in this process: a service kept down for a test holds no
+    socket, so the kernel may offer its port again, to the next service started."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 class ServiceProcess:
@@ -73,7 +83,7 @@ class ServiceProcess:
 
     @classmethod
     def for_service(cls, name: str, database_url: str, **kwargs) -> "ServiceProcess":
-        """A joinedup service by name (``metrics_api``, ``targets_api``, ``ingest``)."""
+        """A joinedup service by name (``metrics_api``, ``targets_api``, ``ingest``, ``worker``)."""
         env = {"JOINEDUP_DATABASE_URL": database_url, **kwargs.pop("env", {})}
         return cls(FACTORIES[name], env=env, **kwargs)
 

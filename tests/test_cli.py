@@ -4,9 +4,13 @@ as a real process where what a script sees (the last line, the exit code) is the
 import asyncio
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
 
+import httpx
 import psycopg
 import pytest
 from typer.testing import CliRunner
@@ -17,6 +21,7 @@ from services.common.auth import hash_key
 from services.common.db import libpq_url
 from services.metrics_api.main import MetricsApiSettings, create_app
 from tests.conftest import asgi_client, bearer
+from tests.services import free_port
 
 JOINEDUP = [sys.executable, "-c", "from services.cli import app; app(prog_name='joinedup')"]
 KEY_PATTERN = re.compile(r"jdu_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
@@ -229,3 +234,76 @@ def test_an_unreachable_database_is_one_clear_line_without_the_password(command)
     )
     assert len(result.stderr.splitlines()) == 1 and "s3cret" not in result.stderr
     assert result.stdout == ""
+
+
+TOPIC = "observations.changed"
+
+
+def test_worker_waits_for_the_schema_delivers_the_outbox_and_stops_on_sigterm(
+    empty_database_url, tmp_path
+):
+    """`joinedup worker --only outbox` on a database its migration has yet to reach: it waits,
+    touching nothing, then delivers once the schema is at the head (here to a targets_api that
+    is down, so the notice is tried and kept), and SIGTERM stops it with exit code 0."""
+    port, nowhere = free_port(), free_port()
+    log = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "JOINEDUP_DATABASE_URL": empty_database_url,
+        "JOINEDUP_TARGETS_API_URL": f"http://127.0.0.1:{nowhere}",
+        "JOINEDUP_OUTBOX_POLL_S": "0.1",
+    }
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            [*JOINEDUP, "worker", "--only", "outbox", f"--port={port}"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: "waits for the schema" in log.read_text(), "the worker waiting")
+        wait_for(lambda: readiness(port) == 503, "the worker not ready on an empty database")
+
+        schema_version.upgrade(empty_database_url)
+        wait_for(lambda: readiness(port) == 200, "the worker ready once migrated")
+        with psycopg.connect(libpq_url(empty_database_url), autocommit=True) as conn:
+            conn.execute("INSERT INTO outbox (topic, payload) VALUES (%s, '{}')", [TOPIC])
+            wait_for(
+                lambda: conn.execute("SELECT attempts, last_error FROM outbox").fetchone()[0] > 0,
+                "the notice tried",
+            )
+            [(delivered, error)] = conn.execute("SELECT delivered_at, last_error FROM outbox")
+        assert delivered is None and "ConnectError" in error
+
+        worker.send_signal(signal.SIGTERM)
+        # uvicorn ends by the signal once it has shut down, as a process stopped by it should.
+        assert worker.wait(timeout=15) == -signal.SIGTERM, log.read_text()
+    finally:
+        worker.kill()
+        worker.wait()
+    said = log.read_text()
+    assert "outbox-deliverer stopped" in said  # its loop was ended, not killed
+    assert "outbox delivery cycle failed" not in said  # nothing was tried too early
+
+
+def test_worker_refuses_a_port_in_use(database_url):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = run_process(database_url, "worker", f"--port={taken.getsockname()[1]}")
+    assert result.returncode == 1
+    assert "is already in use" in result.stderr
+
+
+def readiness(port: int) -> int:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def wait_for(condition, what: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout_s:.0f} s: {what}"
+        time.sleep(0.1)

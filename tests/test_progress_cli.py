@@ -29,7 +29,6 @@ async def targets_api(database_url, make_key):
             env={
                 "JOINEDUP_SERVICE_KEY": service_key,
                 "JOINEDUP_METRICS_API_URL": metrics_api.url,
-                "JOINEDUP_PROGRESS_REFRESH_ENABLED": "false",
             },
         ) as targets_api,
     ):

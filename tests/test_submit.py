@@ -56,7 +56,6 @@ def ingest_env(service_key: str, metrics_api_url: str) -> dict[str, str]:
     return {
         "JOINEDUP_SERVICE_KEY": service_key,
         "JOINEDUP_METRICS_API_URL": metrics_api_url,
-        "JOINEDUP_OUTBOX_ENABLED": "false",
     }
 
 

@@ -24,7 +24,9 @@ from services.common.telemetry import (
     RequestTelemetryMiddleware,
     ScrapeCollector,
     configure_logging,
+    current_service,
     metrics_response,
+    process_exiting,
 )
 
 VERSION = "1.0.0"
@@ -162,18 +164,23 @@ def create_app(
     scrape_collectors: Sequence[ScrapeCollector] = (),
 ) -> FastAPI:
     """A service app. ``resources`` are opened at startup and closed at shutdown, in reverse
-    order, e.g. a peer client or a background worker. ``scrape_collectors`` add figures read
-    from the database to every ``/metrics`` scrape."""
+    order, e.g. a peer client or a background job (services/worker). ``scrape_collectors``
+    add figures read from the database to every ``/metrics`` scrape."""
     configure_logging(settings.log_level)
     engine = create_engine(database_url or resolve_database_url(settings), settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        async with AsyncExitStack() as stack:
-            for resource in resources:
-                await stack.enter_async_context(resource(app))
-            yield
-        await engine.dispose()
+        # Background jobs started by the resources log as this service, not as "cli".
+        current_service.set(service)
+        try:
+            async with AsyncExitStack() as stack:
+                for resource in resources:
+                    await stack.enter_async_context(resource(app))
+                yield
+            await engine.dispose()
+        finally:
+            process_exiting()
 
     app = FastAPI(
         title=title,

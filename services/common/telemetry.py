@@ -161,14 +161,27 @@ def _number(value: float) -> str:
 ScrapeCollector = Callable[[FastAPI, AsyncSession], Awaitable[Iterable[GaugeFamily]]]
 
 
+def _multiprocess_dir() -> str | None:
+    """Set (by `joinedup up --workers N`, or the image's entrypoint) when several uvicorn
+    workers serve one port: each writes its values to files there."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
 def process_registry() -> CollectorRegistry:
     """This process's metrics; with PROMETHEUS_MULTIPROC_DIR set (several uvicorn workers),
     every worker's, summed as prometheus-client's multiprocess mode does."""
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if not _multiprocess_dir():
         return REGISTRY
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     return registry
+
+
+def process_exiting() -> None:
+    """Called as a worker process stops: its ``live*`` gauges leave the sum with it, while its
+    counters stay counted (a count does not go back down because a process ended)."""
+    if directory := _multiprocess_dir():
+        multiprocess.mark_process_dead(os.getpid(), directory)
 
 
 async def metrics_response(app: FastAPI, collectors: Sequence[ScrapeCollector]) -> Response:

@@ -1,8 +1,5 @@
 """ingest: periodic submissions from place systems (port 8003)."""
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
-
 import httpx
 from fastapi import FastAPI
 
@@ -11,7 +8,6 @@ from services.common.catalogue import catalogue_client
 from services.ingest.completeness.endpoints import router as completeness_router
 from services.ingest.config import IngestSettings
 from services.ingest.observations.endpoints import router as observations_router
-from services.ingest.outbox import outbox_deliverer
 from services.ingest.submissions.endpoints import router as submissions_router
 from services.ingest.timeliness_metrics import timeliness_metrics
 
@@ -21,13 +17,9 @@ def create_app(
     database_url: str | None = None,
     metrics_api_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """``metrics_api_transport``: see services.common.catalogue.catalogue_client."""
+    """``metrics_api_transport``: see services.common.catalogue.catalogue_client. Its outbox
+    is delivered by the worker process (services/worker), not from here."""
     settings = settings or IngestSettings()
-    resources: list[Callable[[FastAPI], AbstractAsyncContextManager[object]]] = [
-        catalogue_client(metrics_api_transport)
-    ]
-    if settings.outbox_enabled:
-        resources.append(outbox_deliverer)
     return create_service_app(
         service="ingest",
         title="joinedup ingest",
@@ -36,6 +28,6 @@ def create_app(
         settings=settings,
         routers=[submissions_router, observations_router, completeness_router],
         database_url=database_url,
-        resources=resources,
+        resources=[catalogue_client(metrics_api_transport)],
         scrape_collectors=[timeliness_metrics],
     )

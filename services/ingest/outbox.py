@@ -3,10 +3,11 @@ down. Order is not strict: a notice waiting for its retry does not hold back the
 which is harmless because targets_api merges notices per place and metric.
 
 Submissions write their outbox row in the same transaction as their observations, so a change
-is never stored without its notice nor announced without being stored. The deliverer claims
-rows with SKIP LOCKED, so several ingest processes share the work without sending a row twice
-at the same moment; a notice that is sent twice anyway (a crash after sending, before marking)
-is harmless because targets_api merges notices.
+is never stored without its notice nor announced without being stored. The deliverer runs in
+the worker process (services/worker), not in ingest's API processes. It claims rows with SKIP
+LOCKED, so several workers share the work without sending a row twice at the same moment;
+a notice that is sent twice anyway (a crash after sending, before marking) is harmless
+because targets_api merges notices.
 """
 
 import asyncio
@@ -30,7 +31,8 @@ TOPIC_PATHS = {"observations.changed": "/internal/v1/observation-changes"}
 OUTBOX_DELIVERIES = Counter(
     "joinedup_outbox_deliveries_total", "Outbox notices sent to targets_api, by result.", ["result"]
 )
-# With several workers, each reads the same table: report the latest reading of a live worker.
+# Several processes may deliver, each reading the same table: report the latest reading of a
+# live one.
 OUTBOX_PENDING = Gauge(
     "joinedup_outbox_pending",
     "Outbox notices not yet delivered.",
@@ -120,7 +122,7 @@ class OutboxDeliverer:
 
 @asynccontextmanager
 async def outbox_deliverer(app: FastAPI) -> AsyncIterator[OutboxDeliverer]:
-    """Runs the deliverer beside the service for as long as the app runs."""
+    """Runs the deliverer for as long as the (worker's) app runs."""
     settings = app.state.settings
     headers = {"Authorization": f"Bearer {settings.service_key}"} if settings.service_key else {}
     async with httpx.AsyncClient(
@@ -132,5 +134,5 @@ async def outbox_deliverer(app: FastAPI) -> AsyncIterator[OutboxDeliverer]:
             poll_s=settings.outbox_poll_s,
             max_backoff_s=settings.outbox_max_backoff_s,
         )
-        async with running(deliverer.run(), name="outbox-deliverer"):
+        async with running(deliverer.run, name="outbox-deliverer", engine=app.state.engine):
             yield deliverer

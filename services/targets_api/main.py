@@ -1,8 +1,5 @@
 """targets_api: place leaders, plans, targets, agreement and progress (port 8002)."""
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
-
 import httpx
 from fastapi import FastAPI
 
@@ -15,13 +12,12 @@ from services.targets_api.leaders.endpoints import router as leaders_router
 from services.targets_api.plans.endpoints import router as plans_router
 from services.targets_api.progress.endpoints import router as progress_router
 from services.targets_api.progress.outcome_metrics import outcome_metrics
-from services.targets_api.progress.worker import progress_refresher, set_aside_metrics
+from services.targets_api.progress.worker import set_aside_metrics
 from services.targets_api.spc.endpoints import router as spc_router
 
 
 class TargetsApiSettings(CommonSettings):
-    progress_poll_s: float = 0.5  # how often the refresher looks for queued change notices
-    progress_refresh_enabled: bool = True
+    pass
 
 
 def create_app(
@@ -29,13 +25,9 @@ def create_app(
     database_url: str | None = None,
     metrics_api_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """``metrics_api_transport``: see services.common.catalogue.catalogue_client."""
+    """``metrics_api_transport``: see services.common.catalogue.catalogue_client. Its progress
+    refresher runs in the worker process (services/worker), not here."""
     settings = settings or TargetsApiSettings()
-    resources: list[Callable[[FastAPI], AbstractAsyncContextManager[object]]] = [
-        catalogue_client(metrics_api_transport)
-    ]
-    if settings.progress_refresh_enabled:
-        resources.append(progress_refresher)
     return create_service_app(
         service="targets_api",
         title="joinedup targets_api",
@@ -51,6 +43,6 @@ def create_app(
             assessments_router,
         ],
         database_url=database_url,
-        resources=resources,
+        resources=[catalogue_client(metrics_api_transport)],
         scrape_collectors=[outcome_metrics, set_aside_metrics],
     )

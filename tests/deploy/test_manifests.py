@@ -24,6 +24,10 @@ SERVICES = {  # compose / Kubernetes name: (module, port, Prometheus job)
     "targets-api": ("targets_api", 8002, "targets_api"),
     "ingest": ("ingest", 8003, "ingest"),
 }
+# The background work, with only /healthz, /readyz and /metrics; its compose, Kubernetes and
+# Prometheus job name.
+WORKER, WORKER_PORT = "worker", 8004
+WORKER_COMMAND = ["joinedup", "worker", "--host", "0.0.0.0", "--port", str(WORKER_PORT)]
 
 
 def _histogram(name: str) -> set[str]:
@@ -347,7 +351,7 @@ def test_dockerfile_builds_a_wheel_and_ships_no_build_tools() -> None:
     for tool in ("build-essential", "gcc", "apt-get install"):
         assert tool not in runs, f"the runtime stage installs {tool}"
     exposed = {a for i, a in final if i == "EXPOSE"}
-    assert exposed == {"8001 8002 8003"}
+    assert exposed == {"8001 8002 8003 8004"}
     # The entrypoint is made executable in the image, whatever mode the checkout gave it.
     (entrypoint,) = [a for i, a in final if i == "COPY" and "docker-entrypoint.sh" in a]
     assert "--chmod=0755" in entrypoint
@@ -388,7 +392,7 @@ def _compose() -> dict[str, Any]:
 
 def test_compose_services_start_after_the_migration() -> None:
     services = _compose()["services"]
-    assert {"postgres", "migrate", "prometheus", "grafana", *SERVICES} <= set(services)
+    assert {"postgres", "migrate", "prometheus", "grafana", WORKER, *SERVICES} <= set(services)
     assert "healthcheck" in services["postgres"]
     assert services["postgres"]["image"].startswith("postgres:16")
     migrate = services["migrate"]
@@ -415,6 +419,17 @@ def test_compose_services_start_after_the_migration() -> None:
         assert environment["JOINEDUP_METRICS_API_URL"] == "http://metrics-api:8001"
         assert environment["JOINEDUP_TARGETS_API_URL"] == "http://targets-api:8002"
         assert f"{port}/readyz" in " ".join(service["healthcheck"]["test"])
+    worker = services[WORKER]
+    assert worker["command"] == WORKER_COMMAND
+    assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert f"{WORKER_PORT}/readyz" in " ".join(worker["healthcheck"]["test"])
+    for variable in (
+        "JOINEDUP_SERVICE_KEY",
+        "JOINEDUP_METRICS_API_URL",
+        "JOINEDUP_TARGETS_API_URL",
+    ):
+        assert variable in worker["environment"], variable
+    assert WORKER in services["prometheus"]["depends_on"]
 
 
 def test_compose_mounts_exist_and_grafana_is_provisioned() -> None:
@@ -450,14 +465,14 @@ def test_no_real_key_is_shipped() -> None:
 # ------------------------------------------------------------------------------ Prometheus
 
 
-def test_prometheus_scrapes_the_three_services_every_15s() -> None:
+def test_prometheus_scrapes_the_three_services_and_the_worker_every_15s() -> None:
     config = _yaml(DEPLOY / "prometheus" / "prometheus.yml")
     for rule_file in config["rule_files"]:
         assert (DEPLOY / "prometheus" / rule_file).is_file(), rule_file
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {job for _, _, job in SERVICES.values()}
+    assert set(jobs) == {job for _, _, job in SERVICES.values()} | {WORKER}
     compose = _compose()["services"]
-    for name, (_, port, job) in SERVICES.items():
+    for name, (_, port, job) in {**SERVICES, WORKER: (WORKER, WORKER_PORT, WORKER)}.items():
         interval = jobs[job].get("scrape_interval", config["global"]["scrape_interval"])
         assert interval == "15s"
         assert jobs[job].get("metrics_path", "/metrics") == "/metrics"
@@ -489,7 +504,8 @@ def test_the_required_alerts_are_there() -> None:
 
     find("joinedup_outcome_consecutive_off_track_periods", ">= 3")
     assert find("joinedup_completeness_overdue", "== 1")["for"] == "1h"
-    assert find('up{job=~"metrics_api|targets_api|ingest"} == 0')["for"] == "1m"
+    assert find('up{job=~"metrics_api|targets_api|ingest|worker"} == 0')["for"] == "1m"
+    find('absent(up{job="worker"})')
     assert find('status=~"5.."', "> 0.05", "sum by (service)")["for"] == "5m"
 
 
@@ -590,7 +606,14 @@ def _pod_specs() -> list[tuple[str, dict[str, Any]]]:
 
 def test_deployments_probe_the_right_paths_and_run_their_service() -> None:
     deployments = {d["metadata"]["name"]: d for d in _of_kind("Deployment")}
-    assert set(deployments) == set(SERVICES)
+    assert set(deployments) == set(SERVICES) | {WORKER}
+    (worker,) = deployments[WORKER]["spec"]["template"]["spec"]["containers"]
+    assert worker["args"] == WORKER_COMMAND and "command" not in worker
+    assert {p["name"]: p["containerPort"] for p in worker["ports"]} == {"http": WORKER_PORT}
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        assert worker[probe]["httpGet"] == {"path": path, "port": "http"}, probe
+    annotations = deployments[WORKER]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(WORKER_PORT)
     for name, (module, port, _) in SERVICES.items():
         template = deployments[name]["spec"]["template"]
         (container,) = template["spec"]["containers"]
@@ -660,14 +683,17 @@ def test_pods_use_only_keys_that_the_configmap_and_secret_define() -> None:
             for used in re.findall(r"\$\((\w+)\)", " ".join(container.get("args", []))):
                 assert used in defined, f"{name}: $({used}) is not defined"
     callers = {d["metadata"]["name"]: d for d in _of_kind("Deployment")}
-    for name in ("targets-api", "ingest"):  # they call their peers
+    for name in ("targets-api", "ingest", WORKER):  # they call their peers
         (container,) = callers[name]["spec"]["template"]["spec"]["containers"]
         assert "JOINEDUP_SERVICE_KEY" in {e["name"] for e in container["env"]}, name
     assert config_keys >= {"JOINEDUP_METRICS_API_URL", "JOINEDUP_TARGETS_API_URL"}
 
 
-def test_services_and_autoscalers_cover_every_deployment() -> None:
+def test_services_and_autoscalers_cover_every_api_deployment() -> None:
+    """The worker answers no requests and its work does not grow with CPU: no Service, no
+    autoscaler, a fixed replica count."""
     deployments = {d["metadata"]["name"]: d for d in _of_kind("Deployment")}
+    assert deployments.pop(WORKER)["spec"]["replicas"] >= 1
     services = {s["metadata"]["name"]: s for s in _of_kind("Service")}
     autoscalers = {
         h["spec"]["scaleTargetRef"]["name"]: h for h in _of_kind("HorizontalPodAutoscaler")

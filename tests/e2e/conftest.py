@@ -1,4 +1,5 @@
-"""`joinedup up` as a real process: free ports, its output as it comes, its service processes."""
+"""`joinedup up` as a real process: free ports, its output as it comes, its supervised processes
+(the three services and the worker)."""
 
 import contextlib
 import os
@@ -18,7 +19,7 @@ import psutil
 import pytest
 
 JOINEDUP = [sys.executable, "-c", "from services.cli import app; app(prog_name='joinedup')"]
-SERVICES = ("metrics_api", "targets_api", "ingest")
+SERVICES = ("metrics_api", "targets_api", "ingest", "worker")
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 
@@ -51,15 +52,17 @@ def is_alive(process: psutil.Process) -> bool:
 
 
 class Up:
-    """One `joinedup up` process; its stdout and stderr are collected as they are written."""
+    """One `joinedup up` process; its stdout and stderr are collected as they are written.
+    One uvicorn process per service unless ``workers`` says more: tests share two cores."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        metrics, targets, ingest = free_ports(3)
-        self.ports = {"metrics_api": metrics, "targets_api": targets, "ingest": ingest}
+    def __init__(self, env: dict[str, str], workers: int = 1) -> None:
+        self.ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
         options = [
-            f"--metrics-port={metrics}",
-            f"--targets-port={targets}",
-            f"--ingest-port={ingest}",
+            f"--metrics-port={self.ports['metrics_api']}",
+            f"--targets-port={self.ports['targets_api']}",
+            f"--ingest-port={self.ports['ingest']}",
+            f"--worker-port={self.ports['worker']}",
+            f"--workers={workers}",
         ]
         self.process = subprocess.Popen(
             [*JOINEDUP, "up", *options],
@@ -117,11 +120,21 @@ class Up:
         return None
 
     def services(self) -> dict[str, psutil.Process]:
-        """Every service's process, by name; fails unless all three are running."""
+        """Every supervised process, by name; fails unless all four are running."""
         found = {name: self.service(name) for name in SERVICES}
         running = {name: process for name, process in found.items() if process is not None}
         assert running.keys() == found.keys(), f"not every service is running: {found}"
         return running
+
+    def descendants(self) -> list[psutil.Process]:
+        """Every process `up` has started that is still there (a service's uvicorn workers
+        too), but the database's: an embedded server is looked for by its data folder."""
+        found = []
+        for child in psutil.Process(self.process.pid).children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if is_alive(child) and child.name() != "postgres":
+                    found.append(child)
+        return found
 
     def stop(self, signum: int = signal.SIGINT) -> int:
         os.kill(self.process.pid, signum)
@@ -142,12 +155,13 @@ class Up:
 
 
 @pytest.fixture
-def start_up() -> Iterator[Callable[[dict[str, str]], Up]]:
-    """``start_up(env)`` runs `joinedup up` with ``env``; whatever is left is killed after."""
+def start_up() -> Iterator[Callable[..., Up]]:
+    """``start_up(env)`` runs `joinedup up` with ``env`` (``workers=`` its --workers); whatever
+    is left is killed after."""
     started: list[Up] = []
 
-    def start(env: dict[str, str]) -> Up:
-        started.append(Up(env))
+    def start(env: dict[str, str], workers: int = 1) -> Up:
+        started.append(Up(env, workers))
         return started[-1]
 
     yield start

@@ -1,11 +1,12 @@
-"""metrics_api, targets_api and ingest as three real uvicorn processes on one test database, for
-the ingest end-to-end and fault tests. Test modules load it with
+"""metrics_api, targets_api, ingest and the worker as four real uvicorn processes on one test
+database, for the ingest end-to-end and fault tests. Test modules load it with
 ``pytest_plugins = ["tests.e2e.conftest_ingest"]`` and reach everything through the ``Suite``
 that ``start_suite`` returns (importing this module themselves would keep pytest from rewriting
 its assertions).
 
-ingest polls its outbox every 0.2 s and backs off at most 1 s, so a notice held back by an outage
-goes out soon after targets_api is back; everything that waits polls against a deadline.
+The worker alone refreshes progress and delivers ingest's outbox, as in production. It polls the
+outbox every 0.2 s and backs off at most 1 s, so a notice held back by an outage goes out soon
+after targets_api is back; everything that waits polls against a deadline.
 """
 
 import time
@@ -30,7 +31,11 @@ POLL_S = 0.1
 TIMEOUT = httpx.Timeout(15.0)
 WEST_YORKSHIRE = "E54000054"  # the ICB of Leeds and Bradford
 LEEDS = "E08000035"
-INGEST_ENV = {"JOINEDUP_OUTBOX_POLL_S": "0.2", "JOINEDUP_OUTBOX_MAX_BACKOFF_S": "1"}
+WORKER_ENV = {
+    "JOINEDUP_OUTBOX_POLL_S": "0.2",
+    "JOINEDUP_OUTBOX_MAX_BACKOFF_S": "1",
+    "JOINEDUP_PROGRESS_POLL_S": "0.2",
+}
 
 
 def wait_for(
@@ -50,11 +55,12 @@ def wait_for(
 
 @dataclass
 class Suite:
-    """The three services on one database, and the keys a test acts with."""
+    """The three services and the worker on one database, and the keys a test acts with."""
 
     metrics_api: ServiceProcess
     targets_api: ServiceProcess
     ingest: ServiceProcess
+    worker: ServiceProcess
     submitter: dict[str, str]  # West Yorkshire ICB: Leeds and Bradford
     admin: dict[str, str]
     query: Query
@@ -186,11 +192,11 @@ async def plan_keys(make_key) -> PlanKeys:
 
 @pytest.fixture
 async def start_suite(database_url: str, make_key, query: Query) -> AsyncIterator[StartSuite]:
-    """``start_suite(catalogue_fresh_s=0.3, down=("metrics_api",))`` starts the services (all
-    but those ``down``, whose ports are kept for a later ``start()``) with JOINEDUP_CATALOGUE_*
-    and other ingest settings from the keyword arguments (targets_api's from
-    ``targets_api_settings``). Every process is stopped after the
-    test, and their logs are printed so a failure shows what the services said."""
+    """``start_suite(catalogue_fresh_s=0.3, down=("metrics_api",))`` starts the services and
+    the worker (all but those ``down``, whose ports are kept for a later ``start()``) with
+    JOINEDUP_CATALOGUE_* and other ingest settings from the keyword arguments (targets_api's
+    from ``targets_api_settings``). Every process is stopped after the test, and their logs are
+    printed so a failure shows what the services said."""
     service_key = await make_key("service", name="ingest")
     submitter = bearer(await make_key("submitter", WEST_YORKSHIRE))
     admin = bearer(await make_key("admin"))
@@ -210,25 +216,21 @@ async def start_suite(database_url: str, make_key, query: Query) -> AsyncIterato
                 database_url,
                 env={
                     "JOINEDUP_SERVICE_KEY": service_key,
-                    "JOINEDUP_PROGRESS_POLL_S": "0.2",
                     "JOINEDUP_METRICS_API_URL": metrics_api.url,
                     **as_environment(targets_api_settings),
                 },
             ),
         }
-        settings = as_environment(ingest_settings)
+        peer_env = {
+            "JOINEDUP_SERVICE_KEY": service_key,
+            "JOINEDUP_METRICS_API_URL": peers["metrics_api"].url,
+            "JOINEDUP_TARGETS_API_URL": peers["targets_api"].url,
+        }
         ingest = ServiceProcess.for_service(
-            "ingest",
-            database_url,
-            env={
-                **INGEST_ENV,
-                **settings,
-                "JOINEDUP_SERVICE_KEY": service_key,
-                "JOINEDUP_METRICS_API_URL": peers["metrics_api"].url,
-                "JOINEDUP_TARGETS_API_URL": peers["targets_api"].url,
-            },
+            "ingest", database_url, env={**as_environment(ingest_settings), **peer_env}
         )
-        processes = {**peers, "ingest": ingest}
+        worker = ServiceProcess.for_service("worker", database_url, env={**WORKER_ENV, **peer_env})
+        processes = {**peers, "ingest": ingest, "worker": worker}
         started.extend(processes.values())
         # Started side by side: each spends most of a second importing before it is ready.
         with ThreadPoolExecutor(len(processes)) as pool:
@@ -237,7 +239,9 @@ async def start_suite(database_url: str, make_key, query: Query) -> AsyncIterato
                     ServiceProcess.start, [p for name, p in processes.items() if name not in down]
                 )
             )
-        return Suite(**peers, ingest=ingest, submitter=submitter, admin=admin, query=query)
+        return Suite(
+            **peers, ingest=ingest, worker=worker, submitter=submitter, admin=admin, query=query
+        )
 
     yield start
     for process in started:

@@ -107,7 +107,7 @@ def submit_until_settled(url: str, headers: dict[str, str], item: Intended) -> O
 def test_postgres_restart_under_retrying_clients_loses_and_doubles_nothing(
     start_suite, restart_postgres
 ):
-    suite = start_suite(down=("targets_api",))
+    suite = start_suite(down=("targets_api", "worker"))
     intended = [
         Intended(place, period, 500 + i)
         for i, (place, period) in enumerate((p, q) for p in WEST_YORKSHIRE_PLACES for q in PERIODS)

@@ -154,7 +154,7 @@ async def england_submitter(make_key) -> dict[str, str]:
 def test_ingest_killed_mid_upload_stores_the_submission_wholly_or_not_at_all(
     start_suite, england_submitter
 ):
-    suite = start_suite(down=("targets_api",))  # its outbox notices can wait
+    suite = start_suite(down=("targets_api", "worker"))  # its outbox notices can wait
     key = england_submitter
     metrics = create_metrics(suite)
     places = [

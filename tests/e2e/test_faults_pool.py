@@ -33,7 +33,9 @@ def timed(send) -> tuple[httpx.Response, float]:
 
 
 def test_requests_beyond_the_pool_get_a_prompt_503_with_retry_after(start_suite, database_url):
-    suite = start_suite(down=("targets_api",), db_pool_size=1, db_pool_timeout_s=POOL_TIMEOUT_S)
+    suite = start_suite(
+        down=("targets_api", "worker"), db_pool_size=1, db_pool_timeout_s=POOL_TIMEOUT_S
+    )
     ((key_id,),) = suite.query("SELECT id FROM api_key WHERE role = 'submitter'")
     body = json_submission(observation())
 

@@ -1,8 +1,10 @@
-"""Progress through the three real services: a plan agreed in targets_api, a submission to
-ingest, the outbox notice, and the refreshed progress an assessor reads."""
+"""Progress through the three real services and the worker: a plan agreed in targets_api, a
+submission to ingest, the outbox notice the worker delivers, the refresh the worker runs, and
+the progress an assessor reads from targets_api."""
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import bearer
 from tests.ingest.conftest import LEEDS, json_submission, observation
@@ -85,3 +87,18 @@ def test_a_submission_moves_an_agreed_target_and_the_systems_figures(
     assert [(r["area_code"], r["complete"], r["rank"]) for r in table["data"]] == [
         (WEST_YORKSHIRE, False, None)
     ]
+
+    # The worker did the background work; the API processes only answered requests.
+    assert background_work(suite.worker.url) >= 2  # the agreement's refresh, the submission's
+    assert background_work(suite.targets_api.url) == background_work(suite.ingest.url) == 0
+
+
+def background_work(url: str) -> float:
+    """Refreshes and outbox deliveries done by the process at ``url``, by its /metrics."""
+    text = httpx.get(f"{url}/metrics", timeout=15).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name in ("joinedup_progress_refreshes_total", "joinedup_outbox_deliveries_total")
+    )

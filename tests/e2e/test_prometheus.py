@@ -1,6 +1,6 @@
-"""A real Prometheus (Debian's package; .ci/run installs it) scraping the three services with the
-configuration and alert rules in deploy/prometheus/, and every PromQL expression of the Grafana
-dashboards and the alert rules run through its HTTP API.
+"""A real Prometheus (Debian's package; .ci/run installs it) scraping the three services and the
+worker with the configuration and alert rules in deploy/prometheus/, and every PromQL expression
+of the Grafana dashboards and the alert rules run through its HTTP API.
 
 The scene is built so that every expression has something to show: Leeds has an agreed plan, its
 falls target is off track for three quarters in a row, other places are overdue, a submission
@@ -142,7 +142,7 @@ def test_every_service_exposition_passes_promtool(start_suite, plan_keys):
     suite.agree_plan(LEEDS, WEST_YORKSHIRE, plan_keys)
     assert suite.submit_json(json_submission(observation())).status_code == 201
 
-    for service in (suite.metrics_api, suite.targets_api, suite.ingest):
+    for service in (suite.metrics_api, suite.targets_api, suite.ingest, suite.worker):
         exposition = httpx.get(f"{service.url}/metrics", timeout=10).text
         checked = subprocess.run(
             ["promtool", "check", "metrics"], input=exposition, capture_output=True, text=True
@@ -174,12 +174,13 @@ def test_every_dashboard_and_alert_expression_answers_with_data(start_suite, pla
             "metrics_api": f"127.0.0.1:{suite.metrics_api.port}",
             "targets_api": f"127.0.0.1:{suite.targets_api.port}",
             "ingest": f"127.0.0.1:{suite.ingest.port}",
+            "worker": f"127.0.0.1:{suite.worker.port}",
         }
     )
     suite.wait_for(
         lambda: len(query(url, "up == 1")["result"]) if _ready(url) else 0,
-        lambda n: n == 3,
-        what="Prometheus scraping all three services",
+        lambda n: n == 4,
+        what="Prometheus scraping the three services and the worker",
     )
     suite.metrics_api.stop()
     # A rate needs the 5xx count to grow between scrapes (2 s apart), so three, spread out.

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from services.supervisor import MAX_RESTARTS
@@ -44,40 +45,74 @@ def areas_status(up: Up, key: str) -> int:
 
 
 def assert_stops_cleanly(up: Up, signum: int = signal.SIGINT) -> None:
-    services = up.services().values()
+    started = up.descendants()
+    assert up.services().keys() == set(SERVICES)
     assert up.stop(signum) == 0, up.output
     assert "joinedup stopped." in up.output
-    assert [p.pid for p in services if is_alive(p)] == []
+    assert [p.pid for p in started if is_alive(p)] == []
+
+
+def uvicorn_workers(master: psutil.Process) -> list[psutil.Process]:
+    """The worker processes uvicorn spawned (not multiprocessing's resource tracker)."""
+    return [p for p in master.children() if "spawn_main" in " ".join(p.cmdline())]
 
 
 def test_first_run_prints_the_services_and_an_admin_key_that_works(start_up, empty_database_url):
     up = start_up(server_env(empty_database_url))
     up.wait_until_running()
 
-    for service in SERVICES:
+    for service in ("metrics_api", "targets_api", "ingest"):
         url = up.url(service)
         assert re.search(rf"{service}\s+{url}\s+docs: {url}/docs", up.output)
         assert httpx.get(f"{url}/docs", timeout=5.0).status_code == 200
+    # The fourth supervised process: the worker, with its health and metrics.
+    worker = up.url("worker")
+    assert re.search(rf"worker\s+{worker}\s+metrics: {worker}/metrics", up.output)
+    assert "joinedup_progress_refresh_seconds_count" in httpx.get(f"{worker}/metrics").text
+    assert len(up.services()) == 4
     [key] = printed_keys(up)
     assert areas_status(up, key) == 200
     assert_stops_cleanly(up)
 
 
-def test_a_killed_service_is_restarted_loudly(start_up, database_url):
+def test_a_killed_service_and_a_killed_worker_are_restarted_loudly(start_up, database_url):
     up = start_up(server_env(database_url))
     up.wait_until_running()
     [key] = printed_keys(up)
-    victim = up.services()["metrics_api"]
+    victims = {name: up.services()[name] for name in ("metrics_api", "worker")}
 
-    victim.kill()
+    for victim in victims.values():
+        victim.kill()
 
-    up.wait_for_output(
-        f"!!! metrics_api (port {up.ports['metrics_api']}) exited with code -9; restarting it"
-    )
-    eventually(lambda: up.is_ready("metrics_api"), START_TIMEOUT_S, "metrics_api ready again")
-    assert up.services()["metrics_api"].pid != victim.pid
+    for name, victim in victims.items():
+        up.wait_for_output(f"!!! {name} (port {up.ports[name]}) exited with code -9; restarting it")
+        eventually(lambda name=name: up.is_ready(name), START_TIMEOUT_S, f"{name} ready again")
+        assert up.services()[name].pid != victim.pid
     assert areas_status(up, key) == 200
     assert_stops_cleanly(up, signal.SIGTERM)  # as a container runtime or systemd stops it
+
+
+def test_a_service_of_several_processes_adds_up_restarts_whole_and_stops_whole(
+    start_up, database_url
+):
+    up = start_up(server_env(database_url), workers=2)
+    up.wait_until_running()
+    targets_api = up.url("targets_api")
+    assert re.search(rf"targets_api\s+{targets_api}\s+docs: .*\(2 processes\)", up.output)
+    master = up.services()["targets_api"]
+    workers = uvicorn_workers(master)
+    assert len(workers) == 2, workers
+
+    # Killed outright, its uvicorn workers would keep the port: `up` ends them and starts anew.
+    master.kill()
+
+    up.wait_for_output(
+        f"!!! targets_api (port {up.ports['targets_api']}) exited with code -9; restarting it"
+    )
+    eventually(lambda: up.is_ready("targets_api"), START_TIMEOUT_S, "targets_api ready again")
+    assert [p.pid for p in workers if is_alive(p)] == []
+    assert len(uvicorn_workers(up.services()["targets_api"])) == 2
+    assert_stops_cleanly(up)
 
 
 def test_a_crash_looping_service_stops_everything_with_exit_code_1(start_up, database_url):

@@ -110,7 +110,6 @@ def targets_api_client(database_url: str, make_key) -> Iterator[ASGIClient]:
         database_url=database_url,
         metrics_api_url="http://metrics_api",
         service_key=asyncio.run(make_key("service", name="targets_api")),
-        progress_refresh_enabled=False,
     )
     yield from in_process(reading_catalogue(create_targets_api, service_settings, database_url))
 
@@ -121,7 +120,6 @@ def ingest_client(database_url: str, make_key) -> Iterator[ASGIClient]:
         database_url=database_url,
         metrics_api_url="http://metrics_api",
         service_key=asyncio.run(make_key("service", name="ingest")),
-        outbox_enabled=False,
     )
     yield from in_process(reading_catalogue(create_ingest, service_settings, database_url))
 

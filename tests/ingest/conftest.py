@@ -22,7 +22,6 @@ CSV_HEADER = "place_code,metric_code,period,value,numerator,denominator,note\n"
 async def client(database_url: str, make_key) -> AsyncIterator[httpx.AsyncClient]:
     settings = IngestSettings(
         database_url=database_url,
-        outbox_enabled=False,
         service_key=await make_key("service", name="ingest"),
         metrics_api_url="http://metrics_api",
     )

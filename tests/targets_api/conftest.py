@@ -12,6 +12,8 @@ from services.common.periods import england_today
 from services.metrics_api.main import create_app as create_metrics_api
 from services.targets_api.main import TargetsApiSettings
 from services.targets_api.main import create_app as create_targets_api
+from services.worker.main import Job, WorkerSettings
+from services.worker.main import create_app as create_worker
 from tests.conftest import asgi_client, bearer, client_reading_catalogue
 
 LEEDS = "E08000035"  # a place in West Yorkshire ICB
@@ -42,13 +44,12 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def client(database_url: str, make_key, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    # No background refresher: progress tests refresh when they choose (test_progress_worker
-    # runs one of its own).
+    # As in production, targets_api refreshes nothing by itself: progress tests refresh when
+    # they choose, or run the worker beside it (``refreshing``).
     settings = TargetsApiSettings(
         database_url=database_url,
         service_key=await make_key("service", name="targets_api"),
         metrics_api_url="http://metrics_api",
-        progress_refresh_enabled=False,
     )
     async for c in client_reading_catalogue(
         create_targets_api, settings, database_url, today=lambda: clock.today
@@ -62,16 +63,24 @@ async def service_key(make_key) -> str:
 
 
 @pytest.fixture
-async def refreshing(database_url, service_key) -> AsyncIterator[httpx.AsyncClient]:
-    """targets_api with its refresher polling every 50 ms."""
-    settings = TargetsApiSettings(
+async def worker(database_url, service_key) -> AsyncIterator[httpx.AsyncClient]:
+    """The worker app in-process running only the progress refresher, polling every 50 ms;
+    the client reaches its /metrics."""
+    settings = WorkerSettings(
         database_url=database_url,
         service_key=service_key,
         metrics_api_url="http://metrics_api",
+        worker_only=Job.progress,
         progress_poll_s=0.05,
     )
-    async for client in client_reading_catalogue(create_targets_api, settings, database_url):
+    async for client in client_reading_catalogue(create_worker, settings, database_url):
         yield client
+
+
+@pytest.fixture
+def refreshing(client, worker) -> httpx.AsyncClient:
+    """targets_api (``client``) with the worker refreshing progress beside it."""
+    return client
 
 
 @pytest.fixture

@@ -103,9 +103,7 @@ async def test_names_come_once_in_the_info_series(client):
 
 async def test_a_scrape_while_the_database_is_unreachable_still_answers():
     nowhere = f"postgresql://joinedup@127.0.0.1:{free_port()}/joinedup"
-    app = create_targets_api(
-        TargetsApiSettings(database_url=nowhere, progress_refresh_enabled=False)
-    )
+    app = create_targets_api(TargetsApiSettings(database_url=nowhere))
     async for client in asgi_client(app):
         await scrape(client)
         samples = await scrape(client)  # the process's own metrics count the first

@@ -1,5 +1,5 @@
-"""The background refresher: a change notice from ingest becomes refreshed progress, and a
-notice it cannot act on yet stays queued."""
+"""The background refresher, in the worker beside targets_api: a change notice from ingest
+becomes refreshed progress, and a notice it cannot act on yet stays queued."""
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -17,9 +17,10 @@ NOTICE = {
 }
 
 
-async def refreshes(client: httpx.AsyncClient, result: str) -> float:
-    """Refreshes with that result so far in this process (its tests share the counter)."""
-    for family in text_string_to_metric_families((await client.get("/metrics")).text):
+async def refreshes(worker: httpx.AsyncClient, result: str) -> float:
+    """Refreshes with that result so far, as the worker's /metrics says (this process's tests
+    share the counter)."""
+    for family in text_string_to_metric_families((await worker.get("/metrics")).text):
         for sample in family.samples:
             if (sample.name, sample.labels) == (
                 "joinedup_progress_refreshes_total",
@@ -29,9 +30,11 @@ async def refreshes(client: httpx.AsyncClient, result: str) -> float:
     return 0.0
 
 
-async def test_a_change_notice_is_refreshed_in_the_background(refreshing, service_key, query):
+async def test_a_change_notice_is_refreshed_in_the_background(
+    refreshing, worker, service_key, query
+):
     store_observations(query, [(LEEDS, DISCHARGE, "2025-07", 90.0, 900, 1000)])
-    done_before = await refreshes(refreshing, "done")
+    done_before = await refreshes(worker, "done")
 
     response = await refreshing.post(
         "/internal/v1/observation-changes", json=NOTICE, headers=bearer(service_key)
@@ -45,23 +48,23 @@ async def test_a_change_notice_is_refreshed_in_the_background(refreshing, servic
     )
     assert query("SELECT count(*) FROM progress_refresh_queue") == [(0,)]
     await eventually(
-        lambda: refreshes(refreshing, "done"),
+        lambda: refreshes(worker, "done"),
         lambda n: n == done_before + 1,
         what="the refresh counted",
     )
 
 
-async def test_a_failed_refresh_leaves_the_notice_queued(refreshing, service_key, query):
+async def test_a_failed_refresh_leaves_the_notice_queued(refreshing, worker, service_key, query):
     store_observations(query, [(LEEDS, DISCHARGE, "2025-07", 90.0, 900, 1000)])
     # Every refresh fails on this constraint until it is dropped.
     query("ALTER TABLE area_value ADD CONSTRAINT no_values CHECK (value IS NULL)")
-    failed_before = await refreshes(refreshing, "failed")
+    failed_before = await refreshes(worker, "failed")
 
     await refreshing.post(
         "/internal/v1/observation-changes", json=NOTICE, headers=bearer(service_key)
     )
     await eventually(
-        lambda: refreshes(refreshing, "failed"),
+        lambda: refreshes(worker, "failed"),
         lambda n: n >= failed_before + 2,
         what="two refreshes failed",
     )

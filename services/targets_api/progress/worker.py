@@ -1,7 +1,9 @@
 """Drains the change queue in the background: each cycle recomputes what ingest said changed.
 
-Several targets_api processes may run it; the refresh's advisory lock makes them take turns.
-The catalogue is fetched before the transaction, so no database transaction waits on HTTP.
+It runs in the worker process (services/worker), never in targets_api's API processes, so a
+refresh never holds up a request. Several workers may run it; the refresh's advisory lock makes
+them take turns. The catalogue is fetched before the transaction, so no database transaction
+waits on HTTP.
 """
 
 import asyncio
@@ -89,11 +91,11 @@ class ProgressRefresher:
 
 @asynccontextmanager
 async def progress_refresher(app: FastAPI) -> AsyncIterator[ProgressRefresher]:
-    """Runs the refresher beside the service for as long as the app runs."""
+    """Runs the refresher for as long as the (worker's) app runs."""
     refresher = ProgressRefresher(
         app.state.sessionmaker, app.state.metrics_api, poll_s=app.state.settings.progress_poll_s
     )
-    async with running(refresher.run(), name="progress-refresher"):
+    async with running(refresher.run, name="progress-refresher", engine=app.state.engine):
         yield refresher
 
 

@@ -1,0 +1,72 @@
+"""worker: the work the services do beside their requests, in a process of its own (port 8004).
+
+It runs targets_api's progress refresher (the change queue drained into the materialised
+progress tables) and ingest's outbox deliverer (change notices posted to targets_api), both or
+one of them, so that the API processes only answer requests: a refresh of the nation no longer
+holds the event loop a reader waits on. Its own HTTP endpoint has /healthz, /readyz and
+/metrics, for the probes and for Prometheus (the refresh histogram and counters, the outbox's).
+
+Any number may run: refreshes take turns on an advisory lock (progress/refresh.py) and the
+deliverers claim outbox rows with SKIP LOCKED (ingest/outbox.py). Stopping (SIGTERM, Ctrl-C)
+cancels the loops, which rolls back a cycle half done; its work is still queued for the next.
+"""
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from enum import StrEnum
+
+import httpx
+from fastapi import FastAPI
+from pydantic import Field
+
+from services.common.app import create_app as create_service_app
+from services.common.catalogue import catalogue_client
+from services.common.config import CommonSettings
+from services.ingest.outbox import outbox_deliverer
+from services.targets_api.progress.worker import progress_refresher
+
+PORT = 8004
+
+
+class Job(StrEnum):
+    progress = "progress"  # targets_api's progress refresher
+    outbox = "outbox"  # ingest's outbox deliverer
+
+
+class WorkerSettings(CommonSettings):
+    worker_only: Job | None = Field(
+        default=None, description="Run only this job; unset: every job."
+    )
+    progress_poll_s: float = 0.5  # how often the refresher looks for queued change notices
+    outbox_poll_s: float = 0.5
+    outbox_timeout_s: float = 5.0
+    outbox_max_backoff_s: float = 60.0
+
+    @property
+    def jobs(self) -> list[Job]:
+        return [self.worker_only] if self.worker_only else list(Job)
+
+
+def create_app(
+    settings: WorkerSettings | None = None,
+    database_url: str | None = None,
+    metrics_api_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """``metrics_api_transport``: see services.common.catalogue.catalogue_client."""
+    settings = settings or WorkerSettings()
+    resources: list[Callable[[FastAPI], AbstractAsyncContextManager[object]]] = []
+    if Job.progress in settings.jobs:
+        # The refresher reads the catalogue (metric definitions, the hierarchy) from metrics_api.
+        resources += [catalogue_client(metrics_api_transport), progress_refresher]
+    if Job.outbox in settings.jobs:
+        resources.append(outbox_deliverer)
+    return create_service_app(
+        service="worker",
+        title="joinedup worker",
+        description=f"Background work: {', '.join(settings.jobs)}. Health, readiness and "
+        "Prometheus metrics only; it answers no API requests.",
+        settings=settings,
+        routers=[],
+        database_url=database_url,
+        resources=resources,
+    )
