@@ -13,10 +13,14 @@ The observations and the agreed plans are written straight into their tables (CO
 - incremental: one place submits one new month of every metric through ingest; the time the
   worker's refresher spent on it (its `joinedup_progress_refresh_seconds` histogram);
 - readers: ``--readers`` concurrent clients reading `GET /v1/places/{code}/progress` (a random
-  place each time), then `GET /v1/areas/E92000001/performance`, for ``--seconds`` each.
+  place each time), then `GET /v1/areas/E92000001/performance`, for ``--seconds`` each;
+- during refresh: the same readers, each alternating a random place's progress and England's
+  performance, while one client submits a correction of a random place's latest month of every
+  metric through ingest, one after another, so that the worker keeps refreshing; the line says
+  how many refreshes ran meanwhile.
 
 Last line: progress full_s=X select_s=Y ratio=X/Y incremental_ms=Z place_p99_ms=P
-england_p99_ms=Q
+england_p99_ms=Q during_refresh_p99_ms=R refreshes_during=N errors=E
 """
 
 import argparse
@@ -73,6 +77,32 @@ def refresh_seconds(worker: str) -> tuple[float, float]:
             if sample.name.startswith("joinedup_progress_refresh_seconds_"):
                 found[sample.name.rsplit("_", 1)[1]] = sample.value
     return found.get("count", 0.0), found.get("sum", 0.0)
+
+
+async def submitting(
+    ingest: str, headers: dict[str, str], bodies, deadline: float
+) -> tuple[int, int]:
+    """Submissions made one after another until the deadline, and how many failed."""
+    made = failed = 0
+    async with httpx.AsyncClient(headers=headers, timeout=60) as client:
+        while time.monotonic() < deadline:
+            response = await client.post(f"{ingest}/v1/submissions", json=bodies())
+            made += 1
+            failed += response.status_code != 201
+    return made, failed
+
+
+async def during_refresh(
+    url_of, ingest: str, bodies, headers: dict[str, str], count: int, seconds: float
+) -> tuple[list[float], int, int]:
+    """Readers' latencies and errors while submissions keep the worker refreshing, and the
+    number of submissions."""
+    deadline = time.monotonic() + seconds
+    (latencies, errors), (made, failed) = await asyncio.gather(
+        readers(url_of, headers, count, seconds),
+        submitting(ingest, headers, bodies, deadline),
+    )
+    return latencies, errors + failed, made
 
 
 async def readers(
@@ -153,26 +183,39 @@ def main() -> None:
             )
         select_s = time.perf_counter() - started
 
-        count_before, sum_before = refresh_seconds(suite.url("worker"))
-        body = {
-            "place_code": places[0],
-            "observations": [
-                {"metric_code": m, "period": latest, "numerator": 550, "denominator": 1000}
-                for m in metrics
-            ],
-        }
+        worker = suite.url("worker")
+        count_before, sum_before = refresh_seconds(worker)
+        rng = random.Random(2)
+
+        def latest_month(place: str) -> dict:
+            numerator = rng.randint(400, 700)
+            return {
+                "place_code": place,
+                "observations": [
+                    {
+                        "metric_code": m,
+                        "period": latest,
+                        "numerator": numerator,
+                        "denominator": 1000,
+                    }
+                    for m in metrics
+                ],
+            }
+
         httpx.post(
-            f"{suite.url('ingest')}/v1/submissions", json=body, headers=suite.headers, timeout=60
+            f"{suite.url('ingest')}/v1/submissions",
+            json=latest_month(places[0]),
+            headers=suite.headers,
+            timeout=60,
         ).raise_for_status()
         deadline = time.monotonic() + 120
-        while (count := refresh_seconds(suite.url("worker")))[0] == count_before:
+        while (count := refresh_seconds(worker))[0] == count_before:
             if time.monotonic() > deadline:
                 raise SystemExit("the incremental refresh did not happen within 120 s")
             time.sleep(0.2)
         incremental_ms = (count[1] - sum_before) * 1000
         say(f"incremental: {count[0] - count_before:.0f} refresh(es), {incremental_ms:.0f} ms")
 
-        rng = random.Random(2)
         place_lat, place_errors = asyncio.run(
             readers(
                 lambda: f"{targets_api}/v1/places/{rng.choice(places)}/progress",
@@ -190,7 +233,29 @@ def main() -> None:
             )
         )
 
+        reads = iter(range(10**9))
+        refreshes_before = refresh_seconds(worker)[0]
+        mixed_lat, mixed_errors, submissions = asyncio.run(
+            during_refresh(
+                lambda: (
+                    f"{targets_api}/v1/areas/{ENGLAND}/performance"
+                    if next(reads) % 2
+                    else f"{targets_api}/v1/places/{rng.choice(places)}/progress"
+                ),
+                suite.url("ingest"),
+                lambda: latest_month(rng.choice(places)),
+                suite.headers,
+                args.readers,
+                args.seconds,
+            )
+        )
+        refreshes_during = refresh_seconds(worker)[0] - refreshes_before
+
     say(f"select: {selected} rows")
+    say(
+        f"during refresh: {len(mixed_lat)} reads, p50 {p(mixed_lat, 0.5) * 1000:.0f} ms, "
+        f"{submissions} submissions, {refreshes_during:.0f} refreshes, errors {mixed_errors}"
+    )
     say(
         f"place progress: {len(place_lat)} reads, p50 {p(place_lat, 0.5) * 1000:.0f} ms, "
         f"errors {place_errors}"
@@ -202,7 +267,10 @@ def main() -> None:
     say(
         f"progress full_s={full_s:.1f} select_s={select_s:.2f} ratio={full_s / select_s:.1f} "
         f"incremental_ms={incremental_ms:.0f} place_p99_ms={p(place_lat, 0.99) * 1000:.0f} "
-        f"england_p99_ms={p(england_lat, 0.99) * 1000:.0f}"
+        f"england_p99_ms={p(england_lat, 0.99) * 1000:.0f} "
+        f"during_refresh_p99_ms={p(mixed_lat, 0.99) * 1000:.0f} "
+        f"refreshes_during={refreshes_during:.0f} "
+        f"errors={place_errors + england_errors + mixed_errors}"
     )
 
 
