@@ -11,8 +11,7 @@ from services.targets_api.changes.endpoints import router as changes_router
 from services.targets_api.leaders.endpoints import router as leaders_router
 from services.targets_api.plans.endpoints import router as plans_router
 from services.targets_api.progress.endpoints import router as progress_router
-from services.targets_api.progress.outcome_metrics import outcome_metrics
-from services.targets_api.progress.worker import set_aside_metrics
+from services.targets_api.progress.outcome_metrics import outcome_metrics, set_aside_metrics
 from services.targets_api.spc.endpoints import router as spc_router
 
 

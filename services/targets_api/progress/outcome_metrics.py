@@ -12,7 +12,7 @@ dashboards to join on.
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.telemetry import GaugeFamily, label_text
+from services.targets_api.progress import store
 
 # Everything the exposition is made from besides the materialised figures, in one query over
 # small tables (areas and metrics by content, since metrics_api changes them without a refresh;
@@ -174,3 +175,15 @@ def _national_values(rows: Sequence[Any]) -> GaugeFamily:
     for row in rows:
         national.add(label_text(metric=row.metric_code), row.value)
     return national
+
+
+async def set_aside_metrics(app: FastAPI, session: AsyncSession) -> Iterable[GaugeFamily]:
+    """How many items the refresh has set aside, by kind (read at each scrape; 0 is healthy)."""
+    gauge = GaugeFamily(
+        "joinedup_progress_set_aside",
+        "(metric, period) pairs and targets whose progress could not be "
+        "computed from their data, so their figures are stale.",
+    )
+    for kind, count in (await store.set_aside_counts(session)).items():
+        gauge.add(label_text(kind=kind), count)
+    return [gauge]

@@ -9,7 +9,7 @@ waits on HTTP.
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -20,8 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.common.background import running
 from services.common.catalogue import MetricsApiClient
 from services.common.http import PeerUnavailable
-from services.common.telemetry import GaugeFamily, label_text
-from services.targets_api.progress import store
 from services.targets_api.progress.refresh import refresh_queued
 
 log = logging.getLogger(__name__)
@@ -97,15 +95,3 @@ async def progress_refresher(app: FastAPI) -> AsyncIterator[ProgressRefresher]:
     )
     async with running(refresher.run, name="progress-refresher", engine=app.state.engine):
         yield refresher
-
-
-async def set_aside_metrics(app: FastAPI, session: AsyncSession) -> Iterable[GaugeFamily]:
-    """How many items the refresh has set aside, by kind (read at each scrape; 0 is healthy)."""
-    gauge = GaugeFamily(
-        "joinedup_progress_set_aside",
-        "(metric, period) pairs and targets whose progress could not be "
-        "computed from their data, so their figures are stale.",
-    )
-    for kind, count in (await store.set_aside_counts(session)).items():
-        gauge.add(label_text(kind=kind), count)
-    return [gauge]
