@@ -255,8 +255,9 @@ def compute(
 
 
 def _derived(values: np.ndarray) -> np.ndarray:
-    """Derived figures to 12 digits, NaN (none) as None."""
-    return _or_none(derived_array(values), ~np.isnan(values))
+    """Derived figures to 12 digits, NaN (none) as None (and infinity as it is: set aside)."""
+    with np.errstate(invalid="ignore"):
+        return _or_none(derived_array(values), ~np.isnan(values))
 
 
 def _or_none(values: np.ndarray, given: np.ndarray) -> np.ndarray:
