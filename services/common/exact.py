@@ -16,9 +16,7 @@ import numpy as np
 
 # Veltkamp's splitter for doubles: 2**27 + 1.
 _SPLITTER = 134217729.0
-# The error double-double sums of k terms carry is below k**2 2**-106 of the sum of the terms'
-# magnitudes; this is that with a factor of 64 to spare.
-_CARRIED = 2.0**-100
+_EPSILON = 2.0**-52  # a unit in the last place of 1, twice the largest relative rounding error
 
 
 def two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -49,13 +47,15 @@ def _rounded(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The double nearest high + low (+ an unknown error below ``uncertainty``), and where that
     error could decide it: the flagged elements, whose exact value may be on either side of a
-    halfway point. ``low`` may be up to a whole gap either side of ``high``."""
+    halfway point. ``low`` may be up to a whole gap either side of ``high``; where the
+    uncertainty is zero, high must already be the rounding of high + low (two_sum's)."""
     up = np.nextafter(high, np.inf) - high
     down = high - np.nextafter(high, -np.inf)
     result = np.where(low > up / 2, high + up, np.where(low < -down / 2, high - down, high))
     near = (np.abs(low - up / 2) <= uncertainty) | (np.abs(low + down / 2) <= uncertainty)
     beyond = (low > 1.5 * up) | (low < -1.5 * down)
-    return result, near | beyond | ~np.isfinite(result)
+    # With no uncertainty, high is the hardware's rounding of the exact value: nothing in doubt.
+    return result, (near & (uncertainty > 0)) | beyond | ~np.isfinite(result)
 
 
 def _fall_back(
@@ -66,21 +66,35 @@ def _fall_back(
     return result
 
 
-def fsum_rows(terms: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
-    """``math.fsum`` of each row of a 2-D array (of its present elements): the correctly
-    rounded sum. Flagged for the scalar fsum: exact ties and sums that cancel to within 2**-90
-    of their terms' magnitude."""
-    x = terms if present is None else np.where(present, terms, 0.0)
+def _sums(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's exact sum as high + low, to within the returned uncertainty.
+
+    The running sum's rounding errors are summed with their own errors carried too, so the
+    uncertainty is zero (high + low is the exact sum) unless those second-order errors are not
+    all zero, which takes terms spanning more than about a hundred binary orders of magnitude.
+    """
     s = np.zeros(x.shape[0])
     carried = np.zeros(x.shape[0])
-    magnitude = np.zeros(x.shape[0])
+    carried_again = np.zeros(x.shape[0])
+    size_again = np.zeros(x.shape[0])
     for j in range(x.shape[1]):
         s, error = two_sum(s, x[:, j])
-        carried = carried + error
-        magnitude = magnitude + np.abs(x[:, j])
+        carried, error_again = two_sum(carried, error)
+        carried_again = carried_again + error_again
+        size_again = size_again + np.abs(error_again)
     high, low = two_sum(s, carried)
-    result, flagged = _rounded(high, low, x.shape[1] ** 2 * _CARRIED * magnitude)
-    flagged &= magnitude > 0  # a row of zeros sums to zero exactly
+    low = low + carried_again
+    uncertainty = np.where(size_again > 0, _EPSILON * (x.shape[1] * size_again + np.abs(low)), 0.0)
+    return high, low, uncertainty
+
+
+def fsum_rows(terms: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
+    """``math.fsum`` of each row of a 2-D array (of its present elements): the correctly
+    rounded sum, ties to even as fsum breaks them (the hardware's rounding of the exact
+    high + low). Flagged for the scalar fsum: only the sums whose exactness is in doubt."""
+    x = terms if present is None else np.where(present, terms, 0.0)
+    high, low, uncertainty = _sums(x)
+    result, flagged = _rounded(high, low, uncertainty)
     return _fall_back(result, flagged, lambda row: math.fsum(x[row]))
 
 
@@ -88,29 +102,22 @@ def mean_rows(
     values: np.ndarray, present: np.ndarray, exact: Callable[[list[float]], float]
 ) -> np.ndarray:
     """The correctly rounded mean of each row's present values (NaN for none), as ``exact``
-    (the scalar mean, given a row's values) computes it; flagged rows are given to it."""
+    (the scalar mean, given a row's values) computes it; the rows whose mean is within rounding
+    of a halfway point are given to it (about one in a thousand)."""
     x = np.where(present, values, 0.0)
     count = present.sum(axis=1)
     n = count.astype(np.float64)
-    s = np.zeros(x.shape[0])
-    carried = np.zeros(x.shape[0])
-    magnitude = np.zeros(x.shape[0])
-    for j in range(x.shape[1]):
-        s, error = two_sum(s, x[:, j])
-        carried = carried + error
-        magnitude = magnitude + np.abs(x[:, j])
-    total, total_low = two_sum(s, carried)
+    total, total_low, total_uncertainty = _sums(x)
     with np.errstate(invalid="ignore", divide="ignore"):
         quotient = total / n
         # total - quotient x n exactly (n < 2**26 is exact in Dekker's split), then what is left
-        # of the division: the exact mean is quotient + remainder (to the carried error).
+        # of the division: the exact mean is quotient + remainder (to its rounding).
         product, product_low = two_prod(quotient, n)
         remainder = ((total - product) - product_low + total_low) / n
-        uncertainty = x.shape[1] ** 2 * _CARRIED * magnitude / n + 2.0**-50 * np.abs(remainder)
+        uncertainty = total_uncertainty / n + 2 * _EPSILON * np.abs(remainder)
     result, flagged = _rounded(quotient, remainder, uncertainty)
     result[count == 0] = np.nan
-    result[(count > 0) & (magnitude == 0)] = 0.0
-    flagged &= (count > 0) & (magnitude > 0)
+    flagged &= count > 0
     return _fall_back(result, flagged, lambda row: exact(x[row][present[row]].tolist()))
 
 

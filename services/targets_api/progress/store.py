@@ -126,15 +126,15 @@ _TARGET_SERIES = text("""
                CAST(s.step ->> 'value' AS float8) AS value
         FROM target t
         CROSS JOIN LATERAL jsonb_array_elements(t.trajectory) WITH ORDINALITY AS s(step, n)
-    ), observed AS (
-        SELECT t.ord, o.period, o.value, o.numerator, o.denominator
-        FROM target t
-        JOIN observation o ON o.place_code = t.place_code AND o.metric_code = t.metric_code
-        WHERE o.superseded_at IS NULL
     ), code AS (
+        -- Every period the arrays name; the observations' from their metrics' distinct periods
+        -- (a hash of a few dozen), so that the series themselves are read once, below.
         SELECT period, (row_number() OVER (ORDER BY period) - 1)::int AS id
         FROM (SELECT baseline_period AS period FROM target UNION SELECT target_period FROM target
-              UNION SELECT period FROM step UNION SELECT period FROM observed) AS c
+              UNION SELECT period FROM step
+              UNION SELECT o.period FROM observation o
+                    WHERE o.superseded_at IS NULL
+                      AND o.metric_code IN (SELECT metric_code FROM target)) AS c
     )
     SELECT * FROM
         (SELECT coalesce(array_agg(period ORDER BY id), '{}') AS codes FROM code) AS c,
@@ -155,7 +155,7 @@ _TARGET_SERIES = text("""
                 coalesce(array_agg(c.id ORDER BY s.ord, s.n), '{}') AS step_period,
                 coalesce(array_agg(s.value ORDER BY s.ord, s.n), '{}') AS step_value
          FROM step s JOIN code c ON c.period = s.period) AS s,
-        (SELECT coalesce(array_agg(o.ord), '{}') AS target,
+        (SELECT coalesce(array_agg(t.ord), '{}') AS target,
                 coalesce(array_agg(c.id), '{}') AS period,
                 coalesce(array_agg(o.value), '{}') AS value,
                 coalesce(array_agg(o.numerator), '{}') AS numerator,
@@ -163,7 +163,10 @@ _TARGET_SERIES = text("""
                 coalesce(array_agg(coalesce(o.numerator = 'NaN', false)), '{}') AS numerator_nan,
                 coalesce(array_agg(coalesce(o.denominator = 'NaN', false)), '{}')
                     AS denominator_nan
-         FROM observed o JOIN code c ON c.period = o.period) AS o
+         FROM target t
+         JOIN observation o ON o.place_code = t.place_code AND o.metric_code = t.metric_code
+                           AND o.superseded_at IS NULL
+         JOIN code c ON c.period = o.period) AS o
 """)
 # Of the series recomputed (all when :all), the rows of targets no longer in force (their plan
 # was superseded, or their metric left the catalogue) go; the others are replaced as computed.
