@@ -389,40 +389,38 @@ async def target_series(
     """The agreed targets in ``scope`` whose metric is in ``catalogue``, and their series."""
     row = (await session.execute(_TARGET_SERIES, {**scope, "catalogue": list(catalogue)})).one()
 
-    def ints(values: list[int]) -> np.ndarray:
-        return np.array(values, dtype=np.int64)
+    def arrays(dtypes: dict[str, Any]) -> dict[str, np.ndarray]:
+        # NULL (None) in a float8 array becomes NaN; Targets and Observations say what it means.
+        return {name: np.array(getattr(row, name), dtype=dtype) for name, dtype in dtypes.items()}
 
-    def floats(values: list[float | None]) -> np.ndarray:
-        return np.array(values, dtype=np.float64)  # NULL (None) becomes NaN
+    return Targets(**arrays(_TARGET_COLUMNS)), Observations(**arrays(_OBSERVATION_COLUMNS))
 
-    def texts(values: list[str]) -> np.ndarray:
-        return np.array(values, dtype=object)
 
-    targets = Targets(
-        codes=texts(row.codes),
-        plan_id=ints(row.plan_id),
-        metric_code=texts(row.metric_code),
-        place_code=texts(row.place_code),
-        baseline_period=ints(row.baseline_period),
-        baseline_value=floats(row.baseline_value),
-        target_period=ints(row.target_period),
-        target_value=floats(row.target_value),
-        tolerance=floats(row.tolerance),
-        tolerance_set=np.array(row.tolerance_set, dtype=bool),
-        step_target=ints(row.step_target),
-        step_period=ints(row.step_period),
-        step_value=floats(row.step_value),
-    )
-    observations = Observations(
-        target=ints(row.target),
-        period=ints(row.period),
-        value=floats(row.value),
-        numerator=floats(row.numerator),
-        denominator=floats(row.denominator),
-        numerator_nan=np.array(row.numerator_nan, dtype=bool),
-        denominator_nan=np.array(row.denominator_nan, dtype=bool),
-    )
-    return targets, observations
+# The columns of _TARGET_SERIES, by the engine's names, and the arrays they become.
+_TARGET_COLUMNS = {
+    "codes": object,
+    "plan_id": np.int64,
+    "metric_code": object,
+    "place_code": object,
+    "baseline_period": np.int64,
+    "baseline_value": np.float64,
+    "target_period": np.int64,
+    "target_value": np.float64,
+    "tolerance": np.float64,
+    "tolerance_set": bool,
+    "step_target": np.int64,
+    "step_period": np.int64,
+    "step_value": np.float64,
+}
+_OBSERVATION_COLUMNS = {
+    "target": np.int64,
+    "period": np.int64,
+    "value": np.float64,
+    "numerator": np.float64,
+    "denominator": np.float64,
+    "numerator_nan": bool,
+    "denominator_nan": bool,
+}
 
 
 async def delete_other_progress(
