@@ -127,14 +127,21 @@ _TARGET_SERIES = text("""
         FROM target t
         CROSS JOIN LATERAL jsonb_array_elements(t.trajectory) WITH ORDINALITY AS s(step, n)
     ), code AS (
-        -- Every period the arrays name; the observations' from their metrics' distinct periods
-        -- (a hash of a few dozen), so that the series themselves are read once, below.
+        -- Every period the arrays name. The series' periods are read apart from their values
+        -- (below) rather than kept in a CTE, which at national scale spills to disk: for all
+        -- targets, the distinct periods of their metrics (one scan, a hash of a few dozen);
+        -- for a few, of their own series (an index lookup each).
         SELECT period, (row_number() OVER (ORDER BY period) - 1)::int AS id
         FROM (SELECT baseline_period AS period FROM target UNION SELECT target_period FROM target
               UNION SELECT period FROM step
               UNION SELECT o.period FROM observation o
-                    WHERE o.superseded_at IS NULL
-                      AND o.metric_code IN (SELECT metric_code FROM target)) AS c
+                    WHERE CAST(:all AS boolean) AND o.superseded_at IS NULL
+                      AND o.metric_code IN (SELECT metric_code FROM target)
+              UNION SELECT o.period FROM target t
+                    JOIN observation o ON o.place_code = t.place_code
+                                      AND o.metric_code = t.metric_code
+                                      AND o.superseded_at IS NULL
+                    WHERE NOT CAST(:all AS boolean)) AS c
     )
     SELECT * FROM
         (SELECT coalesce(array_agg(period ORDER BY id), '{}') AS codes FROM code) AS c,
