@@ -130,14 +130,16 @@ _TARGET_SERIES = text("""
         -- Every period the arrays name. The series' periods are read apart from their values
         -- (below) rather than kept in a CTE, which at national scale spills to disk: for all
         -- targets, the distinct periods of their metrics (one scan, a hash of a few dozen);
-        -- for a few, of their own series (an index lookup each).
+        -- for a few, of their own series (an index lookup each). DISTINCT in each part keeps
+        -- the planner's estimate of `code` small, so that joins hash it, not the series.
         SELECT period, (row_number() OVER (ORDER BY period) - 1)::int AS id
-        FROM (SELECT baseline_period AS period FROM target UNION SELECT target_period FROM target
-              UNION SELECT period FROM step
-              UNION SELECT o.period FROM observation o
+        FROM (SELECT DISTINCT baseline_period AS period FROM target
+              UNION SELECT DISTINCT target_period FROM target
+              UNION SELECT DISTINCT period FROM step
+              UNION SELECT DISTINCT o.period FROM observation o
                     WHERE CAST(:all AS boolean) AND o.superseded_at IS NULL
                       AND o.metric_code IN (SELECT metric_code FROM target)
-              UNION SELECT o.period FROM target t
+              UNION SELECT DISTINCT o.period FROM target t
                     JOIN observation o ON o.place_code = t.place_code
                                       AND o.metric_code = t.metric_code
                                       AND o.superseded_at IS NULL
