@@ -203,7 +203,7 @@ def compute(
             numerator=grid.numerator,
             denominator=grid.denominator,
             present=present,
-            proportion=kind == "proportion",
+            of_proportions=kind == "proportion",
             multiplier=multiplier,
         )
 

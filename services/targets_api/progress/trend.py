@@ -266,10 +266,10 @@ def recent_trends(
     numerator: np.ndarray,
     denominator: np.ndarray,
     present: np.ndarray,
-    proportion: np.ndarray,
+    of_proportions: np.ndarray,
     multiplier: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The marker codes (MARKERS) of series of proportions (``proportion``) or rates (the
+    """The marker codes (MARKERS) of series of proportions (``of_proportions``) or rates (the
     others; ``multiplier`` per series), right-aligned as the engine holds them, NaN for a
     missing numerator or denominator; and the series left undecided for `recent_trend`."""
     window = slice(-POINTS_USED, None)
@@ -283,8 +283,8 @@ def recent_trends(
         & (n > 0).all(axis=1)
         & (r >= 0).all(axis=1)
     )
-    is_proportion = proportion
-    proportion = is_proportion & usable & ((r > 0) & (r < n)).all(axis=1)
+    # The series whose trend is computed, by each method.
+    proportions = of_proportions & usable & ((r > 0) & (r < n)).all(axis=1)
     # Stand-ins where a series has no trend to compute, so the arithmetic stays finite.
     r = np.where(usable[:, None], r, 1.0)
     n = np.where(usable[:, None], n, 2.0)
@@ -294,13 +294,13 @@ def recent_trends(
         values = r / n * multiplier[:, None]
         lower, upper = rate_intervals(r, n, multiplier[:, None])
         se = (upper - lower) / CI_95_WIDTH_IN_SE
-        rate = ~is_proportion & usable & (se > 0).all(axis=1)
+        rates = ~of_proportions & usable & (se > 0).all(axis=1)
         logits = np.log(r / (n - r))
-        ys = np.where(proportion[:, None], logits, np.where(rate[:, None], values, 0.0))
-        weights = np.where(rate[:, None], 1 / (se * se), 1.0)
+        ys = np.where(proportions[:, None], logits, np.where(rates[:, None], values, 0.0))
+        weights = np.where(rates[:, None], 1 / (se * se), 1.0)
         slope, information, near_zero = _weighted_slopes(ys, weights, times, everything)
         chi_square = np.where(
-            proportion, _chi_squares_for_trend(r, n, times), slope * slope * information
+            proportions, _chi_squares_for_trend(r, n, times), slope * slope * information
         )
         same_way = slope != 0
         for left_out in range(POINTS_USED):
@@ -311,11 +311,11 @@ def recent_trends(
             near_zero |= partial_near_zero
     significant = chi_square > CHI_SQUARE_99_8
     markers = np.select(
-        [~(proportion | rate), ~significant | ~same_way, slope > 0],
+        [~(proportions | rates), ~significant | ~same_way, slope > 0],
         [_CANNOT, _NO_CHANGE, _INCREASING],
         _DECREASING,
     )
-    return markers, proportion & significant & near_zero
+    return markers, proportions & significant & near_zero
 
 
 def _weighted_slopes(
