@@ -207,6 +207,33 @@ async def test_a_target_whose_expected_value_is_not_finite_is_set_aside_alone(
     assert len(set_aside_warnings(caplog)) == 1
 
 
+async def test_a_target_whose_series_is_beyond_the_bounds_is_set_aside_and_the_rest_computed(
+    client, plans, admin, query
+):
+    # The engine hands a series it may not compute to the one-series reference, whose chart
+    # refuses it: that target alone is set aside, with the chart's reason.
+    plan = await plans.in_state("agreed")
+    store_observations(
+        query,
+        [
+            (LEEDS, DISCHARGE, "2025-08", 90.0, 900, 1000),
+            (LEEDS, DISCHARGE, "2025-09", 1e300, 900, 1000),
+            (LEEDS, FALLS, "2025-Q3", 596.0, 596, 100_000),
+        ],
+    )
+
+    result = await refresh(client, admin)
+
+    assert (result["targets"], result["set_aside"]) == (4, 1)
+    [item] = await set_aside(client, admin)
+    assert (item["kind"], item["plan_id"], item["metric_code"]) == ("target", plan["id"], DISCHARGE)
+    assert item["reason"].startswith("ValueError: SPC values must be finite numbers of magnitude")
+    progress = (await client.get(f"/v1/places/{LEEDS}/progress", headers=admin)).json()
+    by_metric = {i["metric_code"]: i for i in progress["items"]}
+    assert DISCHARGE not in by_metric
+    assert (by_metric[FALLS]["latest_value"], by_metric[FALLS]["status"]) == (596.0, "off_track")
+
+
 async def test_only_an_admin_sees_what_was_set_aside(client, viewer, steward):
     for headers in (viewer, steward):
         response = await client.get("/v1/progress/set-aside", headers=headers)

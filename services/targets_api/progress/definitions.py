@@ -7,7 +7,11 @@ Direction uses the metric's own vocabulary (`MetricDef.direction` in services/co
 """
 
 from collections.abc import Mapping, Sequence
+from typing import get_args
 
+import numpy as np
+
+from services.common.exact import python_power
 from services.common.vocabulary import Direction, Status
 
 FORECAST_MAX_POINTS = 12
@@ -111,3 +115,85 @@ def forecast(points: Sequence[tuple[int, float]], *, at_index: int) -> float | N
 def _shortfall(value: float, reference: float, direction: Direction) -> float:
     """How much worse than `reference` the value is; zero or negative when at least as good."""
     return reference - value if direction == "higher_is_better" else value - reference
+
+
+# Whole-array forms of the definitions above, for the refresh's engine (progress/engine.py): the
+# same operations in the same order on arrays of series, so each element is the double the
+# scalar form gives. Points are (series, position) arrays right-aligned (`present` marks the
+# values); per-series figures are columns (shape (series, 1)) that broadcast over the points.
+
+STATUSES: tuple[Status, ...] = get_args(Status)
+NO_DATA, NOT_ASSESSED, ACHIEVED, ON_TRACK, AT_RISK, OFF_TRACK = range(len(STATUSES))
+
+
+def expected_values(
+    *,
+    index: np.ndarray,
+    baseline_index: np.ndarray,
+    baseline_value: np.ndarray,
+    target_index: np.ndarray,
+    target_value: np.ndarray,
+    on_trajectory: np.ndarray,
+    trajectory_value: np.ndarray,
+) -> np.ndarray:
+    """``expected_value`` at each index; the target index must come after the baseline's."""
+    step = np.minimum(np.maximum(index, baseline_index), target_index) - baseline_index
+    line = baseline_value + (target_value - baseline_value) * step / (target_index - baseline_index)
+    return np.where(on_trajectory, trajectory_value, line)
+
+
+def statuses(
+    *,
+    direction: np.ndarray,
+    value: np.ndarray,
+    index: np.ndarray,
+    present: np.ndarray,
+    baseline_index: np.ndarray,
+    target_index: np.ndarray,
+    target_value: np.ndarray,
+    baseline_value: np.ndarray,
+    expected: np.ndarray,
+    tolerance: np.ndarray,
+) -> np.ndarray:
+    """``status`` codes (STATUSES) of each point. ``direction``: 1 higher is better, -1 lower,
+    0 neutral; ``tolerance`` NaN for the default; ``expected`` where index > baseline index."""
+    default = np.abs(target_value - baseline_value) / 10
+    band = np.where(np.isnan(tolerance), default, tolerance)
+    to_target = np.where(direction > 0, target_value - value, value - target_value)
+    shortfall = np.where(direction > 0, expected - value, value - expected)
+    return np.select(
+        [
+            ~present | (index <= baseline_index),
+            direction == 0,
+            (index >= target_index) & (to_target <= 0),
+            shortfall <= 0,
+            shortfall <= band,
+        ],
+        [NO_DATA, NOT_ASSESSED, ACHIEVED, ON_TRACK, AT_RISK],
+        OFF_TRACK,
+    )
+
+
+def forecasts(
+    *, index: np.ndarray, value: np.ndarray, present: np.ndarray, at_index: np.ndarray
+) -> np.ndarray:
+    """``forecast`` of each series (NaN for None), at its own ``at_index``. The sums run left
+    to right as Python's sum() does; the squares are Python's (services.common.exact)."""
+    recent = present[:, -FORECAST_MAX_POINTS:]
+    xs = index[:, -FORECAST_MAX_POINTS:]
+    ys = np.where(recent, value[:, -FORECAST_MAX_POINTS:], 0.0)
+    n = recent.sum(axis=1)
+    mean_x = np.where(recent, xs, 0).sum(axis=1) / n
+    mean_y = _sum_in_order(ys) / n
+    dx = np.where(recent, xs - mean_x[:, None], 0.0)
+    sxy = _sum_in_order(np.where(recent, dx * (ys - mean_y[:, None]), 0.0))
+    sxx = _sum_in_order(python_power(dx, 2))
+    line = mean_y + sxy / sxx * (at_index - mean_x)
+    return np.where(n >= FORECAST_MIN_POINTS, line, np.nan)
+
+
+def _sum_in_order(terms: np.ndarray) -> np.ndarray:
+    total = np.zeros(terms.shape[0])
+    for j in range(terms.shape[1]):
+        total = total + terms[:, j]
+    return total

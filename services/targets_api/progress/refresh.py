@@ -29,9 +29,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.catalogue import Catalogue
-from services.targets_api.progress import generation, store
-from services.targets_api.progress.isolation import SetAside, isolating
-from services.targets_api.progress.reference import target_progress, with_interval
+from services.targets_api.progress import engine, generation, store
+from services.targets_api.progress.isolation import isolating
+from services.targets_api.progress.reference import with_interval
 
 log = logging.getLogger(__name__)
 
@@ -186,43 +186,41 @@ def _place_lineage(catalogue: Catalogue) -> list[dict[str, Any]]:
 async def _write_target_progress(
     session: AsyncSession, *, catalogue: Catalogue, changed: set[tuple[str, str]] | None
 ) -> tuple[int, int]:
-    """Recompute the targets whose own series changed (all when ``changed`` is None); their
-    benchmarks are filled in afterwards with everyone else's. Targets written, and set aside."""
+    """Recompute the targets whose own series changed (all when ``changed`` is None), all at
+    once (engine.compute); their benchmarks are filled in afterwards with everyone else's.
+    Targets written, and set aside: those the engine could not compute, and those the database
+    refuses (one statement for all, halved by ``isolating`` only when it fails)."""
     scope = store.target_scope(changed)
-    targets = [
-        t
-        for t in await store.agreed_targets(session, scope)
-        if t["metric_code"] in catalogue.metrics
-    ]
+    targets, observations = await store.target_series(session, scope, sorted(catalogue.metrics))
     await store.delete_other_progress(session, scope, targets)
-    series = await store.series(session, [(t["place_code"], t["metric_code"]) for t in targets])
+    computed = engine.compute(targets, observations, catalogue.metrics)
 
-    async def write(part: Sequence[Any]) -> int:
-        rows = [
-            target_progress(
-                t,
-                catalogue.metrics[t["metric_code"]],
-                series.get((t["place_code"], t["metric_code"]), []),
-            )
-            for t in part
-        ]
-        await store.upsert_progress(session, rows)
-        return len(rows)
+    async def write(part: Sequence[int]) -> int:
+        # ``isolating`` halves the range of row numbers, so each part is a run of them.
+        start, stop = part[0], part[0] + len(part)
+        await store.upsert_progress(
+            session, {name: values[start:stop] for name, values in computed.columns.items()}
+        )
+        return len(part)
 
-    written, failed = await isolating(session, targets, write)
+    written, refused = await isolating(session, range(len(computed.positions)), write)
+    failed = computed.failed + [(int(computed.positions[f.item]), f.reason) for f in refused]
     await store.clear_targets(
-        session, scope=scope, failed=((f.item["plan_id"], f.item["metric_code"]) for f in failed)
+        session,
+        scope=scope,
+        failed=((int(targets.plan_id[p]), str(targets.metric_code[p])) for p, _ in failed),
     )
-    await store.record_set_aside(session, [_target_set_aside(f) for f in failed])
+    await store.record_set_aside(
+        session,
+        [
+            {
+                "kind": "target",
+                "metric_code": targets.metric_code[position],
+                "plan_id": int(targets.plan_id[position]),
+                "place_code": targets.place_code[position],
+                "reason": reason,
+            }
+            for position, reason in failed
+        ],
+    )
     return written, len(failed)
-
-
-def _target_set_aside(failed: SetAside[Any]) -> dict[str, Any]:
-    target = failed.item
-    return {
-        "kind": "target",
-        "metric_code": target["metric_code"],
-        "plan_id": target["plan_id"],
-        "place_code": target["place_code"],
-        "reason": failed.reason,
-    }

@@ -8,11 +8,13 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Row, RowMapping, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.common.models.targets_api import TargetProgress
+from services.targets_api.progress.engine import Observations, Targets
 
 log = logging.getLogger(__name__)
 
@@ -108,20 +110,75 @@ _INSERT_AREA_VALUES = text("""
         ci_lower float8, ci_upper float8, comparison text, rank int, rank_of int, quintile int)
 """)
 
-# Agreed targets of the (place, metric) pairs given, or of all when none are.
-_AGREED_TARGETS = text("""
-    SELECT t.plan_id, p.place_code, t.metric_code, t.baseline_period, t.baseline_value,
-           t.target_period, t.target_value, t.trajectory, t.tolerance
-    FROM plan_target t JOIN plan p ON p.id = t.plan_id
-    WHERE p.status = 'agreed' AND (CAST(:all AS boolean) OR (p.place_code, t.metric_code) IN (
-        SELECT * FROM unnest(CAST(:places AS text[]), CAST(:metrics AS text[]))))
-""")
-_REFRESH_SERIES = text("""
-    SELECT o.place_code, o.metric_code, o.period, o.value, o.numerator, o.denominator
-    FROM observation o
-    JOIN unnest(CAST(:places AS text[]), CAST(:metrics AS text[])) AS s(place_code, metric_code)
-      ON o.place_code = s.place_code AND o.metric_code = s.metric_code
-    WHERE o.superseded_at IS NULL
+# The agreed targets (of metrics in the catalogue) of the (place, metric) pairs given, or of all
+# when none are, with their trajectories and their series' current observations: one statement
+# (one snapshot), answered as columns (arrays) for the engine. Period codes come as positions in
+# `codes`. The aggregates of one query level read their rows in the same order, so the arrays of
+# one subquery line up element by element.
+_TARGET_SERIES = text("""
+    WITH target AS (
+        SELECT (row_number() OVER (ORDER BY t.plan_id, t.metric_code) - 1)::int AS ord,
+               t.plan_id, p.place_code, t.metric_code, t.baseline_period, t.baseline_value,
+               t.target_period, t.target_value, t.tolerance, t.trajectory
+        FROM plan_target t JOIN plan p ON p.id = t.plan_id
+        WHERE p.status = 'agreed' AND t.metric_code = ANY(CAST(:catalogue AS text[]))
+          AND (CAST(:all AS boolean) OR (p.place_code, t.metric_code) IN (
+              SELECT * FROM unnest(CAST(:places AS text[]), CAST(:metrics AS text[]))))
+    ), step AS (
+        SELECT t.ord, s.n, s.step ->> 'period' AS period,
+               CAST(s.step ->> 'value' AS float8) AS value
+        FROM target t
+        CROSS JOIN LATERAL jsonb_array_elements(t.trajectory) WITH ORDINALITY AS s(step, n)
+    ), code AS (
+        -- Every period the arrays name. The series' periods are read apart from their values
+        -- (below) rather than kept in a CTE, which at national scale spills to disk: for all
+        -- targets, the distinct periods of their metrics (one scan, a hash of a few dozen);
+        -- for a few, of their own series (an index lookup each). DISTINCT in each part keeps
+        -- the planner's estimate of `code` small, so that joins hash it, not the series.
+        SELECT period, (row_number() OVER (ORDER BY period) - 1)::int AS id
+        FROM (SELECT DISTINCT baseline_period AS period FROM target
+              UNION SELECT DISTINCT target_period FROM target
+              UNION SELECT DISTINCT period FROM step
+              UNION SELECT DISTINCT o.period FROM observation o
+                    WHERE CAST(:all AS boolean) AND o.superseded_at IS NULL
+                      AND o.metric_code IN (SELECT metric_code FROM target)
+              UNION SELECT DISTINCT o.period FROM target t
+                    JOIN observation o ON o.place_code = t.place_code
+                                      AND o.metric_code = t.metric_code
+                                      AND o.superseded_at IS NULL
+                    WHERE NOT CAST(:all AS boolean)) AS c
+    )
+    SELECT * FROM
+        (SELECT coalesce(array_agg(period ORDER BY id), '{}') AS codes FROM code) AS c,
+        (SELECT coalesce(array_agg(t.plan_id ORDER BY t.ord), '{}') AS plan_id,
+                coalesce(array_agg(t.place_code ORDER BY t.ord), '{}') AS place_code,
+                coalesce(array_agg(t.metric_code ORDER BY t.ord), '{}') AS metric_code,
+                coalesce(array_agg(b.id ORDER BY t.ord), '{}') AS baseline_period,
+                coalesce(array_agg(t.baseline_value ORDER BY t.ord), '{}') AS baseline_value,
+                coalesce(array_agg(e.id ORDER BY t.ord), '{}') AS target_period,
+                coalesce(array_agg(t.target_value ORDER BY t.ord), '{}') AS target_value,
+                coalesce(array_agg(t.tolerance ORDER BY t.ord), '{}') AS tolerance,
+                coalesce(array_agg(t.tolerance IS NOT NULL ORDER BY t.ord), '{}')
+                    AS tolerance_set
+         FROM target t
+         JOIN code b ON b.period = t.baseline_period
+         JOIN code e ON e.period = t.target_period) AS t,
+        (SELECT coalesce(array_agg(s.ord ORDER BY s.ord, s.n), '{}') AS step_target,
+                coalesce(array_agg(c.id ORDER BY s.ord, s.n), '{}') AS step_period,
+                coalesce(array_agg(s.value ORDER BY s.ord, s.n), '{}') AS step_value
+         FROM step s JOIN code c ON c.period = s.period) AS s,
+        (SELECT coalesce(array_agg(t.ord), '{}') AS target,
+                coalesce(array_agg(c.id), '{}') AS period,
+                coalesce(array_agg(o.value), '{}') AS value,
+                coalesce(array_agg(o.numerator), '{}') AS numerator,
+                coalesce(array_agg(o.denominator), '{}') AS denominator,
+                coalesce(array_agg(coalesce(o.numerator = 'NaN', false)), '{}') AS numerator_nan,
+                coalesce(array_agg(coalesce(o.denominator = 'NaN', false)), '{}')
+                    AS denominator_nan
+         FROM target t
+         JOIN observation o ON o.place_code = t.place_code AND o.metric_code = t.metric_code
+                           AND o.superseded_at IS NULL
+         JOIN code c ON c.period = o.period) AS o
 """)
 # Of the series recomputed (all when :all), the rows of targets no longer in force (their plan
 # was superseded, or their metric left the catalogue) go; the others are replaced as computed.
@@ -132,16 +189,21 @@ _DELETE_OTHER_PROGRESS = text("""
       AND (plan_id, metric_code) NOT IN (
           SELECT * FROM unnest(CAST(:plan_ids AS int[]), CAST(:target_metrics AS text[])))
 """)
+# The rows come as one array per column (engine.COLUMNS), unnested side by side.
 _UPSERT_PROGRESS = text("""
     INSERT INTO target_progress AS tp (plan_id, metric_code, place_code, latest_period,
         latest_value, baseline_period, baseline_value, target_period, target_value,
         expected_value, progress_pct, status, consecutive_off_track, variation, assurance,
         forecast_value, trend, comparison)
-    SELECT *, 'not_compared' FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
-        plan_id int, metric_code text, place_code text, latest_period text, latest_value float8,
-        baseline_period text, baseline_value float8, target_period text, target_value float8,
-        expected_value float8, progress_pct float8, status text, consecutive_off_track int,
-        variation text, assurance text, forecast_value float8, trend text)
+    SELECT *, 'not_compared' FROM unnest(
+        CAST(:plan_id AS int[]), CAST(:metric_code AS text[]), CAST(:place_code AS text[]),
+        CAST(:latest_period AS text[]), CAST(:latest_value AS float8[]),
+        CAST(:baseline_period AS text[]), CAST(:baseline_value AS float8[]),
+        CAST(:target_period AS text[]), CAST(:target_value AS float8[]),
+        CAST(:expected_value AS float8[]), CAST(:progress_pct AS float8[]),
+        CAST(:status AS text[]), CAST(:consecutive_off_track AS int[]),
+        CAST(:variation AS text[]), CAST(:assurance AS text[]),
+        CAST(:forecast_value AS float8[]), CAST(:trend AS text[]))
     ON CONFLICT (plan_id, metric_code) DO UPDATE SET
         latest_period = excluded.latest_period, latest_value = excluded.latest_value,
         baseline_period = excluded.baseline_period, baseline_value = excluded.baseline_value,
@@ -333,38 +395,62 @@ def target_scope(changed: set[tuple[str, str]] | None) -> dict[str, Any]:
     return {"all": changed is None, **columns("places", "metrics", changed or set())}
 
 
-async def agreed_targets(session: AsyncSession, scope: dict[str, Any]) -> list[RowMapping]:
-    return list((await session.execute(_AGREED_TARGETS, scope)).mappings())
+async def target_series(
+    session: AsyncSession, scope: dict[str, Any], catalogue: Sequence[str]
+) -> tuple[Targets, Observations]:
+    """The agreed targets in ``scope`` whose metric is in ``catalogue``, and their series."""
+    row = (await session.execute(_TARGET_SERIES, {**scope, "catalogue": list(catalogue)})).one()
+
+    def arrays(dtypes: dict[str, Any]) -> dict[str, np.ndarray]:
+        # NULL (None) in a float8 array becomes NaN; Targets and Observations say what it means.
+        return {name: np.array(getattr(row, name), dtype=dtype) for name, dtype in dtypes.items()}
+
+    return Targets(**arrays(_TARGET_COLUMNS)), Observations(**arrays(_OBSERVATION_COLUMNS))
+
+
+# The columns of _TARGET_SERIES, by the engine's names, and the arrays they become.
+_TARGET_COLUMNS = {
+    "codes": object,
+    "plan_id": np.int64,
+    "metric_code": object,
+    "place_code": object,
+    "baseline_period": np.int64,
+    "baseline_value": np.float64,
+    "target_period": np.int64,
+    "target_value": np.float64,
+    "tolerance": np.float64,
+    "tolerance_set": bool,
+    "step_target": np.int64,
+    "step_period": np.int64,
+    "step_value": np.float64,
+}
+_OBSERVATION_COLUMNS = {
+    "target": np.int64,
+    "period": np.int64,
+    "value": np.float64,
+    "numerator": np.float64,
+    "denominator": np.float64,
+    "numerator_nan": bool,
+    "denominator_nan": bool,
+}
 
 
 async def delete_other_progress(
-    session: AsyncSession, scope: dict[str, Any], targets: Sequence[RowMapping]
+    session: AsyncSession, scope: dict[str, Any], targets: Targets
 ) -> None:
     await session.execute(
         _DELETE_OTHER_PROGRESS,
         {
             **scope,
-            "plan_ids": [t["plan_id"] for t in targets],
-            "target_metrics": [t["metric_code"] for t in targets],
+            "plan_ids": targets.plan_id.tolist(),
+            "target_metrics": targets.metric_code.tolist(),
         },
     )
 
 
-async def series(
-    session: AsyncSession, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], list[tuple[str, float, float | None, float | None]]]:
-    """The current (period, value, numerator, denominator) of each (place, metric)."""
-    found: dict[tuple[str, str], list[tuple[str, float, float | None, float | None]]] = {}
-    result = await session.execute(_REFRESH_SERIES, columns("places", "metrics", keys))
-    for row in result:
-        found.setdefault((row.place_code, row.metric_code), []).append(
-            (row.period, row.value, row.numerator, row.denominator)
-        )
-    return found
-
-
-async def upsert_progress(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    await session.execute(_UPSERT_PROGRESS, {"rows": json.dumps(rows, allow_nan=False)})
+async def upsert_progress(session: AsyncSession, columns: dict[str, list[Any]]) -> None:
+    """Rows as columns (engine.COLUMNS), in one statement; their figures are finite."""
+    await session.execute(_UPSERT_PROGRESS, columns)
 
 
 async def update_benchmarks(

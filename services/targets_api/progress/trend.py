@@ -70,10 +70,13 @@ Choices, and where the sources differ:
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
+import numpy as np
+
+from services.common.exact import fsum_rows, python_power
 from services.common.vocabulary import Kind
-from services.targets_api.progress.intervals import rate_interval
+from services.targets_api.progress.intervals import rate_interval, rate_intervals
 
 Trend = Literal["increasing", "decreasing", "no_significant_change", "cannot_be_calculated"]
 
@@ -244,3 +247,100 @@ def weighted_slope(
 
 def _cannot(reason: str) -> TrendResult:
     return TrendResult("cannot_be_calculated", reason)
+
+
+# The whole-array form of `trend_test`'s marker, for the refresh's engine: the same sums
+# (math.fsum's, services.common.exact.fsum_rows) and powers, series by series identical to it,
+# with one exception flagged for the scalar test: numpy's log and the C library's may differ in
+# the last bit, which only a slope within rounding of zero can feel, so a proportion's
+# significant trend whose full or leave-one-out slope is that near zero is left undecided.
+MARKERS: tuple[Trend, ...] = get_args(Trend)
+_INCREASING, _DECREASING, _NO_CHANGE, _CANNOT = range(len(MARKERS))
+# A slope's covariance within this many units of rounding (of its terms' size) of zero.
+_NEAR_ZERO_ROUNDINGS = 64 * 2.0**-52
+
+
+def recent_trends(
+    *,
+    index: np.ndarray,
+    numerator: np.ndarray,
+    denominator: np.ndarray,
+    present: np.ndarray,
+    of_proportions: np.ndarray,
+    multiplier: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The marker codes (MARKERS) of series of proportions (``of_proportions``) or rates (the
+    others; ``multiplier`` per series), right-aligned as the engine holds them, NaN for a
+    missing numerator or denominator; and the series left undecided for `recent_trend`."""
+    window = slice(-POINTS_USED, None)
+    r, n, seen = numerator[:, window], denominator[:, window], present[:, window]
+    first, last = index[:, -POINTS_USED], index[:, -1]
+    usable = (
+        seen.all(axis=1)
+        & (last - first == POINTS_USED - 1)
+        & ~np.isnan(r).any(axis=1)
+        & ~np.isnan(n).any(axis=1)
+        & (n > 0).all(axis=1)
+        & (r >= 0).all(axis=1)
+    )
+    # The series whose trend is computed, by each method.
+    proportions = of_proportions & usable & ((r > 0) & (r < n)).all(axis=1)
+    # Stand-ins where a series has no trend to compute, so the arithmetic stays finite.
+    r = np.where(usable[:, None], r, 1.0)
+    n = np.where(usable[:, None], n, 2.0)
+    times = np.broadcast_to(np.arange(1.0, POINTS_USED + 1), r.shape)
+    everything = np.ones(r.shape, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = r / n * multiplier[:, None]
+        lower, upper = rate_intervals(r, n, multiplier[:, None])
+        se = (upper - lower) / CI_95_WIDTH_IN_SE
+        rates = ~of_proportions & usable & (se > 0).all(axis=1)
+        logits = np.log(r / (n - r))
+        ys = np.where(proportions[:, None], logits, np.where(rates[:, None], values, 0.0))
+        weights = np.where(rates[:, None], 1 / (se * se), 1.0)
+        slope, information, near_zero = _weighted_slopes(ys, weights, times, everything)
+        chi_square = np.where(
+            proportions, _chi_squares_for_trend(r, n, times), slope * slope * information
+        )
+        same_way = slope != 0
+        for left_out in range(POINTS_USED):
+            keep = everything.copy()
+            keep[:, left_out] = False
+            partial, _, partial_near_zero = _weighted_slopes(ys, weights, times, keep)
+            same_way &= (partial != 0) & (np.sign(partial) == np.sign(slope))
+            near_zero |= partial_near_zero
+    significant = chi_square > CHI_SQUARE_99_8
+    markers = np.select(
+        [~(proportions | rates), ~significant | ~same_way, slope > 0],
+        [_CANNOT, _NO_CHANGE, _INCREASING],
+        _DECREASING,
+    )
+    return markers, proportions & significant & near_zero
+
+
+def _weighted_slopes(
+    ys: np.ndarray, weights: np.ndarray, times: np.ndarray, keep: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`weighted_slope` of each row's kept points, and where its covariance is within rounding
+    of zero."""
+    total_w = fsum_rows(weights, keep)
+    t_w = fsum_rows(weights * times, keep) / total_w
+    y_w = fsum_rows(weights * ys, keep) / total_w
+    dt = np.where(keep, times - t_w[:, None], 0.0)
+    information = fsum_rows(weights * python_power(dt, 2), keep)
+    covariance = fsum_rows(weights * dt * (ys - y_w[:, None]), keep)
+    size = np.where(keep, np.abs(weights * dt), 0.0).sum(axis=1) * (
+        np.where(keep, np.abs(ys), 0.0).max(axis=1) + np.abs(y_w)
+    )
+    return covariance / information, information, np.abs(covariance) <= _NEAR_ZERO_ROUNDINGS * size
+
+
+def _chi_squares_for_trend(r: np.ndarray, n: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """`chi_square_for_trend` of each row (every proportion strictly between 0 and 1)."""
+    total_n = fsum_rows(n)
+    p_bar = fsum_rows(r) / total_n
+    t_bar = fsum_rows(n * times) / total_n
+    dt = times - t_bar[:, None]
+    score = fsum_rows(r * dt)
+    spread = fsum_rows(n * python_power(dt, 2))
+    return score * score / (p_bar * (1 - p_bar) * spread)

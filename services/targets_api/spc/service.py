@@ -160,7 +160,7 @@ def _groups(values: list[float], rebase_at_indices: Sequence[int]) -> list[list[
     return [values[start:end] for start, end in pairwise(bounds)]
 
 
-def _mean(xs: Sequence[float]) -> float:
+def exact_mean(xs: Sequence[float]) -> float:
     """The mean of the values, correctly rounded, which is what R's mean() returns (it sums in
     long double and corrects once): each float is an exact binary fraction, so the sum over a
     common power-of-two denominator is an exact integer, and Python's integer division rounds
@@ -184,13 +184,13 @@ def process_limits(
 ) -> Limits:
     """One group's mean and process limits (ptd_spc_standard)."""
     basis = values[:fix_after_n_points]
-    mean = _mean(basis)
+    mean = exact_mean(basis)
     moving_ranges = [abs(b - a) for a, b in pairwise(basis)]
     if screen_outliers and moving_ranges:
-        cutoff = OUTLIER_SCREEN * _mean(moving_ranges)
+        cutoff = OUTLIER_SCREEN * exact_mean(moving_ranges)
         moving_ranges = [mr for mr in moving_ranges if mr < cutoff]
     # R's mean of no moving ranges (one point, or all screened out as in a flat series) is NaN.
-    mean_mr = _mean(moving_ranges) if moving_ranges else math.nan
+    mean_mr = exact_mean(moving_ranges) if moving_ranges else math.nan
     return Limits(
         mean=mean,
         lpl=mean - LIMIT * mean_mr,
