@@ -114,6 +114,15 @@ def test_five_events_to_four_decimals() -> None:
     assert (round(lower, 4), round(upper, 4)) == (1.6235, 11.6683)
 
 
+@pytest.mark.parametrize("events", [1e-12, 1e-300, 5e-324])
+def test_a_fraction_of_an_event_near_zero_has_limits(events: float) -> None:
+    # The lower limit is below the smallest double; its bisection used to halve forever.
+    # A numerator of 1e-12 is within the bounds on numbers.
+    lower, upper = poisson_interval(events)
+    assert lower == pytest.approx(0.0, abs=1e-300)
+    assert upper == pytest.approx(-math.log(0.025), rel=1e-6)
+
+
 def test_the_level_can_be_changed() -> None:
     # 99.8%: upper for no events = -ln(0.001) = 6.907755.
     assert poisson_interval(0, level=0.998)[1] == pytest.approx(-math.log(0.001), rel=1e-10)

@@ -140,9 +140,18 @@ def poisson_interval_array(events: np.ndarray) -> np.ndarray:
     exact = (o >= 0) & (o < EXACT_BELOW_EVENTS)
     if exact.any():
         counts, where = np.unique(o[exact], return_inverse=True)
-        table = np.array([poisson_interval(float(count)) for count in counts])
+        table = np.array([_exact_limits(float(count)) for count in counts]).reshape(-1, 2)
         limits[exact] = table[where]
     return limits
+
+
+def _exact_limits(events: float) -> tuple[float, float]:
+    """A count the scalar form raises an arithmetic error on has no limits: NaN, which sets its
+    pair aside, as the error did when the scalar form computed each row."""
+    try:
+        return poisson_interval(events)
+    except ArithmeticError:
+        return math.nan, math.nan
 
 
 def rate_interval_array(
@@ -183,6 +192,10 @@ def _gamma_quantile(p: float, *, shape: float) -> float:
         low, high = high, 2 * high
     while high - low > 1e-12 * high:
         middle = (low + high) / 2
+        # A fraction of an event near 0 has its lower limit below the smallest double: the
+        # interval shrinks to two neighbouring doubles and can halve no further.
+        if not low < middle < high:
+            break
         if _regularized_lower_gamma(shape, middle) < p:
             low = middle
         else:
