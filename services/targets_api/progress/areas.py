@@ -175,11 +175,7 @@ def area_values(
     population_known = geography.population_known[place]
     with np.errstate(all="ignore"):
         weighted = value * population
-    # SQL computes every aggregate of its roll-up for every metric (a CASE does not stop an
-    # aggregate), so a value x population that overflows or underflows refuses the pair
-    # whatever its aggregation.
-    product_refused = _overflows(weighted) | _underflows(weighted, value, population)
-    refused = np.bincount(pair, weights=population_known & product_refused, minlength=n_pairs)
+    refused = np.zeros(n_pairs)
 
     levels = [_places(pair, place, value, num, num_known, den, den_known, geography)]
     for level in range(1, len(LEVELS)):
@@ -329,6 +325,10 @@ def _roll_up(
     value_known = np.where(is_ratio, ratio_known, np.where(is_mean, mean_known, True))
     # A sum refuses on overflow only; a quotient or product also on underflow (PostgreSQL).
     refusals = np.zeros(len(groups), dtype=bool)
+    # SQL computes every aggregate of its roll-up for every metric (a CASE does not stop an
+    # aggregate), so any of these sums overflowing refuses the pair whatever its aggregation;
+    # a value x population that overflows makes its sum infinite, and one cannot underflow
+    # (populations are whole numbers).
     for total, is_known in sums:
         refusals |= is_known & _overflows(total)
     refusals |= (is_ratio & ratio_known) & (
