@@ -1,5 +1,5 @@
-"""PostgreSQL's binary COPY format to and from numpy columns, for moving whole arrays of rows
-through one COPY without a Python object per row or field.
+"""PostgreSQL's binary COPY format from numpy columns, for writing whole arrays of rows through
+one COPY without a Python object per row or field.
 
 The format (PostgreSQL docs, "COPY", "Binary Format"): a 19-byte header; per row a 16-bit field
 count, then per field a 32-bit length (-1 for NULL) and that many bytes; a 16-bit -1 at the end.
@@ -8,6 +8,7 @@ Integers and floats are big-endian; text is its UTF-8 bytes.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -51,45 +52,38 @@ def _bytes(values: np.ndarray, dtype: str) -> np.ndarray:
 
 
 def encode(columns: Sequence[Column]) -> bytes:
-    """The rows whose fields are ``columns``, in binary COPY format."""
-    rows = len(columns[0].length) if columns else 0
-    field_sizes = [4 + np.maximum(c.length, 0) for c in columns]
-    row_sizes = 2 + np.sum(field_sizes, axis=0) if columns else np.zeros(0, dtype=np.int64)
-    starts = len(HEADER) + np.concatenate([[0], np.cumsum(row_sizes)[:-1]]).astype(np.int64)
-    out = np.zeros(len(HEADER) + int(np.sum(row_sizes)) + len(TRAILER), dtype=np.uint8)
-    out[: len(HEADER)] = np.frombuffer(HEADER, dtype=np.uint8)
-    out[-len(TRAILER) :] = np.frombuffer(TRAILER, dtype=np.uint8)
-    _scatter(out, starts, _bytes(np.full(rows, len(columns)), ">i2"), np.full(rows, 2))
-    at = starts + 2
-    for column, size in zip(columns, field_sizes, strict=True):  # once per column, over all rows
-        _scatter(out, at, _bytes(column.length, ">i4"), np.full(rows, 4))
-        _scatter(out, at + 4, column.payload, np.maximum(column.length, 0))
-        at = at + size
-    return out.tobytes()
+    """The rows whose fields are ``columns``, in binary COPY format (rows in any order: COPY
+    keeps none).
 
-
-def _scatter(out: np.ndarray, at: np.ndarray, payload: np.ndarray, length: np.ndarray) -> None:
-    """Row i's first length[i] bytes of payload[i] go to out[at[i]:]."""
-    if payload.shape[1] == 0:
-        return
-    offsets = np.arange(payload.shape[1])
-    used = offsets[None, :] < length[:, None]
-    out[(at[:, None] + offsets[None, :])[used]] = payload[used]
-
-
-def decode(data: bytes, fields: Sequence[tuple[str, str]]) -> np.ndarray:
-    """Rows of fixed-width, never-NULL fields (name, big-endian numpy type such as ">f8" or
-    "?"), as one structured array: the query makes every field fixed-width (coalesce, IS NULL)."""
-    layout = [("count", ">i2")]
-    for name, dtype in fields:
-        layout += [(f"{name}_length", ">i4"), (name, dtype)]
-    body = memoryview(data)[len(HEADER) : len(data) - len(TRAILER)]
-    if not data:
-        return np.zeros(0, dtype=np.dtype(layout))
-    if bytes(data[: len(HEADER)]) != HEADER or bytes(data[-len(TRAILER) :]) != TRAILER:
-        raise ValueError("not PostgreSQL binary COPY data without header extensions")
-    rows = np.frombuffer(body, dtype=np.dtype(layout))
-    widths = {name: np.dtype(dtype).itemsize for name, dtype in fields}
-    if not all((rows[f"{name}_length"] == width).all() for name, width in widths.items()):
-        raise ValueError("a field is NULL or not of its declared width")
-    return rows
+    Rows whose fields have the same lengths (which NULLs, which words) have the same layout, so
+    they are written together as one structured array: a loop over those few shapes, not over
+    the rows.
+    """
+    if not columns or not len(columns[0].length):
+        return HEADER + TRAILER
+    # Each row's shape as one integer (mixed radix over the columns' distinct lengths): sorting
+    # integers is far cheaper than sorting rows of lengths.
+    shape_key = np.zeros(len(columns[0].length), dtype=np.int64)
+    for column in columns:
+        distinct, code = np.unique(column.length, return_inverse=True)
+        shape_key = shape_key * len(distinct) + code
+    _, first, shape_of = np.unique(shape_key, return_index=True, return_inverse=True)
+    lengths = np.stack([c.length for c in columns], axis=1)
+    parts = [HEADER]
+    for shape_index, shape in enumerate(lengths[first]):
+        rows = np.flatnonzero(shape_of == shape_index)
+        layout: list[tuple[str, Any]] = [("count", ">i2")]
+        for i, length in enumerate(shape):
+            layout.append((f"length{i}", ">i4"))
+            if length > 0:
+                layout.append((f"field{i}", f"V{length}"))
+        records = np.zeros(len(rows), dtype=np.dtype(layout))
+        records["count"] = len(columns)
+        for i, (column, length) in enumerate(zip(columns, shape, strict=True)):
+            records[f"length{i}"] = length
+            if length > 0:
+                field = np.ascontiguousarray(column.payload[rows, :length])
+                records[f"field{i}"] = field.view(f"V{length}").reshape(-1)
+        parts.append(records.tobytes())
+    parts.append(TRAILER)
+    return b"".join(parts)

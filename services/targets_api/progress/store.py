@@ -22,27 +22,32 @@ log = logging.getLogger(__name__)
 LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('joinedup.progress.refresh', 0))")
 
 # The current observations of the pairs, numbered as the engine numbers pairs and places (from
-# 0), every field fixed-width for binary COPY: NULLs as a flag beside a 0.
-_OBSERVATIONS = """
-    COPY (
-        SELECT (p.i - 1)::int4, (a.i - 1)::int4, o.value,
-               coalesce(o.numerator, 0), o.numerator IS NOT NULL,
-               coalesce(o.denominator, 0), o.denominator IS NOT NULL
-        FROM unnest(%(metrics)s::text[], %(periods)s::text[]) WITH ORDINALITY
-            AS p(metric_code, period, i)
-        JOIN observation o ON o.metric_code = p.metric_code AND o.period = p.period
-                          AND o.superseded_at IS NULL
-        JOIN unnest(%(places)s::text[]) WITH ORDINALITY AS a(code, i) ON a.code = o.place_code
-    ) TO STDOUT (FORMAT BINARY)
-"""
-_OBSERVATION_FIELDS = (
-    ("pair", ">i4"),
-    ("place", ">i4"),
-    ("value", ">f8"),
-    ("numerator", ">f8"),
-    ("numerator_known", "?"),
-    ("denominator", ">f8"),
-    ("denominator_known", "?"),
+# 0), as one bytea of fixed-width big-endian records (NULLs as a flag beside a 0): a few
+# megabytes in one value, rather than a Python object per row and field. Each record is built
+# whole, so its fields cannot come apart. Every (place, pair) is named, so that a few pairs (one
+# place's new month) are found through observation_current rather than by a scan.
+_OBSERVATIONS = text("""
+    SELECT string_agg(
+        int4send((p.i - 1)::int4) || int4send((a.i - 1)::int4) || float8send(o.value)
+        || float8send(coalesce(o.numerator, 0)) || boolsend(o.numerator IS NOT NULL)
+        || float8send(coalesce(o.denominator, 0)) || boolsend(o.denominator IS NOT NULL),
+        ''::bytea)
+    FROM unnest(CAST(:metrics AS text[]), CAST(:periods AS text[])) WITH ORDINALITY
+        AS p(metric_code, period, i)
+    CROSS JOIN unnest(CAST(:places AS text[])) WITH ORDINALITY AS a(code, i)
+    JOIN observation o ON o.place_code = a.code AND o.metric_code = p.metric_code
+                      AND o.period = p.period AND o.superseded_at IS NULL
+""")
+_OBSERVATION_RECORD = np.dtype(
+    [
+        ("pair", ">i4"),
+        ("place", ">i4"),
+        ("value", ">f8"),
+        ("numerator", ">f8"),
+        ("numerator_known", "?"),
+        ("denominator", ">f8"),
+        ("denominator_known", "?"),
+    ]
 )
 _COPY_AREA_VALUES = """
     COPY area_value (metric_code, period, area_code, level, value, numerator, denominator,
@@ -270,24 +275,18 @@ async def delete_other_area_values(session: AsyncSession, pairs: Iterable[tuple[
 async def current_observations(
     session: AsyncSession, pairs: Sequence[tuple[str, str]], places: Sequence[str]
 ) -> areas.Observations:
-    """The current observations of ``pairs`` at ``places``, numbered by their positions there,
-    in one binary COPY."""
+    """The current observations of ``pairs`` at ``places``, numbered by their positions there."""
     params = {
         "metrics": [m for m, _ in pairs],
         "periods": [p for _, p in pairs],
         "places": list(places),
     }
-    chunks = []
-    async with _driver_errors("COPY observations"):
-        cursor = (await _driver(session)).cursor()
-        async with cursor.copy(_OBSERVATIONS, params) as copy:
-            async for chunk in copy:
-                chunks.append(bytes(chunk))
-    rows = binary_copy.decode(b"".join(chunks), _OBSERVATION_FIELDS)
+    data = (await session.execute(_OBSERVATIONS, params)).scalar_one() or b""
+    rows = np.frombuffer(data, dtype=_OBSERVATION_RECORD)
     return areas.Observations(
         **{
             name: rows[name].astype(rows[name].dtype.newbyteorder("="))
-            for name, _ in _OBSERVATION_FIELDS
+            for name in _OBSERVATION_RECORD.names or ()
         }
     )
 
