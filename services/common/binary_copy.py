@@ -48,7 +48,7 @@ class Column:
 
 
 def _bytes(values: np.ndarray, dtype: str) -> np.ndarray:
-    return values.astype(dtype).view(np.uint8).reshape(len(values), -1)
+    return values.astype(dtype).view(np.uint8).reshape(len(values), np.dtype(dtype).itemsize)
 
 
 def encode(columns: Sequence[Column]) -> bytes:
