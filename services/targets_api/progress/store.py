@@ -1,6 +1,7 @@
-"""The refresh's SQL: the queue, the roll-ups into area values, the agreed targets and their
-series, the progress rows and benchmarks; and what a refresh set aside (recorded when an item
-fails on its data, cleared when it succeeds)."""
+"""The refresh's SQL: the queue, the observations the area values are computed from and the
+area values written back, the agreed targets and their series, the progress rows and
+benchmarks; and what a refresh set aside (recorded when an item fails on its data, cleared when
+it succeeds)."""
 
 import json
 import logging
