@@ -17,14 +17,23 @@ Sources of the expected numbers:
 import math
 from statistics import NormalDist
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from services.common.magnitude import MAX_MAGNITUDE, MIN_MAGNITUDE
 from services.targets_api.progress.intervals import (
+    COMPARISONS,
     _gamma_quantile,
     comparison,
+    comparison_array,
     poisson_interval,
+    poisson_interval_array,
     rate_interval,
+    rate_interval_array,
     wilson_interval,
+    wilson_interval_array,
 )
 
 # -- Wilson ---------------------------------------------------------------------------------------
@@ -112,6 +121,15 @@ def test_exact_limits_are_halved_chi_square_table_values(
 def test_five_events_to_four_decimals() -> None:
     lower, upper = poisson_interval(5)
     assert (round(lower, 4), round(upper, 4)) == (1.6235, 11.6683)
+
+
+@pytest.mark.parametrize("events", [1e-12, 1e-300, 5e-324])
+def test_a_fraction_of_an_event_near_zero_has_limits(events: float) -> None:
+    # The lower limit is below the smallest double; its bisection used to halve forever.
+    # A numerator of 1e-12 is within the bounds on numbers.
+    lower, upper = poisson_interval(events)
+    assert lower == pytest.approx(0.0, abs=1e-300)
+    assert upper == pytest.approx(-math.log(0.025), rel=1e-6)
 
 
 def test_the_level_can_be_changed() -> None:
@@ -216,3 +234,64 @@ def test_nothing_to_compare_is_not_compared() -> None:
 def test_a_neutral_metric_is_not_compared() -> None:
     for national in (0.25, 0.30, 0.40):
         assert comparison(INTERVAL, national, "neutral") == "not_compared"
+
+
+# -- the array forms give the scalar forms' exact bits --------------------------------------------
+
+bounded = st.floats(min_value=MIN_MAGNITUDE, max_value=MAX_MAGNITUDE)
+events = st.one_of(st.integers(0, 10**7).map(float), bounded, st.just(0.0))
+
+
+def bits(values: np.ndarray) -> list[str]:
+    return [float(v).hex() for v in np.ravel(values)]
+
+
+@settings(max_examples=100)
+@given(st.lists(st.tuples(st.floats(0, 1), st.one_of(st.integers(1, 10**6).map(float), bounded))))
+def test_wilson_array_is_wilson_element_by_element(cases: list[tuple[float, float]]) -> None:
+    numerator = np.array([min(f * n, n) for f, n in cases], dtype=float)
+    denominator = np.array([n for _, n in cases], dtype=float)
+    expected = [wilson_interval(x, n) for x, n in zip(numerator, denominator, strict=True)]
+    assert bits(wilson_interval_array(numerator, denominator)) == bits(np.array(expected))
+
+
+def test_byars_array_is_byars_for_every_count_to_100_000() -> None:
+    # Exhaustive where the counts are: pow() and numpy's power differ in the last bit for about
+    # one base in twenty, so the cube is two multiplications in both forms.
+    counts = np.arange(0, 10**5, dtype=float)
+    expected = np.array([poisson_interval(c) for c in counts.tolist()])
+    assert bits(poisson_interval_array(counts)) == bits(expected)
+
+
+@settings(max_examples=100)
+@given(st.lists(st.tuples(events, bounded, st.sampled_from([1.0, 100.0, 1000.0, 100_000.0]))))
+def test_rate_array_is_rate_element_by_element(cases: list[tuple[float, float, float]]) -> None:
+    numerator, denominator, multiplier = np.array(cases, dtype=float).reshape(-1, 3).T
+    expected = np.array([rate_interval(*case) for case in cases]).reshape(-1, 2)
+    computed = rate_interval_array(numerator, denominator, multiplier)
+    assert bits(computed) == bits(expected)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 100),
+            st.floats(0, 100),
+            st.one_of(st.none(), st.floats(0, 100)),
+            st.sampled_from(["higher_is_better", "lower_is_better", "neutral"]),
+        )
+    )
+)
+def test_comparison_array_is_comparison_element_by_element(cases) -> None:
+    intervals = [(min(a, b), max(a, b)) for a, b, _, _ in cases]
+    expected = [
+        comparison(interval, national, direction)
+        for interval, (_, _, national, direction) in zip(intervals, cases, strict=True)
+    ]
+    computed = comparison_array(
+        np.array(intervals, dtype=float).reshape(-1, 2),
+        np.array([np.nan if c[2] is None else c[2] for c in cases], dtype=float),
+        np.array([c[3] == "higher_is_better" for c in cases], dtype=bool),
+        np.array([c[2] is not None and c[3] != "neutral" for c in cases], dtype=bool),
+    )
+    assert [COMPARISONS[c] for c in computed] == expected

@@ -14,14 +14,14 @@ by its series or continued fraction as in Numerical Recipes (Press et al., 3rd e
 import math
 from functools import cache
 from statistics import NormalDist
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
-from services.common.exact import python_power
 from services.common.vocabulary import Direction
 
 Comparison = Literal["better", "similar", "worse", "not_compared"]
+_Real = TypeVar("_Real", float, np.ndarray)
 
 Z_95 = 1.959963984540054
 EXACT_BELOW_EVENTS = 10
@@ -63,9 +63,16 @@ def poisson_interval(events: float, *, level: float = _LEVEL) -> tuple[float, fl
     z = NormalDist().inv_cdf(1 - alpha / 2)
     o, o1 = events, events + 1
     return (
-        o * (1 - 1 / (9 * o) - z / (3 * math.sqrt(o))) ** 3,
-        o1 * (1 - 1 / (9 * o1) + z / (3 * math.sqrt(o1))) ** 3,
+        o * _cubed(1 - 1 / (9 * o) - z / (3 * math.sqrt(o))),
+        o1 * _cubed(1 - 1 / (9 * o1) + z / (3 * math.sqrt(o1))),
     )
+
+
+def _cubed(base: _Real) -> _Real:
+    """Byar's cube as two multiplications, not pow(): numpy's power may be another library's
+    (SVML on AVX-512) and differ from C's pow() in the last bit, and the array forms below must
+    give the scalar ones' exact bits."""
+    return base * base * base
 
 
 def rate_interval(numerator: float, denominator: float, multiplier: float) -> tuple[float, float]:
@@ -95,6 +102,88 @@ def comparison(
     return "better" if place_is_higher == (direction == "higher_is_better") else "worse"
 
 
+# -- The same, over arrays: one element per area value, identical to the scalar forms element by
+# element (the same IEEE operations in the same order). Where an element has no interval its
+# limits are NaN; callers choose the elements that have one.
+
+_Z_POISSON = NormalDist().inv_cdf(1 - (1 - 0.95) / 2)  # poisson_interval's z at its default level
+
+
+def wilson_interval_array(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``wilson_interval`` of each element, as (lower, upper) rows; the caller has checked
+    0 <= numerator <= denominator and denominator > 0 where it uses the result."""
+    x, n, z = numerator, denominator, Z_95
+    with np.errstate(all="ignore"):
+        spread = z * np.sqrt(z * z + 4 * x * (1 - x / n))
+        lower = np.where(x == 0, 0.0, (2 * x + z * z - spread) / 2 / (n + z * z))
+        upper = np.where(x == n, 1.0, (2 * x + z * z + spread) / 2 / (n + z * z))
+    return np.stack([lower, upper], axis=-1)
+
+
+def poisson_interval_array(events: np.ndarray) -> np.ndarray:
+    """``poisson_interval`` at 95 % of each element, as (lower, upper) rows.
+
+    Byar's from 10 events is arithmetic over the whole array. The exact limits below 10 come
+    from the scalar form for each distinct count below 10 (a loop over those few values, not
+    over the elements: counts are whole numbers, so there are at most ten), looked up for every
+    element that has one.
+    """
+    o = np.asarray(events, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        o1 = o + 1
+        limits = np.stack(
+            [
+                o * _cubed(1 - 1 / (9 * o) - _Z_POISSON / (3 * np.sqrt(o))),
+                o1 * _cubed(1 - 1 / (9 * o1) + _Z_POISSON / (3 * np.sqrt(o1))),
+            ],
+            axis=-1,
+        )
+    exact = (o >= 0) & (o < EXACT_BELOW_EVENTS)
+    if exact.any():
+        counts, where = np.unique(o[exact], return_inverse=True)
+        table = np.array([_exact_limits(float(count)) for count in counts]).reshape(-1, 2)
+        limits[exact] = table[where]
+    return limits
+
+
+def _exact_limits(events: float) -> tuple[float, float]:
+    """A count the scalar form raises an arithmetic error on has no limits: NaN, which sets its
+    pair aside, as the error did when the scalar form computed each row."""
+    try:
+        return poisson_interval(events)
+    except ArithmeticError:
+        return math.nan, math.nan
+
+
+def rate_interval_array(
+    numerator: np.ndarray, denominator: np.ndarray, multiplier: np.ndarray
+) -> np.ndarray:
+    """``rate_interval`` of each element (arrays of one shape), as (lower, upper) in a last
+    axis; the caller has checked denominator > 0 and numerator >= 0 where it uses the result."""
+    with np.errstate(all="ignore"):
+        return poisson_interval_array(numerator) / denominator[..., None] * multiplier[..., None]
+
+
+# Comparison codes of comparison_array, in the order of COMPARISONS.
+COMPARISONS: tuple[Comparison, ...] = ("better", "similar", "worse", "not_compared")
+BETTER, SIMILAR, WORSE, NOT_COMPARED = range(4)
+
+
+def comparison_array(
+    interval: np.ndarray, national: np.ndarray, higher_is_better: np.ndarray, compared: np.ndarray
+) -> np.ndarray:
+    """``comparison`` of each element as an index into COMPARISONS; ``compared`` is False where
+    the scalar form's answer is not_compared (no interval, no national value, neutral)."""
+    lower, upper = interval[:, 0], interval[:, 1]
+    with np.errstate(invalid="ignore"):
+        place_is_higher = national < lower
+        similar = (lower <= national) & (national <= upper)
+    better = place_is_higher == higher_is_better
+    return np.where(
+        ~compared, NOT_COMPARED, np.where(similar, SIMILAR, np.where(better, BETTER, WORSE))
+    ).astype(np.int8)
+
+
 # Exact intervals are only for fewer than 10 events: a handful of shapes, worth remembering.
 @cache
 def _gamma_quantile(p: float, *, shape: float) -> float:
@@ -104,6 +193,10 @@ def _gamma_quantile(p: float, *, shape: float) -> float:
         low, high = high, 2 * high
     while high - low > 1e-12 * high:
         middle = (low + high) / 2
+        # A fraction of an event near 0 has its lower limit below the smallest double: the
+        # interval shrinks to two neighbouring doubles and can halve no further.
+        if not low < middle < high:
+            break
         if _regularized_lower_gamma(shape, middle) < p:
             low = middle
         else:
@@ -138,23 +231,3 @@ def _regularized_lower_gamma(a: float, x: float) -> float:
         if abs(d * c - 1) < _EPSILON:
             break
     return 1 - math.exp(log_prefactor) * h
-
-
-def rate_intervals(
-    numerator: np.ndarray, denominator: np.ndarray, multiplier: np.ndarray | float
-) -> tuple[np.ndarray, np.ndarray]:
-    """``rate_interval`` of every element (denominators positive, numerators not negative),
-    identical to it element by element: Byar's in the same operations (its cube as Python's pow
-    gives it), and the exact limits below 10 events from ``poisson_interval`` itself, once for
-    each distinct count (cached: a handful of counts)."""
-    events = np.asarray(numerator, dtype=np.float64)
-    exact = events < EXACT_BELOW_EVENTS
-    z = NormalDist().inv_cdf(1 - (1 - _LEVEL) / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        o, o1 = events, events + 1
-        lower = o * python_power(np.where(exact, 1.0, 1 - 1 / (9 * o) - z / (3 * np.sqrt(o))), 3)
-        upper = o1 * python_power(np.where(exact, 1.0, 1 - 1 / (9 * o1) + z / (3 * np.sqrt(o1))), 3)
-    counts, where = np.unique(events[exact], return_inverse=True)
-    limits = np.array([poisson_interval(float(c)) for c in counts]).reshape(-1, 2)
-    lower[exact], upper[exact] = limits[where, 0], limits[where, 1]
-    return lower / denominator * multiplier, upper / denominator * multiplier

@@ -3,8 +3,9 @@
 A refresh has two steps, both for a set of (metric, period) pairs and the metrics they touch:
 
 1. ``area_value``: each place's current value and the roll-ups of its ICB, region and England by
-   the metric's aggregation (one GROUPING SETS query over the observations), with ranks and
-   quintiles (window functions), then each row's 95 % interval and comparison with England.
+   the metric's aggregation, with ranks, quintiles, each row's 95 % interval and comparison
+   with England: the observations of all the pairs read in one binary COPY, computed over
+   arrays (``areas``), written back in one DELETE and one COPY.
 2. ``target_progress``: the targets of agreed plans whose place's series changed, from that
    series (status, SPC icons, forecast); then, in one UPDATE, the national value, comparison and
    rank of every target whose latest period is among the recomputed ones (a new value anywhere
@@ -19,19 +20,17 @@ after a refresh, never between (READ COMMITTED and one transaction). Lock order 
 workflow: docs/architecture.md, "Lock order".
 """
 
-import json
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.catalogue import Catalogue
-from services.targets_api.progress import engine, generation, store
+from services.targets_api.progress import areas, engine, generation, store
 from services.targets_api.progress.isolation import isolating
-from services.targets_api.progress.reference import with_interval
 
 log = logging.getLogger(__name__)
 
@@ -116,71 +115,34 @@ async def _write_area_values(
     """Area values written, and (metric, period) pairs set aside."""
     if not pairs:
         return 0, 0
-    metrics = {m: catalogue.metrics[m] for m in {m for m, _ in pairs}}
-    metrics_json = json.dumps(
-        [
-            {
-                "code": m.code,
-                "multiplier": m.multiplier,
-                "direction": m.direction,
-                "aggregation": m.aggregation,
-                "scope": m.scope,
-                "owner": m.owner_area_code,
-            }
-            for m in metrics.values()
-        ]
-    )
-    places_json = json.dumps(_place_lineage(catalogue))
+    ordered = sorted(pairs)
+    codes = sorted({m for m, _ in ordered})
+    geography = areas.Geography.of(catalogue)
+    metrics = areas.Metrics.of([catalogue.metrics[m] for m in codes], geography)
+    observed = await store.current_observations(session, ordered, geography.places)
+    pair_metric = np.searchsorted(codes, [m for m, _ in ordered]).astype(np.int64)
+    computed = areas.area_values(observed, pair_metric, metrics, geography)
 
-    async def write(part: Sequence[tuple[str, str]]) -> int:
-        rolled = await store.roll_up(
-            session, metrics_json=metrics_json, places_json=places_json, pairs=part
-        )
-        national = {
-            (r["metric_code"], r["period"]): r["value"] for r in rolled if r["level"] == "nation"
-        }
-        rows = [
-            with_interval(
-                dict(r), metrics[r["metric_code"]], national.get((r["metric_code"], r["period"]))
-            )
-            for r in rolled
-        ]
-        await store.replace_area_values(session, part, rows)
-        return len(rows)
+    async def write(part: Sequence[int]) -> int:
+        values = computed.values.of_pairs(part)
+        await store.replace_area_values(session, [ordered[i] for i in part], values, geography)
+        return len(values)
 
-    written, failed = await isolating(session, sorted(pairs), write)
-    await store.clear_area_values(session, pairs - {f.item for f in failed})
+    # The figures were computed together; the database may still refuse a pair's rows, and
+    # then the write is bisected to that pair.
+    written, refused = await isolating(session, computed.kept, write)
+    failed = [(ordered[i], areas.OUT_OF_RANGE) for i in computed.set_aside] + [
+        (ordered[f.item], f.reason) for f in refused
+    ]
+    await store.clear_area_values(session, pairs - {pair for pair, _ in failed})
     await store.record_set_aside(
         session,
         [
-            {
-                "kind": "area_value",
-                "metric_code": f.item[0],
-                "period": f.item[1],
-                "reason": f.reason,
-            }
-            for f in failed
+            {"kind": "area_value", "metric_code": metric, "period": period, "reason": reason}
+            for (metric, period), reason in failed
         ],
     )
     return written, len(failed)
-
-
-def _place_lineage(catalogue: Catalogue) -> list[dict[str, Any]]:
-    """Each place with its ICB, region and nation, for the roll-up's GROUPING SETS."""
-    lineage = []
-    for area in catalogue.areas.values():
-        chain = catalogue.lineage(area.code)
-        if area.level == "place" and len(chain) == 4:
-            lineage.append(
-                {
-                    "code": area.code,
-                    "icb": chain[1],
-                    "region": chain[2],
-                    "nation": chain[3],
-                    "population": area.population,
-                }
-            )
-    return lineage
 
 
 async def _write_target_progress(

@@ -1,92 +1,64 @@
-"""Progress's SQL. The refresh's: the queue, the roll-ups into area values, the agreed targets
-and their series, the progress rows and benchmarks, and what a refresh set aside (recorded when
-an item fails on its data, cleared when it succeeds). The reads of a place's progress and
-series."""
+"""Progress's SQL. The refresh's: the queue, the observations the area values are computed
+from and the area values written back, the agreed targets and their series, the progress rows
+and benchmarks, and what a refresh set aside (recorded when an item fails on its data, cleared
+when it succeeds). The reads of a place's progress and series."""
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Row, RowMapping, select, text
+import psycopg
+from sqlalchemy import Row, select, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from services.common import binary_copy
 from services.common.models.targets_api import TargetProgress
+from services.targets_api.progress import areas, intervals
 from services.targets_api.progress.engine import Observations, Targets
 
 log = logging.getLogger(__name__)
 
 LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('joinedup.progress.refresh', 0))")
 
-# Rank 1 is the best value among the areas of one level (England has none to rank against);
-# neutral metrics have no best, so no rank, and an incomplete roll-up (fewer places reported
-# than the metric applies to) is not ranked: a sum or ratio over whichever places reported is
-# not comparable with a complete one (API.md amendments). Quintiles come from the rank, not
-# ntile(), so that tied places always share a quintile.
-# `places_expected`: the member places the metric applies to (a national metric: all of them;
-# a local one: those at or below its owner).
-_ROLL_UP = text("""
-    WITH metric AS (
-        SELECT * FROM jsonb_to_recordset(CAST(:metrics AS jsonb))
-            AS m(code text, multiplier float8, direction text, aggregation text, scope text,
-                 owner text)
-    ), place AS (
-        SELECT * FROM jsonb_to_recordset(CAST(:places AS jsonb))
-            AS a(code text, icb text, region text, nation text, population float8)
-    ), pair AS (
-        SELECT * FROM jsonb_to_recordset(CAST(:pairs AS jsonb)) AS p(metric_code text, period text)
-    ), expected AS (
-        SELECT m.code AS metric_code, l.area_code, count(*) AS places_expected
-        FROM metric m
-        JOIN place a ON m.scope = 'national' OR m.owner IN (a.code, a.icb, a.region, a.nation)
-        CROSS JOIN LATERAL (VALUES (a.code), (a.icb), (a.region), (a.nation)) AS l(area_code)
-        GROUP BY m.code, l.area_code
-    ), rolled AS (
-        SELECT o.metric_code, o.period,
-               coalesce(o.place_code, a.icb, a.region, a.nation) AS area_code,
-               CASE grouping(o.place_code, a.icb, a.region)
-                    WHEN 3 THEN 'place' WHEN 5 THEN 'icb' WHEN 6 THEN 'region' ELSE 'nation'
-               END AS level,
-               CASE WHEN grouping(o.place_code) = 0 THEN min(o.value)
-                    WHEN min(m.aggregation) = 'sum' THEN sum(o.value)
-                    WHEN min(m.aggregation) = 'ratio_of_sums'
-                        THEN sum(o.numerator) / nullif(sum(o.denominator), 0) * min(m.multiplier)
-                    ELSE sum(o.value * a.population) / nullif(sum(a.population), 0)
-               END AS value,
-               sum(o.numerator) AS numerator, sum(o.denominator) AS denominator,
-               count(*) AS places_reported, min(m.direction) AS direction
-        FROM pair p
-        JOIN observation o ON o.metric_code = p.metric_code AND o.period = p.period
-                          AND o.superseded_at IS NULL
-        JOIN metric m ON m.code = o.metric_code
-        JOIN place a ON a.code = o.place_code
-        GROUP BY o.metric_code, o.period,
-                 GROUPING SETS ((o.place_code), (a.icb), (a.region), (a.nation))
-    ), rankable AS (
-        SELECT r.*, coalesce(e.places_expected, r.places_reported) AS places_expected,
-               direction <> 'neutral' AND value IS NOT NULL AND level <> 'nation'
-                   AND r.places_reported >= coalesce(e.places_expected, r.places_reported)
-                   AS ranked
-        FROM rolled r
-        LEFT JOIN expected e ON e.metric_code = r.metric_code AND e.area_code = r.area_code
-    ), ranked AS (
-        SELECT r.*,
-               CASE WHEN ranked THEN rank() OVER (
-                   PARTITION BY metric_code, period, level, ranked
-                   ORDER BY CASE direction WHEN 'higher_is_better' THEN -value ELSE value END)
-               END AS rank,
-               CASE WHEN ranked THEN count(*) OVER (PARTITION BY metric_code, period, level,
-                                                              ranked)
-               END AS rank_of
-        FROM rankable r
-    )
-    SELECT metric_code, period, area_code, level, value, numerator, denominator,
-           places_reported, places_expected, rank, rank_of,
-           5 * (rank - 1) / rank_of + 1 AS quintile
-    FROM ranked
+# The current observations of the pairs, numbered as the engine numbers pairs and places (from
+# 0), as one bytea of fixed-width big-endian records (NULLs as a flag beside a 0): a few
+# megabytes in one value, rather than a Python object per row and field. Each record is built
+# whole, so its fields cannot come apart. Every (place, pair) is named, so that a few pairs (one
+# place's new month) are found through observation_current rather than by a scan.
+_OBSERVATIONS = text("""
+    SELECT string_agg(
+        int4send((p.i - 1)::int4) || int4send((a.i - 1)::int4) || float8send(o.value)
+        || float8send(coalesce(o.numerator, 0)) || boolsend(o.numerator IS NOT NULL)
+        || float8send(coalesce(o.denominator, 0)) || boolsend(o.denominator IS NOT NULL),
+        ''::bytea)
+    FROM unnest(CAST(:metrics AS text[]), CAST(:periods AS text[])) WITH ORDINALITY
+        AS p(metric_code, period, i)
+    CROSS JOIN unnest(CAST(:places AS text[])) WITH ORDINALITY AS a(code, i)
+    JOIN observation o ON o.place_code = a.code AND o.metric_code = p.metric_code
+                      AND o.period = p.period AND o.superseded_at IS NULL
 """)
+_OBSERVATION_RECORD = np.dtype(
+    [
+        ("pair", ">i4"),
+        ("place", ">i4"),
+        ("value", ">f8"),
+        ("numerator", ">f8"),
+        ("numerator_known", "?"),
+        ("denominator", ">f8"),
+        ("denominator_known", "?"),
+    ]
+)
+_COPY_AREA_VALUES = """
+    COPY area_value (metric_code, period, area_code, level, value, numerator, denominator,
+                     places_reported, places_expected, ci_lower, ci_upper, comparison,
+                     rank, rank_of, quintile)
+    FROM STDIN (FORMAT BINARY)
+"""
 
 # refresh_all: the pairs that have no current observations any more (or whose metric left the
 # catalogue) lose their values; every other pair's are replaced as it is computed.
@@ -374,20 +346,78 @@ async def delete_other_area_values(session: AsyncSession, pairs: Iterable[tuple[
     await session.execute(_DELETE_OTHER_AREA_VALUES, {"pairs": pairs_json(pairs)})
 
 
-async def roll_up(
-    session: AsyncSession, *, metrics_json: str, places_json: str, pairs: Iterable[tuple[str, str]]
-) -> list[RowMapping]:
-    """Each place's value and its ICB's, region's and England's roll-up, ranked, per pair."""
-    params = {"metrics": metrics_json, "places": places_json, "pairs": pairs_json(pairs)}
-    return list((await session.execute(_ROLL_UP, params)).mappings().all())
+async def current_observations(
+    session: AsyncSession, pairs: Sequence[tuple[str, str]], places: Sequence[str]
+) -> areas.Observations:
+    """The current observations of ``pairs`` at ``places``, numbered by their positions there."""
+    params = {
+        "metrics": [m for m, _ in pairs],
+        "periods": [p for _, p in pairs],
+        "places": list(places),
+    }
+    data = (await session.execute(_OBSERVATIONS, params)).scalar_one() or b""
+    rows = np.frombuffer(data, dtype=_OBSERVATION_RECORD)
+    return areas.Observations(
+        **{
+            name: rows[name].astype(rows[name].dtype.newbyteorder("="))
+            for name in _OBSERVATION_RECORD.names or ()
+        }
+    )
 
 
 async def replace_area_values(
-    session: AsyncSession, pairs: Iterable[tuple[str, str]], rows: Sequence[dict[str, Any]]
+    session: AsyncSession,
+    pairs: Sequence[tuple[str, str]],
+    values: areas.AreaValues,
+    geography: areas.Geography,
 ) -> None:
+    """The pairs' area values, replaced by ``values`` (their pair numbers index ``pairs``), in
+    one DELETE and one binary COPY."""
     await session.execute(_DELETE_AREA_VALUES, {"pairs": pairs_json(pairs)})
-    # Not a finite number is not a figure: refuse it here rather than store it.
-    await session.execute(_INSERT_AREA_VALUES, {"rows": json.dumps(rows, allow_nan=False)})
+    metric_codes = sorted({m for m, _ in pairs})
+    period_codes = sorted({p for _, p in pairs})
+    pair_metric = np.searchsorted(metric_codes, [m for m, _ in pairs]).astype(np.int64)
+    pair_period = np.searchsorted(period_codes, [p for _, p in pairs]).astype(np.int64)
+    no_rank = values.rank == 0
+    data = binary_copy.encode(
+        [
+            binary_copy.Column.text(pair_metric[values.pair], metric_codes),
+            binary_copy.Column.text(pair_period[values.pair], period_codes),
+            binary_copy.Column.text(values.area, geography.areas),
+            binary_copy.Column.text(values.level, areas.LEVELS),
+            binary_copy.Column.float8(values.value),
+            binary_copy.Column.float8(values.numerator),
+            binary_copy.Column.float8(values.denominator),
+            binary_copy.Column.int4(values.places_reported),
+            binary_copy.Column.int4(values.places_expected),
+            binary_copy.Column.float8(values.ci_lower),
+            binary_copy.Column.float8(values.ci_upper),
+            binary_copy.Column.text(values.comparison, intervals.COMPARISONS),
+            binary_copy.Column.int4(values.rank, null=no_rank),
+            binary_copy.Column.int4(values.rank_of, null=no_rank),
+            binary_copy.Column.int4(values.quintile, null=no_rank),
+        ]
+    )
+    async with _driver_errors("COPY area_value"):
+        cursor = (await _driver(session)).cursor()
+        async with cursor.copy(_COPY_AREA_VALUES) as copy:
+            await copy.write(data)
+
+
+async def _driver(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
+    """The session's own psycopg connection, in its transaction: COPY is psycopg's, not
+    SQLAlchemy's."""
+    raw = await (await session.connection()).get_raw_connection()
+    return cast(psycopg.AsyncConnection[Any], raw.driver_connection)
+
+
+@asynccontextmanager
+async def _driver_errors(statement: str) -> AsyncIterator[None]:
+    """psycopg's errors as SQLAlchemy's, which the refresh's isolation tells apart."""
+    try:
+        yield
+    except psycopg.Error as error:
+        raise sa_exc.DBAPIError.instance(statement, None, error, psycopg.Error) from error
 
 
 def target_scope(changed: set[tuple[str, str]] | None) -> dict[str, Any]:

@@ -76,7 +76,7 @@ import numpy as np
 
 from services.common.exact import fsum_rows, python_power
 from services.common.vocabulary import Kind
-from services.targets_api.progress.intervals import rate_interval, rate_intervals
+from services.targets_api.progress.intervals import rate_interval, rate_interval_array
 
 Trend = Literal["increasing", "decreasing", "no_significant_change", "cannot_be_calculated"]
 
@@ -292,7 +292,8 @@ def recent_trends(
     everything = np.ones(r.shape, dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore"):
         values = r / n * multiplier[:, None]
-        lower, upper = rate_intervals(r, n, multiplier[:, None])
+        limits = rate_interval_array(r, n, np.broadcast_to(multiplier[:, None], r.shape))
+        lower, upper = limits[..., 0], limits[..., 1]
         se = (upper - lower) / CI_95_WIDTH_IN_SE
         rates = ~of_proportions & usable & (se > 0).all(axis=1)
         logits = np.log(r / (n - r))
