@@ -106,7 +106,7 @@ def comparison(
 # element (the same IEEE operations in the same order). Where an element has no interval its
 # limits are NaN; callers choose the elements that have one.
 
-_Z_POISSON = NormalDist().inv_cdf(1 - (1 - 0.95) / 2)  # poisson_interval's z at its default level
+_Z_POISSON = NormalDist().inv_cdf(1 - (1 - _LEVEL) / 2)  # poisson_interval's z at its default level
 
 
 def wilson_interval_array(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
