@@ -1,9 +1,10 @@
 """Turning a request body into staged rows: JSON parsed whole (it is small), CSV streamed.
 
-Rows are written to PostgreSQL's COPY as CSV text with their row number in front, in chunks, so
-a million-row upload never sits whole in memory and no Python object is made per row beyond the
-csv module's own. Framing faults (column count, bad UTF-8, NUL bytes) are row errors found here;
-every other check is made in SQL on the staged rows.
+A JSON submission's rows become one JSON array, a parameter of the statement that checks them.
+A CSV's rows are written to PostgreSQL's COPY as CSV text with their row number in front, in
+chunks, so a million-row upload never sits whole in memory and no Python object is made per row
+beyond the csv module's own. Framing faults (column count, bad UTF-8, NUL bytes) are row errors
+found here; every other check is made in SQL on the staged rows.
 """
 
 import codecs
@@ -99,8 +100,10 @@ def _encoding_error(row_no: int, fields: list) -> RowError | None:
     return None
 
 
-async def stage_json(submission: SubmissionIn, buffer: CopyBuffer) -> list[RowError]:
-    errors = []
+def json_rows(submission: SubmissionIn) -> tuple[str, list[RowError]]:
+    """The rows of a JSON submission as one JSON array for the row checks, each field as the
+    text a CSV cell would hold, and the rows refused for their encoding."""
+    rows, errors = [], []
     for row_no, obs in enumerate(submission.observations, start=1):
         fields = [
             submission.place_code,
@@ -114,9 +117,9 @@ async def stage_json(submission: SubmissionIn, buffer: CopyBuffer) -> list[RowEr
         if error := _encoding_error(row_no, fields):
             errors.append(error)
         else:
-            await buffer.add(row_no, fields)
-    await buffer.flush()
-    return errors
+            cells = (None if field is None else str(field) for field in fields)
+            rows.append({"row_no": row_no, **dict(zip(CSV_COLUMNS, cells, strict=True))})
+    return json.dumps(rows), errors
 
 
 class CsvStager:

@@ -1,8 +1,8 @@
--- Every row check of API.md, in one pass over the staged rows. Each check that fails adds
--- 'field|code|message' to the row's errors; a row with no errors is valid.
-INSERT INTO checked (row_no, place_code, metric_code, period, note, metric_version, numerator,
-                     denominator, value, errors)
-WITH metric AS (
+-- Every row check of API.md, in one pass over the rows named `staged` (the temporary table a
+-- CSV is COPYed into, or a JSON submission's rows as a CTE before these). Each check that fails
+-- adds 'field|code|message' to the row's errors; a row with no errors is valid. These are the
+-- CTEs of one statement, ending in `checked`; store.py writes the valid rows in the same one.
+metric AS (
     SELECT * FROM jsonb_to_recordset(CAST(:metrics AS jsonb)) AS m(
         code text, version int, status text, scope text, owner_area_code text, kind text,
         multiplier float8, periodicity text, valid_min float8, valid_max float8, decimals int)
@@ -62,7 +62,7 @@ WITH metric AS (
                          OR abs(c.value_derived) BETWEEN b.low AND b.high,
                          false) AS value_derived_bounded
     FROM computed c, bound b
-)
+), checked AS (
 SELECT d.row_no, d.place_code, d.metric_code, d.period, d.note, d.metric_version,
     d.numerator, d.denominator, coalesce(d.value_given, d.value_derived) AS value,
     array_remove(ARRAY[
@@ -146,4 +146,5 @@ SELECT d.row_no, d.place_code, d.metric_code, d.period, d.note, d.metric_version
         CASE WHEN d.row_no <> d.first_row THEN format(
                  'row|duplicate|the same place, metric and period as row %s', d.first_row) END
     ], NULL) AS errors
-FROM bounded d;
+FROM bounded d
+)
