@@ -21,7 +21,6 @@ from services.common.models import AuditLog, Submission
 from services.ingest.submissions.parsing import CopyBuffer
 from services.ingest.submissions.schemas import RowError
 
-NUMBER = r"^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?$"
 BLANK = " \t"  # trimmed from around every cell but the note
 _CHECKS = (
     resources.files("services.ingest.submissions")
@@ -201,7 +200,6 @@ def take_parameters(
     return {
         "metrics": json.dumps(metrics),
         "places": json.dumps(places),
-        "number": NUMBER,
         "blank": BLANK,
         "min_magnitude": magnitude.MIN_MAGNITUDE,
         "max_magnitude": magnitude.MAX_MAGNITUDE,
