@@ -78,3 +78,33 @@ async def test_an_atomic_refusal_reports_the_same_errors_in_either_format(client
     assert row_errors(json_problem["errors"]) == row_errors(csv_problem["errors"])
     assert json_problem["rejected"] == csv_problem["rejected"] == len(OBSERVATIONS) - 5
     assert query("SELECT count(*) FROM observation") == [(0,)]
+
+
+async def test_plain_csv_lines_and_quoted_ones_stage_the_same(client, submitter, query):
+    """Lines with no quote are staged by string operations, others by the csv module: the same
+    records give the same rows and the same errors either way (padding, blank lines, too few
+    or too many columns)."""
+    records = [
+        f"{{place}},{DISCHARGE},2025-07,,912,1003,",
+        "",
+        f"{{place}},{DISCHARGE}, 2025-08 ,50.0,1,2,a note",
+        f"{{place}},{DISCHARGE},2025-09,,1,2",
+        f"{{place}},{DISCHARGE},2025-10,,1,2,,extra",
+        f"{{place}},{DISCHARGE},2025-11,,abc,2,",
+        "   ",
+        f"{{place}},{FALLS},2025-Q1,,30,60000,",
+    ]
+    plain = CSV_HEADER + "".join(r.format(place=LEEDS) + "\n" for r in records)
+    quoted = CSV_HEADER + "".join(r.format(place=f'"{BRADFORD}"') + "\n" for r in records)
+    as_plain = await post_body(client, submitter, plain, mode="partial")
+    as_quoted = await post_body(client, submitter, quoted, mode="partial")
+    assert as_plain.status_code == as_quoted.status_code == 201, (as_plain.text, as_quoted.text)
+    assert [e["code"] for e in as_plain.json()["errors"]] == [
+        "column_count",
+        "column_count",
+        "not_a_number",
+        "column_count",
+    ]
+    assert as_plain.json()["errors"] == as_quoted.json()["errors"]
+    assert as_plain.json()["accepted"] == 3
+    assert stored(query, LEEDS) == stored(query, BRADFORD)
