@@ -41,6 +41,7 @@ HEADER = b"place_code,metric_code,period,value,numerator,denominator,note\n"
 CHUNK_ROWS = 20_000
 METRICS = 50
 UPLOAD_TIMEOUT_S = 3600.0
+IDLE_TIMEOUT_S = 1800.0
 RSS_INTERVAL_S = 0.05
 MB = 1024 * 1024
 EXPLAIN_PLAN_MS = 250
@@ -128,8 +129,23 @@ def checkpoint(suite: Suite) -> None:
         conn.execute("CHECKPOINT")
 
 
+def wait_until_idle(suite: Suite) -> None:
+    """Until every outbox notice is delivered and the progress refresh has done them all, so
+    that a timed load does not share the machine with the refresh of the one before."""
+    with psycopg.connect(suite.database_url, autocommit=True) as conn:
+        deadline = time.perf_counter() + IDLE_TIMEOUT_S
+        while conn.execute(
+            "SELECT EXISTS (SELECT FROM outbox WHERE delivered_at IS NULL) "
+            "OR EXISTS (SELECT FROM progress_refresh_queue)"
+        ).fetchone() != (False,):
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"the progress refresh did not finish in {IDLE_TIMEOUT_S} s")
+            time.sleep(1.0)
+
+
 def upload(suite: Suite, rows: Rows, what: str) -> tuple[float, int]:
     """POST the CSV as one atomic submission; returns (seconds, peak RSS of ingest)."""
+    wait_until_idle(suite)
     checkpoint(suite)
     ingest = suite.ingest_process()
     say(f"{what}: ingest pid {ingest.pid}, RSS {ingest.memory_info().rss / MB:.0f} MB before")
@@ -166,6 +182,7 @@ def copy_baseline(suite: Suite, rows: Rows) -> float:
 
     Columns the CSV lacks take constant defaults, so the server parses the very same bytes.
     """
+    wait_until_idle(suite)
     with psycopg.connect(suite.database_url) as conn:
         conn.execute("CREATE TABLE bench_observation (LIKE observation INCLUDING ALL)")
         conn.execute(
