@@ -129,6 +129,24 @@ def _all_known(catalogue: Catalogue, codes: store.StagedCodes) -> bool:
     )
 
 
+async def _confirmed(
+    catalogue: Catalogue,
+    revalidate: Callable[[], Awaitable[Catalogue]],
+    codes: store.StagedCodes,
+) -> Catalogue:
+    """The catalogue to check the rows against: before refusing a code, ask metrics_api whether
+    it was added since the cached copy."""
+    if not catalogue.stale and not _all_known(catalogue, codes):
+        return await revalidate()
+    return catalogue
+
+
+def _known_places(catalogue: Catalogue, codes: store.StagedCodes) -> list[str]:
+    """The places to lock: only a known place can have rows written (an unknown code is a row
+    error), and only known codes are safe to hand the database as text."""
+    return [code for code in codes.places if catalogue.area(code)]
+
+
 def _json_codes(submission: SubmissionIn) -> store.StagedCodes:
     """The place and metrics a JSON submission names, trimmed as the row checks trim them."""
     place = submission.place_code.strip(store.BLANK)
@@ -179,24 +197,28 @@ async def submit(
     the staging table only once its key is known not to have been used."""
     body = _HashingBody(request)
     if request.format == "json":
-        staged = await _stage_json(body)
+        refusal: Unprocessable | Forbidden | None = None
+        try:
+            staged = await _stage_json(body)
+            catalogue = await _confirmed(catalogue, revalidate, staged.codes)
+            _authorise_places(principal, catalogue, staged.codes.places)
+            known = _known_places(catalogue, staged.codes)
+        except (Unprocessable, Forbidden) as problem:
+            # Refused only after the replay check: a used key with another body is a 409.
+            refusal, known = problem, []
+        if (earlier := await _earlier(session, principal, request, places=known)) is not None:
+            return _replay(request, earlier, body.sha.hexdigest())
+        if refusal is not None:
+            raise refusal
     else:
         if (earlier := await _earlier(session, principal, request, places=[])) is not None:
             return _replay(request, earlier, await body.drain())
         staged = await _stage_csv(session, request, body)
+        catalogue = await _confirmed(catalogue, revalidate, staged.codes)
+        _authorise_places(principal, catalogue, staged.codes.places)
+        await store.lock(session, idempotency=None, places=_known_places(catalogue, staged.codes))
     mode = staged.mode or SubmissionMode.atomic
-    if not catalogue.stale and not _all_known(catalogue, staged.codes):
-        # Before refusing a code, ask metrics_api whether it was added since the cached copy.
-        catalogue = await revalidate()
     places = staged.codes.places
-    _authorise_places(principal, catalogue, places)
-    # Only a known place can have rows written; an unknown code is a row error, never a lock.
-    known = [code for code in places if catalogue.area(code)]
-    if request.format == "json":
-        if (earlier := await _earlier(session, principal, request, places=known)) is not None:
-            return _replay(request, earlier, body.sha.hexdigest())
-    else:
-        await store.lock(session, idempotency=None, places=known)
 
     submission_id = uuid.uuid4()
     savepoint = await session.begin_nested() if request.dry_run else None
