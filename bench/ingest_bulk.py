@@ -4,16 +4,17 @@
 
 Starts `joinedup up` on a fresh embedded database, uploads N generated rows (places x metrics x
 months, all valid) as one atomic CSV submission, then the same N keys again with other values
-(N corrections: each supersedes a current version), then COPYs the first file's bytes with
-psycopg into ``bench_observation``, a table shaped and indexed like ``observation``, on the same
-server. The COPY is the floor: the ratios say what validation, versioning and HTTP cost on top
-of it, for a first load and for corrections.
+(N corrections: each supersedes a current version) while targets_api is paused, then COPYs the
+first file's bytes with psycopg into ``bench_observation``, a table shaped and indexed like
+``observation``, on the same server. The COPY is the floor: the ratios say what validation,
+versioning and HTTP cost on top of it, for a first load and for corrections.
 
 Last line: ingest_bulk rows=N http_rows_per_s=X copy_rows_per_s=Y ratio=X/Y
 corrections_rows_per_s=C corrections_ratio=C/Y peak_rss_mb=Z
 """
 
 import argparse
+import contextlib
 import dataclasses
 import itertools
 import threading
@@ -41,7 +42,6 @@ HEADER = b"place_code,metric_code,period,value,numerator,denominator,note\n"
 CHUNK_ROWS = 20_000
 METRICS = 50
 UPLOAD_TIMEOUT_S = 3600.0
-IDLE_TIMEOUT_S = 1800.0
 RSS_INTERVAL_S = 0.05
 MB = 1024 * 1024
 EXPLAIN_PLAN_MS = 250
@@ -129,23 +129,25 @@ def checkpoint(suite: Suite) -> None:
         conn.execute("CHECKPOINT")
 
 
-def wait_until_idle(suite: Suite) -> None:
-    """Until every outbox notice is delivered and the progress refresh has done them all, so
-    that a timed load does not share the machine with the refresh of the one before."""
-    with psycopg.connect(suite.database_url, autocommit=True) as conn:
-        deadline = time.perf_counter() + IDLE_TIMEOUT_S
-        while conn.execute(
-            "SELECT EXISTS (SELECT FROM outbox WHERE delivered_at IS NULL) "
-            "OR EXISTS (SELECT FROM progress_refresh_queue)"
-        ).fetchone() != (False,):
-            if time.perf_counter() > deadline:
-                raise RuntimeError(f"the progress refresh did not finish in {IDLE_TIMEOUT_S} s")
-            time.sleep(1.0)
+@contextlib.contextmanager
+def progress_paused(suite: Suite) -> Iterator[None]:
+    """targets_api stopped (SIGSTOP) while the block runs: the progress refresh the first load
+    sets off would otherwise share the cores with the corrections and the COPY timed after it
+    (at 1,000,000 rows it runs for many minutes). Notices meanwhile wait in the outbox."""
+    targets_api = next(
+        child
+        for child in psutil.Process(suite.process.pid).children()  # type: ignore[union-attr]
+        if any("services.targets_api.main" in part for part in child.cmdline())
+    )
+    targets_api.suspend()
+    try:
+        yield
+    finally:
+        targets_api.resume()
 
 
 def upload(suite: Suite, rows: Rows, what: str) -> tuple[float, int]:
     """POST the CSV as one atomic submission; returns (seconds, peak RSS of ingest)."""
-    wait_until_idle(suite)
     checkpoint(suite)
     ingest = suite.ingest_process()
     say(f"{what}: ingest pid {ingest.pid}, RSS {ingest.memory_info().rss / MB:.0f} MB before")
@@ -182,7 +184,6 @@ def copy_baseline(suite: Suite, rows: Rows) -> float:
 
     Columns the CSV lacks take constant defaults, so the server parses the very same bytes.
     """
-    wait_until_idle(suite)
     with psycopg.connect(suite.database_url) as conn:
         conn.execute("CREATE TABLE bench_observation (LIKE observation INCLUDING ALL)")
         conn.execute(
@@ -249,12 +250,13 @@ def main() -> None:
         http_s, peak_rss = upload(suite, rows, "http")
         if args.explain:
             log.report()
-        log = ServerLog(suite)
-        corrections_s, corrections_rss = upload(suite, rows.corrections(), "corrections")
-        if args.explain:
-            log.report()
-        copy_s = copy_baseline(suite, rows)
-        verify_counts(suite, args.rows)
+        with progress_paused(suite):
+            log = ServerLog(suite)
+            corrections_s, corrections_rss = upload(suite, rows.corrections(), "corrections")
+            if args.explain:
+                log.report()
+            copy_s = copy_baseline(suite, rows)
+            verify_counts(suite, args.rows)
     http_rate, copy_rate = args.rows / http_s, args.rows / copy_s
     corrections_rate = args.rows / corrections_s
     say(
