@@ -7,7 +7,14 @@ after another (one place, one metric, ``--values`` consecutive months, an Idempo
 until the time is up. Consecutive submissions name different places, so clients rarely queue on
 the same place's lock; once every combination has been sent, the next lap corrects them.
 
-Last line: ingest_small submissions_per_s=X p50_ms=Y p99_ms=Z errors=E
+Then, on the same server, the raw baseline: as many clients, each with its own psycopg
+connection, write the same submissions for as long into ``bench_observation`` (shaped and
+indexed like ``observation``), one transaction each: supersede the current versions and insert
+the new ones, in one statement, and commit. No HTTP, no checks, no audit, no outbox: the ratio
+says what those cost on top of the database's own work.
+
+Last line: ingest_small submissions_per_s=X raw_per_s=Y ratio=X/Y p50_ms=.. p99_ms=..
+raw_p99_ms=.. errors=E
 """
 
 import argparse
@@ -18,7 +25,7 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -59,71 +66,166 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[max(1, math.ceil(fraction * len(sorted_values))) - 1]
 
 
-def submission(place: str, metric: str, months: list[str], lap: int) -> bytes:
-    observations = []
-    for i, period in enumerate(months):
-        value, numerator, denominator = proportion(lap * 7 + i)
-        observations.append(
+@dataclass(frozen=True)
+class Batch:
+    """One submission's content: a place, a metric and consecutive months of proportions."""
+
+    place: str
+    metric: str
+    months: list[str]
+    lap: int
+
+    def values(self) -> list[tuple[str, float, int, int]]:
+        return [(period, *proportion(self.lap * 7 + i)) for i, period in enumerate(self.months)]
+
+    def body(self) -> bytes:
+        observations = [
             {
-                "metric_code": metric,
+                "metric_code": self.metric,
                 "period": period,
                 "value": value,
                 "numerator": numerator,
                 "denominator": denominator,
             }
-        )
-    return json.dumps(
-        {"place_code": place, "mode": "atomic", "observations": observations}
-    ).encode()
+            for period, value, numerator, denominator in self.values()
+        ]
+        return json.dumps(
+            {"place_code": self.place, "mode": "atomic", "observations": observations}
+        ).encode()
 
 
-def submissions(places: list[str], metrics: list[str], values: int) -> Iterator[bytes]:
-    """Endless bodies; each lap over every (metric, window, place) corrects the one before."""
+def batches(places: list[str], metrics: list[str], values: int) -> Iterator[Batch]:
+    """Endless batches; each lap over every (metric, window, place) corrects the one before."""
     months = ended_months(values * WINDOWS)
     windows = [months[i : i + values] for i in range(0, len(months), values)]
     for lap in itertools.count():
         for metric, window, place in itertools.product(metrics, windows, places):
-            yield submission(place, metric, window, lap)
+            yield Batch(place, metric, window, lap)
 
 
-async def client(
-    http: httpx.AsyncClient, bodies: Iterator[bytes], deadline: float, tally: Tally
+async def closed_loop(
+    send: Callable[[Batch], Awaitable[tuple[str, str]]],
+    batches: Iterator[Batch],
+    deadline: float,
+    tally: Tally,
 ) -> None:
+    """One client: send a batch, wait for the answer, send the next, until the deadline."""
     while time.perf_counter() < deadline:
-        body = next(bodies)  # one event loop, so clients share the iterator safely
-        headers = {"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
+        batch = next(batches)  # one event loop, so clients share the iterator safely
         started = time.perf_counter()
-        try:
-            response = await http.post("/v1/submissions", content=body, headers=headers)
-            status, detail = str(response.status_code), response.text
-        except httpx.HTTPError as exc:
-            status, detail = type(exc).__name__, str(exc)
+        status, detail = await send(batch)
         tally.record(time.perf_counter() - started, status, detail)
 
 
+async def run_clients(
+    clients: list[Callable[[Batch], Awaitable[tuple[str, str]]]],
+    batches: Iterator[Batch],
+    seconds: float,
+) -> tuple[Tally, float]:
+    tally = Tally()
+    started = time.perf_counter()
+    deadline = started + seconds
+    await asyncio.gather(*(closed_loop(send, batches, deadline, tally) for send in clients))
+    return tally, time.perf_counter() - started
+
+
 async def load(
-    suite: Suite, bodies: Iterator[bytes], clients: int, seconds: float
+    suite: Suite, batches: Iterator[Batch], clients: int, seconds: float
 ) -> tuple[Tally, float]:
     """Run the clients until ``seconds`` have passed; returns the tally and the elapsed time."""
-    tally = Tally()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(
         base_url=suite.url("ingest"), headers=suite.headers, limits=limits, timeout=60.0
     ) as http:
+
+        async def send(batch: Batch) -> tuple[str, str]:
+            headers = {"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
+            try:
+                response = await http.post("/v1/submissions", content=batch.body(), headers=headers)
+            except httpx.HTTPError as exc:
+                return type(exc).__name__, str(exc)
+            return str(response.status_code), response.text
+
         warm_up = await http.post(
             "/v1/submissions",
             params={"dry_run": "true"},
-            content=next(bodies),
+            content=next(batches).body(),
             headers={"Content-Type": "application/json"},
         )
         warm_up.raise_for_status()  # the catalogue is fetched before the clock starts
         say(f"load: ingest pid {suite.ingest_process().pid}")
         with CpuUse(suite) as cpu:
-            started = time.perf_counter()
-            deadline = started + seconds
-            await asyncio.gather(*(client(http, bodies, deadline, tally) for _ in range(clients)))
-            elapsed_s = time.perf_counter() - started
+            tally, elapsed_s = await run_clients([send] * clients, batches, seconds)
     say(f"load: {cpu.summary(elapsed_s)}")
+    return tally, elapsed_s
+
+
+# The same versioning as ingest's write, for one place and metric: supersede the current
+# versions that differ, insert the next ones.
+RAW_WRITE = """
+    WITH given AS (
+        SELECT * FROM unnest(%(periods)s::text[], %(values)s::float8[], %(numerators)s::float8[],
+                             %(denominators)s::float8[]) AS g(period, value, numerator, denominator)
+    ), superseded AS (
+        UPDATE bench_observation o SET superseded_at = now()
+        FROM given g
+        WHERE o.place_code = %(place)s AND o.metric_code = %(metric)s AND o.period = g.period
+          AND o.superseded_at IS NULL
+          AND (o.value, o.numerator, o.denominator) IS DISTINCT FROM
+              (g.value, g.numerator, g.denominator)
+        RETURNING o.period, o.version
+    )
+    INSERT INTO bench_observation (place_code, metric_code, period, version, value, numerator,
+                                   denominator, metric_version, submission_id)
+    SELECT %(place)s, %(metric)s, g.period, coalesce(s.version, 0) + 1, g.value, g.numerator,
+           g.denominator, 1, %(submission_id)s
+    FROM given g LEFT JOIN superseded s USING (period)
+         LEFT JOIN bench_observation c ON c.place_code = %(place)s
+             AND c.metric_code = %(metric)s AND c.period = g.period AND c.superseded_at IS NULL
+    WHERE s.version IS NOT NULL OR c.place_code IS NULL
+"""
+
+
+async def raw_load(
+    suite: Suite, batches: Iterator[Batch], clients: int, seconds: float
+) -> tuple[Tally, float]:
+    """The baseline: the same batches written straight to the database, one connection each."""
+    with psycopg.connect(suite.database_url) as conn:
+        conn.execute("CREATE TABLE bench_observation (LIKE observation INCLUDING ALL)")
+    connections = [
+        await psycopg.AsyncConnection.connect(suite.database_url) for _ in range(clients)
+    ]
+
+    def sender(conn: psycopg.AsyncConnection) -> Callable[[Batch], Awaitable[tuple[str, str]]]:
+        async def send(batch: Batch) -> tuple[str, str]:
+            periods, values, numerators, denominators = zip(*batch.values(), strict=True)
+            parameters = {
+                "place": batch.place,
+                "metric": batch.metric,
+                "periods": list(periods),
+                "values": list(values),
+                "numerators": list(numerators),
+                "denominators": list(denominators),
+                "submission_id": uuid.uuid4(),
+            }
+            try:
+                async with conn.transaction():
+                    await conn.execute(RAW_WRITE, parameters)
+            except psycopg.Error as exc:
+                return type(exc).__name__, str(exc)
+            return "201", ""
+
+        return send
+
+    try:
+        with CpuUse(suite) as cpu:
+            tally, elapsed_s = await run_clients(
+                [sender(conn) for conn in connections], batches, seconds
+            )
+    finally:
+        for conn in connections:
+            await conn.close()
+    say(f"raw: {cpu.summary(elapsed_s)}")
     return tally, elapsed_s
 
 
@@ -136,25 +238,34 @@ def stored_versions(suite: Suite) -> tuple[int, int]:
     return row[0], row[1]
 
 
-def report(suite: Suite, tally: Tally, elapsed_s: float, clients: int) -> None:
+def report(
+    suite: Suite, tally: Tally, elapsed_s: float, raw: Tally, raw_elapsed_s: float, clients: int
+) -> None:
     latencies_ms = sorted(s * 1000 for s in tally.latencies_s)
+    raw_ms = sorted(s * 1000 for s in raw.latencies_s)
     versions, current = stored_versions(suite)
     say(
         f"load: {len(latencies_ms)} submissions from {clients} clients in {elapsed_s:.1f} s; "
         f"statuses {dict(tally.statuses)}"
     )
-    say(
-        f"latency ms: p50 {percentile(latencies_ms, 0.5):.0f}, p90 "
-        f"{percentile(latencies_ms, 0.9):.0f}, p99 {percentile(latencies_ms, 0.99):.0f}, "
-        f"max {latencies_ms[-1]:.0f}"
-    )
+    for name, values in (("latency", latencies_ms), ("raw latency", raw_ms)):
+        say(
+            f"{name} ms: p50 {percentile(values, 0.5):.0f}, p90 {percentile(values, 0.9):.0f}, "
+            f"p99 {percentile(values, 0.99):.0f}, max {values[-1]:.0f}"
+        )
     say(f"stored: {versions} observation versions, {current} current")
-    for example in tally.examples:
-        say(f"error: {example}")
     say(
-        f"ingest_small submissions_per_s={tally.accepted / elapsed_s:.1f} "
-        f"p50_ms={percentile(latencies_ms, 0.5):.0f} p99_ms={percentile(latencies_ms, 0.99):.0f} "
-        f"errors={tally.errors}"
+        f"raw: {len(raw_ms)} transactions from {clients} clients in {raw_elapsed_s:.1f} s; "
+        f"statuses {dict(raw.statuses)}"
+    )
+    for example in tally.examples + raw.examples:
+        say(f"error: {example}")
+    per_s, raw_per_s = tally.accepted / elapsed_s, raw.accepted / raw_elapsed_s
+    say(
+        f"ingest_small submissions_per_s={per_s:.1f} raw_per_s={raw_per_s:.1f} "
+        f"ratio={per_s / raw_per_s:.2f} p50_ms={percentile(latencies_ms, 0.5):.0f} "
+        f"p99_ms={percentile(latencies_ms, 0.99):.0f} "
+        f"raw_p99_ms={percentile(raw_ms, 0.99):.0f} errors={tally.errors + raw.errors}"
     )
 
 
@@ -182,12 +293,16 @@ def main() -> None:
             f"plan: {args.clients} clients, {args.values} values a submission, "
             f"{len(places) * len(metrics) * WINDOWS} distinct submissions a lap"
         )
-        bodies = submissions(places, metrics, args.values)
         log = ServerLog(suite)
-        tally, elapsed_s = asyncio.run(load(suite, bodies, args.clients, args.seconds))
+        tally, elapsed_s = asyncio.run(
+            load(suite, batches(places, metrics, args.values), args.clients, args.seconds)
+        )
         if args.explain:
             log.report()
-        report(suite, tally, elapsed_s, args.clients)
+        raw, raw_elapsed_s = asyncio.run(
+            raw_load(suite, batches(places, metrics, args.values), args.clients, args.seconds)
+        )
+        report(suite, tally, elapsed_s, raw, raw_elapsed_s, args.clients)
 
 
 if __name__ == "__main__":

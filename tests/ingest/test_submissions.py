@@ -181,6 +181,17 @@ async def test_same_idempotency_key_with_another_body_is_409(client, submitter, 
     assert query("SELECT count(*) FROM observation") == [(1,)]
 
 
+async def test_a_used_key_with_a_body_that_cannot_be_taken_is_409(client, submitter, query):
+    """A JSON body is read and checked before its key's lock is taken; a refusal of the body
+    must still come after the key is found used (API.md: same key, different body: 409)."""
+    headers = {**submitter, "Idempotency-Key": "k2"}
+    await post_json(client, headers, json_submission(observation()))
+    for body in ({"place_code": LEEDS}, json_submission(observation(), place=CORNWALL)):
+        response = await post_json(client, headers, body)
+        assert response.status_code == 409, response.text
+    assert query("SELECT count(*) FROM submission") == [(1,)]
+
+
 async def test_idempotency_keys_belong_to_one_api_key(client, submitter, make_key, query):
     other = {"Authorization": f"Bearer {await make_key('submitter', LEEDS)}"}
     await post_json(client, {**submitter, "Idempotency-Key": "k"}, json_submission(observation()))

@@ -1,9 +1,10 @@
 """Turning a request body into staged rows: JSON parsed whole (it is small), CSV streamed.
 
-Rows are written to PostgreSQL's COPY as CSV text with their row number in front, in chunks, so
-a million-row upload never sits whole in memory and no Python object is made per row beyond the
-csv module's own. Framing faults (column count, bad UTF-8, NUL bytes) are row errors found here;
-every other check is made in SQL on the staged rows.
+A JSON submission's rows become one JSON array, a parameter of the statement that checks them.
+A CSV's rows are written to PostgreSQL's COPY as CSV text with their row number in front, in
+chunks, so a million-row upload never sits whole in memory and no Python object is made per row
+beyond the csv module's own. Framing faults (column count, bad UTF-8, NUL bytes) are row errors
+found here; every other check is made in SQL on the staged rows.
 """
 
 import codecs
@@ -36,11 +37,15 @@ class CopyBuffer:
         # CRLF, so that the writer quotes a field holding a lone CR as well as one holding LF:
         # COPY would end the record at an unquoted CR (a place code or note may hold one).
         self._csv = csv.writer(self._buffer, lineterminator="\r\n")
-        self.rows = 0
 
     async def add(self, row_no: int, fields: Sequence[object]) -> None:
         self._csv.writerow((row_no, *fields))
-        self.rows += 1
+        if self._buffer.tell() >= FLUSH_BYTES:
+            await self.flush()
+
+    async def add_records(self, text: str) -> None:
+        """Records already written as COPY reads them, each with its row number in front."""
+        self._buffer.write(text)
         if self._buffer.tell() >= FLUSH_BYTES:
             await self.flush()
 
@@ -99,8 +104,10 @@ def _encoding_error(row_no: int, fields: list) -> RowError | None:
     return None
 
 
-async def stage_json(submission: SubmissionIn, buffer: CopyBuffer) -> list[RowError]:
-    errors = []
+def json_rows(submission: SubmissionIn) -> tuple[str, list[RowError]]:
+    """The rows of a JSON submission as one JSON array for the row checks, each field as the
+    text a CSV cell would hold, and the rows refused for their encoding."""
+    rows, errors = [], []
     for row_no, obs in enumerate(submission.observations, start=1):
         fields = [
             submission.place_code,
@@ -114,9 +121,9 @@ async def stage_json(submission: SubmissionIn, buffer: CopyBuffer) -> list[RowEr
         if error := _encoding_error(row_no, fields):
             errors.append(error)
         else:
-            await buffer.add(row_no, fields)
-    await buffer.flush()
-    return errors
+            cells = (None if field is None else str(field) for field in fields)
+            rows.append({"row_no": row_no, **dict(zip(CSV_COLUMNS, cells, strict=True))})
+    return json.dumps(rows), errors
 
 
 class CsvStager:
@@ -157,26 +164,39 @@ class CsvStager:
         if not self._header_seen:
             text = self._check_header(text)
         suspicious = _UNSAFE.search(text) is not None
+        if not suspicious and '"' not in text and "\r" not in text:
+            lines = text.split("\n")
+            if max(map(len, lines)) <= csv.field_size_limit():
+                await self._stage_plain(lines)
+                return
         try:
             for fields in csv.reader(io.StringIO(text)):
                 if not fields:
                     continue  # blank lines are not records
                 self.records += 1
                 if len(fields) != len(CSV_COLUMNS):
-                    self.errors.append(
-                        RowError(
-                            row=self.records,
-                            field="row",
-                            code="column_count",
-                            msg=f"expected {len(CSV_COLUMNS)} columns, found {len(fields)}",
-                        )
-                    )
+                    self.errors.append(_column_count(self.records, len(fields)))
                 elif suspicious and (error := _encoding_error(self.records, fields)):
                     self.errors.append(error)
                 else:
                     await self.buffer.add(self.records, fields)
         except csv.Error as exc:
             raise _unreadable(f"row {self.records + 1}", exc) from None
+
+    async def _stage_plain(self, lines: list[str]) -> None:
+        """Records with no quote, CR or unsafe text, staged with string operations (a record per
+        line, a field per comma) and not field by field: what the csv module would read from
+        them, at a fraction of the cost per row."""
+        staged = []
+        for line in lines:
+            if not line:
+                continue  # blank lines are not records
+            self.records += 1
+            if (commas := line.count(",")) != len(CSV_COLUMNS) - 1:
+                self.errors.append(_column_count(self.records, commas + 1))
+            else:
+                staged.append(f"{self.records},{line}\n")
+        await self.buffer.add_records("".join(staged))
 
     def _unended(self) -> Unprocessable:
         """The rest of the body is one record that never ends."""
@@ -205,6 +225,15 @@ class CsvStager:
             )
         self._header_seen = True
         return rest
+
+
+def _column_count(row_no: int, found: int) -> RowError:
+    return RowError(
+        row=row_no,
+        field="row",
+        code="column_count",
+        msg=f"expected {len(CSV_COLUMNS)} columns, found {found}",
+    )
 
 
 def _unreadable(where: str, why: object) -> Unprocessable:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -16,9 +16,10 @@ from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.common.models import Submission
 from services.ingest.clients.metrics_api import Catalogue
 from services.ingest.submissions import store, telemetry
-from services.ingest.submissions.parsing import CsvStager, parse_json, stage_json
+from services.ingest.submissions.parsing import CsvStager, json_rows, parse_json
 from services.ingest.submissions.schemas import (
     RowError,
+    SubmissionIn,
     SubmissionMode,
     SubmissionPublic,
     SubmissionStatus,
@@ -91,17 +92,21 @@ def to_public(row: Submission, *, dry_run: bool = False) -> SubmissionPublic:
     return SubmissionPublic.model_validate({**row.model_dump(), "dry_run": dry_run})
 
 
-async def _lock_idempotency_key(
-    session: AsyncSession, principal: ApiPrincipal, key: str
+async def _earlier(
+    session: AsyncSession, principal: ApiPrincipal, request: Request, places: list[str]
 ) -> Submission | None:
-    """Hold the key for this transaction and return the submission it already made, if any.
+    """Hold the Idempotency-Key (if any) and the places' writes for this transaction, and return
+    the submission the key already made, if any.
 
     Concurrent requests with the same key queue here; the second sees the first's submission.
+    A dry run stores nothing, so it has no key to hold, but its trial write needs the places.
     """
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"idempotency:{principal.key_id}:{key}"},
+    key = None if request.dry_run else request.idempotency_key
+    await store.lock(
+        session, idempotency=key and f"idempotency:{principal.key_id}:{key}", places=places
     )
+    if key is None:
+        return None
     return (
         await session.execute(
             select(Submission).where(
@@ -124,6 +129,56 @@ def _all_known(catalogue: Catalogue, codes: store.StagedCodes) -> bool:
     )
 
 
+async def _confirmed(
+    catalogue: Catalogue,
+    revalidate: Callable[[], Awaitable[Catalogue]],
+    codes: store.StagedCodes,
+) -> Catalogue:
+    """The catalogue to check the rows against: before refusing a code, ask metrics_api whether
+    it was added since the cached copy."""
+    if not catalogue.stale and not _all_known(catalogue, codes):
+        return await revalidate()
+    return catalogue
+
+
+def _known_places(catalogue: Catalogue, codes: store.StagedCodes) -> list[str]:
+    """The places to lock: only a known place can have rows written (an unknown code is a row
+    error), and only known codes are safe to hand the database as text."""
+    return [code for code in codes.places if catalogue.area(code)]
+
+
+def _json_codes(submission: SubmissionIn) -> store.StagedCodes:
+    """The place and metrics a JSON submission names, trimmed as the row checks trim them."""
+    place = submission.place_code.strip(store.BLANK)
+    metrics = {obs.metric_code.strip(store.BLANK) for obs in submission.observations}
+    return store.StagedCodes(places=[place] if place else [], metrics=sorted(metrics - {""}))
+
+
+@dataclass
+class _Staged:
+    mode: SubmissionMode | None
+    json_rows: str | None  # a JSON submission's rows; None for a CSV, COPYed into ``staged``
+    framing_errors: list[RowError]
+    codes: store.StagedCodes
+
+
+async def _stage_csv(session: AsyncSession, request: Request, body: _HashingBody) -> _Staged:
+    async with store.Staging(session) as buffer:
+        stager = CsvStager(buffer)
+        await stager.feed(aiter(body))
+    if stager.records == 0:
+        raise Unprocessable("The CSV has a header but no observations.")
+    return _Staged(request.mode, None, stager.errors, await store.staged_codes(session))
+
+
+async def _stage_json(body: _HashingBody) -> _Staged:
+    submission = parse_json(await body.read_all())
+    if not submission.observations:
+        raise Unprocessable("The submission has no observations.")
+    rows, framing_errors = json_rows(submission)
+    return _Staged(submission.mode, rows, framing_errors, _json_codes(submission))
+
+
 async def submit(
     session: AsyncSession,
     *,
@@ -136,93 +191,98 @@ async def submit(
     """Take one submission; returns its public form and whether it is a replay.
 
     ``catalogue`` is the cached copy; ``revalidate`` confirms it with metrics_api, which is
-    asked only when a row names a place or metric the copy lacks (a metric created since)."""
+    asked only when a row names a place or metric the copy lacks (a metric created since).
+
+    A JSON body is small and read first, so its place is locked with its key; a CSV streams into
+    the staging table only once its key is known not to have been used."""
     body = _HashingBody(request)
-    if request.idempotency_key and not request.dry_run:
-        earlier = await _lock_idempotency_key(session, principal, request.idempotency_key)
-        if earlier is not None:
-            if await body.drain() != earlier.request_sha256:
-                raise Conflict(
-                    f"Idempotency-Key {request.idempotency_key!r} was already used "
-                    f"with a different body (submission {earlier.id})."
-                )
-            return to_public(earlier), True
-
-    mode = request.mode
-    async with store.Staging(session) as buffer:
-        if request.format == "json":
-            submission = parse_json(await body.read_all())
-            mode = submission.mode
-            framing_errors = await stage_json(submission, buffer)
-            if not submission.observations:
-                raise Unprocessable("The submission has no observations.")
-        else:
-            stager = CsvStager(buffer)
-            await stager.feed(aiter(body))
-            framing_errors = stager.errors
-            if stager.records == 0:
-                raise Unprocessable("The CSV has a header but no observations.")
-    mode = mode or SubmissionMode.atomic
-
-    codes = await store.staged_codes(session)
-    places = codes.places
-    if not catalogue.stale and not _all_known(catalogue, codes):
-        # Before refusing a code, ask metrics_api whether it was added since the cached copy.
-        catalogue = await revalidate()
-    _authorise_places(principal, catalogue, places)
-    checked = await store.check(
-        session,
-        metrics=_metric_rows(catalogue),
-        places=_place_rows(catalogue),
-        framing_errors=framing_errors,
-        max_errors=max_errors,
-    )
-    if checked.rejected and (mode is SubmissionMode.atomic or checked.rejected == checked.rows):
-        if not request.dry_run:
-            telemetry.count(catalogue, checked.by_place, "rejected")
-        raise _rejection(checked, mode, request.format)
+    if request.format == "json":
+        refusal: Unprocessable | Forbidden | None = None
+        try:
+            staged = await _stage_json(body)
+            catalogue = await _confirmed(catalogue, revalidate, staged.codes)
+            _authorise_places(principal, catalogue, staged.codes.places)
+            known = _known_places(catalogue, staged.codes)
+        except (Unprocessable, Forbidden) as problem:
+            # Refused only after the replay check: a used key with another body is a 409.
+            refusal, known = problem, []
+        if (earlier := await _earlier(session, principal, request, places=known)) is not None:
+            return _replay(request, earlier, body.sha.hexdigest())
+        if refusal is not None:
+            raise refusal
+    else:
+        if (earlier := await _earlier(session, principal, request, places=[])) is not None:
+            return _replay(request, earlier, await body.drain())
+        staged = await _stage_csv(session, request, body)
+        catalogue = await _confirmed(catalogue, revalidate, staged.codes)
+        _authorise_places(principal, catalogue, staged.codes.places)
+        await store.lock(session, idempotency=None, places=_known_places(catalogue, staged.codes))
+    mode = staged.mode or SubmissionMode.atomic
+    places = staged.codes.places
 
     submission_id = uuid.uuid4()
     savepoint = await session.begin_nested() if request.dry_run else None
-    written = await store.write(session, submission_id=submission_id)
+    outcome = await store.take(
+        session,
+        json_rows=staged.json_rows,
+        metrics=_metric_rows(catalogue),
+        places=_place_rows(catalogue),
+        framing_errors=staged.framing_errors,
+        partial=mode is SubmissionMode.partial,
+        max_errors=max_errors,
+        submission_id=submission_id,
+    )
+    if savepoint is not None:
+        await savepoint.rollback()
+    if not outcome.written:
+        if not request.dry_run:
+            telemetry.count(catalogue, outcome.by_place, "rejected")
+        raise _rejection(outcome, mode, request.format)
+
     row = Submission(
         id=submission_id,
         key_id=principal.key_id,
         format=request.format,
         mode=mode,
         status=SubmissionStatus.partially_accepted
-        if checked.rejected
+        if outcome.rejected
         else SubmissionStatus.accepted,
         place_codes=places,
-        accepted=written.accepted,
-        rejected=checked.rejected,
-        superseded=written.superseded,
-        unchanged=written.unchanged,
-        error_count=checked.error_count,
-        errors=[e.model_dump() for e in checked.errors],
+        accepted=outcome.accepted,
+        rejected=outcome.rejected,
+        superseded=outcome.superseded,
+        unchanged=outcome.unchanged,
+        error_count=outcome.error_count,
+        errors=[e.model_dump() for e in outcome.errors],
+        received_at=outcome.received_at,
         idempotency_key=None if request.dry_run else request.idempotency_key,
         request_sha256=body.sha.hexdigest(),
     )
-    session.add(row)
-    await session.flush()
-    await session.refresh(row)
     public = to_public(row, dry_run=request.dry_run)
-    if savepoint is not None:
-        await savepoint.rollback()
+    if request.dry_run:
         return public, False
-    await audit.record(
-        session,
+    entry = audit.entry(
         actor=principal,
         action="submission.create",
         entity_type="submission",
         entity_id=str(submission_id),
         after=public.model_dump(mode="json", exclude={"errors"}),
     )
-    telemetry.count_once_committed(session, catalogue, checked.by_place, str(row.status))
+    await store.record(session, submission=row, entry=entry)
+    telemetry.count_once_committed(session, catalogue, outcome.by_place, str(row.status))
     return public, False
 
 
-def _rejection(checked: store.Checked, mode: SubmissionMode, format: str) -> Unprocessable:
+def _replay(request: Request, earlier: Submission, sha256: str) -> tuple[SubmissionPublic, bool]:
+    if sha256 != earlier.request_sha256:
+        raise Conflict(
+            f"Idempotency-Key {request.idempotency_key!r} was already used "
+            f"with a different body (submission {earlier.id})."
+        )
+    return to_public(earlier), True
+
+
+def _rejection(checked: store.Outcome, mode: SubmissionMode, format: str) -> Unprocessable:
     why = (
         "the submission is atomic, so nothing was stored"
         if mode is SubmissionMode.atomic

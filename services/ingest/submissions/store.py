@@ -1,65 +1,70 @@
 """The set-based path from staged rows to versioned observations, all in the caller's transaction.
 
-Rows are COPYed into a temporary table, checked in one SQL pass (validation.sql), and the valid
-ones become new observation versions with one UPDATE ... INSERT statement. Nothing here loops
-over rows in Python.
+A CSV's rows are COPYed into a temporary table; a JSON submission's rows travel as one jsonb
+parameter. Either way one statement checks every row (validation.sql) and, when the submission
+is to be stored, writes the valid ones as new observation versions with the outbox notice.
+Nothing here loops over rows in Python.
 """
 
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 
 from psycopg import AsyncConnection
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import magnitude
+from services.common.models import AuditLog, Submission
 from services.ingest.submissions.parsing import CopyBuffer
 from services.ingest.submissions.schemas import RowError
 
-NUMBER = r"^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?$"
 BLANK = " \t"  # trimmed from around every cell but the note
-_VALIDATE = text(
+_CHECKS = (
     resources.files("services.ingest.submissions")
     .joinpath("validation.sql")
     .read_text(encoding="utf-8")
 )
-
 _CREATE_STAGED = text("""
     CREATE TEMP TABLE staged (row_no int, place_code text, metric_code text, period text,
         value text, numerator text, denominator text, note text) ON COMMIT DROP
 """)
-_CREATE_CHECKED = text("""
-    CREATE TEMP TABLE checked (row_no int, place_code text, metric_code text, period text,
-        note text, metric_version int, numerator float8, denominator float8, value float8,
-        errors text[]) ON COMMIT DROP
-""")
-_ERRORS = text("""
-    SELECT row_no, error FROM checked, unnest(errors) WITH ORDINALITY AS e(error, position)
-    WHERE cardinality(errors) > 0 ORDER BY row_no, position LIMIT :limit
-""")
-_TALLY = text("""
-    SELECT place_code, count(*) FILTER (WHERE cardinality(errors) = 0) AS valid,
-        count(*) FILTER (WHERE cardinality(errors) > 0) AS rejected,
-        coalesce(sum(cardinality(errors)), 0) AS error_count
-    FROM checked GROUP BY place_code
-""")
-# Serialise writers per place: two submissions correcting the same value must not both
-# compute the same next version. Taken in code order, so two multi-place writers never deadlock.
-_LOCK_PLACES = text("""
-    SELECT pg_advisory_xact_lock(hashtextextended('observation:' || place_code, 0))
-    FROM (SELECT DISTINCT place_code FROM checked WHERE cardinality(errors) = 0
-          ORDER BY place_code) AS places
-""")
-# A correction supersedes the current version and adds the next one; a row equal to the
-# current version changes nothing. The UPDATE's RETURNING hands the old version to the INSERT.
-# Both see the snapshot from before the UPDATE, so the join to the current version finds the
-# rows that had one. It is a join, not "OR NOT EXISTS": an OR-ed subquery cannot become an
-# anti-join and runs once per row, which turns a bulk load into a nested loop.
-_WRITE = text("""
-    WITH valid AS (
-        SELECT * FROM checked WHERE cardinality(errors) = 0
+# A JSON submission is small: its rows come as one jsonb parameter instead of a temporary table
+# (creating and dropping one cost more server time than checking and writing 60 rows).
+_JSON_STAGED = """
+    staged AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS s(row_no int, place_code text,
+            metric_code text, period text, value text, numerator text, denominator text,
+            note text)
+    )
+"""
+# After the checks, in the same statement: the tally, the first errors, and the write. A
+# correction supersedes the current version and adds the next one; a row equal to the current
+# version changes nothing. The UPDATE's RETURNING hands the old version to the INSERT. Both see
+# the snapshot from before the UPDATE, so the join to the current version finds the rows that
+# had one. It is a join, not "OR NOT EXISTS": an OR-ed subquery cannot become an anti-join and
+# runs once per row, which turns a bulk load into a nested loop. Rows are written only when the
+# submission is to be stored: partial, or no row rejected here nor by the caller's framing.
+_TAKE = """
+    , judged AS (
+        -- A column the planner takes to hold for half the rows (it has no statistics on it);
+        -- for "errors = '{}'" it would guess 0.5 %, and plan the write for a handful of rows.
+        SELECT *, errors = '{}' AS ok FROM checked
+    ), tally AS (
+        SELECT place_code, count(*) FILTER (WHERE ok) AS valid,
+            count(*) FILTER (WHERE NOT ok) AS rejected,
+            coalesce(sum(cardinality(errors)), 0) AS error_count
+        FROM judged GROUP BY place_code
+    ), first_errors AS (
+        SELECT row_no, error, position
+        FROM judged, unnest(errors) WITH ORDINALITY AS e(error, position)
+        WHERE NOT ok ORDER BY row_no, position LIMIT :limit
+    ), valid AS (
+        SELECT * FROM judged
+        WHERE ok AND (CAST(:partial AS boolean)
+            OR (SELECT sum(rejected) FROM tally) + CAST(:framing_rejected AS int) = 0)
     ), superseded AS (
         UPDATE observation o SET superseded_at = now()
         FROM valid v
@@ -92,13 +97,30 @@ _WRITE = text("""
         FROM changes HAVING count(*) > 0
         RETURNING id
     )
-    SELECT (SELECT count(*) FROM valid) AS valid, (SELECT count(*) FROM inserted) AS inserted,
-           (SELECT count(*) FROM superseded) AS superseded
+    SELECT now() AS received_at,
+        (SELECT coalesce(jsonb_agg(jsonb_build_array(place_code, valid, rejected, error_count)),
+                         '[]') FROM tally) AS tally,
+        (SELECT coalesce(jsonb_agg(jsonb_build_array(row_no, error) ORDER BY row_no, position),
+                         '[]') FROM first_errors) AS errors,
+        (SELECT count(*) FROM inserted) AS inserted, (SELECT count(*) FROM superseded) AS superseded
+"""
+_TAKE_STAGED = text("WITH " + _CHECKS + _TAKE)
+_TAKE_JSON = text("WITH " + _JSON_STAGED + ", " + _CHECKS + _TAKE)
+# Serialise writers per place: two submissions correcting the same value must not both compute
+# the same next version. Taken in the order given (the caller's key first, then the places in
+# code order), so two multi-place writers never deadlock. A statement of its own, before the
+# write: a statement's snapshot is taken when it starts, so it must start after the wait.
+_LOCK = text("""
+    SELECT count(pg_advisory_xact_lock(hashtextextended(name, 0)))
+    FROM (SELECT name FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS l(name, position)
+          ORDER BY position) AS ordered
 """)
 
 
 @dataclass
-class Checked:
+class Outcome:
+    """What checking (and, when it was to be stored, writing) a submission's rows found."""
+
     rows: int
     rejected: int
     error_count: int
@@ -106,13 +128,11 @@ class Checked:
     # (valid, rejected) rows by the place code as written; rows too malformed to stage count
     # under "" (for metrics, which must not take arbitrary text as a label).
     by_place: dict[str, tuple[int, int]]
-
-
-@dataclass
-class Written:
+    written: bool
     accepted: int
     superseded: int
     unchanged: int
+    received_at: datetime  # the transaction's time, which the submission row records too
 
 
 async def raw_connection(session: AsyncSession) -> AsyncConnection:
@@ -163,32 +183,65 @@ async def staged_codes(session: AsyncSession) -> StagedCodes:
     return StagedCodes(places=places, metrics=metrics)
 
 
-async def check(
-    session: AsyncSession,
+async def lock(session: AsyncSession, *, idempotency: str | None, places: list[str]) -> None:
+    """Hold the idempotency key (if any), then each place's writes, until the transaction ends."""
+    names = [idempotency] if idempotency else []
+    names += [f"observation:{code}" for code in sorted(places)]
+    if names:
+        await session.execute(_LOCK, {"names": names})
+
+
+def take_parameters(
     *,
     metrics: list[dict[str, object]],
     places: list[dict[str, object]],
-    framing_errors: list[RowError],
+    framing_rejected: int,
+    partial: bool,
     max_errors: int,
-) -> Checked:
-    """Run every row check; the caller's framing errors are merged in row order."""
-    await session.execute(_CREATE_CHECKED)
-    await session.execute(
-        _VALIDATE,
-        {
-            "metrics": json.dumps(metrics),
-            "places": json.dumps(places),
-            "number": NUMBER,
-            "blank": BLANK,
-            "min_magnitude": magnitude.MIN_MAGNITUDE,
-            "max_magnitude": magnitude.MAX_MAGNITUDE,
-            "magnitude_rule": magnitude.RULE,
-        },
+    submission_id: uuid.UUID,
+) -> dict[str, object]:
+    """The parameters of the checking and writing statement, but for a JSON submission's rows."""
+    return {
+        "metrics": json.dumps(metrics),
+        "places": json.dumps(places),
+        "blank": BLANK,
+        "min_magnitude": magnitude.MIN_MAGNITUDE,
+        "max_magnitude": magnitude.MAX_MAGNITUDE,
+        "magnitude_rule": magnitude.RULE,
+        "limit": max_errors,
+        "partial": partial,
+        "framing_rejected": framing_rejected,
+        "submission_id": submission_id,
+    }
+
+
+async def take(
+    session: AsyncSession,
+    *,
+    json_rows: str | None,
+    metrics: list[dict[str, object]],
+    places: list[dict[str, object]],
+    framing_errors: list[RowError],
+    partial: bool,
+    max_errors: int,
+    submission_id: uuid.UUID,
+) -> Outcome:
+    """Check every row and store the valid ones if the submission is to be stored (partial, or
+    no row rejected). ``json_rows`` are a JSON submission's rows; without them, the rows COPYed
+    into ``staged``. The caller's framing errors are merged in row order."""
+    parameters = take_parameters(
+        metrics=metrics,
+        places=places,
+        framing_rejected=len(framing_errors),
+        partial=partial,
+        max_errors=max_errors,
+        submission_id=submission_id,
     )
-    # Temporary tables have no statistics; without them the planner guesses badly on the write.
-    await session.execute(text("ANALYZE checked"))
-    tally = (await session.execute(_TALLY)).all()
-    entries = [(row.place_code or "", row.valid, row.rejected) for row in tally]
+    if json_rows is None:
+        result = (await session.execute(_TAKE_STAGED, parameters)).one()
+    else:
+        result = (await session.execute(_TAKE_JSON, {**parameters, "rows": json_rows})).one()
+    entries = [(place or "", valid, rejected) for place, valid, rejected, _ in result.tally]
     if framing_errors:
         entries.append(("", 0, len(framing_errors)))
     by_place: dict[str, tuple[int, int]] = {}
@@ -197,24 +250,31 @@ async def check(
         by_place[place] = (before[0] + valid, before[1] + rejected)
     sql_errors = [
         RowError(row=row_no, field=field, code=code, msg=msg)
-        for row_no, error in await session.execute(_ERRORS, {"limit": max_errors})
+        for row_no, error in result.errors
         for field, code, msg in [error.split("|", 2)]
     ]
-    errors = sorted(framing_errors + sql_errors, key=lambda e: e.row)[:max_errors]
-    return Checked(
-        rows=sum(valid + rejected for valid, rejected in by_place.values()),
-        rejected=sum(rejected for _, rejected in by_place.values()),
-        error_count=sum(row.error_count for row in tally) + len(framing_errors),
-        errors=errors,
+    rows = sum(valid + rejected for valid, rejected in by_place.values())
+    rejected = sum(rejected for _, rejected in by_place.values())
+    # As the statement decided: a partial submission with no valid row stores nothing either.
+    written = rejected == 0 or (partial and rejected < rows)
+    accepted = rows - rejected if written else 0
+    return Outcome(
+        rows=rows,
+        rejected=rejected,
+        error_count=sum(entry[3] for entry in result.tally) + len(framing_errors),
+        errors=sorted(framing_errors + sql_errors, key=lambda e: e.row)[:max_errors],
         by_place=by_place,
+        written=written,
+        accepted=accepted,
+        superseded=result.superseded,
+        unchanged=accepted - result.inserted,
+        received_at=result.received_at,
     )
 
 
-async def write(session: AsyncSession, *, submission_id: uuid.UUID) -> Written:
-    await session.execute(_LOCK_PLACES)
-    result = (await session.execute(_WRITE, {"submission_id": submission_id})).one()
-    return Written(
-        accepted=result.valid,
-        superseded=result.superseded,
-        unchanged=result.valid - result.inserted,
+async def record(session: AsyncSession, *, submission: Submission, entry: AuditLog) -> None:
+    """The submission row and its audit entry, in one statement."""
+    row = insert(Submission).values(**submission.model_dump()).cte("submission_row")
+    await session.execute(
+        insert(AuditLog).values(**entry.model_dump(exclude={"id", "occurred_at"})).add_cte(row)
     )
