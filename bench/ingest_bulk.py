@@ -4,7 +4,7 @@
 
 Starts `joinedup up` on a fresh embedded database, uploads N generated rows (places x metrics x
 months, all valid) as one atomic CSV submission, then the same N keys again with other values
-(N corrections: each supersedes a current version) while targets_api is paused, then COPYs the
+(N corrections: each supersedes a current version) while the worker is paused, then COPYs the
 first file's bytes with psycopg into ``bench_observation``, a table shaped and indexed like
 ``observation``, on the same server. The COPY is the floor: the ratios say what validation,
 versioning and HTTP cost on top of it, for a first load and for corrections.
@@ -131,19 +131,19 @@ def checkpoint(suite: Suite) -> None:
 
 @contextlib.contextmanager
 def progress_paused(suite: Suite) -> Iterator[None]:
-    """targets_api stopped (SIGSTOP) while the block runs: the progress refresh the first load
-    sets off would otherwise share the cores with the corrections and the COPY timed after it
-    (at 1,000,000 rows it runs for many minutes). Notices meanwhile wait in the outbox."""
-    targets_api = next(
+    """The worker stopped (SIGSTOP) while the block runs: the progress refresh the first load
+    sets off would otherwise share the cores with the corrections and the COPY timed after it.
+    Notices meanwhile wait in the outbox, which the worker delivers."""
+    worker = next(
         child
         for child in psutil.Process(suite.process.pid).children()  # type: ignore[union-attr]
-        if any("services.targets_api.main" in part for part in child.cmdline())
+        if any("services.worker.main" in part for part in child.cmdline())
     )
-    targets_api.suspend()
+    worker.suspend()
     try:
         yield
     finally:
-        targets_api.resume()
+        worker.resume()
 
 
 def upload(suite: Suite, rows: Rows, what: str) -> tuple[float, int]:
