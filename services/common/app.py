@@ -201,5 +201,6 @@ def create_app(
     app.include_router(_health_router(scrape_collectors))
     for router in routers:
         app.include_router(router)
+    # FastAPI's documented way to extend the schema is to replace app.openapi.
     app.openapi = lambda: _openapi_with_problem_schema(app)  # type: ignore[method-assign]
     return app

@@ -139,6 +139,8 @@ async def raw_connection(session: AsyncSession) -> AsyncConnection:
     """The psycopg connection under the session, for COPY, in the same transaction."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
+    # The engine is psycopg's async dialect, so the driver connection is an AsyncConnection;
+    # SQLAlchemy types it as Any-like for every dialect.
     return raw.driver_connection  # type: ignore[return-value]
 
 
@@ -158,6 +160,7 @@ class Staging:
 
     async def __aexit__(self, *exc_info: object) -> None:
         try:
+            # Our __aexit__ passes on exactly the (type, value, traceback) it was given.
             await self._copy_cm.__aexit__(*exc_info)  # type: ignore[arg-type]
         finally:
             await self._cursor.close()

@@ -2,13 +2,11 @@
 progress refresh materialised (services/targets_api/progress/refresh.py), joined with the
 catalogue for names and the hierarchy."""
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import periods
@@ -16,6 +14,7 @@ from services.common.catalogue import AreaRef, Catalogue, MetricDef
 from services.common.errors import NotFound, Unprocessable, field_error
 from services.common.etag import Generation
 from services.common.vocabulary import Status
+from services.targets_api.assessments import store
 from services.targets_api.assessments.schemas import (
     AreaPerformance,
     LeagueRow,
@@ -29,90 +28,6 @@ from services.targets_api.progress import generation
 from services.targets_api.progress.schemas import StatusCounts
 from services.targets_api.progress.trend import POINTS_USED, Trend, TrendPoint, recent_trend
 
-# Periods in another form are left from an earlier version of the metric: they are not on the
-# current version's timeline, so "latest" is taken among the current form only.
-_PERIODS = text("""
-    SELECT DISTINCT period, period_index(period) AS position FROM area_value
-    WHERE metric_code = :metric AND level = :level AND period_periodicity(period) = :periodicity
-    ORDER BY position DESC
-""")
-_TABLE_ROWS = text("""
-    SELECT * FROM area_value
-    WHERE metric_code = :metric AND period = :period AND level IN (:level, 'nation')
-    ORDER BY rank NULLS LAST, area_code
-""")
-# The level's rows for the periods that make each row's recent trend.
-_TREND_ROWS = text("""
-    SELECT area_code, period_index(period) AS position, value, numerator, denominator,
-           ci_lower, ci_upper
-    FROM area_value
-    WHERE metric_code = :metric AND level = :level AND period_periodicity(period) = :periodicity
-      AND period_index(period) BETWEEN :first AND :last
-""")
-
-_AGREED_TARGETS = text("""
-    SELECT p.place_code, t.metric_code, tp.status
-    FROM plan p
-    JOIN plan_target t ON t.plan_id = p.id
-    LEFT JOIN target_progress tp ON tp.plan_id = t.plan_id AND tp.metric_code = t.metric_code
-    WHERE p.status = 'agreed' AND p.place_code = ANY(:places)
-""")
-# Per metric, the period the area's performance is read at (API.md amendments, "Replaced:
-# performance"): the latest closed period whose coverage reaches the minimum, else the latest
-# closed one with any data, else the latest open one; and the latest period with any data.
-# Closed: the day after the period's end plus the metric's deadline days has come.
-_AREA_PERIODS = text("""
-    WITH metric AS (
-        SELECT * FROM jsonb_to_recordset(CAST(:metrics AS jsonb))
-            AS m(code text, periodicity text, deadline_days int)
-    ), own AS (
-        SELECT v.metric_code, v.period, v.value, v.places_reported, v.places_expected,
-               period_index(v.period) AS position,
-               period_end(v.period) + m.deadline_days < CAST(:today AS date) AS closed,
-               v.places_reported >= :min_coverage * coalesce(v.places_expected,
-                                                             v.places_reported) AS covered
-        FROM area_value v
-        JOIN metric m ON m.code = v.metric_code AND period_periodicity(v.period) = m.periodicity
-        WHERE v.area_code = :area
-    )
-    SELECT m.code AS metric_code, chosen.period, chosen.value, chosen.places_reported,
-           chosen.closed, latest.period AS latest_period
-    FROM metric m
-    LEFT JOIN LATERAL (
-        SELECT period, value, places_reported, closed FROM own
-        WHERE own.metric_code = m.code
-        ORDER BY closed AND covered DESC, closed DESC, position DESC LIMIT 1
-    ) chosen ON true
-    LEFT JOIN LATERAL (
-        SELECT period FROM own WHERE own.metric_code = m.code ORDER BY position DESC LIMIT 1
-    ) latest ON true
-""")
-_PLACE_VALUES = text("""
-    SELECT v.metric_code, v.area_code, v.value, v.comparison, v.rank, v.rank_of
-    FROM area_value v
-    JOIN jsonb_to_recordset(CAST(:picks AS jsonb)) AS p(metric_code text, period text)
-      ON v.metric_code = p.metric_code AND v.period = p.period
-    WHERE v.level = 'place' AND v.area_code = ANY(:places)
-""")
-
-_GENERATION = text("SELECT generation, refreshed_at FROM progress_generation")
-# What a system's performance depends on besides the materialised figures, the catalogue and
-# today: its member places' agreed plans (frozen, so their ids name their targets), and whether
-# notices are queued for the metrics shown (the active ones applying to a member, and those a
-# member has an agreed target for).
-_PERFORMANCE_STATE = text("""
-    WITH agreed AS (
-        SELECT id FROM plan WHERE status = 'agreed' AND place_code = ANY(:places)
-    )
-    SELECT g.generation, g.refreshed_at,
-           (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM agreed) AS plans,
-           EXISTS (SELECT 1 FROM progress_refresh_queue q
-                   WHERE q.metric_code = ANY(:metrics)
-                      OR q.metric_code IN (SELECT t.metric_code FROM plan_target t
-                                           JOIN agreed a ON a.id = t.plan_id)) AS queued
-    FROM progress_generation g
-""")
-
 _ASSESSED: tuple[Status, ...] = ("on_track", "achieved", "at_risk", "off_track")
 _GOOD: tuple[Status, ...] = ("on_track", "achieved")
 
@@ -125,7 +40,7 @@ async def league_state(
     metric = metric_of(catalogue, metric_code)
     if period is not None:
         _check_period(period, periods.Periodicity(metric.periodicity))
-    return generation.of((await session.execute(_GENERATION)).one())
+    return generation.of(await store.generation_now(session))
 
 
 async def league_table(
@@ -144,13 +59,9 @@ async def league_table(
     metric = metric_of(catalogue, metric_code)
     if period is None:
         period = _default_period(
-            [
-                row.period
-                for row in await session.execute(
-                    _PERIODS,
-                    {"metric": metric_code, "level": level, "periodicity": metric.periodicity},
-                )
-            ],
+            await store.league_periods(
+                session, metric_code=metric_code, level=level, periodicity=metric.periodicity
+            ),
             metric,
             today,
         )
@@ -165,15 +76,7 @@ async def league_table(
             data=[],
             count=0,
         )
-    found = (
-        (
-            await session.execute(
-                _TABLE_ROWS, {"metric": metric_code, "period": period, "level": level}
-            )
-        )
-        .mappings()
-        .all()
-    )
+    found = await store.table_rows(session, metric_code=metric_code, period=period, level=level)
     national = next((row for row in found if row["level"] == "nation"), None)
     trends = await _trends(session, metric, level, period)
     rows = [
@@ -223,15 +126,13 @@ async def _trends(
         return {}
     last = periods.index(periods.parse(period))
     points: dict[str, list[TrendPoint]] = defaultdict(list)
-    for row in await session.execute(
-        _TREND_ROWS,
-        {
-            "metric": metric.code,
-            "level": level,
-            "periodicity": metric.periodicity,
-            "first": last - POINTS_USED + 1,
-            "last": last,
-        },
+    for row in await store.trend_rows(
+        session,
+        metric_code=metric.code,
+        level=level,
+        periodicity=metric.periodicity,
+        first=last - POINTS_USED + 1,
+        last=last,
     ):
         points[row.area_code].append(
             TrendPoint(
@@ -267,15 +168,11 @@ async def performance_state(
 ) -> PerformanceState:
     _system_of(catalogue, code)
     members = [catalogue.areas[p] for p in catalogue.places_in(code)]
-    row = (
-        await session.execute(
-            _PERFORMANCE_STATE,
-            {
-                "places": [m.code for m in members],
-                "metrics": [m.code for m in _metrics_shown(catalogue, members, set())],
-            },
-        )
-    ).one()
+    row = await store.performance_state(
+        session,
+        places=[m.code for m in members],
+        metrics=[m.code for m in _metrics_shown(catalogue, members, set())],
+    )
     return PerformanceState(code, generation.of(row), tuple(row.plans), row.queued)
 
 
@@ -293,42 +190,30 @@ async def area_performance(
     area = _system_of(catalogue, code)
     members = [catalogue.areas[p] for p in catalogue.places_in(code)]
     places = [m.code for m in members]
-    targets = (await session.execute(_AGREED_TARGETS, {"places": places})).all()
+    targets = await store.agreed_targets(session, places)
     metrics = _metrics_shown(catalogue, members, {t.metric_code for t in targets})
     # A target agreed since the last refresh has no progress yet.
     pending = state.queued or any(t.status is None for t in targets)
-    area_periods = {
-        row.metric_code: row
-        for row in await session.execute(
-            _AREA_PERIODS,
+    area_periods = await store.area_periods(
+        session,
+        area_code=code,
+        metrics=[
             {
-                "area": code,
-                "min_coverage": min_coverage,
-                "today": today,
-                "metrics": json.dumps(
-                    [
-                        {
-                            "code": m.code,
-                            "periodicity": m.periodicity,
-                            "deadline_days": m.submission_deadline_days,
-                        }
-                        for m in metrics
-                    ]
-                ),
-            },
-        )
-    }
+                "code": m.code,
+                "periodicity": m.periodicity,
+                "deadline_days": m.submission_deadline_days,
+            }
+            for m in metrics
+        ],
+        min_coverage=min_coverage,
+        today=today,
+    )
     picks = [
         {"metric_code": c, "period": row.period}
         for c, row in area_periods.items()
         if row.period is not None
     ]
-    place_values = {
-        (row.metric_code, row.area_code): row
-        for row in await session.execute(
-            _PLACE_VALUES, {"picks": json.dumps(picks), "places": places}
-        )
-    }
+    place_values = await store.place_values(session, picks=picks, places=places)
     statuses: dict[str, dict[str, Status]] = defaultdict(dict)
     for t in targets:
         if t.status is not None:
@@ -338,7 +223,7 @@ async def area_performance(
     return AreaPerformance(
         area_code=code,
         area_name=area.name,
-        level=area.level,  # type: ignore[arg-type]
+        level=area.level,  # type: ignore[arg-type]  # _system_of refused a place
         member_places=len(members),
         min_coverage=min_coverage,
         on_track_share=sum(overall[s] for s in _GOOD) / assessed if assessed else None,

@@ -80,9 +80,10 @@ class SeriesPoint(SpcPointPublic):
     provisional: bool = Field(
         description="The period is still open: its submission deadline has not passed"
     )
-    # Null only when the series cannot be charted at all (see ProgressSeries.warnings).
-    mean: Derived | None  # type: ignore[assignment]
-    point_type: PointType | None  # type: ignore[assignment]
+    # Null only when the series cannot be charted at all (see ProgressSeries.warnings): the
+    # parent's required fields are widened, which pydantic allows and mypy calls an override.
+    mean: Derived | None  # type: ignore[assignment]  # widened on purpose: see above
+    point_type: PointType | None  # type: ignore[assignment]  # widened on purpose: see above
 
 
 class ProgressSeries(BaseModel):
