@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends
 from services.common.auth import ApiPrincipal, Role, require_role
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
-from services.targets_api.changes import service
+from services.targets_api.changes import store
 from services.targets_api.changes.schemas import ChangesRecorded, ObservationChanges
 
 router = APIRouter(
@@ -20,4 +20,4 @@ async def record_observation_changes(
     session: SessionDep, _: ServiceKey, notice: ObservationChanges
 ) -> ChangesRecorded:
     """From ingest: observations changed; queue their places and metrics for a refresh."""
-    return ChangesRecorded(recorded=await service.queue_changes(session, notice=notice))
+    return ChangesRecorded(recorded=await store.queue_changes(session, notice=notice))

@@ -15,6 +15,7 @@ from services.common.auth import ApiPrincipal, require_scope
 from services.common.catalogue import Catalogue
 from services.common.errors import Conflict, Unprocessable, field_error
 from services.common.models import PlaceLeader
+from services.targets_api.leaders import store
 from services.targets_api.leaders.schemas import (
     LeaderCreate,
     LeaderPublic,
@@ -34,20 +35,6 @@ EARLIEST_APPOINTMENT = date(2000, 1, 1)
 # no leader yet has no row to lock, so two first appointments would race to the unique index
 # and one would end in a 500.
 _LOCK_PLACE = text("SELECT pg_advisory_xact_lock(hashtextextended('place_leader:' || :code, 0))")
-
-# One pass over the place's plans; the partial unique index allows one agreed plan at most.
-_PLAN_SUMMARY = text("""
-    SELECT count(*) FILTER (WHERE status = 'draft') AS draft,
-           count(*) FILTER (WHERE status = 'proposed') AS proposed,
-           count(*) FILTER (WHERE status = 'agreed') AS agreed,
-           count(*) FILTER (WHERE status = 'superseded') AS superseded,
-           max(id) FILTER (WHERE status = 'agreed') AS current_agreed_plan_id
-    FROM plan WHERE place_code = :code
-""")
-_PROGRESS_SUMMARY = text("""
-    SELECT tp.status, count(*) FROM target_progress tp JOIN plan p ON p.id = tp.plan_id
-    WHERE p.place_code = :code AND p.status = 'agreed' GROUP BY tp.status
-""")
 
 
 def _public(term: PlaceLeader | None) -> LeaderPublic | None:
@@ -170,7 +157,7 @@ async def get_profile(
         if area is not None
     }
     terms = await _terms_not_ended(session, code, today)
-    plans = (await session.execute(_PLAN_SUMMARY, {"code": code})).mappings().one()
+    plans = await store.plan_summary(session, code)
     return PlacePublic(
         **place.model_dump(include={"code", "name", "level", "parent_code", "population"}),
         icb_code=levels.get("icb"),
@@ -179,10 +166,5 @@ async def get_profile(
         next_leader=_public(next((t for t in terms if t.appointed_on > today), None)),
         current_agreed_plan_id=plans["current_agreed_plan_id"],
         plan_counts=PlanCounts.model_validate(dict(plans)),
-        progress_counts=StatusCounts(
-            **{
-                status: count
-                for status, count in await session.execute(_PROGRESS_SUMMARY, {"code": code})
-            }
-        ),
+        progress_counts=StatusCounts(**await store.progress_summary(session, code)),
     )

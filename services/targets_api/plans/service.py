@@ -20,7 +20,7 @@ from services.common.auth import (
 from services.common.catalogue import Catalogue
 from services.common.errors import Conflict, NotFound, Unprocessable, field_error
 from services.common.models import AuditLog, Plan, PlanApproval, PlanTarget
-from services.targets_api.changes import service as changes
+from services.targets_api.changes import store as changes
 from services.targets_api.lookups import place_of
 from services.targets_api.plans import workflow
 from services.targets_api.plans.schemas import (
