@@ -32,6 +32,7 @@ from services.common.db import (
 )
 from services.common.embedded import EmbeddedServer, start_embedded
 from services.common.errors import Problem, Unprocessable
+from services.common.http import problem_detail
 from services.common.models import ApiKey, Area
 from services.demo import load as demo_load
 from services.ingest.submissions.schemas import SubmissionMode
@@ -262,13 +263,8 @@ def progress_refresh(
     except httpx.HTTPError as exc:
         _fail(f"targets_api is not reachable at {url}: {exc}", 3)
     if response.status_code != 200:
-        detail = (
-            response.json().get("detail")
-            if response.headers.get("content-type", "").startswith("application/problem+json")
-            else response.text[:200]
-        )
         _fail(
-            f"targets_api answered {response.status_code}: {detail}",
+            f"targets_api answered {response.status_code}: {problem_detail(response)}",
             3 if response.status_code == 503 else 1,
         )
     done = response.json()

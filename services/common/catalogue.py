@@ -159,6 +159,17 @@ class MetricsApiClient(ServiceClient):
         # request is avoidable work while nothing has changed.
         self._built: tuple[tuple[str | None, ...], Catalogue] | None = None
 
+    async def knowing(
+        self, catalogue: Catalogue, *, areas: Iterable[str] = (), metrics: Iterable[str] = ()
+    ) -> Catalogue:
+        """``catalogue``, confirmed with metrics_api first if it lacks any of these codes: an
+        area or metric added a moment ago must not be refused from a copy a few seconds old. A
+        stale copy (metrics_api is down) is answered as it is: asking again cannot help."""
+        known = all(catalogue.area(c) for c in areas) and all(catalogue.metric(c) for c in metrics)
+        if known or catalogue.stale:
+            return catalogue
+        return await self.catalogue(revalidate=True)
+
     async def catalogue(self, *, revalidate: bool = False) -> Catalogue:
         """All areas and all metrics (retired ones too, so a submission for one can be told
         why it is refused). ``revalidate`` asks metrics_api even within the fresh window,
@@ -240,3 +251,13 @@ async def _current_catalogue(request: Request) -> Catalogue:
 
 
 CatalogueDep = Annotated[Catalogue, Depends(_current_catalogue)]
+
+
+async def _confirmed_catalogue(request: Request) -> Catalogue:
+    # A write records or relies on definitions (the metric version a target is set against,
+    # which metrics are mandatory), so it asks metrics_api to confirm its copy first: a 304
+    # when nothing changed. Reads use the cached copy, at most catalogue_fresh_s old.
+    return await request.app.state.metrics_api.catalogue(revalidate=True)
+
+
+ConfirmedCatalogueDep = Annotated[Catalogue, Depends(_confirmed_catalogue)]

@@ -147,6 +147,19 @@ async def test_within_the_fresh_window_no_request_is_made(metrics_api, make_clie
     assert seen.responses[2:] == [("/v1/areas", 304), ("/v1/metrics", 304)]
 
 
+async def test_a_copy_is_confirmed_only_when_it_lacks_a_code(metrics_api, make_client):
+    client, seen = make_client(metrics_api.url, fresh_s=3600)
+    catalogue = await catalogue_of(client)
+    assert catalogue.area(LEEDS) and catalogue.metric(FALLS)
+
+    same = await client.knowing(catalogue, areas=[LEEDS], metrics=[FALLS])
+    assert same is catalogue and len(seen.responses) == 2  # everything known: no request
+
+    # An unknown code may have been added since: metrics_api is asked (a 304 here).
+    await client.knowing(catalogue, areas=["E99999999"])
+    assert seen.responses[2:] == [("/v1/areas", 304), ("/v1/metrics", 304)]
+
+
 async def test_after_the_fresh_window_a_revalidation_gets_304(metrics_api, make_client):
     client, seen = make_client(metrics_api.url, fresh_s=0)
     first = await catalogue_of(client)

@@ -1,6 +1,5 @@
 import re
 import uuid
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -80,7 +79,7 @@ async def create_submission(
             session,
             principal=principal,
             catalogue=catalogue,
-            revalidate=partial(request.app.state.metrics_api.catalogue, revalidate=True),
+            metrics_api=request.app.state.metrics_api,
             request=service.Request(
                 format=_format_of(request.headers.get("content-type", "")),
                 mode=mode,

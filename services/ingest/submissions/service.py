@@ -2,7 +2,7 @@
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,7 +14,7 @@ from services.common import audit
 from services.common.auth import ApiPrincipal, Role, require_scope
 from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.common.models import Submission
-from services.ingest.clients.metrics_api import Catalogue
+from services.ingest.clients.metrics_api import Catalogue, MetricsApiClient
 from services.ingest.submissions import store, telemetry
 from services.ingest.submissions.parsing import CsvStager, json_rows, parse_json
 from services.ingest.submissions.schemas import (
@@ -123,24 +123,6 @@ def _authorise_places(principal: ApiPrincipal, catalogue: Catalogue, places: lis
             require_scope(principal, code, lineage)
 
 
-def _all_known(catalogue: Catalogue, codes: store.StagedCodes) -> bool:
-    return all(catalogue.area(code) for code in codes.places) and all(
-        catalogue.metric(code) for code in codes.metrics
-    )
-
-
-async def _confirmed(
-    catalogue: Catalogue,
-    revalidate: Callable[[], Awaitable[Catalogue]],
-    codes: store.StagedCodes,
-) -> Catalogue:
-    """The catalogue to check the rows against: before refusing a code, ask metrics_api whether
-    it was added since the cached copy."""
-    if not catalogue.stale and not _all_known(catalogue, codes):
-        return await revalidate()
-    return catalogue
-
-
 def _known_places(catalogue: Catalogue, codes: store.StagedCodes) -> list[str]:
     """The places to lock: only a known place can have rows written (an unknown code is a row
     error), and only known codes are safe to hand the database as text."""
@@ -184,14 +166,14 @@ async def submit(
     *,
     principal: ApiPrincipal,
     catalogue: Catalogue,
-    revalidate: Callable[[], Awaitable[Catalogue]],
+    metrics_api: MetricsApiClient,
     request: Request,
     max_errors: int,
 ) -> tuple[SubmissionPublic, bool]:
     """Take one submission; returns its public form and whether it is a replay.
 
-    ``catalogue`` is the cached copy; ``revalidate`` confirms it with metrics_api, which is
-    asked only when a row names a place or metric the copy lacks (a metric created since).
+    ``catalogue`` is the cached copy; ``metrics_api`` is asked to confirm it only when a row
+    names a place or metric the copy lacks (a metric created since).
 
     A JSON body is small and read first, so its place is locked with its key; a CSV streams into
     the staging table only once its key is known not to have been used."""
@@ -200,7 +182,9 @@ async def submit(
         refusal: Unprocessable | Forbidden | None = None
         try:
             staged = await _stage_json(body)
-            catalogue = await _confirmed(catalogue, revalidate, staged.codes)
+            catalogue = await metrics_api.knowing(
+                catalogue, areas=staged.codes.places, metrics=staged.codes.metrics
+            )
             _authorise_places(principal, catalogue, staged.codes.places)
             known = _known_places(catalogue, staged.codes)
         except (Unprocessable, Forbidden) as problem:
@@ -214,7 +198,9 @@ async def submit(
         if (earlier := await _earlier(session, principal, request, places=[])) is not None:
             return _replay(request, earlier, await body.drain())
         staged = await _stage_csv(session, request, body)
-        catalogue = await _confirmed(catalogue, revalidate, staged.codes)
+        catalogue = await metrics_api.knowing(
+            catalogue, areas=staged.codes.places, metrics=staged.codes.metrics
+        )
         _authorise_places(principal, catalogue, staged.codes.places)
         await store.lock(session, idempotency=None, places=_known_places(catalogue, staged.codes))
     mode = staged.mode or SubmissionMode.atomic

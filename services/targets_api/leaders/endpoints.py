@@ -27,9 +27,7 @@ router = APIRouter(
 async def _catalogue_knowing(request: Request, code: str, catalogue: CatalogueDep) -> Catalogue:
     """The catalogue, asked again of metrics_api when its cached copy does not know the code:
     a place added a moment ago must not be refused as unknown from a copy a few seconds old."""
-    if catalogue.area(code) is None and not catalogue.stale:
-        return await request.app.state.metrics_api.catalogue(revalidate=True)
-    return catalogue
+    return await request.app.state.metrics_api.knowing(catalogue, areas=[code])
 
 
 PlaceCatalogue = Annotated[Catalogue, Depends(_catalogue_knowing)]

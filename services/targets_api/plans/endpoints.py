@@ -4,7 +4,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from services.common.auth import ApiPrincipal, Principal, Role, StewardKey, require_role
-from services.common.catalogue import Catalogue, CatalogueDep
+from services.common.catalogue import CatalogueDep, ConfirmedCatalogueDep
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
 from services.common.params import RowId
@@ -28,15 +28,6 @@ router = APIRouter(tags=["plans"], responses=problem_responses(401, 403, 404, 42
 SignatoryKey = Annotated[ApiPrincipal, Depends(require_role(Role.signatory))]
 AssessorKey = Annotated[ApiPrincipal, Depends(require_role(Role.assessor))]
 
-
-async def _confirmed_catalogue(request: Request) -> Catalogue:
-    # A write records or relies on definitions (the metric version a target is set against,
-    # which metrics are mandatory), so it asks metrics_api to confirm its copy first: a 304
-    # when nothing changed. Reads use the cached copy, at most catalogue_fresh_s old.
-    return await request.app.state.metrics_api.catalogue(revalidate=True)
-
-
-ConfirmedCatalogueDep = Annotated[Catalogue, Depends(_confirmed_catalogue)]
 
 CONFLICT = problem_responses(409)
 CSV_FIELDS = [name for name in PlanSummary.model_fields if name != "metric_version_changes"]
