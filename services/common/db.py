@@ -1,8 +1,9 @@
 """Database connection: which server, the engine, and the per-request session."""
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any, cast
 
+import psycopg
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -71,3 +72,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
+    """The session's own psycopg connection, in its transaction, for what is psycopg's rather
+    than SQLAlchemy's (COPY). The engine is psycopg's async dialect, whose driver connection is
+    an AsyncConnection; SQLAlchemy types it for every dialect at once."""
+    raw = await (await session.connection()).get_raw_connection()
+    return cast(psycopg.AsyncConnection[Any], raw.driver_connection)

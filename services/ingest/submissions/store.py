@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 
-from psycopg import AsyncConnection
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import magnitude
+from services.common.db import driver_connection
 from services.common.models import AuditLog, Submission
 from services.ingest.submissions.parsing import CopyBuffer
 from services.ingest.submissions.schemas import RowError
@@ -135,15 +135,6 @@ class Outcome:
     received_at: datetime  # the transaction's time, which the submission row records too
 
 
-async def raw_connection(session: AsyncSession) -> AsyncConnection:
-    """The psycopg connection under the session, for COPY, in the same transaction."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    # The engine is psycopg's async dialect, so the driver connection is an AsyncConnection;
-    # SQLAlchemy types it as Any-like for every dialect.
-    return raw.driver_connection  # type: ignore[return-value]
-
-
 class Staging:
     """A COPY into the temporary ``staged`` table, open while the body is read."""
 
@@ -152,7 +143,7 @@ class Staging:
 
     async def __aenter__(self) -> CopyBuffer:
         await self.session.execute(_CREATE_STAGED)
-        cursor = (await raw_connection(self.session)).cursor()
+        cursor = (await driver_connection(self.session)).cursor()
         self._cursor = cursor
         self._copy_cm = cursor.copy("COPY staged FROM STDIN (FORMAT csv)")
         copy = await self._copy_cm.__aenter__()

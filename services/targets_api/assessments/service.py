@@ -40,7 +40,7 @@ async def league_state(
     metric = metric_of(catalogue, metric_code)
     if period is not None:
         _check_period(period, periods.Periodicity(metric.periodicity))
-    return generation.of(await store.generation_now(session))
+    return await generation.current(session)
 
 
 async def league_table(

@@ -75,7 +75,6 @@ _PLACE_VALUES = text("""
     WHERE v.level = 'place' AND v.area_code = ANY(:places)
 """)
 
-_GENERATION = text("SELECT generation, refreshed_at FROM progress_generation")
 # What a system's performance depends on besides the materialised figures, the catalogue and
 # today: its member places' agreed plans (frozen, so their ids name their targets), and whether
 # notices are queued for the metrics shown (the active ones applying to a member, and those a
@@ -92,10 +91,6 @@ _PERFORMANCE_STATE = text("""
                                            JOIN agreed a ON a.id = t.plan_id)) AS queued
     FROM progress_generation g
 """)
-
-
-async def generation_now(session: AsyncSession) -> Row[Any]:
-    return (await session.execute(_GENERATION)).one()
 
 
 async def league_periods(

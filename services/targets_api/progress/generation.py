@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.etag import Generation
 
 _BUMP = text("UPDATE progress_generation SET generation = generation + 1, refreshed_at = now()")
+_CURRENT = text("SELECT generation, refreshed_at FROM progress_generation")
 
 
 async def bump(session: AsyncSession) -> None:
@@ -21,3 +22,8 @@ async def bump(session: AsyncSession) -> None:
 def of(row: Any) -> Generation:
     """The generation in a row that selected ``generation`` and ``refreshed_at``."""
     return Generation(row.generation, row.refreshed_at)
+
+
+async def current(session: AsyncSession) -> Generation:
+    """The generation of the figures this session reads next (or of a later refresh)."""
+    return of((await session.execute(_CURRENT)).one())

@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.common import binary_copy
+from services.common.db import driver_connection
 from services.common.models.targets_api import TargetProgress
 from services.targets_api.progress import areas, intervals
 from services.targets_api.progress.engine import Observations, Targets
@@ -399,16 +400,9 @@ async def replace_area_values(
         ]
     )
     async with _driver_errors("COPY area_value"):
-        cursor = (await _driver(session)).cursor()
+        cursor = (await driver_connection(session)).cursor()
         async with cursor.copy(_COPY_AREA_VALUES) as copy:
             await copy.write(data)
-
-
-async def _driver(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
-    """The session's own psycopg connection, in its transaction: COPY is psycopg's, not
-    SQLAlchemy's."""
-    raw = await (await session.connection()).get_raw_connection()
-    return cast(psycopg.AsyncConnection[Any], raw.driver_connection)
 
 
 @asynccontextmanager
