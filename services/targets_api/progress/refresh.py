@@ -53,11 +53,16 @@ async def refresh_queued(session: AsyncSession, *, catalogue: Catalogue) -> Refr
     queued = await store.drain_queue(session)
     if not queued:
         return None
-    pairs = {(row.metric_code, period) for row in queued for period in row.periods}
+    # A notice delivered twice, or a range corrected again, is looked up once.
+    ranges = {
+        (row.place_code, row.metric_code, row.period_from, row.period_to)
+        for row in queued
+        if row.period_from is not None
+    }
     return await _refresh(
         session,
         catalogue=catalogue,
-        pairs=pairs,
+        pairs=await store.pairs_in_ranges(session, ranges),
         changed={(row.place_code, row.metric_code) for row in queued},
     )
 
