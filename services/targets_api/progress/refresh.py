@@ -47,7 +47,7 @@ async def refresh_queued(session: AsyncSession, *, catalogue: Catalogue) -> Refr
     """Recompute what the queued change notices touch; None when nothing is queued.
 
     The queue rows are deleted in the same transaction, so a failed refresh leaves them queued;
-    a notice arriving meanwhile waits on the deleted row's lock and is queued afresh after.
+    a notice arriving meanwhile is a new row (the queue is appended to), left for the next one.
     """
     await store.lock(session)
     queued = await store.drain_queue(session)
