@@ -8,7 +8,8 @@ from services.common.catalogue import CatalogueDep
 from services.ingest.config import IngestSettings
 
 
-def _settings(request: Request) -> IngestSettings:
+async def _settings(request: Request) -> IngestSettings:
+    # async, so FastAPI calls it on the event loop rather than handing it to a thread.
     return request.app.state.settings
 
 

@@ -12,17 +12,22 @@ because targets_api merges notices.
 
 import asyncio
 import logging
-import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from prometheus_client import Counter, Gauge
-from sqlalchemy import text
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from services.common.background import running
+from services.common.http import Backoff, parse_retry_after
+from services.common.models import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +44,16 @@ OUTBOX_PENDING = Gauge(
     multiprocess_mode="livemostrecent",
 )
 
-_CLAIM = text("""
-    SELECT id, topic, payload, attempts FROM outbox
-    WHERE delivered_at IS NULL AND next_attempt_at <= now()
-    ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED
-""")
-_DELIVERED = text("UPDATE outbox SET delivered_at = now(), attempts = attempts + 1 WHERE id = :id")
-_FAILED = text("""
-    UPDATE outbox SET attempts = attempts + 1, last_error = :error,
-        next_attempt_at = now() + make_interval(secs => :delay)
-    WHERE id = :id
-""")
-_PENDING = text("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
+_PENDING = col(Outbox.delivered_at).is_(None)
+_PENDING_COUNT = select(func.count()).select_from(Outbox).where(_PENDING)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a notice was not delivered, and how long the peer asked us to wait, if it did."""
+
+    error: str
+    retry_after: float | None = None
 
 
 class OutboxDeliverer:
@@ -65,9 +68,17 @@ class OutboxDeliverer:
     ) -> None:
         self.sessionmaker = sessionmaker
         self.client = client
-        self.batch = batch
         self.poll_s = poll_s
-        self.max_backoff_s = max_backoff_s
+        # A notice's n-th retry waits about 0.5 x 2^n s, capped, or what targets_api's
+        # Retry-After asks (it answers 503 with one while its database is away).
+        self.backoff = Backoff(base_s=0.5, max_s=max_backoff_s, max_retry_after_s=max_backoff_s)
+        self._claim = (
+            select(col(Outbox.id), col(Outbox.topic), col(Outbox.payload), col(Outbox.attempts))
+            .where(_PENDING, col(Outbox.next_attempt_at) <= func.now())
+            .order_by(col(Outbox.id))
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        )
 
     async def run(self) -> None:
         while True:
@@ -83,41 +94,50 @@ class OutboxDeliverer:
         """Send what is due, oldest first; stop at a failure, sparing a peer that is down."""
         delivered = 0
         async with self.sessionmaker() as session, session.begin():
-            for row in (await session.execute(_CLAIM, {"batch": self.batch})).all():
-                error = await self._send(row.topic, row.payload)
-                if error is None:
-                    await session.execute(_DELIVERED, {"id": row.id})
+            for row in (await session.execute(self._claim)).all():
+                this = update(Outbox).where(col(Outbox.id) == row.id)
+                refusal = await self._send(row.topic, row.payload)
+                if refusal is None:
+                    await session.execute(
+                        this.values(delivered_at=func.now(), attempts=col(Outbox.attempts) + 1)
+                    )
                     OUTBOX_DELIVERIES.labels("delivered").inc()
                     delivered += 1
                     continue
-                delay = self._backoff(row.attempts)
-                await session.execute(_FAILED, {"id": row.id, "error": error[:500], "delay": delay})
+                delay = self.backoff.pause(row.attempts, refusal.retry_after)
+                await session.execute(
+                    this.values(
+                        attempts=col(Outbox.attempts) + 1,
+                        last_error=refusal.error[:500],
+                        next_attempt_at=func.now() + timedelta(seconds=delay),
+                    )
+                )
                 OUTBOX_DELIVERIES.labels("failed").inc()
                 log.warning(
                     "outbox notice %s not delivered (attempt %s), retrying in %.1f s: %s",
                     row.id,
                     row.attempts + 1,
                     delay,
-                    error,
+                    refusal.error,
                 )
                 break
-            OUTBOX_PENDING.set(await session.scalar(_PENDING) or 0)
+            OUTBOX_PENDING.set(await session.scalar(_PENDING_COUNT) or 0)
         return delivered
 
-    async def _send(self, topic: str, payload: dict) -> str | None:
+    async def _send(self, topic: str, payload: dict[str, Any]) -> Refusal | None:
         path = TOPIC_PATHS.get(topic)
         if path is None:
-            return f"no route for topic {topic!r}"
+            return Refusal(f"no route for topic {topic!r}")
         try:
             response = await self.client.post(path, json=payload)
         except httpx.HTTPError as exc:
-            return f"{type(exc).__name__}: {exc}"
+            return Refusal(f"{type(exc).__name__}: {exc}")
         if response.status_code >= 300:
-            return f"targets_api answered {response.status_code}: {response.text[:200]}"
+            return Refusal(
+                f"targets_api answered {response.status_code}: {response.text[:200]}",
+                parse_retry_after(response.headers.get("retry-after")),
+            )
         return None
-
-    def _backoff(self, attempts: int) -> float:
-        return min(self.max_backoff_s, 0.5 * 2**attempts) * random.uniform(0.8, 1.2)
 
 
 @asynccontextmanager

@@ -92,3 +92,41 @@ def test_reporting_from_is_given_to_existing_versions_and_taken_away_again(empty
         "WHERE table_name = 'metric_version' AND column_name = 'reporting_from'",
     ) == [(0,)]
     assert _run(url, "SELECT count(*) FROM metric_version") == [(6,)]
+
+
+def test_queued_notices_keep_what_they_name_across_the_move_to_ranges(empty_database_url):
+    url = empty_database_url
+    schema_version.upgrade(url, "20261202_progress_generation")
+    submission = "00000000-0000-0000-0000-000000000001"
+    for place, period, version, current in [
+        ("E08000035", "2025-07", 1, True),
+        ("E08000035", "2025-08", 1, False),  # corrected: version 2 is current
+        ("E08000035", "2025-08", 2, True),
+        ("E08000035", "2025-09", 1, True),  # after the range
+        ("E08000032", "2025-08", 1, True),  # another place
+    ]:
+        _run(
+            url,
+            "INSERT INTO observation (place_code, metric_code, period, version, value, "
+            "metric_version, submission_id, superseded_at) "
+            "VALUES (%s, 'm', %s, %s, 1, 1, %s, CASE WHEN %s THEN NULL ELSE now() END)",
+            place,
+            period,
+            version,
+            submission,
+            current,
+        )
+    queue = "INSERT INTO progress_refresh_queue (place_code, metric_code, periods) VALUES "
+    _run(url, queue + "('E08000035', 'm', '{2025-08,2025-07}'), ('E08000035', 'm', '{}')")
+
+    schema_version.upgrade(url)
+    ranges = "SELECT period_from, period_to FROM progress_refresh_queue ORDER BY id"
+    assert _run(url, ranges) == [("2025-07", "2025-08"), (None, None)]
+    with pytest.raises(psycopg.errors.CheckViolation):  # a range has both ends or neither
+        _run(url, "UPDATE progress_refresh_queue SET period_to = NULL")
+
+    schema_version.downgrade(url, "20261202_progress_generation")
+    assert _run(url, "SELECT periods FROM progress_refresh_queue ORDER BY id") == [
+        (["2025-07", "2025-08"],),
+        ([],),
+    ]

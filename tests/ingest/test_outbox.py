@@ -16,7 +16,7 @@ from services.ingest.outbox import OutboxDeliverer
 from services.targets_api.main import TargetsApiSettings
 from services.targets_api.main import create_app as create_targets_api
 from tests.conftest import bearer, client_reading_catalogue
-from tests.ingest.conftest import DISCHARGE, LEEDS
+from tests.ingest.conftest import DISCHARGE, FALLS, LEEDS, json_submission, observation
 
 NOTICES = 30
 BATCH = 4  # small, so that each deliverer claims several batches while the other holds one
@@ -75,3 +75,116 @@ async def test_two_deliverers_share_the_outbox_and_send_each_notice_once(
     assert query("SELECT attempts, delivered_at IS NOT NULL FROM outbox") == [(1, True)] * NOTICES
     assert sum(delivered) == NOTICES and min(delivered) > 0, delivered
     assert await notices_received(targets_api) - before == NOTICES
+
+
+async def queued(query) -> list[tuple]:
+    return query(
+        "SELECT place_code, metric_code, period_from, period_to, submission_id::text "
+        "FROM progress_refresh_queue ORDER BY id"
+    )
+
+
+async def test_a_submission_announces_one_range_per_place_and_metric_and_targets_api_queues_it(
+    client, submitter, targets_api, database_url, query
+):
+    """ingest's notice, delivered by a real deliverer to the real receiver."""
+    body = json_submission(
+        observation(period="2025-09"),
+        observation(period="2025-07"),
+        observation(FALLS, "2025-Q2", numerator=30, denominator=60000),
+        observation(FALLS, "2024-Q4", numerator=31, denominator=60000),
+    )
+    response = await client.post("/v1/submissions", json=body, headers=submitter)
+    assert response.status_code == 201, response.text
+    submission_id = response.json()["id"]
+    [(payload,)] = query("SELECT payload FROM outbox")
+    assert sorted(payload["changes"], key=lambda c: c["metric_code"]) == [
+        {"place_code": LEEDS, "metric_code": DISCHARGE, "from": "2025-07", "to": "2025-09"},
+        {"place_code": LEEDS, "metric_code": FALLS, "from": "2024-Q4", "to": "2025-Q2"},
+    ]
+
+    engine = create_engine(database_url, CommonSettings(database_url=database_url))
+    try:
+        assert await OutboxDeliverer(make_sessionmaker(engine), targets_api).deliver_once() == 1
+    finally:
+        await engine.dispose()
+    assert sorted(await queued(query)) == [
+        (LEEDS, DISCHARGE, "2025-07", "2025-09", submission_id),
+        (LEEDS, FALLS, "2024-Q4", "2025-Q2", submission_id),
+    ]
+
+
+async def test_a_notice_of_every_period_from_an_older_ingest_is_queued_as_its_range(
+    targets_api, query
+):
+    """Notices written before ranges may still wait in the outbox during an upgrade; a notice
+    delivered twice queues the same range twice, which the refresher merges."""
+    notice = {
+        "submission_id": "00000000-0000-0000-0000-000000000001",
+        "changes": [
+            {"place_code": LEEDS, "metric_code": DISCHARGE, "periods": ["2025-08", "2024-12"]},
+            {"place_code": LEEDS, "metric_code": FALLS, "periods": ["2025-Q1"]},
+        ],
+    }
+    for _ in range(2):
+        response = await targets_api.post(ROUTE, json=notice)
+        assert response.status_code == 202, response.text
+        assert response.json() == {"recorded": 2}
+    submission = notice["submission_id"]
+    assert (
+        await queued(query)
+        == [
+            (LEEDS, DISCHARGE, "2024-12", "2025-08", submission),
+            (LEEDS, FALLS, "2025-Q1", "2025-Q1", submission),
+        ]
+        * 2
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"from": "2025-08"}, "give from and to"),
+        ({"from": "2025-08", "to": "2025-07"}, "comes before"),
+        ({"from": "2025-08", "to": "2025-Q3"}, "one periodicity"),
+        ({"periods": ["2025", "2025-07"]}, "one periodicity"),
+        ({"periods": ["2025-13"]}, "2025-13"),
+        ({"periods": ["2025-07"], "from": "2025-07", "to": "2025-07"}, "not both"),
+        ({"periods": []}, "at least 1"),
+    ],
+)
+async def test_a_notice_without_one_range_is_refused_saying_why(targets_api, query, change, says):
+    notice = {
+        "submission_id": "00000000-0000-0000-0000-000000000001",
+        "changes": [{"place_code": LEEDS, "metric_code": DISCHARGE, **change}],
+    }
+    response = await targets_api.post(ROUTE, json=notice)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert says in response.text
+    assert await queued(query) == []
+
+
+async def test_a_refused_notice_waits_as_the_common_backoff_says(targets_api, database_url, query):
+    query(
+        "INSERT INTO outbox (topic, payload) VALUES ('observations.changed', %s)",
+        json.dumps({"submission_id": "00000000-0000-0000-0000-000000000001", "changes": []}),
+    )
+    engine = create_engine(database_url, CommonSettings(database_url=database_url))
+    try:
+        deliverer = OutboxDeliverer(make_sessionmaker(engine), targets_api, max_backoff_s=60)
+        for attempt in range(3):
+            assert await deliverer.deliver_once() == 0
+            [(attempts, wait, error)] = query(
+                "SELECT attempts, extract(epoch FROM next_attempt_at - now()), last_error "
+                "FROM outbox"
+            )
+            # Backoff(base_s=0.5): the n-th retry waits between half of 0.5 x 2^n s and all of
+            # it. Measured from the update's now(), which is at most the query's.
+            ceiling = 0.5 * 2**attempt
+            assert attempts == attempt + 1
+            assert ceiling / 2 - 1 < float(wait) <= ceiling, (attempt, wait)
+            assert error.startswith("targets_api answered 422")
+            query("UPDATE outbox SET next_attempt_at = now()")
+    finally:
+        await engine.dispose()

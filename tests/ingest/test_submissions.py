@@ -261,6 +261,6 @@ async def test_changes_are_written_to_the_outbox_in_the_same_transaction(client,
     assert payload == {
         "submission_id": created["id"],
         "changes": [
-            {"place_code": LEEDS, "metric_code": DISCHARGE, "periods": ["2025-07", "2025-08"]}
+            {"place_code": LEEDS, "metric_code": DISCHARGE, "from": "2025-07", "to": "2025-08"}
         ],
     }

@@ -69,9 +69,9 @@ async def test_a_failed_refresh_leaves_the_notice_queued(refreshing, worker, ser
         what="two refreshes failed",
     )
 
-    assert query("SELECT place_code, metric_code, periods FROM progress_refresh_queue") == [
-        (LEEDS, DISCHARGE, ["2025-07"])
-    ]
+    assert query(
+        "SELECT place_code, metric_code, period_from, period_to FROM progress_refresh_queue"
+    ) == [(LEEDS, DISCHARGE, "2025-07", "2025-07")]
     query("ALTER TABLE area_value DROP CONSTRAINT no_values")
     await eventually(
         lambda: query("SELECT count(*) FROM area_value"),
@@ -121,3 +121,36 @@ async def test_another_places_data_moves_england_and_the_rank_of_a_target(
         what="Leeds ranked behind Bradford",
     )
     assert after[0][3] == before[0][3]
+
+
+async def test_a_range_recomputes_the_places_periods_within_it_and_no_others(
+    refreshing, service_key, query
+):
+    store_observations(
+        query,
+        [
+            (LEEDS, DISCHARGE, "2025-07", 90.0, 900, 1000),
+            (LEEDS, DISCHARGE, "2025-08", 91.0, 910, 1000),
+            (LEEDS, DISCHARGE, "2025-09", 92.0, 920, 1000),
+            (BRADFORD, DISCHARGE, "2025-10", 93.0, 930, 1000),  # another place's month
+        ],
+    )
+    response = await refreshing.post(
+        "/internal/v1/observation-changes",
+        json={
+            "submission_id": "00000000-0000-0000-0000-000000000003",
+            "changes": [
+                # 2025-09 and 2025-10 are outside it: from ingest's point of view unchanged.
+                {"place_code": LEEDS, "metric_code": DISCHARGE, "from": "2025-06", "to": "2025-08"}
+            ],
+        },
+        headers=bearer(service_key),
+    )
+
+    assert response.status_code == 202, response.text
+    await eventually(
+        lambda: query("SELECT DISTINCT period FROM area_value ORDER BY period"),
+        lambda rows: rows == [("2025-07",), ("2025-08",)],
+        what="the two months of Leeds's range computed",
+    )
+    assert query("SELECT count(*) FROM progress_refresh_queue") == [(0,)]

@@ -1,9 +1,15 @@
 """The schema's table models, one module per owner. Importing this registers them all."""
 
-from services.common.models.ingest import Observation, Submission
+from services.common.models.ingest import Observation, Outbox, Submission
 from services.common.models.kernel import ApiKey, AuditLog
 from services.common.models.metrics_api import Area, Metric, MetricVersion
-from services.common.models.targets_api import PlaceLeader, Plan, PlanApproval, PlanTarget
+from services.common.models.targets_api import (
+    PlaceLeader,
+    Plan,
+    PlanApproval,
+    PlanTarget,
+    ProgressRefreshQueue,
+)
 
 __all__ = [
     "ApiKey",
@@ -12,9 +18,11 @@ __all__ = [
     "Metric",
     "MetricVersion",
     "Observation",
+    "Outbox",
     "PlaceLeader",
     "Plan",
     "PlanApproval",
     "PlanTarget",
+    "ProgressRefreshQueue",
     "Submission",
 ]

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Text, func
+from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, Integer, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlmodel import Field, SQLModel
 
@@ -54,3 +54,29 @@ class Observation(SQLModel, table=True):
     submission_id: uuid.UUID
     recorded_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     superseded_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class Outbox(SQLModel, table=True):
+    """A notice for a peer, written in the transaction of the change it announces and sent
+    afterwards by the deliverer (services/ingest/outbox.py) until the peer takes it."""
+
+    __tablename__ = "outbox"
+    # The deliverer's claim reads only the pending rows, oldest due first.
+    __table_args__ = (
+        Index("outbox_pending", "next_attempt_at", postgresql_where=text("delivered_at IS NULL")),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    topic: str = Field(sa_column=Column(Text, nullable=False))
+    payload: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    created_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), server_default=func.now(), nullable=False),
+    )
+    attempts: int = Field(default=0, sa_column=Column(Integer, server_default="0", nullable=False))
+    next_attempt_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), server_default=func.now(), nullable=False),
+    )
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    delivered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -1,10 +1,21 @@
-"""Tables owned by targets_api: place leaders, plans, targets and approvals."""
+"""Tables owned by targets_api: place leaders, plans, targets and approvals, the progress
+refresh's queue and what it computes."""
 
+import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Identity, Integer, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Identity,
+    Integer,
+    String,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlmodel import Field, SQLModel
 
 
@@ -139,3 +150,27 @@ class TargetProgress(SQLModel, table=True):
     rank: int | None = None
     rank_of: int | None = None
     computed_at: datetime | None = _timestamp()
+
+
+class ProgressRefreshQueue(SQLModel, table=True):
+    """One (place, metric) whose progress is to be recomputed: from ingest's change notices
+    (the first and last period that changed) or from a plan agreed (no periods: only which
+    targets are in force changed). Appended, never updated: the refresher merges the rows it
+    drains, so a notice delivered twice is harmless."""
+
+    __tablename__ = "progress_refresh_queue"
+    __table_args__ = (
+        CheckConstraint(
+            "(period_from IS NULL) = (period_to IS NULL)", name="progress_refresh_queue_range"
+        ),
+    )
+
+    # A generated key, so that an append never waits on a row a refresh has drained.
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    place_code: str = Field(sa_column=Column(String(9), nullable=False))
+    metric_code: str = Field(sa_column=Column(String(64), nullable=False))
+    submission_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    notified_at: datetime | None = _timestamp()
+    # Period codes, compared with COLLATE "C": within one periodicity that is time order.
+    period_from: str | None = Field(default=None, sa_column=Column(String(9)))
+    period_to: str | None = Field(default=None, sa_column=Column(String(9)))

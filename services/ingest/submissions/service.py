@@ -58,7 +58,9 @@ class _HashingBody:
         return self.sha.hexdigest()
 
 
-def _metric_rows(catalogue: Catalogue) -> list[dict[str, object]]:
+def _metric_rows(catalogue: Catalogue, codes: list[str]) -> list[dict[str, object]]:
+    """The definitions of the metrics the rows name (the others cannot match a row): a small
+    submission then hands the database one metric, not the whole catalogue, to parse."""
     return [
         m.model_dump(
             include={
@@ -75,16 +77,18 @@ def _metric_rows(catalogue: Catalogue) -> list[dict[str, object]]:
                 "decimals",
             }
         )
-        for m in catalogue.metrics.values()
+        for code in codes
+        if (m := catalogue.metrics.get(code)) is not None
     ]
 
 
-def _place_rows(catalogue: Catalogue) -> list[dict[str, object]]:
-    """Every place with its ICB, which may own local metrics that apply to it."""
+def _place_rows(catalogue: Catalogue, codes: list[str]) -> list[dict[str, object]]:
+    """The places the rows name, each with its ICB, which may own local metrics that apply to
+    it; as with the metrics, only these can match a row."""
     return [
         {"code": a.code, "icb_code": a.parent_code}
-        for a in catalogue.areas.values()
-        if a.level == "place"
+        for code in codes
+        if (a := catalogue.area(code)) is not None and a.level == "place"
     ]
 
 
@@ -107,13 +111,7 @@ async def _earlier(
     )
     if key is None:
         return None
-    return (
-        await session.execute(
-            select(Submission).where(
-                col(Submission.key_id) == principal.key_id, col(Submission.idempotency_key) == key
-            )
-        )
-    ).scalar()
+    return await store.submission_by_idempotency_key(session, key_id=principal.key_id, key=key)
 
 
 def _authorise_places(principal: ApiPrincipal, catalogue: Catalogue, places: list[str]) -> None:
@@ -211,8 +209,8 @@ async def submit(
     outcome = await store.take(
         session,
         json_rows=staged.json_rows,
-        metrics=_metric_rows(catalogue),
-        places=_place_rows(catalogue),
+        metrics=_metric_rows(catalogue, staged.codes.metrics),
+        places=_place_rows(catalogue, staged.codes.places),
         framing_errors=staged.framing_errors,
         partial=mode is SubmissionMode.partial,
         max_errors=max_errors,

@@ -11,10 +11,11 @@ from services.targets_api.changes.schemas import ObservationChanges
 # A plain append: it never waits on the rows a running refresh has drained (see
 # docs/architecture.md, "Lock order"); duplicates merge when the refresher drains the queue.
 _QUEUE = text("""
-    INSERT INTO progress_refresh_queue (place_code, metric_code, periods, submission_id)
-    SELECT c.place_code, c.metric_code, c.periods, CAST(:submission_id AS uuid)
+    INSERT INTO progress_refresh_queue (place_code, metric_code, period_from, period_to,
+                                        submission_id)
+    SELECT c.place_code, c.metric_code, c.period_from, c.period_to, CAST(:submission_id AS uuid)
     FROM jsonb_to_recordset(CAST(:changes AS jsonb))
-         AS c(place_code text, metric_code text, periods text[])
+         AS c(place_code text, metric_code text, period_from text, period_to text)
 """)
 
 
@@ -28,7 +29,9 @@ async def queue_changes(session: AsyncSession, *, notice: ObservationChanges) ->
             _QUEUE,
             {
                 "submission_id": str(notice.submission_id),
-                "changes": json.dumps([change.model_dump() for change in notice.changes]),
+                "changes": json.dumps(
+                    [change.model_dump(exclude={"periods"}) for change in notice.changes]
+                ),
             },
         ),
     )
@@ -37,8 +40,8 @@ async def queue_changes(session: AsyncSession, *, notice: ObservationChanges) ->
 
 # No periods: the observations are unchanged, only which targets are in force.
 _QUEUE_PLACE_TARGETS = text("""
-    INSERT INTO progress_refresh_queue (place_code, metric_code, periods)
-    SELECT DISTINCT p.place_code, t.metric_code, CAST(ARRAY[] AS text[])
+    INSERT INTO progress_refresh_queue (place_code, metric_code)
+    SELECT DISTINCT p.place_code, t.metric_code
     FROM plan p JOIN plan_target t ON t.plan_id = p.id
     WHERE p.place_code = :place_code AND p.status IN ('agreed', 'superseded')
 """)

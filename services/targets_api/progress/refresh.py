@@ -47,17 +47,22 @@ async def refresh_queued(session: AsyncSession, *, catalogue: Catalogue) -> Refr
     """Recompute what the queued change notices touch; None when nothing is queued.
 
     The queue rows are deleted in the same transaction, so a failed refresh leaves them queued;
-    a notice arriving meanwhile waits on the deleted row's lock and is queued afresh after.
+    a notice arriving meanwhile is a new row (the queue is appended to), left for the next one.
     """
     await store.lock(session)
     queued = await store.drain_queue(session)
     if not queued:
         return None
-    pairs = {(row.metric_code, period) for row in queued for period in row.periods}
+    # A notice delivered twice, or a range corrected again, is looked up once.
+    ranges = {
+        (row.place_code, row.metric_code, row.period_from, row.period_to)
+        for row in queued
+        if row.period_from is not None
+    }
     return await _refresh(
         session,
         catalogue=catalogue,
-        pairs=pairs,
+        pairs=await store.pairs_in_ranges(session, ranges),
         changed={(row.place_code, row.metric_code) for row in queued},
     )
 

@@ -5,7 +5,7 @@ when it succeeds). The reads of a place's progress and series."""
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -212,7 +212,19 @@ _ALL_PAIRS = text("""
     SELECT DISTINCT metric_code, period FROM observation WHERE superseded_at IS NULL
 """)
 DRAIN_QUEUE = text("""
-    DELETE FROM progress_refresh_queue RETURNING place_code, metric_code, periods
+    DELETE FROM progress_refresh_queue RETURNING place_code, metric_code, period_from, period_to
+""")
+# The (metric, period) pairs a queued range stands for: the periods of the place's current
+# observations within it (every changed one among them; the others recompute to the figures
+# they have). Compared as codes, as ingest chose the range's ends; the primary key's prefix
+# (place, metric) finds them.
+_PAIRS_IN_RANGES = text("""
+    SELECT DISTINCT o.metric_code, o.period
+    FROM unnest(CAST(:places AS text[]), CAST(:metrics AS text[]), CAST(:froms AS text[]),
+                CAST(:tos AS text[])) AS q(place_code, metric_code, period_from, period_to)
+    JOIN observation o ON o.place_code = q.place_code AND o.metric_code = q.metric_code
+                      AND o.period COLLATE "C" BETWEEN q.period_from AND q.period_to
+                      AND o.superseded_at IS NULL
 """)
 
 
@@ -336,6 +348,18 @@ async def lock(session: AsyncSession) -> None:
 async def drain_queue(session: AsyncSession) -> list[Any]:
     """The queued change notices, deleted in the refresh's own transaction."""
     return list((await session.execute(DRAIN_QUEUE)).all())
+
+
+async def pairs_in_ranges(
+    session: AsyncSession, ranges: Collection[tuple[str, str, str, str]]
+) -> set[tuple[str, str]]:
+    """The (metric, period) pairs of the (place, metric, from, to) ranges of queued notices."""
+    if not ranges:
+        return set()
+    places, metrics, froms, tos = (list(column) for column in zip(*ranges, strict=True))
+    params = {"places": places, "metrics": metrics, "froms": froms, "tos": tos}
+    rows = await session.execute(_PAIRS_IN_RANGES, params)
+    return {(row.metric_code, row.period) for row in rows}
 
 
 async def all_pairs(session: AsyncSession) -> set[tuple[str, str]]:
