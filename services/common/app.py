@@ -28,6 +28,7 @@ from services.common.telemetry import (
     metrics_response,
     process_exiting,
 )
+from services.common.whoami import router as whoami_router
 
 VERSION = "1.0.0"
 
@@ -199,6 +200,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTelemetryMiddleware, service=service)
     app.include_router(_health_router(scrape_collectors))
+    app.include_router(whoami_router)
     for router in routers:
         app.include_router(router)
     # FastAPI's documented way to extend the schema is to replace app.openapi.

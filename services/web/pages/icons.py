@@ -1,0 +1,33 @@
+"""The Making Data Count icons of a progress item, with their meaning in words beside them for
+screen readers (and the CSV), from services/web/charts.py."""
+
+from markupsafe import Markup, escape
+
+from services.web import charts
+from services.web.tables import words
+
+
+def variation(code: str | None, direction: str) -> Markup:
+    if code is None:
+        return Markup(escape(words(None)))
+    return _labelled(charts.variation_icon(code, direction), f"variation: {words(code)}")
+
+
+def assurance(code: str | None) -> Markup:
+    if code is None:
+        return Markup(escape(words(None)))
+    return _labelled(charts.assurance_icon(code), f"assurance: {words(code)}")
+
+
+def _labelled(svg: str, label: str) -> Markup:
+    return Markup('<span class="icon">{}<span class="visually-hidden">{}</span></span>').format(
+        Markup(svg), label
+    )
+
+
+def cell(value: str, status: str | None, variation_icon: Markup, assurance_icon: Markup) -> Markup:
+    """A matrix cell: the value, the status in words, then the two icons."""
+    return Markup(
+        '<span class="value">{}</span> <span class="status">{}</span> '
+        '<span class="icons">{}{}</span>'
+    ).format(value, words(status), variation_icon, assurance_icon)
