@@ -28,6 +28,11 @@ def percent(share: float | None) -> str:
     return MISSING if share is None else f"{share * 100:.0f} %"
 
 
+def moment(timestamp: str | None) -> str:
+    """An API timestamp (ISO 8601, UTC) to the minute, as people read it."""
+    return MISSING if timestamp is None else timestamp[:16].replace("T", " ") + " UTC"
+
+
 def words(code: str | None) -> str:
     """A vocabulary word for people: ``on_track`` reads ``on track``."""
     return MISSING if code is None else code.replace("_", " ")

@@ -11,7 +11,7 @@ from services.web.api import Caller, Peer, bounded
 from services.web.pages import catalogue
 from services.web.pages.plans_service import may_decide_for
 from services.web.sessions import Identity
-from services.web.tables import Row, Table, columns
+from services.web.tables import Row, Table, columns, moment
 
 
 @dataclass
@@ -58,7 +58,10 @@ async def waiting(api: Caller, identity: Identity) -> Waiting:
                         "submitted_at": plan["submitted_at"],
                         "organisation_code": organisation,
                     },
-                    shown={"organisation_code": names.get(organisation, organisation)},
+                    shown={
+                        "organisation_code": names.get(organisation, organisation),
+                        "submitted_at": moment(plan["submitted_at"]),
+                    },
                     links={
                         "title": f"/plans/{plan['id']}",
                         "place_name": f"/places/{plan['place_code']}",
@@ -81,6 +84,7 @@ async def waiting(api: Caller, identity: Identity) -> Waiting:
                 ),
                 rows,
                 empty="No plan is waiting for a decision of yours.",
+                key="plan_id",
             )
         ],
     )

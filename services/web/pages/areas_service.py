@@ -69,6 +69,7 @@ def _measures(performance: dict[str, Any], metrics: dict[str, dict[str, Any]]) -
         ),
         rows,
         empty="No measure applies to this area's places.",
+        key="metric_code",
     )
 
 
@@ -114,6 +115,7 @@ def _matrix(
         ),
         sorted(places.values(), key=lambda row: row.values["place_name"]),
         empty="No member place has a measure.",
+        key="place_code",
         csv_columns=columns(
             ("place_code", "Place code"),
             ("place_name", "Place"),

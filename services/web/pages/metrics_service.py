@@ -116,6 +116,7 @@ def _league(league: dict[str, Any], metric: dict[str, Any]) -> Table:
             for row in league["data"]
         ],
         empty="No area has a value for this measure yet.",
+        key="area_code",
         csv_columns=columns(*((key, key) for key in keys)),
     )
 

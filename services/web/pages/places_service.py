@@ -11,7 +11,7 @@ from services.common.periods import Periodicity, containing, england_today, shif
 from services.web import charts
 from services.web.api import Caller, Peer, bounded
 from services.web.pages import catalogue, icons
-from services.web.tables import Row, Table, columns, number, words
+from services.web.tables import Row, Table, columns, moment, number, words
 
 # The returns the scorecard counts: the twelve months before this one (and the quarters and
 # years that end within them).
@@ -115,6 +115,7 @@ def _targets(
         ),
         rows,
         empty="No agreed plan, so no targets yet.",
+        key="metric_code",
         csv_columns=columns(*((key, key) for key in rows[0].values) if rows else ()),
     )
 
@@ -157,10 +158,15 @@ def _plans(plans: list[dict[str, Any]]) -> Table:
             ("agreed_at", "Agreed"),
         ),
         [
-            Row(values={key: plan[key] for key in keys}, links={"title": f"/plans/{plan['id']}"})
+            Row(
+                values={key: plan[key] for key in keys},
+                shown={"agreed_at": moment(plan["agreed_at"])},
+                links={"title": f"/plans/{plan['id']}"},
+            )
             for plan in plans
         ],
         empty="No plan yet.",
+        key="id",
     )
 
 
@@ -191,6 +197,7 @@ def _completeness(completeness: dict[str, Any], metrics: dict[str, dict[str, Any
             for row in completeness["data"]
         ],
         empty="No returns were due in this window.",
+        key="metric_code",
         csv_columns=columns(
             ("metric_code", "metric_code"),
             ("periodicity", "periodicity"),
@@ -213,7 +220,10 @@ def _approvals(plan: dict[str, Any] | None) -> Table:
             ("comment", "Comment"),
             ("decided_at", "When"),
         ),
-        [Row(values={key: a[key] for key in keys}) for a in (plan or {}).get("approvals", [])],
+        [
+            Row(values={key: a[key] for key in keys}, shown={"decided_at": moment(a["decided_at"])})
+            for a in (plan or {}).get("approvals", [])
+        ],
         empty="No decision yet.",
     )
 

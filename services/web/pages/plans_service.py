@@ -8,7 +8,7 @@ from typing import Any
 from services.web.api import Caller, Peer
 from services.web.pages import catalogue
 from services.web.sessions import Identity
-from services.web.tables import Row, Table, columns, number
+from services.web.tables import Row, Table, columns, moment, number
 
 DECIDERS = frozenset({"signatory", "admin"})
 
@@ -95,6 +95,7 @@ def _targets(plan: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> Table:
         ),
         rows,
         empty="The plan has no targets yet.",
+        key="metric_code",
     )
 
 
@@ -111,7 +112,10 @@ def _decisions(plan: dict[str, Any]) -> Table:
             ("comment", "Comment"),
             ("decided_at", "When"),
         ),
-        [Row(values={key: a[key] for key in keys}) for a in plan["approvals"]],
+        [
+            Row(values={key: a[key] for key in keys}, shown={"decided_at": moment(a["decided_at"])})
+            for a in plan["approvals"]
+        ],
         empty="No decision yet.",
     )
 
