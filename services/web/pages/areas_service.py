@@ -101,8 +101,9 @@ def _matrix(
             row.shown[code] = icons.cell(
                 number(place["value"], metric.get("decimals")),
                 place["status"],
-                icons.variation(own.get("variation"), metric.get("direction", "neutral")),
-                icons.assurance(own.get("assurance")),
+                own.get("variation"),
+                own.get("assurance"),
+                metric.get("direction", "neutral"),
             )
             row.css[code] = f"status-{place['status'] or 'none'}"
     parts = ("", ":status", ":variation", ":assurance")

@@ -4,7 +4,7 @@ screen readers (and the CSV), from services/web/charts.py."""
 from markupsafe import Markup, escape
 
 from services.web import charts
-from services.web.tables import words
+from services.web.tables import MISSING, words
 
 
 def variation(code: str | None, direction: str) -> Markup:
@@ -25,9 +25,18 @@ def _labelled(svg: str, label: str) -> Markup:
     )
 
 
-def cell(value: str, status: str | None, variation_icon: Markup, assurance_icon: Markup) -> Markup:
-    """A matrix cell: the value, the status in words, then the two icons."""
+def cell(
+    value: str,
+    status: str | None,
+    variation_code: str | None,
+    assurance_code: str | None,
+    direction: str,
+) -> Markup:
+    """A matrix cell: the value, the status in words, then the icons the place has."""
+    if status is None and value == MISSING:
+        return Markup(escape(MISSING))
+    shown = [variation(variation_code, direction)] if variation_code else []
+    shown += [assurance(assurance_code)] if assurance_code else []
     return Markup(
-        '<span class="value">{}</span> <span class="status">{}</span> '
-        '<span class="icons">{}{}</span>'
-    ).format(value, words(status), variation_icon, assurance_icon)
+        '<span class="value">{}</span> <span class="status">{}</span> <span class="icons">{}</span>'
+    ).format(value, words(status), Markup("").join(shown))
