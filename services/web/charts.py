@@ -3,8 +3,8 @@ vl-convert, so a page shows them without JavaScript and without reaching any CDN
 
 Every function is pure (JSON-shaped data in, an SVG string out) and its SVG is safe to put
 inline in a page: no scripts (Vega's SVG renderer writes none, and the specs use no links),
-text from data escaped (Vega escapes mark text; the accessible label is escaped here), ids
-unique to the chart (several charts share one document), `role="img"` with an `aria-label` and
+text from data escaped (Vega escapes mark text; the accessible label is escaped here), no ids
+(several charts share one document), `role="img"` with an `aria-label` and
 a `<title>` saying in words what the chart shows, and a `viewBox` without a fixed width, so the
 chart scales to its container.
 
@@ -15,7 +15,6 @@ SVG drawn here after Making Data Count's own (as NHSRplotthedots ships them), in
 colours as the charts, so an icon and the points of its chart agree.
 """
 
-import hashlib
 import html
 import math
 import re
@@ -167,13 +166,13 @@ def spc_chart(
     y = alt.Y("value:Q", title=None, scale=alt.Scale(zero=False))
     kinds = _present(point_rows, "kind", [label for label, _ in _POINT_TYPES.values()])
     values_line = (
-        alt.Chart(alt.Data(values=point_rows))
+        alt.Chart(alt.Data(values=point_rows), name="spc_values")
         .mark_line(color=COMMON_CAUSE, strokeWidth=1.5, opacity=0.6)
         .encode(x=x, y=y)
     )
     kind_scale = alt.Scale(domain=kinds, range=[_colour_of(kind) for kind in kinds])
     dots = (
-        alt.Chart(alt.Data(values=point_rows))
+        alt.Chart(alt.Data(values=point_rows), name="spc_points")
         .mark_point(size=60, strokeWidth=2, opacity=1, shape="circle")
         .encode(
             x=x,
@@ -192,7 +191,7 @@ def spc_chart(
     if line_rows:
         names = _present(line_rows, "line", list(_LINES))
         lines = (
-            alt.Chart(alt.Data(values=line_rows))
+            alt.Chart(alt.Data(values=line_rows), name="spc_lines")
             .mark_line(strokeWidth=1.5)
             .encode(
                 x=x,
@@ -213,7 +212,7 @@ def spc_chart(
         layers.insert(0, lines)
     if forecast:
         layers.append(
-            alt.Chart(alt.Data(values=[forecast]))
+            alt.Chart(alt.Data(values=[forecast]), name="spc_forecast")
             .mark_point(shape="diamond", size=90, filled=False, strokeWidth=2, color=FORECAST)
             .encode(x=x, y=y)
         )
@@ -250,12 +249,12 @@ def league_chart(table: Mapping[str, Any], *, title: str) -> str:
     y = alt.Y("area:N", sort=names, title=None, axis=alt.Axis(labelLimit=220))
     x = alt.X("value:Q", title=None, scale=alt.Scale(zero=False))
     intervals = (
-        alt.Chart(alt.Data(values=[d for d in data if d["lower"] is not None]))
+        alt.Chart(alt.Data(values=[d for d in data if d["lower"] is not None]), name="intervals")
         .mark_rule(color="#425563", strokeWidth=1.5)
         .encode(y=y, x=alt.X("lower:Q", title=None), x2="upper:Q")
     )
     dots = (
-        alt.Chart(alt.Data(values=data))
+        alt.Chart(alt.Data(values=data), name="areas")
         .mark_point(filled=True, size=50, stroke="#212b32", strokeWidth=0.5, opacity=1)
         .encode(
             y=y,
@@ -270,12 +269,17 @@ def league_chart(table: Mapping[str, Any], *, title: str) -> str:
     layers: list[alt.Chart] = [intervals, dots]
     national = table.get("national_value")
     if national is not None:
-        england = alt.Chart(alt.Data(values=[{"value": national, "label": "England"}]))
-        layers.insert(0, england.mark_rule(color=MEAN, strokeDash=[4, 2]).encode(x="value:Q"))
+        england = alt.Data(values=[{"value": national, "label": "England"}])
+        layers.insert(
+            0,
+            alt.Chart(england, name="england")
+            .mark_rule(color=MEAN, strokeDash=[4, 2])
+            .encode(x="value:Q"),
+        )
         layers.append(
-            england.mark_text(align="left", dx=4, dy=-4, baseline="bottom", fontSize=11).encode(
-                x="value:Q", y=alt.value(0), text="label:N"
-            )
+            alt.Chart(england, name="england_label")
+            .mark_text(align="left", dx=4, dy=-4, baseline="bottom", fontSize=11)
+            .encode(x="value:Q", y=alt.value(0), text="label:N")
         )
     chart = alt.layer(*layers).properties(height=alt.Step(_LEAGUE_ROW_STEP))
     return _render(chart, title, _league_description(title, table, rows))
@@ -289,10 +293,14 @@ def trend_chart(points: Sequence[Mapping[str, Any]], *, title: str, unit: str) -
     domain = _period_domain(p["period"] for p in known)
     x = _period_x(domain)
     y = alt.Y("value:Q", title=unit or None, scale=alt.Scale(zero=False))
-    base = alt.Chart(alt.Data(values=[{"period": p["period"], "value": p["value"]} for p in known]))
+    data = alt.Data(values=[{"period": p["period"], "value": p["value"]} for p in known])
     chart = alt.layer(
-        base.mark_line(color=NHS_BLUE, strokeWidth=2).encode(x=x, y=y),
-        base.mark_point(filled=True, size=30, color=NHS_BLUE, opacity=1).encode(x=x, y=y),
+        alt.Chart(data, name="trend_line")
+        .mark_line(color=NHS_BLUE, strokeWidth=2)
+        .encode(x=x, y=y),
+        alt.Chart(data, name="trend_points")
+        .mark_point(filled=True, size=30, color=NHS_BLUE, opacity=1)
+        .encode(x=x, y=y),
     ).properties(height=HEIGHT)
     first, last = known[0], known[-1]
     unit_words = f" {unit}" if unit else ""
@@ -398,7 +406,6 @@ def _league_description(title: str, table: Mapping[str, Any], rows: list[Mapping
 
 _ROOT = re.compile(r"<svg\b[^>]*>")
 _VIEWBOX = re.compile(r'viewBox="([^"]+)"')
-_ID = re.compile(r'\bid="([^"]+)"')
 
 
 def _render(chart: alt.TopLevelMixin, title: str, description: str) -> str:
@@ -415,27 +422,17 @@ def _render(chart: alt.TopLevelMixin, title: str, description: str) -> str:
 
 
 def _embeddable(svg: str, description: str) -> str:
-    """Vega's SVG with its fixed size replaced by `width="100%"` on the `viewBox`, an accessible
-    name, and ids prefixed by the chart's own hash, so clips of two charts on a page never
-    refer to each other's."""
+    """Vega's SVG with its fixed size replaced by `width="100%"` on the `viewBox`, and an
+    accessible name. (These charts have no clips or gradients, so no ids that two charts on
+    one page could share; tests/web/test_charts.py checks that stays so.)"""
     root = _ROOT.search(svg)
     viewbox = _VIEWBOX.search(root.group(0)) if root else None
     if root is None or viewbox is None:
         raise ValueError("vl-convert returned no SVG root with a viewBox")
     label = html.escape(description, quote=True)
-    body = svg[root.end() :]
-    ids = set(_ID.findall(body))
-    if ids:
-        prefix = "c" + hashlib.sha1(body.encode()).hexdigest()[:10] + "-"
-        body = _ID.sub(lambda m: f'id="{prefix}{m.group(1)}"', body)
-        body = re.sub(
-            r"url\(#([^)]+)\)",
-            lambda m: f"url(#{prefix}{m.group(1)})" if m.group(1) in ids else m.group(0),
-            body,
-        )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{viewbox.group(1)}" width="100%" '
-        f'role="img" aria-label="{label}" class="chart"><title>{label}</title>' + body
+        f'role="img" aria-label="{label}" class="chart"><title>{label}</title>' + svg[root.end() :]
     )
 
 
