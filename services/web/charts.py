@@ -15,11 +15,13 @@ SVG drawn here after Making Data Count's own (as NHSRplotthedots ships them), in
 colours as the charts, so an icon and the points of its chart agree.
 """
 
+import functools
 import html
+import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 import altair as alt
 import vl_convert
@@ -92,12 +94,34 @@ _CONFIG: dict[str, Any] = {
 }
 
 
+_Chart = TypeVar("_Chart", bound=Callable[..., str])
+
+
+def _remembered(chart: _Chart) -> _Chart:
+    """``chart`` with its last 128 answers kept, keyed by its arguments as JSON (which they
+    are: API bodies). A page seen again (a scorecard reloaded, a league table for another
+    reader) asks for the same charts until the figures change; building and rendering one
+    costs tens of milliseconds of CPU, a lookup one serialisation. 128 charts of about 30 kB."""
+
+    @functools.lru_cache(maxsize=128)
+    def by_arguments(arguments: str) -> str:
+        args, kwargs = json.loads(arguments)
+        return chart(*args, **kwargs)
+
+    @functools.wraps(chart)
+    def remembered(*args: Any, **kwargs: Any) -> str:
+        return by_arguments(json.dumps([args, kwargs], sort_keys=True))
+
+    return cast(_Chart, remembered)
+
+
 def warm_up() -> None:
     """Starts vl-convert's JavaScript engine, which takes about half a second on its first
     render in a process (later renders reuse it): call it once at startup, so no page pays."""
     _message_chart("warm-up", "warm-up")
 
 
+@_remembered
 def spc_chart(
     series: Mapping[str, Any],
     *,
@@ -166,13 +190,13 @@ def spc_chart(
     y = alt.Y("value:Q", title=None, scale=alt.Scale(zero=False))
     kinds = _present(point_rows, "kind", [label for label, _ in _POINT_TYPES.values()])
     values_line = (
-        alt.Chart(alt.Data(values=point_rows), name="spc_values")
+        alt.Chart(alt.NamedData("points"), name="spc_values")
         .mark_line(color=COMMON_CAUSE, strokeWidth=1.5, opacity=0.6)
         .encode(x=x, y=y)
     )
     kind_scale = alt.Scale(domain=kinds, range=[_colour_of(kind) for kind in kinds])
     dots = (
-        alt.Chart(alt.Data(values=point_rows), name="spc_points")
+        alt.Chart(alt.NamedData("points"), name="spc_points")
         .mark_point(size=60, strokeWidth=2, opacity=1, shape="circle")
         .encode(
             x=x,
@@ -191,7 +215,7 @@ def spc_chart(
     if line_rows:
         names = _present(line_rows, "line", list(_LINES))
         lines = (
-            alt.Chart(alt.Data(values=line_rows), name="spc_lines")
+            alt.Chart(alt.NamedData("lines"), name="spc_lines")
             .mark_line(strokeWidth=1.5)
             .encode(
                 x=x,
@@ -212,7 +236,7 @@ def spc_chart(
         layers.insert(0, lines)
     if forecast:
         layers.append(
-            alt.Chart(alt.Data(values=[forecast]), name="spc_forecast")
+            alt.Chart(alt.NamedData("forecast"), name="spc_forecast")
             .mark_point(shape="diamond", size=90, filled=False, strokeWidth=2, color=FORECAST)
             .encode(x=x, y=y)
         )
@@ -221,9 +245,16 @@ def spc_chart(
         .resolve_scale(color="independent", strokeDash="independent")
         .properties(height=HEIGHT)
     )
-    return _render(chart, title, _spc_description(title, points, target, milestones, forecast))
+    datasets: dict[str, list[Any]] = {
+        "points": point_rows,
+        "lines": line_rows,
+        "forecast": [forecast] if forecast else [],
+    }
+    description = _spc_description(title, points, target, milestones, forecast)
+    return _render(chart, title, description, datasets)
 
 
+@_remembered
 def league_chart(table: Mapping[str, Any], *, title: str) -> str:
     """A league table (targets_api's `GET /v1/metrics/{code}/league-table` body) in rank order:
     each area's value with its 95 % interval, coloured by its comparison with England, and a
@@ -244,17 +275,21 @@ def league_chart(table: Mapping[str, Any], *, title: str) -> str:
         }
         for name, r in zip(names, rows, strict=True)
     ]
+    datasets: dict[str, list[Any]] = {
+        "areas": data,
+        "intervals": [d for d in data if d["lower"] is not None],
+    }
     comparisons = _present(data, "comparison", [label for label, _ in _COMPARISONS.values()])
     colours = {label: colour for label, colour in _COMPARISONS.values()}
     y = alt.Y("area:N", sort=names, title=None, axis=alt.Axis(labelLimit=220))
     x = alt.X("value:Q", title=None, scale=alt.Scale(zero=False))
     intervals = (
-        alt.Chart(alt.Data(values=[d for d in data if d["lower"] is not None]), name="intervals")
+        alt.Chart(alt.NamedData("intervals"), name="intervals")
         .mark_rule(color="#425563", strokeWidth=1.5)
         .encode(y=y, x=alt.X("lower:Q", title=None), x2="upper:Q")
     )
     dots = (
-        alt.Chart(alt.Data(values=data), name="areas")
+        alt.Chart(alt.NamedData("areas"), name="areas")
         .mark_point(filled=True, size=50, stroke="#212b32", strokeWidth=0.5, opacity=1)
         .encode(
             y=y,
@@ -269,7 +304,8 @@ def league_chart(table: Mapping[str, Any], *, title: str) -> str:
     layers: list[alt.Chart] = [intervals, dots]
     national = table.get("national_value")
     if national is not None:
-        england = alt.Data(values=[{"value": national, "label": "England"}])
+        england = alt.NamedData("england")
+        datasets["england"] = [{"value": national, "label": "England"}]
         layers.insert(
             0,
             alt.Chart(england, name="england")
@@ -282,9 +318,10 @@ def league_chart(table: Mapping[str, Any], *, title: str) -> str:
             .encode(x="value:Q", y=alt.value(0), text="label:N")
         )
     chart = alt.layer(*layers).properties(height=alt.Step(_LEAGUE_ROW_STEP))
-    return _render(chart, title, _league_description(title, table, rows))
+    return _render(chart, title, _league_description(title, table, rows), datasets)
 
 
+@_remembered
 def trend_chart(points: Sequence[Mapping[str, Any]], *, title: str, unit: str) -> str:
     """A line of `[{period, value}]`, such as a metric's national trend."""
     known = [p for p in points if p.get("value") is not None]
@@ -293,7 +330,8 @@ def trend_chart(points: Sequence[Mapping[str, Any]], *, title: str, unit: str) -
     domain = _period_domain(p["period"] for p in known)
     x = _period_x(domain)
     y = alt.Y("value:Q", title=unit or None, scale=alt.Scale(zero=False))
-    data = alt.Data(values=[{"period": p["period"], "value": p["value"]} for p in known])
+    data = alt.NamedData("trend")
+    datasets = {"trend": [{"period": p["period"], "value": p["value"]} for p in known]}
     chart = alt.layer(
         alt.Chart(data, name="trend_line")
         .mark_line(color=NHS_BLUE, strokeWidth=2)
@@ -309,7 +347,7 @@ def trend_chart(points: Sequence[Mapping[str, Any]], *, title: str, unit: str) -
         f"{last['period']}; the latest is {_number(last['value'])}{unit_words} in "
         f"{last['period']}."
     )
-    return _render(chart, title, description)
+    return _render(chart, title, description, datasets)
 
 
 def _period_domain(codes: Iterable[str]) -> list[str]:
@@ -353,12 +391,12 @@ def _unique_labels(rows: list[Mapping[str, Any]]) -> list[str]:
 
 def _message_chart(title: str, message: str) -> str:
     chart = (
-        alt.Chart(alt.Data(values=[{"message": message}]))
+        alt.Chart(alt.NamedData("message"))
         .mark_text(fontSize=13, color="#4c6272")
         .encode(text="message:N")
         .properties(height=60)
     )
-    return _render(chart, title, f"{title}. {message}")
+    return _render(chart, title, f"{title}. {message}", {"message": [{"message": message}]})
 
 
 def _number(value: float) -> str:
@@ -408,16 +446,17 @@ _ROOT = re.compile(r"<svg\b[^>]*>")
 _VIEWBOX = re.compile(r'viewBox="([^"]+)"')
 
 
-def _render(chart: alt.TopLevelMixin, title: str, description: str) -> str:
-    spec = (
-        chart.properties(title=title, width=WIDTH)
-        .configure(**_CONFIG)
-        .to_dict(
-            # Vega-Lite itself refuses a bad spec when rendering; altair's own JSON-schema check
-            # would add as much time again as the render of a small chart.
-            validate=False
-        )
-    )
+def _render(
+    chart: alt.TopLevelMixin, title: str, description: str, datasets: dict[str, list[Any]]
+) -> str:
+    """The chart as embeddable SVG. Its layers name their data (``alt.NamedData``), which is
+    added to the spec only here: altair copies every layer's inline values each time layers are
+    combined, which cost more than rendering the chart."""
+    # Vega-Lite itself refuses a bad spec when rendering; altair's own JSON-schema check would
+    # cost as much again. The top-level properties go on the dict, as every altair method
+    # copies the whole chart.
+    spec = chart.to_dict(validate=False)
+    spec.update(title=title, width=WIDTH, config=_CONFIG, datasets=datasets)
     return _embeddable(vl_convert.vegalite_to_svg(spec, vl_version=VEGA_LITE_VERSION), description)
 
 
