@@ -45,12 +45,9 @@ def series(rng: random.Random) -> dict:
         )
         for i, p in enumerate(result.points)
     ]
-    target = SeriesTarget(
-        plan_id=1,
-        baseline_period="2024-03",
-        baseline_value=74,
-        target_period="2027-03",
-        target_value=85,
+    baseline = {"baseline_period": "2024-03", "baseline_value": 74}
+    target = SeriesTarget.model_validate(
+        {"plan_id": 1, **baseline, "target_period": "2027-03", "target_value": 85}
     )
     return ProgressSeries(
         place_code="E08000035",
@@ -64,38 +61,28 @@ def series(rng: random.Random) -> dict:
     ).model_dump(mode="json")
 
 
+# Every place reported: the fields a place row always has.
+_PLACE_ROW = {"places_reported": 1, "places_expected": 1, "coverage": 1.0, "complete": True}
+_TABLE = {"metric_code": "bench", "level": "place", "period": "2025-07", "provisional": False}
+
+
 def league(rng: random.Random) -> dict:
     rows = []
     for rank in range(1, 154):
         value = 90 - rank * 0.15 + rng.uniform(-0.1, 0.1)
+        comparison = rng.choice(["better", "similar", "worse"])
+        interval = {"ci_lower": value - 2, "ci_upper": value + 2, "comparison": comparison}
+        ranking = {"rank": rank, "rank_of": 153, "quintile": (rank - 1) * 5 // 153 + 1}
+        name = {"area_code": f"E0{rank:07d}", "area_name": f"Place {rank}"}
         rows.append(
-            LeagueRow(
-                area_code=f"E0{rank:07d}",
-                area_name=f"Place {rank}",
-                value=value,
-                ci_lower=value - 2,
-                ci_upper=value + 2,
-                comparison=rng.choice(["better", "similar", "worse"]),
-                rank=rank,
-                rank_of=153,
-                quintile=(rank - 1) * 5 // 153 + 1,
-                places_reported=1,
-                places_expected=1,
-                coverage=1.0,
-                complete=True,
-                trend=None,
+            LeagueRow.model_validate(
+                {**name, "value": value, **interval, **ranking, **_PLACE_ROW, "trend": None}
             )
         )
-    return LeagueTable(
-        data=rows,
-        count=len(rows),
-        metric_code="bench",
-        level="place",
-        period="2025-07",
-        provisional=False,
-        national_value=80.0,
-        national_coverage=1.0,
-    ).model_dump(mode="json")
+    table = {**_TABLE, "national_value": 80.0, "national_coverage": 1.0}
+    return LeagueTable.model_validate({"data": rows, "count": len(rows), **table}).model_dump(
+        mode="json"
+    )
 
 
 def timed(render: Callable[[int], str], repeat: int) -> tuple[float, float]:
