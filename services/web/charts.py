@@ -1,12 +1,12 @@
 """Charts for the web pages: Vega-Lite specs built with altair, rendered to SVG on the server by
 vl-convert, so a page shows them without JavaScript and without reaching any CDN.
 
-Every function is pure (JSON-shaped data in, an SVG string out) and its SVG is safe to put
-inline in a page: no scripts (Vega's SVG renderer writes none, and the specs use no links),
-text from data escaped (Vega escapes mark text; the accessible label is escaped here), no ids
-(several charts share one document), `role="img"` with an `aria-label` and
-a `<title>` saying in words what the chart shows, and a `viewBox` without a fixed width, so the
-chart scales to its container.
+Every function is pure (JSON values in, as the APIs answer them; an SVG string out) and its
+SVG is safe to put inline in a page: no scripts (Vega's SVG renderer writes none, and the specs
+use no links), text from data escaped (Vega escapes mark text; the accessible label is escaped
+here), no ids (several charts share one document), `role="img"` with an `aria-label` and a
+`<title>` saying in words what the chart shows, and a `viewBox` without a fixed width, so the
+chart scales to its container. docs/charts.md says what was chosen and why.
 
 The colours are those of NHS England's Making Data Count as NHSRplotthedots draws them
 (common cause grey, improvement blue, concern orange, neutral purple; the target red), and OHID
@@ -40,7 +40,8 @@ IMPROVEMENT = "#289de0"
 CONCERN = "#fab428"
 NEUTRAL = "#361475"
 TARGET = "#de1b1b"
-# NHSRplotthedots' trajectory colour (ptd_spc_colours), a purple further from NEUTRAL's.
+# NHSRplotthedots' trajectory colour (ptd_spc_colours); drawn dotted, so it is not taken for
+# a neutral point's purple.
 TRAJECTORY = "#490092"
 MEAN = "#000000"
 FORECAST = "#425563"  # NHS dark grey: a projection, not a measurement
