@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -183,7 +184,9 @@ def create_app(
         finally:
             process_exiting()
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's files served by the app itself (under
+    # /static-offline-docs, which needs no key) rather than from a CDN, so they work offline.
+    app = FastAPIOffline(
         title=title,
         description=description,
         version=VERSION,
