@@ -37,6 +37,7 @@ from services.common.telemetry import (
     metrics_response,
     process_exiting,
 )
+from services.web import charts
 from services.web.api import Apis, KeyRejected, Peer
 from services.web.dependencies import SignInRequired, current_session
 from services.web.pages.account import router as account_router
@@ -212,6 +213,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         current_service.set("web")
+        # The first chart a process renders starts vl-convert's engine (seconds under load):
+        # paid before the first page, not by it (docs/charts.md).
+        await asyncio.to_thread(charts.warm_up)
         try:
             yield
             await apis.aclose()

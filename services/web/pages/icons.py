@@ -1,28 +1,23 @@
-"""The Making Data Count icons of a progress item, with their meaning in words beside them for
-screen readers (and the CSV), from services/web/charts.py."""
+"""The Making Data Count icons of a progress item (services/web/charts.py draws them, each with
+its meaning in words as its label), and the matrix cell that shows them beside a value."""
+
+from typing import cast
 
 from markupsafe import Markup, escape
 
+from services.common.vocabulary import Direction
+from services.targets_api.spc.service import Assurance, Variation
 from services.web import charts
 from services.web.tables import MISSING, words
 
 
+# The codes come from the APIs' JSON, whose schemas hold them to these words.
 def variation(code: str | None, direction: str) -> Markup:
-    if code is None:
-        return Markup(escape(words(None)))
-    return _labelled(charts.variation_icon(code, direction), f"variation: {words(code)}")
+    return Markup(charts.variation_icon(cast(Variation | None, code), cast(Direction, direction)))
 
 
 def assurance(code: str | None) -> Markup:
-    if code is None:
-        return Markup(escape(words(None)))
-    return _labelled(charts.assurance_icon(code), f"assurance: {words(code)}")
-
-
-def _labelled(svg: str, label: str) -> Markup:
-    return Markup('<span class="icon">{}<span class="visually-hidden">{}</span></span>').format(
-        Markup(svg), label
-    )
+    return Markup(charts.assurance_icon(cast(Assurance | None, code)))
 
 
 def cell(
