@@ -11,6 +11,7 @@ from services.common.periods import Periodicity, containing, england_today, shif
 from services.web import charts
 from services.web.api import Caller, Peer, bounded
 from services.web.pages import catalogue, icons
+from services.web.pages.plans_service import decisions
 from services.web.tables import Row, Table, columns, moment, number, words
 
 # The returns the scorecard counts: the twelve months before this one (and the quarters and
@@ -42,9 +43,7 @@ def completeness_window() -> tuple[str, str]:
     return shift(this_month, -COMPLETENESS_MONTHS).code, shift(this_month, -1).code
 
 
-def _targets(
-    progress: dict[str, Any], metrics: dict[str, dict[str, Any]], place_code: str
-) -> Table:
+def _targets(progress: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> Table:
     rows = []
     for item in progress["items"]:
         decimals = item["decimals"]
@@ -207,27 +206,6 @@ def _completeness(completeness: dict[str, Any], metrics: dict[str, dict[str, Any
     )
 
 
-def _approvals(plan: dict[str, Any] | None) -> Table:
-    keys = ("approval_round", "organisation_code", "decision", "signatory", "comment", "decided_at")
-    return Table(
-        "approvals",
-        "Decisions on the plan, oldest first",
-        columns(
-            ("approval_round", "Round", True),
-            ("organisation_code", "Organisation"),
-            ("decision", "Decision"),
-            ("signatory", "Signed by"),
-            ("comment", "Comment"),
-            ("decided_at", "When"),
-        ),
-        [
-            Row(values={key: a[key] for key in keys}, shown={"decided_at": moment(a["decided_at"])})
-            for a in (plan or {}).get("approvals", [])
-        ],
-        empty="No decision yet.",
-    )
-
-
 async def _chart(
     api: Caller, place_code: str, item: dict[str, Any], plan: dict[str, Any] | None
 ) -> Chart:
@@ -272,10 +250,10 @@ async def scorecard(api: Caller, code: str, *, with_charts: bool) -> Scorecard:
         plan=plan,
         completeness=completeness,
         tables=[
-            _targets(progress, metrics, code),
+            _targets(progress, metrics),
             _leaders(leaders),
             _plans(plans),
-            _approvals(plan),
+            decisions(plan["approvals"] if plan else [], name="approvals"),
             _completeness(completeness, metrics),
         ],
     )

@@ -99,10 +99,11 @@ def _targets(plan: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> Table:
     )
 
 
-def _decisions(plan: dict[str, Any]) -> Table:
+def decisions(approvals: list[dict[str, Any]], *, name: str = "decisions") -> Table:
+    """Every decision on a plan, in every round: on the plan's page and its place's."""
     keys = ("approval_round", "organisation_code", "decision", "signatory", "comment", "decided_at")
     return Table(
-        "decisions",
+        name,
         "Every decision on the plan, oldest first",
         columns(
             ("approval_round", "Round", True),
@@ -114,7 +115,7 @@ def _decisions(plan: dict[str, Any]) -> Table:
         ),
         [
             Row(values={key: a[key] for key in keys}, shown={"decided_at": moment(a["decided_at"])})
-            for a in plan["approvals"]
+            for a in approvals
         ],
         empty="No decision yet.",
     )
@@ -133,7 +134,7 @@ async def plan_page(api: Caller, plan_id: int, identity: Identity) -> PlanPage:
         required=required,
         decided=current_round(plan),
         may_decide_for=may_decide_for(identity, plan, required),
-        tables=[_targets(plan, metrics), _decisions(plan)],
+        tables=[_targets(plan, metrics), decisions(plan["approvals"])],
     )
 
 
