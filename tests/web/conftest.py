@@ -50,6 +50,9 @@ REGION = "E40000010"  # North West
 HALTON, CHESHIRE_EAST, SEFTON = PLACES = ("E06000006", "E06000049", "E08000014")
 NATIONAL_METRIC = "bcf-falls-65plus"
 TIMEOUT = httpx.Timeout(30.0)
+# Five processes start at once, beside the other xdist worker's: on a loaded two-core machine a
+# start can take far longer than the usual minute.
+READY_TIMEOUT_S = 180.0
 SERIOUS = frozenset({"serious", "critical"})
 # Vega still writes role="graphics-symbol" on grouped line marks (the SPC chart's lines) inside
 # a chart's SVG, whose root is role="img" with a label in words. WAI-ARIA makes an img's children
@@ -146,22 +149,25 @@ def web_suite(pg_server_url: str, template_database: str) -> Iterator[WebSuite]:
             url, lambda session: create_key(session, name="services", role=Role.service)
         )
     )[1]
-    metrics_api = ServiceProcess.for_service("metrics_api", url)
+    slow = {"ready_timeout_s": READY_TIMEOUT_S}
+    metrics_api = ServiceProcess.for_service("metrics_api", url, **slow)
     targets_api = ServiceProcess.for_service(
         "targets_api",
         url,
         env={"JOINEDUP_SERVICE_KEY": service_key, "JOINEDUP_METRICS_API_URL": metrics_api.url},
+        **slow,
     )
     peers = {
         "JOINEDUP_SERVICE_KEY": service_key,
         "JOINEDUP_METRICS_API_URL": metrics_api.url,
         "JOINEDUP_TARGETS_API_URL": targets_api.url,
     }
-    ingest = ServiceProcess.for_service("ingest", url, env=peers)
+    ingest = ServiceProcess.for_service("ingest", url, env=peers, **slow)
     worker = ServiceProcess.for_service(
         "worker",
         url,
         env={**peers, "JOINEDUP_PROGRESS_POLL_S": "0.2", "JOINEDUP_OUTBOX_POLL_S": "0.2"},
+        **slow,
     )
     # INFO: every request the web app makes and answers is logged, so the test that the key
     # never reaches the log reads all of it. No database: it must not need one.
@@ -174,6 +180,7 @@ def web_suite(pg_server_url: str, template_database: str) -> Iterator[WebSuite]:
             "JOINEDUP_INGEST_URL": ingest.url,
             "JOINEDUP_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
         },
+        ready_timeout_s=READY_TIMEOUT_S,
     )
     apis = {"metrics_api": metrics_api, "targets_api": targets_api, "ingest": ingest}
     processes = [*apis.values(), worker]
