@@ -3,6 +3,7 @@ submit data and refresh progress."""
 
 import asyncio
 import contextlib
+import json
 import math
 import os
 import threading
@@ -38,6 +39,7 @@ from services.demo import load as demo_load
 from services.ingest.submissions.schemas import SubmissionMode
 from services.metrics_api.seed import seed as seed_reference_data
 from services.supervisor import ServiceProcess, Supervisor, busy_ports, say
+from services.web import PORT as WEB_PORT
 from services.worker import main as worker_main
 
 app = typer.Typer(
@@ -414,6 +416,7 @@ def up(
     targets_port: Annotated[int, typer.Option(envvar="JOINEDUP_TARGETS_API_PORT")] = 8002,
     ingest_port: Annotated[int, typer.Option(envvar="JOINEDUP_INGEST_PORT")] = 8003,
     worker_port: Annotated[int, typer.Option(envvar="JOINEDUP_WORKER_PORT")] = worker_main.PORT,
+    web_port: Annotated[int, typer.Option(envvar="JOINEDUP_WEB_PORT")] = WEB_PORT,
     workers: Annotated[
         int,
         typer.Option(
@@ -432,7 +435,8 @@ def up(
         ),
     ] = False,
 ) -> None:
-    """Run the database, migrations, seed data, the three services and the worker until Ctrl-C.
+    """Run the database, migrations, seed data, the three services, the worker and the web
+    app until Ctrl-C.
 
     The database is the embedded one unless JOINEDUP_DATABASE_URL is set.
     """
@@ -447,13 +451,22 @@ def up(
             )
         ),
         ServiceProcess("worker", "services.worker.main:create_app", worker_port, page="metrics"),
+        # One process only: its sessions are in that process's memory (docs/web.md). It acts
+        # only with the signed-in person's key, so it gets no service key.
+        ServiceProcess(
+            "web",
+            "services.web.main:create_app",
+            web_port,
+            page="sign-in",
+            env={"JOINEDUP_SERVICE_KEY": ""},
+        ),
     ]
     # Checked first: otherwise another program on the port would answer the readiness checks.
     if busy := busy_ports(host, [service.port for service in services]):
         _fail(
             f"port {', '.join(map(str, busy))} on {host} is already in use (is joinedup "
             f"already running?); choose others with --metrics-port, --targets-port, "
-            f"--ingest-port and --worker-port.",
+            f"--ingest-port, --worker-port and --web-port.",
             1,
         )
     url = _database_url()
@@ -478,6 +491,10 @@ def up(
     run_key_id = None
     if not env.get("JOINEDUP_SERVICE_KEY"):
         run_key_id, env["JOINEDUP_SERVICE_KEY"] = _in_transaction(url, _service_key_for_this_run)
+    web_key_ids: list[int] = []
+    if demo:
+        web_key_ids, web_keys = _in_transaction(url, _web_demo_keys)
+        services[-1].env["JOINEDUP_WEB_DEMO_KEYS"] = json.dumps(web_keys)
     supervisor = Supervisor(services, host=host, env=env, database=database)
     demo_run = (
         _DemoInBackground(
@@ -498,6 +515,8 @@ def up(
             demo_run.finish()
         if run_key_id is not None:
             _in_transaction(url, lambda session: _revoke_audited(session, run_key_id))
+        if web_key_ids:
+            _in_transaction(url, lambda session: _revoke_demo_keys(session, web_key_ids))
     say("joinedup stopped.")
     raise typer.Exit(code)
 
@@ -649,6 +668,33 @@ async def _demo_keys(session: AsyncSession) -> tuple[list[int], demo_load.Keys]:
         )
     keys = demo_load.Keys(**{name: key for name, (_, key) in made.items()})
     return [_key_id(row) for row, _ in made.values()], keys
+
+
+# The demo roles the web app offers at sign-in under `joinedup up --demo`: each a job the
+# pages are for, scoped as such a person's key would be (Leeds and its ICB, West Yorkshire).
+WEB_DEMO_ROLES: dict[str, tuple[Role, list[str]]] = {
+    "assessor (England)": (Role.assessor, []),
+    "viewer (England)": (Role.viewer, []),
+    "signatory for Leeds City Council": (Role.signatory, ["E08000035"]),
+    "signatory for West Yorkshire ICB": (Role.signatory, ["E54000054"]),
+    "steward for West Yorkshire": (Role.steward, ["E54000054"]),
+    "submitter for Leeds": (Role.submitter, ["E08000035"]),
+}
+
+
+async def _web_demo_keys(session: AsyncSession) -> tuple[list[int], dict[str, str]]:
+    """Keys for the web app's demo sign-in, made for this run of `up --demo` and revoked when
+    it stops; they reach only the web process, which never shows them."""
+    ids, keys = [], {}
+    for label, (role, scopes) in WEB_DEMO_ROLES.items():
+        row, keys[label] = await _create_key_audited(
+            session,
+            name=f"web demo {label} (joinedup up, pid {os.getpid()})",
+            role=role,
+            scopes=scopes,
+        )
+        ids.append(_key_id(row))
+    return ids, keys
 
 
 async def _revoke_demo_keys(session: AsyncSession, key_ids: list[int]) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -28,6 +29,7 @@ from services.common.telemetry import (
     metrics_response,
     process_exiting,
 )
+from services.common.whoami import router as whoami_router
 
 VERSION = "1.0.0"
 
@@ -182,7 +184,9 @@ def create_app(
         finally:
             process_exiting()
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's files served by the app itself (under
+    # /static-offline-docs, which needs no key) rather than from a CDN, so they work offline.
+    app = FastAPIOffline(
         title=title,
         description=description,
         version=VERSION,
@@ -199,6 +203,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTelemetryMiddleware, service=service)
     app.include_router(_health_router(scrape_collectors))
+    app.include_router(whoami_router)
     for router in routers:
         app.include_router(router)
     # FastAPI's documented way to extend the schema is to replace app.openapi.

@@ -28,6 +28,8 @@ SERVICES = {  # compose / Kubernetes name: (module, port, Prometheus job)
 # Prometheus job name.
 WORKER, WORKER_PORT = "worker", 8004
 WORKER_COMMAND = ["joinedup", "worker", "--host", "0.0.0.0", "--port", str(WORKER_PORT)]
+# The web app: pages over the three APIs, no database, sessions in its one process's memory.
+WEB, WEB_PORT = "web", 8000
 
 
 def _histogram(name: str) -> set[str]:
@@ -606,7 +608,7 @@ def _pod_specs() -> list[tuple[str, dict[str, Any]]]:
 
 def test_deployments_probe_the_right_paths_and_run_their_service() -> None:
     deployments = {d["metadata"]["name"]: d for d in _of_kind("Deployment")}
-    assert set(deployments) == set(SERVICES) | {WORKER}
+    assert set(deployments) == set(SERVICES) | {WORKER, WEB}
     (worker,) = deployments[WORKER]["spec"]["template"]["spec"]["containers"]
     assert worker["args"] == WORKER_COMMAND and "command" not in worker
     assert {p["name"]: p["containerPort"] for p in worker["ports"]} == {"http": WORKER_PORT}
@@ -635,6 +637,26 @@ def test_deployments_probe_the_right_paths_and_run_their_service() -> None:
         assert annotations["prometheus.io/path"] == "/metrics"
         for kind in ("requests", "limits"):
             assert {"cpu", "memory"} <= set(container["resources"][kind]), (name, kind)
+
+
+def test_the_web_app_runs_one_process_over_the_apis_with_no_database_or_service_key() -> None:
+    (container,) = {d["metadata"]["name"]: d for d in _of_kind("Deployment")}[WEB]["spec"][
+        "template"
+    ]["spec"]["containers"]
+    args = container["args"]
+    assert args[:3] == ["uvicorn", "services.web.main:create_app", "--factory"]
+    assert args[args.index("--port") + 1] == str(WEB_PORT)
+    assert args[args.index("--workers") + 1] == "1"
+    assert "env" not in container  # nothing secret: no database URL, no service key
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        assert container[probe]["httpGet"] == {"path": path, "port": "http"}, probe
+    web = _compose()["services"][WEB]
+    command = web["command"]
+    assert command[command.index("--workers") + 1] == "1"
+    assert command[command.index("--port") + 1] == str(WEB_PORT)
+    assert not {"JOINEDUP_DATABASE_URL", "JOINEDUP_SERVICE_KEY"} & set(web["environment"])
+    assert web["environment"]["JOINEDUP_TARGETS_API_URL"] == "http://targets-api:8002"
+    assert set(web["depends_on"]) == set(SERVICES)
 
 
 def test_pods_run_as_non_root_with_a_read_only_root() -> None:
@@ -679,7 +701,8 @@ def test_pods_use_only_keys_that_the_configmap_and_secret_define() -> None:
                 if "secretKeyRef" in reference:
                     assert reference["secretKeyRef"]["name"] == secret["metadata"]["name"], name
                     assert reference["secretKeyRef"]["key"] in secret_keys, (name, variable)
-            assert "JOINEDUP_DATABASE_URL" in defined, name
+            # The web app asks the APIs; it must not be able to reach the database at all.
+            assert ("JOINEDUP_DATABASE_URL" in defined) == (name != WEB), name
             for used in re.findall(r"\$\((\w+)\)", " ".join(container.get("args", []))):
                 assert used in defined, f"{name}: $({used}) is not defined"
     callers = {d["metadata"]["name"]: d for d in _of_kind("Deployment")}
@@ -695,6 +718,13 @@ def test_services_and_autoscalers_cover_every_api_deployment() -> None:
     deployments = {d["metadata"]["name"]: d for d in _of_kind("Deployment")}
     assert deployments.pop(WORKER)["spec"]["replicas"] >= 1
     services = {s["metadata"]["name"]: s for s in _of_kind("Service")}
+    # The web app's sessions live in its process: one replica, no autoscaler, sticky clients.
+    web = deployments.pop(WEB)
+    assert web["spec"]["replicas"] == 1
+    web_service = services.pop(WEB)["spec"]
+    assert web_service["selector"].items() <= web["spec"]["template"]["metadata"]["labels"].items()
+    assert web_service["sessionAffinity"] == "ClientIP"
+    assert [(p["port"], p["targetPort"]) for p in web_service["ports"]] == [(WEB_PORT, "http")]
     autoscalers = {
         h["spec"]["scaleTargetRef"]["name"]: h for h in _of_kind("HorizontalPodAutoscaler")
     }

@@ -1,5 +1,5 @@
 """`joinedup up` as a real process: free ports, its output as it comes, its supervised processes
-(the three services and the worker)."""
+(the three services, the worker and the web app)."""
 
 import contextlib
 import os
@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 JOINEDUP = [sys.executable, "-c", "from services.cli import app; app(prog_name='joinedup')"]
-SERVICES = ("metrics_api", "targets_api", "ingest", "worker")
+SERVICES = ("metrics_api", "targets_api", "ingest", "worker", "web")
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 
@@ -62,6 +62,7 @@ class Up:
             f"--targets-port={self.ports['targets_api']}",
             f"--ingest-port={self.ports['ingest']}",
             f"--worker-port={self.ports['worker']}",
+            f"--web-port={self.ports['web']}",
             f"--workers={workers}",
         ]
         self.process = subprocess.Popen(
@@ -120,7 +121,7 @@ class Up:
         return None
 
     def services(self) -> dict[str, psutil.Process]:
-        """Every supervised process, by name; fails unless all four are running."""
+        """Every supervised process, by name; fails unless all five are running."""
         found = {name: self.service(name) for name in SERVICES}
         running = {name: process for name, process in found.items() if process is not None}
         assert running.keys() == found.keys(), f"not every service is running: {found}"

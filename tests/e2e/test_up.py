@@ -69,7 +69,12 @@ def test_first_run_prints_the_services_and_an_admin_key_that_works(start_up, emp
     worker = up.url("worker")
     assert re.search(rf"worker\s+{worker}\s+metrics: {worker}/metrics", up.output)
     assert "joinedup_progress_refresh_seconds_count" in httpx.get(f"{worker}/metrics").text
-    assert len(up.services()) == 4
+    # The fifth: the web app, which asks the APIs and needs no database of its own.
+    web = up.url("web")
+    assert re.search(rf"web\s+{web}\s+sign-in: {web}/sign-in", up.output)
+    assert httpx.get(f"{web}/sign-in", timeout=5.0).status_code == 200
+    assert httpx.get(f"{web}/readyz", timeout=5.0).json()["status"] == "ok"
+    assert len(up.services()) == 5
     [key] = printed_keys(up)
     assert areas_status(up, key) == 200
     assert_stops_cleanly(up)

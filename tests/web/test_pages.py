@@ -1,0 +1,251 @@
+"""The web app end to end, in Chromium, against the real services on demo data."""
+
+import csv
+import io
+import re
+
+import httpx
+import pytest
+
+from services.web.tables import number
+from tests.conftest import bearer
+from tests.web.conftest import (
+    CHESHIRE_EAST,
+    HALTON,
+    ICB,
+    NATIONAL_METRIC,
+    REGION,
+    Visitor,
+    WebSuite,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def test_an_assessor_signs_in_and_every_page_renders_cleanly(visitor: Visitor):
+    """Every page: 200, no console error, no serious accessibility violation, a screenshot."""
+    suite = visitor.suite
+    visitor.page.goto(f"{visitor.base}/")
+    assert visitor.page.url.endswith("/sign-in")  # not signed in yet
+    visitor.seen("sign-in")
+    visitor.sign_in(suite.keys.assessor)
+    assert visitor.page.url.endswith("/areas/E92000001")
+    visitor.seen("england")
+    page = visitor.open(f"/areas/{REGION}", "region")
+    # England -> region -> ICB -> place -> metric, by the links on the pages.
+    page.get_by_role("link", name="NHS Cheshire and Merseyside Integrated Care Board").first.click()
+    assert page.url.endswith(f"/areas/{ICB}")
+    visitor.seen("icb")
+    breadcrumbs = page.get_by_role("navigation", name="Breadcrumb")
+    assert breadcrumbs.inner_text().split()[:1] == ["England"]
+    page.locator("#matrix").get_by_role("link", name="Halton").click()
+    assert page.url.endswith(f"/places/{HALTON}")
+    visitor.seen("place")
+    assert page.locator("figure.chart svg").count() >= 5  # an SPC chart per target
+    page.locator("#targets").get_by_role("link").first.click()
+    assert "/metrics/" in page.url
+    visitor.seen("metric-places")
+    visitor.open(f"/metrics/{NATIONAL_METRIC}?level=icb", "metric-icbs")
+    visitor.open(f"/plans/{suite.proposed[HALTON]}", "plan-proposed")
+    visitor.open("/approvals", "approvals-assessor")
+    visitor.open("/areas/E99999999", "not-found", status=404)
+    assert "E99999999" in visitor.page.inner_text("main")
+
+
+def test_on_a_phone_the_scorecard_fits_the_screen(web_suite: WebSuite, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    visitor = Visitor(web_suite, context.new_page())
+    visitor.sign_in(web_suite.keys.assessor)
+    page = visitor.open(f"/places/{CHESHIRE_EAST}", "place-phone")
+    # Wide tables scroll inside their own region; the page itself does not scroll sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
+
+
+def test_the_numbers_on_the_pages_are_the_apis(visitor: Visitor):
+    suite = visitor.suite
+    visitor.sign_in(suite.keys.viewer)
+    metrics = {m["code"]: m for m in suite.api("metrics_api", "/v1/metrics", limit=1000)["data"]}
+
+    performance = suite.api("targets_api", f"/v1/areas/{ICB}/performance")
+    visitor.open(f"/areas/{ICB}", "icb-viewer")
+    for item in performance["metrics"]:
+        decimals = metrics[item["metric_code"]]["decimals"]
+        row = item["metric_code"]
+        assert visitor.cell("measures", row, "value") == number(item["value"], decimals)
+        assert visitor.cell("measures", row, "period") == item["period"]
+        assert visitor.cell("measures", row, "places_reported") == str(item["places_reported"])
+        assert visitor.cell("measures", row, "on_track") == str(item["status_counts"]["on_track"])
+        for place in item["places"]:
+            cell = visitor.cell("matrix", place["place_code"], item["metric_code"])
+            assert cell.startswith(number(place["value"], decimals)), cell
+
+    progress = suite.api("targets_api", f"/v1/places/{HALTON}/progress")
+    assert progress["items"]
+    visitor.open(f"/places/{HALTON}", "place-viewer")
+    for item in progress["items"]:
+        row = item["metric_code"]
+        for key in ("latest_value", "expected_value", "target_value", "national_value"):
+            assert visitor.cell("targets", row, key) == number(item[key], item["decimals"]), key
+        assert visitor.cell("targets", row, "status") == item["status"].replace("_", " ")
+        assert visitor.cell("targets", row, "target_period") == item["target_period"]
+
+    league = suite.api(
+        "targets_api", f"/v1/metrics/{NATIONAL_METRIC}/league-table", level="place", limit=1000
+    )
+    visitor.open(f"/metrics/{NATIONAL_METRIC}", "metric-viewer")
+    decimals = metrics[NATIONAL_METRIC]["decimals"]
+    assert league["data"]
+    for row in league["data"]:
+        assert visitor.cell("league-table", row["area_code"], "value") == number(
+            row["value"], decimals
+        )
+        assert visitor.cell("league-table", row["area_code"], "rank") == str(row["rank"])
+
+    # The CSV of a table holds the API's values at full precision, with the same session.
+    download = visitor.page.request.get(
+        f"{visitor.base}/metrics/{NATIONAL_METRIC}/tables/league-table.csv?level=place"
+    )
+    assert download.status == 200
+    assert download.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(download.text())))
+    assert [(r["area_code"], float(r["value"])) for r in rows] == [
+        (r["area_code"], r["value"]) for r in league["data"]
+    ]
+
+
+def test_a_place_and_its_icb_approve_a_plan_and_its_page_then_says_agreed(visitor: Visitor):
+    suite = visitor.suite
+    plan_id = suite.proposed[HALTON]
+    for key, organisation, shot in (
+        (suite.keys.halton_signatory, HALTON, "approve-as-halton"),
+        (suite.keys.icb_signatory, ICB, "approve-as-icb"),
+    ):
+        visitor.sign_in(key)
+        assert visitor.page.url.endswith("/approvals")
+        waiting = visitor.page.locator(f'#waiting tr[data-row="{plan_id}"]')
+        assert waiting.count() == 1
+        visitor.seen(f"approvals-{organisation}")
+        waiting.locator('[data-key="title"] a').click()
+        form = visitor.page.get_by_role("form", name=f"Decide for {organisation}")
+        form.get_by_label("Your name, as signatory").fill("Pat Signatory")
+        form.get_by_label("Comment").fill("Agreed at the board.")
+        visitor.seen(shot)
+        form.get_by_role("button", name="Approve").click()
+        visitor.page.wait_for_url(re.compile(rf".*/plans/{plan_id}$"))
+        decisions = visitor.page.locator("#decisions").inner_text()
+        assert organisation in decisions and "Pat Signatory" in decisions
+        visitor.sign_out()
+    visitor.sign_in(suite.keys.viewer)
+    visitor.open(f"/plans/{plan_id}", "plan-agreed")
+    assert "Status: agreed" in visitor.page.locator("#plan-status").inner_text()
+    api = suite.api("targets_api", f"/v1/plans/{plan_id}")
+    assert api["status"] == "agreed"
+
+
+def test_a_viewer_sees_no_approve_button_and_the_api_refuses_it_anyway(visitor: Visitor):
+    suite = visitor.suite
+    plan_id = suite.proposed[CHESHIRE_EAST]
+    visitor.sign_in(suite.keys.viewer)
+    page = visitor.open(f"/plans/{plan_id}", "plan-as-viewer")
+    assert page.get_by_role("button", name="Approve").count() == 0
+    # Forged by hand with this session's own token: the page never offered it, and the API,
+    # which is the authority, refuses the viewer's key.
+    token = page.locator('input[name="csrf_token"]').first.get_attribute("value")
+    answer = page.request.post(
+        f"{visitor.base}/plans/{plan_id}/decisions",
+        form={
+            "csrf_token": token or "",
+            "organisation_code": CHESHIRE_EAST,
+            "decision": "approve",
+            "signatory": "Not Allowed",
+        },
+        headers={"Accept": "text/html"},
+    )
+    assert answer.status == 403
+    assert "targets_api answered 403" in answer.text()
+    assert suite.api("targets_api", f"/v1/plans/{plan_id}")["status"] == "proposed"
+
+
+def test_a_forged_post_without_the_csrf_token_is_refused(visitor: Visitor):
+    suite = visitor.suite
+    plan_id = suite.proposed[CHESHIRE_EAST]
+    visitor.sign_in(suite.keys.icb_signatory)
+    page = visitor.open(f"/plans/{plan_id}", "plan-as-icb-signatory")
+    assert page.get_by_role("button", name="Approve").count() == 1  # this key may decide
+    body = {"organisation_code": ICB, "decision": "approve", "signatory": "Forger"}
+    for form in (body, {**body, "csrf_token": "not-the-token"}):
+        answer = page.request.post(
+            f"{visitor.base}/plans/{plan_id}/decisions",
+            form=form,
+            headers={"Accept": "application/json"},
+        )
+        assert answer.status == 403
+        assert answer.json()["type"].endswith("csrf-token-invalid")
+    approvals = suite.api("targets_api", f"/v1/plans/{plan_id}")["approvals"]
+    assert all(a["signatory"] != "Forger" for a in approvals)
+    # Sign-out needs the token too, so another site cannot sign a person out either.
+    assert page.request.post(f"{visitor.base}/sign-out").status == 403
+
+
+def test_a_refusal_by_the_api_is_said_on_the_page(visitor: Visitor):
+    """A submitter reads only the data of the places in its scope: another place's returns
+    are refused by the API, and the page says so (the web app never widens access)."""
+    visitor.sign_in(visitor.suite.keys.leeds_submitter)
+    page = visitor.open(f"/places/{HALTON}", "refused", status=403)
+    assert "ingest answered 403" in page.inner_text("main")
+    assert page.locator("#targets").count() == 0
+
+
+def test_the_session_cookie_holds_no_key_and_sign_out_ends_the_session(visitor: Visitor):
+    suite = visitor.suite
+    visitor.sign_in(suite.keys.assessor)
+    [cookie] = visitor.page.context.cookies()
+    assert cookie["name"] == "joinedup_session"
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie["value"] not in suite.keys.all() and "jdu_" not in cookie["value"]
+    visitor.sign_out()
+    # The old session id is worth nothing now, even sent again by hand.
+    after = httpx.get(
+        f"{visitor.base}/areas/{ICB}",
+        cookies={"joinedup_session": cookie["value"]},
+        headers={"Accept": "text/html"},
+    )
+    assert after.status_code == 303 and after.headers["location"] == "/sign-in"
+
+
+def test_a_revoked_or_unknown_key_cannot_sign_in(visitor: Visitor):
+    visitor.page.goto(f"{visitor.base}/sign-in")
+    visitor.page.get_by_label("API key").fill("jdu_000000000000_not-a-key")
+    visitor.page.get_by_role("button", name="Sign in").click()
+    assert visitor.page.url.endswith("/sign-in")
+    assert "not valid or has been revoked" in visitor.page.inner_text("main")
+    visitor.seen("sign-in-refused", status=401)
+
+
+def test_the_keys_never_reach_the_log(visitor: Visitor):
+    """(Every page shown is checked for the keys as it is shown: Visitor.seen.)"""
+    suite = visitor.suite
+    for key in (suite.keys.assessor, suite.keys.halton_signatory):
+        visitor.sign_in(key)
+        visitor.open(f"/places/{HALTON}", "place-for-the-log")
+        visitor.sign_out()
+    log = suite.web_log()
+    assert f"GET /places/{HALTON}" in log and "POST /sign-in" in log  # requests are logged
+    for secret in suite.keys.secrets():
+        assert secret not in log
+
+
+def test_the_web_answers_probes_and_problems_without_a_session(web_suite: WebSuite):
+    web = web_suite.web.url
+    assert httpx.get(f"{web}/readyz").json()["status"] == "ok"
+    metrics = httpx.get(f"{web}/metrics")
+    assert metrics.status_code == 200 and 'service="web"' in metrics.text
+    not_signed_in = httpx.get(f"{web}/areas/{ICB}", headers={"Accept": "application/json"})
+    assert not_signed_in.status_code == 401
+    assert not_signed_in.headers["content-type"] == "application/problem+json"
+    # /v1/me, which sign-in asks, tells a key who it is and nothing else.
+    me = httpx.get(
+        f"{web_suite.apis['targets_api'].url}/v1/me", headers=bearer(web_suite.keys.viewer)
+    ).json()
+    assert me["role"] == "viewer" and set(me) == {"id", "name", "role", "scopes"}
