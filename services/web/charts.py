@@ -444,6 +444,10 @@ def _league_description(title: str, table: Mapping[str, Any], rows: list[Mapping
 
 
 _ROOT = re.compile(r"<svg\b[^>]*>")
+# Vega gives marks their own ARIA roles (graphics-symbol, graphics-object) and descriptions.
+# Inside a role="img" root they are presentational anyway, and axe rates a role on an img's
+# child as a serious violation: the root's label in words is the chart's one accessible name.
+_MARK_ARIA = re.compile(r'\s(?:role="graphics-[a-z]+"|aria-roledescription="[^"]*")')
 _VIEWBOX = re.compile(r'viewBox="([^"]+)"')
 
 
@@ -462,9 +466,10 @@ def _render(
 
 
 def _embeddable(svg: str, description: str) -> str:
-    """Vega's SVG with its fixed size replaced by `width="100%"` on the `viewBox`, and an
-    accessible name. (These charts have no clips or gradients, so no ids that two charts on
-    one page could share; tests/web/test_charts.py checks that stays so.)"""
+    """Vega's SVG with its fixed size replaced by `width="100%"` on the `viewBox`, an
+    accessible name, and no ARIA roles on the marks inside. (These charts have no clips or
+    gradients, so no ids that two charts on one page could share; tests/web/test_charts.py
+    checks that stays so.)"""
     root = _ROOT.search(svg)
     viewbox = _VIEWBOX.search(root.group(0)) if root else None
     if root is None or viewbox is None:
@@ -472,7 +477,8 @@ def _embeddable(svg: str, description: str) -> str:
     label = html.escape(description, quote=True)
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{viewbox.group(1)}" width="100%" '
-        f'role="img" aria-label="{label}" class="chart"><title>{label}</title>' + svg[root.end() :]
+        f'role="img" aria-label="{label}" class="chart"><title>{label}</title>'
+        + _MARK_ARIA.sub("", svg[root.end() :])
     )
 
 

@@ -54,11 +54,6 @@ TIMEOUT = httpx.Timeout(30.0)
 # start can take far longer than the usual minute.
 READY_TIMEOUT_S = 180.0
 SERIOUS = frozenset({"serious", "critical"})
-# Vega still writes role="graphics-symbol" on grouped line marks (the SPC chart's lines) inside
-# a chart's SVG, whose root is role="img" with a label in words. WAI-ARIA makes an img's children
-# presentational, so browsers expose only the root (which axe still checks); axe flags the
-# marks anyway. Only those marks are left out, until charts.py strips their roles.
-AXE_CONTEXT = {"exclude": [['figure.chart svg[role="img"] [role="graphics-symbol"]']]}
 
 
 @dataclass
@@ -265,7 +260,7 @@ class Visitor:
         assert not self.console_errors, (self.page.url, self.console_errors)
         file = re.sub(r"[^A-Za-z0-9]+", "-", shot).strip("-") or "home"
         self.page.screenshot(path=str(self.suite.screenshots / f"{file}.png"), full_page=True)
-        results = Axe().run(self.page, context=AXE_CONTEXT)
+        results = Axe().run(self.page)
         serious = [
             (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
             for v in results.response["violations"]

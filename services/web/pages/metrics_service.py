@@ -1,6 +1,7 @@
 """A measure: its definition and versions, the league table of places or ICBs with each one's
 95 % interval charted against England, the quintiles, and England's trend."""
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,8 +190,11 @@ async def metric_page(api: Caller, code: str, level: str, *, with_charts: bool) 
     )
     if with_charts:
         title = f"{metric['name']}, {league['period']}"
-        page.league_svg = Markup(charts.league_chart(league, title=title))
+        # vl-convert's rendering is CPU work: off the event loop (see places_service._chart).
+        page.league_svg = Markup(await asyncio.to_thread(charts.league_chart, league, title=title))
         page.trend_svg = Markup(
-            charts.trend_chart(trend, title=f"England: {metric['name']}", unit=metric["unit"])
+            await asyncio.to_thread(
+                charts.trend_chart, trend, title=f"England: {metric['name']}", unit=metric["unit"]
+            )
         )
     return page

@@ -2,6 +2,7 @@
 force (who approved, when), each target's latest, expected and target values, status and SPC
 chart, and how complete its returns are."""
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -221,7 +222,10 @@ async def _chart(
         if item["forecast_value"] is not None
         else None
     )
-    svg = charts.spc_chart(
+    # Rendering is CPU work in vl-convert (tenths of a second): off the event loop, so other
+    # pages are served meanwhile.
+    svg = await asyncio.to_thread(
+        charts.spc_chart,
         series,
         trajectory=target["trajectory"] if target else (),
         forecast=forecast,
