@@ -12,9 +12,9 @@ from sqlmodel import col
 
 from services.common import audit
 from services.common.auth import ApiPrincipal, Role, require_scope
+from services.common.catalogue import Catalogue, MetricsApiClient
 from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.common.models import Submission
-from services.ingest.clients.metrics_api import Catalogue, MetricsApiClient
 from services.ingest.submissions import store, telemetry
 from services.ingest.submissions.parsing import CsvStager, json_rows, parse_json
 from services.ingest.submissions.schemas import (
