@@ -4,6 +4,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from services.common.db import insert_row
 from services.common.errors import Conflict
 from services.common.models import Metric, MetricVersion
 from services.metrics_api.metrics.schemas import MetricScope, MetricStatus
@@ -96,10 +97,7 @@ async def insert_metric(session: AsyncSession, row: Metric, *, taken: Conflict) 
 
 async def insert_version(session: AsyncSession, row: MetricVersion) -> MetricVersion:
     """The version as stored (the caller holds the metric's row, so the number is free)."""
-    session.add(row)
-    await session.flush()
-    await session.refresh(row)
-    return row
+    return await insert_row(session, row)
 
 
 async def set_current_version(session: AsyncSession, metric: Metric, version: int) -> None:
