@@ -23,16 +23,14 @@ async def plan(session: AsyncSession, plan_id: int) -> Plan | None:
     return await session.get(Plan, plan_id)
 
 
+def _locked(query: Select[Plan]) -> Select[Plan]:
+    """The plans' rows locked FOR NO KEY UPDATE until the transaction ends (plans/workflow.py
+    says why that strength), read afresh rather than from the session's copies."""
+    return query.with_for_update(key_share=True).execution_options(populate_existing=True)
+
+
 async def locked_plan(session: AsyncSession, plan_id: int) -> Plan | None:
-    """The plan, its row locked FOR NO KEY UPDATE until the transaction ends (plans/workflow.py
-    says why that strength), read afresh rather than from the session's copy."""
-    query = (
-        select(Plan)
-        .where(col(Plan.id) == plan_id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    )
-    return (await session.execute(query)).scalar()
+    return (await session.execute(_locked(select(Plan).where(col(Plan.id) == plan_id)))).scalar()
 
 
 async def lock_agreements(session: AsyncSession, place_code: str) -> None:
@@ -46,14 +44,11 @@ async def lock_agreements(session: AsyncSession, place_code: str) -> None:
 
 
 async def locked_agreed_plans(session: AsyncSession, place_code: str) -> list[Plan]:
-    """The place's agreed plan (the index allows one at most), locked as ``locked_plan``."""
-    query = (
-        select(Plan)
-        .where(col(Plan.place_code) == place_code, col(Plan.status) == PlanStatus.agreed)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
+    """The place's agreed plan (the index allows one at most), locked."""
+    query = select(Plan).where(
+        col(Plan.place_code) == place_code, col(Plan.status) == PlanStatus.agreed
     )
-    return list((await session.execute(query)).scalars())
+    return list((await session.execute(_locked(query))).scalars())
 
 
 async def open_revision(session: AsyncSession, plan_id: int) -> Plan | None:
