@@ -3,10 +3,10 @@ submit data and refresh progress."""
 
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import os
-import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
@@ -15,15 +15,13 @@ import httpx
 import psycopg
 import typer
 import uvicorn
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from services import submit_client
-from services.common import audit, schema_version
-from services.common.auth import ENGLAND, Role, create_key, revoke_key
+from services.common import keys, schema_version
+from services.common.auth import Role
 from services.common.config import CommonSettings
 from services.common.db import (
     create_engine,
@@ -32,10 +30,16 @@ from services.common.db import (
     sqlalchemy_url,
 )
 from services.common.embedded import EmbeddedServer, start_embedded
-from services.common.errors import Problem, Unprocessable
+from services.common.errors import Problem
 from services.common.http import problem_detail
-from services.common.models import ApiKey, Area
 from services.demo import load as demo_load
+from services.demo.runner import (
+    DemoInBackground,
+    Transact,
+    revoke_demo_keys,
+    run_demo,
+    web_demo_keys,
+)
 from services.ingest.submissions.schemas import SubmissionMode
 from services.metrics_api.seed import seed as seed_reference_data
 from services.supervisor import ServiceProcess, Supervisor, busy_ports, say
@@ -144,12 +148,10 @@ def keys_create(
     ] = None,
 ) -> None:
     """Create a key. It is printed once, alone on the last line; only its hash is stored."""
-
-    async def create(session: AsyncSession) -> tuple[ApiKey, str]:
-        await _refuse_unknown_areas(session, scope or [])
-        return await _create_key_audited(session, name=name, role=role, scopes=scope or [])
-
-    row, key = _in_transaction(_database_url(), create)
+    row, key = _in_transaction(
+        _database_url(),
+        lambda session: keys.create(session, name=name, role=role, scopes=scope or []),
+    )
     typer.echo(
         f"created key {row.id} ({row.name}, role {row.role}, scope "
         f"{' '.join(row.scopes) or 'none'}). Store it now; it cannot be shown again:"
@@ -157,49 +159,12 @@ def keys_create(
     typer.echo(key)
 
 
-async def _create_key_audited(
-    session: AsyncSession, *, name: str, role: Role, scopes: list[str]
-) -> tuple[ApiKey, str]:
-    row, key = await create_key(session, name=name, role=role, scopes=scopes)
-    await audit.record(
-        session,
-        actor="cli",
-        action="api_key.create",
-        entity_type="api_key",
-        entity_id=str(row.id),
-        after={"name": row.name, "role": row.role, "scopes": row.scopes},
-    )
-    return row, key
-
-
-def _key_id(row: ApiKey) -> int:
-    """The id of a key create_key has flushed: the database has assigned it by then."""
-    assert row.id is not None
-    return row.id
-
-
-async def _refuse_unknown_areas(session: AsyncSession, codes: list[str]) -> None:
-    """A mistyped scope would make a key that silently covers nothing."""
-    known = set(
-        (await session.execute(select(col(Area.code)).where(col(Area.code).in_(codes)))).scalars()
-    )
-    if unknown := [code for code in codes if code not in known]:
-        raise Unprocessable(
-            f"No area with code {', '.join(unknown)}; a scope is the code of a "
-            f"loaded area, such as E54000054 (run `joinedup seed` if none are)."
-        )
-
-
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (never the keys themselves)."""
-
-    async def rows(session: AsyncSession) -> list[ApiKey]:
-        return list((await session.execute(select(ApiKey).order_by(col(ApiKey.id)))).scalars())
-
-    keys = _in_transaction(_database_url(), rows)
+    rows = _in_transaction(_database_url(), keys.all_keys)
     typer.echo(f"{'id':>4}  {'role':<10} {'status':<8} {'scopes':<24} name")
-    for row in keys:
+    for row in rows:
         status = "revoked" if row.revoked_at else "active"
         typer.echo(f"{row.id:>4}  {row.role:<10} {status:<8} {' '.join(row.scopes):<24} {row.name}")
 
@@ -210,7 +175,7 @@ def keys_revoke(
 ) -> None:
     """Revoke a key; it stops working at once."""
     row, already_revoked = _in_transaction(
-        _database_url(), lambda session: _revoke_audited(session, key_id)
+        _database_url(), lambda session: keys.revoke(session, key_id)
     )
     if already_revoked:
         typer.echo(
@@ -219,23 +184,6 @@ def keys_revoke(
         )
     else:
         typer.echo(f"revoked key {row.id} ({row.name})")
-
-
-async def _revoke_audited(session: AsyncSession, key_id: int) -> tuple[ApiKey, bool]:
-    """Revoke a key, auditing it unless it was already revoked; says which."""
-    existing = await session.get(ApiKey, key_id)
-    already_revoked = existing is not None and existing.revoked_at is not None
-    row = await revoke_key(session, key_id=key_id)
-    if not already_revoked:
-        await audit.record(
-            session,
-            actor="cli",
-            action="api_key.revoke",
-            entity_type="api_key",
-            entity_id=str(row.id),
-            after={"revoked_at": str(row.revoked_at)},
-        )
-    return row, already_revoked
 
 
 @progress_app.command("refresh")
@@ -480,7 +428,7 @@ def up(
         schema_version.upgrade(url)
     added = _in_transaction(url, seed_reference_data)
     say(f"database: ready ({added['areas']} areas and {added['metrics']} metrics added)")
-    admin_key = _in_transaction(url, _first_admin_key)
+    admin_key = _in_transaction(url, keys.first_admin_key)
     env = {
         **os.environ,
         "JOINEDUP_DATABASE_URL": url,
@@ -490,15 +438,17 @@ def up(
     }
     run_key_id = None
     if not env.get("JOINEDUP_SERVICE_KEY"):
-        run_key_id, env["JOINEDUP_SERVICE_KEY"] = _in_transaction(url, _service_key_for_this_run)
+        run_key_id, env["JOINEDUP_SERVICE_KEY"] = _in_transaction(url, keys.service_key_for_run)
     web_key_ids: list[int] = []
     if demo:
-        web_key_ids, web_keys = _in_transaction(url, _web_demo_keys)
+        web_key_ids, web_keys = _in_transaction(url, web_demo_keys)
         services[-1].env["JOINEDUP_WEB_DEMO_KEYS"] = json.dumps(web_keys)
     supervisor = Supervisor(services, host=host, env=env, database=database)
     demo_run = (
-        _DemoInBackground(
-            url, demo_load.Endpoints(*(s.url for s in services[:3])), cancel=supervisor.stopping
+        DemoInBackground(
+            _transactions(url),
+            demo_load.Endpoints(*(s.url for s in services[:3])),
+            cancel=supervisor.stopping,
         )
         if demo
         else None
@@ -514,9 +464,9 @@ def up(
         if demo_run is not None:
             demo_run.finish()
         if run_key_id is not None:
-            _in_transaction(url, lambda session: _revoke_audited(session, run_key_id))
+            _in_transaction(url, lambda session: keys.revoke(session, run_key_id))
         if web_key_ids:
-            _in_transaction(url, lambda session: _revoke_demo_keys(session, web_key_ids))
+            _in_transaction(url, lambda session: revoke_demo_keys(session, web_key_ids))
     say("joinedup stopped.")
     raise typer.Exit(code)
 
@@ -528,25 +478,6 @@ def _pool_per_process(workers: int) -> dict[str, str]:
         return {}
     total = CommonSettings.model_fields["db_pool_size"].default
     return {"JOINEDUP_DB_POOL_SIZE": str(max(2, math.ceil(total / workers)))}
-
-
-async def _service_key_for_this_run(session: AsyncSession) -> tuple[int, str]:
-    """The key the services use to call each other, made for this run and revoked after it,
-    so no long-lived secret is left behind. Production sets JOINEDUP_SERVICE_KEY instead."""
-    row, key = await _create_key_audited(
-        session, name=f"services (joinedup up, pid {os.getpid()})", role=Role.service, scopes=[]
-    )
-    return _key_id(row), key
-
-
-async def _first_admin_key(session: AsyncSession) -> str | None:
-    """On a database with no keys at all, make the admin key the operator needs to begin."""
-    if await session.scalar(select(func.count()).select_from(ApiKey)):
-        return None
-    _, key = await _create_key_audited(
-        session, name="first admin (joinedup up)", role=Role.admin, scopes=[]
-    )
-    return key
 
 
 @app.command("demo")
@@ -611,138 +542,18 @@ def demo_command(
     raise typer.Exit(_run_demo(None, endpoints, options))
 
 
-def _run_demo(
-    url: str | None,
-    endpoints: demo_load.Endpoints,
-    options: demo_load.Options,
-    *,
-    cancel: threading.Event | None = None,
-    keys_made: Callable[[list[int]], None] | None = None,
-) -> int:
-    """Load the demo with keys made for this run and revoked when it ends, however it ends;
-    print what it did and return the exit code. ``url`` None: the configured database."""
-    try:  # before making keys, so that a mistyped address leaves nothing behind
-        asyncio.run(demo_load.check_reachable(endpoints))
-    except demo_load.DemoFailed as failure:
-        typer.echo(f"error: demo: {failure}", err=True)
-        return failure.code
-    url = url or _database_url()
-    key_ids, keys = _in_transaction(url, _demo_keys)
-    if keys_made is not None:
-        keys_made(key_ids)
-    try:
-        summary = asyncio.run(demo_load.run(endpoints, keys, options, cancel=cancel))
-    except demo_load.DemoFailed as failure:
-        typer.echo(f"error: demo: {failure}", err=True)
-        return failure.code
-    finally:
-        _in_transaction(url, lambda session: _revoke_demo_keys(session, key_ids))
-    for line in demo_load.report(summary, endpoints):
-        typer.echo(line)
-    return 0
+def _run_demo(url: str | None, endpoints: demo_load.Endpoints, options: demo_load.Options) -> int:
+    """`joinedup demo`'s run on the database at ``url`` (None: the configured one)."""
+    return run_demo(_transactions(url), endpoints, options)
 
 
-async def _demo_keys(session: AsyncSession) -> tuple[list[int], demo_load.Keys]:
-    """A steward and a submitter for all of England, an admin to read with, and two signatories:
-    one scoped to every place (their local authorities) and one to every ICB, because a plan is
-    agreed by two bodies, each with a key of its own."""
-    areas = list((await session.execute(select(Area).order_by(Area.code))).scalars())
+def _transactions(url: str | None) -> Transact:
+    """Committed transactions on ``url``, or on the configured database (None), which is found
+    (and the embedded server started) only when the first transaction runs: the demo checks
+    that the services answer before it makes its keys."""
+    database = functools.cache(lambda: url or _database_url())
 
-    def codes(level: str) -> list[str]:
-        return [area.code for area in areas if area.level == level]
+    def transact(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        return _in_transaction(database(), work)
 
-    wanted = {
-        "steward": (Role.steward, [ENGLAND]),
-        "submitter": (Role.submitter, [ENGLAND]),
-        "place_signatory": (Role.signatory, codes("place")),
-        "icb_signatory": (Role.signatory, codes("icb")),
-        "admin": (Role.admin, []),
-    }
-    made = {}
-    for name, (role, scopes) in wanted.items():
-        made[name] = await _create_key_audited(
-            session,
-            name=f"demo {name.replace('_', ' ')} (joinedup demo, pid {os.getpid()})",
-            role=role,
-            scopes=scopes,
-        )
-    keys = demo_load.Keys(**{name: key for name, (_, key) in made.items()})
-    return [_key_id(row) for row, _ in made.values()], keys
-
-
-# The demo roles the web app offers at sign-in under `joinedup up --demo`: each a job the
-# pages are for, scoped as such a person's key would be (Leeds and its ICB, West Yorkshire).
-WEB_DEMO_ROLES: dict[str, tuple[Role, list[str]]] = {
-    "assessor (England)": (Role.assessor, []),
-    "viewer (England)": (Role.viewer, []),
-    "signatory for Leeds City Council": (Role.signatory, ["E08000035"]),
-    "signatory for West Yorkshire ICB": (Role.signatory, ["E54000054"]),
-    "steward for West Yorkshire": (Role.steward, ["E54000054"]),
-    "submitter for Leeds": (Role.submitter, ["E08000035"]),
-}
-
-
-async def _web_demo_keys(session: AsyncSession) -> tuple[list[int], dict[str, str]]:
-    """Keys for the web app's demo sign-in, made for this run of `up --demo` and revoked when
-    it stops; they reach only the web process, which never shows them."""
-    ids, keys = [], {}
-    for label, (role, scopes) in WEB_DEMO_ROLES.items():
-        row, keys[label] = await _create_key_audited(
-            session,
-            name=f"web demo {label} (joinedup up, pid {os.getpid()})",
-            role=role,
-            scopes=scopes,
-        )
-        ids.append(_key_id(row))
-    return ids, keys
-
-
-async def _revoke_demo_keys(session: AsyncSession, key_ids: list[int]) -> None:
-    for key_id in key_ids:
-        await _revoke_audited(session, key_id)
-
-
-class _DemoInBackground:
-    """`joinedup up --demo`: the demo in a thread once the services are ready, so the
-    supervisor keeps watching them meanwhile. Ctrl-C (the supervisor's ``stopping``) cancels
-    it; ``finish`` waits for it and makes sure its keys are revoked."""
-
-    JOIN_TIMEOUT_S = 30.0
-
-    def __init__(self, url: str, endpoints: demo_load.Endpoints, cancel: threading.Event) -> None:
-        self.url, self.endpoints, self.cancel = url, endpoints, cancel
-        self.key_ids: list[int] = []
-        self.thread = threading.Thread(target=self._run, name="joinedup-demo", daemon=True)
-
-    def start(self) -> None:
-        say("demo: loading demo data through the APIs (Ctrl-C stops it and everything)")
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            code = _run_demo(
-                self.url,
-                self.endpoints,
-                demo_load.Options(),
-                cancel=self.cancel,
-                keys_made=self.key_ids.extend,
-            )
-        except (Exception, typer.Exit) as exc:  # noqa: BLE001 (reported, never silent)
-            code = getattr(exc, "exit_code", 1)
-        if self.cancel.is_set():
-            return
-        if code:
-            say(
-                "\n!!! the demo failed (see above); the services keep running. Press Ctrl-C "
-                "to stop.\n"
-            )
-        else:
-            say("The demo data is loaded; the services keep running. Press Ctrl-C to stop.\n")
-
-    def finish(self) -> None:
-        self.cancel.set()
-        if not self.thread.is_alive():
-            return
-        self.thread.join(self.JOIN_TIMEOUT_S)
-        if self.thread.is_alive() and self.key_ids:  # stuck: revoke its keys from here
-            _in_transaction(self.url, lambda session: _revoke_demo_keys(session, self.key_ids))
+    return transact

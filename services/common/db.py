@@ -1,7 +1,7 @@
 """Database connection: which server, the engine, and the per-request session."""
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, TypeVar, cast
 
 import psycopg
 from fastapi import Depends, Request
@@ -11,9 +11,12 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlmodel import SQLModel
 
 from services.common.config import CommonSettings
 from services.common.embedded import ensure_database, start_embedded
+
+Row = TypeVar("Row", bound=SQLModel)
 
 # Held for the life of the process so the embedded server's handle is not released early.
 _embedded_servers: list[object] = []
@@ -80,3 +83,12 @@ async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[An
     an AsyncConnection; SQLAlchemy types it for every dialect at once."""
     raw = await (await session.connection()).get_raw_connection()
     return cast(psycopg.AsyncConnection[Any], raw.driver_connection)
+
+
+async def insert_row(session: AsyncSession, row: Row) -> Row:
+    """The row as stored: added, flushed and read back, with what the database filled in (its
+    generated id, its defaults such as created_at)."""
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    return row

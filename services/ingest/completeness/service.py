@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import periods
 from services.common.auth import ApiPrincipal, places_in_view
+from services.common.catalogue import Catalogue
 from services.common.errors import NotFound, Unprocessable, field_error
-from services.ingest.clients.metrics_api import Catalogue
 from services.ingest.completeness import store
 from services.ingest.completeness.schemas import (
     CompletenessPlaceTotals,

@@ -1,4 +1,5 @@
-from typing import Annotated
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -15,6 +16,7 @@ from services.common.params import QueryFlag
 from services.common.responses import ListPublic, PageDep, csv_response, wants_csv
 from services.ingest.observations import service
 from services.ingest.observations.schemas import CSV_FIELDS, ObservationPublic
+from services.ingest.observations.store import Selection
 
 router = APIRouter(
     prefix="/v1/observations",
@@ -45,7 +47,7 @@ async def list_observations(
 ) -> Response | ListPublic[ObservationPublic]:
     """Observations, current versions by default (a submitter key reads the places in its
     scope). With `Accept: text/csv`, every matching row as CSV (no paging)."""
-    query = service.observations_query(
+    selection = service.selection(
         place_code=place_code,
         metric_code=metric_code,
         first=first,
@@ -54,9 +56,11 @@ async def list_observations(
         only_places=await _places_in_view(request, principal, place_code),
     )
     if wants_csv(request):
-        return csv_response(CSV_FIELDS, _rows_for_csv(request, query), filename="observations.csv")
+        return csv_response(
+            CSV_FIELDS, _rows_for_csv(request, selection), filename="observations.csv"
+        )
     rows, count = await service.list_observations(
-        session, query, limit=page.limit, offset=page.offset
+        session, selection, limit=page.limit, offset=page.offset
     )
     return ListPublic[ObservationPublic](
         data=[ObservationPublic.model_validate(r) for r in rows], count=count
@@ -73,8 +77,8 @@ async def _places_in_view(
     return places_in_view(principal, area, catalogue.places_in(area))
 
 
-async def _rows_for_csv(request: Request, query):
+async def _rows_for_csv(request: Request, selection: Selection) -> AsyncIterator[dict[str, Any]]:
     # Its own session: the request's is committed and closed before a streamed body is sent.
     async with request.app.state.sessionmaker() as session:
-        async for row in service.stream_observations(session, query):
+        async for row in service.stream_observations(session, selection):
             yield row.model_dump()

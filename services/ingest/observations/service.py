@@ -2,13 +2,13 @@
 
 from collections.abc import AsyncIterator
 
-from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from services.common import periods
 from services.common.errors import Unprocessable, field_error
 from services.common.models import Observation
+from services.ingest.observations import store
+from services.ingest.observations.store import Selection
 
 
 def _period(code: str | None, name: str) -> periods.Period | None:
@@ -20,7 +20,7 @@ def _period(code: str | None, name: str) -> periods.Period | None:
         raise Unprocessable(str(exc), errors=[field_error(["query", name], str(exc))]) from None
 
 
-def observations_query(
+def selection(
     *,
     place_code: str | None,
     metric_code: str | None,
@@ -28,43 +28,28 @@ def observations_query(
     last: str | None,
     history: bool,
     only_places: list[str] | None,
-) -> Select:
+) -> Selection:
     """Filters are all optional; ``first``/``last`` bound the periods by their dates, so a
     quarter and the months inside it are compared by the days they cover; ``only_places``
     the places the key may read (None: every place)."""
     start, end = _period(first, "from"), _period(last, "to")
-    query = select(Observation)
-    if not history:
-        query = query.where(col(Observation.superseded_at).is_(None))
-    if place_code is not None:
-        query = query.where(col(Observation.place_code) == place_code)
-    if only_places is not None:
-        query = query.where(col(Observation.place_code).in_(only_places))
-    if metric_code is not None:
-        query = query.where(col(Observation.metric_code) == metric_code)
-    if start is not None:
-        query = query.where(func.period_start(col(Observation.period)) >= start.start)
-    if end is not None:
-        query = query.where(func.period_end(col(Observation.period)) <= end.end)
-    return query.order_by(
-        col(Observation.place_code),
-        col(Observation.metric_code),
-        func.period_start(col(Observation.period)),
-        col(Observation.period),
-        col(Observation.version),
+    return Selection(
+        place_code=place_code,
+        metric_code=metric_code,
+        starts_on=start.start if start else None,
+        ends_on=end.end if end else None,
+        history=history,
+        only_places=only_places,
     )
 
 
 async def list_observations(
-    session: AsyncSession, query: Select, *, limit: int, offset: int
+    session: AsyncSession, selection: Selection, *, limit: int, offset: int
 ) -> tuple[list[Observation], int]:
-    count = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = await session.execute(query.limit(limit).offset(offset))
-    return list(rows.scalars()), count or 0
+    count = await store.observation_count(session, selection)
+    return await store.observations_page(session, selection, limit=limit, offset=offset), count
 
 
-async def stream_observations(session: AsyncSession, query: Select) -> AsyncIterator[Observation]:
-    """Every matching row through a server-side cursor, so an export never sits in memory."""
-    result = await session.stream(query.execution_options(yield_per=5000))
-    async for row in result.scalars():
-        yield row
+def stream_observations(session: AsyncSession, selection: Selection) -> AsyncIterator[Observation]:
+    """Every matching row, read as it is sent, so an export never sits in memory."""
+    return store.observation_stream(session, selection)

@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from services.common.auth import Principal, SubmitterKey
+from services.common.catalogue import Catalogue
 from services.common.db import SessionDep
 from services.common.errors import BadRequest, Problem, problem_responses
 from services.common.params import QueryFlag, Timestamp
 from services.common.responses import ListPublic, PageDep
-from services.ingest.clients.metrics_api import Catalogue
 from services.ingest.deps import CatalogueDep, IngestSettingsDep
 from services.ingest.submissions import service
 from services.ingest.submissions.schemas import SubmissionIn, SubmissionMode, SubmissionPublic

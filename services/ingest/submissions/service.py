@@ -6,15 +6,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from services.common import audit
 from services.common.auth import ApiPrincipal, Role, require_scope
+from services.common.catalogue import Catalogue, MetricsApiClient
 from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.common.models import Submission
-from services.ingest.clients.metrics_api import Catalogue, MetricsApiClient
 from services.ingest.submissions import store, telemetry
 from services.ingest.submissions.parsing import CsvStager, json_rows, parse_json
 from services.ingest.submissions.schemas import (
@@ -297,7 +295,7 @@ def _error_loc(error: RowError, format: str) -> list[str | int]:
 async def get_submission(
     session: AsyncSession, *, principal: ApiPrincipal, submission_id: uuid.UUID
 ) -> SubmissionPublic:
-    row = await session.get(Submission, submission_id)
+    row = await store.submission(session, submission_id)
     if row is None or not _may_read(principal, row):
         raise NotFound(f"No submission {submission_id}.")
     return to_public(row)
@@ -318,17 +316,10 @@ async def list_submissions(
 ) -> tuple[list[SubmissionPublic], int]:
     if not principal.has_role(Role.assessor, Role.submitter):
         raise Forbidden("Submissions are read by assessors and by the submitters who made them.")
-    query = select(Submission)
-    if not principal.has_role(Role.assessor):
-        query = query.where(col(Submission.key_id) == principal.key_id)
-    if place_code is not None:
-        query = query.where(col(Submission.place_codes).contains([place_code]))
-    if since is not None:
-        query = query.where(col(Submission.received_at) >= since)
-    count = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.execute(
-        query.order_by(col(Submission.received_at).desc(), col(Submission.id))
-        .limit(limit)
-        .offset(offset)
+    # A submitter reads only the submissions its own key made.
+    key_id = None if principal.has_role(Role.assessor) else principal.key_id
+    count = await store.submission_count(session, key_id=key_id, place_code=place_code, since=since)
+    rows = await store.submissions_page(
+        session, key_id=key_id, place_code=place_code, since=since, limit=limit, offset=offset
     )
-    return [to_public(r) for r in rows.scalars()], count or 0
+    return [to_public(r) for r in rows], count

@@ -1,4 +1,5 @@
-"""The set-based path from staged rows to versioned observations, all in the caller's transaction.
+"""The set-based path from staged rows to versioned observations, all in the caller's
+transaction; and the reads of stored submissions.
 
 A CSV's rows are COPYed into a temporary table; a JSON submission's rows travel as one jsonb
 parameter. Either way one statement checks every row (validation.sql) and, when the submission
@@ -12,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 
-from sqlalchemy import Insert, Table, bindparam, insert, select, text
+from sqlalchemy import Insert, Select, Table, bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from services.common import magnitude
 from services.common.db import driver_connection
@@ -317,3 +318,47 @@ async def record(session: AsyncSession, *, submission: Submission, entry: AuditL
         for name, value in entry.model_dump(exclude={"id", "occurred_at"}).items()
     }
     await session.execute(_RECORD, values)
+
+
+async def submission(session: AsyncSession, submission_id: uuid.UUID) -> Submission | None:
+    return await session.get(Submission, submission_id)
+
+
+def _submissions(
+    *, key_id: int | None, place_code: str | None, since: datetime | None
+) -> Select[Submission]:
+    query = select(Submission)
+    if key_id is not None:
+        query = query.where(col(Submission.key_id) == key_id)
+    if place_code is not None:
+        query = query.where(col(Submission.place_codes).contains([place_code]))
+    if since is not None:
+        query = query.where(col(Submission.received_at) >= since)
+    return query
+
+
+async def submission_count(
+    session: AsyncSession, *, key_id: int | None, place_code: str | None, since: datetime | None
+) -> int:
+    """How many submissions the key made (None: any key) naming the place, since then."""
+    matching = _submissions(key_id=key_id, place_code=place_code, since=since)
+    return await session.scalar(select(func.count()).select_from(matching.subquery())) or 0
+
+
+async def submissions_page(
+    session: AsyncSession,
+    *,
+    key_id: int | None,
+    place_code: str | None,
+    since: datetime | None,
+    limit: int,
+    offset: int,
+) -> list[Submission]:
+    """A page of those submissions, newest first."""
+    query = (
+        _submissions(key_id=key_id, place_code=place_code, since=since)
+        .order_by(col(Submission.received_at).desc(), col(Submission.id))
+        .limit(limit)
+        .offset(offset)
+    )
+    return list((await session.execute(query)).scalars())

@@ -3,15 +3,14 @@
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from services.common import audit, periods
 from services.common.auth import ENGLAND, ApiPrincipal, require_scope
 from services.common.errors import Conflict, NotFound, Unprocessable, field_error
-from services.common.models import Area, Metric, MetricVersion
-from services.metrics_api.areas.service import lineage
+from services.common.models import Metric, MetricVersion
+from services.metrics_api.areas import store as areas
+from services.metrics_api.metrics import store
 from services.metrics_api.metrics.schemas import (
     Aggregation,
     Kind,
@@ -24,7 +23,6 @@ from services.metrics_api.metrics.schemas import (
     MetricUpdate,
     MetricVersionPublic,
 )
-from services.metrics_api.unique import add_new
 
 DEFAULT_AGGREGATION = {
     Kind.count_: Aggregation.sum,
@@ -141,17 +139,15 @@ def to_public(metric: Metric, version: MetricVersion) -> MetricPublic:
 
 
 async def _get_metric(session: AsyncSession, code: str, *, for_update: bool = False) -> Metric:
-    query = select(Metric).where(col(Metric.code) == code)
-    if for_update:
-        query = query.with_for_update()
-    metric = (await session.execute(query)).scalar()
+    read = store.locked_metric if for_update else store.metric
+    metric = await read(session, code)
     if metric is None:
         raise NotFound(f"No metric with code {code}.")
     return metric
 
 
 async def _get_version(session: AsyncSession, code: str, version: int) -> MetricVersion:
-    row = await session.get(MetricVersion, (code, version))
+    row = await store.metric_version(session, code, version)
     if row is None:
         raise NotFound(f"Metric {code} has no version {version}.")
     return row
@@ -174,32 +170,20 @@ async def list_metrics(
     limit: int,
     offset: int,
 ) -> tuple[list[MetricPublic], int]:
-    query = select(Metric, MetricVersion).join(
-        MetricVersion,
-        (col(MetricVersion.metric_code) == col(Metric.code))
-        & (col(MetricVersion.version) == col(Metric.current_version)),
+    count = await store.metric_count(
+        session, scope=scope, owner=owner, status=status, domain=domain
     )
-    if scope is not None:
-        query = query.where(col(Metric.scope) == scope)
-    if owner is not None:
-        query = query.where(col(Metric.owner_area_code) == owner)
-    if status is not None:
-        query = query.where(col(Metric.status) == status)
-    if domain is not None:
-        query = query.where(col(MetricVersion.domain) == domain)
-    count = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.execute(query.order_by(col(Metric.code)).limit(limit).offset(offset))
-    return [to_public(m, v) for m, v in rows], count or 0
+    rows = await store.metrics_page(
+        session, scope=scope, owner=owner, status=status, domain=domain, limit=limit, offset=offset
+    )
+    return [to_public(m, v) for m, v in rows], count
 
 
 async def list_versions(session: AsyncSession, *, code: str) -> list[MetricVersionPublic]:
     await _get_metric(session, code)
-    rows = await session.execute(
-        select(MetricVersion)
-        .where(col(MetricVersion.metric_code) == code)
-        .order_by(col(MetricVersion.version))
-    )
-    return [MetricVersionPublic.model_validate(v) for v in rows.scalars()]
+    return [
+        MetricVersionPublic.model_validate(v) for v in await store.metric_versions(session, code)
+    ]
 
 
 async def _authorise_owner(
@@ -209,7 +193,7 @@ async def _authorise_owner(
     if scope is MetricScope.national:
         require_scope(principal, ENGLAND, [ENGLAND])
         return
-    require_scope(principal, owner_area_code, await lineage(session, code=owner_area_code))
+    require_scope(principal, owner_area_code, await areas.lineage(session, owner_area_code))
 
 
 async def _resolve_owner(session: AsyncSession, body: MetricCreate) -> str:
@@ -229,7 +213,7 @@ async def _resolve_owner(session: AsyncSession, body: MetricCreate) -> str:
             "A local metric needs the place or ICB that owns it.",
             errors=[field_error(["owner_area_code"], "required for local metrics")],
         )
-    owner = await session.get(Area, body.owner_area_code)
+    owner = await areas.area(session, body.owner_area_code)
     if owner is None:
         raise Unprocessable(
             f"Owner area {body.owner_area_code} does not exist.",
@@ -252,12 +236,12 @@ async def create_metric(
     exists = Conflict(
         f"A metric with code {body.code} already exists; PUT to it to make a new version."
     )
-    if await session.get(Metric, body.code) is not None:
+    if await store.metric(session, body.code) is not None:
         raise exists
-    metric = Metric(code=body.code, scope=body.scope, owner_area_code=owner)
-    await add_new(session, metric, taken=exists)
+    metric = await store.insert_metric(
+        session, Metric(code=body.code, scope=body.scope, owner_area_code=owner), taken=exists
+    )
     version = await _add_version(session, principal, body.code, 1, definition)
-    await session.refresh(metric)
     public = to_public(metric, version)
     await audit.record(
         session,
@@ -283,10 +267,7 @@ async def _add_version(
         created_by_key_id=principal.key_id,
         **definition.model_dump(),
     )
-    session.add(version)
-    await session.flush()
-    await session.refresh(version)
-    return version
+    return await store.insert_version(session, version)
 
 
 def _identity_errors(metric: Metric, body: MetricUpdate) -> list[dict[str, Any]]:
@@ -335,12 +316,7 @@ async def update_metric(
     version = await _add_version(
         session, principal, metric.code, metric.current_version + 1, definition
     )
-    await session.execute(
-        update(Metric)
-        .where(col(Metric.code) == metric.code)
-        .values(current_version=version.version)
-    )
-    await session.refresh(metric)
+    await store.set_current_version(session, metric, version.version)
     after = to_public(metric, version)
     await audit.record(
         session,
@@ -360,12 +336,7 @@ async def retire_metric(
     if metric.status == MetricStatus.retired:
         raise Conflict(f"Metric {metric.code} is already retired.", current_status="retired")
     before = to_public(metric, current)
-    await session.execute(
-        update(Metric)
-        .where(col(Metric.code) == metric.code)
-        .values(status=MetricStatus.retired, retired_at=func.now())
-    )
-    await session.refresh(metric)
+    await store.retire(session, metric)
     after = to_public(metric, current)
     await audit.record(
         session,

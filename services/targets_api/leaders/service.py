@@ -6,9 +6,7 @@ deleted otherwise, so the history answers "who was accountable on day D" for any
 
 from datetime import date, timedelta
 
-from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from services.common import audit
 from services.common.auth import ApiPrincipal, require_scope
@@ -30,11 +28,6 @@ from services.targets_api.progress.schemas import StatusCounts
 MAX_DAYS_AHEAD = 366  # a year, leap day included
 # Integrated care places date from the 2010s; an earlier date is a slip (0226 for 2026).
 EARLIEST_APPOINTMENT = date(2000, 1, 1)
-
-# Serialises appointments per place. A row lock on the latest term would not do: a place with
-# no leader yet has no row to lock, so two first appointments would race to the unique index
-# and one would end in a 500.
-_LOCK_PLACE = text("SELECT pg_advisory_xact_lock(hashtextextended('place_leader:' || :code, 0))")
 
 
 def _public(term: PlaceLeader | None) -> LeaderPublic | None:
@@ -66,13 +59,6 @@ def _is_same_term(term: PlaceLeader, body: LeaderCreate) -> bool:
     return all(getattr(term, field) == value for field, value in body.model_dump().items())
 
 
-async def _latest_term(session: AsyncSession, code: str) -> PlaceLeader | None:
-    query = select(PlaceLeader).where(
-        col(PlaceLeader.place_code) == code, col(PlaceLeader.ended_on).is_(None)
-    )
-    return (await session.execute(query)).scalar()
-
-
 async def appoint(
     session: AsyncSession,
     *,
@@ -89,8 +75,8 @@ async def appoint(
     place = place_of(catalogue, code)
     require_scope(principal, code, catalogue.lineage(code))
     _check_appointment_date(body.appointed_on, today=today)
-    await session.execute(_LOCK_PLACE, {"code": code})
-    latest = await _latest_term(session, code)
+    await store.lock_appointments(session, code)
+    latest = await store.latest_term(session, code)
     if latest is not None and _is_same_term(latest, body):
         return LeaderPublic.model_validate(latest), False
     if latest is not None and body.appointed_on <= latest.appointed_on:
@@ -101,15 +87,8 @@ async def appoint(
         )
     before = _audited(latest)
     if latest is not None:
-        await session.execute(
-            update(PlaceLeader)
-            .where(col(PlaceLeader.id) == latest.id)
-            .values(ended_on=body.appointed_on - timedelta(days=1))
-        )
-    leader = PlaceLeader(place_code=code, **body.model_dump())
-    session.add(leader)
-    await session.flush()
-    await session.refresh(leader)
+        await store.end_term(session, latest, ended_on=body.appointed_on - timedelta(days=1))
+    leader = await store.insert_term(session, PlaceLeader(place_code=code, **body.model_dump()))
     after = LeaderPublic.model_validate(leader)
     await audit.record(
         session,
@@ -127,24 +106,9 @@ async def list_leaders(
     session: AsyncSession, *, code: str, limit: int | None, offset: int
 ) -> tuple[list[LeaderPublic], int]:
     """The place's terms, newest first; ``limit`` None for all of them."""
-    query = select(PlaceLeader).where(col(PlaceLeader.place_code) == code)
-    count = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.execute(
-        query.order_by(col(PlaceLeader.appointed_on).desc()).limit(limit).offset(offset)
-    )
-    return [LeaderPublic.model_validate(r) for r in rows.scalars()], count or 0
-
-
-async def _terms_not_ended(session: AsyncSession, code: str, today: date) -> list[PlaceLeader]:
-    query = (
-        select(PlaceLeader)
-        .where(
-            col(PlaceLeader.place_code) == code,
-            or_(col(PlaceLeader.ended_on).is_(None), col(PlaceLeader.ended_on) >= today),
-        )
-        .order_by(col(PlaceLeader.appointed_on))
-    )
-    return list((await session.execute(query)).scalars())
+    count = await store.term_count(session, code)
+    rows = await store.terms_page(session, code, limit=limit, offset=offset)
+    return [LeaderPublic.model_validate(r) for r in rows], count
 
 
 async def get_profile(
@@ -156,7 +120,7 @@ async def get_profile(
         for area in map(catalogue.area, catalogue.lineage(code))
         if area is not None
     }
-    terms = await _terms_not_ended(session, code, today)
+    terms = await store.terms_not_ended(session, code, on=today)
     plans = await store.plan_summary(session, code)
     return PlacePublic(
         **place.model_dump(include={"code", "name", "level", "parent_code", "population"}),

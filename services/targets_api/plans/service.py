@@ -2,13 +2,10 @@
 by the place (its local authority) and its ICB, agreed, and revised. Every change is audited
 under the plan it belongs to (entity_type "plan"), so one query reads a plan's whole history."""
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from services.common import audit
 from services.common.auth import (
@@ -22,7 +19,7 @@ from services.common.errors import Conflict, NotFound, Unprocessable, field_erro
 from services.common.models import AuditLog, Plan, PlanApproval, PlanTarget
 from services.targets_api.changes import store as changes
 from services.targets_api.lookups import place_of
-from services.targets_api.plans import workflow
+from services.targets_api.plans import store, workflow
 from services.targets_api.plans.schemas import (
     ApprovalCreate,
     ApprovalPublic,
@@ -39,17 +36,6 @@ from services.targets_api.plans.targets import check_target, usable_metric
 from services.targets_api.plans.workflow import Action
 
 ENTITY = "plan"
-# The columns a revision copies from the plan it revises, target by target.
-_CARRIED_OVER = (
-    "metric_code",
-    "metric_version",
-    "baseline_period",
-    "baseline_value",
-    "target_period",
-    "target_value",
-    "trajectory",
-    "tolerance",
-)
 
 
 # --- places and who may act for them -------------------------------------------------------
@@ -111,29 +97,9 @@ def target_public(target: PlanTarget, catalogue: Catalogue) -> TargetPublic:
     )
 
 
-async def _targets(session: AsyncSession, plan_id: int) -> Sequence[PlanTarget]:
-    return (
-        (
-            await session.execute(
-                select(PlanTarget)
-                .where(col(PlanTarget.plan_id) == plan_id)
-                .order_by(col(PlanTarget.metric_code))
-            )
-        )
-        .scalars()
-        .all()
-    )
-
-
 async def plan_public(session: AsyncSession, plan: Plan, *, catalogue: Catalogue) -> PlanPublic:
-    targets = await _targets(session, _id(plan))
-    approvals = (
-        await session.execute(
-            select(PlanApproval)
-            .where(col(PlanApproval.plan_id) == plan.id)
-            .order_by(col(PlanApproval.id))
-        )
-    ).scalars()
+    targets = await store.plan_targets(session, _id(plan))
+    approvals = await store.plan_approvals(session, _id(plan))
     return PlanPublic(
         **_summary_fields(plan, catalogue, ((t.metric_code, t.metric_version) for t in targets)),
         targets=[target_public(t, catalogue) for t in targets],
@@ -142,7 +108,7 @@ async def plan_public(session: AsyncSession, plan: Plan, *, catalogue: Catalogue
 
 
 async def _get(session: AsyncSession, plan_id: int) -> Plan:
-    plan = await session.get(Plan, plan_id)
+    plan = await store.plan(session, plan_id)
     if plan is None:
         raise NotFound(f"No plan with id {plan_id}.")
     return plan
@@ -163,27 +129,13 @@ async def list_plans(
 ) -> tuple[list[PlanSummary], int]:
     """A place's plans, newest first; ``limit`` None for all of them."""
     place_of(catalogue, place_code)
-    query = select(Plan).where(col(Plan.place_code) == place_code)
-    if status is not None:
-        query = query.where(col(Plan.status) == status)
-    count = await session.scalar(select(func.count()).select_from(query.subquery()))
-    plans = (
-        (await session.execute(query.order_by(col(Plan.id).desc()).limit(limit).offset(offset)))
-        .scalars()
-        .all()
-    )
-    # One query for every listed plan's target versions, not one per plan.
-    versions: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    rows = await session.execute(
-        select(
-            col(PlanTarget.plan_id), col(PlanTarget.metric_code), col(PlanTarget.metric_version)
-        ).where(col(PlanTarget.plan_id).in_([p.id for p in plans]))
-    )
-    for plan_id, code, version in rows:
-        versions[plan_id].append((code, version))
-    return [
-        PlanSummary(**_summary_fields(p, catalogue, versions[_id(p)])) for p in plans
-    ], count or 0
+    count = await store.plan_count(session, place_code, status=status)
+    plans = await store.plans_page(session, place_code, status=status, limit=limit, offset=offset)
+    versions = await store.target_versions(session, [_id(p) for p in plans])
+    summaries = [
+        PlanSummary(**_summary_fields(p, catalogue, versions.get(_id(p), []))) for p in plans
+    ]
+    return summaries, count
 
 
 async def plan_history(
@@ -191,14 +143,11 @@ async def plan_history(
 ) -> tuple[list[AuditLog], int]:
     """Every audited change of the plan, its targets and its approvals, oldest first."""
     await _get(session, plan_id)
-    query = select(AuditLog).where(
-        col(AuditLog.entity_type) == ENTITY, col(AuditLog.entity_id) == str(plan_id)
+    count = await store.history_count(session, entity_type=ENTITY, entity_id=str(plan_id))
+    page = await store.history_page(
+        session, entity_type=ENTITY, entity_id=str(plan_id), limit=limit, offset=offset
     )
-    count = await session.scalar(select(func.count()).select_from(query.subquery()))
-    # By id rather than time: occurred_at is when each transaction began, and a transaction
-    # that waited for the plan's lock began before the one it waited for made its change.
-    rows = await session.execute(query.order_by(col(AuditLog.id)).limit(limit).offset(offset))
-    return list(rows.scalars()), count or 0
+    return page, count
 
 
 # --- changing --------------------------------------------------------------------------------
@@ -249,16 +198,16 @@ async def create_plan(
 ) -> PlanPublic:
     place = place_of(catalogue, place_code)
     _authorise(principal, catalogue, place.code)
-    plan = Plan(
-        place_code=place.code,
-        title=body.title,
-        starts_on=body.starts_on,
-        ends_on=body.ends_on,
-        revision=1,
+    plan = await store.insert_plan(
+        session,
+        Plan(
+            place_code=place.code,
+            title=body.title,
+            starts_on=body.starts_on,
+            ends_on=body.ends_on,
+            revision=1,
+        ),
     )
-    session.add(plan)
-    await session.flush()
-    await session.refresh(plan)
     await _record(session, principal, _id(plan), "plan.create", after=workflow.snapshot(plan))
     return await plan_public(session, plan, catalogue=catalogue)
 
@@ -281,17 +230,15 @@ async def put_target(
     metric = usable_metric(catalogue, metric_code=metric_code, place_code=plan.place_code)
     check_target(body, metric=metric, plan=plan)
     values = {**body.model_dump(mode="json"), "metric_version": metric.version}
-    target = await session.get(PlanTarget, (plan_id, metric_code))
+    target = await store.plan_target(session, plan_id, metric_code)
     before = _target_snapshot(target)
     if target is None:
-        target = PlanTarget(plan_id=plan_id, metric_code=metric_code, **values)
-        session.add(target)
+        target = await store.insert_target(
+            session, PlanTarget(plan_id=plan_id, metric_code=metric_code, **values)
+        )
     else:
-        for name, value in {**values, "updated_at": func.now()}.items():
-            setattr(target, name, value)
-    await session.flush()
-    await session.refresh(target)
-    await workflow.touch(session, plan)
+        await store.update_target(session, target, **values)
+    await store.update_plan(session, plan)
     await _record(
         session,
         principal,
@@ -312,12 +259,12 @@ async def delete_target(
     metric_code: str,
 ) -> None:
     plan = await _lock_for(session, principal, catalogue, plan_id, Action.edit_targets)
-    target = await session.get(PlanTarget, (plan_id, metric_code))
+    target = await store.plan_target(session, plan_id, metric_code)
     if target is None:
         raise NotFound(f"Plan {plan_id} has no target for {metric_code}.")
     before = _target_snapshot(target)
-    await session.delete(target)
-    await workflow.touch(session, plan)
+    await store.delete_target(session, target)
+    await store.update_plan(session, plan)
     await _record(session, principal, plan_id, "plan.target.delete", before=before)
 
 
@@ -337,7 +284,7 @@ async def submit_plan(
     """Propose a complete draft for approval, opening a new approval round."""
     plan = await _lock_for(session, principal, catalogue, plan_id, Action.submit)
     missing = missing_mandatory(
-        catalogue, (t.metric_code for t in await _targets(session, plan_id))
+        catalogue, (t.metric_code for t in await store.plan_targets(session, plan_id))
     )
     if missing:
         raise Unprocessable(
@@ -362,39 +309,12 @@ async def submit_plan(
     return await plan_public(session, plan, catalogue=catalogue)
 
 
-async def _decisions_this_round(session: AsyncSession, plan: Plan) -> dict[str, tuple[str, int]]:
-    """Each organisation that has decided in the current round: (its decision, the key's id)."""
-    rows = await session.execute(
-        select(
-            col(PlanApproval.organisation_code),
-            col(PlanApproval.decision),
-            col(PlanApproval.key_id),
-        ).where(
-            col(PlanApproval.plan_id) == plan.id,
-            col(PlanApproval.approval_round) == plan.approval_round,
-        )
-    )
-    return {code: (decision, key_id) for code, decision, key_id in rows}
-
-
 async def _supersede_agreed(
     session: AsyncSession, *, principal: ApiPrincipal, place_code: str
 ) -> None:
     """The place's agreed plan, if it has one, gives way to the one being agreed."""
-    await workflow.lock_agreement(session, place_code)
-    agreed = (
-        (
-            await session.execute(
-                select(Plan)
-                .where(col(Plan.place_code) == place_code, col(Plan.status) == PlanStatus.agreed)
-                .with_for_update(key_share=True)
-                .execution_options(populate_existing=True)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    for previous in agreed:
+    await store.lock_agreements(session, place_code)
+    for previous in await store.locked_agreed_plans(session, place_code):
         await workflow.transition(session, previous, PlanStatus.superseded, actor=principal)
 
 
@@ -421,7 +341,7 @@ async def decide(
         raise Unprocessable(
             f"The approval is not valid: {msg}.", errors=[field_error(["organisation_code"], msg)]
         )
-    round_ = await _decisions_this_round(session, plan)
+    round_ = await store.round_decisions(session, plan_id, plan.approval_round)
     if earlier := round_.get(body.organisation_code):
         raise Conflict(
             f"{body.organisation_code} has already decided plan {plan_id} in "
@@ -436,18 +356,18 @@ async def decide(
         subject=f"plan {plan_id} in approval round {plan.approval_round}",
     )
     decided = {code: decision for code, (decision, _) in round_.items()}
-    approval = PlanApproval(
-        plan_id=plan_id,
-        approval_round=plan.approval_round,
-        organisation_code=body.organisation_code,
-        decision=body.decision,
-        signatory=body.signatory,
-        comment=body.comment,
-        key_id=principal.key_id,
+    approval = await store.insert_approval(
+        session,
+        PlanApproval(
+            plan_id=plan_id,
+            approval_round=plan.approval_round,
+            organisation_code=body.organisation_code,
+            decision=body.decision,
+            signatory=body.signatory,
+            comment=body.comment,
+            key_id=principal.key_id,
+        ),
     )
-    session.add(approval)
-    await session.flush()
-    await session.refresh(approval)
     await _record(
         session,
         principal,
@@ -473,18 +393,7 @@ async def revise_plan(
     """A new draft revision of the agreed plan, with its title, period and targets; the agreed
     plan stays in force until the revision is agreed."""
     plan = await _lock_for(session, principal, catalogue, plan_id, Action.revise)
-    open_revision = (
-        (
-            await session.execute(
-                select(Plan).where(
-                    col(Plan.revises_plan_id) == plan_id,
-                    col(Plan.status).in_([PlanStatus.draft, PlanStatus.proposed]),
-                )
-            )
-        )
-        .scalars()
-        .first()
-    )
+    open_revision = await store.open_revision(session, plan_id)
     if open_revision is not None:
         # Two open revisions of one plan would compete to replace it; change the open one.
         raise workflow.illegal(
@@ -496,25 +405,19 @@ async def revise_plan(
             ),
             open_revision_id=open_revision.id,
         )
-    revision = Plan(
-        place_code=plan.place_code,
-        title=plan.title,
-        starts_on=plan.starts_on,
-        ends_on=plan.ends_on,
-        revision=plan.revision + 1,
-        revises_plan_id=plan_id,
+    revision = await store.insert_plan(
+        session,
+        Plan(
+            place_code=plan.place_code,
+            title=plan.title,
+            starts_on=plan.starts_on,
+            ends_on=plan.ends_on,
+            revision=plan.revision + 1,
+            revises_plan_id=plan_id,
+        ),
     )
-    session.add(revision)
-    await session.flush()
-    await session.refresh(revision)
-    columns = [getattr(PlanTarget, name) for name in _CARRIED_OVER]
-    await session.execute(
-        insert(PlanTarget).from_select(
-            ["plan_id", *_CARRIED_OVER],
-            select(literal(revision.id), *columns).where(col(PlanTarget.plan_id) == plan_id),
-        )
-    )
-    carried = await _targets(session, _id(revision))
+    await store.copy_targets(session, from_plan=plan_id, to_plan=_id(revision))
+    carried = await store.plan_targets(session, _id(revision))
     await _record(
         session,
         principal,

@@ -15,14 +15,13 @@ plan change (docs/architecture.md, "Lock order").
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from services.common import audit
 from services.common.auth import ApiPrincipal
 from services.common.errors import Conflict, NotFound
 from services.common.models import Plan
+from services.targets_api.plans import store
 from services.targets_api.plans.schemas import PlanStatus
 
 
@@ -93,43 +92,15 @@ def require(plan: Plan, action: Action) -> None:
 
 async def lock(session: AsyncSession, plan_id: int) -> Plan:
     """The plan, its row locked until the transaction ends; 404 if there is none."""
-    plan = (
-        await session.execute(
-            select(Plan)
-            .where(col(Plan.id) == plan_id)
-            .with_for_update(key_share=True)
-            .execution_options(populate_existing=True)
-        )
-    ).scalar()
+    plan = await store.locked_plan(session, plan_id)
     if plan is None:
         raise NotFound(f"No plan with id {plan_id}.")
     return plan
 
 
-async def lock_agreement(session: AsyncSession, place_code: str) -> None:
-    """Serialise agreements within one place until the transaction ends.
-
-    Two different proposed plans of a place could otherwise be agreed at the same moment: each
-    would supersede the same earlier plan, neither would see the other, and the second would
-    break the one-agreed-plan-per-place index. The row lock on each plan cannot prevent that.
-    """
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"joinedup.plan.agreement:{place_code}"},
-    )
-
-
 def snapshot(plan: Plan) -> dict[str, Any]:
     """The plan row as the audit log keeps it."""
     return plan.model_dump(mode="json")
-
-
-async def touch(session: AsyncSession, plan: Plan, **values: Any) -> None:
-    """Set columns of a locked plan and its ``updated_at``."""
-    for name, value in {**values, "updated_at": func.now()}.items():
-        setattr(plan, name, value)
-    await session.flush()
-    await session.refresh(plan)
 
 
 async def transition(
@@ -138,9 +109,8 @@ async def transition(
     """Move a locked plan to ``to`` (setting ``values`` too) and audit it."""
     action = TRANSITIONS[(PlanStatus(plan.status), to)]  # a KeyError here is a bug, not a 409
     before = snapshot(plan)
-    if to in _ENTERED_AT:
-        values[_ENTERED_AT[to]] = func.now()
-    await touch(session, plan, status=to.value, **values)
+    stamped = [_ENTERED_AT[to]] if to in _ENTERED_AT else []
+    await store.update_plan(session, plan, stamped=stamped, status=to.value, **values)
     await audit.record(
         session,
         actor=actor,

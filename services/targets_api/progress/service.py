@@ -8,8 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.catalogue import Catalogue
 from services.common.etag import Generation
-from services.common.models.targets_api import PlanTarget, TargetProgress
+from services.common.models.targets_api import TargetProgress
 from services.targets_api.lookups import metric_of, place_of
+from services.targets_api.plans import store as plans
 from services.targets_api.progress import generation, store
 from services.targets_api.progress.reference import SPC_DIRECTION, indexed
 from services.targets_api.progress.schemas import (
@@ -118,7 +119,7 @@ async def place_series(
     target = (
         None
         if state.plan_id is None
-        else await session.get(PlanTarget, (state.plan_id, metric_code))
+        else await plans.plan_target(session, state.plan_id, metric_code)
     )
     direction = SPC_DIRECTION[metric.direction]
     values = [v for _, _, v in points]

@@ -1,1 +1,0 @@
-"""Typed HTTP clients for the peers ingest reads from."""
