@@ -8,7 +8,7 @@ from services.common.config import CommonSettings
 from services.ingest.main import create_app as create_ingest
 from services.metrics_api.main import create_app as create_metrics
 from services.targets_api.main import create_app as create_targets
-from tests.conftest import asgi_client, bearer
+from tests.support.clients import asgi_client, bearer
 
 FACTORIES = {"metrics_api": create_metrics, "targets_api": create_targets, "ingest": create_ingest}
 

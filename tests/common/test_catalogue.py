@@ -13,10 +13,10 @@ from services.common.catalogue import MetricsApiClient
 from services.common.errors import ServiceUnavailable
 from services.common.http import PeerAuthRejected, PeerRejected, PeerUnavailable
 from services.metrics_api.metrics.schemas import MetricDefinitionIn
-from tests.conftest import bearer
-from tests.services import ServiceProcess, free_port
+from tests.support.areas import LEEDS
+from tests.support.clients import bearer
+from tests.support.services import ServiceProcess, free_port
 
-LEEDS = "E08000035"
 FALLS = "bcf-falls-65plus"
 # Every wait on a client is bounded, so a hang fails the test instead of stalling the run.
 BOUND_S = 60.0

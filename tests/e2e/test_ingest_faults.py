@@ -7,17 +7,12 @@ import time
 import httpx
 import pytest
 
-from tests.ingest.conftest import (
-    BRADFORD,
-    DISCHARGE,
-    LEEDS,
-    csv_body,
-    json_submission,
-    observation,
-)
+from tests.support.areas import BRADFORD, LEEDS
+from tests.support.problems import assert_problem
+from tests.support.submissions import DISCHARGE, csv_body, json_submission, observation
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
-pytest_plugins = ["tests.e2e.conftest_ingest"]
 
 FRESH_S = 0.3  # past it ingest asks metrics_api again, so it notices metrics_api is gone
 MAX_STALE_S = 1.5
@@ -33,15 +28,14 @@ def stored(query) -> list[tuple[int, int]]:
 
 
 def assert_unavailable(response: httpx.Response) -> None:
-    assert response.status_code == 503, response.text
-    assert response.headers["content-type"] == "application/problem+json"
+    assert_problem(response, 503)
     assert int(response.headers["retry-after"]) > 0
 
 
 def wait_until_validated_fresh(suite) -> None:
     """metrics_api is back: poll with dry runs (they store nothing) until ingest has its
     catalogue from metrics_api again rather than from its cache."""
-    suite.wait_for(
+    eventually(
         lambda: suite.submit_json(VALID, dry_run="true"),
         lambda r: r.status_code == 201 and STALE not in r.headers,
         what="a submission validated without the stale header",
@@ -68,7 +62,7 @@ def test_outbox_waits_for_targets_api_and_catches_up_without_doubling(start_suit
     assert [r.status_code for r in during] == [201, 201]
     ids = [r.json()["id"] for r in [first, *during]]
     # Each notice is tried, fails, records why, and waits for its next attempt.
-    held = suite.wait_for(
+    held = eventually(
         suite.outbox,
         lambda notices: all(n[1] > 0 for n in notices[1:]),
         what="every new notice tried while targets_api is down",
@@ -93,7 +87,7 @@ def test_outbox_waits_for_targets_api_and_catches_up_without_doubling(start_suit
     suite.query("UPDATE outbox SET delivered_at = NULL, next_attempt_at = now()")
     redelivered = suite.wait_until_delivered()
     assert all(n[1] > attempts[n[0]] for n in redelivered)
-    suite.wait_for(
+    eventually(
         lambda: suite.query("SELECT count(*) FROM progress_refresh_queue"),
         lambda rows: rows == [(0,)],
         what="the redelivered notices refreshed",

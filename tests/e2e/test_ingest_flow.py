@@ -7,10 +7,10 @@ import time
 import httpx
 import pytest
 
-from tests.ingest.conftest import BRADFORD, DISCHARGE, LEEDS, csv_body, json_submission, observation
+from tests.support.areas import BRADFORD, LEEDS
+from tests.support.submissions import DISCHARGE, csv_body, json_submission, observation
 
 pytestmark = pytest.mark.e2e
-pytest_plugins = ["tests.e2e.conftest_ingest"]
 
 FRESH_S = 0.3  # ingest's fresh window for the catalogue where a test needs it revalidated
 

@@ -12,9 +12,10 @@ import pytest
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import bearer
-from tests.ingest.conftest import LEEDS, json_submission, observation
-from tests.services import ServiceProcess
+from tests.support.areas import LEEDS
+from tests.support.clients import bearer
+from tests.support.services import ServiceProcess
+from tests.support.submissions import json_submission, observation
 
 pytestmark = pytest.mark.e2e
 

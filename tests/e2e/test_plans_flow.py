@@ -10,14 +10,13 @@ import httpx
 import pytest
 
 from services.metrics_api.metrics.schemas import MetricUpdate
-from tests.conftest import bearer
-from tests.services import ServiceProcess
+from tests.support.areas import LEEDS, WEST_YORKSHIRE
+from tests.support.clients import bearer
+from tests.support.services import ServiceProcess
 from tests.targets_api.plan_support import FALLS, PLAN, TARGETS
 
 pytestmark = pytest.mark.e2e
 
-LEEDS = "E08000035"
-WEST_YORKSHIRE = "E54000054"  # Leeds's ICB
 FRESH_S = 0.3  # targets_api's fresh window for its copy of the catalogue
 WAIT_S = 10.0
 TIMEOUT = httpx.Timeout(15.0)

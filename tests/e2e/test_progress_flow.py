@@ -6,13 +6,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import bearer
-from tests.ingest.conftest import LEEDS, json_submission, observation
-from tests.targets_api.conftest import WEST_YORKSHIRE
+from tests.support.areas import LEEDS, WEST_YORKSHIRE
+from tests.support.clients import bearer
+from tests.support.submissions import json_submission, observation
+from tests.support.waiting import eventually
 from tests.targets_api.plan_support import DISCHARGE
 
 pytestmark = pytest.mark.e2e
-pytest_plugins = ["tests.e2e.conftest_ingest"]
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_a_submission_moves_an_agreed_target_and_the_systems_figures(
         return found[0] | {"plan_id": progress["plan_id"]} if found else None
 
     # The agreement queued the plan for the refresher: no data yet.
-    before = suite.wait_for(
+    before = eventually(
         discharge, lambda item: item is not None, what="the agreed plan's progress computed"
     )
     assert (before["plan_id"], before["status"]) == (plan_id, "no_data")
@@ -42,7 +42,7 @@ def test_a_submission_moves_an_agreed_target_and_the_systems_figures(
     submitted = suite.submit_json(json_submission(observation()))
     assert submitted.status_code == 201, submitted.text
 
-    after = suite.wait_for(
+    after = eventually(
         discharge,
         lambda item: item["latest_period"] == "2025-07",
         what="the submission reflected in progress",

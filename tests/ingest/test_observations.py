@@ -7,19 +7,11 @@ import io
 import pytest
 
 from services.ingest.observations.schemas import CSV_FIELDS
-from tests.conftest import bearer
-from tests.ingest.conftest import (
-    BRADFORD,
-    CORNWALL,
-    DISCHARGE,
-    FALLS,
-    LEEDS,
-    json_submission,
-    observation,
-)
+from tests.support.areas import BRADFORD, CORNWALL, KIRKLEES, LEEDS
+from tests.support.clients import bearer
+from tests.support.submissions import DISCHARGE, FALLS, json_submission, observation
 
 RESIDENTIAL = "bcf-residential-admissions-65plus"  # annual
-KIRKLEES = "E08000034"  # West Yorkshire
 
 # Sorted as the API sorts: place, metric, then the period's first day.
 STORED = [

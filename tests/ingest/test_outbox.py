@@ -15,8 +15,9 @@ from services.common.db import create_engine, make_sessionmaker
 from services.ingest.outbox import OutboxDeliverer
 from services.targets_api.main import TargetsApiSettings
 from services.targets_api.main import create_app as create_targets_api
-from tests.conftest import bearer, client_reading_catalogue
-from tests.ingest.conftest import DISCHARGE, LEEDS
+from tests.support.areas import LEEDS
+from tests.support.clients import bearer, client_reading_catalogue
+from tests.support.submissions import DISCHARGE
 
 NOTICES = 30
 BATCH = 4  # small, so that each deliverer claims several batches while the other holds one

@@ -5,12 +5,8 @@ import psycopg
 import pytest
 
 from services.metrics_api.main import MetricsApiSettings, create_app
-from tests.conftest import bearer
 from tests.metrics_api.support import (
-    ENGLAND,
-    LEEDS,
     SEEDED_METRIC,
-    assert_problem,
     audit_count,
     definition_of,
     key_id,
@@ -18,6 +14,9 @@ from tests.metrics_api.support import (
     national_metric,
     new_area,
 )
+from tests.support.areas import ENGLAND, LEEDS
+from tests.support.clients import bearer
+from tests.support.problems import assert_problem
 
 AUDIT_COLUMNS = (
     "service, actor_key_id, actor, action, entity_type, entity_id, before, after, request_id"

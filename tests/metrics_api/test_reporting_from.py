@@ -5,12 +5,8 @@ period containing the day the metric was created, in England."""
 import pytest
 
 from services.common.periods import england_today
-from tests.metrics_api.support import (
-    SEEDED_METRIC_CODES,
-    assert_problem,
-    definition_of,
-    local_metric,
-)
+from tests.metrics_api.support import SEEDED_METRIC_CODES, definition_of, local_metric
+from tests.support.problems import assert_problem
 
 CODE = "leeds-falls"
 

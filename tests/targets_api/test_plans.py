@@ -6,8 +6,15 @@ import io
 
 import pytest
 
-from tests.conftest import bearer
-from tests.targets_api.conftest import BRADFORD, CORNWALL, LEEDS, WEST_YORKSHIRE
+from tests.support.areas import (
+    BRADFORD,
+    CORNWALL,
+    LEEDS,
+    NORTH_EAST_AND_NORTH_CUMBRIA,
+    WEST_YORKSHIRE,
+)
+from tests.support.clients import bearer
+from tests.support.problems import assert_problem
 from tests.targets_api.plan_support import (
     AVOIDABLE,
     DISCHARGE,
@@ -16,13 +23,9 @@ from tests.targets_api.plan_support import (
     REABLEMENT,
     RESIDENTIAL,
     TARGETS,
-    assert_problem,
     target,
 )
 
-pytest_plugins = ["tests.targets_api.plan_fixtures"]
-
-NORTH_EAST_AND_NORTH_CUMBRIA = "E54000050"  # an ICB that is not Leeds's
 METRIC = ("path", "metric_code")
 
 

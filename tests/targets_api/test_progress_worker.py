@@ -4,12 +4,11 @@ becomes refreshed progress, and a notice it cannot act on yet stays queued."""
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import bearer
-from tests.targets_api.conftest import BRADFORD, LEEDS
+from tests.support.areas import BRADFORD, LEEDS
+from tests.support.clients import bearer
+from tests.support.waiting import eventually_async
 from tests.targets_api.plan_support import DISCHARGE
-from tests.targets_api.progress_support import eventually, store_observations
-
-pytest_plugins = ["tests.targets_api.plan_fixtures"]
+from tests.targets_api.progress_support import store_observations
 
 NOTICE = {
     "submission_id": "00000000-0000-0000-0000-000000000001",
@@ -41,13 +40,13 @@ async def test_a_change_notice_is_refreshed_in_the_background(
     )
 
     assert response.status_code == 202, response.text
-    await eventually(
+    await eventually_async(
         lambda: query("SELECT level, value FROM area_value ORDER BY level"),
         lambda rows: rows == [("icb", 90.0), ("nation", 90.0), ("place", 90.0), ("region", 90.0)],
         what="the place, its ICB, region and England computed",
     )
     assert query("SELECT count(*) FROM progress_refresh_queue") == [(0,)]
-    await eventually(
+    await eventually_async(
         lambda: refreshes(worker, "done"),
         lambda n: n == done_before + 1,
         what="the refresh counted",
@@ -63,7 +62,7 @@ async def test_a_failed_refresh_leaves_the_notice_queued(refreshing, worker, ser
     await refreshing.post(
         "/internal/v1/observation-changes", json=NOTICE, headers=bearer(service_key)
     )
-    await eventually(
+    await eventually_async(
         lambda: refreshes(worker, "failed"),
         lambda n: n >= failed_before + 2,
         what="two refreshes failed",
@@ -73,7 +72,7 @@ async def test_a_failed_refresh_leaves_the_notice_queued(refreshing, worker, ser
         (LEEDS, DISCHARGE, ["2025-07"])
     ]
     query("ALTER TABLE area_value DROP CONSTRAINT no_values")
-    await eventually(
+    await eventually_async(
         lambda: query("SELECT count(*) FROM area_value"),
         lambda rows: rows[0][0] > 0,
         what="the refresh succeeds once the fault is gone",
@@ -101,7 +100,7 @@ async def test_another_places_data_moves_england_and_the_rank_of_a_target(
         "SELECT national_value, rank, rank_of, computed_at FROM target_progress "
         "WHERE place_code = %s AND metric_code = %s"
     )
-    before = await eventually(
+    before = await eventually_async(
         lambda: query(benchmarks, LEEDS, DISCHARGE),
         lambda rows: rows and rows[0][:3] == (90.0, 1, 1),
         what="Leeds alone: England is Leeds, rank 1 of 1",
@@ -115,7 +114,7 @@ async def test_another_places_data_moves_england_and_the_rank_of_a_target(
         json=notice(BRADFORD, "2025-09"),
         headers=bearer(service_key),
     )
-    after = await eventually(
+    after = await eventually_async(
         lambda: query(benchmarks, LEEDS, DISCHARGE),
         lambda rows: rows[0][:3] == (92.5, 2, 2),
         what="Leeds ranked behind Bradford",

@@ -7,21 +7,11 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from tests.conftest import bearer
-from tests.targets_api.conftest import BRADFORD, CORNWALL, LEEDS, WEST_YORKSHIRE
-from tests.targets_api.plan_support import (
-    FALLS,
-    STATES,
-    TARGETS,
-    Plans,
-    assert_illegal,
-    assert_problem,
-    target,
-)
+from tests.support.areas import BRADFORD, CORNWALL, LEEDS, NORTH_EAST_AND_YORKSHIRE, WEST_YORKSHIRE
+from tests.support.clients import bearer
+from tests.support.problems import assert_problem
+from tests.targets_api.plan_support import FALLS, STATES, TARGETS, Plans, assert_illegal, target
 
-pytest_plugins = ["tests.targets_api.plan_fixtures"]
-
-NORTH_EAST_AND_YORKSHIRE = "E40000012"  # Leeds's region
 RACES = 20  # rounds of each race: one round alone could pass by luck of timing
 
 Action = Callable[[Plans, int], Awaitable[httpx.Response]]
