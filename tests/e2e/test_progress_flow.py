@@ -4,10 +4,10 @@ the progress an assessor reads from targets_api."""
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.areas import LEEDS, WEST_YORKSHIRE
 from tests.support.clients import bearer
+from tests.support.prometheus import counted
 from tests.support.submissions import json_submission, observation
 from tests.support.waiting import eventually
 from tests.targets_api.plan_support import DISCHARGE
@@ -96,9 +96,6 @@ def test_a_submission_moves_an_agreed_target_and_the_systems_figures(
 def background_work(url: str) -> float:
     """Refreshes and outbox deliveries done by the process at ``url``, by its /metrics."""
     text = httpx.get(f"{url}/metrics", timeout=15).text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name in ("joinedup_progress_refreshes_total", "joinedup_outbox_deliveries_total")
+    return counted(text, "joinedup_progress_refreshes_total") + counted(
+        text, "joinedup_outbox_deliveries_total"
     )

@@ -18,6 +18,7 @@ import pytest
 from services.metrics_api.metrics.schemas import MetricUpdate
 from tests.support.areas import LEEDS, WEST_YORKSHIRE
 from tests.support.clients import bearer
+from tests.support.prometheus import counted
 from tests.support.services import ServiceProcess
 from tests.support.waiting import eventually
 from tests.targets_api.plan_support import PLAN, TARGETS
@@ -61,6 +62,13 @@ class Suite:
             headers={**self.submitter, "Content-Type": "text/csv"},
             timeout=TIMEOUT,
         )
+
+    def catalogue_reads(self, result: str) -> float:
+        """ingest's reads of its catalogue through its peer cache that were answered ``result``
+        (``fetched``: a changed page came from metrics_api), by its /metrics (which reads the
+        catalogue itself, for the timeliness gauges)."""
+        text = httpx.get(f"{self.ingest.url}/metrics", timeout=TIMEOUT).text
+        return counted(text, "joinedup_peer_cache_results_total", peer="metrics_api", result=result)
 
     def version_metric(self, code: str, **changes: Any) -> dict:
         """PUT the metric's current definition back with ``changes``: its next version."""

@@ -2,10 +2,10 @@
 becomes refreshed progress, and a notice it cannot act on yet stays queued."""
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.areas import BRADFORD, LEEDS
 from tests.support.clients import bearer
+from tests.support.prometheus import counted
 from tests.support.waiting import eventually_async
 from tests.targets_api.plan_support import DISCHARGE
 from tests.targets_api.progress_support import store_observations
@@ -19,14 +19,9 @@ NOTICE = {
 async def refreshes(worker: httpx.AsyncClient, result: str) -> float:
     """Refreshes with that result so far, as the worker's /metrics says (this process's tests
     share the counter)."""
-    for family in text_string_to_metric_families((await worker.get("/metrics")).text):
-        for sample in family.samples:
-            if (sample.name, sample.labels) == (
-                "joinedup_progress_refreshes_total",
-                {"result": result},
-            ):
-                return sample.value
-    return 0.0
+    return counted(
+        (await worker.get("/metrics")).text, "joinedup_progress_refreshes_total", result=result
+    )
 
 
 async def test_a_change_notice_is_refreshed_in_the_background(
