@@ -47,8 +47,8 @@ async def test_readyz_is_503_when_database_is_unreachable():
 
 
 async def test_metrics_count_requests_by_route_template(any_client):
-    await any_client.get("/healthz")
-    await any_client.get("/v1/no-such-thing/12345")
+    assert (await any_client.get("/healthz")).status_code == 200
+    assert (await any_client.get("/v1/no-such-thing/12345")).status_code == 404
     text = (await any_client.get("/metrics")).text
     assert "joinedup_http_requests_total{" in text
     assert 'route="/healthz",service="' in text

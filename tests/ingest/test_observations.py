@@ -45,6 +45,7 @@ async def correct_leeds_july(client, submitter) -> None:
         headers=submitter,
         json=json_submission(ratio(DISCHARGE, "2025-07", numerator=2)),
     )
+    assert response.status_code == 201, response.text
     assert response.json()["superseded"] == 1
 
 

@@ -121,11 +121,12 @@ async def test_a_value_that_overflows_its_roll_up_is_set_aside_and_another_place
     # Met again (another notice names it), it is tried again and fails again: counted, and not
     # logged a second time; the rest of that refresh still lands.
     store_observations(query, [(BRADFORD, DISCHARGE, "2025-10", 96.0, 960, 1000)])
-    await refreshing.post(
+    noticed = await refreshing.post(
         "/internal/v1/observation-changes",
         headers=bearer(service_key),
         json=notice((LEEDS, POISON, "2025-09"), (BRADFORD, DISCHARGE, "2025-10")),
     )
+    assert noticed.status_code == 202, noticed.text
     await eventually_async(
         lambda: set_aside(refreshing, admin),
         lambda rows: rows and rows[0]["failures"] == 2,
@@ -141,11 +142,12 @@ async def test_a_value_that_overflows_its_roll_up_is_set_aside_and_another_place
 
     # Corrected, it is computed and no longer set aside.
     store_observations(query, [(LEEDS, POISON, "2025-09", 12.5, None, None)])
-    await refreshing.post(
+    noticed = await refreshing.post(
         "/internal/v1/observation-changes",
         headers=bearer(service_key),
         json=notice((LEEDS, POISON, "2025-09")),
     )
+    assert noticed.status_code == 202, noticed.text
     await eventually_async(
         lambda: set_aside(refreshing, admin),
         lambda rows: rows == [],

@@ -54,9 +54,10 @@ async def test_a_failed_refresh_leaves_the_notice_queued(refreshing, worker, ser
     query("ALTER TABLE area_value ADD CONSTRAINT no_values CHECK (value IS NULL)")
     failed_before = await refreshes(worker, "failed")
 
-    await refreshing.post(
+    noticed = await refreshing.post(
         "/internal/v1/observation-changes", json=NOTICE, headers=bearer(service_key)
     )
+    assert noticed.status_code == 202, noticed.text
     await eventually_async(
         lambda: refreshes(worker, "failed"),
         lambda n: n >= failed_before + 2,
@@ -86,11 +87,12 @@ async def test_another_places_data_moves_england_and_the_rank_of_a_target(
 ):
     await plans.in_state("agreed")
     store_observations(query, [(LEEDS, DISCHARGE, "2025-09", 90.0, 900, 1000)])
-    await refreshing.post(
+    noticed = await refreshing.post(
         "/internal/v1/observation-changes",
         json=notice(LEEDS, "2025-09"),
         headers=bearer(service_key),
     )
+    assert noticed.status_code == 202, noticed.text
     benchmarks = (
         "SELECT national_value, rank, rank_of, computed_at FROM target_progress "
         "WHERE place_code = %s AND metric_code = %s"
@@ -104,11 +106,12 @@ async def test_another_places_data_moves_england_and_the_rank_of_a_target(
     # Only Bradford's series changed: Leeds's target keeps its computed series figures, and
     # takes England's (900 + 950) / (1000 + 1000) x 100 = 92.5 and second place of two.
     store_observations(query, [(BRADFORD, DISCHARGE, "2025-09", 95.0, 950, 1000)])
-    await refreshing.post(
+    noticed = await refreshing.post(
         "/internal/v1/observation-changes",
         json=notice(BRADFORD, "2025-09"),
         headers=bearer(service_key),
     )
+    assert noticed.status_code == 202, noticed.text
     after = await eventually_async(
         lambda: query(benchmarks, LEEDS, DISCHARGE),
         lambda rows: rows[0][:3] == (92.5, 2, 2),
