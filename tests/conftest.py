@@ -2,6 +2,7 @@
 that was built with `alembic upgrade head` and the seed data, so migrations are tested too.
 
 Set JOINEDUP_TEST_DATABASE_URL to run against an existing server instead of the embedded one.
+Helpers shared between folders are in tests/support.
 """
 
 import asyncio
@@ -9,43 +10,28 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import date
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
-from psycopg import sql
-from sqlalchemy.engine import make_url
 
-from services.common import clock, schema_version
+from services.common import schema_version
 from services.common.auth import Role, create_key
-from services.common.config import CommonSettings
-from services.common.db import create_engine, libpq_url, make_sessionmaker
-from services.metrics_api.main import create_app as create_metrics_api
+from services.common.db import libpq_url
 from services.metrics_api.seed import seed
+from tests.support.database import (
+    create_database,
+    database_url_for,
+    drop_database,
+    run_in_transaction,
+)
+
+# Fixtures every folder may use, registered once for the run (a plugin, not a conftest, so
+# that no test module needs to import another folder's conftest to reach them).
+pytest_plugins = ["tests.support.suite"]
 
 TEMPLATE = f"joinedup_template_{os.getpid()}"
-
-
-def database_url_for(server_url: str, name: str) -> str:
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-def create_database(server_url: str, name: str, *, template: str | None = None) -> None:
-    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
-        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-        conn.execute(statement)
-
-
-def drop_database(server_url: str, name: str) -> None:
-    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 @pytest.fixture(scope="session")
@@ -99,15 +85,6 @@ def empty_database_url(pg_server_url: str) -> Iterator[str]:
     drop_database(pg_server_url, name)
 
 
-async def run_in_transaction(url: str, work: Callable) -> object:
-    engine = create_engine(url, CommonSettings(database_url=url, db_pool_size=1))
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            return await work(session)
-    finally:
-        await engine.dispose()
-
-
 KeyFactory = Callable[..., Awaitable[str]]
 
 
@@ -134,37 +111,3 @@ def query(database_url: str) -> Callable[..., list[tuple]]:
             return cursor.fetchall() if cursor.description else []
 
     return run
-
-
-async def asgi_client(app) -> AsyncIterator[httpx.AsyncClient]:
-    """A client for one service app in-process, with its startup and shutdown run."""
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as client,
-    ):
-        yield client
-
-
-async def client_reading_catalogue(
-    create_app, settings, database_url: str, *, today: Callable[[], date] | None = None
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A service in-process whose catalogue comes from the real metrics_api app over ASGI on the
-    same database, so every check goes through the same HTTP client as in production.
-    ``today``: the service's clock (services.common.clock.today), for views that depend on it."""
-    metrics_api = create_metrics_api(database_url=database_url)
-    async with metrics_api.router.lifespan_context(metrics_api):
-        app = create_app(
-            settings,
-            database_url=database_url,
-            metrics_api_transport=httpx.ASGITransport(app=metrics_api),
-        )
-        if today is not None:
-            app.dependency_overrides[clock.today] = today
-        async for client in asgi_client(app):
-            yield client
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import psycopg
@@ -20,8 +19,9 @@ from services.common import schema_version
 from services.common.auth import hash_key
 from services.common.db import libpq_url
 from services.metrics_api.main import MetricsApiSettings, create_app
-from tests.conftest import asgi_client, bearer
-from tests.services import free_port
+from tests.support.clients import asgi_client, bearer
+from tests.support.services import free_port
+from tests.support.waiting import eventually
 
 JOINEDUP = [sys.executable, "-c", "from services.cli import app; app(prog_name='joinedup')"]
 KEY_PATTERN = re.compile(r"jdu_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
@@ -261,16 +261,27 @@ def test_worker_waits_for_the_schema_delivers_the_outbox_and_stops_on_sigterm(
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_for(lambda: "waits for the schema" in log.read_text(), "the worker waiting")
-        wait_for(lambda: readiness(port) == 503, "the worker not ready on an empty database")
+        eventually(
+            lambda: "waits for the schema" in log.read_text(),
+            what="the worker waiting",
+            timeout_s=30,
+        )
+        eventually(
+            lambda: readiness(port) == 503,
+            what="the worker not ready on an empty database",
+            timeout_s=30,
+        )
 
         schema_version.upgrade(empty_database_url)
-        wait_for(lambda: readiness(port) == 200, "the worker ready once migrated")
+        eventually(
+            lambda: readiness(port) == 200, what="the worker ready once migrated", timeout_s=30
+        )
         with psycopg.connect(libpq_url(empty_database_url), autocommit=True) as conn:
             conn.execute("INSERT INTO outbox (topic, payload) VALUES (%s, '{}')", [TOPIC])
-            wait_for(
+            eventually(
                 lambda: conn.execute("SELECT attempts, last_error FROM outbox").fetchone()[0] > 0,
-                "the notice tried",
+                what="the notice tried",
+                timeout_s=30,
             )
             [(delivered, error)] = conn.execute("SELECT delivered_at, last_error FROM outbox")
         assert delivered is None and "ConnectError" in error
@@ -300,10 +311,3 @@ def readiness(port: int) -> int:
         return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code
     except httpx.HTTPError:
         return 0
-
-
-def wait_for(condition, what: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout_s:.0f} s: {what}"
-        time.sleep(0.1)

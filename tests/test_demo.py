@@ -19,9 +19,8 @@ from services.ingest.submissions.schemas import CSV_COLUMNS
 from services.metrics_api.metrics.schemas import MetricCreate, MetricScope
 from services.metrics_api.metrics.service import resolve_definition
 from services.metrics_api.seed import area_rows, national_metric_rows
-from tests.conftest import bearer
-
-pytest_plugins = ["tests.e2e.conftest_ingest"]
+from tests.support.areas import LEEDS
+from tests.support.clients import bearer
 
 TODAY = date(2026, 11, 28)
 AREAS = area_rows()
@@ -31,7 +30,6 @@ NATIONAL = [
     Metric.from_api({**row, "scope": "national", "owner_area_code": "E92000001"})
     for row in national_metric_rows()
 ]
-LEEDS = "E08000035"
 # Cheshire and Merseyside: Cheshire East corrects values, Sefton's plan is first sent back.
 E2E_PLACES = ("E06000006", "E06000049", "E08000014")
 

@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from services.cli import app
-from tests.services import ServiceProcess, free_port
+from tests.support.services import ServiceProcess, free_port
 from tests.targets_api.progress_support import store_observations
 
 pytestmark = pytest.mark.e2e

@@ -22,8 +22,14 @@ from typer.testing import CliRunner, Result
 from services.cli import app
 from services.common.auth import Role, create_key
 from services.submit_client import PROGRESS_FROM_BYTES
-from tests.conftest import create_database, database_url_for, drop_database, run_in_transaction
-from tests.services import ServiceProcess, free_port
+from tests.support.areas import ENGLAND
+from tests.support.database import (
+    create_database,
+    database_url_for,
+    drop_database,
+    run_in_transaction,
+)
+from tests.support.services import ServiceProcess, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +37,6 @@ JOINEDUP = [sys.executable, "-c", "from services.cli import app; app(prog_name='
 HEADER = "place_code,metric_code,period,value,numerator,denominator,note"
 LEEDS, BRADFORD = "E08000035", "E08000032"
 WEST_YORKSHIRE, LONDON_NORTH_WEST = "E54000054", "E54000027"
-ENGLAND = "E92000001"
 DISCHARGE = "bcf-discharge-usual-residence"  # monthly proportion x 100: numerator/denominator
 WRONG_KEY = "jdu_000000000000_" + "x" * 43
 

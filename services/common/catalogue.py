@@ -3,6 +3,7 @@ metrics_api over HTTP through the ETag cache, so an outage of metrics_api delays
 the cached copy is recent enough. ingest and targets_api each reach it through their clients/."""
 
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -144,6 +145,7 @@ class MetricsApiClient(ServiceClient):
         max_stale_s: float = 3600.0,
         event_hooks: EventHooks | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(
             base_url,
@@ -154,7 +156,7 @@ class MetricsApiClient(ServiceClient):
             event_hooks=event_hooks,
             transport=transport,
         )
-        self.cache = ETagCache(self, fresh_s=fresh_s, max_stale_s=max_stale_s)
+        self.cache = ETagCache(self, fresh_s=fresh_s, max_stale_s=max_stale_s, clock=clock)
         # The catalogue last built, keyed by the ETags of its pages: parsing 200+ rows on every
         # request is avoidable work while nothing has changed.
         self._built: tuple[tuple[str | None, ...], Catalogue] | None = None

@@ -275,11 +275,19 @@ class ETagCache:
     """
 
     def __init__(
-        self, client: ServiceClient, *, fresh_s: float = 5.0, max_stale_s: float = 3600.0
+        self,
+        client: ServiceClient,
+        *,
+        fresh_s: float = 5.0,
+        max_stale_s: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.fresh_s = fresh_s
         self.max_stale_s = max_stale_s
+        # Seconds that only move forwards; a test passes a clock it moves by hand, so it can
+        # step through the windows instead of sleeping through them.
+        self.clock = clock
         self._entries: dict[tuple, _Entry] = {}
         self._failed: dict[tuple, tuple[float, PeerUnavailable]] = {}
         self._inflight: dict[tuple, asyncio.Future[CachedJson]] = {}
@@ -290,7 +298,7 @@ class ETagCache:
         """The body at ``path``; ``revalidate`` skips the fresh window (e.g. after learning
         that the peer's data changed)."""
         key = (path, tuple(sorted((params or {}).items())))
-        now = time.monotonic()
+        now = self.clock()
         entry = self._entries.get(key)
         if entry and not revalidate and now - entry.confirmed_at < self.fresh_s:
             self._count("fresh")
@@ -316,7 +324,7 @@ class ETagCache:
         except PeerUnavailable as exc:
             return self._fail(key, exc)
         self._failed.pop(key, None)
-        now = time.monotonic()
+        now = self.clock()
         if response.status_code == 304 and entry is not None:
             entry.confirmed_at = now
             self._count("revalidated")
@@ -333,7 +341,7 @@ class ETagCache:
             task.exception()
 
     def _fail(self, key: tuple, error: PeerUnavailable) -> CachedJson:
-        self._failed[key] = (time.monotonic(), error)
+        self._failed[key] = (self.clock(), error)
         result = self._fallback(key, error)
         log.warning(
             "%s: serving %s from a copy %.0f s old (the limit is %.0f s)",
@@ -346,7 +354,7 @@ class ETagCache:
 
     def _fallback(self, key: tuple, error: PeerUnavailable) -> CachedJson:
         entry = self._entries.get(key)
-        age = time.monotonic() - entry.confirmed_at if entry else math.inf
+        age = self.clock() - entry.confirmed_at if entry else math.inf
         if entry is None or age >= self.max_stale_s:
             self._count("unavailable")
             raise PeerUnavailable(error.peer, error.retry_after_s, reason=error.reason)

@@ -8,7 +8,7 @@ from services.common.config import CommonSettings
 from services.ingest.main import create_app as create_ingest
 from services.metrics_api.main import create_app as create_metrics
 from services.targets_api.main import create_app as create_targets
-from tests.conftest import asgi_client, bearer
+from tests.support.clients import asgi_client, bearer
 
 FACTORIES = {"metrics_api": create_metrics, "targets_api": create_targets, "ingest": create_ingest}
 
@@ -47,8 +47,8 @@ async def test_readyz_is_503_when_database_is_unreachable():
 
 
 async def test_metrics_count_requests_by_route_template(any_client):
-    await any_client.get("/healthz")
-    await any_client.get("/v1/no-such-thing/12345")
+    assert (await any_client.get("/healthz")).status_code == 200
+    assert (await any_client.get("/v1/no-such-thing/12345")).status_code == 404
     text = (await any_client.get("/metrics")).text
     assert "joinedup_http_requests_total{" in text
     assert 'route="/healthz",service="' in text

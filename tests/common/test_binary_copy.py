@@ -7,7 +7,7 @@ import numpy as np
 import psycopg
 
 from services.common.binary_copy import Column, encode
-from tests.conftest import libpq_url
+from services.common.db import libpq_url
 
 WORDS = ["", "a", "similar", "not_compared", "Ünïcode"]
 

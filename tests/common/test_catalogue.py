@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from services.common import catalogue as metrics_api_client
@@ -13,10 +12,12 @@ from services.common.catalogue import MetricsApiClient
 from services.common.errors import ServiceUnavailable
 from services.common.http import PeerAuthRejected, PeerRejected, PeerUnavailable
 from services.metrics_api.metrics.schemas import MetricDefinitionIn
-from tests.conftest import bearer
-from tests.services import ServiceProcess, free_port
+from tests.support.areas import LEEDS
+from tests.support.clients import bearer
+from tests.support.clock import ManualClock
+from tests.support.prometheus import counted
+from tests.support.services import ServiceProcess, free_port
 
-LEEDS = "E08000035"
 FALLS = "bcf-falls-65plus"
 # Every wait on a client is bounded, so a hang fails the test instead of stalling the run.
 BOUND_S = 60.0
@@ -78,15 +79,7 @@ async def catalogue_of(client: MetricsApiClient, **options):
 def answered(service: ServiceProcess, route: str, status: int) -> float:
     """How many requests to ``route`` the service answered with ``status``, from /metrics."""
     text = httpx.get(f"{service.url}/metrics", timeout=5.0).text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "joinedup_http_requests"
-        for sample in family.samples
-        if sample.name.endswith("_total")
-        and sample.labels.get("route") == route
-        and sample.labels.get("status") == str(status)
-    )
+    return counted(text, "joinedup_http_requests_total", route=route, status=str(status))
 
 
 async def test_the_catalogue_has_every_area_and_metric_typed(metrics_api, make_client):
@@ -135,8 +128,10 @@ async def test_every_page_is_walked(metrics_api, make_client, monkeypatch):
 
 
 async def test_within_the_fresh_window_no_request_is_made(metrics_api, make_client):
-    client, seen = make_client(metrics_api.url, fresh_s=3600)
+    clock = ManualClock()
+    client, seen = make_client(metrics_api.url, fresh_s=5, clock=clock)
     first = await catalogue_of(client)
+    clock.advance(4.9)
     second = await catalogue_of(client)
 
     assert seen.responses == [("/v1/areas", 200), ("/v1/metrics", 200)]
@@ -145,6 +140,14 @@ async def test_within_the_fresh_window_no_request_is_made(metrics_api, make_clie
     # Asking to revalidate skips the window, and nothing having changed, gets 304s.
     await catalogue_of(client, revalidate=True)
     assert seen.responses[2:] == [("/v1/areas", 304), ("/v1/metrics", 304)]
+
+    # The revalidation confirmed the copy: a new window starts from it, and ends 5 s later.
+    clock.advance(4.9)
+    await catalogue_of(client)
+    assert len(seen.responses) == 4
+    clock.advance(0.1)
+    await catalogue_of(client)
+    assert seen.responses[4:] == [("/v1/areas", 304), ("/v1/metrics", 304)]
 
 
 async def test_a_copy_is_confirmed_only_when_it_lacks_a_code(metrics_api, make_client):
@@ -197,28 +200,36 @@ async def test_a_new_metric_version_shows_after_revalidation(metrics_api, make_c
 async def test_while_metrics_api_is_down_the_cache_serves_within_the_window(
     metrics_api, make_client
 ):
-    tolerant, _ = make_client(metrics_api.url, fresh_s=0, retries=1, max_stale_s=3600)
-    # Stopping the process takes far longer than this window, so its copy is too old by then.
-    strict, _ = make_client(metrics_api.url, fresh_s=0, retries=1, max_stale_s=0.001)
-    warm = await catalogue_of(tolerant)
-    await catalogue_of(strict)
+    clock = ManualClock()
+    client, seen = make_client(metrics_api.url, fresh_s=5, retries=1, max_stale_s=60, clock=clock)
+    warm = await catalogue_of(client)
 
     metrics_api.kill()
-    stale = await catalogue_of(tolerant)
-    assert stale.stale and stale.age_s > 0
+    clock.advance(10)  # past the fresh window: metrics_api is asked, and is not there
+    stale = await catalogue_of(client)
+    assert stale.stale and stale.age_s == 10
     assert stale.metrics == warm.metrics and stale.lineage(LEEDS) == warm.lineage(LEEDS)
+    assert seen.responses == [("/v1/areas", 200), ("/v1/metrics", 200)]
+
+    clock.advance(49)  # asked again, still not there; the copy is 59 s old
+    assert (await catalogue_of(client)).age_s == 59
+    clock.advance(1)  # 60 s since metrics_api last confirmed it: too old to serve
     with pytest.raises(PeerUnavailable) as refused:
-        await catalogue_of(strict)
+        await catalogue_of(client)
     assert isinstance(refused.value, ServiceUnavailable) and refused.value.status == 503
     assert refused.value.headers["Retry-After"] == str(refused.value.retry_after_s)
 
     metrics_api.start()
-    assert not (await catalogue_of(tolerant)).stale
+    clock.advance(5)  # the failed round is left alone for the fresh window
+    back = await catalogue_of(client)
+    assert not back.stale and back.age_s == 0
+    assert seen.responses[2:] == [("/v1/areas", 304), ("/v1/metrics", 304)]
 
 
 async def test_with_no_cache_an_unreachable_peer_is_retried_then_unavailable(make_client):
     nobody = f"http://127.0.0.1:{free_port()}"
-    client, seen = make_client(nobody, retries=2, fresh_s=3600)
+    clock = ManualClock()
+    client, seen = make_client(nobody, retries=2, fresh_s=5, clock=clock)
 
     # Many callers at once share one round of attempts instead of each hammering the peer.
     results = await asyncio.wait_for(
@@ -228,10 +239,15 @@ async def test_with_no_cache_an_unreachable_peer_is_retried_then_unavailable(mak
     assert all(isinstance(result, PeerUnavailable) for result in results)
     assert results[0].peer == "metrics_api" and results[0].retry_after_s > 0
     assert seen.requests == ["/v1/areas"] * 3
-    # Just after a failed round the peer is left alone for the fresh window.
+    # Just after a failed round the peer is left alone for the fresh window; then tried again.
+    clock.advance(4.9)
     with pytest.raises(PeerUnavailable):
         await catalogue_of(client)
     assert len(seen.requests) == 3
+    clock.advance(0.1)
+    with pytest.raises(PeerUnavailable):
+        await catalogue_of(client)
+    assert seen.requests == ["/v1/areas"] * 6
 
 
 async def test_concurrent_reads_make_one_request_per_page(metrics_api, make_client):

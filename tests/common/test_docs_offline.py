@@ -11,7 +11,7 @@ from services.ingest.main import create_app as create_ingest
 from services.metrics_api.main import create_app as create_metrics
 from services.targets_api.main import create_app as create_targets
 from services.worker.main import create_app as create_worker
-from tests.conftest import asgi_client
+from tests.support.clients import asgi_client
 
 FACTORIES = {
     "metrics_api": create_metrics,

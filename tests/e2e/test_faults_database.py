@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from tests.ingest.conftest import DISCHARGE, json_submission, observation
+from tests.support.submissions import DISCHARGE, json_submission, observation
 
 pytestmark = pytest.mark.e2e
-pytest_plugins = ["tests.e2e.conftest_ingest"]
 
 WEST_YORKSHIRE_PLACES = ("E08000032", "E08000033", "E08000034", "E08000035", "E08000036")
 PERIODS = tuple(f"2024-{month:02d}" for month in range(1, 13))

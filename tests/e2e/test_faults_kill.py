@@ -15,13 +15,13 @@ from datetime import date
 import httpx
 import pytest
 
-from tests.conftest import bearer
-from tests.ingest.conftest import json_submission, observation
+from tests.support.areas import ENGLAND
+from tests.support.clients import bearer
+from tests.support.submissions import json_submission, observation
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
-pytest_plugins = ["tests.e2e.conftest_ingest"]
 
-ENGLAND = "E92000001"
 ROWS = 200_000
 METRICS = 12  # x 153 places x 109 months is just over 200,000 keys
 MONTHS = 109
@@ -109,7 +109,7 @@ def killing_after(suite, body: Iterator[bytes], *, sent_bytes: int) -> Iterator[
         yield chunk
         sent += len(chunk)
         if sent >= sent_bytes and suite.ingest.running:
-            suite.wait_for(lambda: active(suite, STAGING), bool, what="ingest staging the rows")
+            eventually(lambda: active(suite, STAGING), bool, what="ingest staging the rows")
             suite.ingest.kill()
 
 

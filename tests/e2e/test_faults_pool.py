@@ -10,10 +10,10 @@ import psycopg
 import pytest
 
 from services.common.db import libpq_url
-from tests.ingest.conftest import json_submission, observation
+from tests.support.submissions import json_submission, observation
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
-pytest_plugins = ["tests.e2e.conftest_ingest"]
 
 POOL_TIMEOUT_S = 1.0
 PROMPTLY_S = POOL_TIMEOUT_S + 1.5  # a hang would be the 30 s client timeout
@@ -53,7 +53,7 @@ def test_requests_beyond_the_pool_get_a_prompt_503_with_retry_after(start_suite,
                 headers={**suite.submitter, "Idempotency-Key": HELD_KEY},
             )
         )
-        suite.wait_for(
+        eventually(
             lambda: holder.execute(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
                 "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"

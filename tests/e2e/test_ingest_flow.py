@@ -2,15 +2,14 @@
 it reads from metrics_api over HTTP, stores it, and tells targets_api which place and metric
 changed, and targets_api recomputes progress from it."""
 
-import time
-
 import httpx
 import pytest
 
-from tests.ingest.conftest import BRADFORD, DISCHARGE, LEEDS, csv_body, json_submission, observation
+from tests.support.areas import BRADFORD, LEEDS
+from tests.support.submissions import DISCHARGE, csv_body, json_submission, observation
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
-pytest_plugins = ["tests.e2e.conftest_ingest"]
 
 FRESH_S = 0.3  # ingest's fresh window for the catalogue where a test needs it revalidated
 
@@ -62,6 +61,7 @@ def test_json_and_csv_submissions_are_stored_and_announced_to_targets_api(start_
 def test_a_new_metric_version_is_used_once_the_fresh_window_has_passed(start_suite, query):
     suite = start_suite(catalogue_fresh_s=FRESH_S)
     assert suite.submit_json(json_submission(observation())).status_code == 201
+    fetched = suite.catalogue_reads("fetched")
 
     assert (
         suite.version_metric(DISCHARGE, name="Discharged to usual place of residence (revised)")[
@@ -70,8 +70,13 @@ def test_a_new_metric_version_is_used_once_the_fresh_window_has_passed(start_sui
         == 2
     )
     # The only catalogue read so far came before the new version: once the window is over,
-    # ingest must ask metrics_api again rather than answer from its copy.
-    time.sleep(2 * FRESH_S)
+    # ingest must ask metrics_api again rather than answer from its copy. Its /metrics reads the
+    # catalogue too (for the timeliness gauges), so reading it is what makes ingest ask.
+    eventually(
+        lambda: suite.catalogue_reads("fetched"),
+        lambda reads: reads > fetched,
+        what="the changed metrics page fetched from metrics_api",
+    )
     later = suite.submit_json(
         json_submission(observation(numerator=915, denominator=1003), observation(period="2025-08"))
     )

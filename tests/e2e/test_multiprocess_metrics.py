@@ -10,26 +10,17 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.mmap_dict import MmapedDict
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import bearer
-from tests.ingest.conftest import LEEDS, json_submission, observation
-from tests.services import ServiceProcess
+from tests.support.areas import LEEDS
+from tests.support.clients import bearer
+from tests.support.prometheus import counted
+from tests.support.services import ServiceProcess
+from tests.support.submissions import json_submission, observation
 
 pytestmark = pytest.mark.e2e
 
 REQUESTS = 8  # at least; more until both workers have answered some
 MAX_REQUESTS = 60
-
-
-def counted(text: str, name: str, labels: dict[str, str]) -> float:
-    """The sum of the samples called ``name`` whose labels include ``labels``."""
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name and labels.items() <= sample.labels.items()
-    )
 
 
 def workers_that_answered(folder: Path, route: str) -> int:
@@ -104,7 +95,8 @@ def test_counters_add_up_across_workers(database_url, keys, tmp_path):
             counted(
                 httpx.get(f"{ingest.url}/metrics", timeout=10).text,
                 "joinedup_ingest_submissions_total",
-                {"place": LEEDS, "status": "accepted"},
+                place=LEEDS,
+                status="accepted",
             )
             for _ in range(6)
         }
@@ -123,7 +115,7 @@ def test_targets_api_adds_up_and_reports_its_database_figures_once(database_url,
         scrapes = [httpx.get(f"{targets_api.url}/metrics", timeout=10).text for _ in range(6)]
 
     healthz = {"service": "targets_api", "route": "/healthz", "status": "200"}
-    assert {counted(text, "joinedup_http_requests_total", healthz) for text in scrapes} == {sent}
+    assert {counted(text, "joinedup_http_requests_total", **healthz) for text in scrapes} == {sent}
     for text in scrapes:
         # Read from the database by the one process that answers the scrape.
         assert text.count("# TYPE joinedup_progress_set_aside gauge") == 1

@@ -4,15 +4,15 @@ the progress an assessor reads from targets_api."""
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import bearer
-from tests.ingest.conftest import LEEDS, json_submission, observation
-from tests.targets_api.conftest import WEST_YORKSHIRE
+from tests.support.areas import LEEDS, WEST_YORKSHIRE
+from tests.support.clients import bearer
+from tests.support.prometheus import counted
+from tests.support.submissions import json_submission, observation
+from tests.support.waiting import eventually
 from tests.targets_api.plan_support import DISCHARGE
 
 pytestmark = pytest.mark.e2e
-pytest_plugins = ["tests.e2e.conftest_ingest"]
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_a_submission_moves_an_agreed_target_and_the_systems_figures(
         return found[0] | {"plan_id": progress["plan_id"]} if found else None
 
     # The agreement queued the plan for the refresher: no data yet.
-    before = suite.wait_for(
+    before = eventually(
         discharge, lambda item: item is not None, what="the agreed plan's progress computed"
     )
     assert (before["plan_id"], before["status"]) == (plan_id, "no_data")
@@ -42,7 +42,7 @@ def test_a_submission_moves_an_agreed_target_and_the_systems_figures(
     submitted = suite.submit_json(json_submission(observation()))
     assert submitted.status_code == 201, submitted.text
 
-    after = suite.wait_for(
+    after = eventually(
         discharge,
         lambda item: item["latest_period"] == "2025-07",
         what="the submission reflected in progress",
@@ -96,9 +96,6 @@ def test_a_submission_moves_an_agreed_target_and_the_systems_figures(
 def background_work(url: str) -> float:
     """Refreshes and outbox deliveries done by the process at ``url``, by its /metrics."""
     text = httpx.get(f"{url}/metrics", timeout=15).text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name in ("joinedup_progress_refreshes_total", "joinedup_outbox_deliveries_total")
+    return counted(text, "joinedup_progress_refreshes_total") + counted(
+        text, "joinedup_outbox_deliveries_total"
     )

@@ -19,9 +19,10 @@ import httpx
 import pytest
 import yaml
 
-from tests.ingest.conftest import json_submission, observation
-from tests.services import free_port
-from tests.targets_api.conftest import LEEDS, WEST_YORKSHIRE
+from tests.support.areas import LEEDS, WEST_YORKSHIRE
+from tests.support.services import free_port
+from tests.support.submissions import json_submission, observation
+from tests.support.waiting import eventually
 from tests.targets_api.plan_support import DISCHARGE, FALLS
 
 pytestmark = [
@@ -31,7 +32,6 @@ pytestmark = [
         reason="needs Debian's prometheus package (.ci/run installs it)",
     ),
 ]
-pytest_plugins = ["tests.e2e.conftest_ingest"]
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
@@ -161,7 +161,7 @@ def test_every_dashboard_and_alert_expression_answers_with_data(start_suite, pla
     assert suite.submit_json(json_submission(observation(), *falls)).status_code == 201
     refused = suite.submit_json(json_submission(observation(DISCHARGE, "2025-13")))
     assert refused.status_code == 422, refused.text
-    suite.wait_for(
+    eventually(
         lambda: suite.query(
             "SELECT consecutive_off_track FROM target_progress WHERE metric_code = %s", FALLS
         ),
@@ -177,7 +177,7 @@ def test_every_dashboard_and_alert_expression_answers_with_data(start_suite, pla
             "worker": f"127.0.0.1:{suite.worker.port}",
         }
     )
-    suite.wait_for(
+    eventually(
         lambda: len(query(url, "up == 1")["result"]) if _ready(url) else 0,
         lambda n: n == 4,
         what="Prometheus scraping the three services and the worker",

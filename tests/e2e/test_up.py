@@ -12,14 +12,13 @@ import psutil
 import pytest
 
 from services.supervisor import MAX_RESTARTS
-from tests.conftest import bearer
-from tests.e2e.conftest import (
+from tests.support.clients import bearer
+from tests.support.up import (
     JOINEDUP,
     SERVICES,
     START_TIMEOUT_S,
     STOP_TIMEOUT_S,
     Up,
-    eventually,
     free_ports,
     is_alive,
     keys_create,
@@ -27,6 +26,7 @@ from tests.e2e.conftest import (
     postmaster,
     server_env,
 )
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -91,7 +91,11 @@ def test_a_killed_service_and_a_killed_worker_are_restarted_loudly(start_up, dat
 
     for name, victim in victims.items():
         up.wait_for_output(f"!!! {name} (port {up.ports[name]}) exited with code -9; restarting it")
-        eventually(lambda name=name: up.is_ready(name), START_TIMEOUT_S, f"{name} ready again")
+        eventually(
+            lambda name=name: up.is_ready(name),
+            what=f"{name} ready again",
+            timeout_s=START_TIMEOUT_S,
+        )
         assert up.services()[name].pid != victim.pid
     assert areas_status(up, key) == 200
     assert_stops_cleanly(up, signal.SIGTERM)  # as a container runtime or systemd stops it
@@ -114,7 +118,11 @@ def test_a_service_of_several_processes_adds_up_restarts_whole_and_stops_whole(
     up.wait_for_output(
         f"!!! targets_api (port {up.ports['targets_api']}) exited with code -9; restarting it"
     )
-    eventually(lambda: up.is_ready("targets_api"), START_TIMEOUT_S, "targets_api ready again")
+    eventually(
+        lambda: up.is_ready("targets_api"),
+        what="targets_api ready again",
+        timeout_s=START_TIMEOUT_S,
+    )
     assert [p.pid for p in workers if is_alive(p)] == []
     assert len(uvicorn_workers(up.services()["targets_api"])) == 2
     assert_stops_cleanly(up)
@@ -156,7 +164,9 @@ def test_services_stop_when_the_supervisor_is_killed_outright(start_up, database
     up.process.kill()
 
     eventually(
-        lambda: not any(is_alive(p) for p in services), STOP_TIMEOUT_S, "every service has exited"
+        lambda: not any(is_alive(p) for p in services),
+        what="every service has exited",
+        timeout_s=STOP_TIMEOUT_S,
     )
 
 

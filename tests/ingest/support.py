@@ -1,5 +1,5 @@
-"""What the ingest test modules share beyond conftest: raw bodies in either format, and changes
-to the catalogue made through metrics_api's own API (so its defaults and rules apply)."""
+"""What the ingest test modules share besides tests/support: raw bodies in either format, and
+changes to the catalogue made through metrics_api's own API (so its defaults and rules apply)."""
 
 import csv
 import io
@@ -12,10 +12,9 @@ import httpx
 
 from services.common import periods
 from services.metrics_api.main import create_app as create_metrics_api
-from tests.conftest import asgi_client, bearer
-from tests.ingest.conftest import LEEDS
+from tests.support.areas import LEEDS
+from tests.support.clients import asgi_client, bearer
 
-WEST_YORKSHIRE = "E54000054"
 CSV_FIELDS = ("metric_code", "period", "value", "numerator", "denominator", "note")
 
 Body = bytes | str | AsyncIterable[bytes]

@@ -7,23 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from tests.ingest.conftest import (
-    BRADFORD,
-    CSV_HEADER,
-    DISCHARGE,
-    LEEDS,
-    csv_body,
-    json_submission,
-    observation,
-)
-from tests.ingest.support import (
-    WEST_YORKSHIRE,
-    MetricsAdmin,
-    csv_line,
-    json_text,
-    local_metric,
-    post_body,
-)
+from tests.ingest.support import MetricsAdmin, csv_line, json_text, local_metric, post_body
+from tests.support.areas import BRADFORD, LEEDS, WEST_YORKSHIRE
+from tests.support.problems import assert_problem
+from tests.support.submissions import CSV_HEADER, DISCHARGE, csv_body, json_submission, observation
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -33,14 +20,6 @@ BODY_LIMIT = 4096
 
 def json_bytes(body: object) -> bytes:
     return json.dumps(body).encode()
-
-
-def assert_problem(response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["status"] == status and problem["detail"]
-    return problem
 
 
 def assert_nothing_stored(query) -> None:

@@ -8,14 +8,21 @@ from datetime import date, timedelta
 import pytest
 
 from services.ingest.completeness.schemas import CSV_FIELDS
-from tests.conftest import bearer
-from tests.ingest.conftest import BRADFORD, CORNWALL, DISCHARGE, FALLS, LEEDS, observation
-from tests.ingest.support import WEST_YORKSHIRE, MetricsAdmin, local_metric
+from tests.ingest.support import MetricsAdmin, local_metric
+from tests.support.areas import (
+    BRADFORD,
+    CORNWALL,
+    CORNWALL_ICB,
+    ENGLAND,
+    KIRKLEES,
+    LEEDS,
+    SCILLY,
+    WEST_YORKSHIRE,
+)
+from tests.support.clients import bearer
+from tests.support.submissions import DISCHARGE, FALLS, observation
 
-KIRKLEES = "E08000034"
-CORNWALL_ICB = "E54000036"  # Cornwall and the Isles of Scilly: 2 places
 AVOIDABLE = "bcf-avoidable-admissions"  # the other quarterly national metric
-ENGLAND = "E92000001"
 PLACES_IN_ENGLAND = 153  # services/data/NOTES.md
 PLACES_IN_WEST_YORKSHIRE = 5  # Bradford, Calderdale, Kirklees, Leeds, Wakefield
 
@@ -267,7 +274,6 @@ async def test_the_other_roles_see_every_place(client, make_key, catalogue, role
 
 # --- reporting_from: never a period before it ---------------------------------------------------
 
-SCILLY = "E06000053"  # Isles of Scilly: Cornwall's ICB's other place
 REPLIES = "cornwall-replies"  # monthly, owned by Cornwall's ICB, reporting from 2025-06
 RATIOS = {DISCHARGE, FALLS, AVOIDABLE}  # need a numerator and a denominator
 

@@ -1,8 +1,9 @@
 """A JSON submission's rows reach the row checks as a jsonb parameter, a CSV's through COPY:
 the same observations must be stored as the same rows and refused with the same errors."""
 
-from tests.ingest.conftest import BRADFORD, CSV_HEADER, DISCHARGE, FALLS, LEEDS, observation
 from tests.ingest.support import csv_line, json_text, post_body
+from tests.support.areas import BRADFORD, LEEDS
+from tests.support.submissions import CSV_HEADER, DISCHARGE, FALLS, observation
 
 # Valid rows and every kind of row error, with numbers as JSON numbers and as text, padded
 # cells, quotes and newlines in a note, and a NUL that neither path can store.

@@ -8,8 +8,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.common import periods
 from services.common.periods import england_today
 from services.ingest.completeness.service import last_period_past_deadline
-from tests.ingest.conftest import BRADFORD, DISCHARGE, LEEDS, csv_body, json_submission, observation
 from tests.ingest.support import MetricsAdmin, local_metric
+from tests.support.areas import BRADFORD, LEEDS
+from tests.support.submissions import DISCHARGE, csv_body, json_submission, observation
 
 
 async def scrape(client) -> dict[tuple[str, frozenset], float]:

@@ -7,19 +7,11 @@ import io
 import pytest
 
 from services.ingest.observations.schemas import CSV_FIELDS
-from tests.conftest import bearer
-from tests.ingest.conftest import (
-    BRADFORD,
-    CORNWALL,
-    DISCHARGE,
-    FALLS,
-    LEEDS,
-    json_submission,
-    observation,
-)
+from tests.support.areas import BRADFORD, CORNWALL, KIRKLEES, LEEDS
+from tests.support.clients import bearer
+from tests.support.submissions import DISCHARGE, FALLS, json_submission, observation
 
 RESIDENTIAL = "bcf-residential-admissions-65plus"  # annual
-KIRKLEES = "E08000034"  # West Yorkshire
 
 # Sorted as the API sorts: place, metric, then the period's first day.
 STORED = [
@@ -53,6 +45,7 @@ async def correct_leeds_july(client, submitter) -> None:
         headers=submitter,
         json=json_submission(ratio(DISCHARGE, "2025-07", numerator=2)),
     )
+    assert response.status_code == 201, response.text
     assert response.json()["superseded"] == 1
 
 

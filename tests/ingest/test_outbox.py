@@ -8,15 +8,16 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from services.common.config import CommonSettings
 from services.common.db import create_engine, make_sessionmaker
 from services.ingest.outbox import OutboxDeliverer
 from services.targets_api.main import TargetsApiSettings
 from services.targets_api.main import create_app as create_targets_api
-from tests.conftest import bearer, client_reading_catalogue
-from tests.ingest.conftest import DISCHARGE, FALLS, LEEDS, json_submission, observation
+from tests.support.areas import LEEDS
+from tests.support.clients import bearer, client_reading_catalogue
+from tests.support.prometheus import counted
+from tests.support.submissions import DISCHARGE, FALLS, json_submission, observation
 
 NOTICES = 30
 BATCH = 4  # small, so that each deliverer claims several batches while the other holds one
@@ -33,15 +34,14 @@ async def targets_api(database_url, make_key) -> AsyncIterator[httpx.AsyncClient
 
 async def notices_received(targets_api: httpx.AsyncClient) -> float:
     """The notices targets_api has accepted in this test process (its tests share the count)."""
-    for family in text_string_to_metric_families((await targets_api.get("/metrics")).text):
-        for sample in family.samples:
-            if sample.name == "joinedup_http_requests_total" and sample.labels == {
-                "service": "targets_api",
-                "method": "POST",
-                "route": ROUTE,
-                "status": "202",
-            }:
-                return sample.value
+    return counted(
+        (await targets_api.get("/metrics")).text,
+        "joinedup_http_requests_total",
+        service="targets_api",
+        method="POST",
+        route=ROUTE,
+        status="202",
+    )
     return 0.0
 
 

@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import text
 
 from services.ingest.submissions import store
-from tests.conftest import run_in_transaction
+from tests.support.database import run_in_transaction
 
 
 async def test_the_write_joins_to_current_versions_instead_of_probing_per_row(database_url):

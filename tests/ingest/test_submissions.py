@@ -2,16 +2,8 @@
 
 import asyncio
 
-from tests.ingest.conftest import (
-    BRADFORD,
-    CORNWALL,
-    DISCHARGE,
-    FALLS,
-    LEEDS,
-    csv_body,
-    json_submission,
-    observation,
-)
+from tests.support.areas import BRADFORD, CORNWALL, LEEDS
+from tests.support.submissions import DISCHARGE, FALLS, csv_body, json_submission, observation
 
 
 async def post_json(client, headers, body, **params):

@@ -5,23 +5,9 @@ from datetime import date
 
 import pytest
 
-from tests.ingest.conftest import (
-    BRADFORD,
-    CSV_HEADER,
-    DISCHARGE,
-    FALLS,
-    LEEDS,
-    json_submission,
-    observation,
-)
-from tests.ingest.support import (
-    WEST_YORKSHIRE,
-    MetricsAdmin,
-    csv_line,
-    json_text,
-    local_metric,
-    post_body,
-)
+from tests.ingest.support import MetricsAdmin, csv_line, json_text, local_metric, post_body
+from tests.support.areas import BRADFORD, LEEDS, WEST_YORKSHIRE
+from tests.support.submissions import CSV_HEADER, DISCHARGE, FALLS, json_submission, observation
 
 COUNT = "leeds-delayed-transfers"  # a local count metric with valid_max 5000
 SCORE = "leeds-wellbeing-score"  # a local value metric with no valid_min or valid_max

@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from services.metrics_api.main import MetricsApiSettings, create_app
-from tests.conftest import asgi_client, bearer
+from tests.support.clients import asgi_client, bearer
 
 
 @pytest.fixture

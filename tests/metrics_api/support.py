@@ -1,16 +1,10 @@
-"""Request bodies, well-known areas and assertions shared by the metrics_api tests."""
+"""Request bodies and seeded facts shared by the metrics_api tests (the areas are in
+tests/support/areas.py)."""
 
 from typing import Any
 
-import httpx
+from tests.support.areas import LEEDS, WEST_YORKSHIRE
 
-ENGLAND = "E92000001"
-NORTH_EAST_AND_YORKSHIRE = "E40000012"  # region
-WEST_YORKSHIRE = "E54000054"  # ICB
-NORTH_EAST_AND_NORTH_CUMBRIA = "E54000050"  # another ICB in the same region
-LEEDS = "E08000035"  # place under West Yorkshire
-BRADFORD = "E08000032"  # Leeds's sibling place
-WEST_YORKSHIRE_PLACES = {"E08000032", "E08000033", "E08000034", LEEDS, "E08000036"}
 ENGLAND_POPULATION = 57_690_323
 SEEDED_METRIC = "bcf-falls-65plus"
 SEEDED_METRIC_CODES = [
@@ -73,20 +67,6 @@ def new_area(
 def definition_of(metric: dict, **changes: Any) -> dict:
     """A PUT body that repeats the definition a metric response shows, with some changes."""
     return {k: v for k, v in metric.items() if k not in RESPONSE_ONLY_FIELDS} | changes
-
-
-def assert_problem(response: httpx.Response, status: int, *locs: tuple) -> dict:
-    """An RFC 9457 problem with this status; with ``locs``, exactly those fields in errors[]."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status
-    assert body["type"].startswith("urn:joinedup:problem:")
-    assert body["title"] and body["detail"]
-    if locs:
-        assert {tuple(error["loc"]) for error in body["errors"]} == set(locs), body["errors"]
-        assert all(error["msg"] for error in body["errors"])
-    return body
 
 
 def key_id(query, key: str) -> int:

@@ -4,18 +4,16 @@ import asyncio
 
 import pytest
 
-from tests.metrics_api.support import (
+from tests.metrics_api.support import ENGLAND_POPULATION, NEW_PLACE, new_area
+from tests.support.areas import (
     BRADFORD,
     ENGLAND,
-    ENGLAND_POPULATION,
     LEEDS,
-    NEW_PLACE,
     NORTH_EAST_AND_YORKSHIRE,
     WEST_YORKSHIRE,
     WEST_YORKSHIRE_PLACES,
-    assert_problem,
-    new_area,
 )
+from tests.support.problems import assert_problem
 
 
 async def list_areas(client, headers, **params) -> dict:

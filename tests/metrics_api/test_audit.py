@@ -5,12 +5,8 @@ import psycopg
 import pytest
 
 from services.metrics_api.main import MetricsApiSettings, create_app
-from tests.conftest import bearer
 from tests.metrics_api.support import (
-    ENGLAND,
-    LEEDS,
     SEEDED_METRIC,
-    assert_problem,
     audit_count,
     definition_of,
     key_id,
@@ -18,6 +14,9 @@ from tests.metrics_api.support import (
     national_metric,
     new_area,
 )
+from tests.support.areas import ENGLAND, LEEDS
+from tests.support.clients import bearer
+from tests.support.problems import assert_problem
 
 AUDIT_COLUMNS = (
     "service, actor_key_id, actor, action, entity_type, entity_id, before, after, request_id"
@@ -82,11 +81,12 @@ async def test_a_successful_write_records_one_audit_entry(client, make_key, quer
 async def test_audit_entries_of_a_version_show_both_definitions(client, as_admin, query):
     current = await seeded_metric(client, as_admin)
     since = last_audit_id(query)
-    await client.put(
+    versioned = await client.put(
         f"/v1/metrics/{SEEDED_METRIC}",
         json=definition_of(current, unit="per 1,000", multiplier=1000),
         headers=as_admin,
     )
+    assert versioned.status_code == 200, versioned.text
     [entry] = new_audit_rows(query, since)
     assert (entry["before"]["version"], entry["before"]["multiplier"]) == (1, 100000)
     assert (entry["after"]["version"], entry["after"]["multiplier"]) == (2, 1000)
@@ -94,7 +94,8 @@ async def test_audit_entries_of_a_version_show_both_definitions(client, as_admin
 
 async def test_retiring_is_audited_with_the_status_change(client, as_admin, query):
     since = last_audit_id(query)
-    await client.post(f"/v1/metrics/{SEEDED_METRIC}/retire", headers=as_admin)
+    retired = await client.post(f"/v1/metrics/{SEEDED_METRIC}/retire", headers=as_admin)
+    assert retired.status_code == 200, retired.text
     [entry] = new_audit_rows(query, since)
     assert (entry["before"]["status"], entry["before"]["retired_at"]) == ("active", None)
     assert entry["after"]["status"] == "retired" and entry["after"]["retired_at"]
@@ -133,7 +134,8 @@ async def test_stale_if_match_and_unchanged_put_record_nothing(client, as_admin,
     current = await seeded_metric(client, as_admin)
     path = f"/v1/metrics/{SEEDED_METRIC}"
     stale = (await client.get(path, headers=as_admin)).headers["etag"]
-    await client.put(path, json=definition_of(current, name="Renamed"), headers=as_admin)
+    renamed = await client.put(path, json=definition_of(current, name="Renamed"), headers=as_admin)
+    assert renamed.status_code == 200, renamed.text
     audited = audit_count(query)
     response = await client.put(
         path, json=definition_of(current, name="Mine"), headers=as_admin | {"If-Match": stale}
@@ -142,7 +144,7 @@ async def test_stale_if_match_and_unchanged_put_record_nothing(client, as_admin,
     unchanged = await client.put(
         path, json=definition_of(current, name="Renamed"), headers=as_admin
     )
-    assert unchanged.json()["version"] == 2
+    assert (unchanged.status_code, unchanged.json()["version"]) == (200, 2), unchanged.text
     assert audit_count(query) == audited
 
 

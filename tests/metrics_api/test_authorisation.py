@@ -5,22 +5,25 @@ from dataclasses import dataclass
 import pytest
 
 from services.common.auth import revoke_key
-from tests.conftest import bearer, run_in_transaction
 from tests.metrics_api.support import (
-    BRADFORD,
-    ENGLAND,
-    LEEDS,
-    NORTH_EAST_AND_NORTH_CUMBRIA,
-    NORTH_EAST_AND_YORKSHIRE,
     SEEDED_METRIC,
-    WEST_YORKSHIRE,
-    assert_problem,
     audit_count,
     key_id,
     local_metric,
     national_metric,
     new_area,
 )
+from tests.support.areas import (
+    BRADFORD,
+    ENGLAND,
+    LEEDS,
+    NORTH_EAST_AND_NORTH_CUMBRIA,
+    NORTH_EAST_AND_YORKSHIRE,
+    WEST_YORKSHIRE,
+)
+from tests.support.clients import bearer
+from tests.support.database import run_in_transaction
+from tests.support.problems import assert_problem
 
 EXISTING_LOCAL = "leeds-existing"
 

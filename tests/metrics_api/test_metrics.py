@@ -7,17 +7,13 @@ import pytest
 
 from services.common.periods import england_today
 from tests.metrics_api.support import (
-    BRADFORD,
-    ENGLAND,
-    LEEDS,
-    NORTH_EAST_AND_YORKSHIRE,
     SEEDED_METRIC,
     SEEDED_METRIC_CODES,
-    WEST_YORKSHIRE,
-    assert_problem,
     local_metric,
     national_metric,
 )
+from tests.support.areas import BRADFORD, ENGLAND, LEEDS, NORTH_EAST_AND_YORKSHIRE, WEST_YORKSHIRE
+from tests.support.problems import assert_problem
 
 
 @pytest.fixture

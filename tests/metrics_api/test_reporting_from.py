@@ -5,12 +5,8 @@ period containing the day the metric was created, in England."""
 import pytest
 
 from services.common.periods import england_today
-from tests.metrics_api.support import (
-    SEEDED_METRIC_CODES,
-    assert_problem,
-    definition_of,
-    local_metric,
-)
+from tests.metrics_api.support import SEEDED_METRIC_CODES, definition_of, local_metric
+from tests.support.problems import assert_problem
 
 CODE = "leeds-falls"
 
@@ -118,10 +114,12 @@ async def test_a_new_version_that_leaves_it_out_keeps_it(client, as_admin):
     body = definition_of(created)
     del body["reporting_from"]
     same = await client.put(f"/v1/metrics/{CODE}", headers=as_admin, json=body)
+    assert same.status_code == 200, same.text
     assert (same.json()["version"], same.json()["reporting_from"]) == (1, "2022-04")
     renamed = await client.put(
         f"/v1/metrics/{CODE}", headers=as_admin, json=body | {"name": "Falls at home"}
     )
+    assert renamed.status_code == 200, renamed.text
     assert (renamed.json()["version"], renamed.json()["reporting_from"]) == (2, "2022-04")
 
 

@@ -2,15 +2,9 @@
 
 import pytest
 
-from tests.metrics_api.support import (
-    BRADFORD,
-    LEEDS,
-    SEEDED_METRIC,
-    WEST_YORKSHIRE,
-    assert_problem,
-    definition_of,
-    local_metric,
-)
+from tests.metrics_api.support import SEEDED_METRIC, definition_of, local_metric
+from tests.support.areas import BRADFORD, LEEDS, WEST_YORKSHIRE
+from tests.support.problems import assert_problem
 
 CODE = "leeds-falls"
 

@@ -15,23 +15,7 @@ from services.metrics_api.main import MetricsApiSettings
 from services.metrics_api.main import create_app as create_metrics_api
 from services.targets_api.main import TargetsApiSettings
 from services.targets_api.main import create_app as create_targets_api
-from tests.conftest import asgi_client, client_reading_catalogue
-
-SERVICES = ("metrics_api", "targets_api", "ingest")
-
-
-def leader(**changes: Any) -> dict[str, Any]:
-    """A body for PUT /v1/places/{code}/leader (as in tests/targets_api/test_leaders.py, which
-    is a test module and so is not imported from here)."""
-    return {
-        "name": "Alex Morgan",
-        "role": "Director of Integration",
-        "organisation": "Leeds City Council and NHS West Yorkshire ICB",
-        "appointed_on": "2025-04-01",
-        "joint_appointment": True,
-        **changes,
-    }
-
+from tests.support.clients import asgi_client, client_reading_catalogue
 
 OpenService = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 

@@ -18,14 +18,14 @@ from fastapi.routing import iter_route_contexts
 from services.ingest.main import create_app as create_ingest
 from services.metrics_api.main import create_app as create_metrics_api
 from services.targets_api.main import create_app as create_targets_api
-from tests.conftest import bearer
-from tests.ingest.conftest import json_submission, observation
-from tests.metrics_api.support import assert_problem, audit_count, local_metric, new_area
-from tests.security.conftest import leader
-from tests.targets_api.conftest import BRADFORD, CORNWALL, LEEDS, WEST_YORKSHIRE
+from tests.metrics_api.support import audit_count, local_metric, new_area
+from tests.support.areas import BRADFORD, CORNWALL, ENGLAND, LEEDS, WEST_YORKSHIRE
+from tests.support.bodies import leader
+from tests.support.clients import bearer
+from tests.support.problems import assert_problem
+from tests.support.submissions import json_submission, observation
 from tests.targets_api.plan_support import FALLS, PLAN, Plans, target
 
-ENGLAND = "E92000001"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 EXISTING_LOCAL = "leeds-existing"
 APPS = {

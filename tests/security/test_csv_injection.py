@@ -13,11 +13,11 @@ from services.common.responses import FORMULA_TRIGGERS, csv_cell
 from services.ingest.main import create_app as create_ingest
 from services.metrics_api.main import create_app as create_metrics_api
 from services.targets_api.main import create_app as create_targets_api
-from tests.conftest import bearer
-from tests.ingest.conftest import json_submission, observation
 from tests.metrics_api.support import local_metric, new_area
-from tests.security.conftest import leader
-from tests.targets_api.conftest import LEEDS, WEST_YORKSHIRE
+from tests.support.areas import LEEDS, WEST_YORKSHIRE
+from tests.support.bodies import leader
+from tests.support.clients import bearer
+from tests.support.submissions import json_submission, observation
 from tests.targets_api.plan_support import DISCHARGE, Plans
 
 APPS = {

@@ -3,11 +3,12 @@ never interpreted. NUL, which PostgreSQL text cannot hold, is a clear 422 and ne
 
 import pytest
 
-from tests.conftest import bearer
-from tests.ingest.conftest import json_submission, observation
-from tests.metrics_api.support import assert_problem, local_metric
-from tests.security.conftest import leader
-from tests.targets_api.conftest import LEEDS, WEST_YORKSHIRE
+from tests.metrics_api.support import local_metric
+from tests.support.areas import LEEDS, WEST_YORKSHIRE
+from tests.support.bodies import leader
+from tests.support.clients import bearer
+from tests.support.problems import assert_problem
+from tests.support.submissions import json_submission, observation
 from tests.targets_api.plan_support import PLAN, Plans
 
 HOSTILE = {

@@ -16,8 +16,8 @@ from services.ingest.main import create_app as create_ingest
 from services.metrics_api.main import create_app as create_metrics_api
 from services.targets_api.main import TargetsApiSettings
 from services.targets_api.main import create_app as create_targets_api
-from tests.conftest import bearer
-from tests.targets_api.conftest import LEEDS
+from tests.support.areas import LEEDS
+from tests.support.clients import bearer
 
 # Beyond PostgreSQL's integer (2**31) and bigint (2**63, -2**63 - 1), far beyond both, and
 # below every id and count.

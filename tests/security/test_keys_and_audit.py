@@ -8,10 +8,12 @@ from sqlalchemy.exc import DBAPIError
 
 from services.common.auth import revoke_key
 from services.metrics_api.main import create_app as create_metrics_api
-from tests.conftest import bearer, run_in_transaction
-from tests.metrics_api.support import assert_problem, key_id
-from tests.security.conftest import SERVICES
-from tests.targets_api.conftest import LEEDS
+from tests.metrics_api.support import key_id
+from tests.support.areas import LEEDS
+from tests.support.clients import bearer
+from tests.support.database import run_in_transaction
+from tests.support.problems import assert_problem
+from tests.support.services import API_SERVICES
 
 READ = {
     "metrics_api": f"/v1/areas/{LEEDS}",
@@ -20,7 +22,7 @@ READ = {
 }
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", API_SERVICES)
 async def test_a_revoked_key_stops_working_at_once(
     open_service, make_key, query, database_url, service
 ):

@@ -5,10 +5,11 @@ import pytest
 
 from services.common.config import CommonSettings
 from services.common.ratelimit import KeyRateLimiter
-from tests.conftest import bearer
-from tests.metrics_api.support import assert_problem
-from tests.security.conftest import SERVICES
-from tests.targets_api.conftest import LEEDS
+from tests.support.areas import LEEDS
+from tests.support.clients import bearer
+from tests.support.clock import ManualClock
+from tests.support.problems import assert_problem
+from tests.support.services import API_SERVICES
 
 LIMIT = 1000
 WRITE = {"metrics_api": "/v1/metrics", "targets_api": "/v1/spc", "ingest": "/v1/submissions"}
@@ -28,7 +29,7 @@ async def chunks():
         yield b" " * (LIMIT // 2)
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", API_SERVICES)
 async def test_an_oversize_body_is_a_413(open_service, make_key, service):
     headers = bearer(await make_key("admin")) | {"Content-Type": "application/json"}
     async with open_service(service, max_body_bytes=LIMIT) as client:
@@ -42,7 +43,7 @@ def test_rate_limiting_is_off_by_default():
     assert CommonSettings().rate_limit_per_minute == 0
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", API_SERVICES)
 async def test_a_key_over_its_rate_is_a_429_with_retry_after(open_service, make_key, service):
     key, other = bearer(await make_key("admin")), bearer(await make_key("assessor"))
     async with open_service(service, rate_limit_per_minute=6, rate_limit_burst=2) as client:
@@ -78,21 +79,13 @@ async def test_without_a_limit_a_key_is_never_limited(open_service, make_key):
     assert statuses == {200}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_bucket_refills_at_the_rate_up_to_the_burst():
-    clock = Clock()
+    clock = ManualClock()
     limiter = KeyRateLimiter(per_minute=60, burst=3, clock=clock)
     assert [limiter.acquire(1) for _ in range(4)] == [None, None, None, 1]
-    clock.now += 1.0
+    clock.advance(1.0)
     assert limiter.acquire(1) is None
     assert limiter.acquire(1) == 1
-    clock.now += 3600  # idle a long time: back to the burst, never more
+    clock.advance(3600)  # idle a long time: back to the burst, never more
     assert [limiter.acquire(1) for _ in range(4)] == [None, None, None, 1]
     assert limiter.acquire(2) is None  # every key has its own bucket

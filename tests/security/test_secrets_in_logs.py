@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import bearer
-from tests.security.conftest import SERVICES
-from tests.targets_api.conftest import LEEDS
+from tests.support.areas import LEEDS
+from tests.support.clients import bearer
+from tests.support.services import API_SERVICES
 
 CANARY_PASSWORD = "canary-db-password-7f3a"
 READ = {
@@ -59,7 +59,7 @@ def secret_of(key: str) -> str:
     return key.split("_", 2)[2]
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", API_SERVICES)
 async def test_no_key_or_password_is_logged(open_service, make_key, database_url, logged, service):
     url, password = with_password(database_url)
     key = await make_key("admin")

@@ -14,12 +14,9 @@ from services.targets_api.main import TargetsApiSettings
 from services.targets_api.main import create_app as create_targets_api
 from services.worker.main import Job, WorkerSettings
 from services.worker.main import create_app as create_worker
-from tests.conftest import asgi_client, bearer, client_reading_catalogue
-
-LEEDS = "E08000035"  # a place in West Yorkshire ICB
-WEST_YORKSHIRE = "E54000054"  # Leeds's ICB, in region E40000012
-BRADFORD = "E08000032"  # another place in West Yorkshire ICB
-CORNWALL = "E06000052"  # a place in another ICB and region
+from tests.support.areas import LEEDS, WEST_YORKSHIRE
+from tests.support.clients import asgi_client, bearer, client_reading_catalogue
+from tests.targets_api.plan_support import Plans
 
 
 @pytest.fixture
@@ -104,3 +101,13 @@ async def admin(make_key) -> dict[str, str]:
 @pytest.fixture
 async def viewer(make_key) -> dict[str, str]:
     return bearer(await make_key("viewer"))
+
+
+@pytest.fixture
+async def plans(client, steward, make_key) -> Plans:
+    return Plans(
+        client,
+        steward,
+        bearer(await make_key("signatory", LEEDS)),
+        bearer(await make_key("signatory", WEST_YORKSHIRE)),
+    )

@@ -1,5 +1,5 @@
 """Plans in every state, built through the API, for the plan test modules (which take the
-``plans`` fixture from tests/targets_api/plan_fixtures.py).
+``plans`` fixture from tests/targets_api/conftest.py).
 
 The seeded national metrics are all mandatory, so ``TARGETS`` (a valid target for each of the
 five) is what makes a plan submittable. The plan period is two financial years, April 2025 to
@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from tests.metrics_api.support import assert_problem
-from tests.targets_api.conftest import LEEDS, WEST_YORKSHIRE
+from tests.support.areas import LEEDS, WEST_YORKSHIRE
+from tests.support.problems import assert_problem
 
 PLAN = {"title": "Leeds shared plan 2025-27", "starts_on": "2025-04-01", "ends_on": "2027-03-31"}
 

@@ -1,8 +1,6 @@
 """Observations written straight into ingest's table (what a submission would leave), and a
 full progress refresh through the admin endpoint, for the progress and assessment tests."""
 
-import asyncio
-import inspect
 import uuid
 from collections.abc import Callable, Iterable
 
@@ -47,17 +45,3 @@ async def refresh(client: httpx.AsyncClient, admin: dict[str, str]) -> dict:
     response = await client.post("/v1/progress/refresh", headers=admin)
     assert response.status_code == 200, response.text
     return response.json()
-
-
-async def eventually(read, until, what: str, timeout_s: float = 20.0):
-    """``read()`` (a value or an awaitable) until ``until`` holds for it."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        found = read()
-        if inspect.isawaitable(found):
-            found = await found
-        if until(found):
-            return found
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s} s; last {found!r}")
-        await asyncio.sleep(0.05)

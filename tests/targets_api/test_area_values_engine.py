@@ -26,8 +26,8 @@ from services.common.magnitude import MAX_MAGNITUDE, MIN_MAGNITUDE
 from services.targets_api.progress import areas
 from services.targets_api.progress.intervals import COMPARISONS
 from services.targets_api.progress.reference import with_interval
+from tests.support.areas import ENGLAND
 
-NATION = "E92000001"
 LEVEL_ORDER = {level: i for i, level in enumerate(areas.LEVELS)}
 
 # -- PostgreSQL's float8 arithmetic (float.c): what raises, and sum() from its first term --------
@@ -321,11 +321,11 @@ def figures(draw: st.DrawFn) -> tuple[float, float | None, float | None]:
 
 @st.composite
 def datasets(draw: st.DrawFn) -> tuple[Catalogue, list[tuple[str, str]], dict]:
-    area_rows = [{"code": NATION, "name": "England", "level": "nation", "parent_code": None}]
+    area_rows = [{"code": ENGLAND, "name": "England", "level": "nation", "parent_code": None}]
     places = []
     for r in range(draw(st.integers(1, 3))):
         region = f"E4000000{r}"
-        area_rows.append({"code": region, "level": "region", "parent_code": NATION})
+        area_rows.append({"code": region, "level": "region", "parent_code": ENGLAND})
         for i in range(draw(st.integers(1, 3))):
             icb = f"E540000{r}{i}"
             area_rows.append({"code": icb, "level": "icb", "parent_code": region})
@@ -401,8 +401,8 @@ def test_ties_share_a_rank_and_a_quintile_and_missing_counts_give_no_interval() 
         [
             {**a, "name": a["code"], "population": 1000}
             for a in [
-                {"code": NATION, "level": "nation", "parent_code": None},
-                {"code": "E40000000", "level": "region", "parent_code": NATION},
+                {"code": ENGLAND, "level": "nation", "parent_code": None},
+                {"code": "E40000000", "level": "region", "parent_code": ENGLAND},
                 {"code": "E54000000", "level": "icb", "parent_code": "E40000000"},
             ]
             + [
@@ -418,7 +418,7 @@ def test_ties_share_a_rank_and_a_quintile_and_missing_counts_give_no_interval() 
                 "version": 1,
                 "status": "active",
                 "scope": "national",
-                "owner_area_code": NATION,
+                "owner_area_code": ENGLAND,
                 "kind": "proportion",
                 "multiplier": 100.0,
                 "direction": "higher_is_better",
@@ -447,5 +447,5 @@ def test_ties_share_a_rank_and_a_quintile_and_missing_counts_give_no_interval() 
     assert [by_area[p]["quintile"] for p in ("E06000001", "E06000002", "E06000003")] == [1, 1, 4]
     assert by_area["E06000003"]["ci_lower"] is None
     # England: 180 / 300 x 100 (the missing numerator is not summed, its denominator is).
-    assert (by_area[NATION]["value"], by_area[NATION]["numerator"]) == (60.0, 180.0)
+    assert (by_area[ENGLAND]["value"], by_area[ENGLAND]["numerator"]) == (60.0, 180.0)
     assert exactly(rows) == exactly(reference(catalogue, [pair], observations)[pair])

@@ -9,22 +9,11 @@ import pytest
 
 from services.common.auth import ENGLAND
 from services.common.periods import england_today
-from tests.conftest import bearer
-from tests.metrics_api.support import assert_problem, audit_count, key_id
-from tests.targets_api.conftest import BRADFORD, CORNWALL, LEEDS, WEST_YORKSHIRE
-
-NORTH_EAST_AND_YORKSHIRE = "E40000012"  # West Yorkshire's region
-
-
-def leader(name: str = "Alex Morgan", appointed_on: str = "2025-04-01", **changes) -> dict:
-    return {
-        "name": name,
-        "role": "Director of Integration",
-        "organisation": "Leeds City Council and NHS West Yorkshire ICB",
-        "appointed_on": appointed_on,
-        "joint_appointment": True,
-        **changes,
-    }
+from tests.metrics_api.support import audit_count, key_id
+from tests.support.areas import BRADFORD, CORNWALL, LEEDS, NORTH_EAST_AND_YORKSHIRE, WEST_YORKSHIRE
+from tests.support.bodies import leader
+from tests.support.clients import bearer
+from tests.support.problems import assert_problem
 
 
 async def appoint(client, headers, code: str = LEEDS, **changes):

@@ -5,15 +5,20 @@ from datetime import date
 
 import pytest
 
-from tests.metrics_api.support import assert_problem
-from tests.targets_api.conftest import BRADFORD, CORNWALL, LEEDS, WEST_YORKSHIRE
+from tests.support.areas import (
+    BRADFORD,
+    CALDERDALE,
+    CORNWALL,
+    CORNWALL_ICB,
+    LEEDS,
+    SCILLY,
+    WEST_YORKSHIRE,
+)
+from tests.support.problems import assert_problem
 from tests.targets_api.plan_support import AVOIDABLE, DISCHARGE, REABLEMENT
 from tests.targets_api.progress_support import refresh, store_observations
 
-CALDERDALE = "E08000033"  # a third West Yorkshire place
 KIRKLEES, WAKEFIELD = "E08000034", "E08000036"  # the other two of its five
-CORNWALL_ICB = "E54000036"  # Cornwall and the Isles of Scilly
-SCILLY = "E06000053"
 LINCOLNSHIRE, LINCOLNSHIRE_ICB = "E10000019", "E54000013"  # an ICB of one place
 DELAYS = "delayed-discharges"  # a national count made by the test: the seed has none
 

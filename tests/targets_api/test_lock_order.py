@@ -16,12 +16,10 @@ from services.common.config import CommonSettings
 from services.common.db import create_engine, libpq_url, make_sessionmaker
 from services.targets_api.plans import workflow
 from services.targets_api.progress.store import DRAIN_QUEUE, LOCK
-from tests.conftest import bearer
-from tests.targets_api.conftest import BRADFORD, LEEDS, WEST_YORKSHIRE
+from tests.support.areas import BRADFORD, LEEDS, WEST_YORKSHIRE
+from tests.support.clients import bearer
 from tests.targets_api.plan_support import DISCHARGE, Plans
 from tests.targets_api.progress_support import refresh, store_observations
-
-pytest_plugins = ["tests.targets_api.plan_fixtures"]
 
 _WAITING = """
     SELECT count(*) FROM pg_stat_activity

@@ -11,16 +11,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.targets_api.main import TargetsApiSettings
 from services.targets_api.main import create_app as create_targets_api
 from services.targets_api.progress import outcome_metrics
-from tests.conftest import asgi_client
-from tests.services import free_port
-from tests.targets_api.conftest import CORNWALL, LEEDS, WEST_YORKSHIRE
+from tests.support.areas import CORNWALL, LEEDS, NORTH_EAST_AND_YORKSHIRE, WEST_YORKSHIRE
+from tests.support.clients import asgi_client
+from tests.support.services import free_port
 from tests.targets_api.plan_support import DISCHARGE, FALLS
 from tests.targets_api.progress_support import refresh, store_observations
 from tests.targets_api.test_progress import LEEDS_DISCHARGE, LEEDS_RATES, OTHERS_DISCHARGE
 
-pytest_plugins = ["tests.targets_api.plan_fixtures"]
-
-NORTH_EAST_AND_YORKSHIRE = "E40000012"
 LEEDS_DISCHARGE_LABELS = {
     "place": LEEDS,
     "metric": DISCHARGE,

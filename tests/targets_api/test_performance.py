@@ -6,8 +6,15 @@ from datetime import date
 
 import pytest
 
-from tests.metrics_api.support import assert_problem
-from tests.targets_api.conftest import CORNWALL, LEEDS, WEST_YORKSHIRE
+from tests.support.areas import (
+    CORNWALL,
+    CORNWALL_ICB,
+    ENGLAND,
+    LEEDS,
+    NORTH_EAST_AND_YORKSHIRE,
+    WEST_YORKSHIRE,
+)
+from tests.support.problems import assert_problem
 from tests.targets_api.plan_support import (
     AVOIDABLE,
     DISCHARGE,
@@ -19,11 +26,6 @@ from tests.targets_api.plan_support import (
 )
 from tests.targets_api.progress_support import refresh, store_observations
 
-pytest_plugins = ["tests.targets_api.plan_fixtures"]
-
-ENGLAND = "E92000001"
-NORTH_EAST_AND_YORKSHIRE = "E40000012"  # West Yorkshire's region
-CORNWALL_ICB = "E54000036"
 TARGETED = "wy-social-prescribing"  # a local, neutral count with a target in Leeds's plan
 UNTARGETED = "wy-untargeted"  # a local metric no plan has a target for
 NATIONAL = sorted(TARGETS)  # the five seeded national metrics, all active

@@ -9,14 +9,17 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.conftest import bearer
-from tests.targets_api.conftest import BRADFORD, CORNWALL, LEEDS, WEST_YORKSHIRE
-from tests.targets_api.plan_support import FALLS, PLAN, Plans, assert_problem, target
-
-pytest_plugins = ["tests.targets_api.plan_fixtures"]
-
-ENGLAND = "E92000001"
-NORTH_EAST_AND_YORKSHIRE = "E40000012"  # Leeds's region
+from tests.support.areas import (
+    BRADFORD,
+    CORNWALL,
+    ENGLAND,
+    LEEDS,
+    NORTH_EAST_AND_YORKSHIRE,
+    WEST_YORKSHIRE,
+)
+from tests.support.clients import bearer
+from tests.support.problems import assert_problem
+from tests.targets_api.plan_support import FALLS, PLAN, Plans, target
 
 
 @dataclass(frozen=True)

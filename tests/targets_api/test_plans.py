@@ -6,8 +6,15 @@ import io
 
 import pytest
 
-from tests.conftest import bearer
-from tests.targets_api.conftest import BRADFORD, CORNWALL, LEEDS, WEST_YORKSHIRE
+from tests.support.areas import (
+    BRADFORD,
+    CORNWALL,
+    LEEDS,
+    NORTH_EAST_AND_NORTH_CUMBRIA,
+    WEST_YORKSHIRE,
+)
+from tests.support.clients import bearer
+from tests.support.problems import assert_problem
 from tests.targets_api.plan_support import (
     AVOIDABLE,
     DISCHARGE,
@@ -16,13 +23,9 @@ from tests.targets_api.plan_support import (
     REABLEMENT,
     RESIDENTIAL,
     TARGETS,
-    assert_problem,
     target,
 )
 
-pytest_plugins = ["tests.targets_api.plan_fixtures"]
-
-NORTH_EAST_AND_NORTH_CUMBRIA = "E54000050"  # an ICB that is not Leeds's
 METRIC = ("path", "metric_code")
 
 
@@ -192,11 +195,12 @@ async def test_a_target_is_set_against_the_metric_s_current_version(plans, query
 
 async def test_putting_a_target_again_replaces_it_whole(plans):
     plan = await plans.create()
-    await plans.put_target(
+    first = await plans.put_target(
         plan["id"],
         FALLS,
         target(FALLS, tolerance=5.0, trajectory=[{"period": "2025-Q3", "value": 600.0}]),
     )
+    assert first.status_code == 200, first.text
 
     replaced = await plans.put_target(
         plan["id"],
@@ -521,8 +525,8 @@ async def test_submission_names_every_missing_mandatory_national_metric(
     client, plans, steward, query
 ):
     plan = await plans.create()
-    await plans.put_target(plan["id"], DISCHARGE)
-    await plans.put_target(plan["id"], FALLS)
+    for code in (DISCHARGE, FALLS):
+        assert (await plans.put_target(plan["id"], code)).status_code == 200
 
     problem = assert_problem(
         await plans.submit(plan["id"]),
@@ -545,8 +549,11 @@ async def test_an_empty_plan_cannot_be_submitted(plans):
 
 
 async def test_local_and_retired_metrics_are_not_needed_to_submit(plans, metrics_api, admin):
-    await metrics_api.post(f"/v1/metrics/{FALLS}/retire", headers=admin)
-    await metrics_api.post("/v1/metrics", json=local_metric("leeds-local", LEEDS), headers=admin)
+    retired = await metrics_api.post(f"/v1/metrics/{FALLS}/retire", headers=admin)
+    assert retired.status_code == 200, retired.text
+    local = local_metric("leeds-local", LEEDS)
+    created = await metrics_api.post("/v1/metrics", json=local, headers=admin)
+    assert created.status_code == 201, created.text
     plan = await plans.create()
     for code in set(TARGETS) - {FALLS}:
         assert (await plans.put_target(plan["id"], code)).status_code == 200
@@ -647,6 +654,7 @@ async def test_a_revision_keeps_the_old_version_until_the_target_is_set_again(
     assert (carried["metric_version"], carried["metric_version_changed"]) == (1, True)
 
     reset = await plans.put_target(revision["id"], FALLS)
+    assert reset.status_code == 200, reset.text
     assert (reset.json()["metric_version"], reset.json()["metric_version_changed"]) == (2, False)
     assert (await plans.get(revision["id"]))["metric_version_changed"] is False
 
@@ -656,12 +664,17 @@ async def test_a_revision_keeps_the_old_version_until_the_target_is_set_again(
 
 async def test_the_history_holds_every_change_oldest_first(client, plans, make_key, query):
     plan = await plans.draft()
-    await plans.put_target(plan["id"], FALLS, target(FALLS, target_value=555.0))
-    await client.delete(f"/v1/plans/{plan['id']}/targets/{FALLS}", headers=plans.steward)
-    await plans.put_target(plan["id"], FALLS)
+    changed = await plans.put_target(plan["id"], FALLS, target(FALLS, target_value=555.0))
+    assert changed.status_code == 200, changed.text
+    deleted = await client.delete(f"/v1/plans/{plan['id']}/targets/{FALLS}", headers=plans.steward)
+    assert deleted.status_code == 204, deleted.text
+    assert (await plans.put_target(plan["id"], FALLS)).status_code == 200
     await plans.propose(plan["id"])
-    await plans.decide(plan["id"], LEEDS, "approve")
-    await plans.decide(plan["id"], WEST_YORKSHIRE, "reject", comment="Falls target too timid")
+    assert (await plans.decide(plan["id"], LEEDS, "approve")).status_code == 201
+    rejected = await plans.decide(
+        plan["id"], WEST_YORKSHIRE, "reject", comment="Falls target too timid"
+    )
+    assert rejected.status_code == 201, rejected.text
     await plans.propose(plan["id"])
     await plans.agree(plan["id"])
     revision = await plans.open_revision(plan["id"])

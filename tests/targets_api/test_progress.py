@@ -10,9 +10,9 @@ import io
 
 import pytest
 
-from tests.conftest import bearer
-from tests.metrics_api.support import assert_problem
-from tests.targets_api.conftest import BRADFORD, CORNWALL, LEEDS
+from tests.support.areas import BRADFORD, CORNWALL, LEEDS
+from tests.support.clients import bearer
+from tests.support.problems import assert_problem
 from tests.targets_api.plan_support import (
     AVOIDABLE,
     DISCHARGE,
@@ -21,8 +21,6 @@ from tests.targets_api.plan_support import (
     RESIDENTIAL,
 )
 from tests.targets_api.progress_support import refresh, store_observations
-
-pytest_plugins = ["tests.targets_api.plan_fixtures"]
 
 # Leeds's discharge proportion rises 0.25 points a month from the baseline (88.5 in 2025-03):
 # 88.75, 89.0, ... 90.0 in 2025-09, each out of 1000 discharges.

@@ -11,12 +11,11 @@ import logging
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import bearer
-from tests.targets_api.conftest import BRADFORD, LEEDS, WEST_YORKSHIRE
+from tests.support.areas import BRADFORD, LEEDS, WEST_YORKSHIRE
+from tests.support.clients import bearer
+from tests.support.waiting import eventually_async
 from tests.targets_api.plan_support import DISCHARGE, FALLS
-from tests.targets_api.progress_support import eventually, refresh, store_observations
-
-pytest_plugins = ["tests.targets_api.plan_fixtures"]
+from tests.targets_api.progress_support import refresh, store_observations
 
 POISON = "leeds-local-value"
 # A local value metric without valid_max rolls up as a population-weighted mean: 1e304 x
@@ -99,12 +98,12 @@ async def test_a_value_that_overflows_its_roll_up_is_set_aside_and_another_place
         "SELECT area_code, value FROM area_value WHERE metric_code = %s "
         "AND period = '2025-09' AND level IN ('place', 'nation') ORDER BY level"
     )
-    await eventually(
+    await eventually_async(
         lambda: query(discharge, DISCHARGE),
         lambda rows: rows == [("E92000001", 95.0), (BRADFORD, 95.0)],
         what="Bradford's new month and England refreshed",
     )
-    [item] = await eventually(
+    [item] = await eventually_async(
         lambda: set_aside(refreshing, admin), bool, what="the poisoned pair set aside"
     )
     assert (item["kind"], item["metric_code"], item["period"], item["failures"]) == (
@@ -122,12 +121,13 @@ async def test_a_value_that_overflows_its_roll_up_is_set_aside_and_another_place
     # Met again (another notice names it), it is tried again and fails again: counted, and not
     # logged a second time; the rest of that refresh still lands.
     store_observations(query, [(BRADFORD, DISCHARGE, "2025-10", 96.0, 960, 1000)])
-    await refreshing.post(
+    noticed = await refreshing.post(
         "/internal/v1/observation-changes",
         headers=bearer(service_key),
         json=notice((LEEDS, POISON, "2025-09"), (BRADFORD, DISCHARGE, "2025-10")),
     )
-    await eventually(
+    assert noticed.status_code == 202, noticed.text
+    await eventually_async(
         lambda: set_aside(refreshing, admin),
         lambda rows: rows and rows[0]["failures"] == 2,
         what="failed again",
@@ -142,12 +142,13 @@ async def test_a_value_that_overflows_its_roll_up_is_set_aside_and_another_place
 
     # Corrected, it is computed and no longer set aside.
     store_observations(query, [(LEEDS, POISON, "2025-09", 12.5, None, None)])
-    await refreshing.post(
+    noticed = await refreshing.post(
         "/internal/v1/observation-changes",
         headers=bearer(service_key),
         json=notice((LEEDS, POISON, "2025-09")),
     )
-    await eventually(
+    assert noticed.status_code == 202, noticed.text
+    await eventually_async(
         lambda: set_aside(refreshing, admin),
         lambda rows: rows == [],
         what="the corrected pair taken up again",

@@ -2,14 +2,13 @@
 becomes refreshed progress, and a notice it cannot act on yet stays queued."""
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import bearer
-from tests.targets_api.conftest import BRADFORD, LEEDS
+from tests.support.areas import BRADFORD, LEEDS
+from tests.support.clients import bearer
+from tests.support.prometheus import counted
+from tests.support.waiting import eventually_async
 from tests.targets_api.plan_support import DISCHARGE
-from tests.targets_api.progress_support import eventually, store_observations
-
-pytest_plugins = ["tests.targets_api.plan_fixtures"]
+from tests.targets_api.progress_support import store_observations
 
 NOTICE = {
     "submission_id": "00000000-0000-0000-0000-000000000001",
@@ -20,14 +19,9 @@ NOTICE = {
 async def refreshes(worker: httpx.AsyncClient, result: str) -> float:
     """Refreshes with that result so far, as the worker's /metrics says (this process's tests
     share the counter)."""
-    for family in text_string_to_metric_families((await worker.get("/metrics")).text):
-        for sample in family.samples:
-            if (sample.name, sample.labels) == (
-                "joinedup_progress_refreshes_total",
-                {"result": result},
-            ):
-                return sample.value
-    return 0.0
+    return counted(
+        (await worker.get("/metrics")).text, "joinedup_progress_refreshes_total", result=result
+    )
 
 
 async def test_a_change_notice_is_refreshed_in_the_background(
@@ -41,13 +35,13 @@ async def test_a_change_notice_is_refreshed_in_the_background(
     )
 
     assert response.status_code == 202, response.text
-    await eventually(
+    await eventually_async(
         lambda: query("SELECT level, value FROM area_value ORDER BY level"),
         lambda rows: rows == [("icb", 90.0), ("nation", 90.0), ("place", 90.0), ("region", 90.0)],
         what="the place, its ICB, region and England computed",
     )
     assert query("SELECT count(*) FROM progress_refresh_queue") == [(0,)]
-    await eventually(
+    await eventually_async(
         lambda: refreshes(worker, "done"),
         lambda n: n == done_before + 1,
         what="the refresh counted",
@@ -60,10 +54,11 @@ async def test_a_failed_refresh_leaves_the_notice_queued(refreshing, worker, ser
     query("ALTER TABLE area_value ADD CONSTRAINT no_values CHECK (value IS NULL)")
     failed_before = await refreshes(worker, "failed")
 
-    await refreshing.post(
+    noticed = await refreshing.post(
         "/internal/v1/observation-changes", json=NOTICE, headers=bearer(service_key)
     )
-    await eventually(
+    assert noticed.status_code == 202, noticed.text
+    await eventually_async(
         lambda: refreshes(worker, "failed"),
         lambda n: n >= failed_before + 2,
         what="two refreshes failed",
@@ -73,7 +68,7 @@ async def test_a_failed_refresh_leaves_the_notice_queued(refreshing, worker, ser
         "SELECT place_code, metric_code, period_from, period_to FROM progress_refresh_queue"
     ) == [(LEEDS, DISCHARGE, "2025-07", "2025-07")]
     query("ALTER TABLE area_value DROP CONSTRAINT no_values")
-    await eventually(
+    await eventually_async(
         lambda: query("SELECT count(*) FROM area_value"),
         lambda rows: rows[0][0] > 0,
         what="the refresh succeeds once the fault is gone",
@@ -92,16 +87,17 @@ async def test_another_places_data_moves_england_and_the_rank_of_a_target(
 ):
     await plans.in_state("agreed")
     store_observations(query, [(LEEDS, DISCHARGE, "2025-09", 90.0, 900, 1000)])
-    await refreshing.post(
+    noticed = await refreshing.post(
         "/internal/v1/observation-changes",
         json=notice(LEEDS, "2025-09"),
         headers=bearer(service_key),
     )
+    assert noticed.status_code == 202, noticed.text
     benchmarks = (
         "SELECT national_value, rank, rank_of, computed_at FROM target_progress "
         "WHERE place_code = %s AND metric_code = %s"
     )
-    before = await eventually(
+    before = await eventually_async(
         lambda: query(benchmarks, LEEDS, DISCHARGE),
         lambda rows: rows and rows[0][:3] == (90.0, 1, 1),
         what="Leeds alone: England is Leeds, rank 1 of 1",
@@ -110,12 +106,13 @@ async def test_another_places_data_moves_england_and_the_rank_of_a_target(
     # Only Bradford's series changed: Leeds's target keeps its computed series figures, and
     # takes England's (900 + 950) / (1000 + 1000) x 100 = 92.5 and second place of two.
     store_observations(query, [(BRADFORD, DISCHARGE, "2025-09", 95.0, 950, 1000)])
-    await refreshing.post(
+    noticed = await refreshing.post(
         "/internal/v1/observation-changes",
         json=notice(BRADFORD, "2025-09"),
         headers=bearer(service_key),
     )
-    after = await eventually(
+    assert noticed.status_code == 202, noticed.text
+    after = await eventually_async(
         lambda: query(benchmarks, LEEDS, DISCHARGE),
         lambda rows: rows[0][:3] == (92.5, 2, 2),
         what="Leeds ranked behind Bradford",
@@ -148,7 +145,7 @@ async def test_a_range_recomputes_the_places_periods_within_it_and_no_others(
     )
 
     assert response.status_code == 202, response.text
-    await eventually(
+    await eventually_async(
         lambda: query("SELECT DISTINCT period FROM area_value ORDER BY period"),
         lambda rows: rows == [("2025-07",), ("2025-08",)],
         what="the two months of Leeds's range computed",

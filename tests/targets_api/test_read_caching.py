@@ -9,14 +9,12 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from tests.conftest import bearer
-from tests.metrics_api.support import assert_problem
-from tests.targets_api.conftest import LEEDS, WEST_YORKSHIRE
+from tests.support.areas import LEEDS, WEST_YORKSHIRE
+from tests.support.clients import bearer
+from tests.support.problems import assert_problem
 from tests.targets_api.plan_support import DISCHARGE
 from tests.targets_api.progress_support import refresh, store_observations
 from tests.targets_api.test_progress import LEEDS_DISCHARGE, OTHERS_DISCHARGE
-
-pytest_plugins = ["tests.targets_api.plan_fixtures"]
 
 PROGRESS = f"/v1/places/{LEEDS}/progress"
 PROGRESS_ROUTE = "/v1/places/{code}/progress"

@@ -2,8 +2,8 @@
 
 import json
 
-from tests.conftest import bearer
-from tests.metrics_api.support import assert_problem
+from tests.support.clients import bearer
+from tests.support.problems import assert_problem
 
 # Mean 7, limits 3.3425 .. 10.6575 once the moving range of 7 is screened out (see test_spc.py).
 TEN = [5, 7, 6, 8, 7, 6, 7, 5, 6, 13]

@@ -7,21 +7,11 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from tests.conftest import bearer
-from tests.targets_api.conftest import BRADFORD, CORNWALL, LEEDS, WEST_YORKSHIRE
-from tests.targets_api.plan_support import (
-    FALLS,
-    STATES,
-    TARGETS,
-    Plans,
-    assert_illegal,
-    assert_problem,
-    target,
-)
+from tests.support.areas import BRADFORD, CORNWALL, LEEDS, NORTH_EAST_AND_YORKSHIRE, WEST_YORKSHIRE
+from tests.support.clients import bearer
+from tests.support.problems import assert_problem
+from tests.targets_api.plan_support import FALLS, STATES, TARGETS, Plans, assert_illegal, target
 
-pytest_plugins = ["tests.targets_api.plan_fixtures"]
-
-NORTH_EAST_AND_YORKSHIRE = "E40000012"  # Leeds's region
 RACES = 20  # rounds of each race: one round alone could pass by luck of timing
 
 Action = Callable[[Plans, int], Awaitable[httpx.Response]]
@@ -112,7 +102,7 @@ async def test_the_plan_is_agreed_when_the_place_and_its_icb_have_both_approved(
 
 async def test_a_rejection_returns_the_plan_to_draft_and_starts_approval_again(plans):
     plan = await plans.in_state("proposed")
-    await plans.decide(plan["id"], LEEDS)
+    assert (await plans.decide(plan["id"], LEEDS)).status_code == 201
 
     rejected = await plans.decide(
         plan["id"], WEST_YORKSHIRE, "reject", comment="The falls trajectory is too flat."
@@ -131,9 +121,9 @@ async def test_a_rejection_returns_the_plan_to_draft_and_starts_approval_again(p
     resubmitted = await plans.propose(plan["id"])
     assert (resubmitted["approval_round"], resubmitted["rejection_reason"]) == (2, None)
     after_icb = await plans.decide(plan["id"], WEST_YORKSHIRE)
-    assert after_icb.json()["status"] == "proposed"
+    assert (after_icb.status_code, after_icb.json()["status"]) == (201, "proposed")
     after_place = await plans.decide(plan["id"], LEEDS)
-    assert after_place.json()["status"] == "agreed"
+    assert (after_place.status_code, after_place.json()["status"]) == (201, "agreed")
     assert [
         (a["approval_round"], a["organisation_code"], a["decision"])
         for a in after_place.json()["approvals"]
@@ -157,7 +147,7 @@ async def test_a_rejection_needs_a_comment(plans, comment):
 @pytest.mark.parametrize("decision", ["approve", "reject"])
 async def test_an_organisation_decides_once_in_a_round(plans, query, decision):
     plan = await plans.in_state("proposed")
-    await plans.decide(plan["id"], WEST_YORKSHIRE)
+    assert (await plans.decide(plan["id"], WEST_YORKSHIRE)).status_code == 201
 
     again = await plans.decide(plan["id"], WEST_YORKSHIRE, decision, comment="Changed my mind")
 
@@ -256,7 +246,8 @@ async def test_an_agreed_plan_has_one_open_revision_at_a_time(plans, revision_st
     if revision_state != "draft":
         await plans.propose(revision["id"])
     if revision_state == "draft after a rejection":
-        await plans.decide(revision["id"], LEEDS, "reject", comment="Not yet")
+        rejected = await plans.decide(revision["id"], LEEDS, "reject", comment="Not yet")
+        assert rejected.status_code == 201, rejected.text
 
     problem = assert_illegal(await plans.revise(agreed["id"]), "agreed")
 
@@ -295,7 +286,7 @@ async def test_two_plans_agreed_at_the_same_moment_leave_one_agreed(plans, query
         rivals = [(await plans.draft())["id"] for _ in range(2)]
         for plan_id in rivals:
             await plans.propose(plan_id)
-            await plans.decide(plan_id, LEEDS)
+            assert (await plans.decide(plan_id, LEEDS)).status_code == 201
 
         answers = await asyncio.gather(*(plans.decide(i, WEST_YORKSHIRE) for i in rivals))
 

@@ -25,14 +25,14 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from services import cli
 from services.common.auth import Role, create_key
 from services.demo import load
-from tests.conftest import (
-    bearer,
+from tests.support.clients import bearer
+from tests.support.database import (
     create_database,
     database_url_for,
     drop_database,
     run_in_transaction,
 )
-from tests.services import ServiceProcess
+from tests.support.services import ServiceProcess
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

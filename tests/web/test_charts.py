@@ -12,14 +12,9 @@ from services.targets_api.assessments.schemas import LeagueRow, LeagueTable
 from services.targets_api.progress.schemas import ProgressSeries, SeriesPoint, SeriesTarget
 from services.targets_api.spc.service import Assurance, Variation, spc
 from services.web import charts
-from tests.targets_api import conftest as targets_api
-from tests.targets_api.conftest import BRADFORD, CORNWALL, LEEDS
-from tests.targets_api.progress_support import refresh, store_observations
+from tests.support.svg import SVG, assert_embeddable, axis_labels, marks, parse, translation
 
-SVG = "{http://www.w3.org/2000/svg}"
 DISCHARGE = "bcf-discharge-usual-residence"  # a national monthly proportion
-# targets_api in-process with its catalogue from metrics_api, as its own tests have it.
-client, clock, admin = targets_api.client, targets_api.clock, targets_api.admin
 # Nearly two years of a proportion: common cause, with one collapse below the lower limit
 # (special cause concern) and one peak above the upper (special cause improvement).
 VALUES = [70, 73, 68, 72, 69, 74, 67, 71, 70, 72, 69, 73, 50, 71, 72, 95, 70, 69, 72, 71, 73, 70]
@@ -67,66 +62,6 @@ def series_body(
         target=target,
         warnings=result.warnings if with_spc else ["fewer than 2 values: no limits"],
     ).model_dump(mode="json")
-
-
-def observations(place, values, first="2024-01"):
-    """A monthly proportion's rows as ingest stores them, each out of 1,000 discharges."""
-    start = periods.parse(first)
-    return [
-        (place, DISCHARGE, periods.shift(start, i).code, v, int(v * 10), 1000)
-        for i, v in enumerate(values)
-    ]
-
-
-def parse(svg: str) -> ET.Element:
-    return ET.fromstring(svg)  # also proves the markup is well-formed XML
-
-
-def marks(root: ET.Element, name: str) -> list[ET.Element]:
-    """The drawn items of one named layer (Vega gives its group the class `<name>_marks`)."""
-    return [
-        item
-        for group in root.iter(f"{SVG}g")
-        if f"{name}_marks" in (group.get("class") or "").split()
-        for item in group
-    ]
-
-
-def translation(element: ET.Element) -> tuple[float, float]:
-    x, y = re.fullmatch(r"translate\(([-\d.e]+),([-\d.e]+)\)", element.get("transform")).groups()
-    return float(x), float(y)
-
-
-def axis_labels(root: ET.Element) -> list[ET.Element]:
-    return [
-        text
-        for group in root.iter(f"{SVG}g")
-        if "role-axis-label" in (group.get("class") or "")
-        for text in group.iter(f"{SVG}text")
-    ]
-
-
-def assert_embeddable(svg: str) -> None:
-    root = parse(svg)
-    assert root.tag == f"{SVG}svg"
-    assert root.get("role") == "img"
-    label = root.get("aria-label")
-    assert label and len(label) > 10
-    title = root.find(f"{SVG}title")
-    assert title is not None and title.text == label
-    assert re.fullmatch(r"0 0 [\d.]+ [\d.]+", root.get("viewBox"))
-    assert root.get("width") in ("100%", "2.5em")  # scales: never a width in pixels
-    assert root.get("height") in (None, "2.5em")
-    for element in root.iter():
-        # One accessible object: ARIA roles on the marks inside an img are errors to axe.
-        assert element is root or "role" not in element.attrib, element.attrib
-        assert not element.tag.endswith("script")
-        assert element.tag != f"{SVG}foreignObject"
-        for name, value in element.attrib.items():
-            assert not name.lower().startswith("on"), (element.tag, name)
-            assert not name.endswith("href"), (element.tag, name)  # no links, in or out
-            assert name != "id", "an id could clash with another chart's on the same page"
-            assert "javascript:" not in value.lower()
 
 
 def test_spc_points_are_coloured_by_point_type_and_provisional_ones_are_hollow():
@@ -411,43 +346,3 @@ def test_assurance_icons_follow_making_data_count(assurance, letter, colour, wor
     assert root.find(f"{SVG}circle").get("stroke") == colour
     assert [t.text for t in root.iter(f"{SVG}text")] == ([letter] if letter else [])
     assert words in root.get("aria-label")
-
-
-async def test_charts_of_what_targets_api_answers(client, admin, query):
-    """The series and the league table as targets_api serves them after a refresh."""
-    store_observations(
-        query,
-        observations(LEEDS, VALUES)
-        + observations(BRADFORD, [80.0], first="2025-10")
-        + observations(CORNWALL, [95.0], first="2025-10"),
-    )
-    await refresh(client, admin)
-    series = (await client.get(f"/v1/places/{LEEDS}/progress/{DISCHARGE}", headers=admin)).json()
-    assert len(series["points"]) == len(VALUES)
-    svg = charts.spc_chart(series, title="Leeds: discharges to usual place of residence")
-    assert_embeddable(svg)
-    colours = {
-        "common_cause": charts.COMMON_CAUSE,
-        "special_cause_improvement": charts.IMPROVEMENT,
-        "special_cause_concern": charts.CONCERN,
-    }
-    dots = marks(parse(svg), "spc_points")
-    assert [d.get("stroke") for d in dots] == [colours[p["point_type"]] for p in series["points"]]
-    assert {charts.IMPROVEMENT, charts.CONCERN} <= {d.get("stroke") for d in dots}
-
-    table = await client.get(
-        f"/v1/metrics/{DISCHARGE}/league-table",
-        params={"level": "place", "period": "2025-10"},
-        headers=admin,
-    )
-    assert table.status_code == 200, table.text
-    body = table.json()
-    svg = charts.league_chart(body, title="Discharges, 2025-10")
-    assert_embeddable(svg)
-    root = parse(svg)
-    assert len(marks(root, "areas")) == body["count"] == 3
-    assert len(marks(root, "intervals")) == 3  # a proportion: every place has its interval
-    assert len(marks(root, "england")) == 1
-    ranked = sorted(body["data"], key=lambda r: r["rank"])
-    names = [t.text for t in sorted(axis_labels(root), key=lambda t: translation(t)[1])]
-    assert [n for n in names if not re.match(r"[\d.]+$", n)] == [r["area_name"] for r in ranked]

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from services.web.tables import number
-from tests.conftest import bearer
+from tests.support.clients import bearer
 from tests.web.conftest import (
     CHESHIRE_EAST,
     HALTON,

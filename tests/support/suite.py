@@ -1,56 +1,36 @@
 """metrics_api, targets_api, ingest and the worker as four real uvicorn processes on one test
-database, for the ingest end-to-end and fault tests. Test modules load it with
-``pytest_plugins = ["tests.e2e.conftest_ingest"]`` and reach everything through the ``Suite``
-that ``start_suite`` returns (importing this module themselves would keep pytest from rewriting
-its assertions).
+database, for the end-to-end and fault tests: a plugin (tests/conftest.py registers it) whose
+``start_suite`` fixture returns a ``Suite`` that reaches everything.
 
 The worker alone refreshes progress and delivers ingest's outbox, as in production. It polls the
 outbox every 0.2 s and backs off at most 1 s, so a notice held back by an outage goes out soon
 after targets_api is back; everything that waits polls against a deadline.
 """
 
-import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
 from services.metrics_api.metrics.schemas import MetricUpdate
-from tests.conftest import bearer
-from tests.services import ServiceProcess
+from tests.support.areas import LEEDS, WEST_YORKSHIRE
+from tests.support.clients import bearer
+from tests.support.prometheus import counted
+from tests.support.services import ServiceProcess
+from tests.support.waiting import eventually
 from tests.targets_api.plan_support import PLAN, TARGETS
 
-T = TypeVar("T")
 Query = Callable[..., list[tuple]]
 
-WAIT_S = 20.0
-POLL_S = 0.1
 TIMEOUT = httpx.Timeout(15.0)
-WEST_YORKSHIRE = "E54000054"  # the ICB of Leeds and Bradford
-LEEDS = "E08000035"
 WORKER_ENV = {
     "JOINEDUP_OUTBOX_POLL_S": "0.2",
     "JOINEDUP_OUTBOX_MAX_BACKOFF_S": "1",
     "JOINEDUP_PROGRESS_POLL_S": "0.2",
 }
-
-
-def wait_for(
-    read: Callable[[], T], until: Callable[[T], bool], *, what: str, timeout_s: float = WAIT_S
-) -> T:
-    """Call ``read`` until ``until`` holds for what it returns, and return that; fail with the
-    last reading once the deadline passes."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = read()
-        if until(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached within {timeout_s:.0f} s; last: {value!r}")
-        time.sleep(POLL_S)
 
 
 @dataclass
@@ -64,8 +44,6 @@ class Suite:
     submitter: dict[str, str]  # West Yorkshire ICB: Leeds and Bradford
     admin: dict[str, str]
     query: Query
-
-    wait_for = staticmethod(wait_for)
 
     def submit_json(self, body: dict, **params: Any) -> httpx.Response:
         return httpx.post(
@@ -84,6 +62,13 @@ class Suite:
             headers={**self.submitter, "Content-Type": "text/csv"},
             timeout=TIMEOUT,
         )
+
+    def catalogue_reads(self, result: str) -> float:
+        """ingest's reads of its catalogue through its peer cache that were answered ``result``
+        (``fetched``: a changed page came from metrics_api), by its /metrics (which reads the
+        catalogue itself, for the timeliness gauges)."""
+        text = httpx.get(f"{self.ingest.url}/metrics", timeout=TIMEOUT).text
+        return counted(text, "joinedup_peer_cache_results_total", peer="metrics_api", result=result)
 
     def version_metric(self, code: str, **changes: Any) -> dict:
         """PUT the metric's current definition back with ``changes``: its next version."""
@@ -109,7 +94,7 @@ class Suite:
         )
 
     def wait_until_delivered(self) -> list[tuple[str, int, str | None, bool]]:
-        return wait_for(
+        return eventually(
             self.outbox,
             lambda notices: all(n[3] for n in notices),
             what="every outbox notice delivered to targets_api",
@@ -120,6 +105,7 @@ class Suite:
         (tests/targets_api/plan_support.py), agreed by the place and its ICB."""
         with httpx.Client(base_url=self.targets_api.url, timeout=TIMEOUT) as client:
             plan = client.post(f"/v1/places/{place}/plans", json=PLAN, headers=keys.steward)
+            assert plan.status_code == 201, plan.text
             plan_id = plan.json()["id"]
             for code, body in TARGETS.items():
                 assert (
@@ -128,7 +114,8 @@ class Suite:
                     ).status_code
                     == 200
                 )
-            assert client.post(f"/v1/plans/{plan_id}/submit", headers=keys.steward).is_success
+            submitted = client.post(f"/v1/plans/{plan_id}/submit", headers=keys.steward)
+            assert submitted.status_code == 200, submitted.text
             for organisation, signatory in (
                 (place, keys.place_signatory),
                 (icb, keys.icb_signatory),
@@ -161,7 +148,7 @@ class Suite:
         def rounded() -> dict[tuple[str, str, str], float]:
             return {key: round(value, 3) for key, value in self.place_values().items()}
 
-        return self.wait_for(
+        return eventually(
             rounded, lambda found: found == expected, what=f"progress refreshed to {expected}"
         )
 

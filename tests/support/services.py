@@ -28,6 +28,7 @@ FACTORIES = {
     "ingest": "services.ingest.main:create_app",
     "worker": "services.worker.main:create_app",  # the refresher and the outbox deliverer
 }
+API_SERVICES = ("metrics_api", "targets_api", "ingest")  # the ones that answer the API
 READY_TIMEOUT_S = 60.0
 PORT_ATTEMPTS = 3
 
