@@ -5,18 +5,15 @@ The reads' ETags and in-process caches are keyed on it (services/common/etag.py)
 
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.etag import Generation
-
-_BUMP = text("UPDATE progress_generation SET generation = generation + 1, refreshed_at = now()")
-_CURRENT = text("SELECT generation, refreshed_at FROM progress_generation")
+from services.targets_api.progress import store
 
 
 async def bump(session: AsyncSession) -> None:
     """The refresh in ``session`` makes a new generation, seen by readers when it commits."""
-    await session.execute(_BUMP)
+    await store.bump_generation(session)
 
 
 def of(row: Any) -> Generation:
@@ -26,4 +23,4 @@ def of(row: Any) -> Generation:
 
 async def current(session: AsyncSession) -> Generation:
     """The generation of the figures this session reads next (or of a later refresh)."""
-    return of((await session.execute(_CURRENT)).one())
+    return of(await store.generation_row(session))

@@ -16,66 +16,16 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.telemetry import GaugeFamily, label_text
 from services.targets_api.progress import store
 
-# Everything the exposition is made from besides the materialised figures, in one query over
-# small tables (areas and metrics by content, since metrics_api changes them without a refresh;
-# agreed plans by id, as agreed plans are frozen).
-_STATE = text("""
-    SELECT g.generation, g.refreshed_at,
-           (SELECT md5(string_agg(concat_ws('|', code, name, level, parent_code), ','
-                                  ORDER BY code)) FROM area) AS areas,
-           (SELECT md5(string_agg(concat_ws('|', code, current_version, status), ','
-                                  ORDER BY code)) FROM metric) AS metrics,
-           (SELECT md5(string_agg(CAST(id AS text), ',' ORDER BY id))
-            FROM plan WHERE status = 'agreed') AS plans,
-           CAST(now() AT TIME ZONE 'Europe/London' AS date) AS today
-    FROM progress_generation g
-""")
-# The end of a period is the end of its last day, as a UTC timestamp.
-_TARGETS = text("""
-    SELECT tp.place_code, tp.metric_code, coalesce(a.parent_code, '') AS icb,
-           coalesce(i.parent_code, '') AS region, tp.latest_value, tp.target_value,
-           tp.expected_value, tp.progress_pct, tp.status, tp.consecutive_off_track,
-           extract(epoch FROM CAST(period_end(tp.latest_period) + 1 AS timestamp)
-                              AT TIME ZONE 'UTC') AS latest_end
-    FROM target_progress tp
-    JOIN plan p ON p.id = tp.plan_id AND p.status = 'agreed'
-    LEFT JOIN area a ON a.code = tp.place_code
-    LEFT JOIN area i ON i.code = a.parent_code
-    ORDER BY tp.place_code, tp.metric_code
-""")
-_AREAS = text("SELECT code, name, level, coalesce(parent_code, '') FROM area ORDER BY code")
-_METRICS = text("""
-    SELECT m.code, v.name, v.kind, v.unit, v.direction, v.periodicity
-    FROM metric m JOIN metric_version v ON v.metric_code = m.code
-                                       AND v.version = m.current_version
-    ORDER BY m.code
-""")
-# England at the latest closed period with data (the league tables' default), or the latest
-# open one while none has closed: one place's early return must not pass for England's value.
-_NATIONAL = text("""
-    SELECT DISTINCT ON (a.metric_code) a.metric_code, a.value
-    FROM area_value a
-    JOIN metric m ON m.code = a.metric_code
-    JOIN metric_version v ON v.metric_code = m.code AND v.version = m.current_version
-    WHERE a.level = 'nation' AND a.value IS NOT NULL
-      AND period_periodicity(a.period) = v.periodicity
-    ORDER BY a.metric_code,
-             period_end(a.period) + v.submission_deadline_days
-                 < CAST(now() AT TIME ZONE 'Europe/London' AS date) DESC,
-             period_index(a.period) DESC
-""")
-
 
 async def outcome_metrics(app: FastAPI, session: AsyncSession) -> list[GaugeFamily]:
     """Every agreed target's latest value, target, expected value, progress and status, the
     areas' and metrics' names, and England's values."""
-    state = tuple((await session.execute(_STATE)).one())
+    state = await store.scrape_state(session)
     kept: tuple[tuple[Any, ...], list[GaugeFamily]] | None = getattr(
         app.state, "outcome_exposition", None
     )
@@ -83,9 +33,7 @@ async def outcome_metrics(app: FastAPI, session: AsyncSession) -> list[GaugeFami
         return kept[1]
     # Read after the state (READ COMMITTED): these figures are of that state or a newer one,
     # so what is kept under it is never older than it.
-    targets, areas, metrics, national = [
-        (await session.execute(query)).all() for query in (_TARGETS, _AREAS, _METRICS, _NATIONAL)
-    ]
+    targets, areas, metrics, national = await store.scrape_rows(session)
     families = await asyncio.to_thread(_families, targets, areas, metrics, national)
     app.state.outcome_exposition = (state, families)
     return families

@@ -14,12 +14,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.background import running
 from services.common.catalogue import MetricsApiClient
 from services.common.http import PeerUnavailable
+from services.targets_api.progress import store
 from services.targets_api.progress.refresh import refresh_queued
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,6 @@ PROGRESS_REFRESH_SECONDS = Histogram(
 )
 
 MAX_BACKOFF_S = 30.0
-_ANY_QUEUED = text("SELECT EXISTS (SELECT 1 FROM progress_refresh_queue)")
 
 
 class ProgressRefresher:
@@ -67,7 +66,7 @@ class ProgressRefresher:
 
     async def refresh_once(self) -> bool:
         async with self.sessionmaker() as session:
-            if not await session.scalar(_ANY_QUEUED):
+            if not await store.any_queued(session):
                 return False
         catalogue = await self.metrics_api.catalogue()
         started = time.perf_counter()
