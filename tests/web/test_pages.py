@@ -7,6 +7,7 @@ import re
 import httpx
 import pytest
 
+from services.common.periods import parse, shift
 from services.web.pages.places_service import completeness_window
 from services.web.tables import number
 from tests.conftest import bearer
@@ -200,9 +201,13 @@ def test_a_refusal_by_the_api_is_said_on_the_page(visitor: Visitor):
 
 LEEDS = "E08000035"  # the submitter's place (West Yorkshire; no demo data of its own)
 CSV_HEADER = "place_code,metric_code,period,value,numerator,denominator,note\n"
-GOOD_ROWS = (
-    f"{LEEDS},bcf-discharge-usual-residence,2025-06,,905,1001,\n"
-    f"{LEEDS},bcf-discharge-usual-residence,2025-07,,912,1003,\n"
+# The file's two months: ended, and inside the page's completeness window (the last twelve
+# months), so that what is due changes with them.
+_LAST_MONTH = parse(completeness_window()[1])
+MONTHS = [shift(_LAST_MONTH, -n).code for n in (2, 1)]
+GOOD_ROWS = "".join(
+    f"{LEEDS},bcf-discharge-usual-residence,{month},,{905 + n},1001,\n"
+    for n, month in enumerate(MONTHS)
 )
 BAD_ROW = f"{LEEDS},no-such-measure,2025-07,3,,,\n"
 
@@ -299,6 +304,8 @@ def test_a_good_file_submitted_twice_is_stored_once_and_listed(visitor: Visitor)
         "ingest", "/v1/completeness", submitter, area=LEEDS, to=last, **{"from": first}
     )
     figures = ("expected", "received", "on_time", "late", "missing")
+    [discharge] = [r for r in ingest["data"] if r["metric_code"] == "bcf-discharge-usual-residence"]
+    assert discharge["received"] == 2  # the file's two months
     assert [{k: int(r[k]) for k in figures} for r in csv.DictReader(io.StringIO(due.text()))] == [
         {k: r[k] for k in figures} for r in ingest["data"]
     ]
@@ -308,7 +315,12 @@ def test_a_viewer_has_no_upload_form_and_ingest_refuses_a_forged_one(visitor: Vi
     suite = visitor.suite
     visitor.sign_in(suite.keys.viewer)
     assert visitor.page.get_by_role("link", name="Data returns").count() == 0
-    page = visitor.open(f"/data/{LEEDS}", "data-as-viewer")
+    # An unscoped key is asked which place it means.
+    page = visitor.open("/data", "data-choose-place")
+    page.get_by_label("Place code").fill(LEEDS)
+    page.get_by_role("button", name="Open").click()
+    page.wait_for_url(re.compile(rf".*/data/{LEEDS}$"))
+    visitor.seen("data-as-viewer")
     assert page.get_by_label("CSV file").count() == 0
     assert "ingest answered 403" in page.inner_text("main")  # its words, for the submissions
     token = page.locator('input[name="csrf_token"]').first.get_attribute("value") or ""

@@ -2,6 +2,7 @@
 submissions and the returns still due, each table also as CSV."""
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -35,13 +36,13 @@ async def _page(
 
 @router.get("/data")
 async def data_index(
-    request: Request, session: SignedIn, place: Annotated[str | None, Query()] = None
+    request: Request, session: SignedIn, api: Api, place: Annotated[str | None, Query()] = None
 ) -> Response:
-    """The page of the place asked for, or of the key's first scope; otherwise ask which."""
+    """The page of the place asked for, or of the key's own place; otherwise ask which."""
     assert session.identity is not None  # signed in
-    code = place or place_in_scope(session.identity)
+    code = place.strip() if place else await place_in_scope(api, session.identity)
     if code:
-        return RedirectResponse(f"/data/{code.strip()}", status_code=303)
+        return RedirectResponse(f"/data/{quote(code, safe='')}", status_code=303)
     return render(request, "data_index.html", session=session, title="Data returns")
 
 

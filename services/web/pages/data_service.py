@@ -37,10 +37,13 @@ class DataPage:
     tables: list[Table]
 
 
-def place_in_scope(identity: Identity) -> str | None:
-    """The place a key scoped to places submits for first, or None (an unscoped key, or one
-    scoped above place level, says which place)."""
-    return identity.scopes[0] if identity.scopes else None
+async def place_in_scope(api: Caller, identity: Identity) -> str | None:
+    """The place the key is scoped to first, or None: an unscoped key, or one scoped above
+    place level, says which place it means."""
+    if not identity.scopes:
+        return None
+    scope = await catalogue.area(api, identity.scopes[0])
+    return scope["code"] if scope["level"] == "place" else None
 
 
 def row_errors(errors: list[dict[str, Any]]) -> Table:
