@@ -134,8 +134,39 @@ class Caller:
 
     async def post(self, peer: Peer, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """A write, sent once (it is not idempotent); its JSON answer on success."""
+        return await self._write(peer, path, json=body)
+
+    async def post_csv(
+        self, peer: Peer, path: str, body: bytes, *, idempotency_key: str, **params: Any
+    ) -> dict[str, Any]:
+        """A CSV body (ingest's submissions), sent once with the Idempotency-Key that makes
+        sending it again (a person's retry) answer as the first time."""
+        return await self._write(
+            peer,
+            path,
+            content=body,
+            params=params,
+            headers={"Content-Type": "text/csv", "Idempotency-Key": idempotency_key},
+        )
+
+    async def _write(
+        self,
+        peer: Peer,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
         try:
-            response = await self.apis._writers[peer].post(path, json=body, headers=self._auth)
+            response = await self.apis._writers[peer].post(
+                path,
+                json=json,
+                content=content,
+                params=params,
+                headers={**self._auth, **(headers or {})},
+            )
         except RETRYABLE_ERRORS as exc:
             raise PeerUnavailable(str(peer), reason=f"{type(exc).__name__}: {exc}") from None
         if response.status_code >= 500:

@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 COOKIE = "joinedup_session"
 CSRF_FIELD = "csrf_token"
@@ -31,6 +32,20 @@ class Identity:
 
 
 @dataclass
+class HeldUpload:
+    """A data team's CSV, kept here between its dry run and its submission so that the file is
+    never sent back to the browser (docs/web.md); the Idempotency-Key is made once per upload,
+    so a double click or a retry of the submission never stores it twice."""
+
+    place_code: str
+    filename: str
+    body: bytes = field(repr=False)
+    idempotency_key: str
+    dry_run: dict[str, Any]  # ingest's answer to the dry run (a 201 body, or its 422's errors)
+    submitted: dict[str, Any] | None = None  # ingest's answer to the submission, once sent
+
+
+@dataclass
 class WebSession:
     id: str
     csrf_token: str
@@ -40,6 +55,7 @@ class WebSession:
     # form's CSRF token).
     key: str | None = field(default=None, repr=False)
     identity: Identity | None = None
+    upload: HeldUpload | None = None
 
     def csrf_matches(self, token: str | None) -> bool:
         return token is not None and hmac.compare_digest(token, self.csrf_token)

@@ -7,6 +7,8 @@ import re
 import httpx
 import pytest
 
+from services.common.periods import parse, shift
+from services.web.pages.places_service import completeness_window
 from services.web.tables import number
 from tests.support.clients import bearer
 from tests.web.conftest import (
@@ -195,6 +197,147 @@ def test_a_refusal_by_the_api_is_said_on_the_page(visitor: Visitor):
     page = visitor.open(f"/places/{HALTON}", "refused", status=403)
     assert "ingest answered 403" in page.inner_text("main")
     assert page.locator("#targets").count() == 0
+
+
+LEEDS = "E08000035"  # the submitter's place (West Yorkshire; no demo data of its own)
+CSV_HEADER = "place_code,metric_code,period,value,numerator,denominator,note\n"
+# The file's two months: ended, and inside the page's completeness window (the last twelve
+# months), so that what is due changes with them.
+_LAST_MONTH = parse(completeness_window()[1])
+MONTHS = [shift(_LAST_MONTH, -n).code for n in (2, 1)]
+GOOD_ROWS = "".join(
+    f"{LEEDS},bcf-discharge-usual-residence,{month},,{905 + n},1001,\n"
+    for n, month in enumerate(MONTHS)
+)
+BAD_ROW = f"{LEEDS},no-such-measure,2025-07,3,,,\n"
+
+
+def _dry_run(suite: WebSuite, body: str) -> dict:
+    """Ingest's own dry run of a file, as the page asks it (partial: every row counted)."""
+    answer = httpx.post(
+        f"{suite.apis['ingest'].url}/v1/submissions",
+        params={"mode": "partial", "dry_run": "true"},
+        content=body.encode(),
+        headers={**bearer(suite.keys.leeds_submitter), "Content-Type": "text/csv"},
+        timeout=30,
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def _check_file(visitor: Visitor, name: str, body: str) -> None:
+    page = visitor.page
+    page.get_by_label("CSV file").set_input_files(
+        {"name": name, "mimeType": "text/csv", "buffer": body.encode()}
+    )
+    page.get_by_role("button", name="Check the file").click()
+    page.wait_for_url(re.compile(rf".*/data/{LEEDS}#dry-run$"))
+
+
+def test_a_file_with_a_bad_row_shows_that_rows_error(visitor: Visitor):
+    suite = visitor.suite
+    visitor.sign_in(suite.keys.leeds_submitter)
+    visitor.page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Data returns"
+    ).click()
+    visitor.page.wait_for_url(re.compile(rf".*/data/{LEEDS}$"))
+    visitor.seen("data-returns")
+    body = CSV_HEADER + GOOD_ROWS.splitlines(keepends=True)[1] + BAD_ROW
+    _check_file(visitor, "with-a-bad-row.csv", body)
+    visitor.seen("data-dry-run")
+    ingest = _dry_run(suite, body)
+    assert ingest["accepted"] == 1 and ingest["rejected"] == 1, ingest
+    page = visitor.page
+    assert page.locator("#dry-accepted").inner_text() == str(ingest["accepted"])
+    assert page.locator("#dry-rejected").inner_text() == str(ingest["rejected"])
+    shown = [
+        [cell.inner_text() for cell in row.locator("[data-key]").all()]
+        for row in page.locator("#row-errors tbody tr").all()
+    ]
+    expected = [[str(e["row"]), e["field"], e["code"], e["msg"]] for e in ingest["errors"]]
+    assert shown == expected and shown[0][:2] == ["2", "metric_code"], shown
+    download = page.request.get(f"{visitor.base}/data/{LEEDS}/tables/row-errors.csv")
+    assert download.status == 200
+    rows = list(csv.DictReader(io.StringIO(download.text())))
+    assert [[r["row"], r["field"], r["code"], r["msg"]] for r in rows] == expected
+    # Checking stores nothing.
+    assert suite.api("ingest", "/v1/submissions", suite.keys.leeds_submitter)["count"] == 0
+
+
+def test_a_good_file_submitted_twice_is_stored_once_and_listed(visitor: Visitor):
+    suite = visitor.suite
+    submitter = suite.keys.leeds_submitter
+    before = suite.api("ingest", "/v1/submissions", submitter, place_code=LEEDS)["count"]
+    visitor.sign_in(submitter)
+    visitor.open(f"/data/{LEEDS}", "data-before-submitting")
+    body = CSV_HEADER + GOOD_ROWS
+    _check_file(visitor, "good.csv", body)
+    page = visitor.page
+    assert "No row has an error." in page.inner_text("main")
+    page.get_by_label("Atomic: all rows or none").check()
+    token = page.locator('input[name="csrf_token"]').first.get_attribute("value") or ""
+    page.get_by_role("button", name="Submit").click()
+    page.wait_for_url(re.compile(rf".*/data/{LEEDS}#submitted$"))
+    visitor.seen("data-submitted")
+    # The same submission sent again (a double click, a retry): ingest answers as the first
+    # time, because the page sends the upload's one Idempotency-Key.
+    again = page.request.post(
+        f"{visitor.base}/data/{LEEDS}/submissions",
+        form={"csrf_token": token, "mode": "atomic"},
+        headers={"Accept": "text/html"},
+    )
+    assert again.status == 200  # the page, after its redirect
+    listed = suite.api("ingest", "/v1/submissions", submitter, place_code=LEEDS)
+    assert listed["count"] == before + 1
+    stored = listed["data"][0]  # newest first
+    assert stored["accepted"] == 2 and stored["status"] == "accepted"
+    status = page.locator("#submitted").inner_text()
+    assert stored["id"] in status and "2 rows stored" in status
+    visitor.open(f"/data/{LEEDS}", "data-after-submitting")
+    for key in ("accepted", "rejected", "superseded", "unchanged", "status"):
+        assert visitor.cell("submissions", stored["id"], key) == str(stored[key]), key
+    # What is still due: the same numbers as ingest's completeness of the place.
+    due = page.request.get(f"{visitor.base}/data/{LEEDS}/tables/completeness.csv")
+    assert due.status == 200
+    first, last = completeness_window()
+    ingest = suite.api(
+        "ingest", "/v1/completeness", submitter, area=LEEDS, to=last, **{"from": first}
+    )
+    figures = ("expected", "received", "on_time", "late", "missing")
+    [discharge] = [r for r in ingest["data"] if r["metric_code"] == "bcf-discharge-usual-residence"]
+    assert discharge["received"] == 2  # the file's two months
+    assert [{k: int(r[k]) for k in figures} for r in csv.DictReader(io.StringIO(due.text()))] == [
+        {k: r[k] for k in figures} for r in ingest["data"]
+    ]
+
+
+def test_a_viewer_has_no_upload_form_and_ingest_refuses_a_forged_one(visitor: Visitor):
+    suite = visitor.suite
+    visitor.sign_in(suite.keys.viewer)
+    assert visitor.page.get_by_role("link", name="Data returns").count() == 0
+    # An unscoped key is asked which place it means.
+    page = visitor.open("/data", "data-choose-place")
+    page.get_by_label("Place code").fill(LEEDS)
+    page.get_by_role("button", name="Open").click()
+    page.wait_for_url(re.compile(rf".*/data/{LEEDS}$"))
+    visitor.seen("data-as-viewer")
+    assert page.get_by_label("CSV file").count() == 0
+    assert "ingest answered 403" in page.inner_text("main")  # its words, for the submissions
+    token = page.locator('input[name="csrf_token"]').first.get_attribute("value") or ""
+    answer = page.request.post(
+        f"{visitor.base}/data/{LEEDS}/checks",
+        multipart={
+            "csrf_token": token,
+            "file": {
+                "name": "f.csv",
+                "mimeType": "text/csv",
+                "buffer": (CSV_HEADER + GOOD_ROWS).encode(),
+            },
+        },
+        headers={"Accept": "text/html"},
+    )
+    assert answer.status == 403
+    assert "ingest answered 403" in answer.text()
 
 
 def test_the_session_cookie_holds_no_key_and_sign_out_ends_the_session(visitor: Visitor):

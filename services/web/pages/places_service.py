@@ -170,7 +170,7 @@ def _plans(plans: list[dict[str, Any]]) -> Table:
     )
 
 
-def _completeness(completeness: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> Table:
+def completeness_table(completeness: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> Table:
     keys = ("expected", "received", "on_time", "late", "missing", "pending")
     return Table(
         "completeness",
@@ -258,7 +258,7 @@ async def scorecard(api: Caller, code: str, *, with_charts: bool) -> Scorecard:
             _leaders(leaders),
             _plans(plans),
             decisions(plan["approvals"] if plan else [], name="approvals"),
-            _completeness(completeness, metrics),
+            completeness_table(completeness, metrics),
         ],
     )
     if with_charts:
