@@ -1,5 +1,6 @@
-"""The domain's words, defined once: what a metric is and how it rolls up, and the statuses a
-target's progress can have. Catalogue, schemas and maths all use these."""
+"""The domain's words, defined once: what a metric is and how it rolls up, the statuses a
+target's progress can have, and a place's arrangements (its leader's nomination, its governance).
+Catalogue, schemas and maths all use these."""
 
 from typing import Literal
 
@@ -8,3 +9,40 @@ Direction = Literal["higher_is_better", "lower_is_better", "neutral"]
 Aggregation = Literal["sum", "ratio_of_sums", "population_weighted_mean"]
 # In API.md's order of precedence (the first that applies is the target's status).
 Status = Literal["no_data", "not_assessed", "achieved", "on_track", "at_risk", "off_track"]
+
+# A place's governance (issue 18): the forms a place partnership's decision-making may take, and
+# the categories of organisation its membership is described in.
+GovernanceModel = Literal[
+    "icb_committee",
+    "joint_committee",
+    "committees_in_common",
+    "lead_provider",
+    "individual_executive",
+    "other",
+]
+MemberCategory = Literal[
+    "primary_care",
+    "local_authority",
+    "public_health",
+    "community_health",
+    "mental_health",
+    "healthwatch",
+    "acute_provider",
+    "ambulance_trust",
+    "voluntary_sector",
+    "other",
+]
+# The partnership's minimum membership the reforms name: primary care provider leadership, the
+# local authority and its director of public health, providers of community and of mental
+# health services, and Healthwatch. In this order wherever the missing ones are listed.
+MINIMUM_MEMBERSHIP: tuple[MemberCategory, ...] = (
+    "primary_care",
+    "local_authority",
+    "public_health",
+    "community_health",
+    "mental_health",
+    "healthwatch",
+)
+# A leader nomination's life: open until both bodies confirm it or one declines it.
+NominationStatus = Literal["nominated", "confirmed", "declined"]
+NominationDecision = Literal["confirm", "decline"]

@@ -1,14 +1,20 @@
 """targets_api: place leaders, plans, targets, agreement and progress (port 8002)."""
 
+from datetime import date
+
 import httpx
 from fastapi import FastAPI
+from pydantic import Field
 
 from services.common.app import create_app as create_service_app
 from services.common.catalogue import catalogue_client
 from services.common.config import CommonSettings
 from services.targets_api.assessments.endpoints import router as assessments_router
 from services.targets_api.changes.endpoints import router as changes_router
+from services.targets_api.governance.endpoints import router as governance_router
+from services.targets_api.governance.gauges import arrangement_metrics
 from services.targets_api.leaders.endpoints import router as leaders_router
+from services.targets_api.nominations.endpoints import router as nominations_router
 from services.targets_api.plans.endpoints import router as plans_router
 from services.targets_api.progress.endpoints import router as progress_router
 from services.targets_api.progress.outcome_metrics import outcome_metrics, set_aside_metrics
@@ -16,7 +22,10 @@ from services.targets_api.spc.endpoints import router as spc_router
 
 
 class TargetsApiSettings(CommonSettings):
-    pass
+    governance_national_date: date = Field(
+        default=date(2023, 4, 1),
+        description="The day by which every place is to have adopted its governance model",
+    )
 
 
 def create_app(
@@ -34,6 +43,8 @@ def create_app(
         "progress against them.",
         settings=settings,
         routers=[
+            nominations_router,
+            governance_router,
             leaders_router,
             plans_router,
             progress_router,
@@ -43,5 +54,5 @@ def create_app(
         ],
         database_url=database_url,
         resources=[catalogue_client(metrics_api_transport)],
-        scrape_collectors=[outcome_metrics, set_aside_metrics],
+        scrape_collectors=[outcome_metrics, set_aside_metrics, arrangement_metrics],
     )

@@ -4,6 +4,9 @@ from services.common.models.ingest import Observation, Outbox, Submission
 from services.common.models.kernel import ApiKey, AuditLog
 from services.common.models.metrics_api import Area, Metric, MetricVersion
 from services.common.models.targets_api import (
+    LeaderNomination,
+    LeaderNominationDecision,
+    PlaceGovernance,
     PlaceLeader,
     Plan,
     PlanApproval,
@@ -16,9 +19,12 @@ __all__ = [
     "Area",
     "AuditLog",
     "Metric",
+    "LeaderNomination",
+    "LeaderNominationDecision",
     "MetricVersion",
     "Observation",
     "Outbox",
+    "PlaceGovernance",
     "PlaceLeader",
     "Plan",
     "PlanApproval",

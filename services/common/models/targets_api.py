@@ -1,5 +1,5 @@
-"""Tables owned by targets_api: place leaders, plans, targets and approvals, the progress
-refresh's queue and what it computes."""
+"""Tables owned by targets_api: place leaders and their nominations, plans, targets and
+approvals, places' governance, the progress refresh's queue and what it computes."""
 
 import uuid
 from datetime import date, datetime
@@ -174,3 +174,59 @@ class ProgressRefreshQueue(SQLModel, table=True):
     # Period codes, compared with COLLATE "C": within one periodicity that is time order.
     period_from: str | None = Field(default=None, sa_column=Column(String(9)))
     period_to: str | None = Field(default=None, sa_column=Column(String(9)))
+
+
+class LeaderNomination(SQLModel, table=True):
+    """A leader proposed by a steward, waiting for the place's local authority and its ICB to
+    confirm; it becomes a term of ``place_leader`` (``leader_id``) when both have, and is
+    closed for good when either declines."""
+
+    __tablename__ = "leader_nomination"
+
+    id: int | None = _identity()
+    place_code: str
+    name: str
+    role: str
+    organisation: str
+    appointed_on: date
+    joint_appointment: bool
+    status: str = "nominated"
+    nominated_by_key_id: int = Field(foreign_key="api_key.id")
+    leader_id: int | None = Field(default=None, foreign_key="place_leader.id", unique=True)
+    created_at: datetime | None = _timestamp()
+    closed_at: datetime | None = _timestamp(nullable=True)
+
+
+class LeaderNominationDecision(SQLModel, table=True):
+    """One body's answer to a nomination; each body answers once."""
+
+    __tablename__ = "leader_nomination_decision"
+
+    id: int | None = _identity()
+    nomination_id: int = Field(foreign_key="leader_nomination.id")
+    organisation_code: str
+    decision: str
+    signatory: str
+    comment: str | None = None
+    key_id: int = Field(foreign_key="api_key.id")
+    decided_at: datetime | None = _timestamp()
+
+
+class PlaceGovernance(SQLModel, table=True):
+    """One version of a place's governance arrangement; the highest version is the current
+    one, and every earlier one stays as it was recorded."""
+
+    __tablename__ = "place_governance"
+
+    id: int | None = _identity()
+    place_code: str
+    version: int
+    model: str
+    model_description: str | None = None
+    adopted_on: date | None = None
+    scrutinised_on: date | None = None
+    members: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB)
+    delegated_functions: list[str] = Field(default_factory=list, sa_type=JSONB)
+    key_id: int | None = Field(default=None, foreign_key="api_key.id")
+    changed_by: str
+    created_at: datetime | None = _timestamp()

@@ -16,7 +16,7 @@ from services.common.responses import ListPublic
 from services.targets_api.progress.schemas import StatusCounts
 
 
-def _printable(value: str) -> str:
+def printable(value: str) -> str:
     # PostgreSQL text cannot hold NUL, and a line break or tab in a name breaks the CSV and
     # every report that prints it.
     if any(ord(char) < 32 or ord(char) == 127 for char in value):
@@ -24,18 +24,18 @@ def _printable(value: str) -> str:
     return value
 
 
-def _line(max_length: int) -> StringConstraints:
+def line(max_length: int) -> StringConstraints:
     return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
 
 
-PersonName = Annotated[str, _line(200), AfterValidator(_printable), Field(examples=["Alex Morgan"])]
+PersonName = Annotated[str, line(200), AfterValidator(printable), Field(examples=["Alex Morgan"])]
 RoleTitle = Annotated[
-    str, _line(200), AfterValidator(_printable), Field(examples=["Director of Integration"])
+    str, line(200), AfterValidator(printable), Field(examples=["Director of Integration"])
 ]
 Organisation = Annotated[
     str,
-    _line(300),
-    AfterValidator(_printable),
+    line(300),
+    AfterValidator(printable),
     Field(examples=["Leeds City Council and NHS West Yorkshire ICB"]),
 ]
 
@@ -61,6 +61,16 @@ class LeaderCreate(RequestBody):
     )
 
 
+class ConfirmationPublic(BaseModel):
+    """One body's confirmation of the nomination a term came from."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    organisation_code: str
+    signatory: str
+    decided_at: datetime
+
+
 class LeaderPublic(BaseModel):
     """One term of a place leader; ``ended_on`` is null for the latest term."""
 
@@ -75,6 +85,22 @@ class LeaderPublic(BaseModel):
     ended_on: date | None
     joint_appointment: bool
     created_at: datetime
+    nomination_id: int | None = Field(
+        default=None,
+        description="The nomination the term came from; null for a term recorded directly "
+        "(PUT /v1/places/{code}/leader), as agreed elsewhere",
+    )
+    confirmed: bool = Field(
+        default=False,
+        description="Whether the place's local authority and its ICB both confirmed the term "
+        "here, through its nomination",
+    )
+    confirmed_at: datetime | None = Field(
+        default=None, description="When the last of the two confirmations was given"
+    )
+    confirmed_by: list[ConfirmationPublic] = Field(
+        default=[], description="Who confirmed it, for which body and when, oldest first"
+    )
 
 
 class LeadersPublic(ListPublic[LeaderPublic]):
@@ -90,6 +116,8 @@ CSV_FIELDS = (
     "ended_on",
     "joint_appointment",
     "created_at",
+    "confirmed",
+    "confirmed_at",
 )
 
 

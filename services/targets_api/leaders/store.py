@@ -24,6 +24,11 @@ _PLAN_SUMMARY = text("""
            max(id) FILTER (WHERE status = 'agreed') AS current_agreed_plan_id
     FROM plan WHERE place_code = :code
 """)
+_CONFIRMATIONS = text("""
+    SELECT n.leader_id, n.id AS nomination_id, d.organisation_code, d.signatory, d.decided_at
+    FROM leader_nomination n JOIN leader_nomination_decision d ON d.nomination_id = n.id
+    WHERE n.leader_id = ANY(:ids) ORDER BY d.id
+""")
 _PROGRESS_SUMMARY = text("""
     SELECT tp.status, count(*) FROM target_progress tp JOIN plan p ON p.id = tp.plan_id
     WHERE p.place_code = :code AND p.status = 'agreed' GROUP BY tp.status
@@ -79,6 +84,14 @@ async def terms_not_ended(session: AsyncSession, code: str, *, on: date) -> list
         .order_by(col(PlaceLeader.appointed_on))
     )
     return list((await session.execute(query)).scalars())
+
+
+async def term_confirmations(session: AsyncSession, term_ids: list[int]) -> list[RowMapping]:
+    """For each of the terms that came from a nomination: the nomination's id and each body's
+    confirmation (``leader_id``, ``nomination_id``, ``organisation_code``, ``signatory``,
+    ``decided_at``), oldest confirmation first."""
+    rows = await session.execute(_CONFIRMATIONS, {"ids": term_ids})
+    return list(rows.mappings())
 
 
 async def plan_summary(session: AsyncSession, code: str) -> RowMapping:
