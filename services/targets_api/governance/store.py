@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import RowMapping, select, text
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -59,7 +60,7 @@ async def current_versions(
     query = (
         select(PlaceGovernance)
         .where(col(PlaceGovernance.place_code).in_(codes))
-        .distinct(col(PlaceGovernance.place_code))
+        .ext(distinct_on(col(PlaceGovernance.place_code)))
         .order_by(col(PlaceGovernance.place_code), col(PlaceGovernance.version).desc())
     )
     return {row.place_code: row for row in (await session.execute(query)).scalars()}
