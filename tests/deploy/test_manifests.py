@@ -53,6 +53,10 @@ CONTRACT_METRICS = frozenset(
         "joinedup_progress_refreshes_total",  # result
         *_histogram("joinedup_progress_refresh_seconds"),
         "joinedup_progress_set_aside",  # kind
+        # targets_api: places' arrangements, labels icb, region (and category)
+        "joinedup_places_without_confirmed_leader",
+        "joinedup_places_without_adopted_governance",
+        "joinedup_places_missing_governance_member",
         # ingest
         "joinedup_ingest_submissions_total",  # place, status
         "joinedup_ingest_rows_total",  # place, outcome
@@ -505,6 +509,8 @@ def test_the_required_alerts_are_there() -> None:
         return matches[0]
 
     find("joinedup_outcome_consecutive_off_track_periods", ">= 3")
+    find("joinedup_places_without_confirmed_leader", "> 0")
+    find("joinedup_places_without_adopted_governance", "> 0")
     assert find("joinedup_completeness_overdue", "== 1")["for"] == "1h"
     assert find('up{job=~"metrics_api|targets_api|ingest|worker"} == 0')["for"] == "1m"
     find('absent(up{job="worker"})')

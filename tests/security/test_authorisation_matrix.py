@@ -20,7 +20,7 @@ from services.metrics_api.main import create_app as create_metrics_api
 from services.targets_api.main import create_app as create_targets_api
 from tests.metrics_api.support import audit_count, local_metric, new_area
 from tests.support.areas import BRADFORD, CORNWALL, ENGLAND, LEEDS, WEST_YORKSHIRE
-from tests.support.bodies import leader
+from tests.support.bodies import governance, leader
 from tests.support.clients import bearer
 from tests.support.problems import assert_problem
 from tests.support.submissions import json_submission, observation
@@ -85,6 +85,18 @@ def plan_in(state: str, **more: Any) -> Callable[[Env], Awaitable[Call]]:
     return prepare
 
 
+async def leader_nomination(env: Env) -> Call:
+    """An open nomination for Leeds, and Leeds's confirmation of it."""
+    response = await env.client.post(
+        f"/v1/places/{LEEDS}/leader-nominations", json=leader(), headers=env.admin
+    )
+    assert response.status_code == 201, response.text
+    return Call(
+        {"nomination_id": response.json()["id"]},
+        {"organisation_code": LEEDS, "decision": "confirm", "signatory": "A. Signatory"},
+    )
+
+
 @dataclass(frozen=True)
 class Row:
     prepare: Callable[[Env], Awaitable[Call]]
@@ -120,6 +132,19 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ),
     ("targets_api", "PUT", "/v1/places/{code}/leader"): Row(
         body(leader(), code=LEEDS), STEWARD_OF_LEEDS, ("signatory", LEEDS), STEWARD_ELSEWHERE, 201
+    ),
+    ("targets_api", "POST", "/v1/places/{code}/leader-nominations"): Row(
+        body(leader(), code=LEEDS), STEWARD_OF_LEEDS, ("signatory", LEEDS), STEWARD_ELSEWHERE, 201
+    ),
+    ("targets_api", "POST", "/v1/leader-nominations/{nomination_id}/decisions"): Row(
+        leader_nomination, ("signatory", LEEDS), STEWARD_OF_LEEDS, ("signatory", CORNWALL), 201
+    ),
+    ("targets_api", "PUT", "/v1/places/{code}/governance"): Row(
+        body(governance(), code=LEEDS),
+        STEWARD_OF_LEEDS,
+        ("signatory", LEEDS),
+        STEWARD_ELSEWHERE,
+        201,
     ),
     ("targets_api", "POST", "/v1/places/{code}/plans"): Row(
         body(PLAN, code=LEEDS), STEWARD_OF_LEEDS, ("submitter", LEEDS), STEWARD_ELSEWHERE, 201

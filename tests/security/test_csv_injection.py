@@ -66,6 +66,12 @@ ROUTES: dict[tuple[str, str], tuple[str, dict[str, str], tuple[str, ...]]] = {
         {"level": "place", "period": "2025-07"},
         (CMD,),
     ),
+    # The hostile place's name, on its row of its ICB's governance roll-up.
+    ("targets_api", "/v1/areas/{code}/governance"): (
+        f"/v1/areas/{WEST_YORKSHIRE}/governance",
+        {},
+        (CMD,),
+    ),
     ("targets_api", "/v1/areas/{code}/performance"): (
         f"/v1/areas/{WEST_YORKSHIRE}/performance",
         {},

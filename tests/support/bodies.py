@@ -13,3 +13,28 @@ def leader(**changes: Any) -> dict[str, Any]:
         "joint_appointment": True,
         **changes,
     }
+
+
+# Leeds's partnership: every category of the minimum membership, and an acute trust besides.
+FULL_MEMBERSHIP = [
+    {"organisation": "Leeds GP Confederation", "category": "primary_care"},
+    {"organisation": "Leeds City Council", "category": "local_authority"},
+    {"organisation": "Leeds Director of Public Health", "category": "public_health"},
+    {"organisation": "Leeds Community Healthcare NHS Trust", "category": "community_health"},
+    {"organisation": "Leeds and York Partnership NHS FT", "category": "mental_health"},
+    {"organisation": "Healthwatch Leeds", "category": "healthwatch"},
+    {"organisation": "Leeds Teaching Hospitals NHS Trust", "category": "acute_provider"},
+]
+
+
+def governance(**changes: Any) -> dict[str, Any]:
+    """A body for PUT /v1/places/{code}/governance that meets everything: a committee of the
+    ICB adopted before the national date, after scrutiny, with every minimum category."""
+    return {
+        "model": "icb_committee",
+        "adopted_on": "2023-03-01",
+        "scrutinised_on": "2023-02-01",
+        "members": FULL_MEMBERSHIP,
+        "delegated_functions": ["Better Care Fund pooled budget", "Discharge to assess"],
+        **changes,
+    }

@@ -5,7 +5,6 @@ scrutiny before adoption); the roll-up to an ICB, a region and England, with CSV
 import csv
 import io
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
 
@@ -22,36 +21,14 @@ from tests.support.areas import (
     WEST_YORKSHIRE,
     WEST_YORKSHIRE_PLACES,
 )
+from tests.support.bodies import FULL_MEMBERSHIP, governance
 from tests.support.clients import bearer, client_reading_catalogue
 from tests.support.problems import assert_problem
-
-FULL_MEMBERSHIP = [
-    {"organisation": "Leeds GP Confederation", "category": "primary_care"},
-    {"organisation": "Leeds City Council", "category": "local_authority"},
-    {"organisation": "Leeds Director of Public Health", "category": "public_health"},
-    {"organisation": "Leeds Community Healthcare NHS Trust", "category": "community_health"},
-    {"organisation": "Leeds and York Partnership NHS FT", "category": "mental_health"},
-    {"organisation": "Healthwatch Leeds", "category": "healthwatch"},
-    {"organisation": "Leeds Teaching Hospitals NHS Trust", "category": "acute_provider"},
-]
-
-
-def arrangement(**changes: Any) -> dict[str, Any]:
-    """A complete arrangement: a committee of the ICB adopted before the national date, after
-    scrutiny, with every minimum category."""
-    return {
-        "model": "icb_committee",
-        "adopted_on": "2023-03-01",
-        "scrutinised_on": "2023-02-01",
-        "members": FULL_MEMBERSHIP,
-        "delegated_functions": ["Better Care Fund pooled budget", "Discharge to assess"],
-        **changes,
-    }
 
 
 async def put(client, headers, code: str = LEEDS, **changes):
     return await client.put(
-        f"/v1/places/{code}/governance", json=arrangement(**changes), headers=headers
+        f"/v1/places/{code}/governance", json=governance(**changes), headers=headers
     )
 
 
@@ -69,7 +46,7 @@ async def test_the_first_arrangement_is_version_1_and_meets_everything(client, s
     assert body["version"] == 1 and body["place_code"] == LEEDS
     assert body["model"] == "icb_committee" and body["adopted_on"] == "2023-03-01"
     assert body["members"][0] == {**FULL_MEMBERSHIP[0], "description": None}
-    assert body["delegated_functions"] == arrangement()["delegated_functions"]
+    assert body["delegated_functions"] == governance()["delegated_functions"]
     assert body["changed_by"].startswith("key:") and body["changed_at"]
     assert body["national_date"] == "2023-04-01"
     assert body["adopted"] and body["adopted_by_national_date"]
