@@ -19,6 +19,7 @@ from services.ingest.submissions.schemas import CSV_COLUMNS
 from services.metrics_api.metrics.schemas import MetricCreate, MetricScope
 from services.metrics_api.metrics.service import resolve_definition
 from services.metrics_api.seed import area_rows, national_metric_rows
+from services.targets_api.governance.schemas import GovernanceUpdate
 from tests.support.areas import LEEDS
 from tests.support.clients import bearer
 
@@ -259,6 +260,32 @@ def test_leaders_terms_follow_each_other_and_have_begun(demo):
     assert 20 < two_terms < 90
 
 
+def test_some_nominations_are_declined_first_and_a_few_wait_for_the_icb(demo):
+    declined = [p for p in demo if p.nomination.declined is not None]
+    pending = [p for p in demo if p.nomination.pending]
+    assert 8 < len(declined) < 45 and 2 <= len(pending) < 25
+    for place in declined:
+        assert place.nomination.declined.name != place.leaders[-1].name
+        assert place.nomination.declined.appointed_on == place.leaders[-1].appointed_on
+        assert place.nomination.decline_comment
+    # A nomination still waiting leaves the previous leader in post: every place has one.
+    assert all(len(p.leaders) > 1 for p in pending)
+
+
+def test_governance_is_valid_and_some_places_fall_short(demo):
+    recorded = [p.governance for p in demo if p.governance is not None]
+    assert 5 < len(demo) - len(recorded) < 30, "some places have no model"
+    without_healthwatch = [
+        g for g in recorded if "healthwatch" not in {m["category"] for m in g["members"]}
+    ]
+    assert 8 < len(without_healthwatch) < 45
+    late = [g for g in recorded if g["adopted_on"] > "2023-04-01"]
+    assert 10 < len(late) < 50
+    for body in recorded:
+        valid = GovernanceUpdate.model_validate(body).model_dump(mode="json", exclude_none=True)
+        assert valid == {k: v for k, v in body.items() if v is not None}
+
+
 def test_local_metric_definitions_are_valid_and_owned_by_places_and_icbs():
     bodies = generate.local_metrics(1, PLACES, ICB_NAMES)
     owners = Counter(b["owner_area_code"][:3] for b in bodies)
@@ -322,6 +349,8 @@ async def test_the_demo_through_the_real_services(start_suite, make_key, query, 
             plans = (await targets.get(f"/v1/places/{place}/plans")).json()["data"]
             assert [p["status"] for p in plans] == ["agreed"]
             assert (await targets.get(f"/v1/places/{place}/leaders")).json()["count"] >= 1
+            nominations = (await targets.get(f"/v1/places/{place}/leader-nominations")).json()
+            assert nominations["count"] >= 1
             progress = (await targets.get(f"/v1/places/{place}/progress")).json()
             assert not progress["refresh_pending"]
             assert len(progress["items"]) >= 6  # five national targets and a local one

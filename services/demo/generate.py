@@ -44,6 +44,11 @@ OUTAGE_SHARE = 0.05  # of places whose monthly returns stopped for two or three 
 STEP_SHARE = 0.4  # of series with a lasting step change
 CORRECTED_PLACES_SHARE = 0.35  # of places that correct one to three values afterwards
 REJECTED_PLAN_SHARE = 0.06  # of plans the ICB first sends back for more ambition
+DECLINED_NOMINATION_SHARE = 0.15  # of places whose ICB first declines another candidate
+PENDING_NOMINATION_SHARE = 0.08  # of places with a leader in post whose successor awaits the ICB
+NO_GOVERNANCE_SHARE = 0.08  # of places with no governance arrangement in the register
+NO_HEALTHWATCH_SHARE = 0.15  # of partnerships without Healthwatch
+LATE_ADOPTION_SHARE = 0.2  # of models adopted after the national date (2023-04-01)
 SOURCE = "joinedup demo: synthetic data, not real figures"
 
 
@@ -355,9 +360,22 @@ class PlanSpec:
 
 
 @dataclass(frozen=True)
+class NominationSpec:
+    """How the latest leader is agreed: nominated by the steward and confirmed by the place's
+    local authority and its ICB; at some places the ICB first declines another candidate, and
+    at a few the ICB has not answered yet (the previous leader stays in post)."""
+
+    declined: Leader | None
+    decline_comment: str
+    pending: bool
+
+
+@dataclass(frozen=True)
 class PlaceDemo:
     place: Place
-    leaders: tuple[Leader, ...]  # oldest first
+    leaders: tuple[Leader, ...]  # oldest first; the latest one is agreed through a nomination
+    nomination: NominationSpec
+    governance: dict[str, Any] | None  # the body of PUT .../governance; None: none recorded
     plan: PlanSpec
     history: tuple[Observation, ...]  # the first batch
     late: tuple[Observation, ...]  # held back to the second batch
@@ -794,6 +812,78 @@ def _leaders(seed: int, place: Place, icb_name: str, today: date) -> tuple[Leade
     return tuple(leaders)
 
 
+DECLINE_COMMENTS = (
+    "The ICB board asks for a candidate with system-wide commissioning experience.",
+    "Not a joint appointment: the ICB wants a say in the post's terms first.",
+    "The board could not confirm before the post was re-advertised.",
+)
+
+
+def _nomination(seed: int, place: Place, leaders: Sequence[Leader]) -> NominationSpec:
+    rng = _rng(seed, "nomination", place.code)
+    latest = leaders[-1]
+    declined = None
+    if rng.random() < DECLINED_NOMINATION_SHARE:
+        declined = Leader(
+            _person(rng), latest.role, latest.organisation, latest.appointed_on, False
+        )
+    # Only where someone is in post meanwhile: every place has a leader.
+    pending = len(leaders) > 1 and rng.random() < PENDING_NOMINATION_SHARE
+    return NominationSpec(declined, rng.choice(DECLINE_COMMENTS), pending)
+
+
+MODELS = (
+    ("icb_committee", 35),
+    ("joint_committee", 30),
+    ("committees_in_common", 15),
+    ("lead_provider", 10),
+    ("individual_executive", 10),
+)
+DELEGATED_FUNCTIONS = (
+    "Better Care Fund pooled budget",
+    "Discharge to assess",
+    "Community services commissioning",
+    "Primary care development",
+    "Mental health crisis services",
+    "Carers' support",
+    "Population health management",
+)
+
+
+def _governance(seed: int, place: Place, icb_name: str) -> dict[str, Any] | None:
+    rng = _rng(seed, "governance", place.code)
+    if rng.random() < NO_GOVERNANCE_SHARE:
+        return None
+    model = rng.choices([m for m, _ in MODELS], weights=[w for _, w in MODELS])[0]
+    if rng.random() < LATE_ADOPTION_SHARE:
+        adopted_on = date(2023, 4, 2) + timedelta(days=rng.randint(0, 360))
+    else:
+        adopted_on = date(2022, 10, 1) + timedelta(days=rng.randint(0, 181))
+    scrutinised_on = (
+        adopted_on - timedelta(days=rng.randint(14, 60)) if rng.random() < 0.85 else None
+    )
+    town = place.short_name
+    members = [
+        {"organisation": f"{town} GP Provider Alliance", "category": "primary_care"},
+        {"organisation": f"{town} Council", "category": "local_authority"},
+        {"organisation": f"{town} Director of Public Health", "category": "public_health"},
+        {"organisation": f"{town} Community Health Services", "category": "community_health"},
+        {"organisation": f"{icb_name} mental health provider", "category": "mental_health"},
+        {"organisation": f"Healthwatch {town}", "category": "healthwatch"},
+        {"organisation": f"{town} Teaching Hospitals", "category": "acute_provider"},
+        {"organisation": f"{town} Voluntary Action", "category": "voluntary_sector"},
+    ]
+    if rng.random() < NO_HEALTHWATCH_SHARE:
+        members = [m for m in members if m["category"] != "healthwatch"]
+    return {
+        "model": model,
+        "adopted_on": adopted_on.isoformat(),
+        "scrutinised_on": scrutinised_on.isoformat() if scrutinised_on else None,
+        "members": members,
+        "delegated_functions": rng.sample(DELEGATED_FUNCTIONS, rng.randint(1, 4)),
+    }
+
+
 # --- a place ---------------------------------------------------------------------------------
 
 
@@ -803,6 +893,7 @@ def build_place(
     """Everything the demo sends for one place, from the national metrics and the local ones
     that apply to it."""
     metrics = sorted((m for m in metrics if m.applies_to(place)), key=lambda m: m.code)
+    leaders = _leaders(seed, place, icb_name, today)
     share_65 = _rng(seed, "people", place.code).uniform(0.13, 0.26)
     starts_on, ends_on = plan_window(today)
     timing = _rng(seed, "timeliness", place.code)
@@ -841,7 +932,9 @@ def build_place(
     by_code = {m.code: m for m in metrics}
     return PlaceDemo(
         place=place,
-        leaders=_leaders(seed, place, icb_name, today),
+        leaders=leaders,
+        nomination=_nomination(seed, place, leaders),
+        governance=_governance(seed, place, icb_name),
         plan=_plan(seed, place, metrics, values, icb_name, today),
         history=tuple(history),
         late=tuple(late),

@@ -1,6 +1,7 @@
 """Loading the demo through the running services, exactly as a place system, a steward and two
-signatories would: local metrics on metrics_api; leaders, plans, targets and approvals on
-targets_api; CSV submissions on ingest. A bounded number of requests run at once.
+signatories would: local metrics on metrics_api; leaders (the latest nominated and confirmed by
+both bodies), governance arrangements, plans, targets and approvals on targets_api; CSV
+submissions on ingest. A bounded number of requests run at once.
 
 Running it again is safe: local metrics, leaders and agreed plans that are already there are
 left alone, and rows a place has already sent are not sent again (the corrections are, and
@@ -92,6 +93,10 @@ class Summary:
     places: int = 0
     local_metrics_created: int = 0
     leaders_appointed: int = 0
+    leaders_confirmed: int = 0
+    nominations_declined: int = 0
+    nominations_pending: int = 0
+    governance_recorded: int = 0
     plans_agreed: int = 0
     plans_already_agreed: int = 0
     plans_sent_back: int = 0
@@ -385,14 +390,18 @@ class Loader:
     # --- leaders and plans -------------------------------------------------------------------
 
     async def _leaders_and_draft(self, demo: PlaceDemo) -> None:
-        await self._leaders(demo)
+        latest = await self._leaders(demo)
+        await self._nominate(demo, latest)
+        await self._governance(demo)
         await self._draft(demo)
 
-    async def _leaders(self, demo: PlaceDemo) -> None:
+    async def _leaders(self, demo: PlaceDemo) -> date | None:
+        """The earlier terms, agreed before joinedup kept such things: recorded directly.
+        Returns the latest term's start afterwards."""
         url = f"{self.endpoints.targets_api}/v1/places/{demo.place.code}/leader"
         terms = (await self.api.call("GET", f"{url}s", self.keys.admin)).json()["data"]
         latest = date.fromisoformat(terms[0]["appointed_on"]) if terms else None
-        for leader in demo.leaders:
+        for leader in demo.leaders[:-1]:
             # A term on or before the latest is already recorded, or was overtaken by a real
             # appointment that the demo must not undo.
             if latest is None or leader.appointed_on > latest:
@@ -400,6 +409,91 @@ class Loader:
                     "PUT", url, self.keys.steward, json=leader.body(), expect=(200, 201)
                 )
                 self.summary.leaders_appointed += response.status_code == 201
+                latest = leader.appointed_on
+        return latest
+
+    async def _nominate(self, demo: PlaceDemo, latest: date | None) -> None:
+        """The latest leader, nominated and confirmed by both bodies (after the ICB declined
+        another candidate, at some places; still waiting for the ICB, at a few). A run that
+        stopped half way is finished: the open nomination and its answers are picked up."""
+        leader, spec = demo.leaders[-1], demo.nomination
+        if latest is not None and leader.appointed_on <= latest:
+            return  # in post already, or overtaken by a later appointment
+        url = f"{self.endpoints.targets_api}/v1/places/{demo.place.code}/leader-nominations"
+        found = (await self.api.call("GET", url, self.keys.admin, params={"limit": 1000})).json()[
+            "data"
+        ]
+        nomination = next((n for n in found if n["status"] == "nominated"), None)
+        if spec.declined is not None and not any(n["status"] == "declined" for n in found):
+            nomination = nomination or await self._nomination(url, spec.declined)
+            await self._answer(demo, nomination, decline=spec.decline_comment)
+            self.summary.nominations_declined += 1
+            nomination = None
+        nomination = nomination or await self._nomination(url, leader)
+        status = (await self._answer(demo, nomination, only_place=spec.pending))["status"]
+        self.summary.nominations_pending += status == "nominated"
+        self.summary.leaders_confirmed += status == "confirmed"
+
+    async def _nomination(self, url: str, leader: generate.Leader) -> dict[str, Any]:
+        return (
+            await self.api.call(
+                "POST",
+                url,
+                self.keys.steward,
+                json=leader.body(),
+                expect=(201,),
+                repeatable=False,
+            )
+        ).json()
+
+    async def _answer(
+        self,
+        demo: PlaceDemo,
+        nomination: dict[str, Any],
+        *,
+        decline: str | None = None,
+        only_place: bool = False,
+    ) -> dict[str, Any]:
+        """The place's confirmation, then the ICB's confirmation or decline (none with
+        ``only_place``), each unless given already; returns the nomination as it ends."""
+        answered = {d["organisation_code"] for d in nomination["decisions"]}
+        parties = [
+            (demo.place.code, demo.plan.place_signatory, self.keys.place_signatory, None),
+            (demo.place.icb_code, demo.plan.icb_signatory, self.keys.icb_signatory, decline),
+        ]
+        for organisation, signatory, key, comment in parties[:1] if only_place else parties:
+            if organisation in answered:
+                continue
+            body = {
+                "organisation_code": organisation,
+                "signatory": signatory,
+                "decision": "decline" if comment else "confirm",
+                "comment": comment,
+            }
+            nomination = (
+                await self.api.call(
+                    "POST",
+                    f"{self.endpoints.targets_api}/v1/leader-nominations/"
+                    f"{nomination['id']}/decisions",
+                    key,
+                    json=body,
+                    expect=(201,),
+                    repeatable=False,
+                )
+            ).json()
+        return nomination
+
+    async def _governance(self, demo: PlaceDemo) -> None:
+        if demo.governance is None:
+            return
+        response = await self.api.call(
+            "PUT",
+            f"{self.endpoints.targets_api}/v1/places/{demo.place.code}/governance",
+            self.keys.steward,
+            json=demo.governance,
+            expect=(200, 201),
+        )
+        self.summary.governance_recorded += response.status_code == 201
 
     async def _draft(self, demo: PlaceDemo) -> None:
         """The place's plan with its targets, proposed for approval. A plan a stopped run left
@@ -697,7 +791,11 @@ def report(summary: Summary, endpoints: Endpoints) -> list[str]:
     """What the demo did, and where to look next."""
     lines = [
         f"Demo loaded in {summary.seconds:.0f} s: {summary.places} places.",
-        f"  leaders: {summary.leaders_appointed} terms recorded",
+        f"  leaders: {summary.leaders_appointed} earlier terms recorded, "
+        f"{summary.leaders_confirmed} confirmed by place and ICB "
+        f"({summary.nominations_declined} after the ICB declined another candidate), "
+        f"{summary.nominations_pending} waiting for the ICB",
+        f"  governance: {summary.governance_recorded} arrangements recorded",
         f"  plans:   {summary.plans_agreed} agreed by place and ICB ({summary.plans_sent_back} "
         f"after the ICB sent them back once), {summary.plans_already_agreed} already agreed",
         f"  local metrics: {summary.local_metrics_created} created",
