@@ -43,6 +43,7 @@ from services.web.dependencies import SignInRequired, current_session
 from services.web.pages.account import router as account_router
 from services.web.pages.approvals import router as approvals_router
 from services.web.pages.areas import router as areas_router
+from services.web.pages.arrangements import router as arrangements_router
 from services.web.pages.data import router as data_router
 from services.web.pages.metrics import router as metrics_router
 from services.web.pages.places import router as places_router
@@ -255,6 +256,7 @@ def create_app(
         plans_router,
         approvals_router,
         data_router,
+        arrangements_router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from services.common.periods import parse, shift
+from services.common.periods import england_today, parse, shift
 from services.web.pages.places_service import completeness_window
 from services.web.tables import number
 from tests.support.clients import bearer
@@ -392,3 +392,85 @@ def test_the_web_answers_probes_and_problems_without_a_session(web_suite: WebSui
         f"{web_suite.apis['targets_api'].url}/v1/me", headers=bearer(web_suite.keys.viewer)
     ).json()
     assert me["role"] == "viewer" and set(me) == {"id", "name", "role", "scopes"}
+
+
+def _open_nomination(suite: WebSuite, place: str) -> dict:
+    """The place's nomination waiting for answers: the demo's, or a new one from today."""
+    with httpx.Client(
+        base_url=suite.apis["targets_api"].url, headers=bearer(suite.keys.steward), timeout=30
+    ) as client:
+        waiting = client.get(
+            f"/v1/places/{place}/leader-nominations", params={"status": "nominated"}
+        ).json()["data"]
+        if waiting:
+            return waiting[0]
+        nominated = client.post(
+            f"/v1/places/{place}/leader-nominations",
+            json={
+                "name": "Jo Okafor",
+                "role": "Place Director",
+                "organisation": "Halton Borough Council and NHS Cheshire and Merseyside",
+                "appointed_on": england_today().isoformat(),
+                "joint_appointment": True,
+            },
+        )
+        assert nominated.status_code == 201, nominated.text
+        return nominated.json()
+
+
+def test_both_signatories_confirm_a_leader_on_the_place_page(visitor: Visitor):
+    suite = visitor.suite
+    nomination = _open_nomination(suite, HALTON)
+    name = nomination["name"]
+
+    visitor.sign_in(suite.keys.viewer)
+    page = visitor.open(f"/places/{HALTON}")
+    assert f"Nomination waiting for an answer: {name}" in page.content()
+    assert page.get_by_role("button", name="Confirm").count() == 0  # a viewer may not answer
+    visitor.sign_out()
+
+    for key, organisation in (
+        (suite.keys.halton_signatory, HALTON),
+        (suite.keys.icb_signatory, ICB),
+    ):
+        if organisation not in nomination["awaiting"]:
+            continue  # the demo's own signatory answered already
+        visitor.sign_in(key)
+        page = visitor.open(f"/places/{HALTON}")
+        form = page.get_by_role("form", name=f"Confirm or decline {name} for {organisation}")
+        # Only the forms of the body this key speaks for.
+        assert page.get_by_role("button", name="Confirm").count() == 1
+        forged = page.request.post(
+            f"{visitor.base}/nominations/{nomination['id']}/decisions",
+            form={"organisation_code": organisation, "decision": "decline", "signatory": "X"},
+            headers={"Accept": "application/json"},
+        )
+        assert forged.status == 403 and forged.json()["type"].endswith("csrf-token-invalid")
+        form.get_by_label("Your name, as signatory").fill("Pat Signatory")
+        visitor.seen(f"nomination-{organisation}")
+        form.get_by_role("button", name="Confirm").click()
+        visitor.page.wait_for_url(re.compile(rf".*/places/{HALTON}#arrangements$"))
+        visitor.sign_out()
+
+    visitor.sign_in(suite.keys.viewer)
+    page = visitor.open(f"/places/{HALTON}", "place-leader-confirmed")
+    confirmation = page.locator("#leader-confirmation").inner_text()
+    assert name in confirmation and "Pat Signatory" in confirmation and ICB in confirmation
+    assert f"Nomination waiting for an answer: {name}" not in page.content()
+    stored = suite.api("targets_api", f"/v1/leader-nominations/{nomination['id']}")
+    assert stored["status"] == "confirmed"
+    assert [d["decision"] for d in stored["decisions"]] == ["confirm", "confirm"]
+
+
+def test_the_icb_and_england_pages_show_the_governance_roll_up(visitor: Visitor):
+    suite = visitor.suite
+    visitor.sign_in(suite.keys.assessor)
+    for area in (ICB, "E92000001"):
+        page = visitor.open(f"/areas/{area}", f"governance-{area}")
+        rollup = suite.api("targets_api", f"/v1/areas/{area}/governance")
+        summary = page.locator("#governance-rollup").inner_text()
+        assert f"{rollup['with_model']} of {rollup['places']}" in summary
+        shown = page.locator("#governance tbody tr")
+        assert shown.count() == len(rollup["falling_short"])
+        csv_text = page.request.get(f"{visitor.base}/areas/{area}/governance.csv").text()
+        assert len(csv_text.strip().splitlines()) == len(rollup["falling_short"]) + 1

@@ -7,6 +7,7 @@ from services.common.errors import NotFound
 from services.web.dependencies import Api, SignedIn
 from services.web.pages import catalogue
 from services.web.pages.areas_service import overview
+from services.web.pages.arrangements_service import area_governance
 from services.web.rendering import render
 from services.web.tables import by_name
 
@@ -19,6 +20,7 @@ async def area_page(request: Request, session: SignedIn, api: Api, code: str) ->
     if area["level"] == "place":
         return RedirectResponse(f"/places/{code}", status_code=303)
     page = await overview(api, area)
+    governance, governance_table = await area_governance(api, code)
     return render(
         request,
         "area.html",
@@ -26,6 +28,8 @@ async def area_page(request: Request, session: SignedIn, api: Api, code: str) ->
         title=page.area["name"],
         crumbs=page.crumbs,
         page=page,
+        governance=governance,
+        governance_table=governance_table,
     )
 
 

@@ -5,6 +5,7 @@ from fastapi.responses import Response
 
 from services.common.errors import NotFound
 from services.web.dependencies import Api, SignedIn
+from services.web.pages.arrangements_service import place_arrangements
 from services.web.pages.places_service import scorecard
 from services.web.rendering import render
 from services.web.tables import by_name
@@ -14,6 +15,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/places/{code}")
 async def place_page(request: Request, session: SignedIn, api: Api, code: str) -> Response:
+    assert session.identity is not None  # signed in
     card = await scorecard(api, code, with_charts=True)
     return render(
         request,
@@ -22,6 +24,7 @@ async def place_page(request: Request, session: SignedIn, api: Api, code: str) -
         title=card.area["name"],
         crumbs=card.crumbs,
         card=card,
+        arrangements=await place_arrangements(api, card.profile, session.identity),
     )
 
 
