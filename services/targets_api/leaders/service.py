@@ -107,6 +107,25 @@ async def start_term(
     return leader
 
 
+async def begin_appointment(
+    session: AsyncSession,
+    *,
+    principal: ApiPrincipal,
+    catalogue: Catalogue,
+    code: str,
+    appointed_on: date,
+    today: date,
+) -> AreaRef:
+    """The place, once the steward's key covers it and ``appointed_on`` is a day a term may
+    start; its appointments are then held (``store.lock_appointments``) until the transaction
+    ends, so what is read next about its terms and nominations stays true."""
+    place = place_of(catalogue, code)
+    require_scope(principal, code, catalogue.lineage(code))
+    check_appointment_date(appointed_on, today=today)
+    await store.lock_appointments(session, code)
+    return place
+
+
 async def appoint(
     session: AsyncSession,
     *,
@@ -121,10 +140,14 @@ async def appoint(
 
     The same leader again (every field equal to the latest term) is a retry: nothing changes.
     """
-    place = place_of(catalogue, code)
-    require_scope(principal, code, catalogue.lineage(code))
-    check_appointment_date(body.appointed_on, today=today)
-    await store.lock_appointments(session, code)
+    place = await begin_appointment(
+        session,
+        principal=principal,
+        catalogue=catalogue,
+        code=code,
+        appointed_on=body.appointed_on,
+        today=today,
+    )
     latest = await store.latest_term(session, code)
     if latest is not None and _is_same_term(latest, body):
         [public] = await _with_confirmations(session, [latest])

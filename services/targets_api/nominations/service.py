@@ -21,12 +21,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import audit
-from services.common.auth import (
-    ApiPrincipal,
-    require_scope,
-    require_second_party,
-    require_speaks_for,
-)
+from services.common.auth import ApiPrincipal, require_second_party, require_speaks_for
 from services.common.catalogue import Catalogue
 from services.common.errors import Conflict, NotFound, Unprocessable, field_error
 from services.common.models import LeaderNomination, LeaderNominationDecision
@@ -105,12 +100,16 @@ async def nominate(
     today: date,
 ) -> NominationPublic:
     """A steward's nomination of the place's next leader, waiting for both bodies."""
-    place = place_of(catalogue, code)
-    require_scope(principal, code, catalogue.lineage(code))
-    leaders.check_appointment_date(body.appointed_on, today=today)
     # The appointments lock also serialises nominations: of two made at once, the second sees
     # the first open and is refused, rather than breaking the one-open-nomination index.
-    await leader_store.lock_appointments(session, code)
+    place = await leaders.begin_appointment(
+        session,
+        principal=principal,
+        catalogue=catalogue,
+        code=code,
+        appointed_on=body.appointed_on,
+        today=today,
+    )
     if (open_ := await store.open_nomination(session, code)) is not None:
         raise Conflict(
             f"{place.name} ({code}) already has a nomination waiting for its decisions "
