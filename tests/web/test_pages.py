@@ -436,6 +436,10 @@ def test_both_signatories_confirm_a_leader_on_the_place_page(visitor: Visitor):
         if organisation not in nomination["awaiting"]:
             continue  # the demo's own signatory answered already
         visitor.sign_in(key)
+        # A signatory's work list names the nomination beside the plans.
+        assert visitor.page.url.endswith("/approvals")
+        listed = visitor.page.locator(f'#nominations tr[data-row="{nomination["id"]}"]')
+        assert organisation in listed.inner_text()
         page = visitor.open(f"/places/{HALTON}")
         form = page.get_by_role("form", name=f"Confirm or decline {name} for {organisation}")
         # Only the forms of the body this key speaks for.

@@ -5,6 +5,7 @@ from fastapi.responses import Response
 
 from services.web.dependencies import Api, SignedIn
 from services.web.pages.approvals_service import waiting
+from services.web.pages.arrangements_service import nominations_waiting
 from services.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -21,6 +22,7 @@ async def approvals(request: Request, session: SignedIn, api: Api) -> Response:
         title="Plans waiting for a decision",
         crumbs=page.crumbs,
         page=page,
+        nominations=await nominations_waiting(api, session.identity),
     )
 
 

@@ -21,7 +21,7 @@ class Waiting:
     tables: list[Table]
 
 
-def _places_to_ask(identity: Identity, places: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def places_to_ask(identity: Identity, places: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """An admin key decides for anyone; a signatory for the places and ICBs it is scoped to."""
     if identity.role == "admin":
         return places
@@ -31,7 +31,7 @@ def _places_to_ask(identity: Identity, places: list[dict[str, Any]]) -> list[dic
 
 async def waiting(api: Caller, identity: Identity) -> Waiting:
     places = await api.get_all(Peer.metrics_api, "/v1/areas", level="place")
-    asked = _places_to_ask(identity, places)
+    asked = places_to_ask(identity, places)
     proposed = await bounded(
         api.get_all(Peer.targets_api, f"/v1/places/{p['code']}/plans", status="proposed")
         for p in asked

@@ -1,5 +1,6 @@
 """A leader nomination's page and the bodies' answers to it (confirm or decline, CSRF-checked
-forms on the place's page and here), and the governance roll-up of an area as CSV."""
+forms on the place's page and here), the signatory's list of nominations waiting as CSV, and the
+governance roll-up of an area as CSV."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -13,6 +14,7 @@ from services.web.pages.arrangements_service import (
     area_governance,
     may_answer_for,
     nomination,
+    nominations_waiting,
 )
 from services.web.rendering import render
 from services.web.sessions import WebSession
@@ -70,3 +72,9 @@ async def answer_nomination(
 async def area_governance_table(_: SignedIn, api: Api, code: str) -> Response:
     _rollup, table = await area_governance(api, code)
     return table.csv(f"{code}-governance")
+
+
+@router.get("/approvals/tables/nominations.csv")
+async def nominations_table(session: SignedIn, api: Api) -> Response:
+    assert session.identity is not None  # signed in
+    return (await nominations_waiting(api, session.identity)).csv("nominations-waiting")

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.common.errors import NotFound
-from services.web.api import Caller, Peer
+from services.web.api import Caller, Peer, bounded
+from services.web.pages.approvals_service import places_to_ask
 from services.web.pages.plans_service import DECIDERS
 from services.web.sessions import Identity
-from services.web.tables import Row, Table, columns, words
+from services.web.tables import Row, Table, columns, moment, words
 
 
 @dataclass
@@ -70,6 +71,51 @@ async def answer(api: Caller, nomination_id: int, form: dict[str, str]) -> dict[
     }
     return await api.post(
         Peer.targets_api, f"/v1/leader-nominations/{nomination_id}/decisions", body
+    )
+
+
+async def nominations_waiting(api: Caller, identity: Identity) -> Table:
+    """The open leader nominations of the places the key's scopes name or contain, one row per
+    body the key may still answer for: a signatory's work list, beside the plans."""
+    places = await api.get_all(Peer.metrics_api, "/v1/areas", level="place")
+    found = await bounded(
+        api.get_all(
+            Peer.targets_api, f"/v1/places/{p['code']}/leader-nominations", status="nominated"
+        )
+        for p in places_to_ask(identity, places)
+    )
+    names = {p["code"]: p["name"] for p in places}
+    rows = [
+        Row(
+            values={
+                "nomination_id": n["id"],
+                "place_code": n["place_code"],
+                "place_name": names.get(n["place_code"]),
+                "name": n["name"],
+                "appointed_on": n["appointed_on"],
+                "created_at": n["created_at"],
+                "organisation_code": organisation,
+            },
+            shown={"created_at": moment(n["created_at"])},
+            links={"name": f"/nominations/{n['id']}", "place_name": f"/places/{n['place_code']}"},
+        )
+        for nominations in found
+        for n in nominations
+        for organisation in may_answer_for(identity, n)
+    ]
+    return Table(
+        "nominations",
+        "Leader nominations waiting for your organisation's answer",
+        columns(
+            ("place_name", "Place"),
+            ("name", "Nominee"),
+            ("appointed_on", "From"),
+            ("created_at", "Nominated"),
+            ("organisation_code", "Answer for"),
+        ),
+        rows,
+        empty="No leader nomination is waiting for an answer of yours.",
+        key="nomination_id",
     )
 
 
