@@ -272,4 +272,5 @@ def require_second_party(
 Principal = Annotated[ApiPrincipal, Depends(authenticate)]
 AdminKey = Annotated[ApiPrincipal, Depends(require_role(Role.admin))]
 StewardKey = Annotated[ApiPrincipal, Depends(require_role(Role.steward))]
+SignatoryKey = Annotated[ApiPrincipal, Depends(require_role(Role.signatory))]
 SubmitterKey = Annotated[ApiPrincipal, Depends(require_role(Role.submitter))]

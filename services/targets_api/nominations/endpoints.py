@@ -1,8 +1,6 @@
-from typing import Annotated
+from fastapi import APIRouter, Request, Response
 
-from fastapi import APIRouter, Depends, Request, Response
-
-from services.common.auth import ApiPrincipal, Principal, Role, StewardKey, require_role
+from services.common.auth import Principal, SignatoryKey, StewardKey
 from services.common.catalogue import CatalogueDep, ConfirmedCatalogueDep
 from services.common.clock import TodayDep
 from services.common.db import SessionDep
@@ -19,8 +17,6 @@ from services.targets_api.nominations.schemas import (
 )
 
 router = APIRouter(tags=["leaders"], responses=problem_responses(401, 403, 404, 422))
-
-SignatoryKey = Annotated[ApiPrincipal, Depends(require_role(Role.signatory))]
 
 
 @router.post(

@@ -3,7 +3,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from services.common.auth import ApiPrincipal, Principal, Role, StewardKey, require_role
+from services.common.auth import (
+    ApiPrincipal,
+    Principal,
+    Role,
+    SignatoryKey,
+    StewardKey,
+    require_role,
+)
 from services.common.catalogue import CatalogueDep, ConfirmedCatalogueDep
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
@@ -25,7 +32,6 @@ from services.targets_api.plans.schemas import (
 
 router = APIRouter(tags=["plans"], responses=problem_responses(401, 403, 404, 422))
 
-SignatoryKey = Annotated[ApiPrincipal, Depends(require_role(Role.signatory))]
 AssessorKey = Annotated[ApiPrincipal, Depends(require_role(Role.assessor))]
 
 
