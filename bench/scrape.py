@@ -24,7 +24,7 @@ import httpx
 import psycopg
 from suite import Suite, say
 
-from services.targets_api.progress import outcome_metrics
+from services.targets_api.progress import store as progress_store
 
 STATUSES = ("on_track", "at_risk", "off_track", "achieved")
 
@@ -51,10 +51,10 @@ def baseline_reads(database_url: str) -> float:
     started = time.perf_counter()
     with psycopg.connect(database_url) as conn:
         for statement in (
-            outcome_metrics._TARGETS,
-            outcome_metrics._AREAS,
-            outcome_metrics._METRICS,
-            outcome_metrics._NATIONAL,
+            progress_store._TARGETS,
+            progress_store._AREAS,
+            progress_store._METRICS,
+            progress_store._NATIONAL,
         ):
             conn.execute(statement.text).fetchall()
     return time.perf_counter() - started
