@@ -13,14 +13,15 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.config import CommonSettings
-from services.common.db import create_engine, make_sessionmaker, resolve_database_url
+from services.common.db import create_engine, make_sessionmaker
 from services.common.errors import (
     ProblemDetails,
     UnexpectedErrorMiddleware,
     install_problem_handlers,
 )
 from services.common.params import refuse_repeated_query
-from services.common.schema_version import current_revision, head_revision
+from services.common.roles import service_database_url
+from services.common.schema_version import current_revision, head_revision, serves
 from services.common.telemetry import (
     RequestTelemetryMiddleware,
     ScrapeCollector,
@@ -79,28 +80,30 @@ def _health_router(collectors: Sequence[ScrapeCollector]) -> APIRouter:
 
     @router.get(
         "/readyz",
-        summary="Readiness: database reachable and schema at the head",
+        summary="Readiness: database reachable and its schema one this build serves",
         responses={503: {"description": "Not ready"}},
     )
     async def readyz(request: Request) -> JSONResponse:
-        """Ready to serve: the database answers and its schema is at the Alembic head."""
+        """Ready to serve: the database answers and its schema is at this build's Alembic head,
+        or at a later revision that declares itself compatible with it."""
         expected = head_revision()
         try:
             async with request.app.state.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
                 current = await current_revision(conn)
+                ready = await serves(conn, current, expected)
         except Exception as exc:  # any failure to reach the database means "not ready"
             return JSONResponse(
                 {"status": "unavailable", "database": "unreachable", "error": type(exc).__name__},
                 status_code=503,
             )
         body = {
-            "status": "ok" if current == expected else "unavailable",
+            "status": "ok" if ready else "unavailable",
             "database": "ok",
             "schema_revision": current,
             "expected_revision": expected,
         }
-        return JSONResponse(body, status_code=200 if current == expected else 503)
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics(request: Request) -> Any:
@@ -169,7 +172,7 @@ def create_app(
     order, e.g. a peer client or a background job (services/worker). ``scrape_collectors``
     add figures read from the database to every ``/metrics`` scrape."""
     configure_logging(settings.log_level)
-    engine = create_engine(database_url or resolve_database_url(settings), settings)
+    engine = create_engine(database_url or service_database_url(settings, service), settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.schema_version import current_revision, head_revision
+from services.common.schema_version import current_revision, head_revision, serves
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ async def running(
 async def _once_migrated(
     engine: AsyncEngine, work: Callable[[], Coroutine[Any, Any, None]], name: str
 ) -> None:
-    """``work()`` once the schema is at the head this code was written for. The API processes
+    """``work()`` once the schema is one this code serves: at the head it was written for, or a
+    later revision compatible with it (services/common/schema_version.py). The API processes
     are kept from traffic until then by their readiness; background work has no traffic to be
     kept from, so it waits itself rather than write to a schema a migration has yet to change
     (a worker rolled out before its migration Job has run)."""
@@ -45,10 +46,10 @@ async def _once_migrated(
         try:
             async with engine.connect() as conn:
                 current = await current_revision(conn)
+                if await serves(conn, current, expected):
+                    break
         except Exception as error:  # the database may still be starting
             current = f"unreachable ({type(error).__name__})"
-        if current == expected:
-            break
         if not waiting:
             log.warning("%s waits for the schema %s (the database has %s)", name, expected, current)
             waiting = True

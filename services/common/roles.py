@@ -1,0 +1,171 @@
+"""The database login role of each service and what it may do: the one declaration of it.
+
+Each service connects as its own role (``joinedup_<service>``), which may INSERT, UPDATE and
+DELETE only the tables it owns (docs/architecture.md, "Who owns what"), read the tables of
+the schema, and only INSERT into ``audit_log``. The role that runs the migrations owns every
+table, so it alone can ALTER a table or DISABLE its triggers (PostgreSQL lets only owners do
+so); the audit log's append-only trigger is out of the services' reach.
+
+``apply_grants`` runs after every migration (migrations/env.py) and from ``joinedup db roles``;
+it is idempotent: it revokes what it finds and grants what is declared, so a table taken from a
+service's declaration loses the service's rights at the next migration. A new table nobody
+declares is written by nobody but the owner, and tests/security/test_roles.py says so.
+"""
+
+import os
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from services.common.config import CommonSettings
+from services.common.db import libpq_url, resolve_database_url
+
+AUDIT_LOG = "audit_log"
+
+
+@dataclass(frozen=True)
+class ServiceRole:
+    service: str
+    writes: frozenset[str]
+
+    @property
+    def name(self) -> str:
+        return f"joinedup_{self.service}"
+
+    @property
+    def password_variable(self) -> str:
+        return f"JOINEDUP_{self.service.upper()}_DATABASE_PASSWORD"
+
+    @property
+    def url_variable(self) -> str:
+        return f"JOINEDUP_{self.service.upper()}_DATABASE_URL"
+
+
+_TARGETS_PROGRESS = frozenset(
+    {"progress_refresh_queue", "area_value", "target_progress", "progress_set_aside"}
+    | {"progress_generation"}
+)
+
+SERVICE_ROLES: dict[str, ServiceRole] = {
+    role.service: role
+    for role in (
+        ServiceRole("metrics_api", frozenset({"area", "metric", "metric_version"})),
+        ServiceRole("ingest", frozenset({"submission", "observation", "outbox"})),
+        ServiceRole(
+            "targets_api",
+            frozenset(
+                {"place_leader", "plan", "plan_target", "plan_approval", "place_governance"}
+                | {"leader_nomination", "leader_nomination_decision"}
+            )
+            | _TARGETS_PROGRESS,
+        ),
+        # The worker runs targets_api's refresher and ingest's outbox deliverer: their tables.
+        ServiceRole("worker", _TARGETS_PROGRESS | {"outbox"}),
+    )
+}
+
+_READ = sql.SQL("SELECT")
+_INSERT = sql.SQL("SELECT, INSERT")
+_WRITE = sql.SQL("SELECT, INSERT, UPDATE, DELETE")
+
+
+def _statements(conn: psycopg.Connection, role: ServiceRole) -> list[sql.Composed]:
+    """What brings ``role``'s rights on the current schema to what is declared."""
+    tables = [
+        row[0]
+        for row in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1"
+        )
+    ]
+    sequences: dict[str, str] = dict(
+        conn.execute(
+            # The sequences behind identity and serial columns, by the table they belong to.
+            "SELECT s.relname, t.relname FROM pg_class s"
+            " JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass"
+            " JOIN pg_class t ON t.oid = d.refobjid"
+            " WHERE s.relkind = 'S' AND s.relnamespace = current_schema()::regnamespace"
+        ).fetchall()
+    )
+    who = sql.Identifier(role.name)
+    schema = sql.Identifier(_schema(conn))
+    statements: list[sql.Composed] = [
+        sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, who),
+        sql.SQL("REVOKE CREATE ON SCHEMA {} FROM {}").format(schema, who),
+        sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(schema, who),
+        sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA {} FROM {}").format(schema, who),
+    ]
+    written = role.writes & set(tables)
+    for table in tables:
+        # Every role reads the schema (the audit log included); changing an entry never.
+        privileges = _WRITE if table in written else _INSERT if table == AUDIT_LOG else _READ
+        statements.append(
+            sql.SQL("GRANT {} ON {} TO {}").format(privileges, sql.Identifier(table), who)
+        )
+    for sequence, table in sorted(sequences.items()):
+        if table in written | {AUDIT_LOG}:
+            statements.append(
+                sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(sql.Identifier(sequence), who)
+            )
+    return statements
+
+
+def _schema(conn: psycopg.Connection) -> str:
+    schema = conn.execute("SELECT current_schema()").fetchone()
+    assert schema is not None and schema[0] is not None
+    return str(schema[0])
+
+
+def ensure_roles(conn: psycopg.Connection) -> None:
+    """Create the login roles that do not exist yet (roles belong to the server, not to one
+    database), and set a password where ``JOINEDUP_<SERVICE>_DATABASE_PASSWORD`` gives one."""
+    for role in SERVICE_ROLES.values():
+        conn.execute(
+            sql.SQL(
+                "DO $$ BEGIN CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE"
+                " NOREPLICATION; EXCEPTION WHEN duplicate_object OR unique_violation"
+                " THEN NULL; END $$"
+            ).format(sql.Identifier(role.name))
+        )
+        if password := os.environ.get(role.password_variable):
+            conn.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    sql.Identifier(role.name), sql.Literal(password)
+                )
+            )
+
+
+def apply_grants(conn: psycopg.Connection) -> None:
+    """Create the roles and bring every one's rights on this database to its declaration."""
+    ensure_roles(conn)
+    for role in SERVICE_ROLES.values():
+        for statement in _statements(conn, role):
+            conn.execute(statement)
+
+
+def apply_grants_at(database_url: str) -> None:
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        apply_grants(conn)
+
+
+def as_role(database_url: str, service: str) -> str:
+    """The owner's URL turned into ``service``'s (its role; the password, if any, is dropped:
+    the embedded server trusts its own socket)."""
+    role = SERVICE_ROLES[service]
+    url = make_url(database_url).set(username=role.name, password=None)
+    return url.render_as_string(hide_password=False)
+
+
+def service_database_url(settings: CommonSettings, service: str) -> str:
+    """Where ``service`` connects: ``JOINEDUP_<SERVICE>_DATABASE_URL``; else
+    ``JOINEDUP_DATABASE_URL`` as it is (one role for every service, as before: the risk is in
+    docs/reliability.md); else the embedded server, as the service's own role."""
+    role = SERVICE_ROLES.get(service)
+    if role is None:
+        return resolve_database_url(settings)
+    if own := os.environ.get(role.url_variable):
+        return own
+    if settings.database_url:
+        return settings.database_url
+    return as_role(resolve_database_url(settings), service)
