@@ -66,6 +66,9 @@ SERVICE_ROLES: dict[str, ServiceRole] = {
     )
 }
 
+# Tables no service writes: the migrations' own, and the keys (`joinedup keys`, as the owner).
+OWNER_ONLY = frozenset({"alembic_version", "schema_compatibility", "api_key"})
+
 _READ = sql.SQL("SELECT")
 _INSERT = sql.SQL("SELECT, INSERT")
 _WRITE = sql.SQL("SELECT, INSERT, UPDATE, DELETE")

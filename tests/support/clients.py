@@ -7,6 +7,7 @@ from datetime import date
 import httpx
 
 from services.common import clock
+from services.common.roles import as_role
 from services.metrics_api.main import create_app as create_metrics_api
 
 
@@ -29,13 +30,15 @@ async def client_reading_catalogue(
     create_app, settings, database_url: str, *, today: Callable[[], date] | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A service in-process whose catalogue comes from the real metrics_api app over ASGI on the
-    same database, so every check goes through the same HTTP client as in production.
+    same database, so every check goes through the same HTTP client as in production. Both
+    connect as their services' database roles (services/common/roles.py).
     ``today``: the service's clock (services.common.clock.today), for views that depend on it."""
-    metrics_api = create_metrics_api(database_url=database_url)
+    metrics_api = create_metrics_api(database_url=as_role(database_url, "metrics_api"))
     async with metrics_api.router.lifespan_context(metrics_api):
         app = create_app(
             settings,
-            database_url=database_url,
+            # Each service as its own database role, as in production: services.<name>.main.
+            database_url=as_role(database_url, create_app.__module__.split(".")[1]),
             metrics_api_transport=httpx.ASGITransport(app=metrics_api),
         )
         if today is not None:

@@ -22,6 +22,8 @@ from typing import IO
 import httpx
 import psutil
 
+from services.common.roles import SERVICE_ROLES, as_role
+
 FACTORIES = {
     "metrics_api": "services.metrics_api.main:create_app",
     "targets_api": "services.targets_api.main:create_app",
@@ -84,8 +86,13 @@ class ServiceProcess:
 
     @classmethod
     def for_service(cls, name: str, database_url: str, **kwargs) -> "ServiceProcess":
-        """A joinedup service by name (``metrics_api``, ``targets_api``, ``ingest``, ``worker``)."""
-        env = {"JOINEDUP_DATABASE_URL": database_url, **kwargs.pop("env", {})}
+        """A joinedup service by name (``metrics_api``, ``targets_api``, ``ingest``, ``worker``),
+        connected as its own database role (services/common/roles.py), as in production."""
+        env = {
+            "JOINEDUP_DATABASE_URL": database_url,
+            SERVICE_ROLES[name].url_variable: as_role(database_url, name),
+            **kwargs.pop("env", {}),
+        }
         return cls(FACTORIES[name], env=env, **kwargs)
 
     @property
