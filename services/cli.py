@@ -32,6 +32,7 @@ from services.common.db import (
 from services.common.embedded import EmbeddedServer, start_embedded
 from services.common.errors import Problem
 from services.common.http import problem_detail
+from services.common.roles import SERVICE_ROLES, apply_grants_at, role_urls, service_database_url
 from services.demo import load as demo_load
 from services.demo.runner import (
     DemoInBackground,
@@ -117,6 +118,17 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="e.g. -1 or base")
     url = _database_url()
     with _reported(url):
         schema_version.downgrade(url, revision)
+
+
+@db_app.command("roles")
+def db_roles() -> None:
+    """Create each service's login role and grant it its rights (done after every migration
+    too); JOINEDUP_<SERVICE>_DATABASE_PASSWORD sets a role's password."""
+    url = _database_url()
+    with _reported(url):
+        apply_grants_at(url)
+    for role in SERVICE_ROLES.values():
+        typer.echo(f"{role.name}: writes {', '.join(sorted(role.writes))}")
 
 
 @db_app.command("current")
@@ -346,7 +358,9 @@ def worker(
         _fail(f"port {port} on {host} is already in use; choose another with --port.", 1)
     url = _database_url()
     with _reported(url):
-        worker_app = worker_main.create_app(settings, database_url=url)
+        worker_app = worker_main.create_app(
+            settings, database_url=service_database_url(settings, "worker")
+        )
     uvicorn.run(
         worker_app,
         host=host,
@@ -430,6 +444,8 @@ def up(
     say(f"database: ready ({added['areas']} areas and {added['metrics']} metrics added)")
     admin_key = _in_transaction(url, keys.first_admin_key)
     env = {
+        # On the embedded server each service connects as its own role (services/common/roles.py).
+        **(role_urls(url) if database is not None else {}),
         **os.environ,
         "JOINEDUP_DATABASE_URL": url,
         "JOINEDUP_METRICS_API_URL": services[0].url,

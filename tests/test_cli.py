@@ -191,6 +191,23 @@ def test_db_current_prints_the_head_revision(database_url):
     assert f"current: {head}" in output and f"head:    {head}" in output
 
 
+def test_db_roles_brings_the_grants_back_to_their_declaration(database_url):
+    def ingest_may(privilege: str, table: str) -> object:
+        return scalar(
+            database_url, f"SELECT has_table_privilege('joinedup_ingest', '{table}', '{privilege}')"
+        )
+
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        conn.execute("REVOKE INSERT ON observation FROM joinedup_ingest")
+        conn.execute("GRANT DELETE ON plan TO joinedup_ingest")
+    assert not ingest_may("INSERT", "observation") and ingest_may("DELETE", "plan")
+
+    output = succeeds(database_url, "db", "roles")
+
+    assert "joinedup_ingest: writes observation, outbox, submission" in output
+    assert ingest_may("INSERT", "observation") and not ingest_may("DELETE", "plan")
+
+
 def test_migrations_go_down_to_base_and_up_again(empty_database_url):
     succeeds(empty_database_url, "db", "upgrade")
     at_head = tables(empty_database_url)

@@ -160,6 +160,12 @@ def as_role(database_url: str, service: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def role_urls(database_url: str) -> dict[str, str]:
+    """``JOINEDUP_<SERVICE>_DATABASE_URL`` for every service, from the owner's URL of a server
+    that trusts its local connections (the embedded one, the tests')."""
+    return {role.url_variable: as_role(database_url, name) for name, role in SERVICE_ROLES.items()}
+
+
 def service_database_url(settings: CommonSettings, service: str) -> str:
     """Where ``service`` connects: ``JOINEDUP_<SERVICE>_DATABASE_URL``; else
     ``JOINEDUP_DATABASE_URL`` as it is (one role for every service, as before: the risk is in

@@ -22,7 +22,7 @@ from typing import IO
 import httpx
 import psutil
 
-from services.common.roles import SERVICE_ROLES, as_role
+from services.common.roles import role_urls
 
 FACTORIES = {
     "metrics_api": "services.metrics_api.main:create_app",
@@ -90,7 +90,7 @@ class ServiceProcess:
         connected as its own database role (services/common/roles.py), as in production."""
         env = {
             "JOINEDUP_DATABASE_URL": database_url,
-            SERVICE_ROLES[name].url_variable: as_role(database_url, name),
+            **role_urls(database_url),
             **kwargs.pop("env", {}),
         }
         return cls(FACTORIES[name], env=env, **kwargs)
