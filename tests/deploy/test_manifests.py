@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from services.common.roles import SERVICE_ROLES
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
@@ -690,7 +692,9 @@ def test_pods_use_only_keys_that_the_configmap_and_secret_define() -> None:
     config_keys = _configmap_keys()
     secret = _secret_example()
     secret_keys = set(secret["stringData"])
-    assert secret_keys == {"database-url", "service-key"}
+    assert secret_keys == {"database-url", "service-key"} | {
+        f"{service.replace('_', '-')}-database-url" for service in SERVICE_ROLES
+    }
     assert all("CHANGE-ME" in value for value in secret["stringData"].values())
     for name, spec in _pod_specs():
         for container in spec["containers"]:
@@ -707,8 +711,14 @@ def test_pods_use_only_keys_that_the_configmap_and_secret_define() -> None:
                 if "secretKeyRef" in reference:
                     assert reference["secretKeyRef"]["name"] == secret["metadata"]["name"], name
                     assert reference["secretKeyRef"]["key"] in secret_keys, (name, variable)
-            # The web app asks the APIs; it must not be able to reach the database at all.
-            assert ("JOINEDUP_DATABASE_URL" in defined) == (name != WEB), name
+            # Each service reaches the database as its own role, the migrations as the owner;
+            # the web app asks the APIs and must not be able to reach the database at all.
+            databases = {variable for variable in defined if variable.endswith("DATABASE_URL")}
+            role = SERVICE_ROLES.get(name.replace("-", "_"))
+            if role is not None:
+                assert databases == {role.url_variable}, name
+            else:
+                assert databases == (set() if name == WEB else {"JOINEDUP_DATABASE_URL"}), name
             for used in re.findall(r"\$\((\w+)\)", " ".join(container.get("args", []))):
                 assert used in defined, f"{name}: $({used}) is not defined"
     callers = {d["metadata"]["name"]: d for d in _of_kind("Deployment")}
