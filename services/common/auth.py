@@ -9,7 +9,6 @@ import hmac
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -27,19 +26,10 @@ from services.common.errors import (
 )
 from services.common.models import ApiKey
 from services.common.ratelimit import KeyRateLimiter
+from services.common.vocabulary import Role
 
 KEY_PREFIX = "jdu"
 ENGLAND = "E92000001"
-
-
-class Role(StrEnum):
-    admin = "admin"
-    steward = "steward"
-    submitter = "submitter"
-    signatory = "signatory"
-    assessor = "assessor"
-    viewer = "viewer"
-    service = "service"  # one service calling another (ingest telling targets_api of changes)
 
 
 # Roles that act on particular areas make no sense without at least one scope.

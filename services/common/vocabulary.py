@@ -1,8 +1,36 @@
 """The domain's words, defined once: what a metric is and how it rolls up, the statuses a
-target's progress can have, and a place's arrangements (its leader's nomination, its governance).
-Catalogue, schemas and maths all use these."""
+target's progress can have, and a place's arrangements (its leader's nomination, its governance);
+and the words the `joinedup` command offers as choices (a key's role, a submission's mode, the
+worker's jobs). Catalogue, schemas, maths and the command all use these. Nothing here imports
+more than the standard library, so `joinedup --help` stays quick (services/cli.py)."""
 
+from enum import StrEnum
 from typing import Literal
+
+
+class Role(StrEnum):
+    """What an API key may do (API.md's role table)."""
+
+    admin = "admin"
+    steward = "steward"
+    submitter = "submitter"
+    signatory = "signatory"
+    assessor = "assessor"
+    viewer = "viewer"
+    service = "service"  # one service calling another (ingest telling targets_api of changes)
+
+
+class SubmissionMode(StrEnum):
+    """atomic: every row of a submission or none; partial: the valid rows are stored."""
+
+    atomic = "atomic"
+    partial = "partial"
+
+
+class WorkerJob(StrEnum):
+    progress = "progress"  # targets_api's progress refresher
+    outbox = "outbox"  # ingest's outbox deliverer
+
 
 Kind = Literal["count", "proportion", "rate", "value"]
 Direction = Literal["higher_is_better", "lower_is_better", "neutral"]

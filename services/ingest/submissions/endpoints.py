@@ -10,9 +10,10 @@ from services.common.db import SessionDep
 from services.common.errors import BadRequest, Problem, problem_responses
 from services.common.params import QueryFlag, Timestamp
 from services.common.responses import ListPublic, PageDep
+from services.common.vocabulary import SubmissionMode
 from services.ingest.deps import CatalogueDep, IngestSettingsDep
 from services.ingest.submissions import service
-from services.ingest.submissions.schemas import SubmissionIn, SubmissionMode, SubmissionPublic
+from services.ingest.submissions.schemas import SubmissionIn, SubmissionPublic
 
 router = APIRouter(
     prefix="/v1/submissions", tags=["submissions"], responses=problem_responses(401, 403, 404, 422)
