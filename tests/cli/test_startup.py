@@ -31,6 +31,7 @@ LIGHT = {
     "services",
     "services.cli",
     "services.common",
+    "services.common.durations",
     "services.common.vocabulary",
     "services.web",
     "services.worker",
