@@ -9,11 +9,13 @@ import json
 import math
 import os
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
+from services.common.durations import parse_duration
 from services.common.vocabulary import Role, SubmissionMode, WorkerJob
 from services.web import PORT as WEB_PORT
 from services.worker import PORT as WORKER_PORT
@@ -33,7 +35,7 @@ app = typer.Typer(
     help="joinedup: outcome metrics for health and care integration in England.",
 )
 db_app = typer.Typer(no_args_is_help=True, help="Migrate the shared schema (Alembic).")
-keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
+keys_app = typer.Typer(no_args_is_help=True, help="Create, list, rotate and revoke API keys.")
 progress_app = typer.Typer(no_args_is_help=True, help="Progress against targets (targets_api).")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
@@ -139,6 +141,14 @@ def seed() -> None:
     typer.echo(f"seeded: {added['areas']} areas and {added['metrics']} metrics added")
 
 
+def _when(moment: datetime | None, *, missing: str) -> str:
+    return missing if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M}"
+
+
+def _expiry(moment: datetime | None) -> str:
+    return "it does not expire" if moment is None else f"it expires {moment:%Y-%m-%d %H:%M %Z}"
+
+
 @keys_app.command("create")
 def keys_create(
     role: Annotated[Role, typer.Option(help="What the key may do")],
@@ -147,31 +157,81 @@ def keys_create(
         list[str] | None,
         typer.Option(help="Area code the key acts for (repeatable); covers everything below it"),
     ] = None,
+    expires_in: Annotated[
+        timedelta | None,
+        typer.Option(
+            parser=parse_duration,
+            metavar="DURATION",
+            show_default=False,
+            help="Stop working this long from now: 30m, 12h, 90d, 2w (default: never)",
+        ),
+    ] = None,
 ) -> None:
     """Create a key. It is printed once, alone on the last line; only its hash is stored."""
     from services.common import keys
 
     row, key = _in_transaction(
         _database_url(),
-        lambda session: keys.create(session, name=name, role=role, scopes=scope or []),
+        lambda session: keys.create(
+            session, name=name, role=role, scopes=scope or [], expires_in=expires_in
+        ),
     )
     typer.echo(
         f"created key {row.id} ({row.name}, role {row.role}, scope "
-        f"{' '.join(row.scopes) or 'none'}). Store it now; it cannot be shown again:"
+        f"{' '.join(row.scopes) or 'none'}; {_expiry(row.expires_at)}). Store it now; it "
+        f"cannot be shown again:"
     )
     typer.echo(key)
 
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """List keys (never the keys themselves)."""
+    """List keys (never the keys themselves): when each was made, last used (to the minute)
+    and expires, in UTC."""
     from services.common import keys
 
-    rows = _in_transaction(_database_url(), keys.all_keys)
-    typer.echo(f"{'id':>4}  {'role':<10} {'status':<8} {'scopes':<24} name")
-    for row in rows:
-        status = "revoked" if row.revoked_at else "active"
-        typer.echo(f"{row.id:>4}  {row.role:<10} {status:<8} {' '.join(row.scopes):<24} {row.name}")
+    listed = _in_transaction(_database_url(), keys.all_keys)
+    typer.echo(
+        f"{'id':>4}  {'role':<10} {'status':<8} {'scopes':<24} {'created':<16}  "
+        f"{'last used':<16}  {'expires':<16}  name"
+    )
+    for row, status in ((entry.key, entry.status) for entry in listed):
+        typer.echo(
+            f"{row.id:>4}  {row.role:<10} {status:<8} {' '.join(row.scopes):<24} "
+            f"{_when(row.created_at, missing='-'):<16}  "
+            f"{_when(row.last_used_at, missing='never'):<16}  "
+            f"{_when(row.expires_at, missing='never'):<16}  {row.name}"
+        )
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: Annotated[int, typer.Argument(help="The key's id from `keys list`")],
+    grace: Annotated[
+        timedelta,
+        typer.Option(
+            parser=parse_duration,
+            metavar="DURATION",
+            help="How long the old key keeps working, for its holder to switch: 0 (stops "
+            "now), 30m, 12h, 90d, 2w",
+        ),
+    ] = "0",  # type: ignore[assignment]  # typer hands the default to the parser
+) -> None:
+    """Replace a key by a new one with the same name, role and scopes (printed once, alone on
+    the last line); the old one expires after the grace."""
+    from services.common import keys
+
+    rotation = _in_transaction(
+        _database_url(), lambda session: keys.rotate(session, key_id, grace=grace)
+    )
+    old, new = rotation.old, rotation.new
+    typer.echo(
+        f"rotated key {old.id} ({old.name}): it stops working at "
+        f"{old.expires_at:%Y-%m-%d %H:%M:%S %Z}. New key {new.id} ({new.role}, scope "
+        f"{' '.join(new.scopes) or 'none'}; {_expiry(new.expires_at)}). Store it now; it "
+        f"cannot be shown again:"
+    )
+    typer.echo(rotation.key)
 
 
 @keys_app.command("revoke")
@@ -356,6 +416,7 @@ def worker(
     """
     import uvicorn
 
+    from services.common.logs import log_config
     from services.supervisor import busy_ports
     from services.worker import main as worker_main
 
@@ -369,6 +430,7 @@ def worker(
         worker_app,
         host=host,
         port=port,
+        log_config=log_config(settings.log_level),
         access_log=False,
         log_level="warning",
         timeout_graceful_shutdown=5,

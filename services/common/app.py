@@ -19,12 +19,12 @@ from services.common.errors import (
     UnexpectedErrorMiddleware,
     install_problem_handlers,
 )
+from services.common.logs import configure_logging
 from services.common.params import refuse_repeated_query
 from services.common.schema_version import current_revision, head_revision
 from services.common.telemetry import (
     RequestTelemetryMiddleware,
     ScrapeCollector,
-    configure_logging,
     current_service,
     metrics_response,
     process_exiting,

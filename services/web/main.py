@@ -30,9 +30,9 @@ from services.common.errors import (
     UnexpectedErrorMiddleware,
     install_problem_handlers,
 )
+from services.common.logs import configure_logging
 from services.common.telemetry import (
     RequestTelemetryMiddleware,
-    configure_logging,
     current_service,
     metrics_response,
     process_exiting,

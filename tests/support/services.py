@@ -22,6 +22,8 @@ from typing import IO
 import httpx
 import psutil
 
+from services.common.logs import LOG_CONFIG_FILE
+
 FACTORIES = {
     "metrics_api": "services.metrics_api.main:create_app",
     "targets_api": "services.targets_api.main:create_app",
@@ -111,6 +113,8 @@ class ServiceProcess:
                 "--port",
                 str(self.port),
                 "--no-access-log",
+                "--log-config",  # as `joinedup up` and the deploy manifests run them
+                str(LOG_CONFIG_FILE),
                 "--timeout-graceful-shutdown",
                 "5",
                 "--workers",
