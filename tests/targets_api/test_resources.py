@@ -12,12 +12,10 @@ import httpx
 import pytest
 
 from services.common.vocabulary import SCHEMES, SPEND_METRICS
-from services.ingest.config import IngestSettings
-from services.ingest.main import create_app as create_ingest
 from services.metrics_api.seed import national_metric_rows
 from tests.support.areas import CORNWALL, LEEDS, WEST_YORKSHIRE, WEST_YORKSHIRE_PLACES
 from tests.support.bodies import FULL_MEMBERSHIP, governance, resources
-from tests.support.clients import bearer, client_reading_catalogue
+from tests.support.clients import bearer, ingest_client
 from tests.support.problems import assert_problem
 from tests.support.submissions import json_submission
 from tests.targets_api.plan_support import assert_illegal
@@ -29,13 +27,7 @@ REABLEMENT = SPEND_METRICS["reablement"]
 
 @pytest.fixture
 async def ingest(database_url: str, make_key) -> AsyncIterator[httpx.AsyncClient]:
-    """ingest in-process on the same database, reading its catalogue from metrics_api."""
-    settings = IngestSettings(
-        database_url=database_url,
-        service_key=await make_key("service", name="ingest"),
-        metrics_api_url="http://metrics_api",
-    )
-    async for c in client_reading_catalogue(create_ingest, settings, database_url):
+    async for c in ingest_client(database_url, await make_key("service", name="ingest")):
         yield c
 
 
