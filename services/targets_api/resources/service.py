@@ -38,6 +38,9 @@ from services.targets_api.resources.schemas import (
 ENTITY = "plan"
 _PENCE = Decimal("0.01")
 _METRIC_SCHEMES = {code: scheme for scheme, code in SPEND_METRICS.items()}
+# What makes a row the one row of its kind.
+_CONTRIBUTION_KEY = ("financial_year", "organisation", "kind")
+_SPEND_KEY = ("financial_year", "scheme")
 
 
 def financial_years(plan: Plan) -> list[str]:
@@ -84,14 +87,9 @@ def _row_errors(
 def _check(body: ResourcesUpdate, *, years: list[str], partners: list[str]) -> None:
     contributions = [c.model_dump() for c in body.contributions]
     errors = [
+        *_row_errors("contributions", contributions, _CONTRIBUTION_KEY, years),
         *_row_errors(
-            "contributions", contributions, ("financial_year", "organisation", "kind"), years
-        ),
-        *_row_errors(
-            "planned_spend",
-            [s.model_dump() for s in body.planned_spend],
-            ("financial_year", "scheme"),
-            years,
+            "planned_spend", [s.model_dump() for s in body.planned_spend], _SPEND_KEY, years
         ),
         *(
             field_error(
@@ -119,10 +117,6 @@ def _as_stored(rows: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[st
         {**row, "amount_gbp": str(Decimal(row["amount_gbp"]).quantize(_PENCE))} for row in rows
     ]
     return sorted(stored, key=lambda row: tuple(row[name] for name in key))
-
-
-_CONTRIBUTION_KEY = ("financial_year", "organisation", "kind")
-_SPEND_KEY = ("financial_year", "scheme")
 
 
 async def _snapshot(session: AsyncSession, plan_id: int) -> dict[str, list[dict[str, Any]]]:
