@@ -5,7 +5,7 @@ worker's jobs). Catalogue, schemas, maths and the command all use these. Nothing
 more than the standard library, so `joinedup --help` stays quick (services/cli.py)."""
 
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, get_args
 
 
 class Role(StrEnum):
@@ -74,3 +74,23 @@ MINIMUM_MEMBERSHIP: tuple[MemberCategory, ...] = (
 # A leader nomination's life: open until both bodies confirm it or one declines it.
 NominationStatus = Literal["nominated", "confirmed", "declined"]
 NominationDecision = Literal["confirm", "decline"]
+# The resources behind a place's plan (issue 18): a partner's contribution is pooled (into a
+# shared budget) or aligned (kept by the partner, spent to the plan), and planned and actual
+# spend are by the scheme types of the Better Care Fund.
+ContributionKind = Literal["pooled", "aligned"]
+Scheme = Literal[
+    "home_care",
+    "reablement",
+    "carers",
+    "assistive_technology",
+    "disabled_facilities_grants",
+    "residential_placements",
+    "intermediate_care",
+    "other",
+]
+SCHEMES: tuple[Scheme, ...] = get_args(Scheme)
+# The national quarterly metric each scheme's actual spend is submitted as (spend to date in the
+# financial year, GBP; seeded from services/data/national_metrics.csv).
+SPEND_METRICS: dict[Scheme, str] = {
+    scheme: f"bcf-spend-{scheme.replace('_', '-')}" for scheme in SCHEMES
+}

@@ -18,6 +18,7 @@ from services.targets_api.nominations.endpoints import router as nominations_rou
 from services.targets_api.plans.endpoints import router as plans_router
 from services.targets_api.progress.endpoints import router as progress_router
 from services.targets_api.progress.outcome_metrics import outcome_metrics, set_aside_metrics
+from services.targets_api.resources.endpoints import router as resources_router
 from services.targets_api.spc.endpoints import router as spc_router
 
 
@@ -47,6 +48,7 @@ def create_app(
             governance_router,
             leaders_router,
             plans_router,
+            resources_router,
             progress_router,
             changes_router,
             spc_router,

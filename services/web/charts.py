@@ -351,6 +351,56 @@ def trend_chart(points: Sequence[Mapping[str, Any]], *, title: str, unit: str) -
     return _render(chart, title, description, datasets)
 
 
+_SPEND_MEASURES = {"planned_gbp": ("Planned", NHS_BLUE), "actual_gbp": ("Spent to date", CONCERN)}
+
+
+@_remembered
+def spend_chart(rows: Sequence[Mapping[str, Any]], *, title: str) -> str:
+    """A plan's planned spend against spend to date (targets_api's ``spend`` rows of a plan's
+    resources): a pair of bars for each financial year and scheme."""
+    data = [
+        {
+            "row": f"{r['financial_year']} {r['scheme'].replace('_', ' ')}",
+            "measure": label,
+            "gbp": r[key],
+        }
+        for r in rows
+        for key, (label, _) in _SPEND_MEASURES.items()
+        if r.get(key) is not None
+    ]
+    if not data:
+        return _message_chart(title, "The plan sets no spend and none has been reported.")
+    labels = list(dict.fromkeys(d["row"] for d in data))
+    measures = [label for label, _ in _SPEND_MEASURES.values()]
+    chart = (
+        alt.Chart(alt.NamedData("spend"), name="spend")
+        .mark_bar()
+        .encode(
+            y=alt.Y("row:N", sort=labels, title=None, axis=alt.Axis(labelLimit=260)),
+            yOffset=alt.YOffset("measure:N", sort=measures),
+            x=alt.X("gbp:Q", title="GBP"),
+            color=alt.Color(
+                "measure:N",
+                scale=alt.Scale(domain=measures, range=[c for _, c in _SPEND_MEASURES.values()]),
+                legend=alt.Legend(title=None),
+            ),
+        )
+        .properties(height=alt.Step(2 * _LEAGUE_ROW_STEP))
+    )
+    below = [r for r in rows if r.get("below_plan")]
+    description = (
+        f"{title}. Bar chart of planned spend and spend to date for {len(labels)} schemes and "
+        f"financial years; {len(below)} ended below plan"
+        + (
+            ": " + ", ".join(f"{r['scheme']} in {r['financial_year']}" for r in below)
+            if below
+            else ""
+        )
+        + "."
+    )
+    return _render(chart, title, description, {"spend": data})
+
+
 def _period_domain(codes: Iterable[str]) -> list[str]:
     """The periods in time order; for one periodicity, every period from the first to the last,
     so a missing month shows as a gap rather than closing up."""

@@ -57,7 +57,8 @@ async def decide_plan(
 @router.get("/plans/{plan_id}/tables/{name}.csv")
 async def plan_table(session: SignedIn, api: Api, plan_id: RowId, name: str) -> Response:
     assert session.identity is not None  # signed in
-    table = by_name((await plan_page(api, plan_id, session.identity)).tables).get(name)
+    page = await plan_page(api, plan_id, session.identity)
+    table = by_name([*page.tables, *page.resources.tables]).get(name)
     if table is None:
         raise NotFound(f"Plan {plan_id}'s page has no table {name!r}.")
     return table.csv(f"plan-{plan_id}-{name}")

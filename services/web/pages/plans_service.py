@@ -7,6 +7,7 @@ from typing import Any
 
 from services.web.api import Caller, Peer
 from services.web.pages import catalogue
+from services.web.pages.resources_service import ResourcesView, resources_view
 from services.web.sessions import Identity
 from services.web.tables import Row, Table, columns, moment, number
 
@@ -22,6 +23,7 @@ class PlanPage:
     decided: dict[str, dict[str, Any]]  # organisation -> its decision in the current round
     may_decide_for: list[str]
     tables: list[Table]
+    resources: ResourcesView  # shown by _plan_resources.html, its tables' CSV beside these
 
 
 def current_round(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -135,6 +137,7 @@ async def plan_page(api: Caller, plan_id: int, identity: Identity) -> PlanPage:
         decided=current_round(plan),
         may_decide_for=may_decide_for(identity, plan, required),
         tables=[_targets(plan, metrics), decisions(plan["approvals"])],
+        resources=await resources_view(plan["resources"]),
     )
 
 
