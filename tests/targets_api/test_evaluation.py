@@ -132,8 +132,8 @@ async def test_leader_confirmed_by_joint_appointment(client, viewer, query):
         WITH terms AS (
             INSERT INTO place_leader (place_code, name, role, organisation, appointed_on,
                                       joint_appointment)
-            SELECT code, 'A Leader', 'Place Director', 'Council', DATE '2024-06-15' + CAST(n * 3 AS int),
-                   n %% 3 = 0
+            SELECT code, 'A Leader', 'Place Director', 'Council',
+                   DATE '2024-06-15' + CAST(n * 3 AS int), n %% 3 = 0
             FROM (SELECT code, row_number() OVER (ORDER BY code) AS n FROM area
                   WHERE level = 'place') p
             WHERE n <= 101
