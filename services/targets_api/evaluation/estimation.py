@@ -170,22 +170,35 @@ def _ols(
 ) -> _Fit:
     """OLS of y on place dummies, period dummies (one left out) and the ``extra`` dummies
     (the column number per observation, -1 for none), with place-clustered covariance; the
-    extra columns' coefficients and covariance."""
+    extra columns' coefficients and covariance.
+
+    The place dummies are absorbed by demeaning every column within its place (Frisch-Waugh-
+    Lovell: the same coefficients and residuals), which keeps the matrix statsmodels factors
+    small; the clustered covariance then counts the parameters without the place effects
+    nested in the clusters, as fixest and reghdfe do."""
     places, place_col = np.unique(place, return_inverse=True)
     periods_, period_col = np.unique(period, return_inverse=True)
     n = y.size
-    x = np.zeros((n, places.size + periods_.size - 1 + n_extra))
+    x = np.zeros((n, periods_.size - 1 + n_extra))
     rows = np.arange(n)
-    x[rows, place_col] = 1.0
     later = period_col > 0
-    x[rows[later], places.size + period_col[later] - 1] = 1.0
+    x[rows[later], period_col[later] - 1] = 1.0
     has = extra >= 0
-    first_extra = places.size + periods_.size - 1
+    first_extra = periods_.size - 1
     x[rows[has], first_extra + extra[has]] = 1.0
-    result = sm.OLS(y, x).fit(cov_type="cluster", cov_kwds={"groups": cluster})
+    count = np.bincount(place_col).astype(float)
+    x -= _place_sums(x, place_col, places.size)[place_col] / count[place_col, None]
+    y = y - (np.bincount(place_col, weights=y) / count)[place_col]
+    result = sm.OLS(y, x, hasconst=False).fit(cov_type="cluster", cov_kwds={"groups": cluster})
     params = np.asarray(result.params)[first_extra:]
     cov = np.asarray(result.cov_params())[first_extra:, first_extra:]
     return _Fit(params, cov)
+
+
+def _place_sums(x: FloatArray, place_col: IntArray, n_places: int) -> FloatArray:
+    sums = np.zeros((n_places, x.shape[1]))
+    np.add.at(sums, place_col, x)
+    return sums
 
 
 def _combinations(fit: _Fit, weights: FloatArray, df: int) -> list[tuple[float, float, float]]:

@@ -2,6 +2,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from services.common.figures import Derived
+
 Event = Literal["leader_confirmed", "governance_adopted"]
 GroupBy = Literal["governance_model", "joint_appointment", "none"]
 Reading = Literal["improved", "worsened", "increased", "decreased", "no detectable change"]
@@ -12,10 +14,10 @@ class EffectEstimate(BaseModel):
         description="Periods since the event (0: the period containing it; negative: before "
         "it); null for the average over k = 0..window"
     )
-    estimate: float
-    se: float = Field(description="Clustered by place")
-    ci_lower: float  # the 95 % t interval with the group's df
-    ci_upper: float
+    estimate: Derived
+    se: Derived = Field(description="Clustered by place")
+    ci_lower: Derived  # the 95 % t interval with the group's df
+    ci_upper: Derived
     observations: int = Field(
         description="The treated observations averaged (for a pre-period: the group's "
         "observations at that k)"
@@ -46,7 +48,7 @@ class GroupEvaluation(BaseModel):
     )
     effects: list[EffectEstimate]  # k = 0..window
     pre_periods: list[EffectEstimate]  # k = -window..-1, on untreated observations only
-    pretrend_p_value: float | None = Field(
+    pretrend_p_value: Derived | None = Field(
         description="The pre-period estimates' joint Wald test (F); null without pre-periods"
     )
     warnings: list[str]
