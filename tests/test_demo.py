@@ -9,10 +9,12 @@ from itertools import pairwise
 from statistics import mean, median
 
 import httpx
+import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from services import cli
-from services.common.periods import index, parse_as
+from services.common.periods import containing, index, parse_as
 from services.common.vocabulary import SPEND_METRICS
 from services.demo import generate, load
 from services.demo.generate import Metric, Place, PlaceDemo
@@ -20,6 +22,7 @@ from services.ingest.submissions.schemas import CSV_COLUMNS
 from services.metrics_api.metrics.schemas import MetricCreate, MetricScope
 from services.metrics_api.metrics.service import resolve_definition
 from services.metrics_api.seed import area_rows, national_metric_rows
+from services.targets_api.evaluation import estimation
 from services.targets_api.governance.schemas import GovernanceUpdate
 from services.targets_api.resources.schemas import ResourcesUpdate
 from tests.support.areas import LEEDS
@@ -417,3 +420,39 @@ async def test_the_demo_through_the_real_services(start_suite, make_key, query, 
     assert query("SELECT count(*), count(revoked_at) FROM api_key WHERE name LIKE 'demo %%'") == [
         (10, 10)
     ]
+
+
+def test_the_planted_effect_is_what_the_evaluation_finds(demo, metrics):
+    """From a joint committee's adoption its discharge to usual residence improves, and no
+    other model's does: the estimator (services/targets_api/evaluation) finds exactly that."""
+    model, code, _ = generate.PLANTED_EFFECT
+    metric = metrics[code]
+    rows = [(p.place.code, o) for p in demo for o in sent(p) if o.metric_code == code]
+    codes = sorted({c for c, _ in rows})
+    position = np.array([index(parse_as(o.period, metric.periodicity)) for _, o in rows])
+    first = int(position.min())
+    governance = {p.place.code: p.governance for p in demo}
+    cohort = np.array(
+        [
+            index(containing(metric.periodicity, date.fromisoformat(g["adopted_on"]))) - first
+            if (g := governance[c])
+            else estimation.NEVER
+            for c in codes
+        ],
+        dtype=np.int64,
+    )
+    panel = estimation.Panel(
+        place=np.searchsorted(codes, [c for c, _ in rows]).astype(np.int64),
+        period=position - first,
+        y=np.array([o.value_for(metric) for _, o in rows]),
+        cohort=cohort,
+    )
+    models = np.array([(governance[c] or {}).get("model") for c in codes], dtype=object)
+    with threadpool_limits(limits=1):
+        found = {m: estimation.estimate(panel, models == m, 12) for m, _ in generate.MODELS}
+    planted = found.pop(model)
+    assert isinstance(planted, estimation.Estimate)
+    assert planted.average.ci_lower > 0
+    for other in found.values():
+        if isinstance(other, estimation.Estimate):
+            assert other.average.ci_lower <= 0 <= other.average.ci_upper

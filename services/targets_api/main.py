@@ -11,6 +11,7 @@ from services.common.catalogue import catalogue_client
 from services.common.config import CommonSettings
 from services.targets_api.assessments.endpoints import router as assessments_router
 from services.targets_api.changes.endpoints import router as changes_router
+from services.targets_api.evaluation.endpoints import router as evaluation_router
 from services.targets_api.governance.endpoints import router as governance_router
 from services.targets_api.governance.gauges import arrangement_metrics
 from services.targets_api.leaders.endpoints import router as leaders_router
@@ -53,6 +54,7 @@ def create_app(
             changes_router,
             spc_router,
             assessments_router,
+            evaluation_router,
         ],
         database_url=database_url,
         resources=[catalogue_client(metrics_api_transport)],

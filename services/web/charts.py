@@ -481,6 +481,72 @@ def _spc_description(
     return " ".join(words)
 
 
+def event_study_chart(group: Mapping[str, Any], *, title: str, unit: str) -> str:
+    """One group of targets_api's `GET /v1/evaluation` body: the pre-period estimates and the
+    effects at each period since the event, each with its 95 % interval, a line at zero (no
+    change) and a marker where the event falls (between k = -1 and k = 0)."""
+    estimates = [
+        {**e, "phase": phase}
+        for phase, key in (("Before the event", "pre_periods"), ("After the event", "effects"))
+        for e in group.get(key) or ()
+    ]
+    if not estimates:
+        return _message_chart(title, group.get("refused") or "Nothing could be estimated.")
+    phases = _present(estimates, "phase", ["Before the event", "After the event"])
+    colours = {"Before the event": COMMON_CAUSE, "After the event": NHS_BLUE}
+    data = alt.NamedData("estimates")
+    x = alt.X(
+        "k:Q",
+        title="Periods since the event",
+        axis=alt.Axis(values=[e["k"] for e in estimates], format="d"),
+    )
+    change = f"Change ({unit})" if unit else "Change"
+    y = alt.Y("estimate:Q", title=change)
+    colour = alt.Color(
+        "phase:N",
+        scale=alt.Scale(domain=phases, range=[colours[p] for p in phases]),
+        legend=alt.Legend(title="Estimate with its 95 % interval", titleLimit=400),
+    )
+    marks = alt.NamedData("marks")
+    chart = alt.layer(
+        alt.Chart(marks, name="zero")
+        .mark_rule(color=MEAN, strokeDash=[4, 2])
+        .encode(y=alt.Y("zero:Q")),
+        alt.Chart(marks, name="event")
+        .mark_rule(color=TARGET, strokeDash=[2, 3])
+        .encode(x=alt.X("event:Q")),
+        alt.Chart(marks, name="event_label")
+        .mark_text(align="left", dx=4, baseline="top", fontSize=11, color=TARGET)
+        .encode(x="event:Q", y=alt.value(0), text="label:N"),
+        alt.Chart(data, name="intervals")
+        .mark_rule(strokeWidth=1.5)
+        .encode(x=x, y=alt.Y("ci_lower:Q", title=change), y2="ci_upper:Q", color=colour),
+        alt.Chart(data, name="estimates")
+        .mark_point(filled=True, size=50, opacity=1)
+        .encode(x=x, y=y, color=colour),
+    ).properties(height=HEIGHT)
+    datasets = {
+        "estimates": [
+            {key: e[key] for key in ("k", "estimate", "ci_lower", "ci_upper", "phase")}
+            for e in estimates
+        ],
+        "marks": [{"zero": 0, "event": -0.5, "label": "Event"}],
+    }
+    average = group.get("average")
+    summary = (
+        f"the average effect after the event is {_number(average['estimate'])} "
+        f"({_number(average['ci_lower'])} to {_number(average['ci_upper'])}): {group['reading']}"
+        if average
+        else "no average effect"
+    )
+    description = (
+        f"{title}. Event-study chart of {len(estimates)} estimates from k = "
+        f"{estimates[0]['k']} to k = {estimates[-1]['k']} periods since the event, each with "
+        f"its 95 % interval; {summary}."
+    )
+    return _render(chart, title, description, datasets)
+
+
 def _league_description(title: str, table: Mapping[str, Any], rows: list[Mapping[str, Any]]) -> str:
     counts = {label: 0 for label, _ in _COMPARISONS.values()}
     for r in rows:
