@@ -12,6 +12,7 @@ from services.common.params import QueryFlag, Timestamp
 from services.common.responses import ListPublic, PageDep
 from services.ingest.deps import CatalogueDep, IngestSettingsDep
 from services.ingest.submissions import service
+from services.ingest.submissions.admission import ADMITTED
 from services.ingest.submissions.schemas import SubmissionIn, SubmissionMode, SubmissionPublic
 
 router = APIRouter(
@@ -45,6 +46,7 @@ def _format_of(content_type: str) -> str:
     status_code=201,
     response_model=SubmissionPublic,
     responses=problem_responses(400, 409, 413, 415, 503),
+    dependencies=[ADMITTED],
     openapi_extra={
         "requestBody": {
             "required": True,
