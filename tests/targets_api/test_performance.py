@@ -332,7 +332,7 @@ async def test_performance_answers_csv_one_row_per_metric_and_place(west_yorkshi
     assert lines[0] == (
         "area_code,metric_code,period,provisional,area_value,places_expected,"
         "places_reported,coverage,below_min_coverage,place_code,place_name,"
-        "value,status,comparison,rank,rank_of"
+        "value,status,comparison,rank,rank_of,variation,assurance"
     )
     # Fifteen metrics (five national outcomes, eight national spend, two local) x the members,
     # plus the header.
@@ -379,3 +379,20 @@ async def test_an_unknown_area_is_404(client, viewer):
 
 async def test_a_key_is_needed(client):
     assert_problem(await client.get(f"/v1/areas/{WEST_YORKSHIRE}/performance"), 401)
+
+
+async def test_each_place_row_carries_its_target_s_variation_and_assurance(
+    west_yorkshire, client, viewer
+):
+    """The matrix of places x measures needs the SPC icons of every place in one call: each
+    row says what the place's own progress says, and None where the place has no target."""
+    body = await performance(client, viewer, WEST_YORKSHIRE)
+    response = await client.get(f"/v1/places/{LEEDS}/progress", headers=viewer)
+    assert response.status_code == 200, response.text
+    progress = {i["metric_code"]: i for i in response.json()["items"]}
+    assert any(i["variation"] for i in progress.values())  # something to compare
+    for metric in body["metrics"]:
+        for place in metric["places"]:
+            own = progress.get(metric["metric_code"]) if place["place_code"] == LEEDS else None
+            expected = (own["variation"], own["assurance"]) if own else (None, None)
+            assert (place["variation"], place["assurance"]) == expected, (metric, place)

@@ -124,8 +124,39 @@ async def list_plans(
 ) -> tuple[list[PlanSummary], int]:
     """A place's plans, newest first; ``limit`` None for all of them."""
     place_of(catalogue, place_code)
-    count = await store.plan_count(session, place_code, status=status)
-    plans = await store.plans_page(session, place_code, status=status, limit=limit, offset=offset)
+    return await _summaries(
+        session, catalogue, [place_code], status=status, limit=limit, offset=offset
+    )
+
+
+async def list_area_plans(
+    session: AsyncSession,
+    *,
+    catalogue: Catalogue,
+    area_code: str,
+    status: PlanStatus | None,
+    limit: int | None,
+    offset: int,
+) -> tuple[list[PlanSummary], int]:
+    """The plans of every place under the area (England, a region, an ICB or a place itself),
+    newest first; ``limit`` None for all of them."""
+    if catalogue.area(area_code) is None:
+        raise NotFound(f"No area with code {area_code}.")
+    places = list(catalogue.places_in(area_code))
+    return await _summaries(session, catalogue, places, status=status, limit=limit, offset=offset)
+
+
+async def _summaries(
+    session: AsyncSession,
+    catalogue: Catalogue,
+    place_codes: list[str],
+    *,
+    status: PlanStatus | None,
+    limit: int | None,
+    offset: int,
+) -> tuple[list[PlanSummary], int]:
+    count = await store.plan_count(session, place_codes, status=status)
+    plans = await store.plans_page(session, place_codes, status=status, limit=limit, offset=offset)
     versions = await store.target_versions(session, [_id(p) for p in plans])
     summaries = [
         PlanSummary(**_summary_fields(p, catalogue, versions.get(_id(p), []))) for p in plans
