@@ -14,7 +14,8 @@ the new ones, in one statement, and commit. No HTTP, no checks, no audit, no out
 says what those cost on top of the database's own work.
 
 Last line: ingest_small submissions_per_s=X raw_per_s=Y ratio=X/Y p50_ms=.. p99_ms=..
-raw_p99_ms=.. errors=E
+raw_p99_ms=.. errors=E ingest_cpu_ms=.. pg_cpu_ms=.. raw_pg_cpu_ms=.. (CPU per accepted
+submission, or per raw transaction, of ingest's processes and of PostgreSQL's)
 """
 
 import argparse
@@ -43,6 +44,7 @@ class Tally:
     latencies_s: list[float] = field(default_factory=list)
     statuses: collections.Counter[str] = field(default_factory=collections.Counter)
     examples: list[str] = field(default_factory=list)
+    cpu_s: dict[str, float] = field(default_factory=dict)  # by process group, over the run
 
     def record(self, latency_s: float, status: str, detail: str = "") -> None:
         self.latencies_s.append(latency_s)
@@ -157,6 +159,7 @@ async def load(
         with CpuUse(suite) as cpu:
             tally, elapsed_s = await run_clients([send] * clients, batches, seconds)
     say(f"load: {cpu.summary(elapsed_s)}")
+    tally.cpu_s = cpu.used
     return tally, elapsed_s
 
 
@@ -226,6 +229,7 @@ async def raw_load(
         for conn in connections:
             await conn.close()
     say(f"raw: {cpu.summary(elapsed_s)}")
+    tally.cpu_s = cpu.used
     return tally, elapsed_s
 
 
@@ -265,8 +269,15 @@ def report(
         f"ingest_small submissions_per_s={per_s:.1f} raw_per_s={raw_per_s:.1f} "
         f"ratio={per_s / raw_per_s:.2f} p50_ms={percentile(latencies_ms, 0.5):.0f} "
         f"p99_ms={percentile(latencies_ms, 0.99):.0f} "
-        f"raw_p99_ms={percentile(raw_ms, 0.99):.0f} errors={tally.errors + raw.errors}"
+        f"raw_p99_ms={percentile(raw_ms, 0.99):.0f} errors={tally.errors + raw.errors} "
+        f"ingest_cpu_ms={cpu_ms(tally, 'ingest')} pg_cpu_ms={cpu_ms(tally, 'postgres')} "
+        f"raw_pg_cpu_ms={cpu_ms(raw, 'postgres')}"
     )
+
+
+def cpu_ms(tally: Tally, group: str) -> str:
+    """CPU milliseconds the group used per accepted submission (or raw transaction)."""
+    return f"{tally.cpu_s[group] * 1000 / max(tally.accepted, 1):.1f}"
 
 
 def parse_args() -> argparse.Namespace:

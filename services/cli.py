@@ -1,51 +1,33 @@
 """`joinedup`: run the suite, migrate the database, load reference data, manage API keys,
 submit data and refresh progress."""
 
-import asyncio
+from __future__ import annotations
+
 import contextlib
 import functools
 import json
 import math
 import os
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
-import httpx
-import psycopg
 import typer
-import uvicorn
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services import submit_client
-from services.common import keys, schema_version
-from services.common.auth import Role
-from services.common.config import CommonSettings
-from services.common.db import (
-    create_engine,
-    make_sessionmaker,
-    resolve_database_url,
-    sqlalchemy_url,
-)
-from services.common.embedded import EmbeddedServer, start_embedded
-from services.common.errors import Problem
-from services.common.http import problem_detail
-from services.common.roles import SERVICE_ROLES, apply_grants_at, role_urls, service_database_url
-from services.demo import load as demo_load
-from services.demo.runner import (
-    DemoInBackground,
-    Transact,
-    revoke_demo_keys,
-    run_demo,
-    web_demo_keys,
-)
-from services.ingest.submissions.schemas import SubmissionMode
-from services.metrics_api.seed import seed as seed_reference_data
-from services.supervisor import ServiceProcess, Supervisor, busy_ports, say
+from services.common.durations import parse_duration
+from services.common.vocabulary import Role, SubmissionMode, WorkerJob
 from services.web import PORT as WEB_PORT
-from services.worker import main as worker_main
+from services.worker import PORT as WORKER_PORT
+
+# Only the standard library, typer and the constants above are imported here: `joinedup --help`
+# and `joinedup submit --help` must answer at once, so each command imports what it runs (the
+# database, the services, httpx) inside itself (tests/cli/test_startup.py keeps it so).
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from services.demo import load as demo_load
+    from services.demo.runner import Transact
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -53,7 +35,7 @@ app = typer.Typer(
     help="joinedup: outcome metrics for health and care integration in England.",
 )
 db_app = typer.Typer(no_args_is_help=True, help="Migrate the shared schema (Alembic).")
-keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
+keys_app = typer.Typer(no_args_is_help=True, help="Create, list, rotate and revoke API keys.")
 progress_app = typer.Typer(no_args_is_help=True, help="Progress against targets (targets_api).")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
@@ -68,6 +50,9 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 def _database_url() -> str:
+    from services.common.config import CommonSettings
+    from services.common.db import resolve_database_url, sqlalchemy_url
+
     url = resolve_database_url(CommonSettings())
     try:
         sqlalchemy_url(url)
@@ -79,6 +64,12 @@ def _database_url() -> str:
 @contextlib.contextmanager
 def _reported(url: str) -> Iterator[None]:
     """Failures the operator can act on end the command with one line, not a traceback."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from services.common.errors import Problem
+
     try:
         yield
     except Problem as problem:
@@ -91,6 +82,10 @@ def _reported(url: str) -> Iterator[None]:
 
 def _in_transaction(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run ``work`` in one committed transaction."""
+    import asyncio
+
+    from services.common.config import CommonSettings
+    from services.common.db import create_engine, make_sessionmaker
 
     async def run() -> T:
         engine = create_engine(url, CommonSettings(db_pool_size=1))
@@ -107,6 +102,8 @@ def _in_transaction(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Migrate the database up to REVISION (default: head)."""
+    from services.common import schema_version
+
     url = _database_url()
     with _reported(url):
         schema_version.upgrade(url, revision)
@@ -115,6 +112,8 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="e.g. -1 or base")]) -> None:
     """Migrate the database down to REVISION."""
+    from services.common import schema_version
+
     url = _database_url()
     with _reported(url):
         schema_version.downgrade(url, revision)
@@ -124,6 +123,8 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="e.g. -1 or base")
 def db_roles() -> None:
     """Create each service's login role and grant it its rights (done after every migration
     too); JOINEDUP_<SERVICE>_DATABASE_PASSWORD sets a role's password."""
+    from services.common.roles import SERVICE_ROLES, apply_grants_at
+
     url = _database_url()
     with _reported(url):
         apply_grants_at(url)
@@ -134,6 +135,7 @@ def db_roles() -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's schema revision and the head it should be at."""
+    from services.common import schema_version
 
     async def current(session: AsyncSession) -> str | None:
         return await schema_version.current_revision(await session.connection())
@@ -146,8 +148,18 @@ def db_current() -> None:
 @app.command()
 def seed() -> None:
     """Load England's areas and the national metrics (adds only what is missing)."""
+    from services.metrics_api.seed import seed as seed_reference_data
+
     added = _in_transaction(_database_url(), seed_reference_data)
     typer.echo(f"seeded: {added['areas']} areas and {added['metrics']} metrics added")
+
+
+def _when(moment: datetime | None, *, missing: str) -> str:
+    return missing if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M}"
+
+
+def _expiry(moment: datetime | None) -> str:
+    return "it does not expire" if moment is None else f"it expires {moment:%Y-%m-%d %H:%M %Z}"
 
 
 @keys_app.command("create")
@@ -158,27 +170,81 @@ def keys_create(
         list[str] | None,
         typer.Option(help="Area code the key acts for (repeatable); covers everything below it"),
     ] = None,
+    expires_in: Annotated[
+        timedelta | None,
+        typer.Option(
+            parser=parse_duration,
+            metavar="DURATION",
+            show_default=False,
+            help="Stop working this long from now: 30m, 12h, 90d, 2w (default: never)",
+        ),
+    ] = None,
 ) -> None:
     """Create a key. It is printed once, alone on the last line; only its hash is stored."""
+    from services.common import keys
+
     row, key = _in_transaction(
         _database_url(),
-        lambda session: keys.create(session, name=name, role=role, scopes=scope or []),
+        lambda session: keys.create(
+            session, name=name, role=role, scopes=scope or [], expires_in=expires_in
+        ),
     )
     typer.echo(
         f"created key {row.id} ({row.name}, role {row.role}, scope "
-        f"{' '.join(row.scopes) or 'none'}). Store it now; it cannot be shown again:"
+        f"{' '.join(row.scopes) or 'none'}; {_expiry(row.expires_at)}). Store it now; it "
+        f"cannot be shown again:"
     )
     typer.echo(key)
 
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """List keys (never the keys themselves)."""
-    rows = _in_transaction(_database_url(), keys.all_keys)
-    typer.echo(f"{'id':>4}  {'role':<10} {'status':<8} {'scopes':<24} name")
-    for row in rows:
-        status = "revoked" if row.revoked_at else "active"
-        typer.echo(f"{row.id:>4}  {row.role:<10} {status:<8} {' '.join(row.scopes):<24} {row.name}")
+    """List keys (never the keys themselves): when each was made, last used (to the minute)
+    and expires, in UTC."""
+    from services.common import keys
+
+    listed = _in_transaction(_database_url(), keys.all_keys)
+    typer.echo(
+        f"{'id':>4}  {'role':<10} {'status':<8} {'scopes':<24} {'created':<16}  "
+        f"{'last used':<16}  {'expires':<16}  name"
+    )
+    for row, status in ((entry.key, entry.status) for entry in listed):
+        typer.echo(
+            f"{row.id:>4}  {row.role:<10} {status:<8} {' '.join(row.scopes):<24} "
+            f"{_when(row.created_at, missing='-'):<16}  "
+            f"{_when(row.last_used_at, missing='never'):<16}  "
+            f"{_when(row.expires_at, missing='never'):<16}  {row.name}"
+        )
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: Annotated[int, typer.Argument(help="The key's id from `keys list`")],
+    grace: Annotated[
+        timedelta,
+        typer.Option(
+            parser=parse_duration,
+            metavar="DURATION",
+            help="How long the old key keeps working, for its holder to switch: 0 (stops "
+            "now), 30m, 12h, 90d, 2w",
+        ),
+    ] = "0",  # type: ignore[assignment]  # typer hands the default to the parser
+) -> None:
+    """Replace a key by a new one with the same name, role and scopes (printed once, alone on
+    the last line); the old one expires after the grace."""
+    from services.common import keys
+
+    rotation = _in_transaction(
+        _database_url(), lambda session: keys.rotate(session, key_id, grace=grace)
+    )
+    old, new = rotation.old, rotation.new
+    typer.echo(
+        f"rotated key {old.id} ({old.name}): it stops working at "
+        f"{old.expires_at:%Y-%m-%d %H:%M:%S %Z}. New key {new.id} ({new.role}, scope "
+        f"{' '.join(new.scopes) or 'none'}; {_expiry(new.expires_at)}). Store it now; it "
+        f"cannot be shown again:"
+    )
+    typer.echo(rotation.key)
 
 
 @keys_app.command("revoke")
@@ -186,6 +252,8 @@ def keys_revoke(
     key_id: Annotated[int, typer.Argument(help="The key's id from `keys list`")],
 ) -> None:
     """Revoke a key; it stops working at once."""
+    from services.common import keys
+
     row, already_revoked = _in_transaction(
         _database_url(), lambda session: keys.revoke(session, key_id)
     )
@@ -214,6 +282,10 @@ def progress_refresh(
 
     Exit codes: 0 done, 1 refused, 2 usage, 3 targets_api unavailable.
     """
+    import httpx
+
+    from services.common.http import problem_detail
+
     if not key or not key.strip():
         _fail("no API key: pass --key or set JOINEDUP_API_KEY to an admin key.", 2)
     try:
@@ -299,6 +371,8 @@ def submit(
     Exit codes: 0 accepted (wholly or partially), 1 rejected or refused, 2 usage,
     3 ingest unavailable.
     """
+    from services import submit_client
+
     if not key or not key.strip():
         _fail(
             "no API key: pass --key or set JOINEDUP_API_KEY to a submitter key for the "
@@ -333,7 +407,7 @@ DEFAULT_WORKERS = min(os.cpu_count() or 1, 4)
 @app.command()
 def worker(
     only: Annotated[
-        worker_main.Job | None,
+        WorkerJob | None,
         typer.Option(
             envvar="JOINEDUP_WORKER_ONLY",
             show_default=False,
@@ -343,7 +417,7 @@ def worker(
     host: Annotated[str, typer.Option(help="Interface its health and metrics listen on")] = (
         "127.0.0.1"
     ),
-    port: Annotated[int, typer.Option(envvar="JOINEDUP_WORKER_PORT")] = worker_main.PORT,
+    port: Annotated[int, typer.Option(envvar="JOINEDUP_WORKER_PORT")] = WORKER_PORT,
 ) -> None:
     """Run the background work until SIGTERM or Ctrl-C: targets_api's progress refresher
     (progress) and ingest's outbox deliverer (outbox). It serves /healthz, /readyz and
@@ -353,6 +427,13 @@ def worker(
     (JOINEDUP_METRICS_API_URL), targets_api (JOINEDUP_TARGETS_API_URL) and the service key
     (JOINEDUP_SERVICE_KEY).
     """
+    import uvicorn
+
+    from services.common.logs import log_config
+    from services.common.roles import service_database_url
+    from services.supervisor import busy_ports
+    from services.worker import main as worker_main
+
     settings = worker_main.WorkerSettings(worker_only=only)
     if busy_ports(host, [port]):
         _fail(f"port {port} on {host} is already in use; choose another with --port.", 1)
@@ -365,6 +446,7 @@ def worker(
         worker_app,
         host=host,
         port=port,
+        log_config=log_config(settings.log_level),
         access_log=False,
         log_level="warning",
         timeout_graceful_shutdown=5,
@@ -377,7 +459,7 @@ def up(
     metrics_port: Annotated[int, typer.Option(envvar="JOINEDUP_METRICS_API_PORT")] = 8001,
     targets_port: Annotated[int, typer.Option(envvar="JOINEDUP_TARGETS_API_PORT")] = 8002,
     ingest_port: Annotated[int, typer.Option(envvar="JOINEDUP_INGEST_PORT")] = 8003,
-    worker_port: Annotated[int, typer.Option(envvar="JOINEDUP_WORKER_PORT")] = worker_main.PORT,
+    worker_port: Annotated[int, typer.Option(envvar="JOINEDUP_WORKER_PORT")] = WORKER_PORT,
     web_port: Annotated[int, typer.Option(envvar="JOINEDUP_WEB_PORT")] = WEB_PORT,
     workers: Annotated[
         int,
@@ -402,6 +484,15 @@ def up(
 
     The database is the embedded one unless JOINEDUP_DATABASE_URL is set.
     """
+    from services.common import keys, schema_version
+    from services.common.config import CommonSettings
+    from services.common.embedded import EmbeddedServer, start_embedded
+    from services.common.roles import role_urls
+    from services.demo import load as demo_load
+    from services.demo.runner import DemoInBackground, revoke_demo_keys, web_demo_keys
+    from services.metrics_api.seed import seed as seed_reference_data
+    from services.supervisor import ServiceProcess, Supervisor, busy_ports, say
+
     pool = _pool_per_process(workers)
     services = [
         *(
@@ -490,6 +581,8 @@ def up(
 def _pool_per_process(workers: int) -> dict[str, str]:
     """A service keeps the connections of one process's pool however many processes serve it,
     unless JOINEDUP_DB_POOL_SIZE says otherwise (it is then per process, as in production)."""
+    from services.common.config import CommonSettings
+
     if "JOINEDUP_DB_POOL_SIZE" in os.environ:
         return {}
     total = CommonSettings.model_fields["db_pool_size"].default
@@ -544,6 +637,8 @@ def demo_command(
 
     Exit codes: 0 loaded, 1 refused, 2 usage, 3 a service unavailable.
     """
+    from services.demo import load as demo_load
+
     endpoints = demo_load.Endpoints(
         metrics_url.rstrip("/"), targets_url.rstrip("/"), ingest_url.rstrip("/")
     )
@@ -560,6 +655,8 @@ def demo_command(
 
 def _run_demo(url: str | None, endpoints: demo_load.Endpoints, options: demo_load.Options) -> int:
     """`joinedup demo`'s run on the database at ``url`` (None: the configured one)."""
+    from services.demo.runner import run_demo
+
     return run_demo(_transactions(url), endpoints, options)
 
 

@@ -28,7 +28,7 @@ from services.common.http import (
     parse_retry_after,
     problem_detail,
 )
-from services.ingest.submissions.schemas import SubmissionMode
+from services.common.vocabulary import SubmissionMode
 
 CHUNK_BYTES = 256 * 1024
 PROGRESS_FROM_BYTES = 256 * 1024  # a smaller file is sent in a blink; a bar would only flicker

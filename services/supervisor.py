@@ -45,6 +45,7 @@ from pathlib import Path
 import httpx
 
 from services.common.embedded import EmbeddedServer
+from services.common.logs import LOG_CONFIG_FILE
 
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
@@ -158,6 +159,8 @@ class Supervisor:
             "--port",
             str(service.port),
             "--no-access-log",
+            "--log-config",
+            str(LOG_CONFIG_FILE),
             "--log-level",
             "warning",
             "--timeout-graceful-shutdown",

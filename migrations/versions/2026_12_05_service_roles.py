@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261205_service_roles"
-down_revision = "20261204_place_arrangements"
+down_revision = "20261205_plan_resources"
 branch_labels = None
 depends_on = None
 

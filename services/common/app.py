@@ -19,13 +19,14 @@ from services.common.errors import (
     UnexpectedErrorMiddleware,
     install_problem_handlers,
 )
+from services.common.logs import configure_logging
 from services.common.params import refuse_repeated_query
+from services.common.replica import ReadSourceMiddleware
 from services.common.roles import service_database_url
 from services.common.schema_version import current_revision, head_revision, serves
 from services.common.telemetry import (
     RequestTelemetryMiddleware,
     ScrapeCollector,
-    configure_logging,
     current_service,
     metrics_response,
     process_exiting,
@@ -173,6 +174,15 @@ def create_app(
     add figures read from the database to every ``/metrics`` scrape."""
     configure_logging(settings.log_level)
     engine = create_engine(database_url or service_database_url(settings, service), settings)
+    read_engine = (
+        create_engine(
+            settings.database_read_url,
+            settings,
+            connect_timeout_s=settings.db_read_connect_timeout_s,
+        )
+        if settings.database_read_url
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -184,6 +194,8 @@ def create_app(
                     await stack.enter_async_context(resource(app))
                 yield
             await engine.dispose()
+            if read_engine is not None:
+                await read_engine.dispose()
         finally:
             process_exiting()
 
@@ -200,10 +212,12 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.read_sessionmaker = make_sessionmaker(read_engine) if read_engine else None
     install_problem_handlers(app)
     # Added first, so innermost: its 500s pass through the telemetry like every other answer.
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ReadSourceMiddleware)
     app.add_middleware(RequestTelemetryMiddleware, service=service)
     app.include_router(_health_router(scrape_collectors))
     app.include_router(whoami_router)

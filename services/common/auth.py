@@ -9,11 +9,11 @@ import hmac
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -27,19 +27,10 @@ from services.common.errors import (
 )
 from services.common.models import ApiKey
 from services.common.ratelimit import KeyRateLimiter
+from services.common.vocabulary import Role
 
 KEY_PREFIX = "jdu"
 ENGLAND = "E92000001"
-
-
-class Role(StrEnum):
-    admin = "admin"
-    steward = "steward"
-    submitter = "submitter"
-    signatory = "signatory"
-    assessor = "assessor"
-    viewer = "viewer"
-    service = "service"  # one service calling another (ingest telling targets_api of changes)
 
 
 # Roles that act on particular areas make no sense without at least one scope.
@@ -75,9 +66,16 @@ def _public_id(key: str) -> str | None:
 
 
 async def create_key(
-    session: AsyncSession, *, name: str, role: Role, scopes: Sequence[str] = ()
+    session: AsyncSession,
+    *,
+    name: str,
+    role: Role,
+    scopes: Sequence[str] = (),
+    expires_in: timedelta | None = None,
 ) -> tuple[ApiKey, str]:
-    """Store a new key's hash and return the row with the only copy of the key itself."""
+    """Store a new key's hash and return the row with the only copy of the key itself. With
+    ``expires_in`` it stops working that long after now (the database's clock, which the
+    check at each request reads too)."""
     if not name.strip():
         raise Unprocessable("A key needs a name.")
     if role in SCOPED_ROLES and not scopes:
@@ -91,8 +89,12 @@ async def create_key(
         role=role,
         scopes=list(dict.fromkeys(scopes)),
     )
+    if expires_in is not None:
+        row.expires_at = func.now() + expires_in  # type: ignore[assignment]
     session.add(row)
     await session.flush()
+    if expires_in is not None:
+        await session.refresh(row)
     return row, key
 
 
@@ -112,9 +114,13 @@ async def revoke_key(session: AsyncSession, *, key_id: int) -> ApiKey:
 _NO_KEY_HASH = hash_key("no such key")
 
 
+# How stale a key's last_used_at may be: recording every use would make each request of a busy
+# key a write, and a minute is as precise as `joinedup keys list` needs.
+LAST_USE_PRECISION = text("interval '1 minute'")
+
 # Every request runs this, so it reads the columns it needs rather than loading an ApiKey
 # entity: the ORM's loading was most of the check's Python time. Read afresh each time, so a
-# revocation takes effect at the next request.
+# revocation or an expiry takes effect at the next request.
 _KEY_BY_PUBLIC_ID = select(
     col(ApiKey.id),
     col(ApiKey.key_hash),
@@ -122,17 +128,57 @@ _KEY_BY_PUBLIC_ID = select(
     col(ApiKey.role),
     col(ApiKey.scopes),
     col(ApiKey.revoked_at).is_not(None).label("revoked"),
+    col(ApiKey.expires_at),
+    func.coalesce(col(ApiKey.expires_at) <= func.now(), False).label("expired"),
+    func.coalesce(col(ApiKey.last_used_at) < func.now() - LAST_USE_PRECISION, True).label(
+        "use_unrecorded"
+    ),
 ).where(col(ApiKey.public_id) == bindparam("public_id"))
 
+# Only when the read above found the last use a minute old or more. SKIP LOCKED: another
+# request of the same key that is recording it (and holds the row until it commits) has it
+# in hand, so this one neither waits for it nor writes again; NO KEY UPDATE does not hold up
+# rows being written that refer to the key.
+_RECORD_USE = (
+    update(ApiKey)
+    .where(
+        col(ApiKey.id)
+        == select(col(ApiKey.id))
+        .where(
+            col(ApiKey.id) == bindparam("key_id"),
+            or_(
+                col(ApiKey.last_used_at).is_(None),
+                col(ApiKey.last_used_at) < func.now() - LAST_USE_PRECISION,
+            ),
+        )
+        .with_for_update(skip_locked=True, key_share=True)
+        .scalar_subquery()
+    )
+    .values(last_used_at=func.now())
+    .execution_options(synchronize_session=False)
+)
 
-async def verify_key(session: AsyncSession, key: str) -> ApiPrincipal | None:
+
+async def verify_key(session: AsyncSession, key: str) -> ApiPrincipal:
+    """The key's principal, its use recorded (at most once a minute); 401 when it is not a
+    key, has been revoked or has expired. Only a key proven by its secret is told that it
+    expired: the others learn nothing about which keys exist."""
     public_id = _public_id(key)
     row = None
     if public_id is not None:
         row = (await session.execute(_KEY_BY_PUBLIC_ID, {"public_id": public_id})).first()
     matches = hmac.compare_digest(hash_key(key), row.key_hash if row else _NO_KEY_HASH)
     if row is None or not matches or row.revoked:
-        return None
+        raise Unauthorized("The API key is not valid or has been revoked.")
+    if row.expired:
+        raise Unauthorized(
+            f"The API key {row.id} ({row.name}) expired at {row.expires_at:%Y-%m-%d %H:%M %Z}; "
+            f"ask an administrator for a new one (`joinedup keys rotate {row.id}`)."
+        )
+    if row.use_unrecorded:
+        # In the request's transaction, so it needs no connection of its own; a request that
+        # fails rolls it back and the next one records the use.
+        await session.execute(_RECORD_USE, {"key_id": row.id})
     return ApiPrincipal(
         key_id=row.id,
         name=row.name,
@@ -147,8 +193,6 @@ async def authenticate(request: Request, session: SessionDep) -> ApiPrincipal:
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
     principal = await verify_key(session, key.strip())
-    if principal is None:
-        raise Unauthorized("The API key is not valid or has been revoked.")
     # Only after the key is proven, so that nobody can spend another key's allowance.
     _enforce_rate_limit(request, principal)
     request.state.principal = principal

@@ -15,6 +15,22 @@ class CommonSettings(BaseSettings):
         default=None,
         description="PostgreSQL server to use; unset means the embedded one in data_dir.",
     )
+    database_read_url: str | None = Field(
+        default=None,
+        description="A streaming replica for the read-only endpoints of materialised and "
+        "historical data; unset means every read goes to the primary.",
+    )
+    db_read_connect_timeout_s: int = Field(
+        default=2,
+        ge=1,
+        description="Seconds to wait for the replica before a read falls back to the primary.",
+    )
+    db_server_side_prepares: bool = Field(
+        default=True,
+        description="psycopg's server-side prepared statements; false behind a pooler in "
+        "transaction mode (PgBouncer), where the next transaction may be on another server "
+        "connection.",
+    )
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("joinedup")))
     database_name: str = "joinedup"
     db_pool_size: int = 10

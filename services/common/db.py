@@ -45,13 +45,24 @@ def libpq_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-def create_engine(url: str, settings: CommonSettings) -> AsyncEngine:
+def create_engine(
+    url: str, settings: CommonSettings, *, connect_timeout_s: int | None = None
+) -> AsyncEngine:
+    """The engine of a server. Without server-side prepares (behind PgBouncer in transaction
+    mode) psycopg never prepares a statement (``prepare_threshold=None``): a prepared statement
+    lives on one server connection, and the next transaction may get another."""
+    connect_args: dict[str, Any] = {}
+    if not settings.db_server_side_prepares:
+        connect_args["prepare_threshold"] = None
+    if connect_timeout_s is not None:
+        connect_args["connect_timeout"] = connect_timeout_s
     return create_async_engine(
         sqlalchemy_url(url),
         pool_size=settings.db_pool_size,
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout_s,
         pool_pre_ping=True,
+        connect_args=connect_args,
     )
 
 

@@ -58,6 +58,7 @@ SERVICE_ROLES: dict[str, ServiceRole] = {
             frozenset(
                 {"place_leader", "plan", "plan_target", "plan_approval", "place_governance"}
                 | {"leader_nomination", "leader_nomination_decision"}
+                | {"plan_contribution", "plan_spend"}
             )
             | _TARGETS_PROGRESS,
         ),
@@ -68,6 +69,9 @@ SERVICE_ROLES: dict[str, ServiceRole] = {
 
 # Tables no service writes: the migrations' own, and the keys (`joinedup keys`, as the owner).
 OWNER_ONLY = frozenset({"alembic_version", "schema_compatibility", "api_key"})
+# Columns every service updates in a table it does not own: a key's last use is recorded by
+# whichever service the key calls (services/common/auth.py), and nothing else of the key.
+EVERY_SERVICE_UPDATES: dict[str, tuple[str, ...]] = {"api_key": ("last_used_at",)}
 
 _READ = sql.SQL("SELECT")
 _INSERT = sql.SQL("SELECT, INSERT")
@@ -106,6 +110,13 @@ def _statements(conn: psycopg.Connection, role: ServiceRole) -> list[sql.Compose
         statements.append(
             sql.SQL("GRANT {} ON {} TO {}").format(privileges, sql.Identifier(table), who)
         )
+    for table, columns in EVERY_SERVICE_UPDATES.items():
+        if table in tables:
+            statements.append(
+                sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
+                    sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table), who
+                )
+            )
     for sequence, table in sorted(sequences.items()):
         if table in written | {AUDIT_LOG}:
             statements.append(

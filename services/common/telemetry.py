@@ -7,7 +7,6 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from contextvars import ContextVar
 
 from fastapi import FastAPI
 from prometheus_client import (
@@ -23,8 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-current_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
-current_service: ContextVar[str] = ContextVar("service", default="cli")
+from services.common.logs import AccessLog, LogSettings, current_request_id, current_service
 
 HTTP_REQUESTS = Counter(
     "joinedup_http_requests_total",
@@ -40,28 +38,7 @@ HTTP_DURATION = Histogram(
 
 # Incoming ids are echoed into logs and headers, so only short, plain ones are trusted.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-access_log = logging.getLogger("joinedup.access")
 log = logging.getLogger(__name__)
-
-
-class _ContextFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.service = current_service.get()
-        record.request_id = current_request_id.get() or "-"
-        return True
-
-
-def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
-    handler.addFilter(_ContextFilter())
-    handler.setFormatter(
-        logging.Formatter(
-            "%(asctime)s %(levelname)s %(service)s request_id=%(request_id)s %(name)s: %(message)s"
-        )
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
 
 
 def route_label(scope: Scope) -> str:
@@ -71,11 +48,13 @@ def route_label(scope: Scope) -> str:
 
 
 class RequestTelemetryMiddleware:
-    """Gives each request an id (echoed as ``X-Request-ID``), logs it, and counts and times it."""
+    """Gives each request an id (echoed as ``X-Request-ID``), counts and times it, and gives it
+    an access line when JOINEDUP_ACCESS_LOG wants one (services/common/logs.py)."""
 
     def __init__(self, app: ASGIApp, *, service: str) -> None:
         self.app = app
         self.service = service
+        self.access_log = AccessLog(LogSettings())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,8 +91,8 @@ class RequestTelemetryMiddleware:
             labels = (self.service, scope["method"], route_label(scope), str(status))
             HTTP_REQUESTS.labels(*labels).inc()
             HTTP_DURATION.labels(*labels).observe(elapsed)
-            access_log.info(
-                "%s %s %s %.1fms", scope["method"], scope["path"], status, elapsed * 1000
+            self.access_log.write(
+                request_id, scope["method"], scope["path"], status, elapsed * 1000
             )
             current_request_id.reset(id_token)
             current_service.reset(service_token)

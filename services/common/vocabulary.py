@@ -1,8 +1,36 @@
 """The domain's words, defined once: what a metric is and how it rolls up, the statuses a
-target's progress can have, and a place's arrangements (its leader's nomination, its governance).
-Catalogue, schemas and maths all use these."""
+target's progress can have, and a place's arrangements (its leader's nomination, its governance);
+and the words the `joinedup` command offers as choices (a key's role, a submission's mode, the
+worker's jobs). Catalogue, schemas, maths and the command all use these. Nothing here imports
+more than the standard library, so `joinedup --help` stays quick (services/cli.py)."""
 
-from typing import Literal
+from enum import StrEnum
+from typing import Literal, get_args
+
+
+class Role(StrEnum):
+    """What an API key may do (API.md's role table)."""
+
+    admin = "admin"
+    steward = "steward"
+    submitter = "submitter"
+    signatory = "signatory"
+    assessor = "assessor"
+    viewer = "viewer"
+    service = "service"  # one service calling another (ingest telling targets_api of changes)
+
+
+class SubmissionMode(StrEnum):
+    """atomic: every row of a submission or none; partial: the valid rows are stored."""
+
+    atomic = "atomic"
+    partial = "partial"
+
+
+class WorkerJob(StrEnum):
+    progress = "progress"  # targets_api's progress refresher
+    outbox = "outbox"  # ingest's outbox deliverer
+
 
 Kind = Literal["count", "proportion", "rate", "value"]
 Direction = Literal["higher_is_better", "lower_is_better", "neutral"]
@@ -46,3 +74,23 @@ MINIMUM_MEMBERSHIP: tuple[MemberCategory, ...] = (
 # A leader nomination's life: open until both bodies confirm it or one declines it.
 NominationStatus = Literal["nominated", "confirmed", "declined"]
 NominationDecision = Literal["confirm", "decline"]
+# The resources behind a place's plan (issue 18): a partner's contribution is pooled (into a
+# shared budget) or aligned (kept by the partner, spent to the plan), and planned and actual
+# spend are by the scheme types of the Better Care Fund.
+ContributionKind = Literal["pooled", "aligned"]
+Scheme = Literal[
+    "home_care",
+    "reablement",
+    "carers",
+    "assistive_technology",
+    "disabled_facilities_grants",
+    "residential_placements",
+    "intermediate_care",
+    "other",
+]
+SCHEMES: tuple[Scheme, ...] = get_args(Scheme)
+# The national quarterly metric each scheme's actual spend is submitted as (spend to date in the
+# financial year, GBP; seeded from services/data/national_metrics.csv).
+SPEND_METRICS: dict[Scheme, str] = {
+    scheme: f"bcf-spend-{scheme.replace('_', '-')}" for scheme in SCHEMES
+}

@@ -29,6 +29,7 @@ from services.common.periods import (
     periods_between,
     shift,
 )
+from services.common.vocabulary import SPEND_METRICS, Scheme
 from services.ingest.submissions.schemas import CSV_COLUMNS
 
 PERIODS_PER_YEAR = {
@@ -49,7 +50,26 @@ PENDING_NOMINATION_SHARE = 0.08  # of places with a leader in post whose success
 NO_GOVERNANCE_SHARE = 0.08  # of places with no governance arrangement in the register
 NO_HEALTHWATCH_SHARE = 0.15  # of partnerships without Healthwatch
 LATE_ADOPTION_SHARE = 0.2  # of models adopted after the national date (2023-04-01)
+BELOW_PLAN_SHARE = 0.3  # of schemes in a year that spend well below what the plan set
+# The evaluation page's real finding (docs/evaluation.md): from the month a joint committee is
+# adopted, its place's discharge to usual residence improves by this much on the logit scale
+# (about a percentage point), and no other model's does.
+PLANTED_EFFECT = ("joint_committee", "bcf-discharge-usual-residence", 0.15)
 SOURCE = "joinedup demo: synthetic data, not real figures"
+# Planned spend by scheme a year, GBP per resident (of the order of a Better Care Fund's), and
+# how the partners meet it: the local authority and the ICB pool most of it, the ICB aligns
+# the rest.
+SPEND_PER_HEAD: dict[Scheme, float] = {
+    "home_care": 45.0,
+    "reablement": 15.0,
+    "carers": 6.0,
+    "assistive_technology": 5.0,
+    "disabled_facilities_grants": 10.0,
+    "residential_placements": 35.0,
+    "intermediate_care": 25.0,
+    "other": 9.0,
+}
+POOLED_BY_PLACE, POOLED_BY_ICB = 0.35, 0.55
 
 
 # --- what the demo is given ------------------------------------------------------------------
@@ -350,6 +370,7 @@ class PlanSpec:
     place_signatory: str  # signs for the place's local authority
     icb_signatory: str  # signs for the ICB
     rejection: Rejection | None = None
+    resources: dict[str, Any] | None = None  # the body of PUT .../resources
 
     def body(self) -> dict[str, Any]:
         return {
@@ -527,8 +548,15 @@ class _Series:
 
 
 def _series(
-    seed: int, place: Place, metric: Metric, periods: Sequence[Period], *, share_65: float
+    seed: int,
+    place: Place,
+    metric: Metric,
+    periods: Sequence[Period],
+    *,
+    share_65: float,
+    effect_from: date | None = None,
 ) -> _Series:
+    """``effect_from``: the day from whose period on PLANTED_EFFECT improves the series."""
     profile = profile_for(metric)
     rng = _rng(seed, "series", place.code, metric.code)
     sign = metric.improvement or 1
@@ -557,6 +585,7 @@ def _series(
             + sign * growth * years
             - sign * profile.seasonal * _winter(period)
             + (step if step_at is not None and i >= step_at else 0.0)
+            + (sign * PLANTED_EFFECT[2] if effect_from and period.end >= effect_from else 0.0)
             + rng.gauss(0, profile.noise)
         )
         observations.append(
@@ -884,6 +913,91 @@ def _governance(seed: int, place: Place, icb_name: str) -> dict[str, Any] | None
     }
 
 
+# --- the money behind a plan ------------------------------------------------------------------
+
+
+def _planned_spend(seed: int, place: Place) -> dict[Scheme, float]:
+    """The place's planned spend on each scheme in the plan's first year; each later year
+    plans 3% more (and each earlier one, before the plan, 3% less)."""
+    rng = _rng(seed, "spend", place.code)
+    return {
+        scheme: round(per_head * place.population * rng.uniform(0.8, 1.2))
+        for scheme, per_head in SPEND_PER_HEAD.items()
+    }
+
+
+def _plan_years(starts_on: date, ends_on: date) -> list[Period]:
+    return periods_between(
+        containing(Periodicity.financial_year, starts_on),
+        containing(Periodicity.financial_year, ends_on),
+    )
+
+
+def _in_year(planned: Mapping[Scheme, float], first: Period, year: Period) -> dict[Scheme, int]:
+    growth = 1.03 ** (index(year) - index(first))
+    return {scheme: round(amount * growth) for scheme, amount in planned.items()}
+
+
+def _resources(
+    place: Place, planned: Mapping[Scheme, float], starts_on: date, ends_on: date
+) -> dict[str, Any]:
+    """The plan's contributions (the place's local authority and its ICB pool, the ICB aligns
+    the rest) and its planned spend by scheme, for every financial year of the plan."""
+    years = _plan_years(starts_on, ends_on)
+    contributions: list[dict[str, Any]] = []
+    spend: list[dict[str, Any]] = []
+    for year in years:
+        amounts = _in_year(planned, years[0], year)
+        total = sum(amounts.values())
+        by_place, by_icb = round(total * POOLED_BY_PLACE), round(total * POOLED_BY_ICB)
+        for organisation, kind, amount in (
+            (place.code, "pooled", by_place),
+            (place.icb_code, "pooled", by_icb),
+            (place.icb_code, "aligned", total - by_place - by_icb),
+        ):
+            contributions.append(
+                {
+                    "financial_year": year.code,
+                    "organisation": organisation,
+                    "kind": kind,
+                    "amount_gbp": amount,
+                }
+            )
+        spend.extend(
+            {"financial_year": year.code, "scheme": scheme, "amount_gbp": amount}
+            for scheme, amount in amounts.items()
+        )
+    return {"contributions": contributions, "planned_spend": spend}
+
+
+def _spend_to_date(
+    seed: int,
+    place: Place,
+    metric: Metric,
+    planned: Mapping[Scheme, float],
+    first_year: Period,
+    quarters: Sequence[Period],
+) -> tuple[Observation, ...]:
+    """One scheme's spend to date in its financial year (``metric``), each of ``quarters``:
+    close to plan, except in some years that spend well below it. ``planned`` is the plan's
+    first year's (``first_year``)."""
+    scheme = next(s for s, code in SPEND_METRICS.items() if code == metric.code)
+    rows, so_far = [], 0.0
+    for quarter in quarters:
+        year = containing(Periodicity.financial_year, quarter.start)
+        rng = _rng(seed, "spent", place.code, scheme, year.code)
+        below = rng.random() < BELOW_PLAN_SHARE
+        ratio = rng.uniform(0.7, 0.88) if below else rng.gauss(0.99, 0.03)
+        whole_year = _in_year(planned, first_year, year)[scheme] * ratio
+        if quarter.start == year.start:
+            so_far = 0.0
+        quarters_in = index(quarter) - index(containing(Periodicity.quarterly, year.start)) + 1
+        noise = _rng(seed, "quarter", place.code, metric.code, quarter.code).gauss(0, 0.02)
+        so_far = max(so_far, whole_year * quarters_in / 4 * (1 + noise))
+        rows.append(_plain(metric, Observation(place.code, metric.code, quarter.code), so_far))
+    return tuple(rows)
+
+
 # --- a place ---------------------------------------------------------------------------------
 
 
@@ -892,7 +1006,9 @@ def build_place(
 ) -> PlaceDemo:
     """Everything the demo sends for one place, from the national metrics and the local ones
     that apply to it."""
-    metrics = sorted((m for m in metrics if m.applies_to(place)), key=lambda m: m.code)
+    applying = sorted((m for m in metrics if m.applies_to(place)), key=lambda m: m.code)
+    spend_codes = set(SPEND_METRICS.values())
+    metrics = [m for m in applying if m.code not in spend_codes]
     leaders = _leaders(seed, place, icb_name, today)
     share_65 = _rng(seed, "people", place.code).uniform(0.13, 0.26)
     starts_on, ends_on = plan_window(today)
@@ -908,16 +1024,34 @@ def build_place(
     missing: list[tuple[str, str]] = []
     steps: list[tuple[str, str]] = []
     values: dict[str, dict[str, float]] = {}
-    for metric in metrics:
+    governance = _governance(seed, place, icb_name)
+    planted = (
+        date.fromisoformat(governance["adopted_on"])
+        if governance and governance["model"] == PLANTED_EFFECT[0]
+        else None
+    )
+    planned = _planned_spend(seed, place)
+    first_year = containing(Periodicity.financial_year, starts_on)
+    for metric in applying:
         window = data_periods(metric.periodicity, today, years)
-        baseline = target_periods(metric.periodicity, starts_on, ends_on)[0]
-        first = min(window[0], baseline, key=index)
-        series = _series(seed, place, metric, periods_between(first, window[-1]), share_65=share_65)
-        values[metric.code] = {o.period: o.value_for(metric) for o in series.observations}
-        if series.step_at is not None:
-            steps.append((metric.code, series.observations[series.step_at].period))
+        if metric.code in spend_codes:
+            sent = _spend_to_date(seed, place, metric, planned, first_year, window)
+        else:
+            baseline = target_periods(metric.periodicity, starts_on, ends_on)[0]
+            first = min(window[0], baseline, key=index)
+            series = _series(
+                seed,
+                place,
+                metric,
+                periods_between(first, window[-1]),
+                share_65=share_65,
+                effect_from=planted if metric.code == PLANTED_EFFECT[1] else None,
+            )
+            values[metric.code] = {o.period: o.value_for(metric) for o in series.observations}
+            if series.step_at is not None:
+                steps.append((metric.code, series.observations[series.step_at].period))
+            sent = series.observations[len(series.observations) - len(window) :]
         rng = _rng(seed, "timeliness", place.code, metric.code)
-        sent = series.observations[len(series.observations) - len(window) :]
         for position, (period, row) in enumerate(zip(window, sent, strict=True)):
             due = period.end + timedelta(days=metric.submission_deadline_days) >= today
             draw = rng.random()
@@ -929,13 +1063,17 @@ def build_place(
             (late if not due and draw < MISSING_SHARE + LATE_SHARE else history).append(row)
             if position >= len(sent) - 12:
                 recent.append(row)
-    by_code = {m.code: m for m in metrics}
+    by_code = {m.code: m for m in applying}
+    plan = replace(
+        _plan(seed, place, metrics, values, icb_name, today),
+        resources=_resources(place, planned, starts_on, ends_on),
+    )
     return PlaceDemo(
         place=place,
         leaders=leaders,
         nomination=_nomination(seed, place, leaders),
-        governance=_governance(seed, place, icb_name),
-        plan=_plan(seed, place, metrics, values, icb_name, today),
+        governance=governance,
+        plan=plan,
         history=tuple(history),
         late=tuple(late),
         corrections=_corrections(seed, place, recent, by_code),

@@ -1,6 +1,6 @@
 """Loading the demo through the running services, exactly as a place system, a steward and two
 signatories would: local metrics on metrics_api; leaders (the latest nominated and confirmed by
-both bodies), governance arrangements, plans, targets and approvals on targets_api; CSV
+both bodies), governance arrangements, plans, targets, resources and approvals on targets_api; CSV
 submissions on ingest. A bounded number of requests run at once.
 
 Running it again is safe: local metrics, leaders and agreed plans that are already there are
@@ -496,8 +496,9 @@ class Loader:
         self.summary.governance_recorded += response.status_code == 201
 
     async def _draft(self, demo: PlaceDemo) -> None:
-        """The place's plan with its targets, proposed for approval. A plan a stopped run left
-        behind is finished rather than duplicated; one already agreed is left alone."""
+        """The place's plan with its targets and resources, proposed for approval. A plan a
+        stopped run left behind is finished rather than duplicated; one already agreed is left
+        alone."""
         spec = demo.plan
         plans = (
             await self.api.call(
@@ -539,6 +540,13 @@ class Loader:
             first[rejection.first.metric_code] = rejection.first
         for target in first.values():
             await self._put_target(plan_id, target)
+        if spec.resources is not None:
+            await self.api.call(
+                "PUT",
+                f"{self.endpoints.targets_api}/v1/plans/{plan_id}/resources",
+                self.keys.steward,
+                json=spec.resources,
+            )
         await self._submit_plan(plan_id)
         self.proposed[demo.place.code] = _Proposal(plan_id, rejection)
 

@@ -8,6 +8,7 @@ from services.common.catalogue import catalogue_client
 from services.ingest.completeness.endpoints import router as completeness_router
 from services.ingest.config import IngestSettings
 from services.ingest.observations.endpoints import router as observations_router
+from services.ingest.submissions.admission import admission_gate
 from services.ingest.submissions.endpoints import router as submissions_router
 from services.ingest.timeliness_metrics import timeliness_metrics
 
@@ -28,6 +29,6 @@ def create_app(
         settings=settings,
         routers=[submissions_router, observations_router, completeness_router],
         database_url=database_url,
-        resources=[catalogue_client(metrics_api_transport)],
+        resources=[catalogue_client(metrics_api_transport), admission_gate(settings.db_pool_size)],
         scrape_collectors=[timeliness_metrics],
     )

@@ -4,14 +4,18 @@ The files in ``services/data`` are copies of the project's reference data (ONS a
 Open Government Licence v3.0; see services/data/SOURCES.md). Rows that already exist are left as
 they are, so re-running never overwrites a definition that has since been versioned.
 
-``national_metrics.csv`` adds one column to the reference copy: ``reporting_from``, the first
-period each starter metric expects data for (API.md amendments). All five report from the
+``national_metrics.csv`` adds columns to the reference copy: ``reporting_from``, the first
+period each starter metric expects data for (API.md amendments), and ``aggregation`` and
+``valid_min`` where a metric's differ from its kind's defaults. All of them report from the
 financial year 2023-24 (April 2023, 2023-Q2 and the calendar year 2023), when the Better Care
-Fund's 2023-25 framework set them as its national metrics. The demo (services/demo/generate.py)
-sends five years back from its last ended period (2021-11, 2021-Q4 and 2021 for a run in
-December 2026), so with its default of five years it has sent every period completeness
-expects until a run in the spring of 2028. The migration 20261201_reporting_from gives metrics
-seeded before it the same values.
+Fund's 2023-25 framework set its five outcome metrics. The eight ``bcf-spend-*`` metrics
+(services/common/vocabulary.py SPEND_METRICS) are each scheme type's spend to date in the
+financial year in GBP, summed up to ICBs, regions and England, and not mandatory: a plan's
+planned spend is set against them (services/targets_api/resources), not targets. The demo
+(services/demo/generate.py) sends five years back from its last ended period (2021-11, 2021-Q4
+and 2021 for a run in December 2026), so with its default of five years it has sent every
+period completeness expects until a run in the spring of 2028. The migration
+20261201_reporting_from gives metrics seeded before it the same values.
 """
 
 import csv
@@ -24,7 +28,13 @@ from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.periods import Periodicity
-from services.metrics_api.metrics.schemas import Direction, Kind, MetricCreate, MetricScope
+from services.metrics_api.metrics.schemas import (
+    Aggregation,
+    Direction,
+    Kind,
+    MetricCreate,
+    MetricScope,
+)
 from services.metrics_api.metrics.service import resolve_definition
 
 LEVEL_ORDER = {"nation": 0, "region": 1, "icb": 2, "place": 3}
@@ -118,6 +128,8 @@ def national_metric_rows() -> list[dict[str, object]]:
             periodicity=Periodicity(row["periodicity"]),
             source=row["source"],
             reporting_from=row["reporting_from"],
+            aggregation=Aggregation(row["aggregation"]) if row["aggregation"] else None,
+            valid_min=float(row["valid_min"]) if row["valid_min"] else None,
         )
         definition = resolve_definition(body, scope=MetricScope.national)
         rows.append({"code": body.code, **definition.model_dump(mode="json")})

@@ -11,6 +11,7 @@ from services.common.catalogue import catalogue_client
 from services.common.config import CommonSettings
 from services.targets_api.assessments.endpoints import router as assessments_router
 from services.targets_api.changes.endpoints import router as changes_router
+from services.targets_api.evaluation.endpoints import router as evaluation_router
 from services.targets_api.governance.endpoints import router as governance_router
 from services.targets_api.governance.gauges import arrangement_metrics
 from services.targets_api.leaders.endpoints import router as leaders_router
@@ -18,6 +19,7 @@ from services.targets_api.nominations.endpoints import router as nominations_rou
 from services.targets_api.plans.endpoints import router as plans_router
 from services.targets_api.progress.endpoints import router as progress_router
 from services.targets_api.progress.outcome_metrics import outcome_metrics, set_aside_metrics
+from services.targets_api.resources.endpoints import router as resources_router
 from services.targets_api.spc.endpoints import router as spc_router
 
 
@@ -47,10 +49,12 @@ def create_app(
             governance_router,
             leaders_router,
             plans_router,
+            resources_router,
             progress_router,
             changes_router,
             spc_router,
             assessments_router,
+            evaluation_router,
         ],
         database_url=database_url,
         resources=[catalogue_client(metrics_api_transport)],

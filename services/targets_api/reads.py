@@ -24,6 +24,7 @@ from services.common.etag import (
     matches,
     not_modified,
 )
+from services.common.replica import note_generation
 from services.common.responses import json_representation, wants_csv
 from services.common.telemetry import route_label
 
@@ -70,6 +71,7 @@ class Read:
         (which decides what is provisional), the format and ``generation`` (None for an answer
         not made from the materialised tables: its parts must then change with its data).
         """
+        note_generation(self.request, generation)
         as_csv = wants_csv(self.request)
         route = route_label(self.request.scope)
         key = (route, *parts, self.catalogue.version, self.today, "csv" if as_csv else "json")

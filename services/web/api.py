@@ -136,6 +136,14 @@ class Caller:
         """A write, sent once (it is not idempotent); its JSON answer on success."""
         return await self._write(peer, path, json=body)
 
+    async def put(self, peer: Peer, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A replacement, sent once; its JSON answer on success."""
+        return await self._write(peer, path, json=body, method="PUT")
+
+    async def delete(self, peer: Peer, path: str) -> None:
+        """A removal, sent once."""
+        await self._write(peer, path, method="DELETE")
+
     async def post_csv(
         self, peer: Peer, path: str, body: bytes, *, idempotency_key: str, **params: Any
     ) -> dict[str, Any]:
@@ -158,9 +166,11 @@ class Caller:
         content: bytes | None = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        method: str = "POST",
     ) -> dict[str, Any]:
         try:
-            response = await self.apis._writers[peer].post(
+            response = await self.apis._writers[peer].request(
+                method,
                 path,
                 json=json,
                 content=content,

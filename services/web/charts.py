@@ -351,6 +351,56 @@ def trend_chart(points: Sequence[Mapping[str, Any]], *, title: str, unit: str) -
     return _render(chart, title, description, datasets)
 
 
+_SPEND_MEASURES = {"planned_gbp": ("Planned", NHS_BLUE), "actual_gbp": ("Spent to date", CONCERN)}
+
+
+@_remembered
+def spend_chart(rows: Sequence[Mapping[str, Any]], *, title: str) -> str:
+    """A plan's planned spend against spend to date (targets_api's ``spend`` rows of a plan's
+    resources): a pair of bars for each financial year and scheme."""
+    data = [
+        {
+            "row": f"{r['financial_year']} {r['scheme'].replace('_', ' ')}",
+            "measure": label,
+            "gbp": r[key],
+        }
+        for r in rows
+        for key, (label, _) in _SPEND_MEASURES.items()
+        if r.get(key) is not None
+    ]
+    if not data:
+        return _message_chart(title, "The plan sets no spend and none has been reported.")
+    labels = list(dict.fromkeys(d["row"] for d in data))
+    measures = [label for label, _ in _SPEND_MEASURES.values()]
+    chart = (
+        alt.Chart(alt.NamedData("spend"), name="spend")
+        .mark_bar()
+        .encode(
+            y=alt.Y("row:N", sort=labels, title=None, axis=alt.Axis(labelLimit=260)),
+            yOffset=alt.YOffset("measure:N", sort=measures),
+            x=alt.X("gbp:Q", title="GBP"),
+            color=alt.Color(
+                "measure:N",
+                scale=alt.Scale(domain=measures, range=[c for _, c in _SPEND_MEASURES.values()]),
+                legend=alt.Legend(title=None),
+            ),
+        )
+        .properties(height=alt.Step(2 * _LEAGUE_ROW_STEP))
+    )
+    below = [r for r in rows if r.get("below_plan")]
+    description = (
+        f"{title}. Bar chart of planned spend and spend to date for {len(labels)} schemes and "
+        f"financial years; {len(below)} ended below plan"
+        + (
+            ": " + ", ".join(f"{r['scheme']} in {r['financial_year']}" for r in below)
+            if below
+            else ""
+        )
+        + "."
+    )
+    return _render(chart, title, description, {"spend": data})
+
+
 def _period_domain(codes: Iterable[str]) -> list[str]:
     """The periods in time order; for one periodicity, every period from the first to the last,
     so a missing month shows as a gap rather than closing up."""
@@ -429,6 +479,72 @@ def _spc_description(
     if forecast:
         words.append(f"Forecast {_number(forecast['value'])} in {forecast['period']}.")
     return " ".join(words)
+
+
+def event_study_chart(group: Mapping[str, Any], *, title: str, unit: str) -> str:
+    """One group of targets_api's `GET /v1/evaluation` body: the pre-period estimates and the
+    effects at each period since the event, each with its 95 % interval, a line at zero (no
+    change) and a marker where the event falls (between k = -1 and k = 0)."""
+    estimates = [
+        {**e, "phase": phase}
+        for phase, key in (("Before the event", "pre_periods"), ("After the event", "effects"))
+        for e in group.get(key) or ()
+    ]
+    if not estimates:
+        return _message_chart(title, group.get("refused") or "Nothing could be estimated.")
+    phases = _present(estimates, "phase", ["Before the event", "After the event"])
+    colours = {"Before the event": COMMON_CAUSE, "After the event": NHS_BLUE}
+    data = alt.NamedData("estimates")
+    x = alt.X(
+        "k:Q",
+        title="Periods since the event",
+        axis=alt.Axis(values=[e["k"] for e in estimates], format="d"),
+    )
+    change = f"Change ({unit})" if unit else "Change"
+    y = alt.Y("estimate:Q", title=change)
+    colour = alt.Color(
+        "phase:N",
+        scale=alt.Scale(domain=phases, range=[colours[p] for p in phases]),
+        legend=alt.Legend(title="Estimate with its 95 % interval", titleLimit=400),
+    )
+    marks = alt.NamedData("marks")
+    chart = alt.layer(
+        alt.Chart(marks, name="zero")
+        .mark_rule(color=MEAN, strokeDash=[4, 2])
+        .encode(y=alt.Y("zero:Q")),
+        alt.Chart(marks, name="event")
+        .mark_rule(color=TARGET, strokeDash=[2, 3])
+        .encode(x=alt.X("event:Q")),
+        alt.Chart(marks, name="event_label")
+        .mark_text(align="left", dx=4, baseline="top", fontSize=11, color=TARGET)
+        .encode(x="event:Q", y=alt.value(0), text="label:N"),
+        alt.Chart(data, name="intervals")
+        .mark_rule(strokeWidth=1.5)
+        .encode(x=x, y=alt.Y("ci_lower:Q", title=change), y2="ci_upper:Q", color=colour),
+        alt.Chart(data, name="estimates")
+        .mark_point(filled=True, size=50, opacity=1)
+        .encode(x=x, y=y, color=colour),
+    ).properties(height=HEIGHT)
+    datasets = {
+        "estimates": [
+            {key: e[key] for key in ("k", "estimate", "ci_lower", "ci_upper", "phase")}
+            for e in estimates
+        ],
+        "marks": [{"zero": 0, "event": -0.5, "label": "Event"}],
+    }
+    average = group.get("average")
+    summary = (
+        f"the average effect after the event is {_number(average['estimate'])} "
+        f"({_number(average['ci_lower'])} to {_number(average['ci_upper'])}): {group['reading']}"
+        if average
+        else "no average effect"
+    )
+    description = (
+        f"{title}. Event-study chart of {len(estimates)} estimates from k = "
+        f"{estimates[0]['k']} to k = {estimates[-1]['k']} periods since the event, each with "
+        f"its 95 % interval; {summary}."
+    )
+    return _render(chart, title, description, datasets)
 
 
 def _league_description(title: str, table: Mapping[str, Any], rows: list[Mapping[str, Any]]) -> str:

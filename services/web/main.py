@@ -30,9 +30,9 @@ from services.common.errors import (
     UnexpectedErrorMiddleware,
     install_problem_handlers,
 )
+from services.common.logs import configure_logging
 from services.common.telemetry import (
     RequestTelemetryMiddleware,
-    configure_logging,
     current_service,
     metrics_response,
     process_exiting,
@@ -45,6 +45,7 @@ from services.web.pages.approvals import router as approvals_router
 from services.web.pages.areas import router as areas_router
 from services.web.pages.arrangements import router as arrangements_router
 from services.web.pages.data import router as data_router
+from services.web.pages.evaluation import router as evaluation_router
 from services.web.pages.metrics import router as metrics_router
 from services.web.pages.places import router as places_router
 from services.web.pages.plans import router as plans_router
@@ -257,6 +258,7 @@ def create_app(
         approvals_router,
         data_router,
         arrangements_router,
+        evaluation_router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

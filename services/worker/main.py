@@ -13,7 +13,6 @@ cancels the loops, which rolls back a cycle half done; its work is still queued 
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from enum import StrEnum
 
 import httpx
 from fastapi import FastAPI
@@ -22,19 +21,13 @@ from pydantic import Field
 from services.common.app import create_app as create_service_app
 from services.common.catalogue import catalogue_client
 from services.common.config import CommonSettings
+from services.common.vocabulary import WorkerJob
 from services.ingest.outbox import outbox_deliverer
 from services.targets_api.progress.worker import progress_refresher
 
-PORT = 8004
-
-
-class Job(StrEnum):
-    progress = "progress"  # targets_api's progress refresher
-    outbox = "outbox"  # ingest's outbox deliverer
-
 
 class WorkerSettings(CommonSettings):
-    worker_only: Job | None = Field(
+    worker_only: WorkerJob | None = Field(
         default=None, description="Run only this job; unset: every job."
     )
     progress_poll_s: float = 0.5  # how often the refresher looks for queued change notices
@@ -43,8 +36,8 @@ class WorkerSettings(CommonSettings):
     outbox_max_backoff_s: float = 60.0
 
     @property
-    def jobs(self) -> list[Job]:
-        return [self.worker_only] if self.worker_only else list(Job)
+    def jobs(self) -> list[WorkerJob]:
+        return [self.worker_only] if self.worker_only else list(WorkerJob)
 
 
 def create_app(
@@ -55,10 +48,10 @@ def create_app(
     """``metrics_api_transport``: see services.common.catalogue.catalogue_client."""
     settings = settings or WorkerSettings()
     resources: list[Callable[[FastAPI], AbstractAsyncContextManager[object]]] = []
-    if Job.progress in settings.jobs:
+    if WorkerJob.progress in settings.jobs:
         # The refresher reads the catalogue (metric definitions, the hierarchy) from metrics_api.
         resources += [catalogue_client(metrics_api_transport), progress_refresher]
-    if Job.outbox in settings.jobs:
+    if WorkerJob.outbox in settings.jobs:
         resources.append(outbox_deliverer)
     return create_service_app(
         service="worker",

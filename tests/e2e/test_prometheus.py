@@ -1,11 +1,11 @@
-"""A real Prometheus (Debian's package; .ci/run installs it) scraping the three services and the
-worker with the configuration and alert rules in deploy/prometheus/, and every PromQL expression
-of the Grafana dashboards and the alert rules run through its HTTP API.
+"""A real Prometheus (Debian's package; .ci/run installs it) scraping the three services, the
+worker and the web app with the configuration and alert rules in deploy/prometheus/, and every
+PromQL expression of the Grafana dashboards and the alert rules run through its HTTP API.
 
 The scene is built so that every expression has something to show: Leeds has an agreed plan, its
 falls target is off track for three quarters in a row, other places are overdue, a submission
 is refused, and targets_api answers 503s once metrics_api has gone (so there is a 5xx rate and a
-service down).
+service down). The web app is stopped last, so the alert for a web app that is down fires too.
 """
 
 import json
@@ -20,8 +20,9 @@ import pytest
 import yaml
 
 from tests.support.areas import LEEDS, WEST_YORKSHIRE
-from tests.support.services import free_port
+from tests.support.services import ServiceProcess, free_port
 from tests.support.submissions import json_submission, observation
+from tests.support.suite import Suite
 from tests.support.waiting import eventually
 from tests.targets_api.plan_support import DISCHARGE, FALLS
 
@@ -124,6 +125,30 @@ def prometheus(tmp_path: Path) -> Iterator:
         process.wait(timeout=10)
 
 
+@pytest.fixture
+def start_web() -> Iterator:
+    """Starts the web app on a suite's three APIs (it needs no database); stops it after."""
+    started: list[ServiceProcess] = []
+
+    def start(suite: Suite) -> ServiceProcess:
+        web = ServiceProcess(
+            "services.web.main:create_app",
+            env={
+                "JOINEDUP_METRICS_API_URL": suite.metrics_api.url,
+                "JOINEDUP_TARGETS_API_URL": suite.targets_api.url,
+                "JOINEDUP_INGEST_URL": suite.ingest.url,
+                "JOINEDUP_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+            },
+        )
+        started.append(web)
+        return web.start()
+
+    yield start
+    for process in started:
+        print(f"--- {process.factory} (port {process.port}) ---\n{process.log()}")
+        process.close()
+
+
 def query(prometheus_url: str, expr: str) -> dict:
     response = httpx.get(f"{prometheus_url}/api/v1/query", params={"query": expr}, timeout=10)
     assert response.status_code == 200, f"{expr}: {response.text}"
@@ -137,12 +162,14 @@ def test_the_shipped_rules_pass_promtool():
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_every_service_exposition_passes_promtool(start_suite, plan_keys):
+def test_every_service_exposition_passes_promtool(start_suite, start_web, plan_keys):
     suite = start_suite()
+    web = start_web(suite)
     suite.agree_plan(LEEDS, WEST_YORKSHIRE, plan_keys)
     assert suite.submit_json(json_submission(observation())).status_code == 201
+    assert httpx.get(f"{web.url}/sign-in", timeout=10).status_code == 200
 
-    for service in (suite.metrics_api, suite.targets_api, suite.ingest, suite.worker):
+    for service in (suite.metrics_api, suite.targets_api, suite.ingest, suite.worker, web):
         exposition = httpx.get(f"{service.url}/metrics", timeout=10).text
         checked = subprocess.run(
             ["promtool", "check", "metrics"], input=exposition, capture_output=True, text=True
@@ -150,9 +177,12 @@ def test_every_service_exposition_passes_promtool(start_suite, plan_keys):
         assert (checked.returncode, checked.stdout + checked.stderr) == (0, ""), service.factory
 
 
-def test_every_dashboard_and_alert_expression_answers_with_data(start_suite, plan_keys, prometheus):
+def test_every_dashboard_and_alert_expression_answers_with_data(
+    start_suite, start_web, plan_keys, prometheus
+):
     # targets_api keeps no copy of the catalogue once metrics_api has gone: it answers 503.
     suite = start_suite(targets_api_settings={"catalogue_fresh_s": 0.2, "catalogue_max_stale_s": 0})
+    web = start_web(suite)
     suite.agree_plan(LEEDS, WEST_YORKSHIRE, plan_keys)
     falls = [
         observation(FALLS, period, numerator=value, denominator=100_000)
@@ -175,12 +205,13 @@ def test_every_dashboard_and_alert_expression_answers_with_data(start_suite, pla
             "targets_api": f"127.0.0.1:{suite.targets_api.port}",
             "ingest": f"127.0.0.1:{suite.ingest.port}",
             "worker": f"127.0.0.1:{suite.worker.port}",
+            "web": f"127.0.0.1:{web.port}",
         }
     )
     eventually(
         lambda: len(query(url, "up == 1")["result"]) if _ready(url) else 0,
-        lambda n: n == 4,
-        what="Prometheus scraping the three services and the worker",
+        lambda n: n == 5,
+        what="Prometheus scraping the three services, the worker and the web app",
     )
     suite.metrics_api.stop()
     # A rate needs the 5xx count to grow between scrapes (2 s apart), so three, spread out.
@@ -190,6 +221,12 @@ def test_every_dashboard_and_alert_expression_answers_with_data(start_suite, pla
             f"{suite.targets_api.url}/v1/places/{LEEDS}/progress", headers=suite.admin, timeout=10
         )
         assert answer.status_code == 503, answer.text
+    web.stop()
+    eventually(
+        lambda: query(url, 'up{job="web"} == 0')["result"],
+        bool,
+        what="Prometheus seeing the web app down",
+    )
     time.sleep(3)  # a few more scrapes and rule evaluations
 
     # A scrape that timed out on a busy machine leaves a gap: an expression gets a few seconds
@@ -206,10 +243,10 @@ def test_every_dashboard_and_alert_expression_answers_with_data(start_suite, pla
                 break
             time.sleep(0.5)
     assert not empty, "expressions without data:\n" + "\n".join(empty)
-    firing = {
-        alert["labels"]["alertname"]
-        for alert in httpx.get(f"{url}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
-    }
+    alerts = httpx.get(f"{url}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
+    firing = {alert["labels"]["alertname"] for alert in alerts}
+    down = {a["labels"]["job"] for a in alerts if a["labels"]["alertname"] == "JoinedupServiceDown"}
+    assert {"metrics_api", "web"} <= down, alerts
     # No place of the scene has a confirmed leader or an adopted governance model.
     assert {
         "JoinedupTargetOffTrack",

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from services.common.vocabulary import SPEND_METRICS
 from services.ingest.completeness.schemas import CSV_FIELDS
 from tests.ingest.support import MetricsAdmin, local_metric
 from tests.support.areas import (
@@ -22,7 +23,10 @@ from tests.support.areas import (
 from tests.support.clients import bearer
 from tests.support.submissions import DISCHARGE, FALLS, observation
 
-AVOIDABLE = "bcf-avoidable-admissions"  # the other quarterly national metric
+AVOIDABLE = "bcf-avoidable-admissions"  # the other quarterly national outcome metric
+# The eight quarterly national spend metrics, one per scheme, reporting from 2023-Q2; in code
+# order they come after falls.
+SPEND = sorted(SPEND_METRICS.values())
 PLACES_IN_ENGLAND = 153  # services/data/NOTES.md
 PLACES_IN_WEST_YORKSHIRE = 5  # Bradford, Calderdale, Kirklees, Leeds, Wakefield
 
@@ -78,8 +82,9 @@ def pairs(body: dict) -> list[tuple[str, str]]:
         (WEST_YORKSHIRE, "2025-07", PLACES_IN_WEST_YORKSHIRE * 2 + 1),
         (CORNWALL_ICB, "2025-07", 2 * 2),  # discharge and Cornwall's own, for both places
         (ENGLAND, "2025-07", PLACES_IN_ENGLAND + PLACES_IN_WEST_YORKSHIRE + 1 + 2),
-        (LEEDS, "2025-Q2", 3),  # falls, avoidable admissions, West Yorkshire's quarterly
-        (CORNWALL, "2025-Q2", 2),
+        # falls, avoidable admissions, the eight spend metrics, West Yorkshire's quarterly
+        (LEEDS, "2025-Q2", 3 + len(SPEND)),
+        (CORNWALL, "2025-Q2", 2 + len(SPEND)),
         (LEEDS, "2025", 2),  # the two annual national metrics
         (LEEDS, "FY2025-26", 0),  # no metric is reported by financial year
     ],
@@ -103,6 +108,7 @@ async def test_the_pairs_for_a_place_are_named(client, submitter, catalogue):
     assert pairs(await completeness(client, submitter, area=BRADFORD, period="2025-Q3")) == [
         (BRADFORD, AVOIDABLE),
         (BRADFORD, FALLS),
+        *((BRADFORD, code) for code in SPEND),
         (BRADFORD, WY_QUARTERLY),
     ]
 
@@ -311,7 +317,7 @@ async def send(client, key, place: str, rows: list[tuple[str, str]]) -> None:
         ("2023-03", []),  # before the seeded discharge metric's own reporting_from, 2023-04
         ("2023-04", [DISCHARGE]),
         ("2023-Q1", []),
-        ("2023-Q2", [AVOIDABLE, FALLS]),  # the quarterly ones: from 2023-Q2
+        ("2023-Q2", [AVOIDABLE, FALLS, *SPEND]),  # the quarterly ones: from 2023-Q2
         ("2022", []),
         ("2023", ["bcf-reablement-91-days", "bcf-residential-admissions-65plus"]),
     ],
@@ -343,7 +349,8 @@ async def test_a_range_counts_each_metrics_own_periods_hand_worked(
     it, the quarterly falls and avoidable admissions 2 quarters each (Q2, Q3), Cornwall's own
     monthly metric the 4 months from its reporting_from (June), and the annual metrics nothing
     (2025 is not wholly inside). Cornwall sends everything but avoidable admissions for Q3, all
-    on time but discharge for May; the Isles of Scilly send nothing."""
+    on time but discharge for May, and no spend (8 metrics, 2 quarters each); the Isles of
+    Scilly send nothing."""
     cornwall = bearer(await make_key("submitter", CORNWALL))
     months = [f"2025-{m:02d}" for m in range(4, 10)]
     await send(
@@ -431,34 +438,51 @@ async def test_a_range_counts_each_metrics_own_periods_hand_worked(
             [],
         ),
         (SCILLY, REPLIES): ("monthly", "2025-06", "2025-09", 4, 0, 0, 0, 4, 0, months[2:], []),
+    } | {
+        (place, code): (
+            "quarterly",
+            "2025-Q2",
+            "2025-Q3",
+            2,
+            0,
+            0,
+            0,
+            2,
+            0,
+            ["2025-Q2", "2025-Q3"],
+            [],
+        )
+        for place in (CORNWALL, SCILLY)
+        for code in SPEND
     }
-    assert pairs(body) == sorted(got) and body["count"] == 8
+    assert pairs(body) == sorted(got) and body["count"] == 8 + 2 * len(SPEND)
+    spend = 2 * len(SPEND)  # expected and missing at each place
     assert body["places"] == [
         {
             "place_code": CORNWALL,
-            "expected": 14,
+            "expected": 14 + spend,
             "received": 13,
             "on_time": 12,
             "late": 1,
-            "missing": 1,
+            "missing": 1 + spend,
             "pending": 0,
         },
         {
             "place_code": SCILLY,
-            "expected": 14,
+            "expected": 14 + spend,
             "received": 0,
             "on_time": 0,
             "late": 0,
-            "missing": 14,
+            "missing": 14 + spend,
             "pending": 0,
         },
     ]
     assert body["summary"] == {
-        "expected": 28,
+        "expected": 28 + 2 * spend,
         "received": 13,
         "on_time": 12,
         "late": 1,
-        "missing": 15,
+        "missing": 15 + 2 * spend,
         "pending": 0,
     }
 
@@ -469,8 +493,16 @@ async def test_a_range_counts_each_metrics_own_periods_hand_worked(
         # A quarter counts only when wholly inside: May to August holds no whole quarter.
         ("2025-05", "2025-08", {DISCHARGE: 4}),
         # Any periodicity bounds a range: the financial year 2025-26 is April 2025 to March 2026.
-        ("FY2025-26", "FY2025-26", {DISCHARGE: 12, FALLS: 4, AVOIDABLE: 4}),
-        ("2025-Q2", "2025", {DISCHARGE: 9, FALLS: 3, AVOIDABLE: 3}),  # April to December
+        (
+            "FY2025-26",
+            "FY2025-26",
+            {DISCHARGE: 12, FALLS: 4, AVOIDABLE: 4, **dict.fromkeys(SPEND, 4)},
+        ),
+        (  # April to December
+            "2025-Q2",
+            "2025",
+            {DISCHARGE: 9, FALLS: 3, AVOIDABLE: 3, **dict.fromkeys(SPEND, 3)},
+        ),
         (
             "2024",
             "2025",
@@ -480,9 +512,14 @@ async def test_a_range_counts_each_metrics_own_periods_hand_worked(
                 AVOIDABLE: 8,
                 "bcf-reablement-91-days": 2,
                 "bcf-residential-admissions-65plus": 2,
+                **dict.fromkeys(SPEND, 8),
             },
         ),
-        ("2022-01", "2023-06", {DISCHARGE: 3, FALLS: 1, AVOIDABLE: 1}),  # reporting from 2023-04
+        (  # reporting from 2023-04 (monthly) and 2023-Q2
+            "2022-01",
+            "2023-06",
+            {DISCHARGE: 3, FALLS: 1, AVOIDABLE: 1, **dict.fromkeys(SPEND, 1)},
+        ),
     ],
 )
 async def test_a_range_holds_the_periods_wholly_inside_it(client, make_key, first, last, expected):
@@ -543,6 +580,7 @@ async def test_a_range_as_csv_has_a_row_per_place_and_metric(client, make_key):
         (AVOIDABLE, "1", "2025-Q2"),
         (DISCHARGE, "3", "2025-04 2025-05 2025-06"),
         (FALLS, "1", "2025-Q2"),
+        *((code, "1", "2025-Q2") for code in SPEND),
     ]
 
 

@@ -3,6 +3,7 @@ tests/support/areas.py)."""
 
 from typing import Any
 
+from services.common.vocabulary import SPEND_METRICS
 from tests.support.areas import LEEDS, WEST_YORKSHIRE
 
 ENGLAND_POPULATION = 57_690_323
@@ -13,6 +14,7 @@ SEEDED_METRIC_CODES = [
     SEEDED_METRIC,
     "bcf-reablement-91-days",
     "bcf-residential-admissions-65plus",
+    *sorted(SPEND_METRICS.values()),  # spend by scheme, quarterly
 ]  # in code order
 NEW_PLACE = "E06000999"  # not in the seed data
 

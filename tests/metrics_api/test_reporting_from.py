@@ -162,6 +162,7 @@ async def test_the_seeded_national_metrics_set_their_own(client, as_admin):
                 ("quarterly", "2023-Q2"),
                 ("annual", "2023"),
                 ("annual", "2023"),
+                *[("quarterly", "2023-Q2")] * 8,  # spend by scheme
             ],
             strict=True,
         )

@@ -20,7 +20,7 @@ from services.metrics_api.main import create_app as create_metrics_api
 from services.targets_api.main import create_app as create_targets_api
 from tests.metrics_api.support import audit_count, local_metric, new_area
 from tests.support.areas import BRADFORD, CORNWALL, ENGLAND, LEEDS, WEST_YORKSHIRE
-from tests.support.bodies import governance, leader
+from tests.support.bodies import governance, leader, resources
 from tests.support.clients import bearer
 from tests.support.problems import assert_problem
 from tests.support.submissions import json_submission, observation
@@ -158,6 +158,13 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ),
     ("targets_api", "DELETE", "/v1/plans/{plan_id}/targets/{metric_code}"): Row(
         plan_in("draft", metric_code=FALLS), STEWARD_OF_LEEDS, ("viewer",), STEWARD_ELSEWHERE, 204
+    ),
+    ("targets_api", "PUT", "/v1/plans/{plan_id}/resources"): Row(
+        plan_in("draft", json=resources()),
+        STEWARD_OF_LEEDS,
+        ("signatory", LEEDS),
+        STEWARD_ELSEWHERE,
+        200,
     ),
     ("targets_api", "POST", "/v1/plans/{plan_id}/submit"): Row(
         plan_in("draft"), STEWARD_OF_LEEDS, ("signatory", LEEDS), STEWARD_ELSEWHERE, 200

@@ -91,6 +91,16 @@ def test_each_role_may_write_only_the_tables_it_is_declared(
 
 
 @pytest.mark.parametrize("service", sorted(SERVICE_ROLES))
+def test_every_role_records_a_key_s_last_use_and_nothing_else_of_the_key(
+    as_service, service: str
+) -> None:
+    conn = as_service(service)
+    assert not _refused(conn, "UPDATE api_key SET last_used_at = now() WHERE false")
+    assert _refused(conn, "UPDATE api_key SET expires_at = now() WHERE false")
+    assert _refused(conn, "UPDATE api_key SET revoked_at = now() WHERE false")
+
+
+@pytest.mark.parametrize("service", sorted(SERVICE_ROLES))
 def test_no_role_can_change_the_audit_log_or_disable_its_trigger(
     database_url: str, as_service, service: str
 ) -> None:

@@ -38,3 +38,31 @@ def governance(**changes: Any) -> dict[str, Any]:
         "delegated_functions": ["Better Care Fund pooled budget", "Discharge to assess"],
         **changes,
     }
+
+
+def resources(**changes: Any) -> dict[str, Any]:
+    """A body for PUT /v1/plans/{id}/resources for a Leeds plan of April 2025 to March 2027:
+    Leeds City Council (by the place's code) and the ICB contribute in both years, and the
+    plan spends on home care and reablement."""
+    leeds, icb = "E08000035", "E54000054"
+    return {
+        "contributions": [
+            {"financial_year": year, "organisation": org, "kind": kind, "amount_gbp": amount}
+            for year in ("FY2025-26", "FY2026-27")
+            for org, kind, amount in ((leeds, "pooled", 4_000_000), (icb, "pooled", 6_500_000))
+        ]
+        + [
+            {
+                "financial_year": "FY2025-26",
+                "organisation": icb,
+                "kind": "aligned",
+                "amount_gbp": 1_250_000.5,
+            }
+        ],
+        "planned_spend": [
+            {"financial_year": "FY2025-26", "scheme": "home_care", "amount_gbp": 5_000_000},
+            {"financial_year": "FY2025-26", "scheme": "reablement", "amount_gbp": 2_000_000},
+            {"financial_year": "FY2026-27", "scheme": "home_care", "amount_gbp": 5_200_000},
+        ],
+        **changes,
+    }

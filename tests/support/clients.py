@@ -8,6 +8,8 @@ import httpx
 
 from services.common import clock
 from services.common.roles import as_role
+from services.ingest.config import IngestSettings
+from services.ingest.main import create_app as create_ingest
 from services.metrics_api.main import create_app as create_metrics_api
 
 
@@ -45,3 +47,12 @@ async def client_reading_catalogue(
             app.dependency_overrides[clock.today] = today
         async for client in asgi_client(app):
             yield client
+
+
+async def ingest_client(database_url: str, service_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """ingest in-process on the database, its catalogue read from metrics_api as above."""
+    settings = IngestSettings(
+        database_url=database_url, service_key=service_key, metrics_api_url="http://metrics_api"
+    )
+    async for client in client_reading_catalogue(create_ingest, settings, database_url):
+        yield client

@@ -22,6 +22,7 @@ from typing import IO
 import httpx
 import psutil
 
+from services.common.logs import LOG_CONFIG_FILE
 from services.common.roles import role_urls
 
 FACTORIES = {
@@ -118,6 +119,8 @@ class ServiceProcess:
                 "--port",
                 str(self.port),
                 "--no-access-log",
+                "--log-config",  # as `joinedup up` and the deploy manifests run them
+                str(LOG_CONFIG_FILE),
                 "--timeout-graceful-shutdown",
                 "5",
                 "--workers",

@@ -9,10 +9,11 @@ import httpx
 import pytest
 
 from services.common.periods import england_today
+from services.common.vocabulary import WorkerJob
 from services.metrics_api.main import create_app as create_metrics_api
 from services.targets_api.main import TargetsApiSettings
 from services.targets_api.main import create_app as create_targets_api
-from services.worker.main import Job, WorkerSettings
+from services.worker.main import WorkerSettings
 from services.worker.main import create_app as create_worker
 from tests.support.areas import LEEDS, WEST_YORKSHIRE
 from tests.support.clients import asgi_client, bearer, client_reading_catalogue
@@ -67,7 +68,7 @@ async def worker(database_url, service_key) -> AsyncIterator[httpx.AsyncClient]:
         database_url=database_url,
         service_key=service_key,
         metrics_api_url="http://metrics_api",
-        worker_only=Job.progress,
+        worker_only=WorkerJob.progress,
         progress_poll_s=0.05,
     )
     async for client in client_reading_catalogue(create_worker, settings, database_url):

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from services.common.vocabulary import SPEND_METRICS
 from tests.support.areas import (
     CORNWALL,
     CORNWALL_ICB,
@@ -28,7 +29,9 @@ from tests.targets_api.progress_support import refresh, store_observations
 
 TARGETED = "wy-social-prescribing"  # a local, neutral count with a target in Leeds's plan
 UNTARGETED = "wy-untargeted"  # a local metric no plan has a target for
-NATIONAL = sorted(TARGETS)  # the five seeded national metrics, all active
+NATIONAL = sorted(TARGETS)  # the five seeded national outcome metrics, all active
+# The seeded national spend metrics (no target: a plan's planned spend is set against them).
+SPEND = sorted(SPEND_METRICS.values())
 
 
 def places_under(query, code: str) -> list[tuple[str, str]]:
@@ -160,10 +163,10 @@ async def test_an_icb_s_performance(west_yorkshire, client, viewer):
     assert (body["area_code"], body["level"], body["member_places"]) == (WEST_YORKSHIRE, "icb", n)
     assert body["area_name"] == "NHS West Yorkshire Integrated Care Board"
     assert (body["refresh_pending"], body["min_coverage"]) == (False, 0.9)
-    # Every metric that applies to a member place: the five national ones and both of West
+    # Every metric that applies to a member place: the national ones and both of West
     # Yorkshire's local metrics, targeted or not.
     metrics = {m["metric_code"]: m for m in body["metrics"]}
-    assert list(metrics) == sorted([*NATIONAL, TARGETED, UNTARGETED])
+    assert list(metrics) == sorted([*NATIONAL, *SPEND, TARGETED, UNTARGETED])
     for code, status in LEEDS_STATUS.items():
         assert metrics[code]["status_counts"] == statuses(**{status: 1}), code
     # Assessed: on_track, at_risk, off_track and achieved, one each; no_data and not_assessed
@@ -306,10 +309,10 @@ async def test_a_system_without_plans_has_no_share(west_yorkshire, client, viewe
     body = await performance(client, viewer, CORNWALL_ICB)
 
     # Only the national metrics: West Yorkshire's local metrics do not apply here.
-    assert [m["metric_code"] for m in body["metrics"]] == NATIONAL
+    assert [m["metric_code"] for m in body["metrics"]] == sorted([*NATIONAL, *SPEND])
     assert body["on_track_share"] is None
     assert all(m["status_counts"] == statuses() for m in body["metrics"])
-    discharge = body["metrics"][NATIONAL.index(DISCHARGE)]
+    discharge = next(m for m in body["metrics"] if m["metric_code"] == DISCHARGE)
     # Cornwall's ICB has two places (Cornwall, Isles of Scilly); only Cornwall reported 2026-04.
     assert (discharge["period"], discharge["coverage"], discharge["missing_places"]) == (
         "2026-04",
@@ -329,10 +332,11 @@ async def test_performance_answers_csv_one_row_per_metric_and_place(west_yorkshi
     assert lines[0] == (
         "area_code,metric_code,period,provisional,area_value,places_expected,"
         "places_reported,coverage,below_min_coverage,place_code,place_name,"
-        "value,status,comparison,rank,rank_of"
+        "value,status,comparison,rank,rank_of,variation,assurance"
     )
-    # Seven metrics (five national, two local) x the members, plus the header.
-    assert len(lines) == 1 + 7 * len(west_yorkshire)
+    # Fifteen metrics (five national outcomes, eight national spend, two local) x the members,
+    # plus the header.
+    assert len(lines) == 1 + (5 + len(SPEND) + 2) * len(west_yorkshire)
     leeds_discharge = [
         line
         for line in lines
@@ -375,3 +379,20 @@ async def test_an_unknown_area_is_404(client, viewer):
 
 async def test_a_key_is_needed(client):
     assert_problem(await client.get(f"/v1/areas/{WEST_YORKSHIRE}/performance"), 401)
+
+
+async def test_each_place_row_carries_its_target_s_variation_and_assurance(
+    west_yorkshire, client, viewer
+):
+    """The matrix of places x measures needs the SPC icons of every place in one call: each
+    row says what the place's own progress says, and None where the place has no target."""
+    body = await performance(client, viewer, WEST_YORKSHIRE)
+    response = await client.get(f"/v1/places/{LEEDS}/progress", headers=viewer)
+    assert response.status_code == 200, response.text
+    progress = {i["metric_code"]: i for i in response.json()["items"]}
+    assert any(i["variation"] for i in progress.values())  # something to compare
+    for metric in body["metrics"]:
+        for place in metric["places"]:
+            own = progress.get(metric["metric_code"]) if place["place_code"] == LEEDS else None
+            expected = (own["variation"], own["assurance"]) if own else (None, None)
+            assert (place["variation"], place["assurance"]) == expected, (metric, place)

@@ -65,6 +65,7 @@ class Keys:
     halton_signatory: str
     icb_signatory: str
     leeds_submitter: str
+    icb_submitter: str
 
     def all(self) -> list[str]:
         return list(vars(self).values())
@@ -105,6 +106,7 @@ def _keys(url: str) -> Keys:
         "halton_signatory": (Role.signatory, (HALTON,)),
         "icb_signatory": (Role.signatory, (ICB,)),
         "leeds_submitter": (Role.submitter, ("E08000035",)),
+        "icb_submitter": (Role.submitter, (ICB,)),
     }
 
     async def make(session) -> dict[str, str]:

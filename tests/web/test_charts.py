@@ -9,6 +9,7 @@ import pytest
 
 from services.common import periods
 from services.targets_api.assessments.schemas import LeagueRow, LeagueTable
+from services.targets_api.evaluation.schemas import EffectEstimate, GroupEvaluation
 from services.targets_api.progress.schemas import ProgressSeries, SeriesPoint, SeriesTarget
 from services.targets_api.spc.service import Assurance, Variation, spc
 from services.web import charts
@@ -346,3 +347,54 @@ def test_assurance_icons_follow_making_data_count(assurance, letter, colour, wor
     assert root.find(f"{SVG}circle").get("stroke") == colour
     assert [t.text for t in root.iter(f"{SVG}text")] == ([letter] if letter else [])
     assert words in root.get("aria-label")
+
+
+def _effect(k, estimate, half=0.5):
+    return EffectEstimate(
+        k=k,
+        estimate=estimate,
+        se=half / 1.96,
+        ci_lower=estimate - half,
+        ci_upper=estimate + half,
+        observations=40,
+        places=40,
+    )
+
+
+def test_event_study_chart_draws_each_estimate_with_its_interval_zero_and_the_event():
+    group = GroupEvaluation(
+        group="joint_committee",
+        estimable=True,
+        refused=None,
+        treated_places=40,
+        control_places=60,
+        observations=2000,
+        treated_observations=300,
+        df=39,
+        average=_effect(None, 1.5),
+        reading="improved",
+        effects=[_effect(k, 1.0 + k / 2) for k in range(3)],
+        pre_periods=[_effect(k, 0.1) for k in (-2, -1)],
+        pretrend_p_value=0.8,
+        warnings=[],
+    ).model_dump(mode="json")
+    svg = charts.event_study_chart(group, title="Discharges: joint committee", unit="%")
+    assert_embeddable(svg)
+    root = parse(svg)
+    dots = marks(root, "estimates")
+    assert [d.get("fill") for d in dots] == [charts.COMMON_CAUSE] * 2 + [charts.NHS_BLUE] * 3
+    assert len(marks(root, "intervals")) == 5
+    (zero,) = marks(root, "zero")
+    assert zero.get("stroke") == charts.MEAN
+    (event,) = marks(root, "event")
+    # The event's line falls halfway between the last pre-period (k = -1) and k = 0.
+    xs = sorted(translation(d)[0] for d in dots)
+    assert translation(event)[0] == pytest.approx((xs[1] + xs[2]) / 2, abs=1)
+    assert "1.5 (1 to 2): improved" in root.get("aria-label")
+
+
+def test_event_study_chart_of_a_refused_group_says_why():
+    group = {"group": "lead_provider", "refused": "3 treated and 2 control places: too few"}
+    svg = charts.event_study_chart(group, title="Discharges: lead provider", unit="%")
+    assert_embeddable(svg)
+    assert "3 treated and 2 control places" in svg

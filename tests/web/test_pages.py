@@ -17,6 +17,7 @@ from tests.web.conftest import (
     ICB,
     NATIONAL_METRIC,
     REGION,
+    SEFTON,
     Visitor,
     WebSuite,
 )
@@ -478,3 +479,73 @@ def test_the_icb_and_england_pages_show_the_governance_roll_up(visitor: Visitor)
         assert shown.count() == len(rollup["falling_short"])
         csv_text = page.request.get(f"{visitor.base}/areas/{area}/governance.csv").text()
         assert len(csv_text.strip().splitlines()) == len(rollup["falling_short"]) + 1
+
+
+def _agreed_plan(suite: WebSuite, place: str) -> dict:
+    [agreed] = suite.api("targets_api", f"/v1/places/{place}/plans", status="agreed")["data"]
+    return suite.api("targets_api", f"/v1/plans/{agreed['id']}")
+
+
+def test_a_steward_revises_an_agreed_plan_edits_a_target_and_proposes_it(visitor: Visitor):
+    suite = visitor.suite
+    agreed = _agreed_plan(suite, SEFTON)
+    target = agreed["targets"][0]
+    visitor.sign_in(suite.keys.steward)
+    visitor.open(f"/plans/{agreed['id']}", "agreed-plan-as-steward")
+    visitor.page.get_by_role("button", name="Start a revision").click()
+    visitor.page.wait_for_url(re.compile(r".*/plans/\d+$"))
+    revision_id = int(visitor.page.url.rsplit("/", 1)[1])
+    assert revision_id != agreed["id"]
+    form = visitor.page.locator(f"#target-{target['metric_code']}")
+    changed = target["target_value"] + 1
+    form.get_by_label("Target value").fill(str(changed))
+    visitor.seen("revision-editing")
+    form.get_by_role("button", name="Save the target").click()
+    visitor.page.wait_for_url(re.compile(rf".*/plans/{revision_id}#target-.*"))
+    visitor.page.get_by_role("button", name="Propose the plan").click()
+    visitor.page.wait_for_url(re.compile(rf".*/plans/{revision_id}$"))
+    visitor.seen("revision-proposed")
+    assert "Status: proposed" in visitor.page.locator("#plan-status").inner_text()
+    revision = suite.api("targets_api", f"/v1/plans/{revision_id}")
+    assert revision["status"] == "proposed"
+    edited = next(t for t in revision["targets"] if t["metric_code"] == target["metric_code"])
+    assert edited["target_value"] == changed
+    # The ICB's signatory now finds it on the work list.
+    visitor.sign_out()
+    visitor.sign_in(suite.keys.icb_signatory)
+    assert visitor.page.locator(f'#waiting tr[data-row="{revision_id}"]').count() == 1
+
+
+def test_a_viewer_gets_no_plan_forms_and_the_api_refuses_a_forged_one(visitor: Visitor):
+    suite = visitor.suite
+    visitor.sign_in(suite.keys.viewer)
+    page = visitor.open(f"/places/{SEFTON}/plans/new", "new-plan-as-viewer")
+    assert page.locator("#not-a-steward").count() == 1
+    assert page.get_by_role("button", name="Start the draft").count() == 0
+    before = suite.api("targets_api", f"/v1/places/{SEFTON}/plans")["count"]
+    token = page.locator('input[name="csrf_token"]').first.get_attribute("value")
+    answer = page.request.post(
+        f"{visitor.base}/places/{SEFTON}/plans",
+        form={
+            "csrf_token": token or "",
+            "title": "Not allowed",
+            "starts_on": "2027-04-01",
+            "ends_on": "2028-03-31",
+        },
+        headers={"Accept": "text/html"},
+    )
+    assert answer.status == 403
+    assert "targets_api answered 403" in answer.text()
+    assert suite.api("targets_api", f"/v1/places/{SEFTON}/plans")["count"] == before
+
+
+def test_a_data_team_scoped_to_an_icb_chooses_among_its_places(visitor: Visitor):
+    suite = visitor.suite
+    visitor.sign_in(suite.keys.icb_submitter)
+    page = visitor.open("/data", "data-choose-a-place")
+    listed = page.locator("#places a").all_inner_texts()
+    members = suite.api("metrics_api", "/v1/areas", level="place", parent=ICB, limit=1000)["data"]
+    assert listed == sorted(p["name"] for p in members)
+    page.get_by_role("link", name=next(p["name"] for p in members if p["code"] == SEFTON)).click()
+    page.wait_for_url(re.compile(rf".*/data/{SEFTON}$"))
+    visitor.seen("data-sefton-as-icb-submitter")

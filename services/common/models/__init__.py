@@ -10,6 +10,8 @@ from services.common.models.targets_api import (
     PlaceLeader,
     Plan,
     PlanApproval,
+    PlanContribution,
+    PlanSpend,
     PlanTarget,
     ProgressRefreshQueue,
 )
@@ -28,6 +30,8 @@ __all__ = [
     "PlaceLeader",
     "Plan",
     "PlanApproval",
+    "PlanContribution",
+    "PlanSpend",
     "PlanTarget",
     "ProgressRefreshQueue",
     "Submission",

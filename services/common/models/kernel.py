@@ -22,6 +22,9 @@ class ApiKey(SQLModel, table=True):
         sa_column=Column(DateTime(timezone=True), server_default=func.now(), nullable=False),
     )
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # Recorded at most once a minute per key, so a busy key does not write on every request.
+    last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class AuditLog(SQLModel, table=True):

@@ -1,8 +1,10 @@
 """Tables owned by targets_api: place leaders and their nominations, plans, targets and
-approvals, places' governance, the progress refresh's queue and what it computes."""
+approvals, the resources behind plans, places' governance, the progress refresh's queue and
+what it computes."""
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -12,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Integer,
+    Numeric,
     String,
     func,
 )
@@ -210,6 +213,35 @@ class LeaderNominationDecision(SQLModel, table=True):
     comment: str | None = None
     key_id: int = Field(foreign_key="api_key.id")
     decided_at: datetime | None = _timestamp()
+
+
+def _gbp() -> Any:
+    return Field(sa_column=Column(Numeric(14, 2), nullable=False))
+
+
+class PlanContribution(SQLModel, table=True):
+    """One partner's contribution to a plan in one financial year, pooled or aligned."""
+
+    __tablename__ = "plan_contribution"
+
+    id: int | None = _identity()
+    plan_id: int = Field(foreign_key="plan.id")
+    financial_year: str
+    organisation: str
+    kind: str
+    amount_gbp: Decimal = _gbp()
+
+
+class PlanSpend(SQLModel, table=True):
+    """A plan's planned spend on one scheme type in one financial year."""
+
+    __tablename__ = "plan_spend"
+
+    id: int | None = _identity()
+    plan_id: int = Field(foreign_key="plan.id")
+    financial_year: str
+    scheme: str
+    amount_gbp: Decimal = _gbp()
 
 
 class PlaceGovernance(SQLModel, table=True):

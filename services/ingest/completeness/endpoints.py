@@ -5,9 +5,9 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from services.common.auth import ENGLAND, Principal
-from services.common.db import SessionDep
 from services.common.errors import problem_responses
 from services.common.periods import england_today
+from services.common.replica import ReadSessionDep
 from services.common.responses import PageDep, csv_response, wants_csv
 from services.ingest.completeness import service
 from services.ingest.completeness.schemas import (
@@ -32,7 +32,7 @@ router = APIRouter(
 )
 async def get_completeness(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Principal,
     catalogue: CatalogueDep,
     page: PageDep,

@@ -10,9 +10,11 @@ from services.common.db import SessionDep
 from services.common.errors import BadRequest, Problem, problem_responses
 from services.common.params import QueryFlag, Timestamp
 from services.common.responses import ListPublic, PageDep
+from services.common.vocabulary import SubmissionMode
 from services.ingest.deps import CatalogueDep, IngestSettingsDep
 from services.ingest.submissions import service
-from services.ingest.submissions.schemas import SubmissionIn, SubmissionMode, SubmissionPublic
+from services.ingest.submissions.admission import ADMITTED
+from services.ingest.submissions.schemas import SubmissionIn, SubmissionPublic
 
 router = APIRouter(
     prefix="/v1/submissions", tags=["submissions"], responses=problem_responses(401, 403, 404, 422)
@@ -45,6 +47,7 @@ def _format_of(content_type: str) -> str:
     status_code=201,
     response_model=SubmissionPublic,
     responses=problem_responses(400, 409, 413, 415, 503),
+    dependencies=[ADMITTED],
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -5,17 +5,13 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, StrictFloat, StrictInt
 
 from services.common.request_body import RequestBody
+from services.common.vocabulary import SubmissionMode
 
 CSV_COLUMNS = ("place_code", "metric_code", "period", "value", "numerator", "denominator", "note")
 
 # Numbers may arrive as JSON numbers or as strings; the row checks decide, so that a bad value
 # is reported against its row instead of failing the whole request.
 Number = StrictInt | StrictFloat | str | None
-
-
-class SubmissionMode(StrEnum):
-    atomic = "atomic"
-    partial = "partial"
 
 
 class SubmissionStatus(StrEnum):

@@ -3,9 +3,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from services.common.auth import Principal
-from services.common.db import SessionDep
 from services.common.errors import problem_responses
 from services.common.etag import Representation
+from services.common.replica import ReadSessionDep
 from services.common.responses import csv_representation
 from services.targets_api.assessments import service
 from services.targets_api.assessments.schemas import (
@@ -22,7 +22,7 @@ router = APIRouter(tags=["assessments"], responses=problem_responses(401, 404, 4
 
 @router.get("/v1/metrics/{code}/league-table", response_model=LeagueTable, responses=READ_RESPONSES)
 async def get_league_table(
-    session: SessionDep,
+    session: ReadSessionDep,
     _: Principal,
     read: ReadDep,
     code: str,
@@ -79,7 +79,7 @@ async def get_league_table(
     "/v1/areas/{code}/performance", response_model=AreaPerformance, responses=READ_RESPONSES
 )
 async def get_area_performance(
-    session: SessionDep,
+    session: ReadSessionDep,
     _: Principal,
     read: ReadDep,
     code: str,

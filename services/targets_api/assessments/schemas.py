@@ -53,6 +53,14 @@ class PlacePerformance(BaseModel):
     comparison: Comparison | None  # None when the place has no value at `period`
     rank: int | None
     rank_of: int | None
+    variation: str | None = Field(
+        default=None,
+        description="The target's SPC variation (Making Data Count), as the place's progress "
+        "has it; None without a target or before its first refresh",
+    )
+    assurance: str | None = Field(
+        default=None, description="The target's SPC assurance, as the place's progress has it"
+    )
 
 
 class MetricPerformance(BaseModel):

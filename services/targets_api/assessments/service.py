@@ -215,9 +215,11 @@ async def area_performance(
     ]
     place_values = await store.place_values(session, picks=picks, places=places)
     statuses: dict[str, dict[str, Status]] = defaultdict(dict)
+    signals: dict[str, dict[str, Any]] = defaultdict(dict)  # metric -> place -> its target row
     for t in targets:
         if t.status is not None:
             statuses[t.metric_code][t.place_code] = t.status
+            signals[t.metric_code][t.place_code] = t
     overall = Counter(s for by_place in statuses.values() for s in by_place.values())
     assessed = sum(overall[s] for s in _ASSESSED)
     return AreaPerformance(
@@ -234,6 +236,7 @@ async def area_performance(
                 area_periods[metric.code],
                 [m for m in members if catalogue.applies(metric, m.code)],
                 statuses[metric.code],
+                signals[metric.code],
                 place_values,
                 min_coverage=min_coverage,
             )
@@ -247,20 +250,25 @@ def _metric_performance(
     area_row: Any,
     members: list[AreaRef],
     statuses: dict[str, Status],
+    signals: dict[str, Any],
     place_values: dict[tuple[str, str], Any],
     *,
     min_coverage: float,
 ) -> MetricPerformance:
-    """``members``: the member places the metric applies to."""
+    """``members``: the member places the metric applies to; ``signals``: their refreshed
+    targets, by place."""
     places = []
     for place in members:
         value = place_values.get((metric.code, place.code))
+        signal = signals.get(place.code)
         places.append(
             PlacePerformance(
                 place_code=place.code,
                 place_name=place.name,
                 value=value.value if value else None,
                 status=statuses.get(place.code),
+                variation=signal.variation if signal else None,
+                assurance=signal.assurance if signal else None,
                 comparison=value.comparison if value else None,
                 rank=value.rank if value else None,
                 rank_of=value.rank_of if value else None,

@@ -31,7 +31,7 @@ _TREND_ROWS = text("""
 """)
 
 _AGREED_TARGETS = text("""
-    SELECT p.place_code, t.metric_code, tp.status
+    SELECT p.place_code, t.metric_code, tp.status, tp.variation, tp.assurance
     FROM plan p
     JOIN plan_target t ON t.plan_id = p.id
     LEFT JOIN target_progress tp ON tp.plan_id = t.plan_id AND tp.metric_code = t.metric_code
@@ -131,7 +131,8 @@ async def performance_state(
 
 
 async def agreed_targets(session: AsyncSession, places: list[str]) -> Sequence[Row[Any]]:
-    """The places' agreed targets with their status (None until refreshed)."""
+    """The places' agreed targets with their status and SPC variation and assurance (None
+    until refreshed)."""
     return (await session.execute(_AGREED_TARGETS, {"places": places})).all()
 
 

@@ -78,7 +78,7 @@ async def list_plans(
 ) -> Response:
     """A place's plans, newest first. With `Accept: text/csv`, all of them as CSV."""
     as_csv = wants_csv(request)
-    plans, count = await service.list_plans(
+    found = await service.list_plans(
         session,
         catalogue=catalogue,
         place_code=code,
@@ -86,10 +86,44 @@ async def list_plans(
         limit=None if as_csv else page.limit,
         offset=0 if as_csv else page.offset,
     )
+    return _plans_response(request, found, as_csv=as_csv, filename=f"plans-{code}.csv")
+
+
+@router.get(
+    "/v1/areas/{code}/plans",
+    response_model=PlansPublic,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def list_area_plans(
+    request: Request,
+    session: SessionDep,
+    _: Principal,
+    catalogue: CatalogueDep,
+    page: PageDep,
+    code: str,
+    status: PlanStatus | None = None,
+) -> Response:
+    """The plans of every place under an area (England, a region, an ICB, or a place), newest
+    first, optionally in one status: a signatory's work list in one call. With
+    `Accept: text/csv`, all of them as CSV."""
+    as_csv = wants_csv(request)
+    found = await service.list_area_plans(
+        session,
+        catalogue=catalogue,
+        area_code=code,
+        status=status,
+        limit=None if as_csv else page.limit,
+        offset=0 if as_csv else page.offset,
+    )
+    return _plans_response(request, found, as_csv=as_csv, filename=f"plans-{code}-places.csv")
+
+
+def _plans_response(
+    request: Request, found: tuple[list[PlanSummary], int], *, as_csv: bool, filename: str
+) -> Response:
+    plans, count = found
     if as_csv:
-        return csv_response(
-            CSV_FIELDS, _rows(p.model_dump() for p in plans), filename=f"plans-{code}.csv"
-        )
+        return csv_response(CSV_FIELDS, _rows(p.model_dump() for p in plans), filename=filename)
     return with_etag(request, PlansPublic(data=plans, count=count))
 
 

@@ -15,6 +15,7 @@ from services.common.magnitude import Magnitude, NonNegativeMagnitude
 from services.common.params import IsoDate
 from services.common.request_body import RequestBody
 from services.common.responses import ListPublic
+from services.targets_api.resources.schemas import ResourcesPublic
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
@@ -164,6 +165,9 @@ class PlanSummary(BaseModel):
 class PlanPublic(PlanSummary):
     targets: list[TargetPublic]
     approvals: list[ApprovalPublic] = Field(description="Every round's decisions, oldest first.")
+    resources: ResourcesPublic = Field(
+        description="Its partners' contributions and planned spend, against actual spend"
+    )
 
 
 class PlansPublic(ListPublic[PlanSummary]):

@@ -34,6 +34,7 @@ from services.targets_api.plans.schemas import (
 )
 from services.targets_api.plans.targets import check_target, usable_metric
 from services.targets_api.plans.workflow import Action
+from services.targets_api.resources import service as resources
 
 ENTITY = "plan"
 
@@ -104,18 +105,12 @@ async def plan_public(session: AsyncSession, plan: Plan, *, catalogue: Catalogue
         **_summary_fields(plan, catalogue, ((t.metric_code, t.metric_version) for t in targets)),
         targets=[target_public(t, catalogue) for t in targets],
         approvals=[ApprovalPublic.model_validate(a) for a in approvals],
+        resources=await resources.resources_public(session, plan),
     )
 
 
-async def _get(session: AsyncSession, plan_id: int) -> Plan:
-    plan = await store.plan(session, plan_id)
-    if plan is None:
-        raise NotFound(f"No plan with id {plan_id}.")
-    return plan
-
-
 async def get_plan(session: AsyncSession, *, catalogue: Catalogue, plan_id: int) -> PlanPublic:
-    return await plan_public(session, await _get(session, plan_id), catalogue=catalogue)
+    return await plan_public(session, await workflow.find(session, plan_id), catalogue=catalogue)
 
 
 async def list_plans(
@@ -129,8 +124,39 @@ async def list_plans(
 ) -> tuple[list[PlanSummary], int]:
     """A place's plans, newest first; ``limit`` None for all of them."""
     place_of(catalogue, place_code)
-    count = await store.plan_count(session, place_code, status=status)
-    plans = await store.plans_page(session, place_code, status=status, limit=limit, offset=offset)
+    return await _summaries(
+        session, catalogue, [place_code], status=status, limit=limit, offset=offset
+    )
+
+
+async def list_area_plans(
+    session: AsyncSession,
+    *,
+    catalogue: Catalogue,
+    area_code: str,
+    status: PlanStatus | None,
+    limit: int | None,
+    offset: int,
+) -> tuple[list[PlanSummary], int]:
+    """The plans of every place under the area (England, a region, an ICB or a place itself),
+    newest first; ``limit`` None for all of them."""
+    if catalogue.area(area_code) is None:
+        raise NotFound(f"No area with code {area_code}.")
+    places = list(catalogue.places_in(area_code))
+    return await _summaries(session, catalogue, places, status=status, limit=limit, offset=offset)
+
+
+async def _summaries(
+    session: AsyncSession,
+    catalogue: Catalogue,
+    place_codes: list[str],
+    *,
+    status: PlanStatus | None,
+    limit: int | None,
+    offset: int,
+) -> tuple[list[PlanSummary], int]:
+    count = await store.plan_count(session, place_codes, status=status)
+    plans = await store.plans_page(session, place_codes, status=status, limit=limit, offset=offset)
     versions = await store.target_versions(session, [_id(p) for p in plans])
     summaries = [
         PlanSummary(**_summary_fields(p, catalogue, versions.get(_id(p), []))) for p in plans
@@ -142,7 +168,7 @@ async def plan_history(
     session: AsyncSession, *, plan_id: int, limit: int, offset: int
 ) -> tuple[list[AuditLog], int]:
     """Every audited change of the plan, its targets and its approvals, oldest first."""
-    await _get(session, plan_id)
+    await workflow.find(session, plan_id)
     count = await store.history_count(session, entity_type=ENTITY, entity_id=str(plan_id))
     page = await store.history_page(
         session, entity_type=ENTITY, entity_id=str(plan_id), limit=limit, offset=offset
@@ -390,8 +416,8 @@ async def decide(
 async def revise_plan(
     session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue, plan_id: int
 ) -> PlanPublic:
-    """A new draft revision of the agreed plan, with its title, period and targets; the agreed
-    plan stays in force until the revision is agreed."""
+    """A new draft revision of the agreed plan, with its title, period, targets and resources;
+    the agreed plan stays in force until the revision is agreed."""
     plan = await _lock_for(session, principal, catalogue, plan_id, Action.revise)
     open_revision = await store.open_revision(session, plan_id)
     if open_revision is not None:
@@ -418,11 +444,18 @@ async def revise_plan(
     )
     await store.copy_targets(session, from_plan=plan_id, to_plan=_id(revision))
     carried = await store.plan_targets(session, _id(revision))
+    carried_resources = await resources.copy_to_revision(
+        session, from_plan=plan_id, to_plan=_id(revision)
+    )
     await _record(
         session,
         principal,
         _id(revision),
         "plan.revise",
-        after={**workflow.snapshot(revision), "targets": [_target_snapshot(t) for t in carried]},
+        after={
+            **workflow.snapshot(revision),
+            "targets": [_target_snapshot(t) for t in carried],
+            "resources": carried_resources,
+        },
     )
     return await plan_public(session, revision, catalogue=catalogue)

@@ -2,7 +2,7 @@
 audit entries that are their history."""
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Select, func, insert, literal, select, text
@@ -60,29 +60,31 @@ async def open_revision(session: AsyncSession, plan_id: int) -> Plan | None:
     return (await session.execute(query)).scalars().first()
 
 
-def _place_plans(place_code: str, status: PlanStatus | None) -> Select[Plan]:
-    query = select(Plan).where(col(Plan.place_code) == place_code)
+def _places_plans(place_codes: Sequence[str], status: PlanStatus | None) -> Select[Plan]:
+    query = select(Plan).where(col(Plan.place_code).in_(place_codes))
     if status is not None:
         query = query.where(col(Plan.status) == status)
     return query
 
 
-async def plan_count(session: AsyncSession, place_code: str, *, status: PlanStatus | None) -> int:
-    """How many plans the place has in ``status`` (None: in any)."""
-    query = select(func.count()).select_from(_place_plans(place_code, status).subquery())
+async def plan_count(
+    session: AsyncSession, place_codes: Sequence[str], *, status: PlanStatus | None
+) -> int:
+    """How many plans the places have in ``status`` (None: in any)."""
+    query = select(func.count()).select_from(_places_plans(place_codes, status).subquery())
     return await session.scalar(query) or 0
 
 
 async def plans_page(
     session: AsyncSession,
-    place_code: str,
+    place_codes: Sequence[str],
     *,
     status: PlanStatus | None,
     limit: int | None,
     offset: int,
 ) -> list[Plan]:
-    """The place's plans in ``status`` (None: in any), newest first; ``limit`` None for all."""
-    query = _place_plans(place_code, status).order_by(col(Plan.id).desc())
+    """The places' plans in ``status`` (None: in any), newest first; ``limit`` None for all."""
+    query = _places_plans(place_codes, status).order_by(col(Plan.id).desc())
     return list((await session.execute(query.limit(limit).offset(offset))).scalars())
 
 

@@ -29,6 +29,7 @@ class Action(StrEnum):
     """What a caller asks to do with a plan, and so which states allow it."""
 
     edit_targets = "edit_targets"
+    edit_resources = "edit_resources"
     submit = "submit"
     decide = "decide"
     revise = "revise"
@@ -36,6 +37,7 @@ class Action(StrEnum):
 
 ALLOWED: dict[Action, PlanStatus] = {
     Action.edit_targets: PlanStatus.draft,
+    Action.edit_resources: PlanStatus.draft,
     Action.submit: PlanStatus.draft,
     Action.decide: PlanStatus.proposed,
     Action.revise: PlanStatus.agreed,
@@ -43,6 +45,7 @@ ALLOWED: dict[Action, PlanStatus] = {
 
 _REFUSALS = {
     Action.edit_targets: "its targets can be changed only while it is a draft",
+    Action.edit_resources: "its resources can be changed only while it is a draft",
     Action.submit: "only a draft can be submitted",
     Action.decide: "only a proposed plan can be approved or rejected",
     Action.revise: "only the agreed plan can be revised",
@@ -88,6 +91,14 @@ def illegal(plan: Plan, action: Action, detail: str | None = None, **extensions:
 def require(plan: Plan, action: Action) -> None:
     if plan.status != ALLOWED[action]:
         raise illegal(plan, action)
+
+
+async def find(session: AsyncSession, plan_id: int) -> Plan:
+    """The plan, unlocked, to read; 404 if there is none."""
+    plan = await store.plan(session, plan_id)
+    if plan is None:
+        raise NotFound(f"No plan with id {plan_id}.")
+    return plan
 
 
 async def lock(session: AsyncSession, plan_id: int) -> Plan:

@@ -10,6 +10,7 @@ from services.common.auth import AdminKey, Principal
 from services.common.catalogue import CatalogueDep
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
+from services.common.replica import ReadSessionDep
 from services.common.responses import PageDep, csv_representation
 from services.targets_api.progress import service
 from services.targets_api.progress.refresh import refresh_all
@@ -28,7 +29,7 @@ router = APIRouter(tags=["progress"], responses=problem_responses(401, 403, 404,
 
 @router.get("/v1/places/{code}/progress", response_model=PlaceProgress, responses=READ_RESPONSES)
 async def get_place_progress(
-    session: SessionDep, _: Principal, read: ReadDep, code: str
+    session: ReadSessionDep, _: Principal, read: ReadDep, code: str
 ) -> Response:
     """Progress of every target of the place's agreed plan, with a count by status.
 
@@ -54,7 +55,7 @@ async def get_place_progress(
     responses=READ_RESPONSES,
 )
 async def get_place_series(
-    session: SessionDep, _: Principal, read: ReadDep, code: str, metric_code: str
+    session: ReadSessionDep, _: Principal, read: ReadDep, code: str, metric_code: str
 ) -> Response:
     """The place's series for one metric with per-point SPC, its icons and the agreed target.
 

@@ -1,12 +1,13 @@
 """A signatory's work list: the proposed plans that wait for a decision of an organisation the
 key speaks for (a place's plan needs its local authority, the place itself, and its ICB).
 
-targets_api lists plans per place, so the list is gathered from the places the key's scopes
-name or contain (an ICB scope: its member places), asking only for proposed plans."""
+One call per area the key speaks for (England for an admin key) to targets_api's
+GET /v1/areas/{code}/plans?status=proposed, then each plan with its approvals."""
 
 from dataclasses import dataclass
 from typing import Any
 
+from services.common.auth import ENGLAND
 from services.web.api import Caller, Peer, bounded
 from services.web.pages import catalogue
 from services.web.pages.plans_service import may_decide_for
@@ -31,15 +32,16 @@ def places_to_ask(identity: Identity, places: list[dict[str, Any]]) -> list[dict
 
 async def waiting(api: Caller, identity: Identity) -> Waiting:
     places = await api.get_all(Peer.metrics_api, "/v1/areas", level="place")
-    asked = places_to_ask(identity, places)
+    crumbs = await catalogue.england_crumb(api)
+    # The areas the key speaks for (an admin: all of England); the API lists their places' plans.
+    areas = [ENGLAND] if identity.role == "admin" else identity.scopes
     proposed = await bounded(
-        api.get_all(Peer.targets_api, f"/v1/places/{p['code']}/plans", status="proposed")
-        for p in asked
+        api.get_all(Peer.targets_api, f"/v1/areas/{code}/plans", status="proposed")
+        for code in areas
     )
     plans = await bounded(
-        api.get(Peer.targets_api, f"/v1/plans/{summary['id']}")
-        for found in proposed
-        for summary in found
+        api.get(Peer.targets_api, f"/v1/plans/{plan_id}")
+        for plan_id in sorted({s["id"] for found in proposed for s in found}, reverse=True)
     )
     names = {p["code"]: p["name"] for p in places}
     parents = {p["code"]: p["parent_code"] for p in places}
@@ -69,7 +71,7 @@ async def waiting(api: Caller, identity: Identity) -> Waiting:
                 )
             )
     return Waiting(
-        crumbs=[*await catalogue.england_crumb(api), ("Plans waiting for a decision", None)],
+        crumbs=[*crumbs, ("Plans waiting for a decision", None)],
         speaks_for=[s for s in identity.scopes if s in names or s in parents.values()],
         tables=[
             Table(

@@ -1,11 +1,11 @@
 """The overview of England, a region or an ICB: each measure rolled up at its latest closed
 period with coverage and the places' statuses (targets_api's performance), and a matrix of the
-member places by measure with their Making Data Count icons (each place's progress)."""
+member places by measure with their Making Data Count icons, from the same one answer."""
 
 from dataclasses import dataclass
 from typing import Any
 
-from services.web.api import Caller, Peer, bounded
+from services.web.api import Caller, Peer
 from services.web.pages import catalogue, icons
 from services.web.tables import Row, Table, columns, number, percent, words
 
@@ -73,13 +73,10 @@ def _measures(performance: dict[str, Any], metrics: dict[str, dict[str, Any]]) -
     )
 
 
-def _matrix(
-    performance: dict[str, Any],
-    metrics: dict[str, dict[str, Any]],
-    progress: dict[str, dict[str, Any]],
-) -> Table:
+def _matrix(performance: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> Table:
     """Member places by measure: each cell the place's value at the roll-up's period and its
-    status, variation and assurance (a local measure's other places are left blank)."""
+    status, variation and assurance, all from the one performance answer (a local measure's
+    other places are left blank)."""
     codes = [item["metric_code"] for item in performance["metrics"]]
     places: dict[str, Row] = {}
     for item in performance["metrics"]:
@@ -93,16 +90,15 @@ def _matrix(
                     links={"place_name": f"/places/{place['place_code']}"},
                 ),
             )
-            own = progress.get(place["place_code"], {}).get(code, {})
             row.values[code] = place["value"]
             row.values[f"{code}:status"] = place["status"]
-            row.values[f"{code}:variation"] = own.get("variation")
-            row.values[f"{code}:assurance"] = own.get("assurance")
+            row.values[f"{code}:variation"] = place["variation"]
+            row.values[f"{code}:assurance"] = place["assurance"]
             row.shown[code] = icons.cell(
                 number(place["value"], metric.get("decimals")),
                 place["status"],
-                own.get("variation"),
-                own.get("assurance"),
+                place["variation"],
+                place["assurance"],
                 metric.get("direction", "neutral"),
             )
             row.css[code] = f"status-{place['status'] or 'none'}"
@@ -125,23 +121,13 @@ def _matrix(
     )
 
 
-async def _progress_by_place(api: Caller, codes: list[str]) -> dict[str, dict[str, Any]]:
-    answers = await bounded(api.get(Peer.targets_api, f"/v1/places/{c}/progress") for c in codes)
-    return {
-        code: {item["metric_code"]: item for item in answer["items"]}
-        for code, answer in zip(codes, answers, strict=True)
-    }
-
-
 async def overview(api: Caller, area: dict[str, Any]) -> Overview:
     performance = await api.get(Peer.targets_api, f"/v1/areas/{area['code']}/performance")
     metrics = await catalogue.metrics_by_code(api)
-    places = sorted({p["place_code"] for m in performance["metrics"] for p in m["places"]})
-    progress = await _progress_by_place(api, places)
     return Overview(
         area=area,
         crumbs=await catalogue.crumbs(api, area),
         children=await catalogue.children(api, area),
         performance=performance,
-        tables=[_measures(performance, metrics), _matrix(performance, metrics, progress)],
+        tables=[_measures(performance, metrics), _matrix(performance, metrics)],
     )

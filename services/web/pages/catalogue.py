@@ -27,7 +27,11 @@ async def lineage(api: Caller, start: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def crumbs(api: Caller, start: dict[str, Any]) -> Crumbs:
     """Breadcrumbs from England to the area (the area itself not a link)."""
-    chain = await lineage(api, start)
+    return crumbs_of(await lineage(api, start))
+
+
+def crumbs_of(chain: list[dict[str, Any]]) -> Crumbs:
+    """Breadcrumbs for a lineage, England first (the last area not a link)."""
     return [(a["name"], area_href(a)) for a in chain[:-1]] + [(chain[-1]["name"], None)]
 
 

@@ -10,7 +10,13 @@ from starlette.datastructures import UploadFile
 
 from services.common.errors import NotFound, Problem, Unprocessable
 from services.web.dependencies import Api, CheckedForm, SignedIn
-from services.web.pages.data_service import check, data_page, place_in_scope, submit
+from services.web.pages.data_service import (
+    check,
+    data_page,
+    place_in_scope,
+    places_to_choose,
+    submit,
+)
 from services.web.rendering import render
 from services.web.sessions import WebSession
 from services.web.tables import by_name
@@ -43,7 +49,8 @@ async def data_index(
     code = place.strip() if place else await place_in_scope(api, session.identity)
     if code:
         return RedirectResponse(f"/data/{quote(code, safe='')}", status_code=303)
-    return render(request, "data_index.html", session=session, title="Data returns")
+    places = await places_to_choose(api, session.identity)
+    return render(request, "data_index.html", session=session, title="Data returns", places=places)
 
 
 @router.get("/data/{code}")

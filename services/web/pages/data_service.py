@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.common.errors import Forbidden, Problem, Unprocessable
-from services.web.api import Caller, Peer
+from services.web.api import Caller, Peer, bounded
 from services.web.pages import catalogue
 from services.web.pages.places_service import completeness_table, completeness_window
 from services.web.sessions import HeldUpload, Identity, WebSession
@@ -44,6 +44,15 @@ async def place_in_scope(api: Caller, identity: Identity) -> str | None:
         return None
     scope = await catalogue.area(api, identity.scopes[0])
     return scope["code"] if scope["level"] == "place" else None
+
+
+async def places_to_choose(api: Caller, identity: Identity) -> list[dict[str, Any]]:
+    """The places of the ICBs the key is scoped to, for it to choose from (a key scoped to a
+    region or to nothing types the place's code instead)."""
+    scopes = await bounded(catalogue.area(api, code) for code in identity.scopes)
+    icbs = [area for area in scopes if area["level"] == "icb"]
+    found = await bounded(catalogue.children(api, icb) for icb in icbs)
+    return sorted((p for places in found for p in places), key=lambda p: p["name"])
 
 
 def row_errors(errors: list[dict[str, Any]]) -> Table:

@@ -7,6 +7,8 @@ from typing import Any
 
 from services.web.api import Caller, Peer
 from services.web.pages import catalogue
+from services.web.pages.plan_drafts_service import may_edit
+from services.web.pages.resources_service import ResourcesView, resources_view
 from services.web.sessions import Identity
 from services.web.tables import Row, Table, columns, moment, number
 
@@ -21,7 +23,11 @@ class PlanPage:
     required: list[str]  # the organisations whose approval agrees it: the place, its ICB
     decided: dict[str, dict[str, Any]]  # organisation -> its decision in the current round
     may_decide_for: list[str]
+    may_edit: bool  # a steward (or admin) for the place: the draft's forms, the revise button
+    metrics: list[dict[str, Any]]  # the metrics not retired, for a new target's choice
+    targeted: dict[str, str]  # metric code -> name, of the plan's targets
     tables: list[Table]
+    resources: ResourcesView  # shown by _plan_resources.html, its tables' CSV beside these
 
 
 def current_round(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -126,7 +132,8 @@ async def plan_page(api: Caller, plan_id: int, identity: Identity) -> PlanPage:
     place = await catalogue.area(api, plan["place_code"])
     required = [plan["place_code"], *([place["parent_code"]] if place["parent_code"] else [])]
     metrics = await catalogue.metrics_by_code(api)
-    crumbs = await catalogue.crumbs(api, place)
+    chain = await catalogue.lineage(api, place)
+    crumbs = catalogue.crumbs_of(chain)
     return PlanPage(
         plan=plan,
         place=place,
@@ -134,7 +141,17 @@ async def plan_page(api: Caller, plan_id: int, identity: Identity) -> PlanPage:
         required=required,
         decided=current_round(plan),
         may_decide_for=may_decide_for(identity, plan, required),
+        may_edit=may_edit(identity, [a["code"] for a in chain]),
+        metrics=sorted(
+            (m for m in metrics.values() if m["status"] != "retired"),
+            key=lambda m: m["name"],
+        ),
+        targeted={
+            t["metric_code"]: metrics.get(t["metric_code"], {}).get("name", t["metric_code"])
+            for t in plan["targets"]
+        },
         tables=[_targets(plan, metrics), decisions(plan["approvals"])],
+        resources=await resources_view(plan["resources"]),
     )
 
 
