@@ -230,11 +230,11 @@ def test_seed_is_idempotent(empty_database_url):
     first = succeeds(empty_database_url, "seed")
     second = succeeds(empty_database_url, "seed")
 
-    assert "203 areas and 5 metrics added" in first
+    assert "203 areas and 13 metrics added" in first
     assert "0 areas and 0 metrics added" in second
     assert scalar(empty_database_url, "SELECT count(*) FROM area") == 203
-    assert scalar(empty_database_url, "SELECT count(*) FROM metric") == 5
-    assert scalar(empty_database_url, "SELECT count(*) FROM audit_log") == 208
+    assert scalar(empty_database_url, "SELECT count(*) FROM metric") == 13
+    assert scalar(empty_database_url, "SELECT count(*) FROM audit_log") == 216
 
 
 def test_a_database_url_that_is_not_postgresql_is_refused():

@@ -77,6 +77,15 @@ ROUTES: dict[tuple[str, str], tuple[str, dict[str, str], tuple[str, ...]]] = {
         {},
         (CMD,),
     ),
+    ("targets_api", "/v1/areas/{code}/plans"): (f"/v1/areas/{WEST_YORKSHIRE}/plans", {}, (LINK,)),
+    # Figures only (the hostile plan's spend rows); {plan_id} is the plan stored below.
+    ("targets_api", "/v1/plans/{plan_id}/resources"): ("/v1/plans/{plan_id}/resources", {}, ()),
+    # Too few places to estimate: the refused group's row, which names the hostile metric.
+    ("targets_api", "/v1/evaluation"): (
+        "/v1/evaluation",
+        {"metric_code": DISCHARGE, "event": "governance_adopted"},
+        (),
+    ),
 }
 
 
@@ -137,9 +146,10 @@ def unsafe_cells(text: str) -> list[str]:
     return found
 
 
-async def store_hostile_data(open_service, make_key) -> None:
+async def store_hostile_data(open_service, make_key) -> int:
     """Hostile text in every field that reaches a CSV: a metric's name and unit, an area's name,
-    observation notes, a leader's name, role and organisation, a plan's title."""
+    observation notes, a leader's name, role and organisation, a plan's title. Answers the
+    plan's id."""
     async with open_service("metrics_api") as client:
         admin = bearer(await make_key("admin"))
         for path, body in (
@@ -205,17 +215,20 @@ async def store_hostile_data(open_service, make_key) -> None:
             "/v1/progress/refresh", headers=bearer(await make_key("admin"))
         )
         assert refreshed.status_code == 200, refreshed.text
+    return int(plan["id"])
 
 
 async def test_no_csv_carries_a_formula(open_service, make_key):
-    await store_hostile_data(open_service, make_key)
+    plan_id = await store_hostile_data(open_service, make_key)
     admin = bearer(await make_key("admin")) | {"Accept": "text/csv"}
     exports: dict[tuple[str, str], str] = {}
     for service in ("ingest", "targets_api"):
         async with open_service(service) as client:
             for route, (path, params, _) in ROUTES.items():
                 if route[0] == service:
-                    response = await client.get(path, params=params, headers=admin)
+                    response = await client.get(
+                        path.format(plan_id=plan_id), params=params, headers=admin
+                    )
                     assert response.status_code == 200, response.text
                     assert response.headers["content-type"].startswith("text/csv")
                     exports[route] = response.text
