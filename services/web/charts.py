@@ -385,7 +385,9 @@ def spend_chart(rows: Sequence[Mapping[str, Any]], *, title: str) -> str:
                 legend=alt.Legend(title=None),
             ),
         )
-        .properties(height=alt.Step(2 * _LEAGUE_ROW_STEP))
+        # The browser's font sets the long scheme labels wider than vl-convert measures them:
+        # room on the left so "FY2025-26 disabled facilities grants" is not cut.
+        .properties(height=alt.Step(2 * _LEAGUE_ROW_STEP), padding={"left": 48, "right": 5})
     )
     below = [r for r in rows if r.get("below_plan")]
     description = (
