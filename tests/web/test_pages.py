@@ -486,6 +486,71 @@ def _agreed_plan(suite: WebSuite, place: str) -> dict:
     return suite.api("targets_api", f"/v1/plans/{agreed['id']}")
 
 
+def test_a_steward_starts_a_draft_and_sets_a_target_with_the_api_s_errors_beside_the_fields(
+    visitor: Visitor,
+):
+    suite = visitor.suite
+    agreed = next(t for t in _agreed_plan(suite, SEFTON)["targets"])
+    # The agreed plan's target is for 2027-Q1 (January to March 2027), before the new plan starts
+    # on 2027-04-01: targets_api wants the target period inside the plan, so the new draft aims at
+    # 2028-Q1, its last quarter, from the same baseline.
+    assert agreed["target_period"] == "2027-Q1", agreed
+    wanted = {**agreed, "target_period": "2028-Q1"}
+    visitor.sign_in(suite.keys.steward)
+    visitor.open(f"/places/{SEFTON}", "place-as-steward")
+    visitor.page.locator("#new-plan").click()
+    visitor.page.wait_for_url(re.compile(rf".*/places/{SEFTON}/plans/new$"))
+    form = visitor.page.get_by_role("form", name="The plan")
+    form.get_by_label("Title").fill("Sefton better care 2027")
+    form.get_by_label("Starts on").fill("2027-04-01")
+    form.get_by_label("Ends on").fill("2026-03-31")  # before it starts: the API says no
+    form.get_by_role("button", name="Start the draft").click()
+    # The refusal is the page the form posted to; wait for it before looking at it.
+    visitor.page.wait_for_url(re.compile(rf".*/places/{SEFTON}/plans$"))
+    visitor.seen("new-plan-refused", status=422)
+    assert visitor.page.locator("#ends_on-error").count() == 1
+    assert visitor.page.get_by_label("Title").input_value() == "Sefton better care 2027"
+    visitor.page.get_by_label("Ends on").fill("2028-03-31")
+    visitor.page.get_by_role("button", name="Start the draft").click()
+    visitor.page.wait_for_url(re.compile(r".*/plans/\d+$"))
+    plan_id = int(visitor.page.url.rsplit("/", 1)[1])
+    assert "Status: draft" in visitor.page.locator("#plan-status").inner_text()
+
+    new = visitor.page.get_by_role("form", name="Add a target")
+    new.get_by_label("Measure").select_option(wanted["metric_code"])
+    for name in ("baseline_period", "target_period"):
+        new.locator(f'[name="{name}"]').fill(wanted[name])
+    new.locator('[name="baseline_value"]').fill(str(wanted["baseline_value"]))
+    new.locator('[name="target_value"]').fill(str(wanted["target_value"]))
+    new.get_by_label("Trajectory").fill(f"{wanted['target_period']}: lots")
+    new.get_by_role("button", name="Add the target").click()
+    visitor.page.wait_for_url(re.compile(rf".*/plans/{plan_id}/targets$"))
+    visitor.seen("target-refused", status=422)
+    error = visitor.page.locator("#n-trajectory-error").inner_text()
+    assert "point 1" in error
+    assert suite.api("targets_api", f"/v1/plans/{plan_id}")["targets"] == []
+    # Strictly between the baseline and the target: the agreed plan's first point is.
+    points = wanted["trajectory"][:1]
+    visitor.page.locator("#n-trajectory").fill(
+        "\n".join(f"{p['period']}: {p['value']}" for p in points)
+    )
+    visitor.page.get_by_role("button", name="Add the target").click()
+    visitor.page.wait_for_url(re.compile(rf".*/plans/{plan_id}#target-.*"))
+    visitor.seen("draft-with-a-target")
+    [stored] = suite.api("targets_api", f"/v1/plans/{plan_id}")["targets"]
+    assert (stored["metric_code"], stored["target_value"], stored["trajectory"]) == (
+        wanted["metric_code"],
+        wanted["target_value"],
+        points,
+    )
+    # One target is not a whole plan: the API names what is missing, and the page says it.
+    visitor.page.get_by_role("button", name="Propose the plan").click()
+    visitor.page.wait_for_url(re.compile(rf".*/plans/{plan_id}/submission$"))
+    visitor.seen("propose-refused", status=422)
+    assert "not proposed" in visitor.page.locator("#refused").inner_text()
+    assert suite.api("targets_api", f"/v1/plans/{plan_id}")["status"] == "draft"
+
+
 def test_a_steward_revises_an_agreed_plan_edits_a_target_and_proposes_it(visitor: Visitor):
     suite = visitor.suite
     agreed = _agreed_plan(suite, SEFTON)
