@@ -110,11 +110,18 @@ def _statements(conn: psycopg.Connection, role: ServiceRole) -> list[sql.Compose
         statements.append(
             sql.SQL("GRANT {} ON {} TO {}").format(privileges, sql.Identifier(table), who)
         )
+    existing = set(
+        conn.execute(
+            # At an earlier revision (a downgrade) a declared column may not exist yet.
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema()"
+        ).fetchall()
+    )
     for table, columns in EVERY_SERVICE_UPDATES.items():
-        if table in tables:
+        if present := [c for c in columns if (table, c) in existing]:
             statements.append(
                 sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
-                    sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table), who
+                    sql.SQL(", ").join(map(sql.Identifier, present)), sql.Identifier(table), who
                 )
             )
     for sequence, table in sorted(sequences.items()):

@@ -86,7 +86,7 @@ async def test_the_catalogue_has_every_area_and_metric_typed(metrics_api, make_c
     client, _ = make_client(metrics_api.url)
     catalogue = await catalogue_of(client)
 
-    assert (len(catalogue.areas), len(catalogue.metrics)) == (203, 5)
+    assert (len(catalogue.areas), len(catalogue.metrics)) == (203, 13)
     assert catalogue.lineage(LEEDS) == [LEEDS, "E54000054", "E40000012", "E92000001"]
     assert catalogue.lineage("E92000001") == ["E92000001"]
     assert catalogue.lineage("E99999999") == []
@@ -123,7 +123,7 @@ async def test_every_page_is_walked(metrics_api, make_client, monkeypatch):
 
     catalogue = await catalogue_of(client)
 
-    assert len(catalogue.areas) == 203 and len(catalogue.metrics) == 5
+    assert len(catalogue.areas) == 203 and len(catalogue.metrics) == 13
     assert seen.requests == ["/v1/areas"] * 5 + ["/v1/metrics"]
 
 
@@ -258,7 +258,7 @@ async def test_concurrent_reads_make_one_request_per_page(metrics_api, make_clie
     )
 
     assert seen.requests == ["/v1/areas", "/v1/metrics"]
-    assert all(len(c.areas) == 203 and len(c.metrics) == 5 for c in catalogues)
+    assert all(len(c.areas) == 203 and len(c.metrics) == 13 for c in catalogues)
 
 
 @pytest.mark.parametrize(

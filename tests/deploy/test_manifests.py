@@ -473,14 +473,15 @@ def test_no_real_key_is_shipped() -> None:
 # ------------------------------------------------------------------------------ Prometheus
 
 
-def test_prometheus_scrapes_the_three_services_and_the_worker_every_15s() -> None:
+def test_prometheus_scrapes_the_three_services_the_worker_and_web_every_15s() -> None:
     config = _yaml(DEPLOY / "prometheus" / "prometheus.yml")
     for rule_file in config["rule_files"]:
         assert (DEPLOY / "prometheus" / rule_file).is_file(), rule_file
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {job for _, _, job in SERVICES.values()} | {WORKER}
+    assert set(jobs) == {job for _, _, job in SERVICES.values()} | {WORKER, WEB}
     compose = _compose()["services"]
-    for name, (_, port, job) in {**SERVICES, WORKER: (WORKER, WORKER_PORT, WORKER)}.items():
+    others = {WORKER: (WORKER, WORKER_PORT, WORKER), WEB: (WEB, WEB_PORT, WEB)}
+    for name, (_, port, job) in {**SERVICES, **others}.items():
         interval = jobs[job].get("scrape_interval", config["global"]["scrape_interval"])
         assert interval == "15s"
         assert jobs[job].get("metrics_path", "/metrics") == "/metrics"
@@ -514,8 +515,8 @@ def test_the_required_alerts_are_there() -> None:
     find("joinedup_places_without_confirmed_leader", "> 0")
     find("joinedup_places_without_adopted_governance", "> 0")
     assert find("joinedup_completeness_overdue", "== 1")["for"] == "1h"
-    assert find('up{job=~"metrics_api|targets_api|ingest|worker"} == 0')["for"] == "1m"
-    find('absent(up{job="worker"})')
+    assert find('up{job=~"metrics_api|targets_api|ingest|worker|web"} == 0')["for"] == "1m"
+    find('absent(up{job="worker"})', 'absent(up{job="web"})')
     assert find('status=~"5.."', "> 0.05", "sum by (service)")["for"] == "5m"
 
 
