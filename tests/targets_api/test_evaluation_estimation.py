@@ -1,6 +1,7 @@
 """The evaluation's estimator on synthetic staggered panels whose effects are known
 (services/targets_api/evaluation/estimation.py)."""
 
+import warnings
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -157,3 +158,19 @@ def test_places_whose_event_precedes_the_data_are_left_out() -> None:
     result = estimate(early, early.cohort != NEVER, WINDOW)
     assert isinstance(result, Estimate)
     assert result.treated_places == int(((panel.cohort != NEVER) & (np.arange(PLACES) >= 5)).sum())
+
+
+def test_never_treated_places_in_the_group_change_nothing() -> None:
+    """`by=none` puts every place in its one group, those without an event too. With a window
+    as long as the longest run-up, counting them would make the leads cover every untreated
+    period of the group: a collinear design whose numbers mean nothing (statsmodels only warns),
+    so any such warning fails this test."""
+    panel = _panel(7, lambda c, k: np.full(k.shape, 1.0))
+    window = 24  # the latest cohort, 24, has 24 periods before its event
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        everyone = estimate(panel, np.ones(PLACES, dtype=bool), window)
+        eventful = estimate(panel, _all(panel), window)
+    assert isinstance(everyone, Estimate) and isinstance(eventful, Estimate)
+    assert everyone == eventful
+    assert len(everyone.leads) == window - 1 and everyone.pretrend_p_value is not None

@@ -120,6 +120,11 @@ def estimate(panel: Panel, in_group: npt.NDArray[np.bool_], window: int) -> Esti
     cell_of = np.full(place.size, -1)
     cell_of[treated] = inverse.ravel()
     fit = _ols(y, place, period, cell_of, cells.shape[1], cluster=place)
+    if not fit.identified:
+        return Refusal(
+            "the untreated observations cannot tell the effect apart from the period effects "
+            "(some periods after an event have no place without it)"
+        )
     n_cell = np.bincount(cell_of[treated], minlength=cells.shape[1]).astype(float)
     cell_k = cells[1] - cells[0]
     combos, effects_meta = [], []
@@ -157,6 +162,9 @@ def estimate(panel: Panel, in_group: npt.NDArray[np.bool_], window: int) -> Esti
 class _Fit:
     params: FloatArray  # the extra columns' coefficients (cells or leads)
     cov: FloatArray
+    # False when the columns are collinear: the coefficients are then one arbitrary solution
+    # of many (statsmodels' pseudo-inverse), so nothing may be read from them.
+    identified: bool
 
 
 def _ols(
@@ -189,10 +197,13 @@ def _ols(
     count = np.bincount(place_col).astype(float)
     x -= _place_sums(x, place_col, places.size)[place_col] / count[place_col, None]
     y = y - (np.bincount(place_col, weights=y) / count)[place_col]
+    identified = bool(np.linalg.matrix_rank(x) == x.shape[1])
+    if not identified:
+        return _Fit(np.zeros(n_extra), np.zeros((n_extra, n_extra)), identified=False)
     result = sm.OLS(y, x, hasconst=False).fit(cov_type="cluster", cov_kwds={"groups": cluster})
     params = np.asarray(result.params)[first_extra:]
     cov = np.asarray(result.cov_params())[first_extra:, first_extra:]
-    return _Fit(params, cov)
+    return _Fit(params, cov, identified=True)
 
 
 def _place_sums(x: FloatArray, place_col: IntArray, n_places: int) -> FloatArray:
@@ -228,12 +239,17 @@ def _pretrend(
     """BJS's test on the untreated observations: lead dummies for the group's places at
     k = -leads..-1 beside the fixed effects, the earlier periods the reference. ``leads`` is the
     window, or fewer where the group's places have too few earlier periods to leave one."""
-    earliest = int(-k[group_obs].min()) if group_obs.any() else 0
+    # Only the group's places with an event lead up to one: a never-treated place in the group
+    # (every place is in `by=none`'s) has no lead, and must not set how many leads there are.
+    leading = group_obs & (k > -(NEVER // 2))
+    earliest = int(-k[leading].min()) if leading.any() else 0
     n_leads = min(window, earliest - 1)
     if n_leads < 1:
         return [], None
-    lead = np.where(group_obs & (k >= -n_leads) & (k <= -1), k + n_leads, -1)
+    lead = np.where(leading & (k >= -n_leads) & (k <= -1), k + n_leads, -1)
     fit = _ols(y, place, period, lead, n_leads, cluster=place)
+    if not fit.identified:
+        return [], None
     eye = np.eye(n_leads)
     coefficients = _combinations(fit, eye, df)
     leads = [
