@@ -21,6 +21,7 @@ from typing import IO
 
 import psycopg
 
+from services.common.roles import SERVICE_ROLES
 from tests.support.services import free_port
 
 PGBOUNCER = Path("/usr/sbin/pgbouncer")
@@ -176,12 +177,14 @@ class Cluster:
 
 class PgBouncer:
     """Debian's PgBouncer in transaction pooling mode in front of one PostgreSQL server, for
-    every database on it, trusting the ``postgres`` user."""
+    every database on it, trusting the ``postgres`` user and each service's own role (the
+    services connect as those: services/common/roles.py)."""
 
     def __init__(self, host: str, port: int) -> None:
         self.folder = _folder("joinedup-pgbouncer-")
         self.port = free_port()
-        (self.folder / "users.txt").write_text('"postgres" ""\n')
+        users = ["postgres", *(role.name for role in SERVICE_ROLES.values())]
+        (self.folder / "users.txt").write_text("".join(f'"{u}" ""\n' for u in users))
         user = _system_user()
         settings = {
             "listen_addr": "127.0.0.1",
