@@ -256,12 +256,19 @@ _CLEAR_TARGETS = text("""
       AND (s.plan_id, s.metric_code) NOT IN (
           SELECT * FROM unnest(CAST(:failed_plans AS int[]), CAST(:failed_metrics AS text[])))
 """)
+# The page and its count in one statement, so one snapshot: a refresh taking a pair up again
+# between two statements would answer a count that its own page contradicts.
 _LIST = text("""
-    SELECT kind, metric_code, nullif(period, '') AS period, nullif(plan_id, 0) AS plan_id,
-           place_code, reason, failures, first_failed_at, last_failed_at
-    FROM progress_set_aside
+    WITH total AS (SELECT count(*) AS count FROM progress_set_aside),
+    page AS (
+        SELECT kind, metric_code, nullif(period, '') AS period, nullif(plan_id, 0) AS plan_id,
+               place_code, reason, failures, first_failed_at, last_failed_at
+        FROM progress_set_aside
+        ORDER BY first_failed_at, kind, metric_code, period, plan_id
+        LIMIT :limit OFFSET :offset
+    )
+    SELECT total.count, page.* FROM total LEFT JOIN page ON true
     ORDER BY first_failed_at, kind, metric_code, period, plan_id
-    LIMIT :limit OFFSET :offset
 """)
 _COUNT_BY_KIND = text("SELECT kind, count(*) FROM progress_set_aside GROUP BY kind")
 
@@ -317,11 +324,10 @@ async def clear_targets(
 async def set_aside_page(
     session: AsyncSession, *, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    rows = [
-        dict(row)
-        for row in (await session.execute(_LIST, {"limit": limit, "offset": offset})).mappings()
-    ]
-    return rows, sum((await set_aside_counts(session)).values())
+    rows = (await session.execute(_LIST, {"limit": limit, "offset": offset})).mappings().all()
+    # A page past the end is the count's one row with nothing beside it.
+    page = [{k: v for k, v in row.items() if k != "count"} for row in rows if row["kind"]]
+    return page, rows[0]["count"]
 
 
 async def set_aside_counts(session: AsyncSession) -> dict[str, int]:
