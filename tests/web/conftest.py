@@ -1,5 +1,5 @@
 """The web app in a real browser against real processes: metrics_api, targets_api, ingest, the
-worker and web as uvicorn processes on one database of their own, loaded once per module with
+worker and web as uvicorn processes on one database of their own, loaded once per session with
 the demo's data for three places of Cheshire and Merseyside (the same loader `joinedup demo`
 runs), and Debian's Chromium driven by Playwright.
 
@@ -135,7 +135,17 @@ def _propose_revision(targets_url: str, place: str, steward: str) -> int:
         return submitted.json()["id"]
 
 
-@pytest.fixture(scope="module")
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test of the shared suite on one xdist worker (``--dist loadgroup``), so the suite
+    is built once (about a minute of five processes and the demo), not once per worker."""
+    for item in items:
+        if "web_suite" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("web"))
+
+
+# One for the session: the tests that change its state (approving a plan, a steward's drafts)
+# change what no other test reads; each reads what it checks from the APIs as it is then.
+@pytest.fixture(scope="session")
 def web_suite(pg_server_url: str, template_database: str) -> Iterator[WebSuite]:
     name = f"joinedup_web_{uuid.uuid4().hex[:12]}"
     create_database(pg_server_url, name, template=template_database)
@@ -166,12 +176,14 @@ def web_suite(pg_server_url: str, template_database: str) -> Iterator[WebSuite]:
         env={**peers, "JOINEDUP_PROGRESS_POLL_S": "0.2", "JOINEDUP_OUTBOX_POLL_S": "0.2"},
         **slow,
     )
-    # INFO: every request the web app makes and answers is logged, so the test that the key
-    # never reaches the log reads all of it. No database: it must not need one.
+    # INFO and every access line: every request the web app makes and answers is logged, so the
+    # test that the key never reaches the log reads all of it (the default samples them). No
+    # database: it must not need one.
     web = ServiceProcess(
         "services.web.main:create_app",
         env={
             "JOINEDUP_LOG_LEVEL": "INFO",
+            "JOINEDUP_ACCESS_LOG": "all",
             "JOINEDUP_METRICS_API_URL": metrics_api.url,
             "JOINEDUP_TARGETS_API_URL": targets_api.url,
             "JOINEDUP_INGEST_URL": ingest.url,
@@ -206,7 +218,7 @@ def web_suite(pg_server_url: str, template_database: str) -> Iterator[WebSuite]:
         drop_database(pg_server_url, name)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
