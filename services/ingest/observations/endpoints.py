@@ -1,7 +1,8 @@
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import (
     ENGLAND,
@@ -10,13 +11,27 @@ from services.common.auth import (
     Principal,
     places_in_view,
 )
-from services.common.db import SessionDep
 from services.common.errors import problem_responses
 from services.common.params import QueryFlag
+from services.common.replica import read_session, streamed_sessionmaker
 from services.common.responses import ListPublic, PageDep, csv_response, wants_csv
 from services.ingest.observations import service
 from services.ingest.observations.schemas import CSV_FIELDS, ObservationPublic
 from services.ingest.observations.store import Selection
+
+History = Annotated[QueryFlag, Query(description="Every version, not just the current one")]
+
+
+async def _observations_session(
+    request: Request, history: History = False
+) -> AsyncIterator[AsyncSession]:
+    # Every version is history, read from the replica like the other historical reads; the
+    # current versions stay on the primary, where a place system reads back what it sent.
+    async with read_session(request, replica=history) as session:
+        yield session
+
+
+ObservationsSessionDep = Annotated[AsyncSession, Depends(_observations_session, scope="function")]
 
 router = APIRouter(
     prefix="/v1/observations",
@@ -32,7 +47,7 @@ router = APIRouter(
 )
 async def list_observations(
     request: Request,
-    session: SessionDep,
+    session: ObservationsSessionDep,
     principal: Principal,
     page: PageDep,
     place_code: str | None = None,
@@ -41,9 +56,7 @@ async def list_observations(
         str | None, Query(alias="from", description="First period, e.g. 2025-04")
     ] = None,
     last: Annotated[str | None, Query(alias="to", description="Last period, e.g. 2026-03")] = None,
-    history: Annotated[
-        QueryFlag, Query(description="Every version, not just the current one")
-    ] = False,
+    history: History = False,
 ) -> Response | ListPublic[ObservationPublic]:
     """Observations, current versions by default (a submitter key reads the places in its
     scope). With `Accept: text/csv`, every matching row as CSV (no paging)."""
@@ -78,7 +91,7 @@ async def _places_in_view(
 
 
 async def _rows_for_csv(request: Request, selection: Selection) -> AsyncIterator[dict[str, Any]]:
-    # Its own session: the request's is committed and closed before a streamed body is sent.
-    async with request.app.state.sessionmaker() as session:
+    # Its own session, on the side the request's read: that is closed before the body is sent.
+    async with streamed_sessionmaker(request)() as session:
         async for row in service.stream_observations(session, selection):
             yield row.model_dump()
