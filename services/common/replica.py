@@ -1,8 +1,8 @@
 """Reads from a streaming replica: the read-only endpoints that serve materialised or historical
 data (progress, series, performance, league tables, completeness) take ``ReadSessionDep``
-instead of ``SessionDep``; ingest's observations read through ``read_session`` with
-``replica=history`` (every version is history; the current ones are what a place system
-reads back after submitting). Writes and read-your-own-write paths stay on the primary.
+instead of ``SessionDep``; ingest's observations read through ``read_session`` when they
+are asked for every version (history; the current ones are what a place system reads back
+after submitting). Writes and read-your-own-write paths stay on the primary.
 
 With ``JOINEDUP_DATABASE_READ_URL`` unset every read goes to the primary. With it set, a read
 asks the replica first; if the replica cannot be reached (refused, timed out, broken) the read
@@ -145,15 +145,10 @@ async def _replica_session(request: Request) -> tuple[AsyncSession, float | None
 
 
 @asynccontextmanager
-async def read_session(request: Request, *, replica: bool = True) -> AsyncIterator[AsyncSession]:
-    """A read-only session: on the replica when ``replica`` is asked for, one is configured and
-    it answers, else on the primary. Only a read asked of the replica records where it read
-    (and gets the headers): an endpoint whose read-your-own-write reads pass ``replica=False``
-    answers those as any primary read, without them."""
-    if not replica:
-        async with request.app.state.sessionmaker() as session:
-            yield session
-        return
+async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read-only session: on the replica when one is configured and answers, else on the
+    primary, the side recorded for the headers. For an endpoint that reads here only for some
+    of its requests (``get_read_session`` is for all of them)."""
     source = ReadSource()
     holder = request.scope.get(_HOLDER)
     if holder is not None:

@@ -1,4 +1,5 @@
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -11,6 +12,7 @@ from services.common.auth import (
     Principal,
     places_in_view,
 )
+from services.common.db import SessionDep
 from services.common.errors import problem_responses
 from services.common.params import QueryFlag
 from services.common.replica import read_session, streamed_sessionmaker
@@ -22,16 +24,27 @@ from services.ingest.observations.store import Selection
 History = Annotated[QueryFlag, Query(description="Every version, not just the current one")]
 
 
-async def _observations_session(
-    request: Request, history: History = False
-) -> AsyncIterator[AsyncSession]:
+@dataclass(frozen=True)
+class ObservationsRead:
+    session: AsyncSession
+    history: bool
+
+
+async def _observations_read(
+    request: Request, primary: SessionDep, history: History = False
+) -> AsyncIterator[ObservationsRead]:
     # Every version is history, read from the replica like the other historical reads; the
-    # current versions stay on the primary, where a place system reads back what it sent.
-    async with read_session(request, replica=history) as session:
-        yield session
+    # current versions stay on the primary, where a place system reads back what it sent, in
+    # the request's own session (the key's), so a read holds one of the pool's connections.
+    # `history` is declared here alone, so that a bad one is reported once.
+    if not history:
+        yield ObservationsRead(primary, history=False)
+        return
+    async with read_session(request) as session:
+        yield ObservationsRead(session, history=True)
 
 
-ObservationsSessionDep = Annotated[AsyncSession, Depends(_observations_session, scope="function")]
+ObservationsReadDep = Annotated[ObservationsRead, Depends(_observations_read, scope="function")]
 
 router = APIRouter(
     prefix="/v1/observations",
@@ -47,8 +60,9 @@ router = APIRouter(
 )
 async def list_observations(
     request: Request,
-    session: ObservationsSessionDep,
     principal: Principal,
+    # After the key: a request refused at the door asks nothing of the replica.
+    read: ObservationsReadDep,
     page: PageDep,
     place_code: str | None = None,
     metric_code: str | None = None,
@@ -56,7 +70,6 @@ async def list_observations(
         str | None, Query(alias="from", description="First period, e.g. 2025-04")
     ] = None,
     last: Annotated[str | None, Query(alias="to", description="Last period, e.g. 2026-03")] = None,
-    history: History = False,
 ) -> Response | ListPublic[ObservationPublic]:
     """Observations, current versions by default (a submitter key reads the places in its
     scope). With `Accept: text/csv`, every matching row as CSV (no paging)."""
@@ -65,7 +78,7 @@ async def list_observations(
         metric_code=metric_code,
         first=first,
         last=last,
-        history=history,
+        history=read.history,
         only_places=await _places_in_view(request, principal, place_code),
     )
     if wants_csv(request):
@@ -73,7 +86,7 @@ async def list_observations(
             CSV_FIELDS, _rows_for_csv(request, selection), filename="observations.csv"
         )
     rows, count = await service.list_observations(
-        session, selection, limit=page.limit, offset=page.offset
+        read.session, selection, limit=page.limit, offset=page.offset
     )
     return ListPublic[ObservationPublic](
         data=[ObservationPublic.model_validate(r) for r in rows], count=count
