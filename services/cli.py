@@ -129,7 +129,10 @@ def db_roles() -> None:
     with _reported(url):
         apply_grants_at(url)
     for role in SERVICE_ROLES.values():
-        typer.echo(f"{role.name}: writes {', '.join(sorted(role.writes))}")
+        typer.echo(
+            f"{role.name}: writes {', '.join(sorted(role.writes))};"
+            f" reads {', '.join(sorted(role.selects - role.writes))}"
+        )
 
 
 @db_app.command("current")

@@ -200,12 +200,16 @@ def test_db_roles_brings_the_grants_back_to_their_declaration(database_url):
     with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
         conn.execute("REVOKE INSERT ON observation FROM joinedup_ingest")
         conn.execute("GRANT DELETE ON plan TO joinedup_ingest")
+        conn.execute("GRANT SELECT ON area_value TO joinedup_ingest")
     assert not ingest_may("INSERT", "observation") and ingest_may("DELETE", "plan")
+    assert ingest_may("SELECT", "area_value")
 
     output = succeeds(database_url, "db", "roles")
 
-    assert "joinedup_ingest: writes observation, outbox, submission" in output
+    assert "joinedup_ingest: writes observation, outbox, submission;" in output
+    assert "reads alembic_version, api_key, audit_log, schema_compatibility\n" in output
     assert ingest_may("INSERT", "observation") and not ingest_may("DELETE", "plan")
+    assert not ingest_may("SELECT", "area_value")
 
 
 def test_migrations_go_down_to_base_and_up_again(empty_database_url):

@@ -1,6 +1,8 @@
 """Reads from a streaming replica: the read-only endpoints that serve materialised or historical
 data (progress, series, performance, league tables, completeness) take ``ReadSessionDep``
-instead of ``SessionDep``. Writes and read-your-own-write paths stay on the primary.
+instead of ``SessionDep``; ingest's observations read through ``read_session`` when they
+are asked for every version (history; the current ones are what a place system reads back
+after submitting). Writes and read-your-own-write paths stay on the primary.
 
 With ``JOINEDUP_DATABASE_READ_URL`` unset every read goes to the primary. With it set, a read
 asks the replica first; if the replica cannot be reached (refused, timed out, broken) the read
@@ -17,6 +19,7 @@ ETag and is never kept in the cache of a newer one (services/common/etag.py).
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
@@ -25,7 +28,7 @@ from fastapi import Depends, Request
 from prometheus_client import Counter
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -141,9 +144,11 @@ async def _replica_session(request: Request) -> tuple[AsyncSession, float | None
     return session, lag
 
 
-async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A read-only session: on the replica when one is configured and answers, else the
-    primary's per-request session."""
+@asynccontextmanager
+async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read-only session: on the replica when one is configured and answers, else on the
+    primary, the side recorded for the headers. For an endpoint that reads here only for some
+    of its requests (``get_read_session`` is for all of them)."""
     source = ReadSource()
     holder = request.scope.get(_HOLDER)
     if holder is not None:
@@ -158,6 +163,22 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
     # session ends its transaction.
     async with session:
         yield session
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The dependency of the endpoints that always read from the replica when it answers."""
+    async with read_session(request) as session:
+        yield session
+
+
+def streamed_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    """Where a streamed body reads: the side the request's read session was on, which its
+    headers, sent before the body, already name (the request's own session is closed by
+    then)."""
+    source = read_source(request)
+    if source is not None and source.side == "replica":
+        return request.app.state.read_sessionmaker
+    return request.app.state.sessionmaker
 
 
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]

@@ -1,15 +1,16 @@
 """The database login role of each service and what it may do: the one declaration of it.
 
 Each service connects as its own role (``joinedup_<service>``), which may INSERT, UPDATE and
-DELETE only the tables it owns (docs/architecture.md, "Who owns what"), read the tables of
-the schema, and only INSERT into ``audit_log``. The role that runs the migrations owns every
-table, so it alone can ALTER a table or DISABLE its triggers (PostgreSQL lets only owners do
-so); the audit log's append-only trigger is out of the services' reach.
+DELETE only the tables it owns (docs/architecture.md, "Who owns what"), SELECT only those and
+the tables its code reads (``reads``), and only INSERT into ``audit_log``. The role that runs
+the migrations owns every table, so it alone can ALTER a table or DISABLE its triggers
+(PostgreSQL lets only owners do so); the audit log's append-only trigger is out of the
+services' reach.
 
 ``apply_grants`` runs after every migration (migrations/env.py) and from ``joinedup db roles``;
 it is idempotent: it revokes what it finds and grants what is declared, so a table taken from a
 service's declaration loses the service's rights at the next migration. A new table nobody
-declares is written by nobody but the owner, and tests/security/test_roles.py says so.
+declares is written and read by nobody but the owner, and tests/security/test_roles.py says so.
 """
 
 import os
@@ -29,6 +30,12 @@ AUDIT_LOG = "audit_log"
 class ServiceRole:
     service: str
     writes: frozenset[str]
+    # Tables of others it reads with SQL (its own it reads anyway: ``selects``).
+    reads: frozenset[str] = frozenset()
+
+    @property
+    def selects(self) -> frozenset[str]:
+        return self.writes | self.reads | EVERY_SERVICE_READS
 
     @property
     def name(self) -> str:
@@ -48,11 +55,22 @@ _TARGETS_PROGRESS = frozenset(
     | {"progress_generation"}
 )
 
+# What every role reads: the schema's revision and what it is compatible with (readiness,
+# services/common/schema_version.py), and the audit log, whose generated columns every INSERT
+# into it returns (and targets_api shows a plan's history from it).
+EVERY_SERVICE_READS = frozenset({"alembic_version", "schema_compatibility", AUDIT_LOG})
+# The keys, to authenticate a request (services/common/auth.py): every API service.
+AUTHENTICATES = frozenset({"api_key"})
+# The definitions and the hierarchy, and the observations: what progress is computed from,
+# in bulk with SQL (docs/architecture.md: the one honest way for a bulk read).
+_PROGRESS_INPUTS = frozenset({"area", "metric", "metric_version", "observation"})
+
 SERVICE_ROLES: dict[str, ServiceRole] = {
     role.service: role
     for role in (
-        ServiceRole("metrics_api", frozenset({"area", "metric", "metric_version"})),
-        ServiceRole("ingest", frozenset({"submission", "observation", "outbox"})),
+        ServiceRole("metrics_api", frozenset({"area", "metric", "metric_version"}), AUTHENTICATES),
+        # Ingest asks metrics_api for the catalogue over HTTP: it reads nothing else of others.
+        ServiceRole("ingest", frozenset({"submission", "observation", "outbox"}), AUTHENTICATES),
         ServiceRole(
             "targets_api",
             frozenset(
@@ -61,16 +79,22 @@ SERVICE_ROLES: dict[str, ServiceRole] = {
                 | {"plan_contribution", "plan_spend"}
             )
             | _TARGETS_PROGRESS,
+            AUTHENTICATES | _PROGRESS_INPUTS,
         ),
-        # The worker runs targets_api's refresher and ingest's outbox deliverer: their tables.
-        ServiceRole("worker", _TARGETS_PROGRESS | {"outbox"}),
+        # The worker runs targets_api's refresher and ingest's outbox deliverer: their tables,
+        # and what the refresher computes from (the agreed plans' targets too). It answers no
+        # request that needs a key, so it never reads the keys.
+        ServiceRole(
+            "worker", _TARGETS_PROGRESS | {"outbox"}, _PROGRESS_INPUTS | {"plan", "plan_target"}
+        ),
     )
 }
 
 # Tables no service writes: the migrations' own, and the keys (`joinedup keys`, as the owner).
 OWNER_ONLY = frozenset({"alembic_version", "schema_compatibility", "api_key"})
-# Columns every service updates in a table it does not own: a key's last use is recorded by
-# whichever service the key calls (services/common/auth.py), and nothing else of the key.
+# Columns every service that reads the table updates in it, though it does not own it: a key's
+# last use is recorded by whichever service the key calls (services/common/auth.py), and
+# nothing else of the key.
 EVERY_SERVICE_UPDATES: dict[str, tuple[str, ...]] = {"api_key": ("last_used_at",)}
 
 _READ = sql.SQL("SELECT")
@@ -105,8 +129,15 @@ def _statements(conn: psycopg.Connection, role: ServiceRole) -> list[sql.Compose
     ]
     written = role.writes & set(tables)
     for table in tables:
-        # Every role reads the schema (the audit log included); changing an entry never.
-        privileges = _WRITE if table in written else _INSERT if table == AUDIT_LOG else _READ
+        # Changing an entry of the audit log never; a table outside ``selects`` not even read.
+        if table in written:
+            privileges = _WRITE
+        elif table == AUDIT_LOG:
+            privileges = _INSERT
+        elif table in role.selects:
+            privileges = _READ
+        else:
+            continue
         statements.append(
             sql.SQL("GRANT {} ON {} TO {}").format(privileges, sql.Identifier(table), who)
         )
@@ -118,6 +149,8 @@ def _statements(conn: psycopg.Connection, role: ServiceRole) -> list[sql.Compose
         ).fetchall()
     )
     for table, columns in EVERY_SERVICE_UPDATES.items():
+        if table not in role.selects:
+            continue
         if present := [c for c in columns if (table, c) in existing]:
             statements.append(
                 sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(

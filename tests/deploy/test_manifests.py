@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from services.common.logs import LogSettings
 from services.common.roles import SERVICE_ROLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -377,7 +378,10 @@ def test_dockerignore_lets_in_everything_the_dockerfile_copies() -> None:
             if instruction == "COPY" and "--from" not in arguments:
                 *sources, _ = [a for a in arguments.split() if not a.startswith("--")]
                 for source in sources:
-                    assert source.rstrip("/") in allowed, f"COPY {source} is ignored"
+                    path = source.rstrip("/")
+                    assert any(path == a or path.startswith(a + "/") for a in allowed), (
+                        f"COPY {source} is ignored"
+                    )
                     assert (ROOT / source).exists(), source
 
 
@@ -666,6 +670,31 @@ def test_the_web_app_runs_one_process_over_the_apis_with_no_database_or_service_
     assert not {"JOINEDUP_DATABASE_URL", "JOINEDUP_SERVICE_KEY"} & set(web["environment"])
     assert web["environment"]["JOINEDUP_TARGETS_API_URL"] == "http://targets-api:8002"
     assert set(web["depends_on"]) == set(SERVICES)
+
+
+def test_every_uvicorn_formats_its_lines_like_the_services_in_the_format_chosen() -> None:
+    """uvicorn's own lines (start-up, errors) follow services/common/log_config.json only when
+    it is given ``--log-config``: the file the image copies there, the package's own."""
+    [copied] = [
+        arguments.split()[-1]
+        for stage in _dockerfile_stages()
+        for instruction, arguments in stage
+        if instruction == "COPY" and "services/common/log_config.json" in arguments.split()
+    ]
+    deployments = {d["metadata"]["name"]: d for d in _of_kind("Deployment")}
+    commands = {
+        f"k8s {name}": container["args"]
+        for name in (*SERVICES, WEB)
+        for container in deployments[name]["spec"]["template"]["spec"]["containers"]
+    } | {f"compose {name}": _compose()["services"][name]["command"] for name in (*SERVICES, WEB)}
+    for where, command in commands.items():
+        assert command[0] == "uvicorn", where
+        assert command[command.index("--log-config") + 1] == copied, where
+    # A cluster's collector reads JSON; a person reading `docker compose logs`, text.
+    in_cluster = _yaml(DEPLOY / "k8s" / "configmap.yaml")["data"]["JOINEDUP_LOG_FORMAT"]
+    assert LogSettings(log_format=in_cluster).log_format == "json"
+    in_compose = _compose()["x-joinedup-database"]["JOINEDUP_LOG_FORMAT"]
+    assert in_compose == "${JOINEDUP_LOG_FORMAT:-text}"
 
 
 def test_pods_run_as_non_root_with_a_read_only_root() -> None:

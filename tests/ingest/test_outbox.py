@@ -5,12 +5,14 @@ database posting to the real targets_api app in-process."""
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from services.common.config import CommonSettings
 from services.common.db import create_engine, make_sessionmaker
+from services.common.http import Backoff
 from services.ingest.outbox import OutboxDeliverer
 from services.targets_api.main import TargetsApiSettings
 from services.targets_api.main import create_app as create_targets_api
@@ -165,6 +167,20 @@ async def test_a_notice_without_one_range_is_refused_saying_why(targets_api, que
     assert await queued(query) == []
 
 
+class RecordedBackoff:
+    """The deliverer's own backoff, each pause it gives recorded: the test reads the pause the
+    deliverer chose instead of timing it."""
+
+    def __init__(self, backoff: Backoff) -> None:
+        self.backoff = backoff
+        self.pauses: list[tuple[int, float]] = []
+
+    def pause(self, retry: int, retry_after: float | None = None) -> float:
+        pause = self.backoff.pause(retry, retry_after)
+        self.pauses.append((retry, pause))
+        return pause
+
+
 async def test_a_refused_notice_waits_as_the_common_backoff_says(targets_api, database_url, query):
     query(
         "INSERT INTO outbox (topic, payload) VALUES ('observations.changed', %s)",
@@ -173,17 +189,24 @@ async def test_a_refused_notice_waits_as_the_common_backoff_says(targets_api, da
     engine = create_engine(database_url, CommonSettings(database_url=database_url))
     try:
         deliverer = OutboxDeliverer(make_sessionmaker(engine), targets_api, max_backoff_s=60)
+        recorded = RecordedBackoff(deliverer.backoff)
+        deliverer.backoff = recorded  # type: ignore[assignment]
         for attempt in range(3):
+            [(before,)] = query("SELECT clock_timestamp()")
             assert await deliverer.deliver_once() == 0
-            [(attempts, wait, error)] = query(
-                "SELECT attempts, extract(epoch FROM next_attempt_at - now()), last_error "
-                "FROM outbox"
+            [(after,)] = query("SELECT clock_timestamp()")
+            [(attempts, next_attempt_at, error)] = query(
+                "SELECT attempts, next_attempt_at, last_error FROM outbox"
             )
             # Backoff(base_s=0.5): the n-th retry waits between half of 0.5 x 2^n s and all of
-            # it. Measured from the update's now(), which is at most the query's.
+            # it, asked with the number of attempts made before this one.
+            [*_, (retry, pause)] = recorded.pauses
             ceiling = 0.5 * 2**attempt
-            assert attempts == attempt + 1
-            assert ceiling / 2 - 1 < float(wait) <= ceiling, (attempt, wait)
+            assert (attempts, retry, len(recorded.pauses)) == (attempt + 1, attempt, attempt + 1)
+            assert ceiling / 2 <= pause <= ceiling, (attempt, pause)
+            # ...counted from the delivering transaction's now(), which is between the two
+            # readings of the server's clock however long the attempt took under load.
+            assert before <= next_attempt_at - timedelta(seconds=pause) <= after
             assert error.startswith("targets_api answered 422")
             query("UPDATE outbox SET next_attempt_at = now()")
     finally:

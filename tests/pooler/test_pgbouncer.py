@@ -10,9 +10,12 @@ import httpx
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
-from services.common.db import libpq_url
+from services.common.config import CommonSettings
+from services.common.db import create_engine, libpq_url
 from tests.support.areas import BRADFORD, LEEDS
 from tests.support.database import database_url_for
 from tests.support.server_programs import PgBouncer
@@ -23,12 +26,25 @@ pytestmark = pytest.mark.e2e
 # More submissions than psycopg's prepare_threshold (5): with server-side prepares on, a
 # statement prepared on one server connection would be run on another.
 MONTHS = [f"2025-{month:02d}" for month in range(1, 10)]
+PREPARE_THRESHOLD = 5  # psycopg's default: a query run more often than this is prepared
+
+
+def _pooler(pg_server_url: str, **options: int) -> PgBouncer:
+    server = conninfo_to_dict(libpq_url(pg_server_url))
+    return PgBouncer(str(server.get("host", "127.0.0.1")), int(server.get("port", 5432)), **options)
 
 
 @pytest.fixture
 def pgbouncer(pg_server_url: str) -> Iterator[PgBouncer]:
-    server = conninfo_to_dict(libpq_url(pg_server_url))
-    with PgBouncer(str(server.get("host", "127.0.0.1")), int(server.get("port", 5432))) as pooler:
+    with _pooler(pg_server_url) as pooler:
+        yield pooler
+
+
+@pytest.fixture(scope="module")
+def one_server_connection(pg_server_url: str) -> Iterator[PgBouncer]:
+    """A pooler whose clients take turns on a single server connection: what a busy pool
+    does to some of them sooner or later, here on the first transaction."""
+    with _pooler(pg_server_url, pool_size=1) as pooler:
         yield pooler
 
 
@@ -44,6 +60,34 @@ def database_url(database_url: str, pgbouncer: PgBouncer) -> str:
 def behind_pooler(monkeypatch: pytest.MonkeyPatch) -> None:
     # Read by every service process started after this (tests/support/services.py).
     monkeypatch.setenv("JOINEDUP_DB_SERVER_SIDE_PREPARES", "false")
+
+
+async def _prepares_its_query_alongside_another_client(url: str, *, prepares: bool) -> None:
+    """Two clients, one after the other, each running its own query in transactions of its
+    own until psycopg would prepare it (its 6th run, prepare_threshold 5). Each client names
+    its first prepared statement ``_pg3_0``: on one server connection the second one collides
+    with the first's, which PgBouncer 1.18 in transaction mode does not keep apart."""
+    settings = CommonSettings(database_url=url, db_server_side_prepares=prepares)
+    for query in ("SELECT 1 AS first_client", "SELECT 2 AS second_client"):
+        engine = create_engine(url, settings)
+        try:
+            async with engine.connect() as conn:
+                for _ in range(PREPARE_THRESHOLD + 1):
+                    await conn.execute(text(query))
+                    await conn.commit()
+        finally:
+            await engine.dispose()
+
+
+async def test_server_side_prepares_break_behind_pgbouncer_and_the_setting_turns_them_off(
+    one_server_connection,
+):
+    url = one_server_connection.url("postgres")
+    with pytest.raises(DBAPIError) as refused:
+        await _prepares_its_query_alongside_another_client(url, prepares=True)
+    assert isinstance(refused.value.orig, psycopg.errors.DuplicatePreparedStatement)
+    # JOINEDUP_DB_SERVER_SIDE_PREPARES=false: psycopg prepares nothing, and nothing collides.
+    await _prepares_its_query_alongside_another_client(url, prepares=False)
 
 
 def _transactions(pooler: PgBouncer, database: str) -> int:

@@ -57,6 +57,15 @@ def _progress(url: str, headers: dict[str, str]) -> httpx.Response:
     return httpx.get(f"{url}/v1/places/{LEEDS}/progress", headers=headers, timeout=15)
 
 
+def _observations(url: str, headers: dict[str, str], *, history: str) -> httpx.Response:
+    return httpx.get(
+        f"{url}/v1/observations",
+        params={"place_code": LEEDS, "history": history},
+        headers=headers,
+        timeout=15,
+    )
+
+
 def _discharge(response: httpx.Response) -> dict | None:
     found = [i for i in response.json()["items"] if i["metric_code"] == DISCHARGE]
     return found[0] if found else None
@@ -111,6 +120,22 @@ def test_reads_come_from_the_replica_and_fall_back_to_the_primary_when_it_stops(
     )
     assert completeness.status_code == 200, completeness.text
     assert completeness.headers["Joinedup-Read-From"] == "replica"
+    # Every version of the observations is history: the replica's, by JSON and streamed CSV.
+    versions = _observations(suite.ingest.url, assessor, history="true")
+    assert versions.status_code == 200, versions.text
+    assert [o["value"] for o in versions.json()["data"]] == [pytest.approx(90.927, abs=1e-3)]
+    assert versions.headers["Joinedup-Read-From"] == "replica"
+    assert float(versions.headers["Joinedup-Replica-Lag"]) >= 0
+    assert float(versions.headers["Joinedup-Data-Age"]) >= 0
+    as_csv = _observations(suite.ingest.url, assessor | {"Accept": "text/csv"}, history="true")
+    assert as_csv.status_code == 200, as_csv.text
+    assert as_csv.headers["Joinedup-Read-From"] == "replica"
+    assert len(as_csv.text.strip().splitlines()) == 2  # the header and the one version
+    # The current versions are what a place system reads back after submitting: the primary.
+    current = _observations(suite.ingest.url, assessor, history="false")
+    assert current.status_code == 200, current.text
+    assert current.json()["count"] == 1
+    assert "Joinedup-Read-From" not in current.headers
     # A write path and its read-your-own-write reads stay on the primary, with no such header.
     history = httpx.get(
         f"{suite.targets_api.url}/v1/plans/{plan_id}/history", headers=assessor, timeout=15
@@ -125,8 +150,13 @@ def test_reads_come_from_the_replica_and_fall_back_to_the_primary_when_it_stops(
     assert fallen_back.headers["Joinedup-Read-From"] == "primary"
     assert "Joinedup-Replica-Lag" not in fallen_back.headers
     assert _discharge(fallen_back) == item
+    versions_now = _observations(suite.ingest.url, assessor, history="true")
+    assert versions_now.status_code == 200, versions_now.text
+    assert versions_now.headers["Joinedup-Read-From"] == "primary"
+    assert versions_now.json()["data"] == versions.json()["data"]
     assert fallen_back.headers["ETag"] == read.headers["ETag"]  # the same generation, named alike
     metrics = httpx.get(f"{suite.targets_api.url}/metrics", timeout=15).text
     assert counted(metrics, "joinedup_read_replica_fallbacks_total", service="targets_api") >= 1
     assert "read replica unreachable" in suite.targets_api.log()
+    assert "reading /v1/observations from the primary" in suite.ingest.log()
     assert f"reading /v1/places/{LEEDS}/progress from the primary" in suite.targets_api.log()

@@ -180,7 +180,9 @@ class PgBouncer:
     every database on it, trusting the ``postgres`` user and each service's own role (the
     services connect as those: services/common/roles.py)."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, pool_size: int = 20) -> None:
+        """``pool_size``: server connections per database and user (1: every client's
+        transactions share one server connection, one after another)."""
         self.folder = _folder("joinedup-pgbouncer-")
         self.port = free_port()
         users = ["postgres", *(role.name for role in SERVICE_ROLES.values())]
@@ -193,7 +195,7 @@ class PgBouncer:
             "auth_type": "trust",
             "auth_file": str(self.folder / "users.txt"),
             "pool_mode": "transaction",
-            "default_pool_size": "20",
+            "default_pool_size": str(pool_size),
             "max_client_conn": "200",
             "admin_users": "postgres",
             "ignore_startup_parameters": "extra_float_digits",

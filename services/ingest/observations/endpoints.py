@@ -1,7 +1,9 @@
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import (
     ENGLAND,
@@ -13,10 +15,36 @@ from services.common.auth import (
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
 from services.common.params import QueryFlag
+from services.common.replica import read_session, streamed_sessionmaker
 from services.common.responses import ListPublic, PageDep, csv_response, wants_csv
 from services.ingest.observations import service
 from services.ingest.observations.schemas import CSV_FIELDS, ObservationPublic
 from services.ingest.observations.store import Selection
+
+History = Annotated[QueryFlag, Query(description="Every version, not just the current one")]
+
+
+@dataclass(frozen=True)
+class ObservationsRead:
+    session: AsyncSession
+    history: bool
+
+
+async def _observations_read(
+    request: Request, primary: SessionDep, history: History = False
+) -> AsyncIterator[ObservationsRead]:
+    # Every version is history, read from the replica like the other historical reads; the
+    # current versions stay on the primary, where a place system reads back what it sent, in
+    # the request's own session (the key's), so a read holds one of the pool's connections.
+    # `history` is declared here alone, so that a bad one is reported once.
+    if not history:
+        yield ObservationsRead(primary, history=False)
+        return
+    async with read_session(request) as session:
+        yield ObservationsRead(session, history=True)
+
+
+ObservationsReadDep = Annotated[ObservationsRead, Depends(_observations_read, scope="function")]
 
 router = APIRouter(
     prefix="/v1/observations",
@@ -32,8 +60,9 @@ router = APIRouter(
 )
 async def list_observations(
     request: Request,
-    session: SessionDep,
     principal: Principal,
+    # After the key: a request refused at the door asks nothing of the replica.
+    read: ObservationsReadDep,
     page: PageDep,
     place_code: str | None = None,
     metric_code: str | None = None,
@@ -41,9 +70,6 @@ async def list_observations(
         str | None, Query(alias="from", description="First period, e.g. 2025-04")
     ] = None,
     last: Annotated[str | None, Query(alias="to", description="Last period, e.g. 2026-03")] = None,
-    history: Annotated[
-        QueryFlag, Query(description="Every version, not just the current one")
-    ] = False,
 ) -> Response | ListPublic[ObservationPublic]:
     """Observations, current versions by default (a submitter key reads the places in its
     scope). With `Accept: text/csv`, every matching row as CSV (no paging)."""
@@ -52,7 +78,7 @@ async def list_observations(
         metric_code=metric_code,
         first=first,
         last=last,
-        history=history,
+        history=read.history,
         only_places=await _places_in_view(request, principal, place_code),
     )
     if wants_csv(request):
@@ -60,7 +86,7 @@ async def list_observations(
             CSV_FIELDS, _rows_for_csv(request, selection), filename="observations.csv"
         )
     rows, count = await service.list_observations(
-        session, selection, limit=page.limit, offset=page.offset
+        read.session, selection, limit=page.limit, offset=page.offset
     )
     return ListPublic[ObservationPublic](
         data=[ObservationPublic.model_validate(r) for r in rows], count=count
@@ -78,7 +104,7 @@ async def _places_in_view(
 
 
 async def _rows_for_csv(request: Request, selection: Selection) -> AsyncIterator[dict[str, Any]]:
-    # Its own session: the request's is committed and closed before a streamed body is sent.
-    async with request.app.state.sessionmaker() as session:
+    # Its own session, on the side the request's read: that is closed before the body is sent.
+    async with streamed_sessionmaker(request)() as session:
         async for row in service.stream_observations(session, selection):
             yield row.model_dump()
