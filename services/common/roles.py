@@ -47,6 +47,9 @@ _TARGETS_PROGRESS = frozenset(
     {"progress_refresh_queue", "area_value", "target_progress", "progress_set_aside"}
     | {"progress_generation"}
 )
+# The webhooks' outbox: published by targets_api's requests with the change they announce, and
+# by the worker (escalations raised after a refresh), which also marks each one sent or failed.
+_WEBHOOK_DELIVERIES = frozenset({"webhook_delivery"})
 
 SERVICE_ROLES: dict[str, ServiceRole] = {
     role.service: role
@@ -60,10 +63,13 @@ SERVICE_ROLES: dict[str, ServiceRole] = {
                 | {"leader_nomination", "leader_nomination_decision"}
                 | {"plan_contribution", "plan_spend"}
             )
-            | _TARGETS_PROGRESS,
+            | {"webhook_subscription"}
+            | _TARGETS_PROGRESS
+            | _WEBHOOK_DELIVERIES,
         ),
-        # The worker runs targets_api's refresher and ingest's outbox deliverer: their tables.
-        ServiceRole("worker", _TARGETS_PROGRESS | {"outbox"}),
+        # The worker runs targets_api's refresher and webhook deliverer and ingest's outbox
+        # deliverer: their tables.
+        ServiceRole("worker", _TARGETS_PROGRESS | _WEBHOOK_DELIVERIES | {"outbox"}),
     )
 }
 
