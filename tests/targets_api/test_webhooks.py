@@ -177,9 +177,10 @@ def counted(result: str) -> float:
 
 
 async def test_a_subscription_shows_its_secret_once_and_is_audited_without_it(
-    client, steward, make_key, query
+    client, steward, make_key, query, engines
 ):
     made = await subscribe(client, steward, url="https://receiver.example/a", secret=None)
+    await publish_in_transaction(engines)
     assert len(made["secret"]) >= 40, "a generated secret is as strong as the HMAC key can use"
     assert made["area_code"] == LEEDS and made["events"] == [OPENED] and made["active"]
     signatory = bearer(await make_key("signatory", LEEDS))
@@ -191,8 +192,10 @@ async def test_a_subscription_shows_its_secret_once_and_is_audited_without_it(
     assert deleted.status_code == 204, deleted.text
     assert (await client.get(f"/v1/areas/{LEEDS}/webhooks", headers=steward)).json()["count"] == 0
     assert_problem(await client.delete(f"/v1/webhooks/{made['id']}", headers=steward), 404)
-    # What was sent to it stays readable after it is deleted.
-    assert await deliveries(client, steward, made["id"]) == []
+    # What waited for it is given up, and stays readable.
+    [abandoned] = await deliveries(client, steward, made["id"])
+    assert abandoned["state"] == "failed" and abandoned["attempts"] == 0
+    assert "deleted" in abandoned["last_error"]
 
     audits = query(
         "SELECT action, entity_id, before, after FROM audit_log "
@@ -202,7 +205,7 @@ async def test_a_subscription_shows_its_secret_once_and_is_audited_without_it(
         ("webhook_subscription.create", str(made["id"])),
         ("webhook_subscription.delete", str(made["id"])),
     ]
-    assert audits[1][3]["active"] is False
+    assert audits[1][3]["active"] is False and audits[1][3]["deliveries_abandoned"] == 1
     assert made["secret"] not in json.dumps([row[2:] for row in audits])
 
 

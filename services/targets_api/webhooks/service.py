@@ -136,12 +136,14 @@ async def _subscription(
 async def delete_subscription(
     session: AsyncSession, *, principal: ApiPrincipal, catalogue: Catalogue, subscription_id: int
 ) -> None:
-    """Stop sending to the subscription; its deliveries stay readable."""
+    """Stop sending to the subscription: what still waits for it is given up (``failed``), so
+    it is neither sent nor counted as pending; its deliveries stay readable."""
     row = await _subscription(session, principal, catalogue, subscription_id)
     if not row.active:
         raise NotFound(f"Webhook subscription {subscription_id} has already been deleted.")
     before = _public(row).model_dump(mode="json")
     await store.deactivate(session, subscription_id)
+    abandoned = await store.abandon_pending(session, subscription_id)
     await audit.record(
         session,
         actor=principal,
@@ -149,7 +151,7 @@ async def delete_subscription(
         entity_type=ENTITY,
         entity_id=str(subscription_id),
         before=before,
-        after={**before, "active": False},
+        after={**before, "active": False, "deliveries_abandoned": abandoned},
     )
 
 

@@ -84,6 +84,21 @@ async def deactivate(session: AsyncSession, subscription_id: int) -> None:
     )
 
 
+async def abandon_pending(session: AsyncSession, subscription_id: int) -> int:
+    """Give up what still waits for a subscription being deleted; how many there were. A
+    delivery a worker is sending at this moment is waited for, and left as the worker marks it."""
+    result = await session.execute(
+        update(WebhookDelivery)
+        .where(
+            col(WebhookDelivery.subscription_id) == subscription_id,
+            col(WebhookDelivery.delivered_at).is_(None),
+            col(WebhookDelivery.failed_at).is_(None),
+        )
+        .values(failed_at=func.now(), last_error="the subscription was deleted")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def deliveries_of(
     session: AsyncSession, subscription_id: int, *, limit: int, offset: int
 ) -> tuple[list[WebhookDelivery], int]:
