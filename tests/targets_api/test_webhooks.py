@@ -4,8 +4,10 @@ real HTTP receiver on a local port: refused and retried with backoff, accepted o
 that is down delays but loses nothing, a delivery given up is counted. The deliverer's clock is
 moved by hand, so no test waits for a retry to come due."""
 
+import asyncio
 import json
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -19,13 +21,16 @@ from services.common.config import CommonSettings
 from services.common.db import create_engine, make_sessionmaker
 from services.common.http import Backoff
 from services.common.roles import as_role
-from services.common.vocabulary import WebhookEvent
+from services.common.vocabulary import WebhookEvent, WorkerJob
 from services.targets_api.webhooks.delivery import WebhookDeliverer
 from services.targets_api.webhooks.service import publish
 from services.targets_api.webhooks.signing import REPLAY_WINDOW_S, signature, verify
+from services.worker.main import WorkerSettings
+from services.worker.main import create_app as create_worker
 from tests.support.areas import CORNWALL, LEEDS, WEST_YORKSHIRE
-from tests.support.clients import bearer
+from tests.support.clients import asgi_client, bearer
 from tests.support.problems import assert_problem
+from tests.support.waiting import eventually_async
 
 OPENED = WebhookEvent.escalation_opened
 RESOLVED = WebhookEvent.escalation_resolved
@@ -384,6 +389,64 @@ async def test_a_delivery_refused_to_the_last_attempt_is_given_up_and_counted(
     assert row["failed_at"] and row["next_attempt_at"] is None and row["delivered_at"] is None
     assert len(receiver.received) == 3, "given up: never sent again"
     assert counted("failed") - failed == 1
+
+
+async def test_two_deliverers_at_once_share_the_deliveries_and_send_each_once(
+    client, steward, engines, worker, receiver
+):
+    """Two worker processes, or one rolling out beside another: SKIP LOCKED shares the rows."""
+    await subscribe(client, steward, url=receiver.url)
+    await subscribe(client, steward, url=receiver.url.replace("/hooks", "/other"))
+    for _ in range(6):
+        await publish_in_transaction(engines)
+    twin = WebhookDeliverer(
+        engines["worker"],
+        worker.deliverer.client,
+        backoff=worker.deliverer.backoff,
+        max_attempts=3,
+        max_age=timedelta(days=1),
+        batch=3,
+        clock=worker.clock,
+    )
+    worker.deliverer.batch = 3
+    sent = [0, 0]
+    for _ in range(8):
+        rounds = await asyncio.gather(worker.cycle(), twin.deliver_once())
+        sent = [total + now for total, now in zip(sent, rounds, strict=True)]
+        if not any(rounds):
+            break
+    assert sum(sent) == 12 and min(sent) > 0, sent
+    arrived = [(headers["x-joinedup-delivery"]) for headers, _ in receiver.received]
+    assert len(arrived) == len(set(arrived)) == 12, "each delivery sent once"
+
+
+async def test_the_worker_runs_the_deliverer_by_itself(client, steward, engines, database_url):
+    """The worker's job, as `joinedup worker --only webhooks` runs it: published, then sent."""
+    live = _receiver(listening=True)
+    try:
+        hook = await subscribe(client, steward, url=live.url)
+        settings = WorkerSettings(
+            database_url=database_url, worker_only=WorkerJob.webhooks, webhook_poll_s=0.05
+        )
+        async for _ in asgi_client(create_worker(settings, as_role(database_url, "worker"))):
+            await publish_in_transaction(engines)
+            [row] = await eventually_async(
+                lambda: deliveries(client, steward, hook["id"]),
+                lambda rows: rows and rows[0]["state"] == "delivered",
+                what="the worker delivering the event",
+            )
+        [(headers, body)] = live.received
+        assert verify(
+            SECRET,
+            timestamp=headers["x-joinedup-timestamp"],
+            body=body,
+            signature_header=headers["x-joinedup-signature"],
+            now=int(time.time()),
+        )
+        assert row["attempts"] == 1
+    finally:
+        live.server.shutdown()
+        live.server.server_close()
 
 
 def test_a_signature_is_refused_outside_the_replay_window_or_with_another_secret():
