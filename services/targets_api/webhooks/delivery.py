@@ -58,7 +58,9 @@ class WebhookDeliverer:
         backoff: Backoff,
         max_attempts: int,
         max_age: timedelta,
-        batch: int = 50,
+        # Sent one after another in the claim's transaction, each within the client's timeout:
+        # a small batch keeps that transaction short when receivers are slow.
+        batch: int = 20,
         poll_s: float = 1.0,
         clock: Callable[[], datetime] = _now,
         unix_time: Callable[[], float] = time.time,
