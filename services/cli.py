@@ -414,7 +414,7 @@ def worker(
         typer.Option(
             envvar="JOINEDUP_WORKER_ONLY",
             show_default=False,
-            help="Run only this job (default: both)",
+            help="Run only this job (default: every one)",
         ),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface its health and metrics listen on")] = (
@@ -423,7 +423,8 @@ def worker(
     port: Annotated[int, typer.Option(envvar="JOINEDUP_WORKER_PORT")] = WORKER_PORT,
 ) -> None:
     """Run the background work until SIGTERM or Ctrl-C: targets_api's progress refresher
-    (progress) and ingest's outbox deliverer (outbox). It serves /healthz, /readyz and
+    (progress), ingest's outbox deliverer (outbox) and the webhook deliveries to areas'
+    subscribers (webhooks). It serves /healthz, /readyz and
     /metrics on PORT. Several may run at once; they take turns.
 
     It needs the database (JOINEDUP_DATABASE_URL, or the embedded one), metrics_api

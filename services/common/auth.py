@@ -318,3 +318,6 @@ AdminKey = Annotated[ApiPrincipal, Depends(require_role(Role.admin))]
 StewardKey = Annotated[ApiPrincipal, Depends(require_role(Role.steward))]
 SignatoryKey = Annotated[ApiPrincipal, Depends(require_role(Role.signatory))]
 SubmitterKey = Annotated[ApiPrincipal, Depends(require_role(Role.submitter))]
+# Those who act for an area's organisations: its stewards and its signatories (an area's
+# webhooks; what an escalation addressed to it asks).
+StewardOrSignatoryKey = Annotated[ApiPrincipal, Depends(require_role(Role.steward, Role.signatory))]

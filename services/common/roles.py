@@ -54,6 +54,9 @@ _TARGETS_PROGRESS = frozenset(
     {"progress_refresh_queue", "area_value", "target_progress", "progress_set_aside"}
     | {"progress_generation"}
 )
+# The webhooks' outbox: published by targets_api's requests with the change they announce, and
+# by the worker (escalations raised after a refresh), which also marks each one sent or failed.
+_WEBHOOK_DELIVERIES = frozenset({"webhook_delivery"})
 
 # What every role reads: the schema's revision and what it is compatible with (readiness,
 # services/common/schema_version.py), and the audit log, whose generated columns every INSERT
@@ -78,14 +81,19 @@ SERVICE_ROLES: dict[str, ServiceRole] = {
                 | {"leader_nomination", "leader_nomination_decision"}
                 | {"plan_contribution", "plan_spend"}
             )
-            | _TARGETS_PROGRESS,
+            | {"webhook_subscription"}
+            | _TARGETS_PROGRESS
+            | _WEBHOOK_DELIVERIES,
             AUTHENTICATES | _PROGRESS_INPUTS,
         ),
-        # The worker runs targets_api's refresher and ingest's outbox deliverer: their tables,
-        # and what the refresher computes from (the agreed plans' targets too). It answers no
-        # request that needs a key, so it never reads the keys.
+        # The worker runs targets_api's refresher and webhook deliverer and ingest's outbox
+        # deliverer: their tables, what the refresher computes from (the agreed plans' targets
+        # too) and the subscriptions the deliveries go to. It answers no request that needs a
+        # key, so it never reads the keys.
         ServiceRole(
-            "worker", _TARGETS_PROGRESS | {"outbox"}, _PROGRESS_INPUTS | {"plan", "plan_target"}
+            "worker",
+            _TARGETS_PROGRESS | _WEBHOOK_DELIVERIES | {"outbox"},
+            _PROGRESS_INPUTS | {"plan", "plan_target", "webhook_subscription"},
         ),
     )
 }

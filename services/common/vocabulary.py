@@ -30,6 +30,17 @@ class SubmissionMode(StrEnum):
 class WorkerJob(StrEnum):
     progress = "progress"  # targets_api's progress refresher
     outbox = "outbox"  # ingest's outbox deliverer
+    webhooks = "webhooks"  # targets_api's webhook deliveries to areas' subscribers
+
+
+class WebhookEvent(StrEnum):
+    """What a webhook subscriber may ask to be told of: the steps of an escalation (issue 19),
+    named as they appear in ``X-Joinedup-Event`` and in a subscription's ``events``."""
+
+    escalation_opened = "escalation.opened"
+    escalation_acknowledged = "escalation.acknowledged"
+    escalation_escalated = "escalation.escalated"
+    escalation_resolved = "escalation.resolved"
 
 
 Kind = Literal["count", "proportion", "rate", "value"]

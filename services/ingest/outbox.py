@@ -10,11 +10,9 @@ a notice that is sent twice anyway (a crash after sending, before marking) is ha
 because targets_api merges notices.
 """
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from services.common.background import running
-from services.common.http import Backoff, parse_retry_after
+from services.common.delivery import Refusal, keep_delivering, post
+from services.common.http import Backoff
 from services.common.models import Outbox
 
 log = logging.getLogger(__name__)
@@ -46,14 +45,6 @@ OUTBOX_PENDING = Gauge(
 
 _PENDING = col(Outbox.delivered_at).is_(None)
 _PENDING_COUNT = select(func.count()).select_from(Outbox).where(_PENDING)
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why a notice was not delivered, and how long the peer asked us to wait, if it did."""
-
-    error: str
-    retry_after: float | None = None
 
 
 class OutboxDeliverer:
@@ -81,14 +72,7 @@ class OutboxDeliverer:
         )
 
     async def run(self) -> None:
-        while True:
-            try:
-                delivered = await self.deliver_once()
-            except Exception:  # the database may be restarting: log, pause, go on
-                log.exception("outbox delivery cycle failed")
-                delivered = 0
-            if not delivered:
-                await asyncio.sleep(self.poll_s)
+        await keep_delivering(self.deliver_once, poll_s=self.poll_s, what="outbox")
 
     async def deliver_once(self) -> int:
         """Send what is due, oldest first; stop at a failure, sparing a peer that is down."""
@@ -128,16 +112,7 @@ class OutboxDeliverer:
         path = TOPIC_PATHS.get(topic)
         if path is None:
             return Refusal(f"no route for topic {topic!r}")
-        try:
-            response = await self.client.post(path, json=payload)
-        except httpx.HTTPError as exc:
-            return Refusal(f"{type(exc).__name__}: {exc}")
-        if response.status_code >= 300:
-            return Refusal(
-                f"targets_api answered {response.status_code}: {response.text[:200]}",
-                parse_retry_after(response.headers.get("retry-after")),
-            )
-        return None
+        return await post(self.client, path, peer="targets_api", json=payload)
 
 
 @asynccontextmanager

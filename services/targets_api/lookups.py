@@ -4,11 +4,17 @@ from services.common.catalogue import AreaRef, Catalogue, MetricDef
 from services.common.errors import NotFound, Unprocessable, field_error
 
 
-def place_of(catalogue: Catalogue, code: str) -> AreaRef:
-    """The place with this code: 404 if no area has it, 422 if it is an ICB, region or England."""
+def area_of(catalogue: Catalogue, code: str) -> AreaRef:
+    """The area (a place, an ICB, a region or England) with this code: 404 if there is none."""
     area = catalogue.area(code)
     if area is None:
         raise NotFound(f"No area with code {code}.")
+    return area
+
+
+def place_of(catalogue: Catalogue, code: str) -> AreaRef:
+    """The place with this code: 404 if no area has it, 422 if it is an ICB, region or England."""
+    area = area_of(catalogue, code)
     if area.level != "place":
         raise Unprocessable(
             f"{code} ({area.name}) is a {area.level}, not a place; leaders, plans and profiles "

@@ -21,6 +21,7 @@ from services.targets_api.progress.endpoints import router as progress_router
 from services.targets_api.progress.outcome_metrics import outcome_metrics, set_aside_metrics
 from services.targets_api.resources.endpoints import router as resources_router
 from services.targets_api.spc.endpoints import router as spc_router
+from services.targets_api.webhooks.endpoints import router as webhooks_router
 
 
 class TargetsApiSettings(CommonSettings):
@@ -55,6 +56,7 @@ def create_app(
             spc_router,
             assessments_router,
             evaluation_router,
+            webhooks_router,
         ],
         database_url=database_url,
         resources=[catalogue_client(metrics_api_transport)],

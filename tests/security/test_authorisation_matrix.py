@@ -97,6 +97,15 @@ async def leader_nomination(env: Env) -> Call:
     )
 
 
+WEBHOOK = {"url": "https://receiver.example/hooks", "events": ["escalation.opened"]}
+
+
+async def webhook_of_leeds(env: Env) -> Call:
+    response = await env.client.post(f"/v1/areas/{LEEDS}/webhooks", json=WEBHOOK, headers=env.admin)
+    assert response.status_code == 201, response.text
+    return Call({"webhook_id": response.json()["id"]})
+
+
 @dataclass(frozen=True)
 class Row:
     prepare: Callable[[Env], Awaitable[Call]]
@@ -145,6 +154,12 @@ MATRIX: dict[tuple[str, str, str], Row] = {
         ("signatory", LEEDS),
         STEWARD_ELSEWHERE,
         201,
+    ),
+    ("targets_api", "POST", "/v1/areas/{code}/webhooks"): Row(
+        body(WEBHOOK, code=LEEDS), ("signatory", LEEDS), ("viewer",), STEWARD_ELSEWHERE, 201
+    ),
+    ("targets_api", "DELETE", "/v1/webhooks/{webhook_id}"): Row(
+        webhook_of_leeds, STEWARD_OF_LEEDS, ("assessor",), ("signatory", CORNWALL), 204
     ),
     ("targets_api", "POST", "/v1/places/{code}/plans"): Row(
         body(PLAN, code=LEEDS), STEWARD_OF_LEEDS, ("submitter", LEEDS), STEWARD_ELSEWHERE, 201

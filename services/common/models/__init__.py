@@ -14,6 +14,8 @@ from services.common.models.targets_api import (
     PlanSpend,
     PlanTarget,
     ProgressRefreshQueue,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 
 __all__ = [
@@ -35,4 +37,6 @@ __all__ = [
     "PlanTarget",
     "ProgressRefreshQueue",
     "Submission",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

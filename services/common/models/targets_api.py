@@ -9,16 +9,21 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
     Identity,
+    Index,
     Integer,
     Numeric,
     String,
+    Text,
+    UniqueConstraint,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlmodel import Field, SQLModel
 
 
@@ -262,3 +267,56 @@ class PlaceGovernance(SQLModel, table=True):
     key_id: int | None = Field(default=None, foreign_key="api_key.id")
     changed_by: str
     created_at: datetime | None = _timestamp()
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """An area's receiver of events (services/targets_api/webhooks): where to POST, which events,
+    and the secret the bodies are signed with. Deleting it deactivates it, so its deliveries stay
+    readable; an inactive subscription is sent nothing more."""
+
+    __tablename__ = "webhook_subscription"
+
+    id: int | None = _identity()
+    area_code: str
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    events: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
+    # Kept as it is, not hashed: every delivery's signature is computed with it.
+    secret: str = Field(sa_column=Column(Text, nullable=False))
+    active: bool = Field(
+        default=True, sa_column=Column(Boolean, server_default="true", nullable=False)
+    )
+    created_by: str
+    created_at: datetime | None = _timestamp()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """The transactional outbox of webhooks: one event for one subscription, written in the
+    transaction of the change it announces (``publish``) and sent by the worker until the
+    receiver takes it (``delivered_at``) or it is given up (``failed_at``)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        # A retried publish of the same event never makes a second delivery.
+        UniqueConstraint("event_id", "subscription_id", name="webhook_delivery_once"),
+        # The deliverer's claim reads only the pending rows, oldest due first.
+        Index(
+            "webhook_delivery_pending",
+            "next_attempt_at",
+            postgresql_where=text("delivered_at IS NULL AND failed_at IS NULL"),
+        ),
+        Index("webhook_delivery_of_subscription", "subscription_id", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    subscription_id: int = Field(foreign_key="webhook_subscription.id")
+    event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    event: str = Field(sa_column=Column(Text, nullable=False))
+    body: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    created_at: datetime | None = _timestamp()
+    attempts: int = Field(default=0, sa_column=Column(Integer, server_default="0", nullable=False))
+    next_attempt_at: datetime | None = _timestamp()
+    last_attempt_at: datetime | None = _timestamp(nullable=True)
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    delivered_at: datetime | None = _timestamp(nullable=True)
+    failed_at: datetime | None = _timestamp(nullable=True)
