@@ -102,17 +102,21 @@ class Apis:
     def as_key(self, key: str) -> "Caller":
         return Caller(self, key)
 
+    def anonymous(self) -> "Caller":
+        """The APIs as anyone, with no key: for the public pages, which read only /public/."""
+        return Caller(self, None)
+
 
 @dataclass(frozen=True)
 class Caller:
     """The APIs, as one key."""
 
     apis: Apis
-    key: str
+    key: str | None  # None: anonymous (Apis.anonymous)
 
     @property
     def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}"}
+        return {} if self.key is None else {"Authorization": f"Bearer {self.key}"}
 
     async def get(self, peer: Peer, path: str, **params: Any) -> Any:
         """The decoded JSON body of a GET; a refusal raised as the web app's own problem."""
