@@ -625,7 +625,7 @@ def test_anyone_reads_a_places_public_record_without_signing_in(visitor: Visitor
     visitor.page.locator("#public-england").click()
     visitor.page.wait_for_url(re.compile(r".*/public/areas/E92000001$"))
     visitor.seen("public-england")
-    visitor.page.locator(f'tr[data-row="{HALTON}"] a').first.click()
+    visitor.page.locator(f'li[data-row="{HALTON}"] a').click()
     visitor.page.wait_for_url(re.compile(rf".*/public/places/{HALTON}$"))
     visitor.seen("public-halton")
     page = visitor.page

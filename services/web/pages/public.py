@@ -36,4 +36,5 @@ async def public_area_page(request: Request, anyone: Anyone, code: str) -> Respo
         title=f"{performance['area_name']}: public record",
         crumbs=[("Public record", None), (performance["area_name"], None)],
         performance=performance,
+        places=public_service.member_places(performance),
     )

@@ -66,3 +66,10 @@ async def place_page(anyone: Caller, code: str) -> PublicPlacePage:
 
 async def area_page(anyone: Caller, code: str) -> dict[str, Any]:
     return await anyone.get(Peer.targets_api, f"/public/v1/areas/{code}/performance")
+
+
+def member_places(performance: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every member place any measure has a row for, by name: a region's or England's page
+    links to each place's record rather than tabling them all under every measure."""
+    found = {p["place_code"]: p for m in performance["metrics"] for p in m["places"]}
+    return sorted(found.values(), key=lambda p: p["place_name"])
