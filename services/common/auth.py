@@ -25,7 +25,7 @@ from services.common.errors import (
     Unprocessable,
 )
 from services.common.models import ApiKey
-from services.common.ratelimit import RateLimiter
+from services.common.ratelimit import RateLimiter, app_limiter
 from services.common.vocabulary import Role
 
 KEY_PREFIX = "jdu"
@@ -200,20 +200,13 @@ async def authenticate(request: Request, session: SessionDep) -> ApiPrincipal:
 
 def _rate_limiter(request: Request) -> RateLimiter | None:
     """The app's limiter, made on first use from its settings; None when limiting is off."""
-    state = request.app.state
-    if not hasattr(state, "rate_limiter"):
-        settings = getattr(state, "settings", None)
-        per_minute = getattr(settings, "rate_limit_per_minute", 0)
-        # per_minute is only non-zero when there are settings to have read it from.
-        state.rate_limiter = (
-            RateLimiter(
-                per_minute=per_minute,
-                burst=settings.rate_limit_burst,
-            )
-            if settings is not None and per_minute
-            else None
-        )
-    return state.rate_limiter
+    settings = getattr(request.app.state, "settings", None)
+    return app_limiter(
+        request.app.state,
+        "rate_limiter",
+        per_minute=getattr(settings, "rate_limit_per_minute", 0),
+        burst=getattr(settings, "rate_limit_burst", 0),
+    )
 
 
 def _enforce_rate_limit(request: Request, principal: ApiPrincipal) -> None:

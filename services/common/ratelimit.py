@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any
 
 from services.common.errors import TooManyRequests
 
@@ -60,6 +61,16 @@ class RateLimiter:
                 f"(per process); retry in {retry_after} s.",
                 retry_after_s=retry_after,
             )
+
+
+def app_limiter(state: Any, name: str, *, per_minute: int, burst: int) -> RateLimiter | None:
+    """The app's limiter kept as ``state.<name>``, made on first use; None when ``per_minute``
+    is 0 (limiting off). One per app, so one per test app too."""
+    if not hasattr(state, name):
+        setattr(
+            state, name, RateLimiter(per_minute=per_minute, burst=burst) if per_minute else None
+        )
+    return getattr(state, name)
 
 
 # The keyed routes' name for it, from before the public routes limited by address too.

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from services.common.clock import TodayDep
 from services.common.errors import problem_responses
 from services.common.etag import Representation
-from services.common.ratelimit import RateLimiter
+from services.common.ratelimit import RateLimiter, app_limiter
 from services.common.replica import ReadSessionDep
 from services.common.responses import csv_representation, with_etag
 from services.targets_api.assessments import service as assessments
@@ -25,16 +25,13 @@ from services.targets_api.reads import READ_RESPONSES, ReadDep
 
 def _limiter(request: Request) -> RateLimiter | None:
     """The app's limiter for the public routes, made on first use; None when turned off."""
-    state = request.app.state
-    if not hasattr(state, "public_rate_limiter"):
-        settings = state.settings
-        per_minute = settings.public_rate_limit_per_minute
-        state.public_rate_limiter = (
-            RateLimiter(per_minute=per_minute, burst=settings.public_rate_limit_burst)
-            if per_minute
-            else None
-        )
-    return state.public_rate_limiter
+    settings = request.app.state.settings
+    return app_limiter(
+        request.app.state,
+        "public_rate_limiter",
+        per_minute=settings.public_rate_limit_per_minute,
+        burst=settings.public_rate_limit_burst,
+    )
 
 
 async def _limit_by_address(request: Request) -> None:
