@@ -62,8 +62,8 @@ Api = Annotated[Caller, Depends(caller)]
 
 
 def anyone(request: Request) -> Caller:
-    """The APIs with no key, for the public pages."""
-    return apis(request).anonymous()
+    """The APIs with no key, for the public pages, on behalf of the visitor's address."""
+    return apis(request).anonymous(request.client.host if request.client else None)
 
 
 Anyone = Annotated[Caller, Depends(anyone)]
