@@ -239,6 +239,15 @@ async def test_every_public_route_shows_only_what_is_public(client, seeded, view
 
 
 async def test_unknown_codes_are_problems_not_errors(client) -> None:
+    # A known place with nothing recorded yet is a record of nothing, not a 404.
+    empty = await client.get(f"/public/v1/places/{BRADFORD}")
+    assert empty.status_code == 200, empty.text
+    assert {k: empty.json()[k] for k in ("leader", "governance", "plan", "progress")} == {
+        "leader": None,
+        "governance": None,
+        "plan": None,
+        "progress": [],
+    }
     assert_problem(await client.get("/public/v1/places/E99999999"), 404)
     assert_problem(await client.get(f"/public/v1/places/{LEEDS}/values/no-such-metric"), 404)
     # A place has no roll-up of its own: the keyed route's problem, not an error.
