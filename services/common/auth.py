@@ -21,12 +21,11 @@ from services.common.db import SessionDep
 from services.common.errors import (
     Forbidden,
     NotFound,
-    TooManyRequests,
     Unauthorized,
     Unprocessable,
 )
 from services.common.models import ApiKey
-from services.common.ratelimit import KeyRateLimiter
+from services.common.ratelimit import RateLimiter, app_limiter
 from services.common.vocabulary import Role
 
 KEY_PREFIX = "jdu"
@@ -199,22 +198,15 @@ async def authenticate(request: Request, session: SessionDep) -> ApiPrincipal:
     return principal
 
 
-def _rate_limiter(request: Request) -> KeyRateLimiter | None:
+def _rate_limiter(request: Request) -> RateLimiter | None:
     """The app's limiter, made on first use from its settings; None when limiting is off."""
-    state = request.app.state
-    if not hasattr(state, "rate_limiter"):
-        settings = getattr(state, "settings", None)
-        per_minute = getattr(settings, "rate_limit_per_minute", 0)
-        # per_minute is only non-zero when there are settings to have read it from.
-        state.rate_limiter = (
-            KeyRateLimiter(
-                per_minute=per_minute,
-                burst=settings.rate_limit_burst,
-            )
-            if settings is not None and per_minute
-            else None
-        )
-    return state.rate_limiter
+    settings = getattr(request.app.state, "settings", None)
+    return app_limiter(
+        request.app.state,
+        "rate_limiter",
+        per_minute=getattr(settings, "rate_limit_per_minute", 0),
+        burst=getattr(settings, "rate_limit_burst", 0),
+    )
 
 
 def _enforce_rate_limit(request: Request, principal: ApiPrincipal) -> None:
@@ -223,12 +215,8 @@ def _enforce_rate_limit(request: Request, principal: ApiPrincipal) -> None:
     if principal.role is Role.service:
         return
     limiter = _rate_limiter(request)
-    if limiter is not None and (retry_after := limiter.acquire(principal.key_id)) is not None:
-        raise TooManyRequests(
-            f"This key is limited to {limiter.per_minute} requests a minute "
-            f"(per process); retry in {retry_after} s.",
-            retry_after_s=retry_after,
-        )
+    if limiter is not None:
+        limiter.enforce(principal.key_id, who="This key")
 
 
 def require_role(*roles: Role):

@@ -19,6 +19,7 @@ from services.targets_api.nominations.endpoints import router as nominations_rou
 from services.targets_api.plans.endpoints import router as plans_router
 from services.targets_api.progress.endpoints import router as progress_router
 from services.targets_api.progress.outcome_metrics import outcome_metrics, set_aside_metrics
+from services.targets_api.public.endpoints import router as public_router
 from services.targets_api.resources.endpoints import router as resources_router
 from services.targets_api.spc.endpoints import router as spc_router
 from services.targets_api.webhooks.endpoints import router as webhooks_router
@@ -28,6 +29,26 @@ class TargetsApiSettings(CommonSettings):
     governance_national_date: date = Field(
         default=date(2023, 4, 1),
         description="The day by which every place is to have adopted its governance model",
+    )
+    # The public routes (/public/v1/) need no key, so they are limited by client address, and
+    # on by default: anyone on the internet can call them.
+    public_rate_limit_per_minute: int = Field(
+        default=120,
+        ge=0,
+        description="Requests a minute allowed per client address on /public/v1/, per process; "
+        "0: no limit.",
+    )
+    public_rate_limit_burst: int = Field(
+        default=0,
+        ge=0,
+        description="Requests an address may make at once on /public/v1/ before the rate "
+        "applies; 0: as many as public_rate_limit_per_minute.",
+    )
+    public_max_age_s: int = Field(
+        default=300,
+        ge=0,
+        description="Cache-Control max-age of /public/v1/ answers: how long browsers and proxies "
+        "may keep one before revalidating it with its ETag.",
     )
 
 
@@ -57,6 +78,7 @@ def create_app(
             assessments_router,
             evaluation_router,
             webhooks_router,
+            public_router,
         ],
         database_url=database_url,
         resources=[catalogue_client(metrics_api_transport)],

@@ -102,16 +102,26 @@ class Apis:
     def as_key(self, key: str) -> "Caller":
         return Caller(self, key)
 
+    def anonymous(self, visitor: str | None) -> "Caller":
+        """The APIs as anyone, with no key: for the public pages, which read only /public/.
+        ``visitor``: the visitor's address, sent as X-Forwarded-For so that targets_api's
+        public rate limit counts each visitor rather than the web server (uvicorn believes it
+        from the addresses its --forwarded-allow-ips trusts: by default 127.0.0.1)."""
+        return Caller(self, None, forwarded_for=visitor)
+
 
 @dataclass(frozen=True)
 class Caller:
     """The APIs, as one key."""
 
     apis: Apis
-    key: str
+    key: str | None  # None: anonymous (Apis.anonymous)
+    forwarded_for: str | None = None
 
     @property
     def _auth(self) -> dict[str, str]:
+        if self.key is None:
+            return {} if self.forwarded_for is None else {"X-Forwarded-For": self.forwarded_for}
         return {"Authorization": f"Bearer {self.key}"}
 
     async def get(self, peer: Peer, path: str, **params: Any) -> Any:

@@ -59,3 +59,11 @@ SignedIn = Annotated[WebSession, Depends(signed_in)]
 AnySession = Annotated[WebSession | None, Depends(current_session)]
 CheckedForm = Annotated[dict[str, str], Depends(checked_form)]
 Api = Annotated[Caller, Depends(caller)]
+
+
+def anyone(request: Request) -> Caller:
+    """The APIs with no key, for the public pages, on behalf of the visitor's address."""
+    return apis(request).anonymous(request.client.host if request.client else None)
+
+
+Anyone = Annotated[Caller, Depends(anyone)]

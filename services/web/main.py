@@ -49,6 +49,7 @@ from services.web.pages.evaluation import router as evaluation_router
 from services.web.pages.metrics import router as metrics_router
 from services.web.pages.places import router as places_router
 from services.web.pages.plans import router as plans_router
+from services.web.pages.public import router as public_router
 from services.web.rendering import HERE, render
 from services.web.sessions import COOKIE, SessionStore
 
@@ -255,6 +256,7 @@ def create_app(
         places_router,
         metrics_router,
         plans_router,
+        public_router,
         approvals_router,
         data_router,
         arrangements_router,

@@ -77,6 +77,12 @@ ROUTES: dict[tuple[str, str], tuple[str, dict[str, str], tuple[str, ...]]] = {
         {},
         (CMD,),
     ),
+    # The public record's roll-up (no key needed; the key sent is ignored): the same place name.
+    ("targets_api", "/public/v1/areas/{code}/performance"): (
+        f"/public/v1/areas/{WEST_YORKSHIRE}/performance",
+        {},
+        (CMD,),
+    ),
     ("targets_api", "/v1/areas/{code}/plans"): (f"/v1/areas/{WEST_YORKSHIRE}/plans", {}, (LINK,)),
     # Figures only (the hostile plan's spend rows); {plan_id} is the plan stored below.
     ("targets_api", "/v1/plans/{plan_id}/resources"): ("/v1/plans/{plan_id}/resources", {}, ()),

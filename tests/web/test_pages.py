@@ -9,7 +9,7 @@ import pytest
 
 from services.common.periods import england_today, parse, shift
 from services.web.pages.places_service import completeness_window
-from services.web.tables import number
+from services.web.tables import number, words
 from tests.support.clients import bearer
 from tests.web.conftest import (
     CHESHIRE_EAST,
@@ -614,3 +614,46 @@ def test_a_data_team_scoped_to_an_icb_chooses_among_its_places(visitor: Visitor)
     page.get_by_role("link", name=next(p["name"] for p in members if p["code"] == SEFTON)).click()
     page.wait_for_url(re.compile(rf".*/data/{SEFTON}$"))
     visitor.seen("data-sefton-as-icb-submitter")
+
+
+def test_anyone_reads_a_places_public_record_without_signing_in(visitor: Visitor):
+    """From the sign-in page, with no key: England's public record, then a place's: its leader,
+    its agreed plan (not the revision proposed beside it), its progress once closed, and its
+    ICB's and England's roll-ups. The keyed pages stay closed."""
+    suite = visitor.suite
+    visitor.open("/sign-in")
+    visitor.page.locator("#public-england").click()
+    visitor.page.wait_for_url(re.compile(r".*/public/areas/E92000001$"))
+    visitor.seen("public-england")
+    visitor.page.locator(f'li[data-row="{HALTON}"] a').click()
+    visitor.page.wait_for_url(re.compile(rf".*/public/places/{HALTON}$"))
+    visitor.seen("public-halton")
+    page = visitor.page
+    profile = suite.api("targets_api", f"/v1/places/{HALTON}", suite.keys.viewer)
+    leader = profile["current_leader"]
+    assert f"{leader['name']}, {leader['role']}" in page.locator("#public-leader").inner_text()
+    plan = _agreed_plan(suite, HALTON)
+    proposed = suite.api("targets_api", f"/v1/plans/{suite.proposed[HALTON]}")
+    assert proposed["status"] == "proposed" and proposed["revision"] > plan["revision"]
+    assert f"(revision {plan['revision']})" in page.locator("#public-plan").inner_text()
+    assert page.locator("#public-targets tbody tr").count() == len(plan["targets"])
+    progress = suite.api("targets_api", f"/v1/places/{HALTON}/progress", suite.keys.viewer)
+    for item in progress["items"]:
+        status = visitor.cell("public-targets", item["metric_code"], "status")
+        # An open period's status is the public's only once the period closes.
+        assert status == (
+            "Awaiting published figures" if item["provisional"] else words(item["status"])
+        ), item
+    icb = suite.api("targets_api", f"/public/v1/areas/{ICB}/performance")
+    shown = next(
+        m
+        for m in icb["metrics"]
+        if m["period"] and m["metric_code"] in {t["metric_code"] for t in plan["targets"]}
+    )
+    assert visitor.cell("public-rollups", f"{ICB}-{shown['metric_code']}", "value") == number(
+        shown["value"]
+    )
+    assert page.locator('#public-rollups tr[data-row^="E92000001-"]').count() > 0
+    # Without a key every other page still asks to sign in.
+    visitor.open(f"/places/{HALTON}")
+    assert page.url.endswith("/sign-in")

@@ -93,7 +93,7 @@ async def get_area_performance(
                 "period to be chosen"
             ),
         ),
-    ] = 0.9,
+    ] = service.DEFAULT_MIN_COVERAGE,
 ) -> Response:
     """An ICB's, region's or England's performance: for each metric that applies to a member
     place, the rolled-up value at the latest closed period with enough coverage, who is

@@ -153,6 +153,10 @@ async def _trends(
     }
 
 
+# The share of member places that must have reported for a closed period to be chosen.
+DEFAULT_MIN_COVERAGE = 0.9
+
+
 @dataclass(frozen=True)
 class PerformanceState:
     """What a system's performance depends on besides the catalogue, today and min_coverage."""
