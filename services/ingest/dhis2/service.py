@@ -99,10 +99,27 @@ async def import_data_values(
 ) -> tuple[ImportSummary, bool]:
     """Import a data value set; returns DHIS2's import summary and whether it is a replay."""
     translated, framing = _parsed(request)
+    not_translated = len(translated.deletions) + len(framing)
+    if request.idempotency_key and not request.dry_run:
+        earlier = await submissions.replay(
+            session,
+            principal=principal,
+            idempotency_key=request.idempotency_key,
+            fingerprint=_fingerprint(request),
+        )
+        if earlier is not None:
+            # The observations the strategy left out then are not known now (the data has
+            # changed since, by that import at least): its conflicts are named by observation
+            # number alone unless every observation was sent.
+            sent = translated.rows if request.strategy is ImportStrategy.CREATE_AND_UPDATE else []
+            left_out = len(translated.rows) - earlier.accepted - earlier.rejected
+            return _summary(
+                request, earlier, sent, framing, not_sent=left_out + not_translated
+            ), True
     rows = await _by_strategy(
         session, principal=principal, catalogue=catalogue, request=request, rows=translated.rows
     )
-    not_sent = len(translated.rows) - len(rows) + len(translated.deletions) + len(framing)
+    not_sent = len(translated.rows) - len(rows) + not_translated
     if not rows:
         return _summary(request, None, rows, framing, not_sent=not_sent), False
     body = translation.native_csv(rows)

@@ -170,6 +170,7 @@ def conflicts(errors: Iterable[RowError], rows: Sequence[Observed]) -> list[Impo
     found = []
     for error in errors:
         if not 1 <= error.row <= len(rows):
+            found.append(_unplaced(error))
             continue
         observed = rows[error.row - 1]
         prop = _PROPERTY.get(error.field, error.field)
@@ -187,6 +188,20 @@ def conflicts(errors: Iterable[RowError], rows: Sequence[Observed]) -> list[Impo
             )
         )
     return found
+
+
+def _unplaced(error: RowError) -> ImportConflict:
+    """A row error whose data values are not known (a replay's, see service)."""
+    prop = _PROPERTY.get(error.field, error.field)
+    return ImportConflict(
+        object="",
+        objects={},
+        value=error.msg,
+        errorCode=error.code,
+        property=prop,
+        row=error.row,
+        indexes=[],
+    )
 
 
 def import_count(submission: SubmissionPublic | None, *, not_sent: int) -> ImportCount:

@@ -205,12 +205,12 @@ async def submit(
             # Refused only after the replay check: a used key with another body is a 409.
             refusal, known = problem, []
         if (earlier := await _earlier(session, principal, request, places=known)) is not None:
-            return _replay(request, earlier, body.digest())
+            return _replay(request.idempotency_key, earlier, body.digest())
         if refusal is not None:
             raise refusal
     else:
         if (earlier := await _earlier(session, principal, request, places=[])) is not None:
-            return _replay(request, earlier, await body.drain())
+            return _replay(request.idempotency_key, earlier, await body.drain())
         staged = await _stage_csv(session, request, body)
         catalogue = await metrics_api.knowing(
             catalogue, areas=staged.codes.places, metrics=staged.codes.metrics
@@ -273,10 +273,27 @@ async def submit(
     return public, False
 
 
-def _replay(request: Request, earlier: Submission, sha256: str) -> tuple[SubmissionPublic, bool]:
+async def replay(
+    session: AsyncSession, *, principal: ApiPrincipal, idempotency_key: str, fingerprint: str
+) -> SubmissionPublic | None:
+    """The submission this key's Idempotency-Key already made, if any, held for this
+    transaction (409 if it was made from another body): for a caller that must know before it
+    builds the submission's body (services/ingest/dhis2)."""
+    await hold(session, principal=principal, idempotency_key=idempotency_key, places=[])
+    earlier = await store.submission_by_idempotency_key(
+        session, key_id=principal.key_id, key=idempotency_key
+    )
+    if earlier is None:
+        return None
+    return _replay(idempotency_key, earlier, fingerprint)[0]
+
+
+def _replay(
+    idempotency_key: str | None, earlier: Submission, sha256: str
+) -> tuple[SubmissionPublic, bool]:
     if sha256 != earlier.request_sha256:
         raise Conflict(
-            f"Idempotency-Key {request.idempotency_key!r} was already used "
+            f"Idempotency-Key {idempotency_key!r} was already used "
             f"with a different body (submission {earlier.id})."
         )
     return to_public(earlier), True
