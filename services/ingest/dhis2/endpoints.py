@@ -122,7 +122,7 @@ async def import_data_value_set(
 @router.get(
     "/dataValueSets",
     response_model=DataValueSetPublic,
-    responses={200: {"content": {"application/csv": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 async def export_data_value_set(
     request: Request,
@@ -149,7 +149,7 @@ async def export_data_value_set(
         data_element=data_element or data_set,
         period=period,
     )
-    if wants_csv(request) or "application/csv" in request.headers.get("accept", ""):
+    if wants_csv(request):
         return csv_response(CSV_COLUMNS, _csv_rows(request, selection), filename="dataValues.csv")
     return DataValueSetPublic.model_validate(
         {"dataValues": [v async for v in service.data_values(session, selection)]}
