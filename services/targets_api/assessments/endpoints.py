@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -7,7 +7,7 @@ from services.common.errors import problem_responses
 from services.common.etag import Representation
 from services.common.replica import ReadSessionDep
 from services.common.responses import csv_representation
-from services.targets_api.assessments import service
+from services.targets_api.assessments import fingertips, service
 from services.targets_api.assessments.schemas import (
     LEAGUE_CSV_FIELDS,
     PERFORMANCE_CSV_FIELDS,
@@ -36,18 +36,29 @@ async def get_league_table(
             "current form"
         ),
     ] = None,
+    format: Annotated[
+        Literal["fingertips"] | None,
+        Query(description="fingertips: CSV with OHID Fingertips' columns (docs/api.md)"),
+    ] = None,
 ) -> Response:
     """Places or ICBs ranked on a metric at a period, with 95 % intervals, comparison with
     England, quintiles, coverage and the recent trend; incomplete ICB roll-ups are shown but
     not ranked.
 
-    With `Accept: text/csv`, one row per area.
+    With `Accept: text/csv`, one row per area; with `format=fingertips`, CSV in the shape of
+    an OHID Fingertips download (England's row first).
     """
     generation = await service.league_state(
         session, catalogue=read.catalogue, metric_code=code, period=period
     )
 
     def as_csv(table: LeagueTable) -> Representation:
+        if format == "fingertips":
+            return csv_representation(
+                fingertips.COLUMNS,
+                fingertips.rows(table, read.catalogue),
+                filename=f"fingertips-{code}-{level}-{table.period or 'none'}.csv",
+            )
         head = {
             "metric_code": table.metric_code,
             "level": table.level,
@@ -62,7 +73,8 @@ async def get_league_table(
 
     return await read.answer(
         generation=generation,
-        parts=(code, level, period),
+        parts=(code, level, period, format),
+        as_csv=True if format == "fingertips" else None,
         model=lambda: service.league_table(
             session,
             catalogue=read.catalogue,
