@@ -286,3 +286,16 @@ async def test_scope_idempotency_and_bad_requests_are_the_submissions_own(client
     )
     assert no_period.status_code == 422
     assert no_period.json()["errors"][0]["loc"] == ["query", "period"]
+
+
+async def test_unstorable_text_and_unreadable_csv_are_answered_not_failed(client, submitter):
+    header = ",".join(CSV_COLUMNS) + "\n"
+    nul = header + f"{DISCHARGE},202507,{LEEDS},numerator,,1,,,a NUL \x00 here\n"
+    nul += f"{DISCHARGE},202507,{LEEDS},denominator,,2\n"
+    answered = await post(client, submitter, nul, "text/csv")
+    assert answered.status_code == 409, answered.text
+    assert [c["errorCode"] for c in answered.json()["conflicts"]] == ["encoding"]
+    huge = header + f'{DISCHARGE},202507,{LEEDS},,,"{"9" * (1 << 18)}"\n'
+    refused = await post(client, submitter, huge, "text/csv")
+    assert refused.status_code == 422, refused.text[:300]
+    assert refused.headers["content-type"] == "application/problem+json"

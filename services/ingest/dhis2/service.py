@@ -6,6 +6,7 @@ and outbox as a native CSV, and its row errors come back as DHIS2 conflicts. Wha
 stays here: its periods and categoryOptionCombos, importStrategy, and the import summary.
 """
 
+import csv
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -47,7 +48,12 @@ def _parsed(request: ImportRequest) -> tuple[translation.Translation, list[Impor
             f"The body is not valid UTF-8 (byte {exc.start}).",
             errors=[field_error([], "invalid UTF-8")],
         ) from None
-    values, framing, positions = translation.read_csv(text)
+    try:
+        values, framing, positions = translation.read_csv(text)
+    except csv.Error as exc:  # a field over the csv module's size limit, say
+        raise Unprocessable(
+            f"The CSV cannot be read: {exc}.", errors=[field_error([], f"unreadable CSV: {exc}")]
+        ) from None
     if not values and framing:
         return translation.Translation([], [], framing), framing
     return translation.translate(DataValueSetIn(dataValues=values), positions), framing
