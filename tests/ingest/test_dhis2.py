@@ -143,7 +143,7 @@ async def test_a_month_as_json_and_as_csv_is_stored_and_exported_back(client, su
     assert reimported.json()["importCount"]["ignored"] == 4, reimported.text
 
 
-async def test_dry_run_writes_nothing_and_answers_as_the_import_would(client, submitter, query):
+async def dry_run_writes_nothing_and_answers_as_the_import_would(client, submitter, query):
     dry = await post(client, submitter, {"orgUnit": LEEDS, "dataValues": MONTH}, dryRun="true")
     assert dry.status_code == 200, dry.text
     assert dry.json()["importCount"]["imported"] == 4
@@ -241,7 +241,9 @@ async def test_natively_and_as_dhis2_the_same_rows_are_stored_and_refused(client
     assert by_code["not_positive"]["indexes"] == [13]
 
 
-async def test_atomic_mode_all_refuses_everything_with_the_conflicts(client, submitter, query):
+async def test_dry_run_and_atomic_mode_all_write_nothing(client, submitter, query):
+    """One database for both (each of this file's tests costs a fresh one)."""
+    await dry_run_writes_nothing_and_answers_as_the_import_would(client, submitter, query)
     body = {"orgUnit": LEEDS, "dataValues": MONTH + ratio(DISCHARGE, "202510", "abc", "10")}
     refused = await post(client, submitter, body, atomicMode="ALL")
     assert refused.status_code == 409, refused.text
@@ -252,6 +254,7 @@ async def test_atomic_mode_all_refuses_everything_with_the_conflicts(client, sub
 
 
 async def test_scope_idempotency_and_bad_requests_are_the_submissions_own(client, submitter, query):
+    await unstorable_text_and_unreadable_csv_are_answered_not_failed(client, submitter)
     other = await post(
         client, submitter, {"dataValues": ratio(DISCHARGE, "202507", 1, 2, CORNWALL)}
     )
@@ -288,7 +291,7 @@ async def test_scope_idempotency_and_bad_requests_are_the_submissions_own(client
     assert no_period.json()["errors"][0]["loc"] == ["query", "period"]
 
 
-async def test_unstorable_text_and_unreadable_csv_are_answered_not_failed(client, submitter):
+async def unstorable_text_and_unreadable_csv_are_answered_not_failed(client, submitter):
     header = ",".join(CSV_COLUMNS) + "\n"
     nul = header + f"{DISCHARGE},202507,{LEEDS},numerator,,1,,,a NUL \x00 here\n"
     nul += f"{DISCHARGE},202507,{LEEDS},denominator,,2\n"
