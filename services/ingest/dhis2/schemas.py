@@ -82,9 +82,12 @@ class ImportConflict(BaseModel):
     indexes: list[int] = Field(description="The data values at fault (0-based, as DHIS2 counts)")
 
 
+ImportStatus = Literal["SUCCESS", "WARNING", "ERROR"]
+
+
 class ImportSummary(BaseModel):
     responseType: Literal["ImportSummary"] = "ImportSummary"
-    status: Literal["SUCCESS", "WARNING", "ERROR"]
+    status: ImportStatus
     description: str
     importOptions: dict[str, object]
     importCount: ImportCount

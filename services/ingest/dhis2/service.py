@@ -181,7 +181,7 @@ def _summary(
     outcome = translation.status(count, conflicts)
     stored = submission is not None and not request.dry_run
     return ImportSummary(
-        status=outcome,  # type: ignore[arg-type]
+        status=outcome,
         description=_description(request, outcome, stored),
         importOptions={
             "importStrategy": str(request.strategy),

@@ -25,6 +25,7 @@ from services.ingest.dhis2.schemas import (
     DataValueSetIn,
     ImportConflict,
     ImportCount,
+    ImportStatus,
 )
 from services.ingest.submissions.schemas import CSV_COLUMNS as NATIVE_COLUMNS
 from services.ingest.submissions.schemas import RowError, SubmissionPublic
@@ -218,7 +219,7 @@ def import_count(submission: SubmissionPublic | None, *, not_sent: int) -> Impor
     )
 
 
-def status(count: ImportCount, conflicts: Sequence[ImportConflict]) -> str:
+def status(count: ImportCount, conflicts: Sequence[ImportConflict]) -> ImportStatus:
     if not conflicts:
         return "SUCCESS"
     return "WARNING" if count.imported + count.updated else "ERROR"
