@@ -17,6 +17,11 @@ from services.targets_api.assessments.schemas import (
 )
 from services.targets_api.reads import READ_RESPONSES, ReadDep
 
+FingertipsFormat = Annotated[
+    Literal["fingertips"] | None,
+    Query(description="fingertips: CSV with OHID Fingertips' columns (docs/api.md)"),
+]
+
 router = APIRouter(tags=["assessments"], responses=problem_responses(401, 404, 422, 503))
 
 
@@ -36,10 +41,7 @@ async def get_league_table(
             "current form"
         ),
     ] = None,
-    format: Annotated[
-        Literal["fingertips"] | None,
-        Query(description="fingertips: CSV with OHID Fingertips' columns (docs/api.md)"),
-    ] = None,
+    format: FingertipsFormat = None,
 ) -> Response:
     """Places or ICBs ranked on a metric at a period, with 95 % intervals, comparison with
     England, quintiles, coverage and the recent trend; incomplete ICB roll-ups are shown but
@@ -106,16 +108,24 @@ async def get_area_performance(
             ),
         ),
     ] = 0.9,
+    format: FingertipsFormat = None,
 ) -> Response:
     """An ICB's, region's or England's performance: for each metric that applies to a member
     place, the rolled-up value at the latest closed period with enough coverage, who is
     missing, member places' targets by status, and each place the metric applies to.
 
-    With `Accept: text/csv`, one row per metric and member place.
+    With `Accept: text/csv`, one row per metric and member place; with `format=fingertips`,
+    CSV in the shape of an OHID Fingertips download (the system's row, then its places').
     """
     state = await service.performance_state(session, catalogue=read.catalogue, code=code)
 
     def as_csv(performance: AreaPerformance) -> Representation:
+        if format == "fingertips":
+            return csv_representation(
+                fingertips.COLUMNS,
+                fingertips.performance_rows(performance, read.catalogue),
+                filename=f"fingertips-performance-{code}.csv",
+            )
         return csv_representation(
             PERFORMANCE_CSV_FIELDS,
             (
@@ -139,7 +149,8 @@ async def get_area_performance(
 
     return await read.answer(
         generation=state.generation,
-        parts=(code, min_coverage, state.plans, state.queued),
+        parts=(code, min_coverage, state.plans, state.queued, format),
+        as_csv=True if format == "fingertips" else None,
         model=lambda: service.area_performance(
             session,
             catalogue=read.catalogue,
