@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 import typer
 
 from services.common.durations import parse_duration
-from services.common.vocabulary import Role, SubmissionMode, WorkerJob
+from services.common.vocabulary import Role, SubmissionMode, SubmitFormat, WorkerJob
 from services.web import PORT as WEB_PORT
 from services.worker import PORT as WORKER_PORT
 
@@ -316,12 +316,12 @@ def submit(
     file: Annotated[
         Path,
         typer.Argument(
-            metavar="FILE.csv",
+            metavar="FILE",
             exists=True,
             dir_okay=False,
             readable=True,
             help="The CSV to send; its header names the columns place_code, metric_code, period, "
-            "value, numerator, denominator, note",
+            "value, numerator, denominator, note (with --format dhis2: a dataValueSets file)",
         ),
     ],
     url: Annotated[
@@ -342,6 +342,14 @@ def submit(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check the rows, store nothing")
     ] = False,
+    format: Annotated[
+        SubmitFormat,
+        typer.Option(
+            "--format",
+            help="native: joinedup's CSV; dhis2: a DHIS2 dataValueSets file, JSON or CSV "
+            "(docs/api.md)",
+        ),
+    ] = SubmitFormat.native,
     idempotency_key: Annotated[
         str | None,
         typer.Option(
@@ -369,7 +377,8 @@ def submit(
         int, typer.Option(min=0, help="Print at most this many row errors")
     ] = 50,
 ) -> None:
-    """Send a CSV of observations to ingest; print what was stored and a table of row errors.
+    """Send a CSV of observations (or a DHIS2 dataValueSets file) to ingest; print what was
+    stored and a table of row errors.
 
     Exit codes: 0 accepted (wholly or partially), 1 rejected or refused, 2 usage,
     3 ingest unavailable.
@@ -388,6 +397,7 @@ def submit(
         key=key.strip(),
         mode=mode,
         dry_run=dry_run,
+        format=format,
         idempotency_key=idempotency_key,
         timeout_s=timeout,
         retries=retries,

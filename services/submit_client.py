@@ -28,7 +28,7 @@ from services.common.http import (
     parse_retry_after,
     problem_detail,
 )
-from services.common.vocabulary import SubmissionMode
+from services.common.vocabulary import SubmissionMode, SubmitFormat
 
 CHUNK_BYTES = 256 * 1024
 PROGRESS_FROM_BYTES = 256 * 1024  # a smaller file is sent in a blink; a bar would only flicker
@@ -60,6 +60,7 @@ class Upload:
     key: str = field(repr=False)  # never printed, not even in a traceback
     mode: SubmissionMode = SubmissionMode.atomic
     dry_run: bool = False
+    format: SubmitFormat = SubmitFormat.native  # dhis2: a dataValueSets file, JSON or CSV
     idempotency_key: str | None = None  # None: derived from the file's content and the mode
     timeout_s: float = 120.0
     retries: int = 5
@@ -69,12 +70,19 @@ class Upload:
 def submit(upload: Upload) -> Exit:
     """Send the file, print the outcome, and return the exit code; ``SubmitFailed`` when there
     is no outcome to print (the file, the address, a refusal or an outage)."""
-    endpoint = _endpoint(upload.url)
-    idempotency_key = upload.idempotency_key or derived_idempotency_key(upload.path, upload.mode)
+    endpoint = _endpoint(upload.url, upload.format)
+    idempotency_key = upload.idempotency_key or derived_idempotency_key(
+        upload.path, upload.mode, upload.format
+    )
     if not IDEMPOTENCY_KEY.match(idempotency_key):
         raise SubmitFailed("--idempotency-key must be 1-255 visible ASCII characters.", Exit.usage)
     response, attempts = _post(upload, endpoint, idempotency_key)
     body = json_object(response)
+    dhis2_summary = upload.format is SubmitFormat.dhis2 and "importCount" in body
+    if dhis2_summary and response.status_code in (200, 409):
+        return _print_import_summary(
+            body, upload, replayed=response.headers.get("idempotent-replayed") == "true"
+        )
     if response.status_code == 201:
         _print_result(
             body,
@@ -93,14 +101,18 @@ def submit(upload: Upload) -> Exit:
     raise SubmitFailed(f"ingest failed {why}", Exit.unavailable)
 
 
-def derived_idempotency_key(path: Path, mode: SubmissionMode) -> str:
+def derived_idempotency_key(
+    path: Path, mode: SubmissionMode, format: SubmitFormat = SubmitFormat.native
+) -> str:
     """The same file in the same mode gives the same key, so a second run is a replay."""
     with _reading(path), path.open("rb") as file:
         digest = hashlib.file_digest(file, "sha256").hexdigest()
-    return f"file-sha256:{digest}:{mode.value}"
+    # The same bytes as a DHIS2 file are another request, so another key.
+    suffix = "" if format is SubmitFormat.native else f":{format.value}"
+    return f"file-sha256:{digest}:{mode.value}{suffix}"
 
 
-def _endpoint(url: str) -> str:
+def _endpoint(url: str, format: SubmitFormat = SubmitFormat.native) -> str:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -110,7 +122,8 @@ def _endpoint(url: str) -> str:
             f"--url must be ingest's http(s) address, such as http://127.0.0.1:8003, not {url!r}",
             Exit.usage,
         )
-    return f"{url.rstrip('/')}/v1/submissions"
+    path = "/v1/dhis2/dataValueSets" if format is SubmitFormat.dhis2 else "/v1/submissions"
+    return f"{url.rstrip('/')}{path}"
 
 
 @contextlib.contextmanager
@@ -137,15 +150,13 @@ def _post(upload: Upload, endpoint: str, idempotency_key: str) -> tuple[httpx.Re
     # Content-Length rather than chunked: ingest can refuse an oversized file (413) at once.
     headers = {
         "Authorization": f"Bearer {upload.key}",
-        "Content-Type": "text/csv",
+        "Content-Type": _content_type(upload),
         "Content-Length": str(size),
         "Idempotency-Key": idempotency_key,
         "Accept": "application/json, application/problem+json",
         "User-Agent": "joinedup-submit",
     }
-    params = {"mode": upload.mode.value}
-    if upload.dry_run:
-        params["dry_run"] = "true"
+    params = _params(upload)
     timeout = httpx.Timeout(upload.timeout_s, connect=min(CONNECT_TIMEOUT_S, upload.timeout_s))
     attempts = upload.retries + 1
     with httpx.Client(timeout=timeout) as client:
@@ -177,6 +188,24 @@ def _post(upload: Upload, endpoint: str, idempotency_key: str) -> tuple[httpx.Re
         f"answers with that result rather than storing it twice.",
         Exit.unavailable,
     )
+
+
+def _content_type(upload: Upload) -> str:
+    """A DHIS2 file is JSON if it starts as JSON does (or is named .json), else DHIS2's CSV."""
+    if upload.format is SubmitFormat.native:
+        return "text/csv"
+    with _reading(upload.path), upload.path.open("rb") as file:
+        start = file.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    is_json = upload.path.suffix.lower() == ".json" or start.startswith(b"{")
+    return "application/json" if is_json else "application/csv"
+
+
+def _params(upload: Upload) -> dict[str, str]:
+    if upload.format is SubmitFormat.dhis2:
+        # --mode keeps its meaning: atomic is DHIS2's atomicMode=ALL.
+        atomic = "ALL" if upload.mode is SubmissionMode.atomic else "NONE"
+        return {"atomicMode": atomic} | ({"dryRun": "true"} if upload.dry_run else {})
+    return {"mode": upload.mode.value} | ({"dry_run": "true"} if upload.dry_run else {})
 
 
 def _attempt(
@@ -284,6 +313,32 @@ def _print_result(
             f"To send the same file again on purpose, pass another --idempotency-key."
         )
     _print_errors(body, upload.show_errors)
+
+
+def _print_import_summary(body: dict[str, Any], upload: Upload, *, replayed: bool) -> Exit:
+    """DHIS2's import summary: its status, counts and conflicts (each with its data values)."""
+    typer.echo(f"Import {body.get('status')}: {body.get('description', '')}")
+    counts = body.get("importCount") or {}
+    for count in ("imported", "updated", "ignored", "deleted"):
+        typer.echo(f"  {count:<11}{counts.get(count, 0):>10,}")
+    if replayed:
+        typer.echo("Replayed: ingest already had this file; nothing new was stored.")
+    conflicts = [c for c in body.get("conflicts") or [] if isinstance(c, dict)]
+    if conflicts:
+        typer.echo(f"\n{len(conflicts):,} conflicts (data values counted from 0):")
+        shown = conflicts[: upload.show_errors]
+        rows = [
+            {
+                "row": ",".join(str(i) for i in c.get("indexes") or []),
+                "field": c.get("property"),
+                "code": c.get("errorCode"),
+                "msg": c.get("value"),
+            }
+            for c in shown
+        ]
+        for line in error_table(rows):
+            typer.echo(f"  {line}")
+    return Exit.refused if body.get("status") == "ERROR" else Exit.accepted
 
 
 def _print_rejection(body: dict[str, Any], upload: Upload) -> None:

@@ -5,6 +5,7 @@ own and acts with a key of its own (named after the test), so what it stored is 
 """
 
 import asyncio
+import json
 import os
 import pty
 import subprocess
@@ -387,3 +388,54 @@ def read_all(fd: int) -> list[bytes]:
     reader.start()
     reader.join(timeout=60)
     return chunks
+
+
+def test_a_dhis2_json_file_is_imported_and_a_rerun_is_a_replay(ingest, submitter, stored, tmp_path):
+    path = tmp_path / "month.json"
+    parts = [("numerator", "450"), ("denominator", "500")]
+    path.write_text(
+        json.dumps(
+            {
+                "orgUnit": LEEDS,
+                "dataValues": [
+                    {
+                        "dataElement": DISCHARGE,
+                        "period": "200401",
+                        "categoryOptionCombo": c,
+                        "value": v,
+                    }
+                    for c, v in parts
+                ],
+            }
+        )
+    )
+    first = submit(submitter, str(path), "--format", "dhis2", "--url", ingest.url)
+    again = submit(submitter, str(path), "--format", "dhis2", "--url", ingest.url)
+    assert (first.exit_code, again.exit_code) == (0, 0), first.output
+    assert first.stdout.startswith("Import SUCCESS")
+    assert first.stdout.splitlines()[1].split() == ["imported", "1"]
+    assert "Replayed" in again.stdout
+    assert stored.observations() == [(LEEDS, "2004-01", 90.0)]
+
+
+def test_a_dhis2_csv_file_with_a_bad_value_prints_its_conflicts(
+    ingest, submitter, stored, tmp_path
+):
+    path = tmp_path / "month.csv"
+    path.write_text(
+        "dataelement,period,orgunit,categoryoptioncombo,attributeoptioncombo,value\n"
+        f"{DISCHARGE},200402,{LEEDS},numerator,,450\n"
+        f"{DISCHARGE},200402,{LEEDS},denominator,,500\n"
+        f"{DISCHARGE},200403,{LEEDS},numerator,,abc\n"
+        f"{DISCHARGE},200403,{LEEDS},denominator,,500\n"
+    )
+    atomic = submit(submitter, str(path), "--format", "dhis2", "--url", ingest.url)
+    assert atomic.exit_code == 1, atomic.output
+    assert atomic.stdout.startswith("Import ERROR")
+    assert table_rows(atomic.stdout)["2"][:2] == ["value", "not_a_number"]
+    partial = submit(
+        submitter, str(path), "--format", "dhis2", "--mode", "partial", "--url", ingest.url
+    )
+    assert partial.exit_code == 0, partial.output
+    assert partial.stdout.startswith("Import WARNING")
+    assert stored.observations() == [(LEEDS, "2004-02", 90.0)]

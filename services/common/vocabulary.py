@@ -27,6 +27,22 @@ class SubmissionMode(StrEnum):
     partial = "partial"
 
 
+class ImportStrategy(StrEnum):
+    """DHIS2's importStrategy for data values (services/ingest/dhis2): which of a file's values
+    may be written, by whether the place, metric and period already have a current value."""
+
+    CREATE = "CREATE"  # only values that do not exist yet; the others are ignored
+    UPDATE = "UPDATE"  # only values that exist (a correction); the others are ignored
+    CREATE_AND_UPDATE = "CREATE_AND_UPDATE"
+
+
+class SubmitFormat(StrEnum):
+    """What `joinedup submit` sends: joinedup's own CSV, or a DHIS2 dataValueSets file."""
+
+    native = "native"
+    dhis2 = "dhis2"
+
+
 class WorkerJob(StrEnum):
     progress = "progress"  # targets_api's progress refresher
     outbox = "outbox"  # ingest's outbox deliverer

@@ -63,6 +63,7 @@ class Read:
         parts: tuple[Hashable, ...],
         model: Callable[[], Awaitable[M]],
         csv: Callable[[M], Representation],
+        as_csv: bool | None = None,
     ) -> Response:
         """The answer, 304 or from the cache where it can be; else ``model()`` as JSON, or as
         ``csv(model)`` when the client asks for CSV.
@@ -70,9 +71,10 @@ class Read:
         ``parts``: everything the answer depends on besides the route, the catalogue, today
         (which decides what is provisional), the format and ``generation`` (None for an answer
         not made from the materialised tables: its parts must then change with its data).
+        ``as_csv``: CSV whatever the Accept header says (a CSV-only format); None: as it says.
         """
         note_generation(self.request, generation)
-        as_csv = wants_csv(self.request)
+        as_csv = wants_csv(self.request) if as_csv is None else as_csv
         route = route_label(self.request.scope)
         key = (route, *parts, self.catalogue.version, self.today, "csv" if as_csv else "json")
         etag = etag_for((generation, *key))

@@ -23,7 +23,7 @@ from tests.support.areas import BRADFORD, CORNWALL, ENGLAND, LEEDS, WEST_YORKSHI
 from tests.support.bodies import governance, leader, resources
 from tests.support.clients import bearer
 from tests.support.problems import assert_problem
-from tests.support.submissions import json_submission, observation
+from tests.support.submissions import DISCHARGE, json_submission, observation
 from tests.targets_api.plan_support import FALLS, PLAN, Plans, target
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -226,6 +226,27 @@ MATRIX: dict[tuple[str, str, str], Row] = {
         STEWARD_OF_LEEDS,
         ("submitter", CORNWALL),
         201,
+    ),
+    # DHIS2's import, translated into a submission: the submission's own checks.
+    ("ingest", "POST", "/v1/dhis2/dataValueSets"): Row(
+        body(
+            {
+                "orgUnit": LEEDS,
+                "dataValues": [
+                    {
+                        "dataElement": DISCHARGE,
+                        "period": "202507",
+                        "value": "3",
+                        "categoryOptionCombo": part,
+                    }
+                    for part in ("numerator", "denominator")
+                ],
+            }
+        ),
+        ("submitter", LEEDS),
+        STEWARD_OF_LEEDS,
+        ("submitter", CORNWALL),
+        200,
     ),
 }
 

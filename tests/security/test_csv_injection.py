@@ -43,6 +43,8 @@ NEGATIVE = -3.5  # a value, which must stay a number
 # that must come back (neutralised) in it.
 ROUTES: dict[tuple[str, str], tuple[str, dict[str, str], tuple[str, ...]]] = {
     ("ingest", "/v1/observations"): ("/v1/observations", {"history": "true"}, HOSTILE),
+    # The current versions' notes as DHIS2 comments.
+    ("ingest", "/v1/dhis2/dataValueSets"): ("/v1/dhis2/dataValueSets", {"orgUnit": LEEDS}, HOSTILE),
     ("ingest", "/v1/completeness"): (
         "/v1/completeness",
         {"period": "2025-07", "area": WEST_YORKSHIRE},
@@ -247,6 +249,7 @@ async def test_no_csv_carries_a_formula(open_service, make_key):
     # Numbers are written as numbers, unquoted: the negative values and the target.
     observations = exports[("ingest", "/v1/observations")]
     assert f",{NEGATIVE}," in observations and f",{NEGATIVE - 11}," in observations
+    assert f",{NEGATIVE}," in exports[("ingest", "/v1/dhis2/dataValueSets")]
     series = exports[("targets_api", "/v1/places/{code}/progress/{metric_code}")]
     assert f",{NEGATIVE}," in series
     assert ",-20.0," in exports[("targets_api", "/v1/places/{code}/progress")]

@@ -1,10 +1,13 @@
 """GET /v1/metrics/{code}/league-table: the area values a full progress refresh materialised,
 ranked. Every expected number below is worked by hand in the comments."""
 
+import csv
+import io
 from datetime import date
 
 import pytest
 
+from services.targets_api.assessments import fingertips
 from tests.support.areas import (
     BRADFORD,
     CALDERDALE,
@@ -418,3 +421,57 @@ async def test_a_bad_level_or_period_is_422_naming_the_field(client, viewer, par
 async def test_a_key_is_needed(client):
     response = await client.get(f"/v1/metrics/{DISCHARGE}/league-table")
     assert_problem(response, 401)
+
+
+async def test_format_fingertips_is_csv_with_fingertips_columns_and_words(
+    client, admin, viewer, query
+):
+    """The columns of an OHID Fingertips indicator download, in its order, and its words for
+    the comparison with England, filled from the same table as the JSON."""
+    store_observations(query, PROPORTIONS)
+    await refresh(client, admin)
+
+    response = await client.get(
+        f"/v1/metrics/{DISCHARGE}/league-table",
+        params={"level": "place", "period": "2026-01", "format": "fingertips"},
+        headers=viewer,
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    records = list(csv.DictReader(io.StringIO(response.text)))
+    assert list(records[0]) == [
+        "Indicator ID", "Indicator Name", "Parent Code", "Parent Name", "Area Code",
+        "Area Name", "Area Type", "Sex", "Age", "Category Type", "Category", "Time period",
+        "Value", "Lower CI 95.0 limit", "Upper CI 95.0 limit", "Lower CI 99.8 limit",
+        "Upper CI 99.8 limit", "Count", "Denominator", "Value note", "Recent Trend",
+        "Compared to England value or percentiles", "Compared to percentiles",
+        "Time period Sortable", "New data", "Compared to goal", "Time period range",
+    ]  # fmt: skip
+    england, *places = records
+    assert (england["Area Code"], england["Area Type"]) == ("E92000001", "England")
+    assert float(england["Value"]) == pytest.approx(285 / 350 * 100)
+    assert [p["Area Code"] for p in places] == [LEEDS, BRADFORD, CORNWALL]
+    leeds = places[0]
+    assert leeds["Indicator ID"] == DISCHARGE
+    assert leeds["Parent Code"] == WEST_YORKSHIRE
+    assert (leeds["Time period"], leeds["Time period Sortable"]) == ("Jan 2026", "20260100")
+    assert (leeds["Count"], leeds["Denominator"]) == ("90.0", "100.0")
+    assert float(leeds["Lower CI 95.0 limit"]) == pytest.approx(82.5634, abs=1e-3)
+    assert [p["Compared to England value or percentiles"] for p in places] == [
+        "Better 95%",
+        "Similar",
+        "Worse 95%",
+    ]
+    assert leeds["Recent Trend"] == "Cannot be calculated"
+    json_rows = by_area((await table(client, viewer, DISCHARGE, period="2026-01"))["data"])
+    assert float(leeds["Value"]) == json_rows[LEEDS]["value"]
+    assert "numerator" not in json_rows[LEEDS]
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [("2025-07", "Jul 2025"), ("2025-Q2", "2025 Q2"), ("2025", "2025"), ("FY2025-26", "2025/26")],
+)
+def test_fingertips_time_periods(code, text):
+    assert fingertips.time_period(code)[0] == text

@@ -2,6 +2,8 @@
 statuses of their agreed targets, after a full progress refresh. Member places come from the
 seeded areas; every expected number is worked by hand in the comments."""
 
+import csv
+import io
 from datetime import date
 
 import pytest
@@ -343,6 +345,36 @@ async def test_performance_answers_csv_one_row_per_metric_and_place(west_yorkshi
         if f",{DISCHARGE},2026-03,false," in line and f",{LEEDS},Leeds,90.0,at_risk," in line
     ]
     assert len(leeds_discharge) == 1 and leeds_discharge[0].startswith(WEST_YORKSHIRE)
+
+
+async def test_format_fingertips_gives_the_system_and_its_places_in_fingertips_columns(
+    west_yorkshire, client, viewer
+):
+    response = await client.get(
+        f"/v1/areas/{WEST_YORKSHIRE}/performance", params={"format": "fingertips"}, headers=viewer
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    records = list(csv.DictReader(io.StringIO(response.text)))
+    assert list(records[0])[:7] == [
+        "Indicator ID", "Indicator Name", "Parent Code", "Parent Name", "Area Code", "Area Name",
+        "Area Type",
+    ]  # fmt: skip
+    discharge = [r for r in records if r["Indicator ID"] == DISCHARGE]
+    system, *places = discharge
+    assert (system["Area Code"], system["Area Type"]) == (WEST_YORKSHIRE, "ICB")
+    assert system["Time period"] == "Mar 2026"
+    assert {p["Area Code"] for p in places} == {place[0] for place in west_yorkshire}
+    leeds = next(p for p in places if p["Area Code"] == LEEDS)
+    assert (leeds["Area Name"], leeds["Value"], leeds["Parent Code"]) == (
+        "Leeds",
+        "90.0",
+        WEST_YORKSHIRE,
+    )
+    assert leeds["Compared to England value or percentiles"] in {
+        "Better 95%", "Similar", "Worse 95%", "Not compared",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("min_coverage", ["-0.1", "1.5", "most"])

@@ -5,6 +5,8 @@ from collections.abc import AsyncIterator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import periods
+from services.common.auth import ENGLAND, SCOPE_LIMITED_READERS, ApiPrincipal, places_in_view
+from services.common.catalogue import MetricsApiClient
 from services.common.errors import Unprocessable, field_error
 from services.common.models import Observation
 from services.ingest.observations import store
@@ -53,3 +55,14 @@ async def list_observations(
 def stream_observations(session: AsyncSession, selection: Selection) -> AsyncIterator[Observation]:
     """Every matching row, read as it is sent, so an export never sits in memory."""
     return store.observation_stream(session, selection)
+
+
+async def places_readable(
+    metrics_api: MetricsApiClient, principal: ApiPrincipal, place_code: str | None
+) -> list[str] | None:
+    """The places whose observations the key may read (None: every place)."""
+    if principal.role not in SCOPE_LIMITED_READERS:
+        return None  # reads every place: no need to ask metrics_api where its scope reaches
+    catalogue = await metrics_api.catalogue()
+    area = place_code or ENGLAND
+    return places_in_view(principal, area, catalogue.places_in(area))

@@ -20,7 +20,7 @@ router = APIRouter(
     prefix="/v1/submissions", tags=["submissions"], responses=problem_responses(401, 403, 404, 422)
 )
 
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _CSV_EXAMPLE = (
     "place_code,metric_code,period,value,numerator,denominator,note\n"
     "E08000035,bcf-discharge-usual-residence,2025-07,,912,1003,\n"
@@ -75,7 +75,7 @@ async def create_submission(
     ] = None,
 ) -> Response:
     """Submit observations as JSON (one place) or CSV (any places in scope)."""
-    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+    if idempotency_key is not None and not IDEMPOTENCY_KEY.match(idempotency_key):
         raise BadRequest("Idempotency-Key must be 1-255 visible ASCII characters.")
     try:
         submission, replayed = await service.submit(
@@ -94,7 +94,7 @@ async def create_submission(
         )
     except Problem as problem:
         # A row refused against an old copy (a metric created since, say) may pass later.
-        problem.headers.update(_staleness(catalogue))
+        problem.headers.update(staleness(catalogue))
         raise
     response = Response(
         submission.model_dump_json(), status_code=201, media_type="application/json"
@@ -102,11 +102,11 @@ async def create_submission(
     response.headers["Location"] = f"/v1/submissions/{submission.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    response.headers.update(_staleness(catalogue))
+    response.headers.update(staleness(catalogue))
     return response
 
 
-def _staleness(catalogue: Catalogue) -> dict[str, str]:
+def staleness(catalogue: Catalogue) -> dict[str, str]:
     """The header that says a submission was judged against a cached catalogue, if it was."""
     if not catalogue.stale:
         return {}

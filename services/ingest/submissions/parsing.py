@@ -13,12 +13,14 @@ import io
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from services.common.errors import Unprocessable, field_error
 from services.ingest.submissions.schemas import CSV_COLUMNS, RowError, SubmissionIn
 
+Body = TypeVar("Body", bound=BaseModel)
 FLUSH_BYTES = 1 << 20
 # A quoted field may hold newlines; a record longer than this is a stray quote, not data.
 MAX_RECORD_BYTES = 1 << 20
@@ -57,6 +59,11 @@ class CopyBuffer:
 
 
 def parse_json(body: bytes) -> SubmissionIn:
+    return parse_json_as(SubmissionIn, body)
+
+
+def parse_json_as(model: type[Body], body: bytes) -> Body:
+    """A JSON body as ``model``, every fault a 422 naming where it is."""
     if not body.strip():
         raise Unprocessable(
             "The request body is empty; send a JSON submission.",
@@ -82,7 +89,7 @@ def parse_json(body: bytes) -> SubmissionIn:
             errors=[field_error([], "nested too deeply")],
         ) from None
     try:
-        return SubmissionIn.model_validate(document)
+        return model.model_validate(document)
     except ValidationError as exc:
         errors = [field_error([str(p) for p in e["loc"]], e["msg"]) for e in exc.errors()]
         where = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])

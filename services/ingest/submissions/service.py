@@ -33,6 +33,9 @@ class Request:
     dry_run: bool
     idempotency_key: str | None
     body: AsyncIterator[bytes]
+    # What a replay is compared by, when the body is a translation (services/ingest/dhis2): the
+    # digest of what the client sent, as the translation may depend on the stored data.
+    fingerprint: str | None = None
 
 
 class _HashingBody:
@@ -40,7 +43,11 @@ class _HashingBody:
 
     def __init__(self, request: Request) -> None:
         self.chunks = request.body
+        self.fingerprint = request.fingerprint
         self.sha = hashlib.sha256(f"{request.format}\n{request.mode}\n".encode())
+
+    def digest(self) -> str:
+        return self.fingerprint or self.sha.hexdigest()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self.chunks:
@@ -53,7 +60,7 @@ class _HashingBody:
     async def drain(self) -> str:
         async for _ in self:
             pass
-        return self.sha.hexdigest()
+        return self.digest()
 
 
 def _metric_rows(catalogue: Catalogue, codes: list[str]) -> list[dict[str, object]]:
@@ -94,6 +101,19 @@ def to_public(row: Submission, *, dry_run: bool = False) -> SubmissionPublic:
     return SubmissionPublic.model_validate({**row.model_dump(), "dry_run": dry_run})
 
 
+async def hold(
+    session: AsyncSession,
+    *,
+    principal: ApiPrincipal,
+    idempotency_key: str | None,
+    places: list[str],
+) -> None:
+    """Hold the key's Idempotency-Key (if any), then the places' writes, for this transaction,
+    in the one order every writer takes them (advisory locks: taking them again is free)."""
+    name = idempotency_key and f"idempotency:{principal.key_id}:{idempotency_key}"
+    await store.lock(session, idempotency=name, places=places)
+
+
 async def _earlier(
     session: AsyncSession, principal: ApiPrincipal, request: Request, places: list[str]
 ) -> Submission | None:
@@ -104,9 +124,7 @@ async def _earlier(
     A dry run stores nothing, so it has no key to hold, but its trial write needs the places.
     """
     key = None if request.dry_run else request.idempotency_key
-    await store.lock(
-        session, idempotency=key and f"idempotency:{principal.key_id}:{key}", places=places
-    )
+    await hold(session, principal=principal, idempotency_key=key, places=places)
     if key is None:
         return None
     return await store.submission_by_idempotency_key(session, key_id=principal.key_id, key=key)
@@ -187,12 +205,12 @@ async def submit(
             # Refused only after the replay check: a used key with another body is a 409.
             refusal, known = problem, []
         if (earlier := await _earlier(session, principal, request, places=known)) is not None:
-            return _replay(request, earlier, body.sha.hexdigest())
+            return _replay(request.idempotency_key, earlier, body.digest())
         if refusal is not None:
             raise refusal
     else:
         if (earlier := await _earlier(session, principal, request, places=[])) is not None:
-            return _replay(request, earlier, await body.drain())
+            return _replay(request.idempotency_key, earlier, await body.drain())
         staged = await _stage_csv(session, request, body)
         catalogue = await metrics_api.knowing(
             catalogue, areas=staged.codes.places, metrics=staged.codes.metrics
@@ -238,7 +256,7 @@ async def submit(
         errors=[e.model_dump() for e in outcome.errors],
         received_at=outcome.received_at,
         idempotency_key=None if request.dry_run else request.idempotency_key,
-        request_sha256=body.sha.hexdigest(),
+        request_sha256=body.digest(),
     )
     public = to_public(row, dry_run=request.dry_run)
     if request.dry_run:
@@ -255,10 +273,27 @@ async def submit(
     return public, False
 
 
-def _replay(request: Request, earlier: Submission, sha256: str) -> tuple[SubmissionPublic, bool]:
+async def replay(
+    session: AsyncSession, *, principal: ApiPrincipal, idempotency_key: str, fingerprint: str
+) -> SubmissionPublic | None:
+    """The submission this key's Idempotency-Key already made, if any, held for this
+    transaction (409 if it was made from another body): for a caller that must know before it
+    builds the submission's body (services/ingest/dhis2)."""
+    await hold(session, principal=principal, idempotency_key=idempotency_key, places=[])
+    earlier = await store.submission_by_idempotency_key(
+        session, key_id=principal.key_id, key=idempotency_key
+    )
+    if earlier is None:
+        return None
+    return _replay(idempotency_key, earlier, fingerprint)[0]
+
+
+def _replay(
+    idempotency_key: str | None, earlier: Submission, sha256: str
+) -> tuple[SubmissionPublic, bool]:
     if sha256 != earlier.request_sha256:
         raise Conflict(
-            f"Idempotency-Key {request.idempotency_key!r} was already used "
+            f"Idempotency-Key {idempotency_key!r} was already used "
             f"with a different body (submission {earlier.id})."
         )
     return to_public(earlier), True

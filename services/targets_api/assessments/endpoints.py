@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -7,7 +7,7 @@ from services.common.errors import problem_responses
 from services.common.etag import Representation
 from services.common.replica import ReadSessionDep
 from services.common.responses import csv_representation
-from services.targets_api.assessments import service
+from services.targets_api.assessments import fingertips, service
 from services.targets_api.assessments.schemas import (
     LEAGUE_CSV_FIELDS,
     PERFORMANCE_CSV_FIELDS,
@@ -16,6 +16,11 @@ from services.targets_api.assessments.schemas import (
     TableLevel,
 )
 from services.targets_api.reads import READ_RESPONSES, ReadDep
+
+FingertipsFormat = Annotated[
+    Literal["fingertips"] | None,
+    Query(description="fingertips: CSV with OHID Fingertips' columns (docs/api.md)"),
+]
 
 router = APIRouter(tags=["assessments"], responses=problem_responses(401, 404, 422, 503))
 
@@ -36,18 +41,26 @@ async def get_league_table(
             "current form"
         ),
     ] = None,
+    format: FingertipsFormat = None,
 ) -> Response:
     """Places or ICBs ranked on a metric at a period, with 95 % intervals, comparison with
     England, quintiles, coverage and the recent trend; incomplete ICB roll-ups are shown but
     not ranked.
 
-    With `Accept: text/csv`, one row per area.
+    With `Accept: text/csv`, one row per area; with `format=fingertips`, CSV in the shape of
+    an OHID Fingertips download (England's row first).
     """
     generation = await service.league_state(
         session, catalogue=read.catalogue, metric_code=code, period=period
     )
 
     def as_csv(table: LeagueTable) -> Representation:
+        if format == "fingertips":
+            return csv_representation(
+                fingertips.COLUMNS,
+                fingertips.rows(table, read.catalogue),
+                filename=f"fingertips-{code}-{level}-{table.period or 'none'}.csv",
+            )
         head = {
             "metric_code": table.metric_code,
             "level": table.level,
@@ -62,7 +75,8 @@ async def get_league_table(
 
     return await read.answer(
         generation=generation,
-        parts=(code, level, period),
+        parts=(code, level, period, format),
+        as_csv=True if format == "fingertips" else None,
         model=lambda: service.league_table(
             session,
             catalogue=read.catalogue,
@@ -94,16 +108,24 @@ async def get_area_performance(
             ),
         ),
     ] = service.DEFAULT_MIN_COVERAGE,
+    format: FingertipsFormat = None,
 ) -> Response:
     """An ICB's, region's or England's performance: for each metric that applies to a member
     place, the rolled-up value at the latest closed period with enough coverage, who is
     missing, member places' targets by status, and each place the metric applies to.
 
-    With `Accept: text/csv`, one row per metric and member place.
+    With `Accept: text/csv`, one row per metric and member place; with `format=fingertips`,
+    CSV in the shape of an OHID Fingertips download (the system's row, then its places').
     """
     state = await service.performance_state(session, catalogue=read.catalogue, code=code)
 
     def as_csv(performance: AreaPerformance) -> Representation:
+        if format == "fingertips":
+            return csv_representation(
+                fingertips.COLUMNS,
+                fingertips.performance_rows(performance, read.catalogue),
+                filename=f"fingertips-performance-{code}.csv",
+            )
         return csv_representation(
             PERFORMANCE_CSV_FIELDS,
             (
@@ -127,7 +149,8 @@ async def get_area_performance(
 
     return await read.answer(
         generation=state.generation,
-        parts=(code, min_coverage, state.plans, state.queued),
+        parts=(code, min_coverage, state.plans, state.queued, format),
+        as_csv=True if format == "fingertips" else None,
         model=lambda: service.area_performance(
             session,
             catalogue=read.catalogue,

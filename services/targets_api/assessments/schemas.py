@@ -32,6 +32,10 @@ class LeagueRow(BaseModel):
         description="OHID Fingertips' recent-trend marker over the five "
         "periods up to this one (proportions and rates)"
     )
+    # The sums behind the value, for the Fingertips-shaped CSV's Count and Denominator only:
+    # kept out of the JSON and the native CSV, whose fields are the contract's.
+    numerator: float | None = Field(default=None, exclude=True)
+    denominator: float | None = Field(default=None, exclude=True)
 
 
 class LeagueTable(ListPublic[LeagueRow]):
@@ -96,7 +100,13 @@ class AreaPerformance(BaseModel):
     metrics: list[MetricPerformance]
 
 
-LEAGUE_CSV_FIELDS = ["metric_code", "level", "period", "provisional", *LeagueRow.model_fields]
+LEAGUE_CSV_FIELDS = [
+    "metric_code",
+    "level",
+    "period",
+    "provisional",
+    *(name for name, f in LeagueRow.model_fields.items() if not f.exclude),
+]
 PERFORMANCE_CSV_FIELDS = [
     "area_code",
     "metric_code",
