@@ -47,6 +47,9 @@ _TARGETS_PROGRESS = frozenset(
     {"progress_refresh_queue", "area_value", "target_progress", "progress_set_aside"}
     | {"progress_generation"}
 )
+# Escalations are raised and answered through targets_api, and raised, resolved and moved up by
+# the rules the worker's progress refresher evaluates after each refresh.
+_ESCALATIONS = frozenset({"escalation", "escalation_step"})
 
 SERVICE_ROLES: dict[str, ServiceRole] = {
     role.service: role
@@ -60,10 +63,12 @@ SERVICE_ROLES: dict[str, ServiceRole] = {
                 | {"leader_nomination", "leader_nomination_decision"}
                 | {"plan_contribution", "plan_spend"}
             )
-            | _TARGETS_PROGRESS,
+            | _TARGETS_PROGRESS
+            | _ESCALATIONS,
         ),
-        # The worker runs targets_api's refresher and ingest's outbox deliverer: their tables.
-        ServiceRole("worker", _TARGETS_PROGRESS | {"outbox"}),
+        # The worker runs targets_api's refresher (and the escalation rules after it) and
+        # ingest's outbox deliverer: their tables.
+        ServiceRole("worker", _TARGETS_PROGRESS | _ESCALATIONS | {"outbox"}),
     )
 }
 
