@@ -1,6 +1,6 @@
 """Tables owned by targets_api: place leaders and their nominations, plans, targets and
-approvals, the resources behind plans, places' governance, escalations, the progress refresh's queue and
-what it computes."""
+approvals, the resources behind plans, places' governance, escalations, the progress refresh's
+queue and what it computes."""
 
 import uuid
 from datetime import date, datetime
