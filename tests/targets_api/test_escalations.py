@@ -243,7 +243,9 @@ async def test_the_rules_raise_resolve_and_move_up_without_anyone(
     assert detail["steps"][-1]["note"].startswith("Resolved by itself")
 
     # 28 days on, not yet overdue; the 29th day the ICB has not acknowledged them, they go up.
-    opened_on = date.fromisoformat(query("SELECT min(created_at)::date::text FROM escalation")[0][0])
+    opened_on = date.fromisoformat(
+        query("SELECT min(created_at)::date::text FROM escalation")[0][0]
+    )
     clock.today = opened_on + timedelta(days=28)
     await refresh(client, admin)
     assert escalations(query, "level = 'region'") == []
