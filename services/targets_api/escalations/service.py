@@ -208,7 +208,10 @@ async def answer(
         found = await store.get(session, escalation_id)
         assert found is not None
         return _public(found, rules), True
-    [above] = await store.open_above(session, [escalation_id], actor=actor)
+    opened = await store.open_above(session, [escalation_id], actor=actor)
+    if not opened:  # the catalogue has no area above the addressee: nowhere to go
+        raise Conflict(f"{area} has no area above it to escalate to.", state=row["state"])
+    [above] = opened
     await record_steps(
         session,
         actor=principal,
