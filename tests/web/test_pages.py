@@ -614,3 +614,44 @@ def test_a_data_team_scoped_to_an_icb_chooses_among_its_places(visitor: Visitor)
     page.get_by_role("link", name=next(p["name"] for p in members if p["code"] == SEFTON)).click()
     page.wait_for_url(re.compile(rf".*/data/{SEFTON}$"))
     visitor.seen("data-sefton-as-icb-submitter")
+
+
+def test_an_icb_signatory_acknowledges_a_place_s_escalation_on_the_icb_page(visitor: Visitor):
+    suite = visitor.suite
+    raised = httpx.post(
+        f"{suite.apis['targets_api'].url}/v1/places/{HALTON}/escalations",
+        json={"title": "Web: no reablement staff", "description": "Vacancies.", "ask": "Help."},
+        headers=bearer(suite.keys.halton_signatory),
+        timeout=30,
+    )
+    assert raised.status_code == 201, raised.text
+    escalation = raised.json()
+    card = f"#escalation-{escalation['id']}"
+
+    visitor.sign_in(suite.keys.viewer)
+    page = visitor.open(f"/places/{HALTON}")
+    assert "Web: no reablement staff" in page.locator(card).inner_text()
+    assert page.locator(f"{card} button").count() == 0  # a viewer may not answer
+    visitor.sign_out()
+
+    visitor.sign_in(suite.keys.halton_signatory)  # the place's own key: not its ICB's to answer
+    page = visitor.open(f"/places/{HALTON}")
+    assert page.locator(f"{card} button").count() == 0
+    visitor.sign_out()
+
+    visitor.sign_in(suite.keys.icb_signatory)
+    page = visitor.open(f"/areas/{ICB}", "escalation-at-icb")
+    buttons = page.locator(f"{card} button")
+    assert [buttons.nth(i).inner_text() for i in range(buttons.count())] == [
+        "Acknowledge",
+        "Escalate",
+        "Resolve",
+    ]
+    page.locator(f"{card} textarea").fill("On the board's agenda")
+    page.locator(card).get_by_role("button", name="Acknowledge").click()
+    visitor.page.wait_for_url(re.compile(rf".*/areas/{ICB}#escalations$"))
+    assert "acknowledged" in visitor.page.locator(f"{card} .escalation-state").inner_text()
+    assert visitor.page.locator(f"{card} button").count() == 2  # escalate, resolve
+    stored = suite.api("targets_api", f"/v1/escalations/{escalation['id']}")
+    assert stored["state"] == "acknowledged"
+    assert stored["steps"][-1]["note"] == "On the board's agenda"
