@@ -390,6 +390,15 @@ async def test_the_demo_through_the_real_services(start_suite, make_key, query, 
             await targets.get(f"/v1/places/{E2E_PLACES[1]}/progress/bcf-discharge-usual-residence")
         ).json()
         assert len(series["points"]) >= 20
+        # The first place's own escalation, answered by its ICB as the seed draws, beside what
+        # the rules opened; every one went through the API, so every step is in the history.
+        raised = (await targets.get(f"/v1/places/{E2E_PLACES[0]}/escalations")).json()["data"]
+        assert "Step-down beds for winter" in {e["title"] for e in raised}
+    steps = query("SELECT count(*) FROM escalation_step")[0][0]
+    assert (
+        steps >= 1
+        and steps == query("SELECT count(*) FROM audit_log WHERE entity_type = 'escalation'")[0][0]
+    )
 
     def stored() -> list[tuple]:
         return query(
@@ -420,6 +429,22 @@ async def test_the_demo_through_the_real_services(start_suite, make_key, query, 
     assert query("SELECT count(*), count(revoked_at) FROM api_key WHERE name LIKE 'demo %%'") == [
         (10, 10)
     ]
+
+
+def test_the_icbs_answer_escalations_in_every_way_and_the_same_way_each_run():
+    about = [
+        {"place_code": f"E0800{n:04}", "metric_code": "bcf-falls-65plus", "reason": "off_track"}
+        for n in range(200)
+    ]
+    answers = [generate.escalation_answers(1, e) for e in about]
+    assert set(answers) == {
+        (),
+        ("acknowledge",),
+        ("acknowledge", "escalate"),
+        ("acknowledge", "resolve"),
+    }
+    assert answers == [generate.escalation_answers(1, e) for e in about]
+    assert answers != [generate.escalation_answers(2, e) for e in about]
 
 
 def test_the_planted_effect_is_what_the_evaluation_finds(demo, metrics):

@@ -1,7 +1,7 @@
 """targets_api: webhook subscriptions per area and the outbox of their deliveries
 
 Revision ID: 20261206_webhooks
-Revises: 20261205_service_roles
+Revises: 20261206_escalations
 Create Date: 2026-12-06
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 revision = "20261206_webhooks"
-down_revision = "20261205_service_roles"
+down_revision = "20261206_escalations"
 branch_labels = None
 depends_on = None
 
@@ -76,8 +76,15 @@ def upgrade() -> None:
     op.create_index(
         "webhook_delivery_of_subscription", "webhook_delivery", ["subscription_id", "id"]
     )
+    # It only adds tables: services built for the two heads before it keep working.
+    op.execute(
+        "INSERT INTO schema_compatibility (revision, compatible_with) VALUES"
+        " ('20261206_webhooks', '20261206_escalations'),"
+        " ('20261206_webhooks', '20261205_service_roles')"
+    )
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM schema_compatibility WHERE revision = '20261206_webhooks'")
     op.drop_table("webhook_delivery")
     op.drop_table("webhook_subscription")

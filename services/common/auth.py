@@ -305,6 +305,8 @@ Principal = Annotated[ApiPrincipal, Depends(authenticate)]
 AdminKey = Annotated[ApiPrincipal, Depends(require_role(Role.admin))]
 StewardKey = Annotated[ApiPrincipal, Depends(require_role(Role.steward))]
 SignatoryKey = Annotated[ApiPrincipal, Depends(require_role(Role.signatory))]
+# An escalation is raised and answered by the stewards and signatories of the areas concerned.
+EscalatingKey = Annotated[ApiPrincipal, Depends(require_role(Role.steward, Role.signatory))]
 SubmitterKey = Annotated[ApiPrincipal, Depends(require_role(Role.submitter))]
 # Those who act for an area's organisations: its stewards and its signatories (an area's
 # webhooks; what an escalation addressed to it asks).

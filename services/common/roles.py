@@ -67,6 +67,9 @@ AUTHENTICATES = frozenset({"api_key"})
 # The definitions and the hierarchy, and the observations: what progress is computed from,
 # in bulk with SQL (docs/architecture.md: the one honest way for a bulk read).
 _PROGRESS_INPUTS = frozenset({"area", "metric", "metric_version", "observation"})
+# Escalations are raised and answered through targets_api, and raised, resolved and moved up by
+# the rules the worker's progress refresher evaluates after each refresh.
+_ESCALATIONS = frozenset({"escalation", "escalation_step"})
 
 SERVICE_ROLES: dict[str, ServiceRole] = {
     role.service: role
@@ -83,16 +86,17 @@ SERVICE_ROLES: dict[str, ServiceRole] = {
             )
             | {"webhook_subscription"}
             | _TARGETS_PROGRESS
-            | _WEBHOOK_DELIVERIES,
+            | _WEBHOOK_DELIVERIES
+            | _ESCALATIONS,
             AUTHENTICATES | _PROGRESS_INPUTS,
         ),
-        # The worker runs targets_api's refresher and webhook deliverer and ingest's outbox
-        # deliverer: their tables, what the refresher computes from (the agreed plans' targets
-        # too) and the subscriptions the deliveries go to. It answers no request that needs a
-        # key, so it never reads the keys.
+        # The worker runs targets_api's refresher (and the escalation rules after it), its
+        # webhook deliverer and ingest's outbox deliverer: their tables, what the refresher
+        # computes from (the agreed plans' targets too) and the subscriptions the deliveries go
+        # to. It answers no request that needs a key, so it never reads the keys.
         ServiceRole(
             "worker",
-            _TARGETS_PROGRESS | _WEBHOOK_DELIVERIES | {"outbox"},
+            _TARGETS_PROGRESS | _ESCALATIONS | _WEBHOOK_DELIVERIES | {"outbox"},
             _PROGRESS_INPUTS | {"plan", "plan_target", "webhook_subscription"},
         ),
     )

@@ -121,3 +121,18 @@ SCHEMES: tuple[Scheme, ...] = get_args(Scheme)
 SPEND_METRICS: dict[Scheme, str] = {
     scheme: f"bcf-spend-{scheme.replace('_', '-')}" for scheme in SCHEMES
 }
+# An escalation (issue 19): a place asks the level above it to help with an obstacle. Raised by
+# hand or by a rule after a progress refresh; addressed first to the place's ICB, then up the
+# chain (region, then England's national support team). ``escalated`` is the state of the record
+# left behind when it moves up; the copy opened at the next level starts ``open`` again.
+EscalationState = Literal["open", "acknowledged", "resolved", "escalated"]
+ESCALATION_STATES: tuple[EscalationState, ...] = get_args(EscalationState)
+# The states in which an escalation still waits for its addressee (the ones rules deduplicate).
+ESCALATION_LIVE: tuple[EscalationState, ...] = ("open", "acknowledged")
+EscalationReason = Literal["manual", "off_track", "data_missing"]
+ESCALATION_REASONS: tuple[EscalationReason, ...] = get_args(EscalationReason)
+# What happens to an escalation, each a row of its history (escalation_step).
+EscalationAction = Literal["opened", "acknowledged", "resolved", "escalated"]
+# The levels an escalation is addressed to, in the order it goes up the chain.
+EscalationLevel = Literal["icb", "region", "nation"]
+ESCALATION_LEVELS: tuple[EscalationLevel, ...] = get_args(EscalationLevel)

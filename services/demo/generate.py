@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from services.common.periods import (
     Period,
@@ -1156,3 +1156,38 @@ def csv_text(rows: Sequence[Observation]) -> str:
     writer.writerow(CSV_COLUMNS)
     writer.writerows(row.csv_fields() for row in rows)
     return buffer.getvalue()
+
+
+# --- escalations -------------------------------------------------------------------------------
+
+# The example place's own escalation to its ICB, beside those the rules open.
+MANUAL_ESCALATION = {
+    "title": "Step-down beds for winter",
+    "description": "The community provider is closing 20 step-down beds from January; "
+    "discharges to assess will wait in hospital.",
+    "ask": "Broker step-down capacity across the ICB's providers before January.",
+}
+EscalationAnswer = Literal["acknowledge", "escalate", "resolve"]
+ESCALATION_NOTES: dict[EscalationAnswer, str] = {
+    "acknowledge": "On the system board's agenda.",
+    "escalate": "Needs the region: beyond what the ICB can broker.",
+    "resolve": "Agreed with the providers; closed.",
+}
+
+
+def escalation_answers(seed: int, escalation: Mapping[str, Any]) -> tuple[EscalationAnswer, ...]:
+    """How the ICB answers an open escalation, drawn from the seed and what it is about (not
+    its id, which another run may give another row): a quarter each left open, acknowledged,
+    escalated to the region, resolved."""
+    draw = _draw(
+        seed,
+        "escalation",
+        escalation["place_code"],
+        escalation["metric_code"],
+        escalation["reason"],
+    )
+    if draw < 0.25:
+        return ()
+    if draw < 0.5:
+        return ("acknowledge",)
+    return ("acknowledge", "escalate" if draw < 0.75 else "resolve")

@@ -113,6 +113,8 @@ class Summary:
     example_icb: str = "E54000054"
     progress: Counter[str] | None = None  # targets by status; None when not waited for
     progress_pending: bool = False
+    # The ICBs' answers to the escalations the place raised and the rules opened.
+    escalations: Counter[str] = field(default_factory=Counter)
 
 
 # --- HTTP ------------------------------------------------------------------------------------
@@ -343,7 +345,45 @@ class Loader:
             bar.close()
         if self.options.progress_timeout_s > 0:
             await self._wait_for_progress(demos)
+            # The rules run with each refresh: answered once progress has been computed.
+            await self._escalations(demos)
         return self.summary
+
+    async def _escalations(self, demos: Sequence[PlaceDemo]) -> None:
+        """The example place asks its ICB for help; then each ICB answers the escalations
+        open at it (that one and those the rules opened for off-track targets and missing
+        data), each as the seed draws: left open, acknowledged, acknowledged and escalated to
+        the region, or acknowledged and resolved. Only open ones are answered, and each always
+        the same way, so a second run changes nothing."""
+        targets = self.endpoints.targets_api
+        await self.api.call(
+            "POST",
+            f"{targets}/v1/places/{self.summary.example_place}/escalations",
+            self.keys.place_signatory,
+            expect=(200, 201),
+            json=generate.MANUAL_ESCALATION,
+        )
+        icbs = sorted({d.place.icb_code for d in demos})
+        open_ = [
+            row
+            for icb in icbs
+            for row in await self.api.pages(
+                f"{targets}/v1/areas/{icb}/escalations", self.keys.admin, state="open"
+            )
+        ]
+        await _each(open_, self._answer_escalation, self.options.concurrency)
+
+    async def _answer_escalation(self, escalation: dict[str, Any]) -> None:
+        answers = generate.escalation_answers(self.options.seed, escalation)
+        for answer in answers:
+            await self.api.call(
+                "POST",
+                f"{self.endpoints.targets_api}/v1/escalations/{escalation['id']}/{answer}",
+                self.keys.icb_signatory,
+                expect=(200, 201),
+                json={"note": generate.ESCALATION_NOTES[answer]},
+            )
+        self.summary.escalations[answers[-1] if answers else "open"] += 1
 
     async def _places(self) -> tuple[list[generate.Place], dict[str, str]]:
         areas = f"{self.endpoints.metrics_api}/v1/areas"
@@ -822,6 +862,9 @@ def report(summary: Summary, endpoints: Endpoints) -> list[str]:
             else ""
         )
         lines.append(f"  progress: {counts or 'none yet'}{pending}")
+    if summary.escalations:
+        answered = ", ".join(f"{n} {a}" for a, n in sorted(summary.escalations.items()))
+        lines.append(f"  escalations answered by the ICBs: {answered}")
     targets, ingest = endpoints.targets_api, endpoints.ingest
     place, icb = summary.example_place, summary.example_icb
     lines += [

@@ -11,6 +11,8 @@ from services.common.catalogue import catalogue_client
 from services.common.config import CommonSettings
 from services.targets_api.assessments.endpoints import router as assessments_router
 from services.targets_api.changes.endpoints import router as changes_router
+from services.targets_api.escalations.endpoints import router as escalations_router
+from services.targets_api.escalations.gauges import escalation_metrics
 from services.targets_api.evaluation.endpoints import router as evaluation_router
 from services.targets_api.governance.endpoints import router as governance_router
 from services.targets_api.governance.gauges import arrangement_metrics
@@ -79,8 +81,14 @@ def create_app(
             evaluation_router,
             webhooks_router,
             public_router,
+            escalations_router,
         ],
         database_url=database_url,
         resources=[catalogue_client(metrics_api_transport)],
-        scrape_collectors=[outcome_metrics, set_aside_metrics, arrangement_metrics],
+        scrape_collectors=[
+            outcome_metrics,
+            set_aside_metrics,
+            arrangement_metrics,
+            escalation_metrics,
+        ],
     )

@@ -45,6 +45,7 @@ from services.web.pages.approvals import router as approvals_router
 from services.web.pages.areas import router as areas_router
 from services.web.pages.arrangements import router as arrangements_router
 from services.web.pages.data import router as data_router
+from services.web.pages.escalations import router as escalations_router
 from services.web.pages.evaluation import router as evaluation_router
 from services.web.pages.metrics import router as metrics_router
 from services.web.pages.places import router as places_router
@@ -261,6 +262,7 @@ def create_app(
         data_router,
         arrangements_router,
         evaluation_router,
+        escalations_router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

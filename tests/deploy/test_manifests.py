@@ -60,6 +60,9 @@ CONTRACT_METRICS = frozenset(
         "joinedup_places_without_confirmed_leader",
         "joinedup_places_without_adopted_governance",
         "joinedup_places_missing_governance_member",
+        # targets_api: escalations, labels level, reason
+        "joinedup_escalations_open",
+        "joinedup_escalations_acknowledgement_overdue",
         # ingest
         "joinedup_ingest_submissions_total",  # place, status
         "joinedup_ingest_rows_total",  # place, outcome

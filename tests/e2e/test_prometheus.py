@@ -47,8 +47,13 @@ VARIABLES = {
 }
 # Healthy answers that are empty, not broken queries: absent() answers only when a job has no
 # target at all, the backlog alert needs the outbox undelivered for 30 minutes, and nothing is
-# set aside by a healthy refresh.
-MAY_BE_EMPTY = ("absent(", "joinedup_outbox_pending)[30m", "joinedup_progress_set_aside) > 0")
+# set aside by a healthy refresh, and no escalation of the scene is old enough to be overdue.
+MAY_BE_EMPTY = (
+    "absent(",
+    "joinedup_outbox_pending)[30m",
+    "joinedup_progress_set_aside) > 0",
+    "joinedup_escalations_acknowledgement_overdue) > 0",
+)
 
 DATA_WAIT_S = 10.0
 # Falls, lower is better, tolerance 0: expected 602.857, 595.714, 588.571, 581.429 for
@@ -243,6 +248,10 @@ def test_every_dashboard_and_alert_expression_answers_with_data(
                 break
             time.sleep(0.5)
     assert not empty, "expressions without data:\n" + "\n".join(empty)
+    # The worker's refresh ran the escalation rules: Leeds's falls, off track three quarters
+    # running, is an open escalation at its ICB, with no one's action.
+    escalated = query(url, 'joinedup_escalations_open{level="icb", reason="off_track"}')
+    assert [sample["value"][1] for sample in escalated["result"]] == ["1"], escalated
     alerts = httpx.get(f"{url}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
     firing = {alert["labels"]["alertname"] for alert in alerts}
     down = {a["labels"]["job"] for a in alerts if a["labels"]["alertname"] == "JoinedupServiceDown"}

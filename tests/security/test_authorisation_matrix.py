@@ -106,6 +106,33 @@ async def webhook_of_leeds(env: Env) -> Call:
     return Call({"webhook_id": response.json()["id"]})
 
 
+ESCALATION = {
+    "title": "No step-down beds",
+    "description": "Twenty beds went.",
+    "ask": "Broker beds.",
+}
+
+
+async def open_escalation(env: Env) -> Call:
+    """Leeds's escalation, open at West Yorkshire ICB, for the ICB to answer."""
+    response = await env.client.post(
+        f"/v1/places/{LEEDS}/escalations", json=ESCALATION, headers=env.admin
+    )
+    assert response.status_code == 201, response.text
+    return Call({"escalation_id": response.json()["id"]}, {"note": "Seen"})
+
+
+def escalation_answer(success: int) -> "Row":
+    # The addressee answers: the ICB's signatory; Leeds's own signatory is out of its scope.
+    return Row(
+        open_escalation,
+        ("signatory", WEST_YORKSHIRE),
+        ("submitter", WEST_YORKSHIRE),
+        ("signatory", LEEDS),
+        success,
+    )
+
+
 @dataclass(frozen=True)
 class Row:
     prepare: Callable[[Env], Awaitable[Call]]
@@ -161,6 +188,12 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ("targets_api", "DELETE", "/v1/webhooks/{webhook_id}"): Row(
         webhook_of_leeds, STEWARD_OF_LEEDS, ("assessor",), ("signatory", CORNWALL), 204
     ),
+    ("targets_api", "POST", "/v1/places/{code}/escalations"): Row(
+        body(ESCALATION, code=LEEDS), ("signatory", LEEDS), ("viewer",), STEWARD_ELSEWHERE, 201
+    ),
+    ("targets_api", "POST", "/v1/escalations/{escalation_id}/acknowledge"): escalation_answer(200),
+    ("targets_api", "POST", "/v1/escalations/{escalation_id}/resolve"): escalation_answer(200),
+    ("targets_api", "POST", "/v1/escalations/{escalation_id}/escalate"): escalation_answer(201),
     ("targets_api", "POST", "/v1/places/{code}/plans"): Row(
         body(PLAN, code=LEEDS), STEWARD_OF_LEEDS, ("submitter", LEEDS), STEWARD_ELSEWHERE, 201
     ),

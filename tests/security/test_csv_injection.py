@@ -86,6 +86,17 @@ ROUTES: dict[tuple[str, str], tuple[str, dict[str, str], tuple[str, ...]]] = {
         (CMD,),
     ),
     ("targets_api", "/v1/areas/{code}/plans"): (f"/v1/areas/{WEST_YORKSHIRE}/plans", {}, (LINK,)),
+    # Leeds's hostile escalation, in the place's list and in its ICB's.
+    ("targets_api", "/v1/places/{code}/escalations"): (
+        f"/v1/places/{LEEDS}/escalations",
+        {},
+        (SUM,),
+    ),
+    ("targets_api", "/v1/areas/{code}/escalations"): (
+        f"/v1/areas/{WEST_YORKSHIRE}/escalations",
+        {},
+        (SUM,),
+    ),
     # Figures only (the hostile plan's spend rows); {plan_id} is the plan stored below.
     ("targets_api", "/v1/plans/{plan_id}/resources"): ("/v1/plans/{plan_id}/resources", {}, ()),
     # Too few places to estimate: the refused group's row, which names the hostile metric.
@@ -156,7 +167,8 @@ def unsafe_cells(text: str) -> list[str]:
 
 async def store_hostile_data(open_service, make_key) -> int:
     """Hostile text in every field that reaches a CSV: a metric's name and unit, an area's name,
-    observation notes, a leader's name, role and organisation, a plan's title. Answers the
+    observation notes, a leader's name, role and organisation, a plan's title, an escalation's
+    title. Answers the
     plan's id."""
     async with open_service("metrics_api") as client:
         admin = bearer(await make_key("admin"))
@@ -200,6 +212,12 @@ async def store_hostile_data(open_service, make_key) -> int:
             f"/v1/places/{LEEDS}/leader",
             headers=steward,
             json=leader(name=CMD, role=SUM, organisation=AT),
+        )
+        assert response.status_code == 201, response.text
+        response = await client.post(
+            f"/v1/places/{LEEDS}/escalations",
+            headers=steward,
+            json={"title": SUM, "description": CMD, "ask": AT},
         )
         assert response.status_code == 201, response.text
         plan = await plans.create(title=LINK)

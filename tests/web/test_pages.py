@@ -657,3 +657,41 @@ def test_anyone_reads_a_places_public_record_without_signing_in(visitor: Visitor
     # Without a key every other page still asks to sign in.
     visitor.open(f"/places/{HALTON}")
     assert page.url.endswith("/sign-in")
+
+
+def test_an_icb_signatory_acknowledges_a_place_s_escalation_on_the_icb_page(visitor: Visitor):
+    """Shown on the place's page and the ICB's; only the ICB's key gets the answers."""
+    suite = visitor.suite
+    raised = httpx.post(
+        f"{suite.apis['targets_api'].url}/v1/places/{HALTON}/escalations",
+        json={"title": "Web: no reablement staff", "description": "Vacancies.", "ask": "Help."},
+        headers=bearer(suite.keys.halton_signatory),
+        timeout=30,
+    )
+    assert raised.status_code == 201, raised.text
+    escalation = raised.json()
+    card = f"#escalation-{escalation['id']}"
+
+    # On the place's page, but the place's own key may not answer what it put to its ICB.
+    visitor.sign_in(suite.keys.halton_signatory)
+    page = visitor.open(f"/places/{HALTON}")
+    assert "Web: no reablement staff" in page.locator(card).inner_text()
+    assert page.locator(f"{card} button").count() == 0
+    visitor.sign_out()
+
+    visitor.sign_in(suite.keys.icb_signatory)
+    page = visitor.open(f"/areas/{ICB}", "escalation-at-icb")
+    buttons = page.locator(f"{card} button")
+    assert [buttons.nth(i).inner_text() for i in range(buttons.count())] == [
+        "Acknowledge",
+        "Escalate",
+        "Resolve",
+    ]
+    page.locator(f"{card} textarea").fill("On the board's agenda")
+    page.locator(card).get_by_role("button", name="Acknowledge").click()
+    visitor.page.wait_for_url(re.compile(rf".*/areas/{ICB}#escalations$"))
+    assert "acknowledged" in visitor.page.locator(f"{card} .escalation-state").inner_text()
+    assert visitor.page.locator(f"{card} button").count() == 2  # escalate, resolve
+    stored = suite.api("targets_api", f"/v1/escalations/{escalation['id']}")
+    assert stored["state"] == "acknowledged"
+    assert stored["steps"][-1]["note"] == "On the board's agenda"

@@ -4,6 +4,8 @@ from services.common.models.ingest import Observation, Outbox, Submission
 from services.common.models.kernel import ApiKey, AuditLog
 from services.common.models.metrics_api import Area, Metric, MetricVersion
 from services.common.models.targets_api import (
+    Escalation,
+    EscalationStep,
     LeaderNomination,
     LeaderNominationDecision,
     PlaceGovernance,
@@ -22,6 +24,8 @@ __all__ = [
     "ApiKey",
     "Area",
     "AuditLog",
+    "Escalation",
+    "EscalationStep",
     "Metric",
     "LeaderNomination",
     "LeaderNominationDecision",

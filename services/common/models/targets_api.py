@@ -1,6 +1,6 @@
 """Tables owned by targets_api: place leaders and their nominations, plans, targets and
-approvals, the resources behind plans, places' governance, the progress refresh's queue and
-what it computes."""
+approvals, the resources behind plans, places' governance, escalations, the progress refresh's
+queue and what it computes."""
 
 import uuid
 from datetime import date, datetime
@@ -320,3 +320,44 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     delivered_at: datetime | None = _timestamp(nullable=True)
     failed_at: datetime | None = _timestamp(nullable=True)
+
+
+class Escalation(SQLModel, table=True):
+    """A place's obstacle put to the level above (services/targets_api/escalations): one row
+    per level it reached; escalating leaves this row ``escalated`` and opens a new one above,
+    which names this one in ``escalated_from_id``."""
+
+    __tablename__ = "escalation"
+
+    id: int | None = _identity()
+    place_code: str
+    plan_id: int | None = Field(default=None, foreign_key="plan.id")
+    metric_code: str | None = None
+    reason: str
+    title: str
+    description: str
+    ask: str
+    addressed_to: str
+    level: str
+    state: str = "open"
+    escalated_from_id: int | None = Field(default=None, foreign_key="escalation.id")
+    created_at: datetime | None = _timestamp()
+    created_by: str
+    updated_at: datetime | None = _timestamp()
+    updated_by: str
+
+
+class EscalationStep(SQLModel, table=True):
+    """One step of an escalation's history: who did what, when, and where it was addressed."""
+
+    __tablename__ = "escalation_step"
+
+    id: int | None = _identity()
+    escalation_id: int = Field(foreign_key="escalation.id")
+    step: str
+    note: str | None = None
+    from_area: str | None = None
+    to_area: str
+    actor: str
+    actor_key_id: int | None = Field(default=None, foreign_key="api_key.id")
+    at: datetime | None = _timestamp()

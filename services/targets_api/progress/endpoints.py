@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from services.common import audit
 from services.common.auth import AdminKey, Principal
 from services.common.catalogue import CatalogueDep
+from services.common.clock import TodayDep
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
 from services.common.replica import ReadSessionDep
@@ -82,12 +83,12 @@ async def get_place_series(
 
 @router.post("/v1/progress/refresh", response_model=RefreshResult)
 async def refresh_progress(
-    session: SessionDep, principal: AdminKey, catalogue: CatalogueDep
+    session: SessionDep, principal: AdminKey, catalogue: CatalogueDep, today: TodayDep
 ) -> RefreshResult:
     """Recompute all progress from the current observations (admin; `joinedup progress
     refresh`). Change notices from ingest refresh just what changed, without this."""
     started = time.perf_counter()
-    done = await refresh_all(session, catalogue=catalogue)
+    done = await refresh_all(session, catalogue=catalogue, today=today)
     result = RefreshResult(
         pairs=done.pairs,
         area_values=done.area_values,

@@ -24,11 +24,15 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.catalogue import Catalogue
+from services.common.periods import england_today
+from services.targets_api.escalations import rules as escalation_rules
+from services.targets_api.escalations import service as escalations
 from services.targets_api.progress import areas, engine, generation, store
 from services.targets_api.progress.isolation import isolating
 
@@ -43,7 +47,9 @@ class Refreshed:
     set_aside: int  # pairs and targets that failed on their data and were left as they were
 
 
-async def refresh_queued(session: AsyncSession, *, catalogue: Catalogue) -> Refreshed | None:
+async def refresh_queued(
+    session: AsyncSession, *, catalogue: Catalogue, today: date | None = None
+) -> Refreshed | None:
     """Recompute what the queued change notices touch; None when nothing is queued.
 
     The queue rows are deleted in the same transaction, so a failed refresh leaves them queued;
@@ -64,15 +70,18 @@ async def refresh_queued(session: AsyncSession, *, catalogue: Catalogue) -> Refr
         catalogue=catalogue,
         pairs=await store.pairs_in_ranges(session, ranges),
         changed={(row.place_code, row.metric_code) for row in queued},
+        today=today,
     )
 
 
-async def refresh_all(session: AsyncSession, *, catalogue: Catalogue) -> Refreshed:
+async def refresh_all(
+    session: AsyncSession, *, catalogue: Catalogue, today: date | None = None
+) -> Refreshed:
     """Recompute every area value and every agreed target from the current observations."""
     await store.lock(session)
     await store.drain_queue(session)
     pairs = await store.all_pairs(session)
-    return await _refresh(session, catalogue=catalogue, pairs=pairs, changed=None)
+    return await _refresh(session, catalogue=catalogue, pairs=pairs, changed=None, today=today)
 
 
 async def _refresh(
@@ -81,8 +90,10 @@ async def _refresh(
     catalogue: Catalogue,
     pairs: set[tuple[str, str]],
     changed: set[tuple[str, str]] | None,
+    today: date | None,
 ) -> Refreshed:
-    """``changed``: the (place, metric) pairs whose own series changed; None for all."""
+    """``changed``: the (place, metric) pairs whose own series changed; None for all.
+    ``today``: the day the escalation rules judge by (England's today unless a test moves it)."""
     pairs = {(metric, period) for metric, period in pairs if metric in catalogue.metrics}
     started = time.perf_counter()
     if changed is None:
@@ -96,15 +107,26 @@ async def _refresh(
     )
     targets_done = time.perf_counter()
     await store.update_benchmarks(session, pairs=pairs, changed=changed)
+    # The escalation rules read what was just written, in the same transaction: a reader never
+    # sees a target off track without its escalation, nor one resolved before its figures.
+    # They run over every place (a handful of statements), so targets set aside keep theirs.
+    raised = await escalations.evaluate_rules(
+        session,
+        catalogue=catalogue,
+        rules=escalation_rules.configured(),
+        today=today or england_today(),
+    )
     # The reads' ETags and caches are keyed on this; it commits with the figures.
     await generation.bump(session)
     log.info(
-        "refresh: %d area values in %.3f s, %d targets in %.3f s, benchmarks in %.3f s",
+        "refresh: %d area values in %.3f s, %d targets in %.3f s, benchmarks and escalation "
+        "rules in %.3f s (escalations %s)",
         area_values,
         areas_done - started,
         targets,
         targets_done - areas_done,
         time.perf_counter() - targets_done,
+        raised,
     )
     return Refreshed(
         pairs=len(pairs),

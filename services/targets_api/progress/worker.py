@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.common import clock
 from services.common.background import running
 from services.common.catalogue import MetricsApiClient
 from services.common.http import PeerUnavailable
@@ -71,7 +72,7 @@ class ProgressRefresher:
         catalogue = await self.metrics_api.catalogue()
         started = time.perf_counter()
         async with self.sessionmaker() as session, session.begin():
-            done = await refresh_queued(session, catalogue=catalogue)
+            done = await refresh_queued(session, catalogue=catalogue, today=clock.today())
         if done is None:
             return False
         PROGRESS_REFRESH_SECONDS.observe(time.perf_counter() - started)

@@ -4,6 +4,7 @@
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +36,18 @@ ENTITY = "webhook_subscription"
 # --- publishing ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Announcement:
+    """One event for the subscriptions of ``area_codes``. ``event_id`` names it (a new one if
+    not given): a caller that may announce the same event twice passes the same id and gets
+    one delivery."""
+
+    area_codes: Sequence[str]
+    event: str
+    payload: Mapping[str, Any]
+    event_id: uuid.UUID | None = None
+
+
 async def publish(
     session: AsyncSession,
     *,
@@ -43,22 +56,28 @@ async def publish(
     payload: Mapping[str, Any],
     event_id: uuid.UUID | None = None,
 ) -> None:
-    """Announce ``event`` to every active subscription of ``area_codes`` that asked for it: one
-    delivery each, written in the caller's transaction, so the event is sent if and only if the
-    change it announces commits. ``event_id`` names the event (a new one if not given): a caller
-    that may publish the same event twice passes the same id and gets one delivery."""
-    name = WebhookEvent(event)  # an unknown name is the caller's bug: ValueError
-    event_id = event_id or uuid.uuid4()
-    body = {
-        "id": str(event_id),
-        "event": name.value,
-        "occurred_at": datetime.now(UTC).isoformat(),
-        "area_codes": list(area_codes),
-        "data": jsonable_encoder(dict(payload)),
-    }
-    await store.insert_deliveries(
-        session, area_codes=area_codes, event_id=event_id, event=name.value, body=body
-    )
+    """Announce ``event`` to every active subscription of ``area_codes`` that asked for it."""
+    await publish_all(session, [Announcement(area_codes, event, payload, event_id)])
+
+
+async def publish_all(session: AsyncSession, announcements: Sequence[Announcement]) -> None:
+    """Every announcement's deliveries, one for each active subscription of its areas that asked
+    for its event, in one statement in the caller's transaction: the events are sent if and
+    only if the change they announce commits."""
+    if not announcements:
+        return
+    occurred_at = datetime.now(UTC).isoformat()
+    bodies = [
+        {
+            "id": str(a.event_id or uuid.uuid4()),
+            "event": WebhookEvent(a.event).value,  # an unknown name is the caller's bug
+            "occurred_at": occurred_at,
+            "area_codes": list(a.area_codes),
+            "data": jsonable_encoder(dict(a.payload)),
+        }
+        for a in announcements
+    ]
+    await store.insert_deliveries(session, bodies)
 
 
 # --- subscriptions ---------------------------------------------------------------------------

@@ -1,12 +1,10 @@
 """The SQL of webhooks: subscriptions, the publish of an event into the deliveries' outbox, the
 deliverer's claim and its record of each attempt, and what the API and the gauge read."""
 
-import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, RowMapping, Text, bindparam, func, select, text, update
+from sqlalchemy import RowMapping, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -16,16 +14,16 @@ from services.common.models import WebhookDelivery, WebhookSubscription
 
 # One delivery per active subscription of the areas that asked for the event, in one
 # statement; ON CONFLICT makes a publish repeated with the same event id a no-op.
+# Each body names its event and areas; a delivery for each active subscription of one of those
+# areas that asked for that event.
 _PUBLISH = text("""
     INSERT INTO webhook_delivery (subscription_id, event_id, event, body)
-    SELECT s.id, CAST(:event_id AS uuid), CAST(:event AS text), :body
-    FROM webhook_subscription s
-    WHERE s.active AND s.area_code = ANY(:area_codes) AND CAST(:event AS text) = ANY(s.events)
+    SELECT s.id, CAST(b.body ->> 'id' AS uuid), b.body ->> 'event', b.body
+    FROM jsonb_array_elements(:bodies) AS b(body)
+    JOIN webhook_subscription s ON s.active AND b.body ->> 'event' = ANY(s.events)
+        AND s.area_code IN (SELECT jsonb_array_elements_text(b.body -> 'area_codes'))
     ON CONFLICT ON CONSTRAINT webhook_delivery_once DO NOTHING
-""").bindparams(
-    bindparam("area_codes", type_=ARRAY(Text)),
-    bindparam("body", type_=JSONB),
-)
+""").bindparams(bindparam("bodies", type_=JSONB))
 # Due deliveries of active subscriptions, oldest first, with where and how to send them.
 # SKIP LOCKED lets several deliverers share the outbox; OF d leaves subscriptions unlocked, so
 # a DELETE of a subscription never waits for a slow receiver.
@@ -116,18 +114,8 @@ async def deliveries_of(
     return rows, await session.scalar(count) or 0
 
 
-async def insert_deliveries(
-    session: AsyncSession,
-    *,
-    area_codes: Sequence[str],
-    event_id: uuid.UUID,
-    event: str,
-    body: dict[str, Any],
-) -> None:
-    await session.execute(
-        _PUBLISH,
-        {"area_codes": list(area_codes), "event_id": event_id, "event": event, "body": body},
-    )
+async def insert_deliveries(session: AsyncSession, bodies: list[dict[str, Any]]) -> None:
+    await session.execute(_PUBLISH, {"bodies": bodies})
 
 
 async def claim_due(session: AsyncSession, *, now: datetime, batch: int) -> list[RowMapping]:

@@ -8,6 +8,7 @@ from services.web.dependencies import Api, SignedIn
 from services.web.pages import catalogue
 from services.web.pages.areas_service import overview
 from services.web.pages.arrangements_service import area_governance
+from services.web.pages.escalations_service import escalations
 from services.web.rendering import render
 from services.web.tables import by_name
 
@@ -21,6 +22,7 @@ async def area_page(request: Request, session: SignedIn, api: Api, code: str) ->
         return RedirectResponse(f"/places/{code}", status_code=303)
     page = await overview(api, area)
     governance, governance_table = await area_governance(api, code)
+    assert session.identity is not None  # signed in
     return render(
         request,
         "area.html",
@@ -30,6 +32,13 @@ async def area_page(request: Request, session: SignedIn, api: Api, code: str) ->
         page=page,
         governance=governance,
         governance_table=governance_table,
+        escalations=await escalations(
+            api,
+            session.identity,
+            path=f"/v1/areas/{code}/escalations",
+            chain=[a["code"] for a in await catalogue.lineage(api, area)],
+        ),
+        escalations_back=f"/areas/{code}",
     )
 
 

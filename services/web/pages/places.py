@@ -5,7 +5,9 @@ from fastapi.responses import Response
 
 from services.common.errors import NotFound
 from services.web.dependencies import Api, SignedIn
+from services.web.pages import catalogue
 from services.web.pages.arrangements_service import place_arrangements
+from services.web.pages.escalations_service import escalations
 from services.web.pages.places_service import scorecard
 from services.web.rendering import render
 from services.web.tables import by_name
@@ -25,6 +27,13 @@ async def place_page(request: Request, session: SignedIn, api: Api, code: str) -
         crumbs=card.crumbs,
         card=card,
         arrangements=await place_arrangements(api, card.profile, session.identity),
+        escalations=await escalations(
+            api,
+            session.identity,
+            path=f"/v1/places/{code}/escalations",
+            chain=[a["code"] for a in await catalogue.lineage(api, card.area)],
+        ),
+        escalations_back=f"/places/{code}",
     )
 
 
