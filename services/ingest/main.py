@@ -7,6 +7,7 @@ from services.common.app import create_app as create_service_app
 from services.common.catalogue import catalogue_client
 from services.ingest.completeness.endpoints import router as completeness_router
 from services.ingest.config import IngestSettings
+from services.ingest.fhir.endpoints import router as fhir_router
 from services.ingest.observations.endpoints import router as observations_router
 from services.ingest.submissions.admission import admission_gate
 from services.ingest.submissions.endpoints import router as submissions_router
@@ -25,9 +26,9 @@ def create_app(
         service="ingest",
         title="joinedup ingest",
         description="Submissions of observations from place systems: JSON and CSV, idempotent, "
-        "validated row by row, corrections kept as versions.",
+        "validated row by row, corrections kept as versions; FHIR MeasureReports too.",
         settings=settings,
-        routers=[submissions_router, observations_router, completeness_router],
+        routers=[submissions_router, observations_router, completeness_router, fhir_router],
         database_url=database_url,
         resources=[catalogue_client(metrics_api_transport), admission_gate(settings.db_pool_size)],
         scrape_collectors=[timeliness_metrics],

@@ -3,13 +3,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from services.common.auth import (
-    ENGLAND,
-    SCOPE_LIMITED_READERS,
-    ApiPrincipal,
-    Principal,
-    places_in_view,
-)
+from services.common.auth import Principal
 from services.common.db import SessionDep
 from services.common.errors import problem_responses
 from services.common.params import QueryFlag
@@ -53,7 +47,9 @@ async def list_observations(
         first=first,
         last=last,
         history=history,
-        only_places=await _places_in_view(request, principal, place_code),
+        only_places=await service.places_in_view(
+            request.app.state.metrics_api, principal, place_code
+        ),
     )
     if wants_csv(request):
         return csv_response(
@@ -65,16 +61,6 @@ async def list_observations(
     return ListPublic[ObservationPublic](
         data=[ObservationPublic.model_validate(r) for r in rows], count=count
     )
-
-
-async def _places_in_view(
-    request: Request, principal: ApiPrincipal, place_code: str | None
-) -> list[str] | None:
-    if principal.role not in SCOPE_LIMITED_READERS:
-        return None  # reads every place: no need to ask metrics_api where its scope reaches
-    catalogue = await request.app.state.metrics_api.catalogue()
-    area = place_code or ENGLAND
-    return places_in_view(principal, area, catalogue.places_in(area))
 
 
 async def _rows_for_csv(request: Request, selection: Selection) -> AsyncIterator[dict[str, Any]]:

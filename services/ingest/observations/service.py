@@ -5,6 +5,9 @@ from collections.abc import AsyncIterator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import periods
+from services.common.auth import ENGLAND, SCOPE_LIMITED_READERS, ApiPrincipal
+from services.common.auth import places_in_view as places_in_scope
+from services.common.catalogue import MetricsApiClient
 from services.common.errors import Unprocessable, field_error
 from services.common.models import Observation
 from services.ingest.observations import store
@@ -41,6 +44,17 @@ def selection(
         history=history,
         only_places=only_places,
     )
+
+
+async def places_in_view(
+    metrics_api: MetricsApiClient, principal: ApiPrincipal, place_code: str | None
+) -> list[str] | None:
+    """The places the key may read (a submitter's scope), or None for every place."""
+    if principal.role not in SCOPE_LIMITED_READERS:
+        return None  # reads every place: no need to ask metrics_api where its scope reaches
+    catalogue = await metrics_api.catalogue()
+    area = place_code or ENGLAND
+    return places_in_scope(principal, area, catalogue.places_in(area))
 
 
 async def list_observations(
