@@ -20,7 +20,6 @@ from starlette.responses import Response
 
 if TYPE_CHECKING:
     from fhir.resources.R4B.bundle import Bundle
-    from fhir.resources.R4B.operationoutcome import OperationOutcome
     from fhir.resources.R4B.resource import Resource
 
 FHIR_MEDIA_TYPE = "application/fhir+json"
@@ -98,7 +97,9 @@ def operation_outcome(status: int, detail: str, errors: Sequence[Mapping[str, An
         if where := error.get("expression") or _loc_path(error.get("loc")):
             issue["expression"] = [fhir_text(where)]
         if code := error.get("code"):
-            issue["details"] = {"coding": [{"system": ROW_ERROR_SYSTEM, "code": fhir_text(str(code))}]}
+            issue["details"] = {
+                "coding": [{"system": ROW_ERROR_SYSTEM, "code": fhir_text(str(code))}]
+            }
         issues.append(issue)
     return OperationOutcome.model_validate({"issue": issues})
 
@@ -174,7 +175,10 @@ def searchset(
     def page_at(at: int) -> str:
         return str(request.url.include_query_params(limit=limit, offset=max(at, 0)))
 
-    links = [{"relation": "self", "url": str(request.url)}, {"relation": "first", "url": page_at(0)}]
+    links = [
+        {"relation": "self", "url": str(request.url)},
+        {"relation": "first", "url": page_at(0)},
+    ]
     if offset > 0:
         links.append({"relation": "previous", "url": page_at(offset - limit)})
     if offset + limit < total:

@@ -137,7 +137,13 @@ async def test_a_transaction_of_a_month_is_stored_and_read_back_as_measure_repor
 # zero denominator, a count with no denominator, a value out of range.
 NATIVE = [
     {"metric_code": DISCHARGE, "period": "2025-07", "numerator": 912, "denominator": 1003},
-    {"metric_code": DISCHARGE, "period": "2025-08", "value": 12.0, "numerator": 1, "denominator": 2},
+    {
+        "metric_code": DISCHARGE,
+        "period": "2025-08",
+        "value": 12.0,
+        "numerator": 1,
+        "denominator": 2,
+    },
     {"metric_code": DISCHARGE, "period": "2099-01", "numerator": 1, "denominator": 2},
     {"metric_code": "no-such-metric", "period": "2025-07", "value": 1},
     {"metric_code": FALLS, "period": "2025-07", "numerator": 1, "denominator": 100},
@@ -215,7 +221,9 @@ async def test_native_and_fhir_store_the_same_rows_and_report_the_same_row_error
         if entry.response.outcome is not None
         for error in fhir_row_errors(entry.response.outcome.issue)
     ]
-    native_errors = [{k: e[k] for k in ("row", "field", "code", "msg")} for e in native.json()["errors"]]
+    native_errors = [
+        {k: e[k] for k in ("row", "field", "code", "msg")} for e in native.json()["errors"]
+    ]
     assert len(native_errors) >= 6
     assert fhir_errors == native_errors
     failed = {e["row"] for e in native_errors}
@@ -277,7 +285,9 @@ async def test_bad_input_and_refused_keys_get_an_operation_outcome_naming_where(
         await client.post("/fhir", content=b"{not json", headers={**submitter, **FHIR}), 422
     ).issue[1].expression == ["Bundle"]
     wrong_type = await client.post(
-        "/fhir/MeasureReport", content=json.dumps(good), headers={**submitter, "Content-Type": "text/csv"}
+        "/fhir/MeasureReport",
+        content=json.dumps(good),
+        headers={**submitter, "Content-Type": "text/csv"},
     )
     assert outcome(wrong_type, 415).issue[0].code == "not-supported"
     collection = {**bundle(good), "type": "collection"}
@@ -290,12 +300,19 @@ async def test_bad_input_and_refused_keys_get_an_operation_outcome_naming_where(
     ]
     # A report the R4B model refuses: its first error, by FHIRPath.
     no_period = {k: v for k, v in good.items() if k != "period"}
-    issues = outcome(await post_fhir(client, submitter, "/fhir/MeasureReport", no_period), 422).issue
+    issues = outcome(
+        await post_fhir(client, submitter, "/fhir/MeasureReport", no_period), 422
+    ).issue
     assert issues[1].expression == ["MeasureReport.period"]
     # Auth: no key 401, a viewer 403, a place out of the key's scope 403; nothing stored.
-    assert outcome(
-        await client.post("/fhir/MeasureReport", content=json.dumps(good), headers=FHIR), 401
-    ).issue[0].code == "login"
+    assert (
+        outcome(
+            await client.post("/fhir/MeasureReport", content=json.dumps(good), headers=FHIR), 401
+        )
+        .issue[0]
+        .code
+        == "login"
+    )
     viewer = bearer(await make_key("viewer"))
     assert outcome(await post_fhir(client, viewer, "/fhir", bundle(good)), 403)
     cornwall = report(CORNWALL, DISCHARGE, "2025-07", numerator=1, denominator=2)

@@ -26,9 +26,7 @@ def _body_spec(example: object) -> dict[str, object]:
     return {
         "requestBody": {
             "required": True,
-            "content": {
-                fhir.FHIR_MEDIA_TYPE: {"schema": fhir.RESOURCE_SCHEMA, "example": example}
-            },
+            "content": {fhir.FHIR_MEDIA_TYPE: {"schema": fhir.RESOURCE_SCHEMA, "example": example}},
         }
     }
 
@@ -128,7 +126,9 @@ async def search_measure_reports(
     principal: Principal,
     page: PageDep,
     subject: Annotated[str | None, Query(description="The place's ONS code")] = None,
-    measure: Annotated[str | None, Query(description="A Measure's canonical URL, or its code")] = None,
+    measure: Annotated[
+        str | None, Query(description="A Measure's canonical URL, or its code")
+    ] = None,
     period: Annotated[str | None, Query(description="A period code, e.g. 2025-07")] = None,
 ) -> Response:
     """Current observations as summary MeasureReports, in a searchset Bundle with paging links

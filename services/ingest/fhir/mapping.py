@@ -189,7 +189,7 @@ def report_row(row_no: int, raw: Any, *, path: str) -> tuple[list[object], RowEr
         return refuse("MeasureReport.status", "not_complete", "only a complete report is data")
     if report.type != "summary":
         return refuse("MeasureReport.type", "not_summary", "only summary reports are taken")
-    metric_code = fhir.measure_code(report.measure)
+    metric_code = fhir.measure_code(report.measure or "")
     if metric_code is None:
         return refuse(
             "MeasureReport.measure",
@@ -225,7 +225,9 @@ def report_row(row_no: int, raw: Any, *, path: str) -> tuple[list[object], RowEr
         if group.measureScore is not None and group.measureScore.value is not None:
             # The number as sent (the model keeps its value, not its text).
             score = raw["group"][0]["measureScore"]["value"]
-    place = report.subject.identifier.value if report.subject and report.subject.identifier else None
+    place = (
+        report.subject.identifier.value if report.subject and report.subject.identifier else None
+    )
     fields: list[object] = [
         place,
         metric_code,
@@ -307,9 +309,7 @@ def observation_report(row: Observation) -> MeasureReport:
             "status": "complete",
             "type": "summary",
             "measure": f"{fhir.measure_url(row.metric_code)}|{row.metric_version}",
-            "subject": {
-                "identifier": {"system": fhir.ONS_AREA_SYSTEM, "value": row.place_code}
-            },
+            "subject": {"identifier": {"system": fhir.ONS_AREA_SYSTEM, "value": row.place_code}},
             "date": row.recorded_at,
             "period": {"start": period.start, "end": period.end},
             "group": [group],

@@ -24,7 +24,6 @@ from services.ingest.submissions.schemas import (
     SubmissionStatus,
 )
 
-
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
