@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 import typer
 
 from services.common.durations import parse_duration
-from services.common.vocabulary import Role, SubmissionMode, WorkerJob
+from services.common.vocabulary import Role, SubmissionMode, SubmitFormat, WorkerJob
 from services.web import PORT as WEB_PORT
 from services.worker import PORT as WORKER_PORT
 
@@ -365,6 +365,14 @@ def submit(
     show_errors: Annotated[
         int, typer.Option(min=0, help="Print at most this many row errors")
     ] = 50,
+    format: Annotated[
+        SubmitFormat,
+        typer.Option(
+            "--format",
+            help="csv: the native CSV; fhir: a FHIR Bundle (transaction: atomic, batch: "
+            "partial) or one MeasureReport, in JSON",
+        ),
+    ] = SubmitFormat.csv,
 ) -> None:
     """Send a CSV of observations to ingest; print what was stored and a table of row errors.
 
@@ -389,6 +397,7 @@ def submit(
         timeout_s=timeout,
         retries=retries,
         show_errors=show_errors,
+        format=format,
     )
     try:
         code = submit_client.submit(upload)

@@ -5,6 +5,7 @@ own and acts with a key of its own (named after the test), so what it stored is 
 """
 
 import asyncio
+import json
 import os
 import pty
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from services.cli import app
+from services.common import periods
 from services.common.auth import Role, create_key
 from services.submit_client import PROGRESS_FROM_BYTES
 from tests.support.areas import ENGLAND
@@ -387,3 +389,50 @@ def read_all(fd: int) -> list[bytes]:
     reader.start()
     reader.join(timeout=60)
     return chunks
+
+
+def fhir_report(place: str, period: str, numerator: int, denominator: int) -> dict:
+    start, end = periods.parse(period).start, periods.parse(period).end
+    return {
+        "resourceType": "MeasureReport",
+        "status": "complete",
+        "type": "summary",
+        "measure": f"https://example.org/fhir/Measure/{DISCHARGE}",
+        "subject": {"identifier": {"value": place}},
+        "period": {"start": start.isoformat(), "end": end.isoformat()},
+        "group": [
+            {
+                "population": [
+                    {"code": {"coding": [{"code": "numerator"}]}, "count": numerator},
+                    {"code": {"coding": [{"code": "denominator"}]}, "count": denominator},
+                ]
+            }
+        ],
+    }
+
+
+def test_a_fhir_batch_bundle_stores_its_good_reports_and_prints_the_bad_entries(
+    ingest, submitter, stored, tmp_path
+):
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"resource": fhir_report(LEEDS, "2006-01", 450, 500)},
+            {"resource": fhir_report(BRADFORD, "2006-02", 600, 500)},
+        ],
+    }
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+
+    result = submit(submitter, str(path), "--url", ingest.url, "--format", "fhir")
+    again = submit(submitter, str(path), "--url", ingest.url, "--format", "fhir")
+
+    assert (result.exit_code, again.exit_code) == (0, 0), result.output
+    assert "batch-response: 1 of 2 MeasureReports stored." in result.stdout
+    assert "1 error (row 1 is Bundle.entry[0])" in result.stdout
+    (row,) = table_rows(result.stdout).values()
+    assert row[0] == "Bundle.entry[1].resource.group[0].measureScore.value"  # 120 % > 100
+    assert stored.submissions() == [("partially_accepted", 1, 1)]
+    assert stored.observations() == [(LEEDS, "2006-01", 90.0)]
+    assert result.stdout == again.stdout  # the replay: the first answer, nothing stored again

@@ -27,6 +27,13 @@ class SubmissionMode(StrEnum):
     partial = "partial"
 
 
+class SubmitFormat(StrEnum):
+    """What `joinedup submit` sends: a native CSV, or a FHIR Bundle or MeasureReport."""
+
+    csv = "csv"
+    fhir = "fhir"
+
+
 class WorkerJob(StrEnum):
     progress = "progress"  # targets_api's progress refresher
     outbox = "outbox"  # ingest's outbox deliverer
