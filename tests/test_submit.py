@@ -21,7 +21,6 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from services.cli import app
-from services.common import periods
 from services.common.auth import Role, create_key
 from services.submit_client import PROGRESS_FROM_BYTES
 from tests.support.areas import ENGLAND
@@ -32,6 +31,7 @@ from tests.support.database import (
     run_in_transaction,
 )
 from tests.support.services import ServiceProcess, free_port
+from tests.support.submissions import measure_report
 
 pytestmark = pytest.mark.e2e
 
@@ -391,26 +391,6 @@ def read_all(fd: int) -> list[bytes]:
     return chunks
 
 
-def fhir_report(place: str, period: str, numerator: int, denominator: int) -> dict:
-    start, end = periods.parse(period).start, periods.parse(period).end
-    return {
-        "resourceType": "MeasureReport",
-        "status": "complete",
-        "type": "summary",
-        "measure": f"https://example.org/fhir/Measure/{DISCHARGE}",
-        "subject": {"identifier": {"value": place}},
-        "period": {"start": start.isoformat(), "end": end.isoformat()},
-        "group": [
-            {
-                "population": [
-                    {"code": {"coding": [{"code": "numerator"}]}, "count": numerator},
-                    {"code": {"coding": [{"code": "denominator"}]}, "count": denominator},
-                ]
-            }
-        ],
-    }
-
-
 def test_a_fhir_batch_bundle_stores_its_good_reports_and_prints_the_bad_entries(
     ingest, submitter, stored, tmp_path
 ):
@@ -418,8 +398,16 @@ def test_a_fhir_batch_bundle_stores_its_good_reports_and_prints_the_bad_entries(
         "resourceType": "Bundle",
         "type": "batch",
         "entry": [
-            {"resource": fhir_report(LEEDS, "2006-01", 450, 500)},
-            {"resource": fhir_report(BRADFORD, "2006-02", 600, 500)},
+            {
+                "resource": measure_report(
+                    LEEDS, DISCHARGE, "2006-01", numerator=450, denominator=500
+                )
+            },
+            {
+                "resource": measure_report(
+                    BRADFORD, DISCHARGE, "2006-02", numerator=600, denominator=500
+                )
+            },
         ],
     }
     path = tmp_path / "bundle.json"

@@ -10,53 +10,18 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.measurereport import MeasureReport
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
-from services.common import periods
 from services.common.fhir import FHIR_MEDIA_TYPE, measure_url
 from services.ingest.fhir.mapping import NATIVE_PATHS
 from tests.ingest.support import json_text, post_body
 from tests.support.areas import BRADFORD, CORNWALL, LEEDS
 from tests.support.clients import bearer
 from tests.support.submissions import DISCHARGE, FALLS
+from tests.support.submissions import fhir_bundle as bundle
+from tests.support.submissions import measure_report as report
 
 FHIR = {"Content-Type": FHIR_MEDIA_TYPE}
 AVOIDABLE = "bcf-avoidable-admissions"
 SPEND = "bcf-spend-home-care"
-
-
-def report(place: str, metric: str, period: str, *, value=None, numerator=None, denominator=None):
-    """A summary MeasureReport as a place system would send it (a dict: bad ones too)."""
-    span = periods.parse(period)
-    populations = [
-        {"code": {"coding": [{"code": name}]}, "count": count}
-        for name, count in (("numerator", numerator), ("denominator", denominator))
-        if count is not None
-    ]
-    group: dict = {"population": populations} if populations else {}
-    if value is not None:
-        group["measureScore"] = {"value": value}
-    return {
-        "resourceType": "MeasureReport",
-        "status": "complete",
-        "type": "summary",
-        # Any base ending in /Measure/<code> names the metric.
-        "measure": f"https://place-system.example/fhir/Measure/{metric}",
-        "subject": {"identifier": {"value": place}},
-        "period": {"start": span.start.isoformat(), "end": span.end.isoformat()},
-        "group": [group] if group else [],
-    }
-
-
-def bundle(*reports: dict, kind: str = "transaction", identifier: str | None = None) -> dict:
-    body: dict = {
-        "resourceType": "Bundle",
-        "type": kind,
-        "entry": [
-            {"resource": r, "request": {"method": "POST", "url": "MeasureReport"}} for r in reports
-        ],
-    }
-    if identifier is not None:
-        body["identifier"] = {"system": "urn:example:place-system", "value": identifier}
-    return body
 
 
 def month_of(place: str) -> list[dict]:
