@@ -82,7 +82,7 @@ _IDEMPOTENCY = Annotated[
 @router.post(
     "/MeasureReport",
     status_code=201,
-    responses={201: {"description": "Stored"}, **_WRITE_ERRORS},
+    responses={**fhir.fhir_responses(201), **_WRITE_ERRORS},
     dependencies=[ADMITTED],
     openapi_extra=_body_spec(schemas.MEASURE_REPORT_EXAMPLE),
 )
@@ -102,7 +102,7 @@ async def create_measure_report(
 
 @router.post(
     "",
-    responses={200: {"description": "batch-response or transaction-response"}, **_WRITE_ERRORS},
+    responses={**fhir.fhir_responses(200), **_WRITE_ERRORS},
     dependencies=[ADMITTED],
     openapi_extra=_body_spec(schemas.BUNDLE_EXAMPLE),
 )
