@@ -11,7 +11,6 @@ serves a FHIR route should not pay at start-up.
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -186,7 +185,6 @@ def searchset(
     return Bundle.model_validate(
         {
             "type": "searchset",
-            "timestamp": datetime.now(UTC).isoformat(),
             "total": total,
             "link": links,
             "entry": [
@@ -215,6 +213,7 @@ def capability_statement(
     return CapabilityStatement.model_validate(
         {
             "status": "active",
+            # When this statement was last changed (FHIR requires one): the routes' release.
             "date": "2026-12-02",
             "kind": "instance",
             "software": {"name": f"joinedup {software}"},
