@@ -1,4 +1,5 @@
-"""Bodies for ingest's POST /v1/submissions, in either format, for the seeded metrics."""
+"""Bodies for ingest's POST /v1/submissions, in either format, and for its FHIR routes
+(MeasureReports and their Bundles), for the seeded metrics."""
 
 from services.common import periods
 from tests.support.areas import LEEDS
