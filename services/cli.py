@@ -346,8 +346,9 @@ def submit(
         SubmitFormat,
         typer.Option(
             "--format",
-            help="native: joinedup's CSV; dhis2: a DHIS2 dataValueSets file, JSON or CSV "
-            "(docs/api.md)",
+            help="native: joinedup's CSV; dhis2: a DHIS2 dataValueSets file, JSON or CSV; "
+            "fhir: a FHIR Bundle (transaction: atomic, batch: partial) or one MeasureReport, "
+            "in JSON (docs/api.md)",
         ),
     ] = SubmitFormat.native,
     idempotency_key: Annotated[
@@ -377,7 +378,7 @@ def submit(
         int, typer.Option(min=0, help="Print at most this many row errors")
     ] = 50,
 ) -> None:
-    """Send a CSV of observations (or a DHIS2 dataValueSets file) to ingest; print what was
+    """Send a CSV of observations (or a DHIS2 dataValueSets or FHIR file) to ingest; print what was
     stored and a table of row errors.
 
     Exit codes: 0 accepted (wholly or partially), 1 rejected or refused, 2 usage,

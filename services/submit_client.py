@@ -1,4 +1,6 @@
-"""`joinedup submit FILE.csv`: send a place's CSV to ingest and say plainly what became of it.
+"""`joinedup submit FILE.csv`: send a place's CSV to ingest and say plainly what became of it;
+with `--format fhir`, a FHIR Bundle or MeasureReport to ingest's FHIR routes (read whole: such
+a file is a month of a place's reports, not a national load).
 
 The file is never read whole: one streaming pass hashes it for the idempotency key, a second
 sends it in chunks. The key is what makes retrying safe: ingest answers a repeat with its first
@@ -8,6 +10,7 @@ running the command twice on the same file stores it once.
 
 import contextlib
 import hashlib
+import json
 import re
 import sys
 import time
@@ -60,7 +63,8 @@ class Upload:
     key: str = field(repr=False)  # never printed, not even in a traceback
     mode: SubmissionMode = SubmissionMode.atomic
     dry_run: bool = False
-    format: SubmitFormat = SubmitFormat.native  # dhis2: a dataValueSets file, JSON or CSV
+    # dhis2: a dataValueSets file, JSON or CSV; fhir: a Bundle or a MeasureReport, JSON
+    format: SubmitFormat = SubmitFormat.native
     idempotency_key: str | None = None  # None: derived from the file's content and the mode
     timeout_s: float = 120.0
     retries: int = 5
@@ -70,7 +74,8 @@ class Upload:
 def submit(upload: Upload) -> Exit:
     """Send the file, print the outcome, and return the exit code; ``SubmitFailed`` when there
     is no outcome to print (the file, the address, a refusal or an outage)."""
-    endpoint = _endpoint(upload.url, upload.format)
+    fhir = upload.format is SubmitFormat.fhir
+    endpoint = _fhir_endpoint(upload) if fhir else _endpoint(upload.url, upload.format)
     idempotency_key = upload.idempotency_key or derived_idempotency_key(
         upload.path, upload.mode, upload.format
     )
@@ -78,6 +83,8 @@ def submit(upload: Upload) -> Exit:
         raise SubmitFailed("--idempotency-key must be 1-255 visible ASCII characters.", Exit.usage)
     response, attempts = _post(upload, endpoint, idempotency_key)
     body = json_object(response)
+    if fhir:
+        return _fhir_result(response, body, upload)
     dhis2_summary = upload.format is SubmitFormat.dhis2 and "importCount" in body
     if dhis2_summary and response.status_code in (200, 409):
         return _print_import_summary(
@@ -99,6 +106,80 @@ def submit(upload: Upload) -> Exit:
     if response.status_code < 500:
         raise SubmitFailed(f"ingest refused the submission {why}", Exit.refused)
     raise SubmitFailed(f"ingest failed {why}", Exit.unavailable)
+
+
+def _fhir_endpoint(upload: Upload) -> str:
+    """/fhir for a Bundle (its type says atomic or partial), /fhir/MeasureReport for one."""
+    if upload.dry_run or upload.mode is not SubmissionMode.atomic:
+        raise SubmitFailed(
+            "--format fhir takes neither --dry-run nor --mode: a transaction Bundle is "
+            "atomic, a batch Bundle partial.",
+            Exit.usage,
+        )
+    with _reading(upload.path), upload.path.open("rb") as file:
+        try:
+            kind = json.load(file).get("resourceType")
+        except (ValueError, AttributeError):
+            kind = None
+    paths = {"Bundle": "/fhir", "MeasureReport": "/fhir/MeasureReport"}
+    if kind not in paths:
+        raise SubmitFailed(
+            f"{upload.path} is not a FHIR Bundle or MeasureReport in JSON.", Exit.usage
+        )
+    return _endpoint(upload.url).removesuffix("/v1/submissions") + paths[kind]
+
+
+def _fhir_result(response: httpx.Response, body: dict[str, Any], upload: Upload) -> Exit:
+    """A FHIR answer: a created report, a batch- or transaction-response Bundle, or an
+    OperationOutcome; its errors printed as the row table, each entry as its row."""
+    if response.status_code == 201:
+        typer.echo("MeasureReport stored.")
+        return Exit.accepted
+    if response.status_code == 200 and body.get("resourceType") == "Bundle":
+        entries = [e for e in body.get("entry") or [] if isinstance(e, dict)]
+        statuses = [str((e.get("response") or {}).get("status", "")) for e in entries]
+        stored = sum(status.startswith("201") for status in statuses)
+        typer.echo(f"{body.get('type')}: {stored} of {len(entries)} MeasureReports stored.")
+        issues = [
+            issue
+            for e in entries
+            for issue in (((e.get("response") or {}).get("outcome") or {}).get("issue") or [])[1:]
+        ]
+        _print_errors({"errors": _issue_rows(issues)}, upload.show_errors, _ENTRY_ROWS)
+        return Exit.accepted if stored else Exit.refused
+    issues = body.get("issue") or [{}]
+    detail = issues[0].get("diagnostics") or response.reason_phrase
+    if response.status_code == 422:
+        typer.echo(f"Rejected: {detail}")
+        _print_errors({"errors": _issue_rows(issues[1:])}, upload.show_errors, _ENTRY_ROWS)
+        return Exit.refused
+    why = f"({response.status_code} {response.reason_phrase}): {detail}"
+    if response.status_code < 500:
+        raise SubmitFailed(f"ingest refused the submission {why}", Exit.refused)
+    raise SubmitFailed(f"ingest failed {why}", Exit.unavailable)
+
+
+_ENTRY_ROWS = "row 1 is Bundle.entry[0]"
+_ENTRY = re.compile(r"^Bundle\.entry\[([0-9]+)\]")
+
+
+def _issue_rows(issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """OperationOutcome issues as rows of the error table: the entry, where (a FHIRPath),
+    code, message."""
+    return [
+        {
+            "row": int(entry.group(1)) + 1
+            if (entry := _ENTRY.match(",".join(issue.get("expression") or [])))
+            else "",
+            "field": ",".join(issue.get("expression") or []),
+            "code": ",".join(
+                str(c.get("code")) for c in (issue.get("details") or {}).get("coding") or []
+            ),
+            "msg": issue.get("diagnostics", ""),
+        }
+        for issue in issues
+        if isinstance(issue, dict)
+    ]
 
 
 def derived_idempotency_key(
@@ -148,12 +229,13 @@ def _post(upload: Upload, endpoint: str, idempotency_key: str) -> tuple[httpx.Re
     with _reading(upload.path):
         size = upload.path.stat().st_size
     # Content-Length rather than chunked: ingest can refuse an oversized file (413) at once.
+    fhir = upload.format is SubmitFormat.fhir
     headers = {
         "Authorization": f"Bearer {upload.key}",
         "Content-Type": _content_type(upload),
         "Content-Length": str(size),
         "Idempotency-Key": idempotency_key,
-        "Accept": "application/json, application/problem+json",
+        "Accept": "application/fhir+json" if fhir else "application/json, application/problem+json",
         "User-Agent": "joinedup-submit",
     }
     params = _params(upload)
@@ -191,9 +273,12 @@ def _post(upload: Upload, endpoint: str, idempotency_key: str) -> tuple[httpx.Re
 
 
 def _content_type(upload: Upload) -> str:
-    """A DHIS2 file is JSON if it starts as JSON does (or is named .json), else DHIS2's CSV."""
+    """FHIR is JSON; a DHIS2 file is JSON if it starts as JSON does (or is named .json), else
+    DHIS2's CSV."""
     if upload.format is SubmitFormat.native:
         return "text/csv"
+    if upload.format is SubmitFormat.fhir:
+        return "application/fhir+json"
     with _reading(upload.path), upload.path.open("rb") as file:
         start = file.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     is_json = upload.path.suffix.lower() == ".json" or start.startswith(b"{")
@@ -201,6 +286,8 @@ def _content_type(upload: Upload) -> str:
 
 
 def _params(upload: Upload) -> dict[str, str]:
+    if upload.format is SubmitFormat.fhir:
+        return {}  # a Bundle says its own mode (transaction or batch); no dry run
     if upload.format is SubmitFormat.dhis2:
         # --mode keeps its meaning: atomic is DHIS2's atomicMode=ALL.
         atomic = "ALL" if upload.mode is SubmissionMode.atomic else "NONE"
@@ -350,14 +437,14 @@ def _print_rejection(body: dict[str, Any], upload: Upload) -> None:
         )
 
 
-def _print_errors(body: dict[str, Any], limit: int) -> None:
+def _print_errors(
+    body: dict[str, Any], limit: int, rows_are: str = "row 1 is the first line after the header"
+) -> None:
     errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
     total = max(int(body.get("error_count") or 0), len(errors))
     if not total:
         return
-    typer.echo(
-        f"\n{total:,} error{'s' if total != 1 else ''} (row 1 is the first line after the header):"
-    )
+    typer.echo(f"\n{total:,} error{'s' if total != 1 else ''} ({rows_are}):")
     for line in error_table(errors[:limit]):
         typer.echo(f"  {line}")
     if (more := total - min(limit, len(errors))) > 0:

@@ -31,6 +31,7 @@ from tests.support.database import (
     run_in_transaction,
 )
 from tests.support.services import ServiceProcess, free_port
+from tests.support.submissions import measure_report
 
 pytestmark = pytest.mark.e2e
 
@@ -439,3 +440,38 @@ def test_a_dhis2_csv_file_with_a_bad_value_prints_its_conflicts(
     assert partial.exit_code == 0, partial.output
     assert partial.stdout.startswith("Import WARNING")
     assert stored.observations() == [(LEEDS, "2004-02", 90.0)]
+
+
+def test_a_fhir_batch_bundle_stores_its_good_reports_and_prints_the_bad_entries(
+    ingest, submitter, stored, tmp_path
+):
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {
+                "resource": measure_report(
+                    LEEDS, DISCHARGE, "2006-01", numerator=450, denominator=500
+                )
+            },
+            {
+                "resource": measure_report(
+                    BRADFORD, DISCHARGE, "2006-02", numerator=600, denominator=500
+                )
+            },
+        ],
+    }
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+
+    result = submit(submitter, str(path), "--url", ingest.url, "--format", "fhir")
+    again = submit(submitter, str(path), "--url", ingest.url, "--format", "fhir")
+
+    assert (result.exit_code, again.exit_code) == (0, 0), result.output
+    assert "batch-response: 1 of 2 MeasureReports stored." in result.stdout
+    assert "1 error (row 1 is Bundle.entry[0])" in result.stdout
+    (row,) = table_rows(result.stdout).values()
+    assert row[0] == "Bundle.entry[1].resource.group[0].measureScore.value"  # 120 % > 100
+    assert stored.submissions() == [("partially_accepted", 1, 1)]
+    assert stored.observations() == [(LEEDS, "2006-01", 90.0)]
+    assert result.stdout == again.stdout  # the replay: the first answer, nothing stored again

@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common import fhir
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -81,6 +83,10 @@ class Unprocessable(Problem):
     status, slug = 422, "validation-error"
 
 
+class UnsupportedMediaType(Problem):
+    status, slug = 415, "unsupported-media-type"
+
+
 class TooManyRequests(Problem):
     status, slug = 429, "too-many-requests"
 
@@ -127,23 +133,33 @@ def problem_response(
     )
 
 
+def _answer(request: Request, status: int, detail: str, **fields: Any) -> Response:
+    """The error as a problem, or on a FHIR route as the OperationOutcome FHIR clients read
+    (issue 20): one set of handlers, so a 401, 404 or 415 there is FHIR too."""
+    if fhir.is_fhir_path(request.url.path):
+        return fhir.outcome_response(
+            status, detail, errors=fields.get("errors"), headers=fields.get("headers")
+        )
+    return problem_response(status, detail, instance=request.url.path, **fields)
+
+
 def _loc_without_body_wrapper(loc: Sequence[Any]) -> list[Any]:
     return [part for part in loc if part != "body"] or list(loc)
 
 
-async def _on_problem(request: Request, exc: Problem) -> JSONResponse:
-    return problem_response(
+async def _on_problem(request: Request, exc: Problem) -> Response:
+    return _answer(
+        request,
         exc.status,
         exc.detail,
         slug=exc.slug,
         errors=exc.errors,
         headers=exc.headers,
-        instance=request.url.path,
         extensions=exc.extensions,
     )
 
 
-async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _on_validation_error(request: Request, exc: RequestValidationError) -> Response:
     errors = [
         field_error(
             _loc_without_body_wrapper(err.get("loc", ())),
@@ -153,12 +169,8 @@ async def _on_validation_error(request: Request, exc: RequestValidationError) ->
         for err in exc.errors()
     ]
     where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
-    return problem_response(
-        422,
-        f"The request is not valid: {where}",
-        slug="validation-error",
-        errors=errors,
-        instance=request.url.path,
+    return _answer(
+        request, 422, f"The request is not valid: {where}", slug="validation-error", errors=errors
     )
 
 
@@ -192,7 +204,7 @@ async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> R
         detail = (
             f"{request.method} is not allowed on {request.url.path}; it allows {headers['Allow']}"
         )
-    return problem_response(exc.status_code, detail, headers=headers, instance=request.url.path)
+    return _answer(request, exc.status_code, detail, headers=headers)
 
 
 # PostgreSQL text cannot hold NUL (psycopg refuses it before sending; jsonb refuses \u0000 as
@@ -208,42 +220,39 @@ def _is_unstorable_text(exc: DBAPIError) -> bool:
     )
 
 
-async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+async def _on_database_error(request: Request, exc: DBAPIError) -> Response:
     if _is_unstorable_text(exc):
-        return problem_response(
-            422,
-            "Text must not contain NUL (\\u0000) characters.",
-            slug="validation-error",
-            instance=request.url.path,
+        return _answer(
+            request, 422, "Text must not contain NUL (\\u0000) characters.", slug="validation-error"
         )
     return await _on_unexpected(request, exc)
 
 
-async def _on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+async def _on_database_unavailable(request: Request, exc: Exception) -> Response:
     # Every pooled connection busy (pool timeout), or the server unreachable or restarting: a
     # passing condition, so say when to retry. A write whose commit was cut off may have been
     # stored; its retry with the same Idempotency-Key replays it rather than storing it twice.
     log.warning(
         "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
     )
-    return problem_response(
+    return _answer(
+        request,
         503,
         "The database is busy or unreachable; retry shortly.",
         slug="service-unavailable",
         headers={"Retry-After": "1"},
-        instance=request.url.path,
     )
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
     # Never echo the exception: it may carry SQL, data or secrets. The request id links the
     # client's report to the server log, which has the traceback.
     request_id = getattr(request.state, "request_id", None)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(
+    return _answer(
+        request,
         500,
         "An unexpected error occurred; it has been logged.",
-        instance=request.url.path,
         headers={"X-Request-ID": request_id} if request_id else None,
         extensions={"request_id": request_id} if request_id else None,
     )

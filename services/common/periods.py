@@ -156,6 +156,21 @@ def periods_between(first: Period, last: Period) -> list[Period]:
     return [from_index(first.periodicity, i) for i in range(index(first), index(last) + 1)]
 
 
+def spanning(start: date, end: date) -> Period | None:
+    """The period that runs from ``start`` to ``end`` (both inclusive), if one does: how a
+    standard that carries dates (FHIR's MeasureReport.period) names a period. Every form has
+    spans of its own (a month, a calendar quarter, a calendar year, April to March), so the
+    dates alone decide the form."""
+    for periodicity in Periodicity:
+        try:
+            period = containing(periodicity, start)
+        except PeriodError:
+            return None
+        if period.start == start and period.end == end:
+            return period
+    return None
+
+
 def containing(periodicity: Periodicity, day: date) -> Period:
     return from_index(periodicity, _index_of(Periodicity(periodicity), day))
 

@@ -37,10 +37,12 @@ class ImportStrategy(StrEnum):
 
 
 class SubmitFormat(StrEnum):
-    """What `joinedup submit` sends: joinedup's own CSV, or a DHIS2 dataValueSets file."""
+    """What `joinedup submit` sends: joinedup's own CSV, a DHIS2 dataValueSets file, or a FHIR
+    Bundle or MeasureReport."""
 
     native = "native"
     dhis2 = "dhis2"
+    fhir = "fhir"
 
 
 class WorkerJob(StrEnum):

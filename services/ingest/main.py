@@ -8,6 +8,7 @@ from services.common.catalogue import catalogue_client
 from services.ingest.completeness.endpoints import router as completeness_router
 from services.ingest.config import IngestSettings
 from services.ingest.dhis2.endpoints import router as dhis2_router
+from services.ingest.fhir.endpoints import router as fhir_router
 from services.ingest.observations.endpoints import router as observations_router
 from services.ingest.submissions.admission import admission_gate
 from services.ingest.submissions.endpoints import router as submissions_router
@@ -26,9 +27,16 @@ def create_app(
         service="ingest",
         title="joinedup ingest",
         description="Submissions of observations from place systems: JSON and CSV, idempotent, "
-        "validated row by row, corrections kept as versions; DHIS2 dataValueSets too.",
+        "validated row by row, corrections kept as versions; DHIS2 dataValueSets and FHIR "
+        "MeasureReports too.",
         settings=settings,
-        routers=[submissions_router, observations_router, completeness_router, dhis2_router],
+        routers=[
+            submissions_router,
+            observations_router,
+            completeness_router,
+            dhis2_router,
+            fhir_router,
+        ],
         database_url=database_url,
         resources=[catalogue_client(metrics_api_transport), admission_gate(settings.db_pool_size)],
         scrape_collectors=[timeliness_metrics],

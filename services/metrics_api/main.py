@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from services.common.app import create_app as create_service_app
 from services.common.config import CommonSettings
 from services.metrics_api.areas.endpoints import router as areas_router
+from services.metrics_api.fhir.endpoints import router as fhir_router
 from services.metrics_api.metrics.endpoints import router as metrics_router
 
 
@@ -21,6 +22,6 @@ def create_app(
         description="The area hierarchy (England > regions > ICBs > places) and the versioned "
         "national and local metric definitions.",
         settings=settings or MetricsApiSettings(),
-        routers=[areas_router, metrics_router],
+        routers=[areas_router, metrics_router, fhir_router],
         database_url=database_url,
     )

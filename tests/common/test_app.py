@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import text
 
 from services.common.config import CommonSettings
+from services.common.fhir import FHIR_MEDIA_TYPE, is_fhir_path
 from services.ingest.main import create_app as create_ingest
 from services.metrics_api.main import create_app as create_metrics
 from services.targets_api.main import create_app as create_targets
@@ -175,7 +176,9 @@ async def test_options_and_405_name_every_method_of_each_path(any_client):
         assert set(options.headers["allow"].split(", ")) == declared, template
         refused = await any_client.request("PATCH", concrete(template))
         assert refused.status_code == 405, template
-        assert refused.headers["content-type"] == "application/problem+json"
+        # On a FHIR route every error is an OperationOutcome (issue 20), a 405 too.
+        expected = FHIR_MEDIA_TYPE if is_fhir_path(template) else "application/problem+json"
+        assert refused.headers["content-type"] == expected, template
         assert set(refused.headers["allow"].split(", ")) == declared, template
 
 

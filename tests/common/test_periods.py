@@ -15,6 +15,7 @@ from services.common.periods import (
     parse_as,
     periods_between,
     shift,
+    spanning,
 )
 
 FORMS = (
@@ -403,3 +404,12 @@ def test_sql_functions_are_immutable_and_parallel_safe(query):
         (name, "i", "s")
         for name in ("period_end", "period_index", "period_periodicity", "period_start")
     ]
+
+
+def test_spanning_names_the_period_two_dates_cover_and_nothing_else():
+    for code in ("2025-07", "2025-Q2", "2025", "FY2025-26", "2024-02"):
+        period = parse(code)
+        assert spanning(period.start, period.end) == period
+    assert spanning(date(2025, 7, 1), date(2025, 7, 30)) is None
+    assert spanning(date(2025, 2, 1), date(2025, 4, 30)) is None  # not a quarter
+    assert spanning(date(2025, 7, 31), date(2025, 7, 1)) is None

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from services.ingest.main import create_app as create_ingest
 from services.metrics_api.main import create_app as create_metrics_api
@@ -23,7 +24,13 @@ from tests.support.areas import BRADFORD, CORNWALL, ENGLAND, LEEDS, WEST_YORKSHI
 from tests.support.bodies import governance, leader, resources
 from tests.support.clients import bearer
 from tests.support.problems import assert_problem
-from tests.support.submissions import DISCHARGE, json_submission, observation
+from tests.support.submissions import (
+    DISCHARGE,
+    fhir_bundle,
+    json_submission,
+    measure_report,
+    observation,
+)
 from tests.targets_api.plan_support import FALLS, PLAN, Plans, target
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -281,6 +288,18 @@ MATRIX: dict[tuple[str, str, str], Row] = {
         ("submitter", CORNWALL),
         200,
     ),
+    # The FHIR routes: the same submission service, so the same keys; refusals are
+    # OperationOutcomes rather than problems.
+    ("ingest", "POST", "/fhir/MeasureReport"): Row(
+        body(measure_report()), ("submitter", LEEDS), STEWARD_OF_LEEDS, ("submitter", CORNWALL), 201
+    ),
+    ("ingest", "POST", "/fhir"): Row(
+        body(fhir_bundle(measure_report())),
+        ("submitter", LEEDS),
+        ("viewer",),
+        ("submitter", CORNWALL),
+        200,
+    ),
 }
 
 
@@ -311,7 +330,11 @@ async def send(
 
 
 def refused(response: httpx.Response, status: int, query, audited: int) -> None:
-    assert_problem(response, status)
+    if response.request.url.path.startswith("/fhir"):
+        assert response.status_code == status, response.text
+        OperationOutcome.model_validate(response.json())
+    else:
+        assert_problem(response, status)
     assert audit_count(query) == audited, "a refused write was audited, so it changed something"
 
 

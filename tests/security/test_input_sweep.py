@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.common.fhir import FHIR_MEDIA_TYPE, is_fhir_path
 from services.ingest.config import IngestSettings
 from services.ingest.main import create_app as create_ingest
 from services.metrics_api.main import create_app as create_metrics_api
@@ -110,13 +111,31 @@ async def send(
     return await client.request(method, path, params=query, json=body, headers=admin)
 
 
+def error_media_type(response: httpx.Response) -> str:
+    """problem+json, or on a FHIR route an OperationOutcome (issue 20)."""
+    fhir = is_fhir_path(response.request.url.path)
+    return FHIR_MEDIA_TYPE if fhir else "application/problem+json"
+
+
+def error_locs(response: httpx.Response) -> list[list[str]]:
+    """Where the errors are: a problem's ``loc``s, an OperationOutcome's expressions."""
+    body = response.json()
+    if body.get("resourceType") == "OperationOutcome":
+        return [
+            expression.split(".", 1)
+            for issue in body["issue"]
+            for expression in issue.get("expression") or []
+        ]
+    return [e["loc"] for e in body.get("errors") or []]
+
+
 def problem_naming(response: httpx.Response, parameter: Parameter) -> str | None:
     """What is wrong with ``response`` as a 422 refusing ``parameter``, or None if nothing."""
     if response.status_code != 422:
         return f"{response.status_code} {response.text[:200]}"
-    if response.headers.get("content-type") != "application/problem+json":
+    if response.headers.get("content-type") != error_media_type(response):
         return f"422 as {response.headers.get('content-type')}"
-    locs = [e["loc"] for e in response.json().get("errors") or []]
+    locs = error_locs(response)
     if [parameter.location, parameter.name] not in locs:
         return f"422 naming {locs}, not {parameter.location}.{parameter.name}"
     return None
@@ -126,7 +145,7 @@ def no_server_error(response: httpx.Response) -> str | None:
     if response.status_code >= 500:
         return f"{response.status_code} {response.text[:200]}"
     if response.status_code >= 400 and (
-        response.headers.get("content-type") != "application/problem+json"
+        response.headers.get("content-type") != error_media_type(response)
     ):
         return f"{response.status_code} as {response.headers.get('content-type')}"
     return None

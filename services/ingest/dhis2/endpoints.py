@@ -4,7 +4,12 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from services.common.auth import Principal, SubmitterKey
 from services.common.db import SessionDep
-from services.common.errors import BadRequest, Unprocessable, field_error, problem_responses
+from services.common.errors import (
+    Unprocessable,
+    UnsupportedMediaType,
+    field_error,
+    problem_responses,
+)
 from services.common.params import QueryFlag
 from services.common.responses import csv_response, wants_csv
 from services.common.vocabulary import ImportStrategy
@@ -17,11 +22,8 @@ from services.ingest.dhis2.schemas import (
     ImportSummary,
 )
 from services.ingest.submissions.admission import ADMITTED
-from services.ingest.submissions.endpoints import (
-    IDEMPOTENCY_KEY,
-    UnsupportedMediaType,
-    staleness,
-)
+from services.ingest.submissions.endpoints import staleness
+from services.ingest.submissions.service import check_idempotency_key
 
 router = APIRouter(
     prefix="/v1/dhis2", tags=["dhis2"], responses=problem_responses(401, 403, 404, 422)
@@ -92,8 +94,7 @@ async def import_data_value_set(
     ] = None,
 ) -> Response:
     """Import a DHIS2 data value set (JSON or CSV) through the native submission path."""
-    if idempotency_key is not None and not IDEMPOTENCY_KEY.match(idempotency_key):
-        raise BadRequest("Idempotency-Key must be 1-255 visible ASCII characters.")
+    check_idempotency_key(idempotency_key)
     summary, replayed = await service.import_data_values(
         session,
         principal=principal,

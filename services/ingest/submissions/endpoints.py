@@ -1,4 +1,3 @@
-import re
 import uuid
 from typing import Annotated
 
@@ -7,7 +6,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from services.common.auth import Principal, SubmitterKey
 from services.common.catalogue import Catalogue
 from services.common.db import SessionDep
-from services.common.errors import BadRequest, Problem, problem_responses
+from services.common.errors import Problem, UnsupportedMediaType, problem_responses
 from services.common.params import QueryFlag, Timestamp
 from services.common.responses import ListPublic, PageDep
 from services.common.vocabulary import SubmissionMode
@@ -20,15 +19,10 @@ router = APIRouter(
     prefix="/v1/submissions", tags=["submissions"], responses=problem_responses(401, 403, 404, 422)
 )
 
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _CSV_EXAMPLE = (
     "place_code,metric_code,period,value,numerator,denominator,note\n"
     "E08000035,bcf-discharge-usual-residence,2025-07,,912,1003,\n"
 )
-
-
-class UnsupportedMediaType(Problem):
-    status, slug = 415, "unsupported-media-type"
 
 
 def _format_of(content_type: str) -> str:
@@ -75,8 +69,7 @@ async def create_submission(
     ] = None,
 ) -> Response:
     """Submit observations as JSON (one place) or CSV (any places in scope)."""
-    if idempotency_key is not None and not IDEMPOTENCY_KEY.match(idempotency_key):
-        raise BadRequest("Idempotency-Key must be 1-255 visible ASCII characters.")
+    service.check_idempotency_key(idempotency_key)
     try:
         submission, replayed = await service.submit(
             session,

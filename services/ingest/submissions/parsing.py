@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -114,18 +114,30 @@ def _encoding_error(row_no: int, fields: list) -> RowError | None:
 def json_rows(submission: SubmissionIn) -> tuple[str, list[RowError]]:
     """The rows of a JSON submission as one JSON array for the row checks, each field as the
     text a CSV cell would hold, and the rows refused for their encoding."""
+    return numbered_rows(
+        (
+            row_no,
+            [
+                submission.place_code,
+                obs.metric_code,
+                obs.period,
+                obs.value,
+                obs.numerator,
+                obs.denominator,
+                obs.note,
+            ],
+        )
+        for row_no, obs in enumerate(submission.observations, start=1)
+    )
+
+
+def numbered_rows(numbered: Iterable[tuple[int, Sequence[object]]]) -> tuple[str, list[RowError]]:
+    """Rows already read (a JSON submission's, or those a standard's document translates to,
+    services/ingest/fhir), each with its row number and its fields in CSV_COLUMNS order, as
+    the JSON array the row checks read, and the rows refused for their encoding."""
     rows, errors = [], []
-    for row_no, obs in enumerate(submission.observations, start=1):
-        fields = [
-            submission.place_code,
-            obs.metric_code,
-            obs.period,
-            obs.value,
-            obs.numerator,
-            obs.denominator,
-            obs.note,
-        ]
-        if error := _encoding_error(row_no, fields):
+    for row_no, fields in numbered:
+        if error := _encoding_error(row_no, list(fields)):
             errors.append(error)
         else:
             cells = (None if field is None else str(field) for field in fields)

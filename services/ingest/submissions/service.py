@@ -1,8 +1,9 @@
 """Taking a submission: idempotency, scope, staging, row checks, versioned storage, outbox."""
 
 import hashlib
+import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common import audit
 from services.common.auth import ApiPrincipal, Role, require_scope
 from services.common.catalogue import Catalogue, MetricsApiClient
-from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from services.common.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from services.common.models import Submission
 from services.ingest.submissions import store, telemetry
-from services.ingest.submissions.parsing import CsvStager, json_rows, parse_json
+from services.ingest.submissions.parsing import CsvStager, json_rows, numbered_rows, parse_json
 from services.ingest.submissions.schemas import (
     RowError,
     SubmissionIn,
@@ -22,6 +23,25 @@ from services.ingest.submissions.schemas import (
     SubmissionPublic,
     SubmissionStatus,
 )
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def check_idempotency_key(key: str | None) -> None:
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise BadRequest("Idempotency-Key must be 1-255 visible ASCII characters.")
+
+
+@dataclass(frozen=True)
+class Translated:
+    """A document in another standard's form (FHIR MeasureReports, services/ingest/fhir) read
+    into native rows: the same rows a JSON submission makes, so every check and write after
+    this is the native path itself. ``rows`` are (row number, fields in CSV_COLUMNS order);
+    ``framing_errors`` are the rows the document could not express as a native row."""
+
+    mode: SubmissionMode
+    rows: list[tuple[int, list[object]]]
+    framing_errors: list[RowError]
 
 
 @dataclass(frozen=True)
@@ -36,6 +56,9 @@ class Request:
     # What a replay is compared by, when the body is a translation (services/ingest/dhis2): the
     # digest of what the client sent, as the translation may depend on the stored data.
     fingerprint: str | None = None
+    # A JSON body in another standard's form: what reads it into native rows. Called where a
+    # JSON submission is parsed, so a malformed body is refused after the replay check, too.
+    translate: Callable[[bytes], Translated] | None = None
 
 
 class _HashingBody:
@@ -175,6 +198,25 @@ async def _stage_json(body: _HashingBody) -> _Staged:
     return _Staged(submission.mode, rows, framing_errors, _json_codes(submission))
 
 
+async def _stage_translated(
+    body: _HashingBody, translate: Callable[[bytes], Translated]
+) -> _Staged:
+    translated = translate(await body.read_all())
+    rows, encoding_errors = numbered_rows(translated.rows)
+    framing_errors = sorted([*translated.framing_errors, *encoding_errors], key=lambda e: e.row)
+    return _Staged(translated.mode, rows, framing_errors, _row_codes(translated.rows))
+
+
+def _row_codes(rows: list[tuple[int, list[object]]]) -> store.StagedCodes:
+    """The places and metrics translated rows name, trimmed as the row checks trim them."""
+
+    def codes(column: int) -> list[str]:
+        named = {str(fields[column]).strip(store.BLANK) for _, fields in rows if fields[column]}
+        return sorted(named - {""})
+
+    return store.StagedCodes(places=codes(0), metrics=codes(1))
+
+
 async def submit(
     session: AsyncSession,
     *,
@@ -195,7 +237,11 @@ async def submit(
     if request.format == "json":
         refusal: Unprocessable | Forbidden | None = None
         try:
-            staged = await _stage_json(body)
+            staged = (
+                await _stage_json(body)
+                if request.translate is None
+                else await _stage_translated(body, request.translate)
+            )
             catalogue = await metrics_api.knowing(
                 catalogue, areas=staged.codes.places, metrics=staged.codes.metrics
             )
