@@ -356,6 +356,43 @@ async def test_a_refused_delivery_is_retried_with_backoff_and_arrives_once_signe
     assert json.loads(body)["id"] == done["event_id"]
 
 
+async def test_a_places_escalation_and_its_icbs_answer_are_told_to_the_icbs_receiver(
+    client, make_key, worker, receiver
+):
+    """Issue 19's chain, by hand: Leeds raises an escalation to West Yorkshire, the ICB
+    acknowledges it, and the worker tells the ICB's receiver of both, signed, each with the
+    escalation as that step left it."""
+    icb = bearer(await make_key("signatory", WEST_YORKSHIRE))
+    events = [OPENED, WebhookEvent.escalation_acknowledged]
+    await subscribe(client, icb, url=receiver.url, code=WEST_YORKSHIRE, events=events)
+    asked = {"title": "No step-down beds", "description": "Twenty went.", "ask": "Broker beds."}
+    leeds = bearer(await make_key("signatory", LEEDS))
+    raised = await client.post(f"/v1/places/{LEEDS}/escalations", json=asked, headers=leeds)
+    assert raised.status_code == 201, raised.text
+    escalation = raised.json()["id"]
+    answer = {"note": "Brokering across the ICB"}
+    acked = await client.post(f"/v1/escalations/{escalation}/acknowledge", json=answer, headers=icb)
+    assert acked.status_code == 200, acked.text
+
+    assert await worker.cycle() == 2
+    told = [(headers, json.loads(body)) for headers, body in receiver.received]
+    assert [(h["x-joinedup-event"], b["data"]["id"], b["data"]["state"]) for h, b in told] == [
+        (OPENED.value, escalation, "open"),
+        ("escalation.acknowledged", escalation, "acknowledged"),
+    ]
+    assert told[0][1]["data"]["addressed_to"] == WEST_YORKSHIRE
+    assert told[0][1]["area_codes"] == [LEEDS, WEST_YORKSHIRE]
+    assert told[1][1]["data"]["note"] == answer["note"]
+    for headers, body in receiver.received:
+        assert verify(
+            SECRET,
+            timestamp=headers["x-joinedup-timestamp"],
+            body=body,
+            signature_header=headers["x-joinedup-signature"],
+            now=NOW,
+        )
+
+
 async def test_a_receiver_that_is_down_delays_but_loses_nothing(client, steward, engines, worker):
     down = _receiver(listening=False)
     try:
