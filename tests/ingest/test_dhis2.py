@@ -143,7 +143,7 @@ async def test_a_month_as_json_and_as_csv_is_stored_and_exported_back(client, su
     assert reimported.json()["importCount"]["ignored"] == 4, reimported.text
 
 
-async def dry_run_writes_nothing_and_answers_as_the_import_would(client, submitter, query):
+async def test_dry_run_writes_nothing_and_answers_as_the_import_would(client, submitter, query):
     dry = await post(client, submitter, {"orgUnit": LEEDS, "dataValues": MONTH}, dryRun="true")
     assert dry.status_code == 200, dry.text
     assert dry.json()["importCount"]["imported"] == 4
@@ -291,7 +291,7 @@ async def test_scope_idempotency_and_bad_requests_are_the_submissions_own(client
     assert no_period.json()["errors"][0]["loc"] == ["query", "period"]
 
 
-async def unstorable_text_and_unreadable_csv_are_answered_not_failed(client, submitter):
+async def test_unstorable_text_and_unreadable_csv_are_answered_not_failed(client, submitter):
     header = ",".join(CSV_COLUMNS) + "\n"
     nul = header + f"{DISCHARGE},202507,{LEEDS},numerator,,1,,,a NUL \x00 here\n"
     nul += f"{DISCHARGE},202507,{LEEDS},denominator,,2\n"
