@@ -11,6 +11,7 @@ from datetime import date
 import httpx
 
 from services.common import periods
+from services.ingest.dhis2 import periods as dhis2_periods
 from services.metrics_api.main import create_app as create_metrics_api
 from tests.support.areas import LEEDS
 from tests.support.clients import asgi_client, bearer
@@ -99,3 +100,23 @@ class MetricsAdmin:
 
     async def retire(self, *codes: str) -> None:
         await self.post(*((f"/v1/metrics/{code}/retire", None) for code in codes))
+
+
+def dhis2_of(metric, period, value, numerator, denominator) -> list[dict]:
+    """One observation as DHIS2 data values (text, as DHIS2 sends them): the value under the
+    default category option combo, the numerator and denominator under their own."""
+    dhis2_period = dhis2_periods.to_dhis2(period)
+    values = []
+    if value:
+        values.append({"dataElement": metric, "period": dhis2_period, "value": value})
+    for combo, part in (("numerator", numerator), ("denominator", denominator)):
+        if part:
+            values.append(
+                {
+                    "dataElement": metric,
+                    "period": dhis2_period,
+                    "categoryOptionCombo": combo,
+                    "value": part,
+                }
+            )
+    return values

@@ -9,7 +9,7 @@ import pytest
 
 from services.ingest.dhis2 import periods
 from services.ingest.dhis2.schemas import CSV_COLUMNS
-from tests.ingest.support import post_body
+from tests.ingest.support import dhis2_of, post_body
 from tests.support.areas import BRADFORD, CORNWALL, LEEDS
 from tests.support.submissions import CSV_HEADER, DISCHARGE, FALLS
 
@@ -143,7 +143,7 @@ async def test_a_month_as_json_and_as_csv_is_stored_and_exported_back(client, su
     assert reimported.json()["importCount"]["ignored"] == 4, reimported.text
 
 
-async def test_dry_run_writes_nothing_and_answers_as_the_import_would(client, submitter, query):
+async def dry_run_writes_nothing_and_answers_as_the_import_would(client, submitter, query):
     dry = await post(client, submitter, {"orgUnit": LEEDS, "dataValues": MONTH}, dryRun="true")
     assert dry.status_code == 200, dry.text
     assert dry.json()["importCount"]["imported"] == 4
@@ -196,24 +196,6 @@ BAD = [
     (DISCHARGE, "2025-12", "", "1", "0"),
     (DISCHARGE, "2027-01", "", "1", "2"),
 ]
-
-
-def dhis2_of(metric, period, value, numerator, denominator):
-    dhis2_period = periods.to_dhis2(period)
-    values = []
-    if value:
-        values.append({"dataElement": metric, "period": dhis2_period, "value": value})
-    for combo, part in (("numerator", numerator), ("denominator", denominator)):
-        if part:
-            values.append(
-                {
-                    "dataElement": metric,
-                    "period": dhis2_period,
-                    "categoryOptionCombo": combo,
-                    "value": part,
-                }
-            )
-    return values
 
 
 async def test_natively_and_as_dhis2_the_same_rows_are_stored_and_refused(client, submitter, query):
@@ -291,7 +273,7 @@ async def test_scope_idempotency_and_bad_requests_are_the_submissions_own(client
     assert no_period.json()["errors"][0]["loc"] == ["query", "period"]
 
 
-async def test_unstorable_text_and_unreadable_csv_are_answered_not_failed(client, submitter):
+async def unstorable_text_and_unreadable_csv_are_answered_not_failed(client, submitter):
     header = ",".join(CSV_COLUMNS) + "\n"
     nul = header + f"{DISCHARGE},202507,{LEEDS},numerator,,1,,,a NUL \x00 here\n"
     nul += f"{DISCHARGE},202507,{LEEDS},denominator,,2\n"

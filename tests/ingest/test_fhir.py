@@ -12,8 +12,8 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from services.common.fhir import FHIR_MEDIA_TYPE, measure_url
 from services.ingest.fhir.mapping import NATIVE_PATHS
-from tests.ingest.support import json_text, post_body
-from tests.support.areas import BRADFORD, CORNWALL, LEEDS
+from tests.ingest.support import dhis2_of, json_text, post_body
+from tests.support.areas import BRADFORD, CALDERDALE, CORNWALL, LEEDS
 from tests.support.clients import bearer
 from tests.support.submissions import DISCHARGE, FALLS
 from tests.support.submissions import fhir_bundle as bundle
@@ -198,6 +198,28 @@ async def test_native_and_fhir_store_the_same_rows_and_report_the_same_row_error
     ]
     assert stored(query, LEEDS) == stored(query, BRADFORD)
     assert len(stored(query, LEEDS)) == len(NATIVE) - len(failed)
+
+    # The third standard, DHIS2's dataValueSets, for a third place: the same rows, the same
+    # row errors (issue 20, point 4).
+    values = [
+        value
+        for o in NATIVE
+        for value in dhis2_of(
+            o["metric_code"],
+            o["period"],
+            *(json_text(o[k]) if k in o else "" for k in ("value", "numerator", "denominator")),
+        )
+    ]
+    dhis2 = await client.post(
+        "/v1/dhis2/dataValueSets",
+        content=json_text({"orgUnit": CALDERDALE, "dataValues": values}),
+        headers={**submitter, "Content-Type": "application/json"},
+    )
+    assert dhis2.status_code == 200, dhis2.text
+    assert [(c["row"], c["errorCode"], c["value"]) for c in dhis2.json()["conflicts"]] == [
+        (e["row"], e["code"], e["msg"]) for e in native_errors
+    ]
+    assert stored(query, CALDERDALE) == stored(query, LEEDS)
 
     # As a transaction (atomic): refused whole, with the same errors, nothing more stored.
     native = await post_body(
