@@ -9,7 +9,7 @@ import pytest
 
 from services.common.periods import england_today, parse, shift
 from services.web.pages.places_service import completeness_window
-from services.web.tables import number, words
+from services.web.tables import MISSING, number, words
 from tests.support.clients import bearer
 from tests.web.conftest import (
     CHESHIRE_EAST,
@@ -649,6 +649,16 @@ def test_anyone_reads_a_places_public_record_without_signing_in(visitor: Visitor
         assert status == (
             "Awaiting published figures" if item["provisional"] else words(item["status"])
         ), item
+        # The latest value shown is the latest closed one, even while a later period is open.
+        published = suite.api(
+            "targets_api", f"/public/v1/places/{HALTON}/values/{item['metric_code']}"
+        )["values"]
+        latest = visitor.cell("public-targets", item["metric_code"], "latest")
+        if published:
+            last = published[-1]
+            assert latest == f"{number(last['value'], item['decimals'])} ({last['period']})"
+        else:
+            assert latest == MISSING, item
     icb = suite.api("targets_api", f"/public/v1/areas/{ICB}/performance")
     shown = next(
         m
@@ -659,6 +669,11 @@ def test_anyone_reads_a_places_public_record_without_signing_in(visitor: Visitor
         shown["value"]
     )
     assert page.locator('#public-rollups tr[data-row^="E92000001-"]').count() > 0
+    # Each target's published values are drawn as a chart, not shown as the chart's markup.
+    for target in plan["targets"]:
+        figure = page.locator(f"#public-chart-{target['metric_code']}")
+        assert figure.locator("> svg[role=img]").count() == 1, target["metric_code"]
+        assert "<svg" not in figure.inner_text()
     # Without a key every other page still asks to sign in.
     visitor.open(f"/places/{HALTON}")
     assert page.url.endswith("/sign-in")

@@ -1,8 +1,11 @@
 """What the public pages show: targets_api's /public/v1/ answers, read with no key, so a page
 can show nothing the public API does not publish."""
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
+
+from markupsafe import Markup
 
 from services.common.auth import ENGLAND
 from services.web import charts
@@ -13,13 +16,16 @@ from services.web.api import Caller, Peer, bounded
 class PublicChart:
     metric_code: str
     title: str
-    svg: str
+    svg: Markup
 
 
 @dataclass(frozen=True)
 class PublicPlacePage:
     record: dict[str, Any]
     charts: list[PublicChart]
+    # Each target's latest closed value, from its published series: progress withholds its
+    # latest figures while the latest period is open, but the closed one before it is public.
+    latest: dict[str, dict[str, Any]]
     # The place's ICB's and England's roll-ups of the metrics the place has targets for.
     roll_ups: list[dict[str, Any]]
 
@@ -52,16 +58,19 @@ async def place_page(anyone: Caller, code: str) -> PublicPlacePage:
     ]
     return PublicPlacePage(
         record=record,
-        charts=[
-            PublicChart(
-                s["metric_code"],
-                s["metric_name"],
-                charts.trend_chart(s["values"], title=s["metric_name"], unit=s["unit"]),
-            )
-            for s in series
-        ],
+        charts=[await _chart(s) for s in series],
+        latest={s["metric_code"]: s["values"][-1] for s in series if s["values"]},
         roll_ups=roll_ups,
     )
+
+
+async def _chart(series: dict[str, Any]) -> PublicChart:
+    # The SVG is charts' own, safe inline (see services/web/charts.py), so it is marked safe
+    # for Jinja's autoescape; rendering is CPU work in vl-convert, so off the event loop.
+    svg = await asyncio.to_thread(
+        charts.trend_chart, series["values"], title=series["metric_name"], unit=series["unit"]
+    )
+    return PublicChart(series["metric_code"], series["metric_name"], Markup(svg))
 
 
 async def area_page(anyone: Caller, code: str) -> dict[str, Any]:
