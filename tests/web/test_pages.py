@@ -695,7 +695,11 @@ def test_an_icb_signatory_acknowledges_a_place_s_escalation_on_the_icb_page(visi
     # On the place's page, but the place's own key may not answer what it put to its ICB.
     visitor.sign_in(suite.keys.halton_signatory)
     page = visitor.open(f"/places/{HALTON}")
-    assert "Web: no reablement staff" in page.locator(card).inner_text()
+    shown = page.locator(card).inner_text()
+    assert "Web: no reablement staff" in shown
+    # The place and the addressee by name, and why it was raised.
+    assert escalation["place_name"] in shown and escalation["addressed_to_name"] in shown
+    assert "Vacancies." in shown
     assert page.locator(f"{card} button").count() == 0
     visitor.sign_out()
 

@@ -65,6 +65,7 @@ class EscalationPublic(BaseModel):
 
     id: int
     place_code: str
+    place_name: str
     plan_id: int | None
     metric_code: str | None
     reason: EscalationReason
@@ -72,6 +73,7 @@ class EscalationPublic(BaseModel):
     description: str
     ask: str
     addressed_to: str = Field(description="The area code it is addressed to")
+    addressed_to_name: str
     level: EscalationLevel
     state: EscalationState
     escalated_from_id: int | None
@@ -97,11 +99,13 @@ class EscalationsPublic(ListPublic[EscalationPublic]):
 CSV_FIELDS = (
     "id",
     "place_code",
+    "place_name",
     "plan_id",
     "metric_code",
     "reason",
     "title",
     "addressed_to",
+    "addressed_to_name",
     "level",
     "state",
     "escalated_from_id",

@@ -13,10 +13,13 @@ from services.common.vocabulary import EscalationState
 from services.targets_api.escalations.rules import DuePeriods
 
 ENGLAND_DAY = "(e.created_at AT TIME ZONE 'Europe/London')::date"
-# Where each escalation went when it was escalated (the row above names the row below).
+# Where each escalation went when it was escalated (the row above names the row below), and
+# the names of the place and the addressee, so a reader need not look the codes up.
 _SELECT = f"""
-    SELECT e.*, up.id AS escalated_to_id, {ENGLAND_DAY} AS created_on
+    SELECT e.*, up.id AS escalated_to_id, {ENGLAND_DAY} AS created_on,
+           pa.name AS place_name, ta.name AS addressed_to_name
     FROM escalation e LEFT JOIN escalation up ON up.escalated_from_id = e.id
+    JOIN area pa ON pa.code = e.place_code JOIN area ta ON ta.code = e.addressed_to
 """
 # The arbiter of ON CONFLICT: the partial unique index of the migration, spelt as it is.
 _LIVE_RULE_CONFLICT = """
