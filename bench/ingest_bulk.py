@@ -250,7 +250,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    with Suite(pg_options=explain_options(EXPLAIN_PLAN_MS) if args.explain else None) as suite:
+    with Suite(pg_settings=explain_options(EXPLAIN_PLAN_MS) if args.explain else None) as suite:
         say(suite.describe())
         rows = plan_rows(suite, args.rows)
         time_generation(rows)

@@ -296,7 +296,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    with Suite(pg_options=explain_options(EXPLAIN_PLAN_MS) if args.explain else None) as suite:
+    with Suite(pg_settings=explain_options(EXPLAIN_PLAN_MS) if args.explain else None) as suite:
         say(suite.describe())
         places = suite.place_codes()
         metrics = suite.create_monthly_proportions(METRICS)

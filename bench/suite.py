@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import psutil
 import psycopg
+from psycopg import sql
 
 REPO = Path(__file__).resolve().parents[1]
 # Run from the checkout this file is in, whatever `joinedup` the environment has installed.
@@ -51,11 +52,11 @@ def free_ports(count: int) -> list[int]:
 class Suite:
     """One `joinedup up` on its own data folder; a context manager that always cleans up."""
 
-    def __init__(self, *, pg_options: str | None = None) -> None:
+    def __init__(self, *, pg_settings: dict[str, str] | None = None) -> None:
         self.data_dir = Path(tempfile.mkdtemp(prefix="joinedup-bench-"))
         names = ("metrics_api", "targets_api", "ingest", "worker")
         self.ports = dict(zip(names, free_ports(len(names)), strict=True))
-        self.pg_options = pg_options
+        self.pg_settings = pg_settings or {}
         self.admin_key = ""
         self.output: collections.deque[str] = collections.deque(maxlen=200)
         self._running = threading.Event()
@@ -79,8 +80,6 @@ class Suite:
         started = time.perf_counter()
         env = {**os.environ, "JOINEDUP_DATA_DIR": str(self.data_dir)}
         env.pop("JOINEDUP_DATABASE_URL", None)  # always the embedded server, always fresh
-        if self.pg_options:
-            env["PGOPTIONS"] = self.pg_options
         options = [f"--{name.split('_')[0]}-port={port}" for name, port in self.ports.items()]
         self.process = subprocess.Popen(
             [*JOINEDUP, "up", *options],
@@ -92,7 +91,27 @@ class Suite:
         )
         threading.Thread(target=self._read_output, daemon=True).start()
         self._wait_until_running()
+        if self.pg_settings:
+            self._apply_pg_settings()
         self.startup_s = time.perf_counter() - started
+
+    def _apply_pg_settings(self) -> None:
+        """Server settings for every session, set as the superuser. They cannot go in PGOPTIONS:
+        the services connect as their own roles (services/common/roles.py), which may not set
+        superuser-only parameters such as ``session_preload_libraries``, so every connection
+        would be refused. The services' open connections are ended so that each pool opens
+        new ones with the settings (pool_pre_ping finds them closed)."""
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            for name, value in self.pg_settings.items():
+                conn.execute(
+                    # The names are this module's own, dotted ones included, so not quoted.
+                    sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.SQL(name), sql.Literal(value))
+                )
+            conn.execute("SELECT pg_reload_conf()")
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE backend_type = 'client backend' AND usename <> current_user"
+            )
 
     def _read_output(self) -> None:
         assert self.process is not None and self.process.stdout is not None
@@ -224,13 +243,16 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
-def explain_options(plan_ms: int) -> str:
-    """PGOPTIONS that log every statement's duration, and the plan of those over ``plan_ms``."""
-    return (
-        "-c log_min_duration_statement=0 -c session_preload_libraries=auto_explain "
-        f"-c auto_explain.log_min_duration={plan_ms} -c auto_explain.log_analyze=on "
-        "-c auto_explain.log_buffers=on"
-    )
+def explain_options(plan_ms: int) -> dict[str, str]:
+    """Server settings that log every statement's duration, and the plan of those over
+    ``plan_ms``."""
+    return {
+        "log_min_duration_statement": "0",
+        "session_preload_libraries": "auto_explain",
+        "auto_explain.log_min_duration": str(plan_ms),
+        "auto_explain.log_analyze": "on",
+        "auto_explain.log_buffers": "on",
+    }
 
 
 class ServerLog:
