@@ -4,8 +4,10 @@ from functools import cached_property
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.egress import IPNetwork, parse_networks
 
 
 class CommonSettings(BaseSettings):
@@ -60,6 +62,24 @@ class CommonSettings(BaseSettings):
     metrics_api_url: str = "http://127.0.0.1:8001"
     targets_api_url: str = "http://127.0.0.1:8002"
     ingest_url: str = "http://127.0.0.1:8003"
+
+    # Read by targets_api (a subscription's URL is checked when made) and by the worker (each
+    # delivery's address is checked again): both must agree, so it is here.
+    webhook_allowed_networks: str = Field(
+        default="",
+        description="Comma-separated CIDRs of private networks webhook receivers may be in "
+        '("10.20.0.0/16,fd00::/8"); empty: global addresses only (services/common/egress.py).',
+    )
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # a bad CIDR stops the service at start, not a delivery later
+        return value
+
+    @cached_property
+    def webhook_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.webhook_allowed_networks)
 
     @cached_property
     def embedded_pgdata(self) -> Path:

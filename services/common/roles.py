@@ -57,6 +57,9 @@ _TARGETS_PROGRESS = frozenset(
 # The webhooks' outbox: published by targets_api's requests with the change they announce, and
 # by the worker (escalations raised after a refresh), which also marks each one sent or failed.
 _WEBHOOK_DELIVERIES = frozenset({"webhook_delivery"})
+# Each delivery's history of attempts: written by the worker as it records each attempt, read
+# through targets_api's API.
+_WEBHOOK_ATTEMPTS = frozenset({"webhook_delivery_attempt"})
 
 # What every role reads: the schema's revision and what it is compatible with (readiness,
 # services/common/schema_version.py), and the audit log, whose generated columns every INSERT
@@ -88,7 +91,7 @@ SERVICE_ROLES: dict[str, ServiceRole] = {
             | _TARGETS_PROGRESS
             | _WEBHOOK_DELIVERIES
             | _ESCALATIONS,
-            AUTHENTICATES | _PROGRESS_INPUTS,
+            AUTHENTICATES | _PROGRESS_INPUTS | _WEBHOOK_ATTEMPTS,
         ),
         # The worker runs targets_api's refresher (and the escalation rules after it), its
         # webhook deliverer and ingest's outbox deliverer: their tables, what the refresher
@@ -96,7 +99,7 @@ SERVICE_ROLES: dict[str, ServiceRole] = {
         # to. It answers no request that needs a key, so it never reads the keys.
         ServiceRole(
             "worker",
-            _TARGETS_PROGRESS | _ESCALATIONS | _WEBHOOK_DELIVERIES | {"outbox"},
+            _TARGETS_PROGRESS | _ESCALATIONS | _WEBHOOK_DELIVERIES | _WEBHOOK_ATTEMPTS | {"outbox"},
             _PROGRESS_INPUTS | {"plan", "plan_target", "webhook_subscription"},
         ),
     )

@@ -2,7 +2,9 @@
 the audit), ``publish`` in the caller's transaction, and the worker's signed delivery to a
 real HTTP receiver on a local port: refused and retried with backoff, accepted once, a receiver
 that is down delays but loses nothing, a delivery given up is counted. The deliverer's clock is
-moved by hand, so no test waits for a retry to come due."""
+moved by hand, so no test waits for a retry to come due. The receiver is on loopback, which the
+egress guard allows only because these tests allow 127.0.0.0/8 (``LOCAL``), as an operator
+would allow a private network; the guard's refusals are tested without it."""
 
 import asyncio
 import json
@@ -19,10 +21,11 @@ from prometheus_client import REGISTRY
 
 from services.common.config import CommonSettings
 from services.common.db import create_engine, make_sessionmaker
+from services.common.egress import parse_networks
 from services.common.http import Backoff
 from services.common.roles import as_role
 from services.common.vocabulary import WebhookEvent, WorkerJob
-from services.targets_api.webhooks.delivery import WebhookDeliverer
+from services.targets_api.webhooks.delivery import WebhookDeliverer, receivers_client
 from services.targets_api.webhooks.service import publish
 from services.targets_api.webhooks.signing import REPLAY_WINDOW_S, signature, verify
 from services.worker.main import WorkerSettings
@@ -36,6 +39,13 @@ OPENED = WebhookEvent.escalation_opened
 RESOLVED = WebhookEvent.escalation_resolved
 SECRET = "a-receivers-shared-secret-0123456789"
 NOW = 1_800_000_000  # the receiver's "now" for the signature check: what the deliverer signs
+LOCAL = "127.0.0.0/8"  # JOINEDUP_WEBHOOK_ALLOWED_NETWORKS here: the local receiver's network
+
+
+@pytest.fixture(autouse=True)
+def local_receivers_allowed(monkeypatch):
+    """targets_api (``client``) and the worker read it from the environment when made."""
+    monkeypatch.setenv("JOINEDUP_WEBHOOK_ALLOWED_NETWORKS", LOCAL)
 
 
 # --- a real receiver ---------------------------------------------------------------------------
@@ -136,10 +146,8 @@ async def engines(database_url) -> AsyncIterator[dict]:
 
 @pytest.fixture
 async def worker(engines) -> AsyncIterator[Worker]:
-    import httpx
-
     clock = Clock()
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with receivers_client(parse_networks(LOCAL), 5) as client:
         yield Worker(
             WebhookDeliverer(
                 engines["worker"],
@@ -354,6 +362,114 @@ async def test_a_refused_delivery_is_retried_with_backoff_and_arrives_once_signe
     )
     assert json.loads(body)["data"]["note"] == "off track"
     assert json.loads(body)["id"] == done["event_id"]
+
+    # Each attempt is kept, latest first, paged like every list.
+    path = f"/v1/webhooks/{hook['id']}/deliveries/{done['id']}/attempts"
+    history = (await client.get(path, headers=steward)).json()
+    assert history["count"] == 2
+    assert [(a["attempt"], a["status"], a["error"]) for a in history["data"]] == [
+        (2, None, None),
+        (1, 500, first["last_error"]),
+    ]
+    assert history["data"][1]["at"] == first["last_attempt_at"]
+    assert history["data"][0]["at"] == done["last_attempt_at"]
+    assert all(a["duration_ms"] >= 0 for a in history["data"])
+    [latest] = (await client.get(path, params={"limit": 1}, headers=steward)).json()["data"]
+    [earliest] = (await client.get(path, params={"limit": 1, "offset": 1}, headers=steward)).json()[
+        "data"
+    ]
+    assert (latest["attempt"], earliest["attempt"]) == (2, 1)
+
+
+async def test_a_deliverys_attempts_are_read_as_its_deliveries_are(
+    client, steward, admin, make_key, engines
+):
+    hook = await subscribe(client, steward, url="https://receiver.example/a")
+    other = await subscribe(client, steward, url="https://receiver.example/b")
+    await publish_in_transaction(engines)
+    [delivery] = await deliveries(client, steward, hook["id"])
+    path = f"/v1/webhooks/{hook['id']}/deliveries/{delivery['id']}/attempts"
+    assert (await client.get(path, headers=steward)).json() == {"data": [], "count": 0}
+    for key in (("viewer",), ("submitter", LEEDS), ("steward", CORNWALL)):
+        assert_problem(await client.get(path, headers=bearer(await make_key(*key))), 403)
+    assert_problem(await client.get(path), 401)
+    # Another subscription's delivery, or none: not found, even for an admin.
+    elsewhere = f"/v1/webhooks/{other['id']}/deliveries/{delivery['id']}/attempts"
+    assert_problem(await client.get(elsewhere, headers=admin), 404)
+    missing = f"/v1/webhooks/{hook['id']}/deliveries/999999/attempts"
+    assert_problem(await client.get(missing, headers=admin), 404)
+    assert_problem(
+        await client.get(path, params={"limit": 0}, headers=admin), 422, ("query", "limit")
+    )
+
+
+# --- the egress guard (SSRF) -----------------------------------------------------------------
+
+REFUSED_AT_SUBSCRIBE = [
+    "http://169.254.169.254/latest/meta-data/",  # the cloud's metadata service
+    "http://10.0.0.7/hooks",
+    "https://192.168.1.20/hooks",
+    "http://[::1]:8080/hooks",  # loopback, but not in 127.0.0.0/8
+    "http://[::ffff:172.16.0.1]/hooks",  # IPv4-mapped: judged as the IPv4 address
+    "http://0.0.0.0/hooks",
+    "http://224.0.0.1/hooks",
+]
+
+
+async def test_a_receiver_at_a_non_global_address_is_refused_when_subscribing(
+    client, steward, query
+):
+    audited = query("SELECT count(*) FROM audit_log")
+    for url in REFUSED_AT_SUBSCRIBE:
+        response = await client.post(
+            f"/v1/areas/{LEEDS}/webhooks", json={"url": url, "events": [OPENED]}, headers=steward
+        )
+        problem = assert_problem(response, 422, ("url",))
+        assert "address" in problem["errors"][0]["msg"], (url, problem)
+        assert "JOINEDUP_WEBHOOK_ALLOWED_NETWORKS" in problem["detail"], problem
+    assert query("SELECT count(*) FROM webhook_subscription") == [(0,)]
+    assert query("SELECT count(*) FROM audit_log") == audited
+
+
+async def test_the_deliverer_refuses_an_address_it_is_not_allowed_and_retries_as_usual(
+    client, steward, engines, worker, receiver, query
+):
+    """A worker allowed no private network: the receiver on loopback is never sent to, by its
+    address or by a name that resolves to it now (as a name may after it was subscribed: DNS
+    rebinding), and each refusal is an attempt like a connection refused."""
+    by_address = await subscribe(client, steward, url=receiver.url)
+    # Written as a name that resolved elsewhere when subscribed would be.
+    by_name = receiver.url.replace("127.0.0.1", "localhost")
+    [(named,)] = query(
+        "INSERT INTO webhook_subscription (area_code, url, events, secret, created_by)"
+        " VALUES (%s, %s, %s, %s, 'test') RETURNING id",
+        LEEDS,
+        by_name,
+        [OPENED.value],
+        SECRET,
+    )
+    await publish_in_transaction(engines)
+    async with receivers_client((), 5) as guarded:
+        worker.deliverer.client = guarded
+        assert await worker.cycle() == 0
+        worker.clock.advance(10)
+        assert await worker.cycle() == 0
+    assert receiver.received == [], "nothing reached the receiver"
+    for hook_id, host in ((by_address["id"], "127.0.0.1"), (named, "localhost")):
+        [row] = await deliveries(client, steward, hook_id)
+        assert row["state"] == "pending" and row["attempts"] == 2, row
+        assert row["last_error"].startswith("EgressRefused: not sent: " + host), row
+        assert "a loopback address" in row["last_error"] and row["last_status"] is None
+
+    # Allowed (as the module's worker is): each delivery goes, once; the one by name to the
+    # address checked, with the name still its Host.
+    worker.clock.advance(10)
+    async with receivers_client(parse_networks(LOCAL), 5) as allowed:
+        worker.deliverer.client = allowed
+        assert await worker.cycle() == 2
+    port = receiver.server.server_address[1]
+    hosts = sorted(headers["host"] for headers, _ in receiver.received)
+    assert hosts == [f"127.0.0.1:{port}", f"localhost:{port}"]
 
 
 async def test_a_places_escalation_and_its_icbs_answer_are_told_to_the_icbs_receiver(

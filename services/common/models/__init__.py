@@ -17,6 +17,7 @@ from services.common.models.targets_api import (
     PlanTarget,
     ProgressRefreshQueue,
     WebhookDelivery,
+    WebhookDeliveryAttempt,
     WebhookSubscription,
 )
 
@@ -42,5 +43,6 @@ __all__ = [
     "ProgressRefreshQueue",
     "Submission",
     "WebhookDelivery",
+    "WebhookDeliveryAttempt",
     "WebhookSubscription",
 ]

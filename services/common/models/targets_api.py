@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    ForeignKey,
     Identity,
     Index,
     Integer,
@@ -320,6 +321,26 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     delivered_at: datetime | None = _timestamp(nullable=True)
     failed_at: datetime | None = _timestamp(nullable=True)
+
+
+class WebhookDeliveryAttempt(SQLModel, table=True):
+    """Every attempt of a delivery, kept: ``webhook_delivery`` holds only the latest. Written
+    by the worker in the statement that records the attempt on the delivery."""
+
+    __tablename__ = "webhook_delivery_attempt"
+
+    delivery_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("webhook_delivery.id"), primary_key=True, nullable=False
+        )
+    )
+    attempt: int = Field(sa_column=Column(Integer, primary_key=True, nullable=False))
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    status: int | None = Field(
+        default=None, description="The receiver's HTTP status, if it answered"
+    )
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    duration_ms: int = Field(sa_column=Column(Integer, nullable=False))
 
 
 class Escalation(SQLModel, table=True):

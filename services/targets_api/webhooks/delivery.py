@@ -11,7 +11,7 @@ not marked (the worker stopped in between) is sent again: receivers de-duplicate
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.background import running
 from services.common.delivery import Refusal, keep_delivering, post
+from services.common.egress import GuardedTransport, IPNetwork
 from services.common.http import Backoff
 from services.targets_api.webhooks import store
 from services.targets_api.webhooks.signing import body_bytes, signature
@@ -89,22 +90,31 @@ class WebhookDeliverer:
             for row in await store.claim_due(session, now=self.clock(), batch=self.batch):
                 if row.subscription_id in refused:
                     continue
+                started = time.perf_counter()
                 refusal = await self._send(row)
+                duration_ms = round((time.perf_counter() - started) * 1000)
                 if refusal is None:
                     delivered += 1
                 else:
                     refused.add(row.subscription_id)
-                await self._record(session, row, refusal)
+                await self._record(session, row, refusal, duration_ms)
             WEBHOOK_PENDING.set(await store.pending_count(session))
         return delivered
 
     async def _record(
-        self, session: AsyncSession, row: RowMapping, refusal: Refusal | None
+        self, session: AsyncSession, row: RowMapping, refusal: Refusal | None, duration_ms: int
     ) -> None:
         now = self.clock()
         if refusal is None:
             await store.record_attempt(
-                session, row.id, now=now, status=None, error=None, delivered=True, retry_at=None
+                session,
+                row.id,
+                now=now,
+                status=None,
+                error=None,
+                delivered=True,
+                retry_at=None,
+                duration_ms=duration_ms,
             )
             WEBHOOK_DELIVERIES.labels("delivered").inc()
             return
@@ -123,6 +133,7 @@ class WebhookDeliverer:
             error=refusal.error[:500],
             delivered=False,
             retry_at=retry_at,
+            duration_ms=duration_ms,
         )
         WEBHOOK_DELIVERIES.labels("failed" if given_up else "retried").inc()
         log.warning(
@@ -148,15 +159,23 @@ class WebhookDeliverer:
         return await post(self.client, row.url, peer="the receiver", content=body, headers=headers)
 
 
+def receivers_client(allowed_networks: Sequence[IPNetwork], timeout_s: float) -> httpx.AsyncClient:
+    """The client that POSTs to receivers. No service key and no base URL: receivers are
+    outside joinedup. Redirects are not followed, so a signed body goes only where the
+    subscription says; and only to an address the egress guard allows, checked as it connects
+    (services/common/egress.py)."""
+    return httpx.AsyncClient(
+        timeout=timeout_s,
+        follow_redirects=False,
+        transport=GuardedTransport(allowed_networks),
+    )
+
+
 @asynccontextmanager
 async def webhook_deliverer(app: FastAPI) -> AsyncIterator[WebhookDeliverer]:
     """Runs the deliverer for as long as the (worker's) app runs."""
     settings = app.state.settings
-    # No service key and no base URL: receivers are outside joinedup. Redirects are not
-    # followed, so a signed body goes only where the subscription says.
-    async with httpx.AsyncClient(
-        timeout=settings.webhook_timeout_s, follow_redirects=False
-    ) as client:
+    async with receivers_client(settings.webhook_networks, settings.webhook_timeout_s) as client:
         deliverer = WebhookDeliverer(
             app.state.sessionmaker,
             client,

@@ -1,4 +1,4 @@
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from services.common.auth import StewardOrSignatoryKey
 from services.common.catalogue import CatalogueDep, ConfirmedCatalogueDep
@@ -8,6 +8,7 @@ from services.common.params import RowId
 from services.common.responses import PageDep
 from services.targets_api.webhooks import service
 from services.targets_api.webhooks.schemas import (
+    AttemptsPublic,
     DeliveriesPublic,
     WebhookCreate,
     WebhookCreated,
@@ -29,10 +30,18 @@ async def create_webhook(
     catalogue: ConfirmedCatalogueDep,
     code: str,
     body: WebhookCreate,
+    request: Request,
 ) -> WebhookCreated:
-    """Subscribe a receiver to the area's events; the answer shows the secret, once."""
+    """Subscribe a receiver to the area's events; the answer shows the secret, once. A
+    receiver at (or whose name resolves to) a private or other non-global address is refused
+    (422) unless the operator allowed its network."""
     return await service.create_subscription(
-        session, principal=principal, catalogue=catalogue, code=code, body=body
+        session,
+        principal=principal,
+        catalogue=catalogue,
+        code=code,
+        body=body,
+        allowed_networks=request.app.state.settings.webhook_networks,
     )
 
 
@@ -75,4 +84,27 @@ async def list_webhook_deliveries(
     """The subscription's deliveries, newest first: state, attempts, last status and error."""
     return await service.list_deliveries(
         session, principal=principal, catalogue=catalogue, subscription_id=webhook_id, page=page
+    )
+
+
+@router.get(
+    "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/attempts", response_model=AttemptsPublic
+)
+async def list_webhook_delivery_attempts(
+    session: SessionDep,
+    principal: StewardOrSignatoryKey,
+    catalogue: CatalogueDep,
+    page: PageDep,
+    webhook_id: RowId,
+    delivery_id: RowId,
+) -> AttemptsPublic:
+    """Every attempt of one of the subscription's deliveries, latest first: when, the
+    receiver's status or the error, and how long it took."""
+    return await service.list_attempts(
+        session,
+        principal=principal,
+        catalogue=catalogue,
+        subscription_id=webhook_id,
+        delivery_id=delivery_id,
+        page=page,
     )

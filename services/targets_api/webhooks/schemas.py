@@ -78,3 +78,19 @@ class DeliveryPublic(BaseModel):
 
 
 DeliveriesPublic = ListPublic[DeliveryPublic]
+
+
+class AttemptPublic(BaseModel):
+    """One attempt at a delivery, as the worker recorded it."""
+
+    attempt: int = Field(description="1 for the first attempt, then 2, ...")
+    at: datetime
+    status: int | None = Field(
+        description="The receiver's HTTP status when it refused; null when it took the body "
+        "(error null too) or never answered"
+    )
+    error: str | None
+    duration_ms: int = Field(description="How long the attempt took, connecting included")
+
+
+AttemptsPublic = ListPublic[AttemptPublic]

@@ -8,19 +8,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import audit
 from services.common.auth import ApiPrincipal, require_scope
 from services.common.catalogue import Catalogue
-from services.common.errors import NotFound
+from services.common.egress import IPNetwork, subscribe_refusal
+from services.common.errors import NotFound, Unprocessable, field_error
 from services.common.models import WebhookDelivery, WebhookSubscription
 from services.common.responses import Pagination
 from services.common.vocabulary import WebhookEvent
 from services.targets_api.lookups import area_of
 from services.targets_api.webhooks import store
 from services.targets_api.webhooks.schemas import (
+    AttemptPublic,
+    AttemptsPublic,
     DeliveriesPublic,
     DeliveryPublic,
     DeliveryState,
@@ -98,9 +102,16 @@ async def create_subscription(
     catalogue: Catalogue,
     code: str,
     body: WebhookCreate,
+    allowed_networks: Sequence[IPNetwork],
 ) -> WebhookCreated:
     area_of(catalogue, code)
     _authorise(principal, catalogue, code)
+    # Told now rather than by a delivery failed later; the deliverer checks again each time
+    # (services/common/egress.py), as the name may resolve elsewhere by then.
+    if why := await subscribe_refusal(httpx.URL(str(body.url)), allowed_networks):
+        raise Unprocessable(
+            f"The webhook's url is refused: {why}.", errors=[field_error(["url"], why)]
+        )
     # 32 random bytes: as strong as the HMAC-SHA256 key can use.
     secret = body.secret or secrets.token_urlsafe(32)
     row = await store.insert_subscription(
@@ -212,3 +223,25 @@ async def list_deliveries(
         session, subscription_id, limit=page.limit, offset=page.offset
     )
     return DeliveriesPublic(data=[_delivery_public(row) for row in rows], count=count)
+
+
+async def list_attempts(
+    session: AsyncSession,
+    *,
+    principal: ApiPrincipal,
+    catalogue: Catalogue,
+    subscription_id: int,
+    delivery_id: int,
+    page: Pagination,
+) -> AttemptsPublic:
+    """A delivery's attempts, for whoever may read the subscription's deliveries."""
+    await _subscription(session, principal, catalogue, subscription_id)
+    row = await store.delivery(session, delivery_id)
+    if row is None or row.subscription_id != subscription_id:
+        raise NotFound(f"Webhook subscription {subscription_id} has no delivery {delivery_id}.")
+    rows, count = await store.attempts_of(
+        session, delivery_id, limit=page.limit, offset=page.offset
+    )
+    return AttemptsPublic(
+        data=[AttemptPublic.model_validate(a, from_attributes=True) for a in rows], count=count
+    )

@@ -1,16 +1,29 @@
 """The SQL of webhooks: subscriptions, the publish of an event into the deliveries' outbox, the
-deliverer's claim and its record of each attempt, and what the API and the gauge read."""
+deliverer's claim and its record of each attempt (on the delivery and in its history), and what
+the API and the gauge read."""
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, func, select, text, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    RowMapping,
+    Text,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.common.db import insert_row
-from services.common.models import WebhookDelivery, WebhookSubscription
+from services.common.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookSubscription
 
 # One delivery per active subscription of the areas that asked for the event, in one
 # statement; ON CONFLICT makes a publish repeated with the same event id a no-op.
@@ -132,9 +145,12 @@ async def record_attempt(
     error: str | None,
     delivered: bool,
     retry_at: datetime | None,
+    duration_ms: int,
 ) -> None:
-    """One attempt: delivered, to be retried at ``retry_at``, or (neither) given up."""
-    await session.execute(
+    """One attempt: delivered, to be retried at ``retry_at``, or (neither) given up; and its
+    line in the delivery's history, numbered by the count the UPDATE returns, in the same
+    statement, so the history and the delivery never disagree."""
+    updated = (
         update(WebhookDelivery)
         .where(col(WebhookDelivery.id) == delivery_id)
         .values(
@@ -146,7 +162,45 @@ async def record_attempt(
             next_attempt_at=retry_at or col(WebhookDelivery.next_attempt_at),
             failed_at=None if delivered or retry_at else now,
         )
+        .returning(col(WebhookDelivery.id), col(WebhookDelivery.attempts))
+        .cte("updated")
     )
+    history = WebhookDeliveryAttempt.__table__.c  # type: ignore[attr-defined]
+    await session.execute(
+        insert(WebhookDeliveryAttempt).from_select(
+            [history.delivery_id, history.attempt, history.at, history.status, history.error]
+            + [history.duration_ms],
+            select(
+                updated.c.id,
+                updated.c.attempts,
+                literal(now, DateTime(timezone=True)),
+                literal(status, Integer),
+                literal(error, Text),
+                literal(duration_ms, Integer),
+            ),
+        )
+    )
+
+
+async def attempts_of(
+    session: AsyncSession, delivery_id: int, *, limit: int, offset: int
+) -> tuple[list[WebhookDeliveryAttempt], int]:
+    """One page of the delivery's attempts, latest first, and how many there are."""
+    where = col(WebhookDeliveryAttempt.delivery_id) == delivery_id
+    page = (
+        select(WebhookDeliveryAttempt)
+        .where(where)
+        .order_by(col(WebhookDeliveryAttempt.attempt).desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    count = select(func.count()).select_from(WebhookDeliveryAttempt).where(where)
+    rows = list((await session.execute(page)).scalars())
+    return rows, await session.scalar(count) or 0
+
+
+async def delivery(session: AsyncSession, delivery_id: int) -> WebhookDelivery | None:
+    return await session.get(WebhookDelivery, delivery_id)
 
 
 async def pending_count(session: AsyncSession) -> int:
