@@ -42,18 +42,24 @@ _JSON_STAGED = """
             note text)
     )
 """
-# After the checks, in the same statement: the tally, the first errors, and the write. A
-# correction supersedes the current version and adds the next one; a row equal to the current
-# version changes nothing. The UPDATE's RETURNING hands the old version to the INSERT. Both see
-# the snapshot from before the UPDATE, so the join to the current version finds the rows that
-# had one. It is a join, not "OR NOT EXISTS": an OR-ed subquery cannot become an anti-join and
-# runs once per row, which turns a bulk load into a nested loop. Rows are written only when the
-# submission is to be stored: partial, or no row rejected here nor by the caller's framing.
-_TAKE = """
+
+
+def _take(*, superseded: str, current: str) -> str:
+    """After the checks, in the same statement: the tally, the first errors, and the write.
+
+    A correction supersedes the current version and adds the next one; a row equal to the
+    current version changes nothing. The UPDATE's RETURNING hands the old version to the
+    INSERT. Both see the snapshot from before the UPDATE, so the join to the current version
+    finds the rows that had one. It is a join, not "OR NOT EXISTS": an OR-ed subquery cannot
+    become an anti-join and runs once per row, which turns a bulk load into a nested loop. Rows
+    are written only when the submission is to be stored: partial, or no row rejected here nor
+    by the caller's framing. ``superseded`` is the UPDATE's FROM and WHERE, ``current`` the
+    INSERT's join to each valid row's current version ``c``."""
+    return f"""
     , judged AS (
         -- A column the planner takes to hold for half the rows (it has no statistics on it);
-        -- for "errors = '{}'" it would guess 0.5 %, and plan the write for a handful of rows.
-        SELECT *, errors = '{}' AS ok FROM checked
+        -- for "errors = '{{}}'" it would guess 0.5 %, and plan the write for a handful of rows.
+        SELECT *, errors = '{{}}' AS ok FROM checked
     ), tally AS (
         SELECT place_code, count(*) FILTER (WHERE ok) AS valid,
             count(*) FILTER (WHERE NOT ok) AS rejected,
@@ -69,11 +75,7 @@ _TAKE = """
             OR (SELECT sum(rejected) FROM tally) + CAST(:framing_rejected AS int) = 0)
     ), superseded AS (
         UPDATE observation o SET superseded_at = now()
-        FROM valid v
-        WHERE o.place_code = v.place_code AND o.metric_code = v.metric_code
-          AND o.period = v.period AND o.superseded_at IS NULL
-          AND (o.value, o.numerator, o.denominator, o.note)
-              IS DISTINCT FROM (v.value, v.numerator, v.denominator, v.note)
+        {superseded}
         RETURNING o.place_code, o.metric_code, o.period, o.version
     ), inserted AS (
         INSERT INTO observation (place_code, metric_code, period, version, value, numerator,
@@ -81,9 +83,7 @@ _TAKE = """
         SELECT v.place_code, v.metric_code, v.period, coalesce(s.version, 0) + 1, v.value,
                v.numerator, v.denominator, v.note, v.metric_version, :submission_id
         FROM valid v LEFT JOIN superseded s USING (place_code, metric_code, period)
-             LEFT JOIN observation c ON c.place_code = v.place_code
-                 AND c.metric_code = v.metric_code AND c.period = v.period
-                 AND c.superseded_at IS NULL
+             LEFT JOIN {current}
         WHERE s.version IS NOT NULL OR c.place_code IS NULL
         RETURNING place_code, metric_code, period
     ), changes AS (
@@ -111,8 +111,43 @@ _TAKE = """
                          '[]') FROM first_errors) AS errors,
         (SELECT count(*) FROM inserted) AS inserted, (SELECT count(*) FROM superseded) AS superseded
 """
-_TAKE_STAGED = text("WITH " + _CHECKS + _TAKE)
-_TAKE_JSON = text("WITH " + _JSON_STAGED + ", " + _CHECKS + _TAKE)
+
+
+_CURRENT_OF_V = """c.place_code = v.place_code AND c.metric_code = v.metric_code
+    AND c.period = v.period AND c.superseded_at IS NULL"""
+# A CSV may hold a million rows: plain joins, so the planner may hash the current versions once.
+_TAKE_STAGED = text(
+    "WITH "
+    + _CHECKS
+    + _take(
+        superseded="""FROM valid v
+        WHERE o.place_code = v.place_code AND o.metric_code = v.metric_code
+          AND o.period = v.period AND o.superseded_at IS NULL
+          AND (o.value, o.numerator, o.denominator, o.note)
+              IS DISTINCT FROM (v.value, v.numerator, v.denominator, v.note)""",
+        current=f"observation c ON {_CURRENT_OF_V}",
+    )
+)
+# A JSON submission holds a few dozen rows: one lookup in `observation_current` for each, forced
+# by LIMIT (a subquery with one is not flattened into a join), and the UPDATE finds the version
+# by its address (the place's lock, taken before, keeps it there). Left to the planner, the
+# joins were planned as a hash of every current version in the table (20 ms of a 37 ms
+# statement at 70,000 of them, and growing with the table) whenever the plan cached on the
+# connection had been made while the table's statistics still counted a few hundred rows.
+_JSON_CURRENT = f"""LATERAL (SELECT c.*, c.ctid AS tid FROM observation c
+        WHERE {_CURRENT_OF_V} LIMIT 1) c ON true"""
+_TAKE_JSON = text(
+    "WITH "
+    + _JSON_STAGED
+    + ", "
+    + _CHECKS
+    + _take(
+        superseded=f"""FROM valid v JOIN {_JSON_CURRENT}
+        WHERE o.ctid = c.tid AND (c.value, c.numerator, c.denominator, c.note)
+              IS DISTINCT FROM (v.value, v.numerator, v.denominator, v.note)""",
+        current=_JSON_CURRENT,
+    )
+)
 # Serialise writers per place: two submissions correcting the same value must not both compute
 # the same next version. Taken in the order given (the caller's key first, then the places in
 # code order), so two multi-place writers never deadlock. A statement of its own, before the
