@@ -34,6 +34,11 @@ class WorkerSettings(CommonSettings):
         default=None, description="Run only this job; unset: every job."
     )
     progress_poll_s: float = 0.5  # how often the refresher looks for queued change notices
+    # After each refresh the refresher rests this many times as long as it took, so that under a
+    # stream of submissions it takes at most 1 / (1 + rest) of a core from them and each refresh
+    # takes up the notices of a longer while (their pairs overlap: work per notice falls). 0:
+    # back to back.
+    progress_rest: float = Field(default=1.0, ge=0)
     outbox_poll_s: float = 0.5
     outbox_timeout_s: float = 5.0
     outbox_max_backoff_s: float = 60.0

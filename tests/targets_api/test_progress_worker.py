@@ -1,7 +1,10 @@
 """The background refresher, in the worker beside targets_api: a change notice from ingest
 becomes refreshed progress, and a notice it cannot act on yet stays queued."""
 
+import asyncio
+
 import httpx
+import pytest
 
 from tests.support.areas import BRADFORD, LEEDS
 from tests.support.clients import bearer
@@ -151,3 +154,28 @@ async def test_a_range_recomputes_the_places_periods_within_it_and_no_others(
         what="the two months of Leeds's range computed",
     )
     assert query("SELECT count(*) FROM progress_refresh_queue") == [(0,)]
+
+
+async def test_the_refresher_rests_in_proportion_to_its_last_refresh(monkeypatch):
+    """Under a stream of notices the refresher rests `rest` times as long as its last refresh
+    took (leaving the submissions most of a core); with nothing queued it polls."""
+    from services.targets_api.progress import worker as progress_worker
+
+    refresher = progress_worker.ProgressRefresher(None, None, poll_s=0.3, rest=2.0)  # type: ignore[arg-type]
+    took = iter([0.25, 0.0, 0.125])
+    slept: list[float] = []
+
+    async def refresh_once() -> float:
+        return next(took)
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) == 3:
+            raise asyncio.CancelledError
+
+    monkeypatch.setattr(refresher, "refresh_once", refresh_once)
+    monkeypatch.setattr(progress_worker.asyncio, "sleep", sleep)
+    with pytest.raises(asyncio.CancelledError):
+        await refresher.run()
+
+    assert slept == [0.5, 0.3, 0.25]

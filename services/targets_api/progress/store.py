@@ -29,20 +29,45 @@ LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('joinedup.progress.re
 # The current observations of the pairs, numbered as the engine numbers pairs and places (from
 # 0), as one bytea of fixed-width big-endian records (NULLs as a flag beside a 0): a few
 # megabytes in one value, rather than a Python object per row and field. Each record is built
-# whole, so its fields cannot come apart. Every (place, pair) is named, so that a few pairs (one
-# place's new month) are found through observation_current rather than by a scan.
-_OBSERVATIONS = text("""
-    SELECT string_agg(
-        int4send((p.i - 1)::int4) || int4send((a.i - 1)::int4) || float8send(o.value)
+# whole, so its fields cannot come apart.
+#
+# Two shapes, because no one plan suits both sizes and the planner's choice rests on statistics
+# that lag a table growing by thousands of rows a minute (it once costed every current version as
+# 44 rows, nested-looped each of them over all 153 places and spent 500 ms on 120 pairs). For a
+# few pairs (one place's new months) every (place, pair) is looked up in observation_current, a
+# LATERAL with LIMIT 1 that the planner cannot turn into a scan; for many (a full refresh, a bulk
+# load's notices) the pairs are hashed against the current versions and each row's place is
+# numbered by a lookup in a JSON object, not by a join it could nest.
+_RECORD_BYTES = """
+    string_agg(
+        int4send((p.i - 1)::int4) || int4send(({place})::int4) || float8send(o.value)
         || float8send(coalesce(o.numerator, 0)) || boolsend(o.numerator IS NOT NULL)
         || float8send(coalesce(o.denominator, 0)) || boolsend(o.denominator IS NOT NULL),
         ''::bytea)
-    FROM unnest(CAST(:metrics AS text[]), CAST(:periods AS text[])) WITH ORDINALITY
-        AS p(metric_code, period, i)
+"""
+_PAIRS = """unnest(CAST(:metrics AS text[]), CAST(:periods AS text[])) WITH ORDINALITY
+        AS p(metric_code, period, i)"""
+_OBSERVATIONS_LOOKED_UP = text(f"""
+    SELECT {_RECORD_BYTES.format(place="a.i - 1")}
+    FROM {_PAIRS}
     CROSS JOIN unnest(CAST(:places AS text[])) WITH ORDINALITY AS a(code, i)
-    JOIN observation o ON o.place_code = a.code AND o.metric_code = p.metric_code
-                      AND o.period = p.period AND o.superseded_at IS NULL
+    CROSS JOIN LATERAL (
+        SELECT o.value, o.numerator, o.denominator FROM observation o
+        WHERE o.place_code = a.code AND o.metric_code = p.metric_code AND o.period = p.period
+          AND o.superseded_at IS NULL
+        LIMIT 1) AS o
 """)
+_OBSERVATIONS_SCANNED = text(f"""
+    SELECT {_RECORD_BYTES.format(place="CAST(:place_numbers AS jsonb) ->> o.place_code")}
+    FROM {_PAIRS}
+    JOIN observation o ON o.metric_code = p.metric_code AND o.period = p.period
+                      AND o.superseded_at IS NULL
+    WHERE CAST(:place_numbers AS jsonb) ? o.place_code
+""")
+# Lookups (pairs x places) up to which looking each up beats hashing every current version: a
+# lookup costs a few microseconds, a scan a fraction of one for each current version of the
+# table, which holds hundreds of thousands.
+LOOKUP_LIMIT = 50_000
 _OBSERVATION_RECORD = np.dtype(
     [
         ("pair", ">i4"),
@@ -381,12 +406,16 @@ async def current_observations(
     session: AsyncSession, pairs: Sequence[tuple[str, str]], places: Sequence[str]
 ) -> areas.Observations:
     """The current observations of ``pairs`` at ``places``, numbered by their positions there."""
-    params = {
+    params: dict[str, Any] = {
         "metrics": [m for m, _ in pairs],
         "periods": [p for _, p in pairs],
-        "places": list(places),
     }
-    data = (await session.execute(_OBSERVATIONS, params)).scalar_one() or b""
+    if len(pairs) * len(places) <= LOOKUP_LIMIT:
+        statement, params["places"] = _OBSERVATIONS_LOOKED_UP, list(places)
+    else:
+        statement = _OBSERVATIONS_SCANNED
+        params["place_numbers"] = json.dumps({code: n for n, code in enumerate(places)})
+    data = (await session.execute(statement, params)).scalar_one() or b""
     rows = np.frombuffer(data, dtype=_OBSERVATION_RECORD)
     return areas.Observations(
         **{

@@ -42,40 +42,46 @@ class ProgressRefresher:
         metrics_api: MetricsApiClient,
         *,
         poll_s: float,
+        rest: float,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.metrics_api = metrics_api
         self.poll_s = poll_s
+        self.rest = rest
 
     async def run(self) -> None:
         failures = 0
         while True:
             try:
-                refreshed = await self.refresh_once()
+                took = await self.refresh_once()
                 failures = 0
             except Exception as error:  # a peer or the database is down: log, pause, go on
                 failures += 1
                 PROGRESS_REFRESHES.labels("failed").inc()
-                refreshed = False
+                took = 0.0
                 if isinstance(error, PeerUnavailable):  # metrics_api: a traceback adds nothing
                     log.warning("progress refresh waits for the catalogue: %s", error.detail)
                 else:
                     log.exception("progress refresh failed; the changes stay queued")
-            if not refreshed:
+            if took:
+                await asyncio.sleep(took * self.rest)
+            else:
                 # Backing off while something is down keeps the log and the peer quiet.
                 await asyncio.sleep(min(self.poll_s * 2**failures, MAX_BACKOFF_S))
 
-    async def refresh_once(self) -> bool:
+    async def refresh_once(self) -> float:
+        """Seconds the refresh took; 0 when nothing was queued."""
         async with self.sessionmaker() as session:
             if not await store.any_queued(session):
-                return False
+                return 0.0
         catalogue = await self.metrics_api.catalogue()
         started = time.perf_counter()
         async with self.sessionmaker() as session, session.begin():
             done = await refresh_queued(session, catalogue=catalogue, today=clock.today())
         if done is None:
-            return False
-        PROGRESS_REFRESH_SECONDS.observe(time.perf_counter() - started)
+            return 0.0
+        took = time.perf_counter() - started
+        PROGRESS_REFRESH_SECONDS.observe(took)
         PROGRESS_REFRESHES.labels("done").inc()
         log.info(
             "progress refreshed: %s periods, %s area values, %s targets, %s set aside",
@@ -84,14 +90,18 @@ class ProgressRefresher:
             done.targets,
             done.set_aside,
         )
-        return True
+        return took
 
 
 @asynccontextmanager
 async def progress_refresher(app: FastAPI) -> AsyncIterator[ProgressRefresher]:
     """Runs the refresher for as long as the (worker's) app runs."""
+    settings = app.state.settings
     refresher = ProgressRefresher(
-        app.state.sessionmaker, app.state.metrics_api, poll_s=app.state.settings.progress_poll_s
+        app.state.sessionmaker,
+        app.state.metrics_api,
+        poll_s=settings.progress_poll_s,
+        rest=settings.progress_rest,
     )
     async with running(refresher.run, name="progress-refresher", engine=app.state.engine):
         yield refresher
