@@ -14,8 +14,11 @@ the new ones, in one statement, and commit. No HTTP, no checks, no audit, no out
 says what those cost on top of the database's own work.
 
 Last line: ingest_small submissions_per_s=X raw_per_s=Y ratio=X/Y p50_ms=.. p99_ms=..
-raw_p99_ms=.. errors=E ingest_cpu_ms=.. pg_cpu_ms=.. raw_pg_cpu_ms=.. (CPU per accepted
-submission, or per raw transaction, of ingest's processes and of PostgreSQL's)
+raw_p99_ms=.. errors=E ingest_cpu_ms=.. pg_cpu_ms=.. raw_pg_cpu_ms=.. client_cpu_ms=..
+raw_client_cpu_ms=.. http_floor_per_s=.. (CPU per accepted submission, or per raw transaction,
+of ingest's processes, PostgreSQL's and this script's own, which shares the cores; and, last, as
+many clients asking ingest's /healthz for as long: what HTTP through uvicorn, FastAPI and httpx
+allows before any work)
 """
 
 import argparse
@@ -131,14 +134,41 @@ async def run_clients(
     return tally, time.perf_counter() - started
 
 
+def http_client(suite: Suite, clients: int) -> httpx.AsyncClient:
+    """One connection to ingest for each client, as a place system would keep."""
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    return httpx.AsyncClient(
+        base_url=suite.url("ingest"), headers=suite.headers, limits=limits, timeout=60.0
+    )
+
+
+async def floor_load(
+    suite: Suite, batches: Iterator[Batch], clients: int, seconds: float
+) -> tuple[Tally, float]:
+    """What HTTP alone allows: the same clients asking ingest's /healthz, which does no work.
+    No service behind uvicorn, FastAPI and this client can answer faster on this machine."""
+    async with http_client(suite, clients) as http:
+
+        async def send(batch: Batch) -> tuple[str, str]:
+            try:
+                response = await http.get("/healthz")
+            except httpx.HTTPError as exc:
+                return type(exc).__name__, str(exc)
+            # Counted as accepted, as a stored submission is.
+            return "201" if response.status_code == 200 else str(response.status_code), ""
+
+        with CpuUse(suite) as cpu:
+            tally, elapsed_s = await run_clients([send] * clients, batches, seconds)
+    say(f"floor: {cpu.summary(elapsed_s)}")
+    tally.cpu_s = cpu.used
+    return tally, elapsed_s
+
+
 async def load(
     suite: Suite, batches: Iterator[Batch], clients: int, seconds: float
 ) -> tuple[Tally, float]:
     """Run the clients until ``seconds`` have passed; returns the tally and the elapsed time."""
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=suite.url("ingest"), headers=suite.headers, limits=limits, timeout=60.0
-    ) as http:
+    async with http_client(suite, clients) as http:
 
         async def send(batch: Batch) -> tuple[str, str]:
             headers = {"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
@@ -226,8 +256,8 @@ async def raw_load(
                 [sender(conn) for conn in connections], batches, seconds
             )
     finally:
-        for conn in connections:
-            await conn.close()
+        for connection in connections:
+            await connection.close()
     say(f"raw: {cpu.summary(elapsed_s)}")
     tally.cpu_s = cpu.used
     return tally, elapsed_s
@@ -243,7 +273,14 @@ def stored_versions(suite: Suite) -> tuple[int, int]:
 
 
 def report(
-    suite: Suite, tally: Tally, elapsed_s: float, raw: Tally, raw_elapsed_s: float, clients: int
+    suite: Suite,
+    tally: Tally,
+    elapsed_s: float,
+    raw: Tally,
+    raw_elapsed_s: float,
+    floor: Tally,
+    floor_elapsed_s: float,
+    clients: int,
 ) -> None:
     latencies_ms = sorted(s * 1000 for s in tally.latencies_s)
     raw_ms = sorted(s * 1000 for s in raw.latencies_s)
@@ -264,6 +301,11 @@ def report(
     )
     for example in tally.examples + raw.examples:
         say(f"error: {example}")
+    say(
+        f"floor: {floor.accepted} answers from /healthz in {floor_elapsed_s:.1f} s; "
+        f"statuses {dict(floor.statuses)}; ingest {cpu_ms(floor, 'ingest')} ms and client "
+        f"{cpu_ms(floor, 'client')} ms of CPU an answer"
+    )
     per_s, raw_per_s = tally.accepted / elapsed_s, raw.accepted / raw_elapsed_s
     say(
         f"ingest_small submissions_per_s={per_s:.1f} raw_per_s={raw_per_s:.1f} "
@@ -271,7 +313,9 @@ def report(
         f"p99_ms={percentile(latencies_ms, 0.99):.0f} "
         f"raw_p99_ms={percentile(raw_ms, 0.99):.0f} errors={tally.errors + raw.errors} "
         f"ingest_cpu_ms={cpu_ms(tally, 'ingest')} pg_cpu_ms={cpu_ms(tally, 'postgres')} "
-        f"raw_pg_cpu_ms={cpu_ms(raw, 'postgres')}"
+        f"raw_pg_cpu_ms={cpu_ms(raw, 'postgres')} client_cpu_ms={cpu_ms(tally, 'client')} "
+        f"raw_client_cpu_ms={cpu_ms(raw, 'client')} "
+        f"http_floor_per_s={floor.accepted / floor_elapsed_s:.1f}"
     )
 
 
@@ -313,7 +357,10 @@ def main() -> None:
         raw, raw_elapsed_s = asyncio.run(
             raw_load(suite, batches(places, metrics, args.values), args.clients, args.seconds)
         )
-        report(suite, tally, elapsed_s, raw, raw_elapsed_s, args.clients)
+        floor, floor_elapsed_s = asyncio.run(
+            floor_load(suite, batches(places, metrics, args.values), args.clients, args.seconds)
+        )
+        report(suite, tally, elapsed_s, raw, raw_elapsed_s, floor, floor_elapsed_s, args.clients)
 
 
 if __name__ == "__main__":

@@ -272,13 +272,14 @@ class ServerLog:
     def statement_times(self) -> list[tuple[str, int, float]]:
         """(statement, calls, total ms) from the duration entries, the most time first."""
         calls: collections.Counter[str] = collections.Counter()
-        total_ms: collections.Counter[str] = collections.Counter()
+        total_ms: dict[str, float] = collections.defaultdict(float)
         for entry in self.entries():
             if match := _DURATION.search(entry):
                 statement = " ".join(_COMMENT.sub("", match[2]).split())[:90]
                 calls[statement] += 1
                 total_ms[statement] += float(match[1])
-        return [(statement, calls[statement], ms) for statement, ms in total_ms.most_common()]
+        by_time = sorted(total_ms.items(), key=lambda item: item[1], reverse=True)
+        return [(statement, calls[statement], ms) for statement, ms in by_time]
 
     def plans(self) -> list[str]:
         return [entry for entry in self.entries() if " plan:" in entry.split("\n", 1)[0]]
