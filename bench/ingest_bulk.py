@@ -31,11 +31,12 @@ from suite import (
     CpuUse,
     ServerLog,
     Suite,
+    add_server_options,
     ended_months,
-    explain_options,
     months_needed,
     proportion,
     say,
+    server_settings,
 )
 
 HEADER = b"place_code,metric_code,period,value,numerator,denominator,note\n"
@@ -238,19 +239,13 @@ def verify_counts(suite: Suite, expected: int) -> None:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument(
-        "--explain",
-        action="store_true",
-        help=f"print the server's time by statement during the upload, and "
-        f"the plans of statements over {EXPLAIN_PLAN_MS} ms (slows the "
-        f"upload: for profiling, not for the figures)",
-    )
+    add_server_options(parser, plan_ms=EXPLAIN_PLAN_MS)
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    with Suite(pg_settings=explain_options(EXPLAIN_PLAN_MS) if args.explain else None) as suite:
+    with Suite(pg_settings=server_settings(args, plan_ms=EXPLAIN_PLAN_MS)) as suite:
         say(suite.describe())
         rows = plan_rows(suite, args.rows)
         time_generation(rows)

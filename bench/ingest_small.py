@@ -34,7 +34,16 @@ from dataclasses import dataclass, field
 
 import httpx
 import psycopg
-from suite import CpuUse, ServerLog, Suite, ended_months, explain_options, proportion, say
+from suite import (
+    CpuUse,
+    ServerLog,
+    Suite,
+    add_server_options,
+    ended_months,
+    proportion,
+    say,
+    server_settings,
+)
 
 METRICS = 10
 WINDOWS = 2  # of --values months each: METRICS x WINDOWS x places submissions per lap
@@ -329,18 +338,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--values", type=int, default=60)
-    parser.add_argument(
-        "--explain",
-        action="store_true",
-        help=f"print the server's time by statement during the load, and the "
-        f"plans of statements over {EXPLAIN_PLAN_MS} ms (for profiling)",
-    )
+    add_server_options(parser, plan_ms=EXPLAIN_PLAN_MS)
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    with Suite(pg_settings=explain_options(EXPLAIN_PLAN_MS) if args.explain else None) as suite:
+    with Suite(pg_settings=server_settings(args, plan_ms=EXPLAIN_PLAN_MS)) as suite:
         say(suite.describe())
         places = suite.place_codes()
         metrics = suite.create_monthly_proportions(METRICS)

@@ -4,6 +4,7 @@ The suite runs on a fresh embedded database in a temporary data folder, on ports
 picks, so a benchmark never touches a developer's own data and can run beside `joinedup up`.
 """
 
+import argparse
 import collections
 import contextlib
 import math
@@ -241,6 +242,35 @@ def _cpu_seconds(process: psutil.Process) -> float:
     except psutil.NoSuchProcess:
         return 0.0
     return times.user + times.system + times.children_user + times.children_system
+
+
+def add_server_options(parser: argparse.ArgumentParser, *, plan_ms: int) -> None:
+    """--explain and --pg, which benchmarks that run statements on the server share."""
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help=f"print the server's time by statement during the load, and the plans of "
+        f"statements over {plan_ms} ms (slows the load: for profiling, not for the figures)",
+    )
+    parser.add_argument(
+        "--pg",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a server setting for every session, e.g. --pg work_mem=64MB (repeatable; the "
+        "baseline runs with it too): to try a setting against the figures",
+    )
+
+
+def server_settings(args: argparse.Namespace, *, plan_ms: int) -> dict[str, str]:
+    """The settings --explain and --pg asked for."""
+    settings = explain_options(plan_ms) if args.explain else {}
+    for setting in args.pg:
+        name, equals, value = setting.partition("=")
+        if not equals:
+            raise SystemExit(f"--pg {setting}: expected NAME=VALUE")
+        settings[name.strip()] = value.strip()
+    return settings
 
 
 def explain_options(plan_ms: int) -> dict[str, str]:
