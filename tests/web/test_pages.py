@@ -124,26 +124,33 @@ def test_a_place_and_its_icb_approve_a_plan_and_its_page_then_says_agreed(visito
         (suite.keys.halton_signatory, HALTON, "approve-as-halton"),
         (suite.keys.icb_signatory, ICB, "approve-as-icb"),
     ):
+        named = suite.api("metrics_api", f"/v1/areas/{organisation}")["name"]
         visitor.sign_in(key)
         assert visitor.page.url.endswith("/approvals")
         waiting = visitor.page.locator(f'#waiting tr[data-row="{plan_id}"]')
         assert waiting.count() == 1
+        assert named in waiting.inner_text()  # the body decided for, by its name
         visitor.seen(f"approvals-{organisation}")
         waiting.locator('[data-key="title"] a').click()
-        form = visitor.page.get_by_role("form", name=f"Decide for {organisation}")
+        form = visitor.page.get_by_role("form", name=f"Decide for {named}")
         form.get_by_label("Your name, as signatory").fill("Pat Signatory")
         form.get_by_label("Comment").fill("Agreed at the board.")
         visitor.seen(shot)
         form.get_by_role("button", name="Approve").click()
         visitor.page.wait_for_url(re.compile(rf".*/plans/{plan_id}$"))
         decisions = visitor.page.locator("#decisions").inner_text()
-        assert organisation in decisions and "Pat Signatory" in decisions
+        assert named in decisions and "Pat Signatory" in decisions
         visitor.sign_out()
     visitor.sign_in(suite.keys.viewer)
     visitor.open(f"/plans/{plan_id}", "plan-agreed")
     assert "Status: agreed" in visitor.page.locator("#plan-status").inner_text()
     api = suite.api("targets_api", f"/v1/plans/{plan_id}")
     assert api["status"] == "agreed"
+    # The place's page says who agreed its plan in force, each body by its name.
+    agreed_by = visitor.open(f"/places/{HALTON}").locator("dt:text-is('Agreed by') + dd")
+    for code in (HALTON, ICB):
+        named = suite.api("metrics_api", f"/v1/areas/{code}")["name"]
+        assert f"Pat Signatory for {named}" in agreed_by.inner_text()
 
 
 def test_a_viewer_sees_no_approve_button_and_the_api_refuses_it_anyway(visitor: Visitor):
@@ -436,13 +443,14 @@ def test_both_signatories_confirm_a_leader_on_the_place_page(visitor: Visitor):
     ):
         if organisation not in nomination["awaiting"]:
             continue  # the demo's own signatory answered already
+        named = suite.api("metrics_api", f"/v1/areas/{organisation}")["name"]
         visitor.sign_in(key)
-        # A signatory's work list names the nomination beside the plans.
+        # A signatory's work list names the nomination beside the plans, and the body by name.
         assert visitor.page.url.endswith("/approvals")
         listed = visitor.page.locator(f'#nominations tr[data-row="{nomination["id"]}"]')
-        assert organisation in listed.inner_text()
+        assert named in listed.inner_text()
         page = visitor.open(f"/places/{HALTON}")
-        form = page.get_by_role("form", name=f"Confirm or decline {name} for {organisation}")
+        form = page.get_by_role("form", name=f"Confirm or decline {name} for {named}")
         # Only the forms of the body this key speaks for.
         assert page.get_by_role("button", name="Confirm").count() == 1
         forged = page.request.post(
@@ -460,7 +468,8 @@ def test_both_signatories_confirm_a_leader_on_the_place_page(visitor: Visitor):
     visitor.sign_in(suite.keys.viewer)
     page = visitor.open(f"/places/{HALTON}", "place-leader-confirmed")
     confirmation = page.locator("#leader-confirmation").inner_text()
-    assert name in confirmation and "Pat Signatory" in confirmation and ICB in confirmation
+    icb_name = suite.api("metrics_api", f"/v1/areas/{ICB}")["name"]
+    assert name in confirmation and "Pat Signatory" in confirmation and icb_name in confirmation
     assert f"Nomination waiting for an answer: {name}" not in page.content()
     stored = suite.api("targets_api", f"/v1/leader-nominations/{nomination['id']}")
     assert stored["status"] == "confirmed"

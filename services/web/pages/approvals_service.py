@@ -43,7 +43,7 @@ async def waiting(api: Caller, identity: Identity) -> Waiting:
         api.get(Peer.targets_api, f"/v1/plans/{plan_id}")
         for plan_id in sorted({s["id"] for found in proposed for s in found}, reverse=True)
     )
-    names = {p["code"]: p["name"] for p in places}
+    names = await catalogue.body_names(api, places)
     parents = {p["code"]: p["parent_code"] for p in places}
     rows = []
     for plan in plans:

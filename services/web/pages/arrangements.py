@@ -34,7 +34,8 @@ async def _page(
     assert session.identity is not None  # signed in
     found = await nomination(api, nomination_id)
     place = await catalogue.area(api, found["place_code"])
-    crumbs = await catalogue.crumbs(api, place)
+    lineage = await catalogue.lineage(api, place)
+    crumbs = catalogue.crumbs_of(lineage)
     return render(
         request,
         "nomination.html",
@@ -44,6 +45,7 @@ async def _page(
         nomination=found,
         place=place,
         may_answer_for=may_answer_for(session.identity, found),
+        organisation_names=catalogue.organisation_names(lineage),
         refused=refused,
         form=form or {},
         status_code=refused.status if refused else 200,

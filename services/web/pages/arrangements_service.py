@@ -9,6 +9,7 @@ from typing import Any
 
 from services.common.errors import NotFound
 from services.web.api import Caller, Peer, bounded
+from services.web.pages import catalogue
 from services.web.pages.approvals_service import places_to_ask
 from services.web.pages.plans_service import DECIDERS
 from services.web.sessions import Identity
@@ -84,7 +85,7 @@ async def nominations_waiting(api: Caller, identity: Identity) -> Table:
         )
         for p in places_to_ask(identity, places)
     )
-    names = {p["code"]: p["name"] for p in places}
+    names = await catalogue.body_names(api, places)
     rows = [
         Row(
             values={
@@ -96,7 +97,10 @@ async def nominations_waiting(api: Caller, identity: Identity) -> Table:
                 "created_at": n["created_at"],
                 "organisation_code": organisation,
             },
-            shown={"created_at": moment(n["created_at"])},
+            shown={
+                "created_at": moment(n["created_at"]),
+                "organisation_code": names.get(organisation, organisation),
+            },
             links={"name": f"/nominations/{n['id']}", "place_name": f"/places/{n['place_code']}"},
         )
         for nominations in found

@@ -5,7 +5,6 @@ from fastapi.responses import Response
 
 from services.common.errors import NotFound
 from services.web.dependencies import Api, SignedIn
-from services.web.pages import catalogue
 from services.web.pages.arrangements_service import place_arrangements
 from services.web.pages.escalations_service import escalations
 from services.web.pages.places_service import scorecard
@@ -31,9 +30,10 @@ async def place_page(request: Request, session: SignedIn, api: Api, code: str) -
             api,
             session.identity,
             path=f"/v1/places/{code}/escalations",
-            chain=[a["code"] for a in await catalogue.lineage(api, card.area)],
+            chain=[a["code"] for a in card.lineage],
         ),
         escalations_back=f"/places/{code}",
+        organisation_names=card.organisations,
     )
 
 

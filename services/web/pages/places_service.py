@@ -30,6 +30,7 @@ class Chart:
 @dataclass
 class Scorecard:
     area: dict[str, Any]
+    lineage: list[dict[str, Any]]  # England first, the place last
     crumbs: catalogue.Crumbs
     profile: dict[str, Any]
     progress: dict[str, Any]
@@ -37,6 +38,10 @@ class Scorecard:
     completeness: dict[str, Any]
     tables: list[Table]
     charts: list[Chart] = field(default_factory=list)
+
+    @property
+    def organisations(self) -> dict[str, str]:
+        return catalogue.organisation_names(self.lineage)
 
 
 def completeness_window() -> tuple[str, str]:
@@ -246,9 +251,11 @@ async def scorecard(api: Caller, code: str, *, with_charts: bool) -> Scorecard:
     window = {"from": first, "to": last}  # "from" is a Python word, not a keyword argument
     completeness = await api.get(Peer.ingest, "/v1/completeness", area=code, **window)
     metrics = await catalogue.metrics_by_code(api)
+    lineage = await catalogue.lineage(api, area)
     card = Scorecard(
         area=area,
-        crumbs=await catalogue.crumbs(api, area),
+        lineage=lineage,
+        crumbs=catalogue.crumbs_of(lineage),
         profile=profile,
         progress=progress,
         plan=plan,
@@ -257,7 +264,11 @@ async def scorecard(api: Caller, code: str, *, with_charts: bool) -> Scorecard:
             _targets(progress, metrics),
             _leaders(leaders),
             _plans(plans),
-            decisions(plan["approvals"] if plan else [], name="approvals"),
+            decisions(
+                plan["approvals"] if plan else [],
+                catalogue.organisation_names(lineage),
+                name="approvals",
+            ),
             completeness_table(completeness, metrics),
         ],
     )

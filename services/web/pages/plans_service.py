@@ -28,6 +28,7 @@ class PlanPage:
     targeted: dict[str, str]  # metric code -> name, of the plan's targets
     tables: list[Table]
     resources: ResourcesView  # shown by _plan_resources.html, its tables' CSV beside these
+    organisations: dict[str, str]  # code -> name of the place's lineage, the signing bodies
 
 
 def current_round(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -105,8 +106,11 @@ def _targets(plan: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> Table:
     )
 
 
-def decisions(approvals: list[dict[str, Any]], *, name: str = "decisions") -> Table:
-    """Every decision on a plan, in every round: on the plan's page and its place's."""
+def decisions(
+    approvals: list[dict[str, Any]], names: dict[str, str], *, name: str = "decisions"
+) -> Table:
+    """Every decision on a plan, in every round: on the plan's page and its place's, each
+    organisation by its name in ``names`` (its code in the CSV)."""
     keys = ("approval_round", "organisation_code", "decision", "signatory", "comment", "decided_at")
     return Table(
         name,
@@ -120,7 +124,13 @@ def decisions(approvals: list[dict[str, Any]], *, name: str = "decisions") -> Ta
             ("decided_at", "When"),
         ),
         [
-            Row(values={key: a[key] for key in keys}, shown={"decided_at": moment(a["decided_at"])})
+            Row(
+                values={key: a[key] for key in keys},
+                shown={
+                    "organisation_code": names.get(a["organisation_code"], a["organisation_code"]),
+                    "decided_at": moment(a["decided_at"]),
+                },
+            )
             for a in approvals
         ],
         empty="No decision yet.",
@@ -150,8 +160,12 @@ async def plan_page(api: Caller, plan_id: int, identity: Identity) -> PlanPage:
             t["metric_code"]: metrics.get(t["metric_code"], {}).get("name", t["metric_code"])
             for t in plan["targets"]
         },
-        tables=[_targets(plan, metrics), decisions(plan["approvals"])],
+        tables=[
+            _targets(plan, metrics),
+            decisions(plan["approvals"], catalogue.organisation_names(chain)),
+        ],
         resources=await resources_view(plan["resources"]),
+        organisations=catalogue.organisation_names(chain),
     )
 
 
