@@ -35,18 +35,18 @@ def crumbs_of(chain: list[dict[str, Any]]) -> Crumbs:
     return [(a["name"], area_href(a)) for a in chain[:-1]] + [(chain[-1]["name"], None)]
 
 
-def organisation_names(chain: list[dict[str, Any]]) -> dict[str, str]:
-    """A lineage's names by code. The bodies that agree a place's plan and answer its leader's
+def organisation_names(areas: list[dict[str, Any]]) -> dict[str, str]:
+    """The areas' names by code. The bodies that agree a place's plan and answer its leader's
     nomination are the place itself (its local authority) and its ICB, so a page about a place
     names them from its lineage rather than showing their codes."""
-    return {a["code"]: a["name"] for a in chain}
+    return {a["code"]: a["name"] for a in areas}
 
 
 async def body_names(api: Caller, places: list[dict[str, Any]]) -> dict[str, str]:
     """The names of these places and of every ICB by code: the bodies a signatory's work
     lists say a decision or an answer is for."""
     icbs = await api.get_all(Peer.metrics_api, "/v1/areas", level="icb")
-    return {a["code"]: a["name"] for a in [*places, *icbs]}
+    return organisation_names([*places, *icbs])
 
 
 async def england_crumb(api: Caller) -> Crumbs:

@@ -252,6 +252,7 @@ async def scorecard(api: Caller, code: str, *, with_charts: bool) -> Scorecard:
     completeness = await api.get(Peer.ingest, "/v1/completeness", area=code, **window)
     metrics = await catalogue.metrics_by_code(api)
     lineage = await catalogue.lineage(api, area)
+    names = catalogue.organisation_names(lineage)
     card = Scorecard(
         area=area,
         lineage=lineage,
@@ -264,11 +265,7 @@ async def scorecard(api: Caller, code: str, *, with_charts: bool) -> Scorecard:
             _targets(progress, metrics),
             _leaders(leaders),
             _plans(plans),
-            decisions(
-                plan["approvals"] if plan else [],
-                catalogue.organisation_names(lineage),
-                name="approvals",
-            ),
+            decisions(plan["approvals"] if plan else [], names, name="approvals"),
             completeness_table(completeness, metrics),
         ],
     )

@@ -144,6 +144,7 @@ async def plan_page(api: Caller, plan_id: int, identity: Identity) -> PlanPage:
     metrics = await catalogue.metrics_by_code(api)
     chain = await catalogue.lineage(api, place)
     crumbs = catalogue.crumbs_of(chain)
+    names = catalogue.organisation_names(chain)
     return PlanPage(
         plan=plan,
         place=place,
@@ -160,12 +161,9 @@ async def plan_page(api: Caller, plan_id: int, identity: Identity) -> PlanPage:
             t["metric_code"]: metrics.get(t["metric_code"], {}).get("name", t["metric_code"])
             for t in plan["targets"]
         },
-        tables=[
-            _targets(plan, metrics),
-            decisions(plan["approvals"], catalogue.organisation_names(chain)),
-        ],
+        tables=[_targets(plan, metrics), decisions(plan["approvals"], names)],
         resources=await resources_view(plan["resources"]),
-        organisations=catalogue.organisation_names(chain),
+        organisations=names,
     )
 
 
