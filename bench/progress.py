@@ -121,7 +121,10 @@ async def readers(
                 started = time.perf_counter()
                 try:
                     response = await client.get(url_of())
-                    errors += response.status_code != 200
+                    if response.status_code != 200:
+                        errors += 1
+                        if errors <= 3:
+                            say(f"reader: {response.status_code} {response.text[:300]}")
                 except httpx.HTTPError as error:
                     errors += 1
                     if errors <= 3:
